@@ -1,0 +1,186 @@
+//! Set validation across aggregates: a value that must be unique (an email, a
+//! phone, a username, an organisation code) is claimed by an aggregate keyed
+//! by that value. The event store's primary key makes two concurrent first
+//! claims collide, so exactly one wins.
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{domain_event, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    Email,
+    Phone,
+    Username,
+    OrganizationCode,
+}
+
+impl ClaimKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimKind::Email => "email",
+            ClaimKind::Phone => "phone",
+            ClaimKind::Username => "username",
+            ClaimKind::OrganizationCode => "organization_code",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClaimCommand {
+    /// Claim the value for `owner` (an aggregate id). Claiming again for the same owner is a no-op.
+    Claim { owner: String, at: Timestamp },
+    /// Give the value up; only its owner may.
+    Release { owner: String, at: Timestamp },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ClaimEvent {
+    ValueClaimed { owner: String, at: Timestamp },
+    ValueReleased { owner: String, at: Timestamp },
+}
+domain_event!(ClaimEvent, "1", [ValueClaimed, ValueReleased]);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ClaimError {
+    #[error("value already taken")]
+    Taken,
+    #[error("value is not held by this owner")]
+    NotOwner,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UniqueClaim {
+    pub owner: Option<String>,
+}
+
+impl Aggregate for UniqueClaim {
+    const TYPE: &'static str = "unique_claim";
+    type Command = ClaimCommand;
+    type Event = ClaimEvent;
+    type Error = ClaimError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: ClaimCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), ClaimError> {
+        match command {
+            ClaimCommand::Claim { owner, at } => match &self.owner {
+                Some(current) if *current == owner => Ok(()),
+                Some(_) => Err(ClaimError::Taken),
+                None => {
+                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self)
+                        .await;
+                    Ok(())
+                }
+            },
+            ClaimCommand::Release { owner, at } => match &self.owner {
+                Some(current) if *current == owner => {
+                    sink.write(ClaimEvent::ValueReleased { owner, at }, self)
+                        .await;
+                    Ok(())
+                }
+                None => Ok(()),
+                Some(_) => Err(ClaimError::NotOwner),
+            },
+        }
+    }
+
+    fn apply(&mut self, event: ClaimEvent) {
+        match event {
+            ClaimEvent::ValueClaimed { owner, .. } => self.owner = Some(owner),
+            ClaimEvent::ValueReleased { .. } => self.owner = None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    fn now() -> Timestamp {
+        chrono::Utc::now()
+    }
+
+    #[tokio::test]
+    async fn first_claim_wins() {
+        let at = now();
+        TestFramework::<UniqueClaim>::with(())
+            .given_no_previous_events()
+            .when_async(ClaimCommand::Claim {
+                owner: "a".into(),
+                at,
+            })
+            .await
+            .then_expect_events(vec![ClaimEvent::ValueClaimed {
+                owner: "a".into(),
+                at,
+            }]);
+        TestFramework::<UniqueClaim>::with(())
+            .given(vec![ClaimEvent::ValueClaimed {
+                owner: "a".into(),
+                at,
+            }])
+            .when_async(ClaimCommand::Claim {
+                owner: "b".into(),
+                at,
+            })
+            .await
+            .then_expect_error(ClaimError::Taken);
+    }
+
+    #[tokio::test]
+    async fn reclaim_by_owner_is_idempotent_and_release_frees() {
+        let at = now();
+        TestFramework::<UniqueClaim>::with(())
+            .given(vec![ClaimEvent::ValueClaimed {
+                owner: "a".into(),
+                at,
+            }])
+            .when_async(ClaimCommand::Claim {
+                owner: "a".into(),
+                at,
+            })
+            .await
+            .then_expect_events(vec![]);
+        TestFramework::<UniqueClaim>::with(())
+            .given(vec![ClaimEvent::ValueClaimed {
+                owner: "a".into(),
+                at,
+            }])
+            .when_async(ClaimCommand::Release {
+                owner: "b".into(),
+                at,
+            })
+            .await
+            .then_expect_error(ClaimError::NotOwner);
+        TestFramework::<UniqueClaim>::with(())
+            .given(vec![
+                ClaimEvent::ValueClaimed {
+                    owner: "a".into(),
+                    at,
+                },
+                ClaimEvent::ValueReleased {
+                    owner: "a".into(),
+                    at,
+                },
+            ])
+            .when_async(ClaimCommand::Claim {
+                owner: "b".into(),
+                at,
+            })
+            .await
+            .then_expect_events(vec![ClaimEvent::ValueClaimed {
+                owner: "b".into(),
+                at,
+            }]);
+    }
+}

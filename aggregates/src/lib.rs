@@ -1,0 +1,38 @@
+//! Roster's pure domain: every change is a command handled by an aggregate that
+//! answers with events. Nothing here does I/O; time, ids and password hashes
+//! arrive inside commands so that handling stays deterministic and testable.
+
+pub mod claim;
+pub mod organization;
+pub mod role;
+pub mod user;
+pub mod validation;
+
+pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
+pub use organization::{Organization, OrganizationCommand, OrganizationError, OrganizationEvent};
+pub use role::{Role, RoleCommand, RoleDefinition, RoleError, RoleEvent};
+pub use user::{
+    LockoutPolicy, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent,
+    UserStatus,
+};
+
+/// Instants in events are UTC.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// Every event enum reports its variant name as its type and a schema version,
+/// so the log stays readable by tools that do not link this crate.
+macro_rules! domain_event {
+    ($event:ty, $version:literal, [$($variant:ident),+ $(,)?]) => {
+        impl cqrs_es::DomainEvent for $event {
+            fn event_type(&self) -> String {
+                match self {
+                    $(Self::$variant { .. } => stringify!($variant).to_string(),)+
+                }
+            }
+            fn event_version(&self) -> String {
+                $version.to_string()
+            }
+        }
+    };
+}
+pub(crate) use domain_event;

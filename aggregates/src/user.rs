@@ -1,0 +1,593 @@
+//! The user account: registration, profile, login bookkeeping with lockout,
+//! activation and erasure.
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::{domain_event, Timestamp};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UserStatus {
+    /// Loading an unknown aggregate yields this state: every command but
+    /// `Register` is refused on it.
+    #[default]
+    NotRegistered,
+    Active,
+    Inactive,
+    Deleted,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::NotRegistered => "NOT_REGISTERED",
+            UserStatus::Active => "ACTIVE",
+            UserStatus::Inactive => "INACTIVE",
+            UserStatus::Deleted => "DELETED",
+        }
+    }
+}
+
+/// Fields a profile update may change; `None` leaves a field as it is.
+/// Free-form fields (gender, location, languages) keep the client's JSON shape.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProfileChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub languages: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_link: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preferred_language: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_accepted_terms_and_conditions: Option<bool>,
+}
+
+impl ProfileChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == ProfileChanges::default()
+    }
+}
+
+/// How many failed logins in a row lock an account, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockoutPolicy {
+    pub max_failed_attempts: u32,
+    pub lock_seconds: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Registration {
+    pub numeric_id: i64,
+    pub email: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub username: Option<String>,
+    pub password_hash: String,
+    pub organization_id: i64,
+    pub role_ids: Vec<i64>,
+    pub has_accepted_terms_and_conditions: bool,
+    pub preferred_language: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UserCommand {
+    Register {
+        registration: Registration,
+        at: Timestamp,
+    },
+    UpdateProfile {
+        changes: ProfileChanges,
+        at: Timestamp,
+    },
+    AcceptTerms {
+        at: Timestamp,
+    },
+    /// The password was verified outside (it needs a blocking hash); the
+    /// aggregate still refuses if the account is locked or not active.
+    RecordLoginSuccess {
+        session_id: String,
+        at: Timestamp,
+    },
+    RecordLoginFailure {
+        policy: LockoutPolicy,
+        at: Timestamp,
+    },
+    RecordLogout {
+        session_id: String,
+        at: Timestamp,
+    },
+    Deactivate {
+        at: Timestamp,
+    },
+    Activate {
+        at: Timestamp,
+    },
+    Delete {
+        at: Timestamp,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UserEvent {
+    UserRegistered {
+        registration: Registration,
+        at: Timestamp,
+    },
+    ProfileUpdated {
+        changes: ProfileChanges,
+        at: Timestamp,
+    },
+    TermsAccepted {
+        at: Timestamp,
+    },
+    LoginSucceeded {
+        session_id: String,
+        at: Timestamp,
+    },
+    LoginFailed {
+        consecutive_failures: u32,
+        at: Timestamp,
+    },
+    AccountLocked {
+        until: Timestamp,
+        at: Timestamp,
+    },
+    LoggedOut {
+        session_id: String,
+        at: Timestamp,
+    },
+    UserDeactivated {
+        at: Timestamp,
+    },
+    UserActivated {
+        at: Timestamp,
+    },
+    /// Personal data is gone from the state from here on.
+    UserDeleted {
+        at: Timestamp,
+    },
+}
+domain_event!(
+    UserEvent,
+    "1",
+    [
+        UserRegistered,
+        ProfileUpdated,
+        TermsAccepted,
+        LoginSucceeded,
+        LoginFailed,
+        AccountLocked,
+        LoggedOut,
+        UserDeactivated,
+        UserActivated,
+        UserDeleted
+    ]
+);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum UserError {
+    #[error("user not found")]
+    NotFound,
+    #[error("user already registered")]
+    AlreadyRegistered,
+    #[error("user is not active")]
+    NotActive,
+    #[error("user is already active")]
+    AlreadyActive,
+    #[error("user is already inactive")]
+    AlreadyInactive,
+    #[error("account is locked")]
+    Locked,
+    #[error("nothing to update")]
+    NothingToUpdate,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub status: UserStatus,
+    pub numeric_id: i64,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub organization_id: i64,
+    pub role_ids: Vec<i64>,
+    pub has_accepted_terms_and_conditions: bool,
+    pub consecutive_failures: u32,
+    pub locked_until: Option<Timestamp>,
+    pub last_logged_in_at: Option<Timestamp>,
+}
+
+impl User {
+    pub fn is_locked(&self, now: Timestamp) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+
+    fn require_registered(&self) -> Result<(), UserError> {
+        match self.status {
+            UserStatus::NotRegistered | UserStatus::Deleted => Err(UserError::NotFound),
+            _ => Ok(()),
+        }
+    }
+
+    fn require_active(&self) -> Result<(), UserError> {
+        self.require_registered()?;
+        if self.status == UserStatus::Active {
+            Ok(())
+        } else {
+            Err(UserError::NotActive)
+        }
+    }
+}
+
+impl Aggregate for User {
+    const TYPE: &'static str = "user";
+    type Command = UserCommand;
+    type Event = UserEvent;
+    type Error = UserError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: UserCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), UserError> {
+        let event = match command {
+            UserCommand::Register { registration, at } => {
+                if self.status != UserStatus::NotRegistered {
+                    return Err(UserError::AlreadyRegistered);
+                }
+                UserEvent::UserRegistered { registration, at }
+            }
+            UserCommand::UpdateProfile { changes, at } => {
+                self.require_active()?;
+                if changes.is_empty() {
+                    return Err(UserError::NothingToUpdate);
+                }
+                UserEvent::ProfileUpdated { changes, at }
+            }
+            UserCommand::AcceptTerms { at } => {
+                self.require_active()?;
+                if self.has_accepted_terms_and_conditions {
+                    return Ok(());
+                }
+                UserEvent::TermsAccepted { at }
+            }
+            UserCommand::RecordLoginSuccess { session_id, at } => {
+                self.require_active()?;
+                if self.is_locked(at) {
+                    return Err(UserError::Locked);
+                }
+                UserEvent::LoginSucceeded { session_id, at }
+            }
+            UserCommand::RecordLoginFailure { policy, at } => {
+                self.require_registered()?;
+                if self.is_locked(at) {
+                    return Err(UserError::Locked);
+                }
+                let consecutive_failures = self.consecutive_failures + 1;
+                sink.write(
+                    UserEvent::LoginFailed {
+                        consecutive_failures,
+                        at,
+                    },
+                    self,
+                )
+                .await;
+                if policy.max_failed_attempts > 0
+                    && consecutive_failures >= policy.max_failed_attempts
+                {
+                    let until = at + chrono::Duration::seconds(policy.lock_seconds);
+                    sink.write(UserEvent::AccountLocked { until, at }, self)
+                        .await;
+                }
+                return Ok(());
+            }
+            UserCommand::RecordLogout { session_id, at } => {
+                self.require_registered()?;
+                UserEvent::LoggedOut { session_id, at }
+            }
+            UserCommand::Deactivate { at } => {
+                self.require_registered()?;
+                if self.status == UserStatus::Inactive {
+                    return Err(UserError::AlreadyInactive);
+                }
+                UserEvent::UserDeactivated { at }
+            }
+            UserCommand::Activate { at } => {
+                self.require_registered()?;
+                if self.status == UserStatus::Active {
+                    return Err(UserError::AlreadyActive);
+                }
+                UserEvent::UserActivated { at }
+            }
+            UserCommand::Delete { at } => {
+                self.require_registered()?;
+                UserEvent::UserDeleted { at }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: UserEvent) {
+        match event {
+            UserEvent::UserRegistered {
+                registration: r, ..
+            } => {
+                self.status = UserStatus::Active;
+                self.numeric_id = r.numeric_id;
+                self.email = Some(r.email);
+                self.phone = r.phone;
+                self.username = r.username;
+                self.name = Some(r.name);
+                self.password_hash = Some(r.password_hash);
+                self.organization_id = r.organization_id;
+                self.role_ids = r.role_ids;
+                self.has_accepted_terms_and_conditions = r.has_accepted_terms_and_conditions;
+            }
+            UserEvent::ProfileUpdated { changes, .. } => {
+                if let Some(name) = changes.name {
+                    self.name = Some(name);
+                }
+                if let Some(accepted) = changes.has_accepted_terms_and_conditions {
+                    self.has_accepted_terms_and_conditions = accepted;
+                }
+            }
+            UserEvent::TermsAccepted { .. } => self.has_accepted_terms_and_conditions = true,
+            UserEvent::LoginSucceeded { at, .. } => {
+                self.consecutive_failures = 0;
+                self.locked_until = None;
+                self.last_logged_in_at = Some(at);
+            }
+            UserEvent::LoginFailed {
+                consecutive_failures,
+                ..
+            } => {
+                self.consecutive_failures = consecutive_failures;
+            }
+            UserEvent::AccountLocked { until, .. } => {
+                self.locked_until = Some(until);
+                // The next window starts counting afresh once the lock expires.
+                self.consecutive_failures = 0;
+            }
+            UserEvent::LoggedOut { .. } => {}
+            UserEvent::UserDeactivated { .. } => self.status = UserStatus::Inactive,
+            UserEvent::UserActivated { .. } => self.status = UserStatus::Active,
+            UserEvent::UserDeleted { .. } => {
+                let numeric_id = self.numeric_id;
+                *self = User {
+                    status: UserStatus::Deleted,
+                    numeric_id,
+                    ..User::default()
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    type Test = TestFramework<User>;
+
+    fn at() -> Timestamp {
+        chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .into()
+    }
+
+    fn registration() -> Registration {
+        Registration {
+            numeric_id: 7,
+            email: "a@b.co".into(),
+            name: "A".into(),
+            phone: None,
+            username: None,
+            password_hash: "$argon2id$x".into(),
+            organization_id: 1,
+            role_ids: vec![3],
+            has_accepted_terms_and_conditions: false,
+            preferred_language: "en".into(),
+        }
+    }
+
+    fn registered() -> UserEvent {
+        UserEvent::UserRegistered {
+            registration: registration(),
+            at: at(),
+        }
+    }
+
+    const POLICY: LockoutPolicy = LockoutPolicy {
+        max_failed_attempts: 3,
+        lock_seconds: 60,
+    };
+
+    #[tokio::test]
+    async fn registers_once() {
+        Test::with(())
+            .given_no_previous_events()
+            .when_async(UserCommand::Register {
+                registration: registration(),
+                at: at(),
+            })
+            .await
+            .then_expect_events(vec![registered()]);
+        Test::with(())
+            .given(vec![registered()])
+            .when_async(UserCommand::Register {
+                registration: registration(),
+                at: at(),
+            })
+            .await
+            .then_expect_error(UserError::AlreadyRegistered);
+    }
+
+    #[tokio::test]
+    async fn commands_on_unknown_user_are_refused() {
+        for command in [
+            UserCommand::AcceptTerms { at: at() },
+            UserCommand::Deactivate { at: at() },
+            UserCommand::Delete { at: at() },
+            UserCommand::RecordLoginSuccess {
+                session_id: "s".into(),
+                at: at(),
+            },
+            UserCommand::RecordLoginFailure {
+                policy: POLICY,
+                at: at(),
+            },
+        ] {
+            Test::with(())
+                .given_no_previous_events()
+                .when_async(command)
+                .await
+                .then_expect_error(UserError::NotFound);
+        }
+    }
+
+    #[tokio::test]
+    async fn empty_profile_update_is_refused() {
+        Test::with(())
+            .given(vec![registered()])
+            .when_async(UserCommand::UpdateProfile {
+                changes: ProfileChanges::default(),
+                at: at(),
+            })
+            .await
+            .then_expect_error(UserError::NothingToUpdate);
+    }
+
+    #[tokio::test]
+    async fn third_failure_locks_and_lock_refuses_even_a_right_password() {
+        let failed = |n| UserEvent::LoginFailed {
+            consecutive_failures: n,
+            at: at(),
+        };
+        let until = at() + chrono::Duration::seconds(60);
+        Test::with(())
+            .given(vec![registered(), failed(1), failed(2)])
+            .when_async(UserCommand::RecordLoginFailure {
+                policy: POLICY,
+                at: at(),
+            })
+            .await
+            .then_expect_events(vec![
+                failed(3),
+                UserEvent::AccountLocked { until, at: at() },
+            ]);
+        let locked = vec![
+            registered(),
+            failed(1),
+            failed(2),
+            failed(3),
+            UserEvent::AccountLocked { until, at: at() },
+        ];
+        Test::with(())
+            .given(locked.clone())
+            .when_async(UserCommand::RecordLoginSuccess {
+                session_id: "s".into(),
+                at: at(),
+            })
+            .await
+            .then_expect_error(UserError::Locked);
+        // After the lock expires, a login works again.
+        let later = until + chrono::Duration::seconds(1);
+        Test::with(())
+            .given(locked)
+            .when_async(UserCommand::RecordLoginSuccess {
+                session_id: "s".into(),
+                at: later,
+            })
+            .await
+            .then_expect_events(vec![UserEvent::LoginSucceeded {
+                session_id: "s".into(),
+                at: later,
+            }]);
+    }
+
+    #[tokio::test]
+    async fn success_resets_the_failure_count() {
+        let mut user = User::default();
+        user.apply(registered());
+        user.apply(UserEvent::LoginFailed {
+            consecutive_failures: 2,
+            at: at(),
+        });
+        user.apply(UserEvent::LoginSucceeded {
+            session_id: "s".into(),
+            at: at(),
+        });
+        assert_eq!(user.consecutive_failures, 0);
+        assert_eq!(user.last_logged_in_at, Some(at()));
+    }
+
+    #[tokio::test]
+    async fn inactive_users_cannot_log_in_and_activation_is_checked() {
+        let deactivated = vec![registered(), UserEvent::UserDeactivated { at: at() }];
+        Test::with(())
+            .given(deactivated.clone())
+            .when_async(UserCommand::RecordLoginSuccess {
+                session_id: "s".into(),
+                at: at(),
+            })
+            .await
+            .then_expect_error(UserError::NotActive);
+        Test::with(())
+            .given(deactivated.clone())
+            .when_async(UserCommand::Deactivate { at: at() })
+            .await
+            .then_expect_error(UserError::AlreadyInactive);
+        Test::with(())
+            .given(deactivated)
+            .when_async(UserCommand::Activate { at: at() })
+            .await
+            .then_expect_events(vec![UserEvent::UserActivated { at: at() }]);
+        Test::with(())
+            .given(vec![registered()])
+            .when_async(UserCommand::Activate { at: at() })
+            .await
+            .then_expect_error(UserError::AlreadyActive);
+    }
+
+    #[tokio::test]
+    async fn deletion_erases_personal_data_and_refuses_later_commands() {
+        let mut user = User::default();
+        user.apply(registered());
+        user.apply(UserEvent::UserDeleted { at: at() });
+        assert_eq!(user.status, UserStatus::Deleted);
+        assert_eq!(user.email, None);
+        assert_eq!(user.password_hash, None);
+        assert_eq!(user.numeric_id, 7);
+        Test::with(())
+            .given(vec![registered(), UserEvent::UserDeleted { at: at() }])
+            .when_async(UserCommand::UpdateProfile {
+                changes: ProfileChanges {
+                    name: Some("x".into()),
+                    ..Default::default()
+                },
+                at: at(),
+            })
+            .await
+            .then_expect_error(UserError::NotFound);
+    }
+}

@@ -1,0 +1,131 @@
+//! Read models. A projection turns one stored event into SQL statements; the
+//! runner (in the service crate) reads the log in commit order and executes
+//! those statements together with the projection's checkpoint in one
+//! transaction, so each event is applied exactly once.
+//!
+//! Statements use the SQL subset that PostgreSQL and SQLite share (`$n`
+//! placeholders, `ON CONFLICT`), so a projection is written once for both.
+
+mod organizations;
+mod roles;
+mod users;
+
+use serde_json::Value;
+use thiserror::Error;
+
+pub use organizations::OrganizationsProjection;
+pub use roles::RolesProjection;
+pub use users::UsersProjection;
+
+/// One row of the `events` table as the runner reads it.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub position: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: Value,
+    pub recorded_at: String,
+}
+
+impl StoredEvent {
+    /// Events are stored in cqrs-es' externally tagged form: `{"Variant": {...}}`.
+    pub fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, ProjectionError> {
+        serde_json::from_value(self.payload.clone()).map_err(|source| ProjectionError::Decode {
+            position: self.position,
+            event_type: self.event_type.clone(),
+            source,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Int(i64),
+    Text(String),
+    Bool(bool),
+}
+
+impl From<i64> for SqlValue {
+    fn from(v: i64) -> Self {
+        SqlValue::Int(v)
+    }
+}
+impl From<i32> for SqlValue {
+    fn from(v: i32) -> Self {
+        SqlValue::Int(v.into())
+    }
+}
+impl From<bool> for SqlValue {
+    fn from(v: bool) -> Self {
+        SqlValue::Bool(v)
+    }
+}
+impl From<String> for SqlValue {
+    fn from(v: String) -> Self {
+        SqlValue::Text(v)
+    }
+}
+impl From<&str> for SqlValue {
+    fn from(v: &str) -> Self {
+        SqlValue::Text(v.to_string())
+    }
+}
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub sql: String,
+    pub args: Vec<SqlValue>,
+}
+
+impl Statement {
+    pub fn new(sql: impl Into<String>, args: Vec<SqlValue>) -> Self {
+        Statement {
+            sql: sql.into(),
+            args,
+        }
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum ProjectionError {
+    #[error("cannot decode event {event_type} at position {position}: {source}")]
+    Decode {
+        position: i64,
+        event_type: String,
+        source: serde_json::Error,
+    },
+}
+
+pub trait Projection: Send + Sync {
+    /// Checkpoint name; also the name `roster replay` reports.
+    fn name(&self) -> &'static str;
+    /// Tables this projection owns, emptied before a rebuild (children first).
+    fn tables(&self) -> &'static [&'static str];
+    fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError>;
+}
+
+/// Every read model Roster maintains. New projections are added here and
+/// automatically get a runner, a checkpoint and a place in `roster replay`.
+pub fn registry() -> Vec<Box<dyn Projection>> {
+    vec![
+        Box::new(UsersProjection),
+        Box::new(OrganizationsProjection),
+        Box::new(RolesProjection),
+    ]
+}
+
+/// Timestamps in read tables are RFC 3339 UTC text with milliseconds: portable
+/// across both backends and ordered correctly as text.
+pub fn format_time(at: &aggregates::Timestamp) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}

@@ -1,0 +1,191 @@
+use aggregates::{ProfileChanges, UserEvent};
+use serde_json::Value;
+
+use crate::{format_time, Projection, ProjectionError, SqlValue, Statement, StoredEvent};
+
+/// `users` and `user_roles`: the profile as the APIs show it, plus a
+/// lower-cased `search_text` (name and email) for substring search.
+pub struct UsersProjection;
+
+fn json_text(value: &Value) -> SqlValue {
+    match value {
+        Value::Null => SqlValue::Null,
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+fn search_text(name: &str, email: &str) -> String {
+    format!("{} {}", name.to_lowercase(), email.to_lowercase())
+}
+
+impl Projection for UsersProjection {
+    fn name(&self) -> &'static str {
+        "users"
+    }
+
+    fn tables(&self) -> &'static [&'static str] {
+        &["user_roles", "users"]
+    }
+
+    fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
+        if event.aggregate_type != "user" {
+            return Ok(vec![]);
+        }
+        let id = SqlValue::Text(event.aggregate_id.clone());
+        let statements = match event.decode::<UserEvent>()? {
+            UserEvent::UserRegistered { registration: r, at } => {
+                let at = format_time(&at);
+                let mut statements = vec![Statement::new(
+                    "INSERT INTO users (user_uuid, id, email, name, phone, username, status, organization_id, \
+                     has_accepted_terms_and_conditions, preferred_language, search_text, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9, $10, $11, $11)",
+                    vec![
+                        id.clone(),
+                        r.numeric_id.into(),
+                        r.email.clone().into(),
+                        r.name.clone().into(),
+                        r.phone.into(),
+                        r.username.into(),
+                        r.organization_id.into(),
+                        r.has_accepted_terms_and_conditions.into(),
+                        json_text(&Value::String(r.preferred_language)),
+                        search_text(&r.name, &r.email).into(),
+                        at.into(),
+                    ],
+                )];
+                for role_id in r.role_ids {
+                    statements.push(Statement::new(
+                        "INSERT INTO user_roles (user_uuid, role_id, organization_id) VALUES ($1, $2, $3) \
+                         ON CONFLICT (user_uuid, role_id, organization_id) DO NOTHING",
+                        vec![id.clone(), role_id.into(), r.organization_id.into()],
+                    ));
+                }
+                statements
+            }
+            UserEvent::ProfileUpdated { changes, at } => vec![profile_update(id, changes, &format_time(&at))],
+            UserEvent::TermsAccepted { at } => vec![Statement::new(
+                "UPDATE users SET has_accepted_terms_and_conditions = $2, updated_at = $3 WHERE user_uuid = $1",
+                vec![id, true.into(), format_time(&at).into()],
+            )],
+            UserEvent::LoginSucceeded { at, .. } => vec![Statement::new(
+                "UPDATE users SET last_logged_in_at = $2 WHERE user_uuid = $1",
+                vec![id, format_time(&at).into()],
+            )],
+            UserEvent::LoginFailed { .. } | UserEvent::AccountLocked { .. } | UserEvent::LoggedOut { .. } => vec![],
+            UserEvent::UserDeactivated { at } => vec![set_status(id, "INACTIVE", &format_time(&at))],
+            UserEvent::UserActivated { at } => vec![set_status(id, "ACTIVE", &format_time(&at))],
+            UserEvent::UserDeleted { at } => {
+                let at = format_time(&at);
+                vec![
+                    Statement::new("DELETE FROM user_roles WHERE user_uuid = $1", vec![id.clone()]),
+                    // Personal data leaves the read model; the numeric id stays so references resolve.
+                    Statement::new(
+                        "UPDATE users SET status = 'DELETED', email = NULL, name = NULL, phone = NULL, username = NULL, \
+                         about = NULL, gender = NULL, location = NULL, image = NULL, languages = NULL, share_link = NULL, \
+                         search_text = '', deleted_at = $2, updated_at = $2 WHERE user_uuid = $1",
+                        vec![id, at.into()],
+                    ),
+                ]
+            }
+        };
+        Ok(statements)
+    }
+}
+
+fn set_status(id: SqlValue, status: &str, at: &str) -> Statement {
+    Statement::new(
+        "UPDATE users SET status = $2, updated_at = $3 WHERE user_uuid = $1",
+        vec![id, status.into(), at.into()],
+    )
+}
+
+/// Only the fields present in the event change.
+fn profile_update(id: SqlValue, changes: ProfileChanges, at: &str) -> Statement {
+    let mut sets = vec!["updated_at = $2".to_string()];
+    let mut args = vec![id, at.into()];
+    fn push(
+        sets: &mut Vec<String>,
+        args: &mut Vec<SqlValue>,
+        column: &str,
+        value: SqlValue,
+    ) -> usize {
+        args.push(value);
+        sets.push(format!("{column} = ${}", args.len()));
+        args.len()
+    }
+    if let Some(name) = &changes.name {
+        let n = push(&mut sets, &mut args, "name", name.clone().into());
+        // search_text follows the new name; the email part is kept from the row.
+        sets.push(format!(
+            "search_text = lower(${n}) || ' ' || coalesce(email, '')"
+        ));
+    }
+    for (column, value) in [
+        ("about", &changes.about),
+        ("gender", &changes.gender),
+        ("location", &changes.location),
+        ("image", &changes.image),
+        ("languages", &changes.languages),
+        ("share_link", &changes.share_link),
+        ("preferred_language", &changes.preferred_language),
+    ] {
+        if let Some(value) = value {
+            push(&mut sets, &mut args, column, json_text(value));
+        }
+    }
+    if let Some(accepted) = changes.has_accepted_terms_and_conditions {
+        push(
+            &mut sets,
+            &mut args,
+            "has_accepted_terms_and_conditions",
+            accepted.into(),
+        );
+    }
+    Statement::new(
+        format!("UPDATE users SET {} WHERE user_uuid = $1", sets.join(", ")),
+        args,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn stored(payload: Value) -> StoredEvent {
+        StoredEvent {
+            position: 1,
+            aggregate_type: "user".into(),
+            aggregate_id: "u1".into(),
+            sequence: 1,
+            event_type: "x".into(),
+            event_version: "1".into(),
+            payload,
+            metadata: json!({}),
+            recorded_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn profile_update_sets_only_present_fields() {
+        let event = stored(
+            json!({"ProfileUpdated": {"changes": {"name": "Zed", "about": "hi"}, "at": "2026-01-01T00:00:00Z"}}),
+        );
+        let statements = UsersProjection.handle(&event).unwrap();
+        assert_eq!(statements.len(), 1);
+        let s = &statements[0];
+        assert_eq!(
+            s.sql,
+            "UPDATE users SET updated_at = $2, name = $3, search_text = lower($3) || ' ' || coalesce(email, ''), about = $4 WHERE user_uuid = $1"
+        );
+        assert_eq!(s.args[2], SqlValue::Text("Zed".into()));
+        assert_eq!(s.args[3], SqlValue::Text("\"hi\"".into()));
+    }
+
+    #[test]
+    fn other_aggregates_are_ignored() {
+        let mut event = stored(json!({"Whatever": {}}));
+        event.aggregate_type = "role".into();
+        assert!(UsersProjection.handle(&event).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,523 @@
+//! Account use cases, shared by every API dialect: sign-up, login, token
+//! refresh, logout and profile changes.
+
+use aggregates::validation::{self, InvalidInput};
+use aggregates::{
+    ClaimCommand, ClaimError, ClaimKind, LockoutPolicy, ProfileChanges, Registration, UniqueClaim,
+    User, UserCommand, UserError, UserStatus,
+};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::auth::password;
+use crate::auth::sessions::{self, Rotation};
+use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
+use crate::bootstrap::{claim_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID};
+use crate::commands::{CommandError, Committed, Metadata};
+use crate::error::{AppError, FieldError};
+use crate::read_models::{self, Profile, UserKey};
+
+pub struct SignUp {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub phone: Option<String>,
+    pub username: Option<String>,
+    pub has_accepted_terms_and_conditions: bool,
+    pub preferred_language: Option<String>,
+    /// Role titles; empty means the configured default role.
+    pub roles: Vec<String>,
+}
+
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// The authenticated caller, from a verified access token and a live session.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub claims: Claims,
+}
+
+impl Caller {
+    pub fn user_uuid(&self) -> &str {
+        &self.claims.data.uuid
+    }
+    pub fn is_admin(&self) -> bool {
+        self.claims.data.roles.iter().any(|r| r.id == ADMIN_ROLE_ID)
+    }
+}
+
+fn field(param: &str, error: InvalidInput) -> FieldError {
+    FieldError {
+        param: param.into(),
+        msg: error.to_string(),
+    }
+}
+
+fn validation_failed(errors: Vec<FieldError>) -> AppError {
+    let message = errors.first().map(|e| e.msg.clone()).unwrap_or_default();
+    AppError::BadRequest { message, errors }
+}
+
+struct ValidSignUp {
+    name: String,
+    email: String,
+    phone: Option<String>,
+    username: Option<String>,
+}
+
+fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, AppError> {
+    let mut errors = Vec::new();
+    let name = validation::normalize_name(&input.name)
+        .map_err(|e| errors.push(field("name", e)))
+        .ok();
+    let email = validation::normalize_email(&input.email)
+        .map_err(|e| errors.push(field("email", e)))
+        .ok();
+    if let Err(e) = validation::check_password_policy(&input.password) {
+        errors.push(field("password", e));
+    }
+    let phone = input
+        .phone
+        .as_deref()
+        .map(validation::normalize_phone)
+        .transpose()
+        .map_err(|e| errors.push(field("phone", e)))
+        .ok()
+        .flatten();
+    let username = input
+        .username
+        .as_deref()
+        .map(validation::normalize_username)
+        .transpose()
+        .map_err(|e| errors.push(field("username", e)))
+        .ok()
+        .flatten();
+    match (name, email) {
+        (Some(name), Some(email)) if errors.is_empty() => Ok(ValidSignUp {
+            name,
+            email,
+            phone,
+            username,
+        }),
+        _ => Err(validation_failed(errors)),
+    }
+}
+
+impl AppState {
+    fn lockout_policy(&self) -> LockoutPolicy {
+        LockoutPolicy {
+            max_failed_attempts: self.settings.login_max_failed_attempts,
+            lock_seconds: self.settings.login_lock_seconds,
+        }
+    }
+
+    /// Read-your-writes: the caller's next read sees what this command wrote.
+    pub async fn settle(&self, committed: Committed) {
+        if let Some(point) = committed.point {
+            self.projector
+                .wait_for(point, self.read_your_writes_timeout())
+                .await;
+        }
+    }
+
+    pub async fn sign_up(
+        &self,
+        input: SignUp,
+        meta: &Metadata,
+    ) -> Result<(Profile, Tokens), AppError> {
+        let valid = validate_sign_up(&input)?;
+        let mut role_ids = Vec::new();
+        let titles = if input.roles.is_empty() {
+            vec![self.settings.default_role.clone()]
+        } else {
+            input.roles.clone()
+        };
+        for title in &titles {
+            let role = read_models::role_by_title(&self.db, title, DEFAULT_ORGANIZATION_ID)
+                .await?
+                .ok_or_else(|| AppError::internal(format!("role {title} is not defined")))?;
+            role_ids.push(role.id);
+        }
+        let password_hash = password::hash(input.password).await?;
+        let user_uuid = Uuid::new_v4().to_string();
+        let at = chrono::Utc::now();
+
+        // Claim every unique value first; on any refusal give back what we took.
+        let mut claimed: Vec<String> = Vec::new();
+        let wanted = [
+            Some((ClaimKind::Email, valid.email.clone(), "email")),
+            valid.phone.clone().map(|p| (ClaimKind::Phone, p, "phone")),
+            valid
+                .username
+                .clone()
+                .map(|u| (ClaimKind::Username, u, "username")),
+        ];
+        for (kind, value, param) in wanted.into_iter().flatten() {
+            let id = claim_id(kind, &value);
+            let result = self
+                .bus
+                .execute::<UniqueClaim>(
+                    &id,
+                    ClaimCommand::Claim {
+                        owner: user_uuid.clone(),
+                        at,
+                    },
+                    meta,
+                )
+                .await;
+            match result {
+                Ok(_) => claimed.push(id),
+                Err(error) => {
+                    self.release_claims(&claimed, &user_uuid, meta).await;
+                    return Err(match error {
+                        CommandError::Domain(ClaimError::Taken) => {
+                            let message = if param == "email" {
+                                "User already exists".to_string()
+                            } else {
+                                format!("{param} already in use")
+                            };
+                            AppError::BadRequest {
+                                message: message.clone(),
+                                errors: vec![FieldError {
+                                    param: param.into(),
+                                    msg: message,
+                                }],
+                            }
+                        }
+                        other => other.into(),
+                    });
+                }
+            }
+        }
+
+        let registered = async {
+            let numeric_id = self.db.next_numeric_id("user").await?;
+            let registration = Registration {
+                numeric_id,
+                email: valid.email,
+                name: valid.name,
+                phone: valid.phone,
+                username: valid.username,
+                password_hash,
+                organization_id: DEFAULT_ORGANIZATION_ID,
+                role_ids,
+                has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
+                preferred_language: input.preferred_language.unwrap_or_else(|| "en".into()),
+            };
+            self.bus
+                .execute::<User>(&user_uuid, UserCommand::Register { registration, at }, meta)
+                .await
+                .map_err(AppError::from)
+        }
+        .await;
+        if let Err(error) = registered {
+            self.release_claims(&claimed, &user_uuid, meta).await;
+            return Err(error);
+        }
+        metrics::counter!("roster_sign_ups_total").increment(1);
+        self.start_session(&user_uuid, meta).await
+    }
+
+    async fn release_claims(&self, claims: &[String], owner: &str, meta: &Metadata) {
+        for id in claims {
+            let release = ClaimCommand::Release {
+                owner: owner.to_string(),
+                at: chrono::Utc::now(),
+            };
+            if let Err(error) = self.bus.execute::<UniqueClaim>(id, release, meta).await {
+                tracing::error!(%error, "could not release a unique-value claim");
+            }
+        }
+    }
+
+    /// Finds the account an identifier (email, phone or username) belongs to.
+    async fn owner_of(&self, identifier: &str) -> Result<Option<String>, AppError> {
+        let candidates = [
+            validation::normalize_email(identifier)
+                .ok()
+                .map(|v| claim_id(ClaimKind::Email, &v)),
+            validation::normalize_phone(identifier)
+                .ok()
+                .map(|v| claim_id(ClaimKind::Phone, &v)),
+            validation::normalize_username(identifier)
+                .ok()
+                .map(|v| claim_id(ClaimKind::Username, &v)),
+        ];
+        for id in candidates.into_iter().flatten() {
+            let claim = self
+                .bus
+                .load::<UniqueClaim>(&id)
+                .await
+                .map_err(AppError::from)?;
+            if let Some(owner) = claim.owner {
+                return Ok(Some(owner));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every failure (unknown account, wrong password, locked, inactive, not
+    /// an admin where one is needed) answers the same, after the same work.
+    pub async fn login(
+        &self,
+        identifier: &str,
+        password: String,
+        require_admin: bool,
+        meta: &Metadata,
+    ) -> Result<(Profile, Tokens), AppError> {
+        let owner = self.owner_of(identifier).await?;
+        let user = match &owner {
+            Some(id) => Some(self.bus.load::<User>(id).await.map_err(AppError::from)?),
+            None => None,
+        };
+        let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let verified = password::verify(password, hash).await;
+        let (Some(user_uuid), Some(user)) = (owner, user) else {
+            return Err(AppError::InvalidCredentials);
+        };
+        if !verified {
+            metrics::counter!("roster_login_failures_total").increment(1);
+            let failure = UserCommand::RecordLoginFailure {
+                policy: self.lockout_policy(),
+                at: chrono::Utc::now(),
+            };
+            match self.bus.execute::<User>(&user_uuid, failure, meta).await {
+                Ok(_) | Err(CommandError::Domain(_)) => {}
+                Err(error) => tracing::error!(%error, "could not record a failed login"),
+            }
+            return Err(AppError::InvalidCredentials);
+        }
+        if require_admin && !user.role_ids.contains(&ADMIN_ROLE_ID) {
+            return Err(AppError::InvalidCredentials);
+        }
+        match self.start_session(&user_uuid, meta).await {
+            Err(AppError::BadRequest { .. }) => Err(AppError::InvalidCredentials),
+            other => other,
+        }
+    }
+
+    /// Records the login on the user (refused if locked or inactive), opens a
+    /// session and signs its first pair of tokens.
+    async fn start_session(
+        &self,
+        user_uuid: &str,
+        meta: &Metadata,
+    ) -> Result<(Profile, Tokens), AppError> {
+        let session_id = Uuid::new_v4().to_string();
+        let at = chrono::Utc::now();
+        let recorded = self
+            .bus
+            .execute::<User>(
+                user_uuid,
+                UserCommand::RecordLoginSuccess {
+                    session_id: session_id.clone(),
+                    at,
+                },
+                meta,
+            )
+            .await;
+        let committed = match recorded {
+            Ok(c) => c,
+            Err(CommandError::Domain(
+                UserError::Locked | UserError::NotActive | UserError::NotFound,
+            )) => return Err(AppError::InvalidCredentials),
+            Err(other) => return Err(other.into()),
+        };
+        let refresh_jti = Uuid::new_v4().to_string();
+        sessions::create(
+            &self.db,
+            &session_id,
+            user_uuid,
+            &refresh_jti,
+            self.tokens.refresh_ttl,
+        )
+        .await?;
+        self.settle(committed).await;
+        let profile = self.profile(&UserKey::Uuid(user_uuid.to_string())).await?;
+        let tokens = self.sign_pair(&profile, &session_id, refresh_jti)?;
+        Ok((profile, tokens))
+    }
+
+    fn token_data(profile: &Profile, session_id: &str) -> TokenData {
+        TokenData {
+            id: profile.user.id,
+            uuid: profile.user.user_uuid.clone(),
+            name: profile.user.name.clone().unwrap_or_default(),
+            session_id: session_id.to_string(),
+            organization_id: profile.user.organization_id,
+            organization_code: profile
+                .organization
+                .as_ref()
+                .map(|o| o.code.clone())
+                .unwrap_or_default(),
+            roles: profile
+                .roles
+                .iter()
+                .map(|r| RoleClaim {
+                    id: r.id,
+                    title: r.title.clone(),
+                    user_type: r.user_type,
+                    status: r.status.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn sign_pair(
+        &self,
+        profile: &Profile,
+        session_id: &str,
+        refresh_jti: String,
+    ) -> Result<Tokens, AppError> {
+        let now = chrono::Utc::now().timestamp();
+        let data = Self::token_data(profile, session_id);
+        let access_token = self
+            .tokens
+            .issue(ACCESS, data.clone(), Uuid::new_v4().to_string(), now)
+            .map_err(AppError::internal)?;
+        let refresh_token = self
+            .tokens
+            .issue(REFRESH, data, refresh_jti, now)
+            .map_err(AppError::internal)?;
+        Ok(Tokens {
+            access_token,
+            refresh_token,
+        })
+    }
+
+    pub async fn profile(&self, key: &UserKey) -> Result<Profile, AppError> {
+        read_models::profile(&self.db, key)
+            .await?
+            .ok_or_else(|| AppError::NotFound("User not found".into()))
+    }
+
+    /// Rotates the refresh token: the presented one is spent; presenting it
+    /// again revokes the whole session.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, AppError> {
+        let claims = self
+            .tokens
+            .verify(REFRESH, refresh_token)
+            .map_err(|_| AppError::Unauthorized)?;
+        let next_jti = Uuid::new_v4().to_string();
+        match sessions::rotate(&self.db, &claims.data.session_id, &claims.jti, &next_jti).await? {
+            Rotation::Rotated => {}
+            Rotation::Reused | Rotation::Invalid => return Err(AppError::Unauthorized),
+        }
+        let profile =
+            match read_models::profile(&self.db, &UserKey::Uuid(claims.data.uuid.clone())).await? {
+                Some(p) if p.user.status == UserStatus::Active.as_str() => p,
+                _ => {
+                    sessions::revoke(&self.db, &claims.data.session_id, "user not active").await?;
+                    return Err(AppError::Unauthorized);
+                }
+            };
+        self.sign_pair(&profile, &claims.data.session_id, next_jti)
+    }
+
+    /// Verifies an access token and its session.
+    pub async fn authenticate(&self, access_token: &str) -> Result<Caller, AppError> {
+        let claims = self
+            .tokens
+            .verify(ACCESS, access_token)
+            .map_err(|_| AppError::Unauthorized)?;
+        match sessions::active_user(&self.db, &claims.data.session_id).await? {
+            Some(user) if user == claims.data.uuid => Ok(Caller { claims }),
+            _ => Err(AppError::Unauthorized),
+        }
+    }
+
+    pub async fn logout(
+        &self,
+        caller: &Caller,
+        refresh_token: Option<&str>,
+        meta: &Metadata,
+    ) -> Result<(), AppError> {
+        sessions::revoke(&self.db, &caller.claims.data.session_id, "logout").await?;
+        if let Some(token) = refresh_token {
+            if let Ok(claims) = self.tokens.verify(REFRESH, token) {
+                if claims.data.uuid == caller.claims.data.uuid {
+                    sessions::revoke(&self.db, &claims.data.session_id, "logout").await?;
+                }
+            }
+        }
+        let logout = UserCommand::RecordLogout {
+            session_id: caller.claims.data.session_id.clone(),
+            at: chrono::Utc::now(),
+        };
+        let committed = self
+            .bus
+            .execute::<User>(caller.user_uuid(), logout, meta)
+            .await?;
+        self.settle(committed).await;
+        Ok(())
+    }
+
+    pub async fn update_profile(
+        &self,
+        caller: &Caller,
+        mut changes: ProfileChanges,
+        meta: &Metadata,
+    ) -> Result<Profile, AppError> {
+        if let Some(name) = &changes.name {
+            changes.name = Some(
+                validation::normalize_name(name)
+                    .map_err(|e| validation_failed(vec![field("name", e)]))?,
+            );
+        }
+        let committed = self
+            .bus
+            .execute::<User>(
+                caller.user_uuid(),
+                UserCommand::UpdateProfile {
+                    changes,
+                    at: chrono::Utc::now(),
+                },
+                meta,
+            )
+            .await
+            .map_err(|e| match e {
+                CommandError::Domain(UserError::NothingToUpdate) => {
+                    AppError::bad_request("Nothing to update")
+                }
+                other => other.into(),
+            })?;
+        self.settle(committed).await;
+        self.profile(&UserKey::Uuid(caller.user_uuid().to_string()))
+            .await
+    }
+
+    pub async fn accept_terms(&self, caller: &Caller, meta: &Metadata) -> Result<(), AppError> {
+        let committed = self
+            .bus
+            .execute::<User>(
+                caller.user_uuid(),
+                UserCommand::AcceptTerms {
+                    at: chrono::Utc::now(),
+                },
+                meta,
+            )
+            .await?;
+        self.settle(committed).await;
+        Ok(())
+    }
+
+    /// Deactivation takes effect at once: every live session is revoked.
+    pub async fn deactivate(&self, user_uuid: &str, meta: &Metadata) -> Result<(), AppError> {
+        let committed = self
+            .bus
+            .execute::<User>(
+                user_uuid,
+                UserCommand::Deactivate {
+                    at: chrono::Utc::now(),
+                },
+                meta,
+            )
+            .await?;
+        sessions::revoke_user(&self.db, user_uuid, "deactivated").await?;
+        self.settle(committed).await;
+        Ok(())
+    }
+}

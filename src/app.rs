@@ -1,0 +1,117 @@
+//! Application wiring: storage, projections, bootstrap, HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::password;
+use crate::auth::tokens::TokenService;
+use crate::commands::CommandBus;
+use crate::config::Settings;
+use crate::projector::Projector;
+use crate::storage::Db;
+use crate::{bootstrap, http};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub bus: CommandBus,
+    pub projector: Projector,
+    pub tokens: Arc<TokenService>,
+}
+
+impl AppState {
+    pub fn read_your_writes_timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.read_your_writes_timeout_ms)
+    }
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    stop: CancellationToken,
+}
+
+impl Application {
+    /// Connects, migrates, starts the projection runners and bootstraps the
+    /// defaults, then binds (port 0 picks a free port; see `local_addr`).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
+        db.migrate().await?;
+        let projector = Projector::new(db.clone());
+        let stop = CancellationToken::new();
+        projector.start(stop.clone()).await?;
+        let bus = CommandBus::new(db.clone(), projector.clone());
+        bootstrap::run(&bus, &settings.default_organisation_code).await?;
+        let tokens = Arc::new(TokenService::load(&db, &settings).await?);
+        tokio::task::spawn_blocking(password::warm_up);
+        let listener = TcpListener::bind(settings.addr).await?;
+        let state = AppState {
+            settings: Arc::new(settings),
+            db,
+            bus,
+            projector,
+            tokens,
+        };
+        Ok(Application {
+            listener,
+            state,
+            stop,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` completes, then drains requests and stops the runners.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = http::router(self.state.clone());
+        tracing::info!(addr = %self.local_addr(), backend = self.state.db.backend(), "roster listening");
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        self.stop.cancel();
+        self.state.db.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,114 @@
+//! Server-side sessions. A session is one login and one refresh-token family:
+//! refreshing swaps the current refresh id with a compare-and-set, so a
+//! refresh token used twice finds the id already moved on and revokes the
+//! whole family. Logout, deactivation and deletion revoke sessions, and every
+//! authenticated request checks its session, so tokens stop working at once.
+
+use crate::on_pool;
+use crate::storage::Db;
+
+pub enum Rotation {
+    Rotated,
+    /// The refresh token was already used: the family is now revoked.
+    Reused,
+    /// Unknown, expired or revoked session.
+    Invalid,
+}
+
+fn now() -> String {
+    projections::format_time(&chrono::Utc::now())
+}
+
+pub async fn create(
+    db: &Db,
+    session_id: &str,
+    user_uuid: &str,
+    refresh_jti: &str,
+    ttl_seconds: i64,
+) -> Result<(), sqlx::Error> {
+    let now_at = chrono::Utc::now();
+    let expires = projections::format_time(&(now_at + chrono::Duration::seconds(ttl_seconds)));
+    on_pool!(db, pool => {
+        sqlx::query("INSERT INTO sessions (id, user_uuid, refresh_jti, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(session_id)
+            .bind(user_uuid)
+            .bind(refresh_jti)
+            .bind(projections::format_time(&now_at))
+            .bind(expires)
+            .execute(pool)
+            .await
+            .map(|_| ())
+    })
+}
+
+/// The session's user if the session is live.
+pub async fn active_user(db: &Db, session_id: &str) -> Result<Option<String>, sqlx::Error> {
+    on_pool!(db, pool => {
+        sqlx::query_scalar::<_, String>(
+            "SELECT user_uuid FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(session_id)
+        .bind(now())
+        .fetch_optional(pool)
+        .await
+    })
+}
+
+pub async fn rotate(
+    db: &Db,
+    session_id: &str,
+    presented_jti: &str,
+    next_jti: &str,
+) -> Result<Rotation, sqlx::Error> {
+    let now = now();
+    let swapped = on_pool!(db, pool => {
+        sqlx::query(
+            "UPDATE sessions SET refresh_jti = $3 WHERE id = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $4",
+        )
+        .bind(session_id)
+        .bind(presented_jti)
+        .bind(next_jti)
+        .bind(&now)
+        .execute(pool)
+        .await?
+        .rows_affected()
+    });
+    if swapped == 1 {
+        return Ok(Rotation::Rotated);
+    }
+    if revoke(db, session_id, "refresh token reused").await? {
+        tracing::warn!(
+            session_id,
+            "refresh token reuse detected; session family revoked"
+        );
+        metrics::counter!("roster_refresh_reuse_total").increment(1);
+        return Ok(Rotation::Reused);
+    }
+    Ok(Rotation::Invalid)
+}
+
+/// Revokes one session; true if it was live.
+pub async fn revoke(db: &Db, session_id: &str, reason: &str) -> Result<bool, sqlx::Error> {
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(session_id)
+            .bind(now())
+            .bind(reason)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+    })
+}
+
+/// Revokes every live session of a user; returns how many.
+pub async fn revoke_user(db: &Db, user_uuid: &str, reason: &str) -> Result<u64, sqlx::Error> {
+    on_pool!(db, pool => {
+        sqlx::query("UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE user_uuid = $1 AND revoked_at IS NULL")
+            .bind(user_uuid)
+            .bind(now())
+            .bind(reason)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+    })
+}

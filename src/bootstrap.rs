@@ -1,0 +1,99 @@
+//! The default organisation and roles, written as events. Ids are derived
+//! from names (UUID v5), so running this again, or on two instances at once,
+//! finds the aggregates already created and changes nothing.
+
+use aggregates::role::RoleDefinition;
+use aggregates::{
+    ClaimCommand, ClaimKind, Organization, OrganizationCommand, OrganizationError, Role,
+    RoleCommand, RoleError, UniqueClaim,
+};
+use uuid::Uuid;
+
+use crate::commands::{CommandBus, CommandError, Metadata};
+
+pub const DEFAULT_ORGANIZATION_ID: i64 = 1;
+pub const ADMIN_ROLE_ID: i64 = 4;
+
+/// (numeric id, title, label, user_type)
+pub const DEFAULT_ROLES: [(i64, &str, &str, i32); 7] = [
+    (1, "user", "User", 0),
+    (2, "mentor", "Mentor", 0),
+    (3, "mentee", "Mentee", 0),
+    (ADMIN_ROLE_ID, "admin", "Admin", 1),
+    (5, "org_admin", "Org Admin", 0),
+    (6, "session_manager", "Session Manager", 0),
+    (7, "public", "Public", 0),
+];
+
+const NAMESPACE: Uuid = Uuid::from_u128(0x6f0d_5a0e_8d2b_4c47_9a7e_2f3c_1b5d_9e01);
+
+pub fn organization_uuid(numeric_id: i64) -> String {
+    Uuid::new_v5(&NAMESPACE, format!("organization:{numeric_id}").as_bytes()).to_string()
+}
+
+pub fn role_uuid(numeric_id: i64) -> String {
+    Uuid::new_v5(&NAMESPACE, format!("role:{numeric_id}").as_bytes()).to_string()
+}
+
+/// Aggregate id of the claim on a unique value. The value is hashed so the
+/// log's keys do not spell out emails or phone numbers.
+pub fn claim_id(kind: ClaimKind, normalized_value: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{}:{normalized_value}", kind.as_str()).as_bytes());
+    format!("{}:{}", kind.as_str(), hex::encode(digest))
+}
+
+pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<()> {
+    let meta = Metadata::system("bootstrap");
+    let at = chrono::Utc::now();
+    let org_uuid = organization_uuid(DEFAULT_ORGANIZATION_ID);
+    let claim = ClaimCommand::Claim {
+        owner: org_uuid.clone(),
+        at,
+    };
+    match bus
+        .execute::<UniqueClaim>(
+            &claim_id(ClaimKind::OrganizationCode, organisation_code),
+            claim,
+            &meta,
+        )
+        .await
+    {
+        Ok(_) => {}
+        Err(e) => anyhow::bail!("cannot claim the default organisation code: {e}"),
+    }
+    let create = OrganizationCommand::Create {
+        numeric_id: DEFAULT_ORGANIZATION_ID,
+        name: "Default Organisation".into(),
+        code: organisation_code.to_string(),
+        description: "Created by Roster at first start".into(),
+        at,
+    };
+    match bus.execute::<Organization>(&org_uuid, create, &meta).await {
+        Ok(_) | Err(CommandError::Domain(OrganizationError::AlreadyExists)) => {}
+        Err(e) => anyhow::bail!("cannot create the default organisation: {e}"),
+    }
+    for (numeric_id, title, label, user_type) in DEFAULT_ROLES {
+        let role = RoleDefinition {
+            numeric_id,
+            title: title.into(),
+            label: label.into(),
+            user_type,
+            status: "ACTIVE".into(),
+            visibility: "PUBLIC".into(),
+            organization_id: DEFAULT_ORGANIZATION_ID,
+        };
+        match bus
+            .execute::<Role>(
+                &role_uuid(numeric_id),
+                RoleCommand::Create { role, at },
+                &meta,
+            )
+            .await
+        {
+            Ok(_) | Err(CommandError::Domain(RoleError::AlreadyExists)) => {}
+            Err(e) => anyhow::bail!("cannot create the default role {title}: {e}"),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The command bus: load an aggregate from the log, let it decide, append its
+//! events with the request's metadata, and report where they landed.
+//!
+//! We drive cqrs-es' event store directly rather than `CqrsFramework` because
+//! we need the committed sequence (for read-your-writes) and want to retry on
+//! optimistic-lock conflicts; queries are not used (projections read the log).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use rand::Rng;
+
+use crate::projector::Projector;
+use crate::storage::log::CommitPoint;
+use crate::storage::{Db, EventRepo};
+
+/// Who did it and why, stored with every event.
+#[derive(Debug, Clone, Default)]
+pub struct Metadata {
+    pub actor_id: Option<String>,
+    pub correlation_id: String,
+    pub dialect: &'static str,
+    pub client_addr: Option<String>,
+}
+
+impl Metadata {
+    pub fn system(reason: &str) -> Self {
+        Metadata {
+            actor_id: Some("system".into()),
+            correlation_id: reason.to_string(),
+            dialect: "system",
+            client_addr: None,
+        }
+    }
+
+    fn to_map(&self) -> HashMap<String, String> {
+        let mut map = HashMap::new();
+        if let Some(actor) = &self.actor_id {
+            map.insert("actor_id".into(), actor.clone());
+        }
+        map.insert("correlation_id".into(), self.correlation_id.clone());
+        map.insert("dialect".into(), self.dialect.to_string());
+        if let Some(addr) = &self.client_addr {
+            map.insert("client_addr".into(), addr.clone());
+        }
+        map
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    #[error(transparent)]
+    Domain(E),
+    #[error("too many concurrent changes to the same record")]
+    Conflict,
+    #[error("event store: {0}")]
+    Store(String),
+}
+
+/// What a successful command wrote: nothing, or events ending at `point`.
+#[derive(Debug, Clone, Copy)]
+pub struct Committed {
+    pub point: Option<CommitPoint>,
+}
+
+const MAX_ATTEMPTS: u32 = 8;
+
+#[derive(Clone)]
+pub struct CommandBus {
+    db: Db,
+    repo: EventRepo,
+    projector: Projector,
+}
+
+impl CommandBus {
+    pub fn new(db: Db, projector: Projector) -> Self {
+        CommandBus {
+            repo: db.event_repo(),
+            db,
+            projector,
+        }
+    }
+
+    fn store<A: Aggregate>(&self) -> PersistedEventStore<EventRepo, A> {
+        PersistedEventStore::new_event_store(self.repo.clone())
+    }
+
+    /// The aggregate's current state, replayed from the log.
+    pub async fn load<A: Aggregate>(&self, id: &str) -> Result<A, CommandError<A::Error>> {
+        let mut context = self
+            .store::<A>()
+            .load_aggregate(id)
+            .await
+            .map_err(store_error)?;
+        Ok(std::mem::take(context.aggregate()))
+    }
+
+    /// Handles `command` on aggregate `id`. A concurrent append to the same
+    /// aggregate makes the commit fail; the command is then re-decided on the
+    /// fresh state, so counters and rules hold under parallel requests.
+    pub async fn execute<A>(
+        &self,
+        id: &str,
+        command: A::Command,
+        metadata: &Metadata,
+    ) -> Result<Committed, CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()>,
+        A::Command: Clone,
+    {
+        let store = self.store::<A>();
+        for attempt in 1..=MAX_ATTEMPTS {
+            let mut context = store.load_aggregate(id).await.map_err(store_error)?;
+            let sink = EventSink::default();
+            context
+                .aggregate()
+                .handle(command.clone(), &(), &sink)
+                .await
+                .map_err(CommandError::Domain)?;
+            let events = sink.collect().await;
+            if events.is_empty() {
+                return Ok(Committed { point: None });
+            }
+            match store.commit(events, context, metadata.to_map()).await {
+                Ok(committed) => {
+                    let last = committed
+                        .last()
+                        .map(|e| e.sequence as i64)
+                        .unwrap_or_default();
+                    let point = self
+                        .db
+                        .commit_point_of(A::TYPE, id, last)
+                        .await
+                        .map_err(|e| CommandError::Store(e.to_string()))?;
+                    self.projector.notify();
+                    metrics::counter!("roster_events_appended_total", "aggregate" => A::TYPE)
+                        .increment(committed.len() as u64);
+                    return Ok(Committed { point: Some(point) });
+                }
+                Err(AggregateError::AggregateConflict) if attempt < MAX_ATTEMPTS => {
+                    metrics::counter!("roster_command_conflicts_total", "aggregate" => A::TYPE)
+                        .increment(1);
+                    let jitter = rand::thread_rng().gen_range(1..=5 * attempt as u64);
+                    tokio::time::sleep(Duration::from_millis(jitter)).await;
+                }
+                Err(AggregateError::AggregateConflict) => return Err(CommandError::Conflict),
+                Err(other) => return Err(store_error(other)),
+            }
+        }
+        Err(CommandError::Conflict)
+    }
+}
+
+fn store_error<E: std::error::Error>(error: AggregateError<E>) -> CommandError<E> {
+    match error {
+        AggregateError::UserError(e) => CommandError::Domain(e),
+        AggregateError::AggregateConflict => CommandError::Conflict,
+        other => CommandError::Store(other.to_string()),
+    }
+}

@@ -1,0 +1,76 @@
+//! One error type for every use case; the HTTP layer renders it in the
+//! calling dialect's envelope. Internals are logged, never shown to clients.
+
+use crate::commands::CommandError;
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FieldError {
+    pub param: String,
+    pub msg: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    BadRequest {
+        message: String,
+        errors: Vec<FieldError>,
+    },
+    /// Wrong password, unknown user, locked account: one shape for all.
+    #[error("Email id or password is invalid")]
+    InvalidCredentials,
+    #[error("Unauthorized request")]
+    Unauthorized,
+    #[error("Forbidden")]
+    Forbidden,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{status}: {message}")]
+    Http { status: u16, message: String },
+    #[error("Service temporarily busy, please retry")]
+    Busy,
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            message: message.into(),
+            errors: vec![],
+        }
+    }
+
+    pub fn invalid_field(param: &str, msg: impl Into<String>) -> Self {
+        let msg = msg.into();
+        AppError::BadRequest {
+            message: msg.clone(),
+            errors: vec![FieldError {
+                param: param.into(),
+                msg,
+            }],
+        }
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        AppError::Internal(anyhow::anyhow!("{error}"))
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        AppError::Internal(error.into())
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<CommandError<E>> for AppError {
+    fn from(error: CommandError<E>) -> Self {
+        match error {
+            CommandError::Domain(e) => AppError::bad_request(e.to_string()),
+            CommandError::Conflict => AppError::Busy,
+            CommandError::Store(message) => AppError::Internal(anyhow::anyhow!(message)),
+        }
+    }
+}

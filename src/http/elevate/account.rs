@@ -1,0 +1,267 @@
+//! `/user/v1/account/...`: sign-up, login, tokens, terms, list and search.
+
+use axum::extract::{Query, State};
+use axum::routing::{get, patch, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::accounts::{SignUp, Tokens};
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::http::envelope::ApiOk;
+use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+use crate::read_models::{self, Profile, UserFilter, UserKey};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/account/create", post(create))
+        .route("/account/login", post(login))
+        .route("/account/generateToken", post(generate_token))
+        .route("/account/logout", post(logout))
+        .route("/account/acceptTermsAndCondition", patch(accept_terms))
+        .route("/account/list", get(list))
+        .route("/account/search", post(search))
+}
+
+#[derive(Deserialize)]
+pub(super) struct CreateBody {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub has_accepted_terms_and_conditions: Option<bool>,
+    #[serde(default)]
+    pub preferred_language: Option<String>,
+}
+
+pub(super) fn tokens_result(profile: &Profile, tokens: Tokens) -> Value {
+    json!({
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "user": profile.to_elevate_json(),
+    })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<ApiOk, AppError> {
+    let input = SignUp {
+        name: body.name,
+        email: body.email,
+        password: body.password,
+        phone: body.phone,
+        username: body.username,
+        has_accepted_terms_and_conditions: body.has_accepted_terms_and_conditions.unwrap_or(false),
+        preferred_language: body.preferred_language,
+        roles: vec![],
+    };
+    let (profile, tokens) = state.sign_up(input, &meta).await?;
+    Ok(ApiOk::created(
+        "Sign-up successful Please wait while logging in.",
+        tokens_result(&profile, tokens),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginBody {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub identifier: Option<String>,
+    pub password: String,
+}
+
+impl LoginBody {
+    pub fn identifier(&self) -> Result<&str, AppError> {
+        self.identifier
+            .as_deref()
+            .or(self.email.as_deref())
+            .filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| AppError::invalid_field("email", "email or identifier is required"))
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    RequestMeta(meta): RequestMeta,
+    JsonBody(body): JsonBody<LoginBody>,
+) -> Result<ApiOk, AppError> {
+    let identifier = body.identifier()?.to_string();
+    let (profile, tokens) = state
+        .login(&identifier, body.password, false, &meta)
+        .await?;
+    Ok(ApiOk::ok(
+        "User logged in successfully.",
+        tokens_result(&profile, tokens),
+    ))
+}
+
+#[derive(Deserialize)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+async fn generate_token(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<RefreshBody>,
+) -> Result<ApiOk, AppError> {
+    let tokens = state.refresh(&body.refresh_token).await?;
+    Ok(ApiOk::ok(
+        "Access token generated successfully",
+        json!({"access_token": tokens.access_token, "refresh_token": tokens.refresh_token}),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct LogoutBody {
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    body: Option<JsonBody<LogoutBody>>,
+) -> Result<ApiOk, AppError> {
+    let body = body.map(|b| b.0).unwrap_or_default();
+    state
+        .logout(&caller, body.refresh_token.as_deref(), &meta.by(&caller))
+        .await?;
+    Ok(ApiOk::ok("User logged out successfully.", json!([])))
+}
+
+async fn accept_terms(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+) -> Result<ApiOk, AppError> {
+    state.accept_terms(&caller, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("User successfully updated.", json!([])))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(rename = "userType", alias = "type")]
+    user_type: Option<String>,
+    page: Option<String>,
+    limit: Option<String>,
+    search: Option<String>,
+}
+
+fn role_filter(user_type: Option<String>) -> Option<String> {
+    user_type
+        .map(|t| t.trim().to_lowercase())
+        .filter(|t| !t.is_empty() && t != "all")
+}
+
+/// ELEVATE groups listed users by the first letter of their name.
+fn grouped(profiles: &[Profile], count: i64) -> Value {
+    let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
+    for profile in profiles {
+        let name = profile.user.name.clone().unwrap_or_default();
+        let key = name
+            .chars()
+            .next()
+            .map(|c| c.to_uppercase().to_string())
+            .unwrap_or_else(|| "#".into());
+        let value = json!({
+            "id": profile.user.id,
+            "uuid": profile.user.user_uuid,
+            "name": name,
+            "email": profile.user.email,
+            "image": profile.to_elevate_json()["image"],
+            "organization_id": profile.user.organization_id,
+            "user_roles": profile.roles,
+        });
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, values)) => values.push(value),
+            None => groups.push((key, vec![value])),
+        }
+    }
+    json!({
+        "data": groups.into_iter().map(|(key, values)| json!({"key": key, "values": values})).collect::<Vec<_>>(),
+        "count": count,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Authenticated(_): Authenticated,
+    Query(query): Query<ListQuery>,
+) -> Result<ApiOk, AppError> {
+    let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
+    let filter = UserFilter {
+        search: query.search,
+        role: role_filter(query.user_type),
+        page,
+        limit,
+        ..Default::default()
+    };
+    let (profiles, count) = read_models::list_users(&state.db, &filter).await?;
+    Ok(ApiOk::ok(
+        "User list fetched successfully.",
+        grouped(&profiles, count),
+    ))
+}
+
+/// Ids may come as numbers or strings (numeric ids or UUIDs).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IdValue {
+    Number(i64),
+    Text(String),
+}
+
+fn keys(ids: Vec<IdValue>) -> Result<Vec<UserKey>, AppError> {
+    ids.into_iter()
+        .map(|id| match id {
+            IdValue::Number(n) => Ok(UserKey::Numeric(n)),
+            IdValue::Text(s) => UserKey::parse(&s).ok_or_else(|| {
+                AppError::invalid_field("user_ids", format!("{s} is not a user id"))
+            }),
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+struct SearchBody {
+    #[serde(default)]
+    user_ids: Vec<IdValue>,
+    #[serde(default)]
+    email_ids: Vec<String>,
+    #[serde(default)]
+    excluded_user_ids: Vec<IdValue>,
+}
+
+async fn search(
+    State(state): State<AppState>,
+    Authenticated(_): Authenticated,
+    Query(query): Query<ListQuery>,
+    body: Option<JsonBody<SearchBody>>,
+) -> Result<ApiOk, AppError> {
+    let body = body.map(|b| b.0).unwrap_or_default();
+    let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
+    let filter = UserFilter {
+        search: query.search,
+        role: role_filter(query.user_type),
+        include_ids: keys(body.user_ids)?,
+        include_emails: body.email_ids,
+        exclude_ids: keys(body.excluded_user_ids)?,
+        page,
+        limit,
+        ..Default::default()
+    };
+    let (profiles, count) = read_models::list_users(&state.db, &filter).await?;
+    Ok(ApiOk::ok(
+        "User list fetched successfully.",
+        grouped(&profiles, count),
+    ))
+}

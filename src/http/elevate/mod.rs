@@ -1,0 +1,16 @@
+//! The ELEVATE user-service dialect (`/user/v1/...`).
+
+mod account;
+mod admin;
+mod user;
+
+use axum::Router;
+
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(account::routes())
+        .merge(user::routes())
+        .merge(admin::routes())
+}

@@ -1,0 +1,122 @@
+//! `/user/v1/user/...`: read and update profiles.
+
+use axum::extract::{Path, State};
+use axum::routing::{get, patch};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::Value;
+
+use aggregates::ProfileChanges;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::http::envelope::ApiOk;
+use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
+use crate::read_models::UserKey;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/user/read", get(read_self))
+        .route("/user/read/{id}", get(read_one))
+        .route("/user/update", patch(update))
+        .route("/user/setLanguagePreference", patch(set_language))
+}
+
+async fn read_self(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<ApiOk, AppError> {
+    let profile = state
+        .profile(&UserKey::Uuid(caller.user_uuid().to_string()))
+        .await?;
+    Ok(ApiOk::ok(
+        "Profile fetched successfully.",
+        profile.to_elevate_json(),
+    ))
+}
+
+async fn read_one(
+    State(state): State<AppState>,
+    Authenticated(_): Authenticated,
+    Path(id): Path<String>,
+) -> Result<ApiOk, AppError> {
+    let key = UserKey::parse(&id).ok_or_else(|| AppError::NotFound("User not found".into()))?;
+    let profile = state.profile(&key).await?;
+    Ok(ApiOk::ok(
+        "Profile fetched successfully.",
+        profile.to_elevate_json(),
+    ))
+}
+
+/// Fields of a profile update. Identity and access fields (email, password,
+/// roles, organisation, status) cannot be changed here and are refused.
+#[derive(Deserialize)]
+struct UpdateBody {
+    #[serde(flatten)]
+    changes: ProfileChanges,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, Value>,
+}
+
+const PROTECTED: [&str; 9] = [
+    "email",
+    "password",
+    "roles",
+    "organization_id",
+    "status",
+    "id",
+    "phone",
+    "username",
+    "user_roles",
+];
+
+async fn update(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<ApiOk, AppError> {
+    if let Some(field) = body.rest.keys().find(|k| PROTECTED.contains(&k.as_str())) {
+        return Err(AppError::invalid_field(
+            field,
+            format!("{field} cannot be changed through user/update"),
+        ));
+    }
+    let profile = state
+        .update_profile(&caller, body.changes, &meta.by(&caller))
+        .await?;
+    Ok(ApiOk::ok(
+        "Profile updated successfully.",
+        profile.to_elevate_json(),
+    ))
+}
+
+#[derive(Deserialize)]
+struct LanguageBody {
+    preferred_language: Value,
+}
+
+async fn set_language(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<LanguageBody>,
+) -> Result<ApiOk, AppError> {
+    if body.preferred_language.is_null() {
+        return Err(AppError::invalid_field(
+            "preferred_language",
+            "preferred_language is required",
+        ));
+    }
+    let changes = ProfileChanges {
+        preferred_language: Some(body.preferred_language),
+        ..Default::default()
+    };
+    let profile = state
+        .update_profile(&caller, changes, &meta.by(&caller))
+        .await?;
+    Ok(ApiOk::ok(
+        "Profile updated successfully.",
+        profile.to_elevate_json(),
+    ))
+}

@@ -1,0 +1,161 @@
+//! ELEVATE's response envelope:
+//! `{responseCode, message, result, meta: {formsVersion, correlation}}`, and
+//! for errors `{responseCode, message, error: [...], meta}`.
+//!
+//! Handlers return `ApiOk` or `AppError`; both leave a pending body in the
+//! response extensions, and the `render` middleware writes it with the
+//! request's correlation id. Anything else that fails (unknown route, body
+//! too large, a panic) is wrapped in the same envelope there too.
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+use crate::error::AppError;
+
+#[derive(Clone)]
+enum Pending {
+    Ok { message: String, result: Value },
+    Err { message: String, errors: Value },
+}
+
+pub struct ApiOk {
+    pub status: StatusCode,
+    pub message: &'static str,
+    pub result: Value,
+}
+
+impl ApiOk {
+    pub fn ok(message: &'static str, result: Value) -> Self {
+        ApiOk {
+            status: StatusCode::OK,
+            message,
+            result,
+        }
+    }
+    pub fn created(message: &'static str, result: Value) -> Self {
+        ApiOk {
+            status: StatusCode::CREATED,
+            message,
+            result,
+        }
+    }
+}
+
+impl IntoResponse for ApiOk {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(Pending::Ok {
+            message: self.message.to_string(),
+            result: self.result,
+        });
+        response
+    }
+}
+
+impl AppError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } | AppError::InvalidCredentials => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Http { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
+            }
+            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (message, errors) = match self {
+            AppError::BadRequest { message, errors } => (message, json!(errors)),
+            AppError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                ("Something went wrong".to_string(), json!([]))
+            }
+            other => (other.to_string(), json!([])),
+        };
+        let mut response = status.into_response();
+        response
+            .extensions_mut()
+            .insert(Pending::Err { message, errors });
+        response
+    }
+}
+
+fn response_code(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        200..=299 => "OK",
+        401 => "UNAUTHORIZED",
+        400..=499 => "CLIENT_ERROR",
+        _ => "SERVER_ERROR",
+    }
+}
+
+pub async fn render(request: Request, next: Next) -> Response {
+    let correlation = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let pending = response.extensions_mut().remove::<Pending>();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let body = match pending {
+        Some(Pending::Ok { message, result }) => json!({
+            "responseCode": response_code(status),
+            "message": message,
+            "result": result,
+            "meta": {"formsVersion": [], "correlation": correlation},
+        }),
+        Some(Pending::Err { message, errors }) => json!({
+            "responseCode": response_code(status),
+            "message": message,
+            "error": errors,
+            "meta": {"formsVersion": [], "correlation": correlation},
+        }),
+        None if (status.is_client_error() || status.is_server_error()) && !is_json => {
+            let message = match status {
+                StatusCode::NOT_FOUND => "Route not found".to_string(),
+                StatusCode::PAYLOAD_TOO_LARGE => format!(
+                    "Request body is larger than {} bytes",
+                    super::BODY_LIMIT_BYTES
+                ),
+                StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong".to_string(),
+                other => other
+                    .canonical_reason()
+                    .unwrap_or("Request failed")
+                    .to_string(),
+            };
+            json!({
+                "responseCode": response_code(status),
+                "message": message,
+                "error": [],
+                "meta": {"formsVersion": [], "correlation": correlation},
+            })
+        }
+        None => return response,
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body.to_string()))
+}

@@ -1,0 +1,181 @@
+//! Extractors: JSON bodies whose rejections speak the envelope, request
+//! metadata for events, and the authenticated caller.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+
+use crate::accounts::Caller;
+use crate::app::AppState;
+use crate::commands::Metadata;
+use crate::error::{AppError, FieldError};
+
+/// `axum::Json`, with malformed JSON, wrong types and missing fields answered
+/// as 400 in the envelope (and 413/415 kept for size and content type).
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct JsonBody<T>(pub T);
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        let status = rejection.status();
+        let detail = rejection.body_text();
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::Http {
+                status: status.as_u16(),
+                message: detail,
+            },
+            _ => {
+                // serde's message names the field and what was wrong with it.
+                let msg = detail
+                    .rsplit_once(": ")
+                    .map_or(detail.clone(), |(_, m)| m.to_string());
+                AppError::BadRequest {
+                    message: "Invalid request body".into(),
+                    errors: vec![FieldError {
+                        param: "body".into(),
+                        msg,
+                    }],
+                }
+            }
+        }
+    }
+}
+
+/// Metadata recorded with every event this request causes.
+pub struct RequestMeta(pub Metadata);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let correlation_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let client_addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let path = parts.uri.path();
+        let dialect = if path.starts_with("/user/") {
+            "elevate"
+        } else if path.starts_with("/api/v5/") {
+            "entity-v5"
+        } else if path.starts_with("/api/") {
+            "sunbird"
+        } else {
+            "http"
+        };
+        Ok(RequestMeta(Metadata {
+            actor_id: None,
+            correlation_id,
+            dialect,
+            client_addr,
+        }))
+    }
+}
+
+impl RequestMeta {
+    pub fn by(self, caller: &Caller) -> Metadata {
+        Metadata {
+            actor_id: Some(caller.user_uuid().to_string()),
+            ..self.0
+        }
+    }
+}
+
+/// The caller, from `X-auth-token: bearer <jwt>` (scheme optional and
+/// case-insensitive) or `Authorization: Bearer <jwt>`.
+pub struct Authenticated(pub Caller);
+
+fn bearer(value: &str) -> &str {
+    let value = value.trim();
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
+        _ => value,
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let header = parts
+            .headers
+            .get("x-auth-token")
+            .or_else(|| parts.headers.get(axum::http::header::AUTHORIZATION))
+            .and_then(|v| v.to_str().ok())
+            .ok_or(AppError::Unauthorized)?;
+        let token = bearer(header);
+        if token.is_empty() {
+            return Err(AppError::Unauthorized);
+        }
+        state.authenticate(token).await.map(Authenticated)
+    }
+}
+
+/// `page` and `limit` from a query string, with ELEVATE's defaults.
+pub fn paging(page: Option<&str>, limit: Option<&str>) -> Result<(i64, i64), AppError> {
+    let parse = |name: &str, raw: Option<&str>, default: i64, max: i64| -> Result<i64, AppError> {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(default),
+            Some(s) => match s.parse::<i64>() {
+                Ok(n) if (1..=max).contains(&n) => Ok(n),
+                _ => Err(AppError::invalid_field(
+                    name,
+                    format!("{name} must be a whole number from 1 to {max}"),
+                )),
+            },
+        }
+    };
+    Ok((
+        parse("page", page, 1, 1_000_000)?,
+        parse("limit", limit, 100, 1000)?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_scheme_is_optional_and_case_insensitive() {
+        assert_eq!(bearer("bearer abc"), "abc");
+        assert_eq!(bearer("BEARER  abc "), "abc");
+        assert_eq!(bearer("abc"), "abc");
+    }
+
+    #[test]
+    fn paging_defaults_and_limits() {
+        assert_eq!(paging(None, None).unwrap(), (1, 100));
+        assert_eq!(paging(Some("2"), Some("5")).unwrap(), (2, 5));
+        assert!(paging(Some("0"), None).is_err());
+        assert!(paging(None, Some("abc")).is_err());
+        assert!(paging(None, Some("5000")).is_err());
+    }
+}
+
+/// An optional body: absent (no `Content-Type`) is `None`; present but bad is a 400.
+impl<T, S> axum::extract::OptionalFromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Option<Self>, AppError> {
+        let json =
+            <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(request, state)
+                .await?;
+        Ok(json.map(|axum::Json(value)| JsonBody(value)))
+    }
+}

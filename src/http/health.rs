@@ -1,0 +1,81 @@
+//! `/health` and `/user/health` in the ELEVATE seed's shape.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use std::time::Duration;
+
+use crate::app::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/user/health", get(health))
+}
+
+async fn check(name: &str, result: Result<(), String>) -> serde_json::Value {
+    match result {
+        Ok(()) => json!({"name": name, "healthy": true, "err": "", "errMsg": ""}),
+        Err(message) => {
+            json!({"name": name, "healthy": false, "err": "UNHEALTHY", "errMsg": message})
+        }
+    }
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let mut checks = Vec::new();
+    let database = match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err("database query failed".to_string()),
+        Err(_) => Err("database did not answer in time".to_string()),
+    };
+    checks.push(check("database", database).await);
+    if let Some(brokers) = &state.settings.kafka_brokers {
+        checks.push(check("Kafka", kafka_reachable(brokers).await).await);
+    }
+    let healthy = checks.iter().all(|c| c["healthy"] == true);
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let body = json!({
+        "id": "service.health.api",
+        "ver": "1.0",
+        "ts": now,
+        "params": {
+            "resmsgid": uuid::Uuid::new_v4(),
+            "msgid": uuid::Uuid::new_v4(),
+            "status": if healthy { "successful" } else { "failed" },
+            "err": null,
+            "errMsg": null,
+        },
+        "status": status.as_u16(),
+        "result": {
+            "name": "UserService",
+            "version": env!("CARGO_PKG_VERSION"),
+            "healthy": healthy,
+            "checks": checks,
+        },
+    });
+    (status, Json(body)).into_response()
+}
+
+/// Until the publisher lands, Kafka health is whether any configured broker accepts a connection.
+async fn kafka_reachable(brokers: &str) -> Result<(), String> {
+    for broker in brokers.split(',').map(str::trim).filter(|b| !b.is_empty()) {
+        if let Ok(Ok(_)) = tokio::time::timeout(
+            Duration::from_secs(1),
+            tokio::net::TcpStream::connect(broker),
+        )
+        .await
+        {
+            return Ok(());
+        }
+    }
+    Err("no broker reachable".to_string())
+}

@@ -1,0 +1,16 @@
+//! Roster: an event-sourced user, organisation and role service that speaks
+//! the ELEVATE user-service API (and, in time, Sunbird's and entity-v5's).
+
+pub mod accounts;
+pub mod app;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod projector;
+pub mod read_models;
+pub mod storage;
+pub mod telemetry;

@@ -1,0 +1,246 @@
+//! The projection runner: one task per projection tails the log from its
+//! checkpoint and applies each batch of events together with the new
+//! checkpoint in one transaction. A crash rolls back the batch and the next
+//! start resumes from the checkpoint; nothing is applied twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use projections::{Projection, Statement};
+use tokio::sync::{watch, Notify};
+use tokio_util::sync::CancellationToken as CancelToken;
+
+use crate::storage::log::CommitPoint;
+use crate::storage::Db;
+use crate::{bind_values, on_pool};
+
+const BATCH: i64 = 500;
+/// Another instance's writes are noticed by polling at this interval.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+#[derive(Clone)]
+pub struct Projector {
+    db: Db,
+    projections: Arc<Vec<Arc<dyn Projection>>>,
+    progress: Arc<HashMap<&'static str, watch::Sender<CommitPoint>>>,
+    wake: Arc<Notify>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Projection(#[from] projections::ProjectionError),
+    #[error("checkpoint of {0} moved underneath this runner")]
+    CheckpointMoved(&'static str),
+}
+
+impl Projector {
+    pub fn new(db: Db) -> Self {
+        let projections: Vec<Arc<dyn Projection>> =
+            projections::registry().into_iter().map(Arc::from).collect();
+        let progress = projections
+            .iter()
+            .map(|p| (p.name(), watch::channel(CommitPoint::default()).0))
+            .collect();
+        Projector {
+            db,
+            projections: Arc::new(projections),
+            progress: Arc::new(progress),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.projections.iter().map(|p| p.name()).collect()
+    }
+
+    /// Tells the runners that something was just written.
+    pub fn notify(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// Starts one runner task per projection; they stop when `stop` fires.
+    pub async fn start(&self, stop: CancelToken) -> Result<(), ProjectorError> {
+        for projection in self.projections.iter() {
+            let point = self.checkpoint(projection.name()).await?;
+            self.progress[projection.name()].send_replace(point);
+        }
+        for projection in self.projections.iter().cloned() {
+            let this = self.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move { this.run(projection, stop).await });
+        }
+        Ok(())
+    }
+
+    async fn run(&self, projection: Arc<dyn Projection>, stop: CancelToken) {
+        let mut failures = 0u32;
+        loop {
+            if stop.is_cancelled() {
+                return;
+            }
+            // Register interest before reading, so a write that lands while we
+            // read still wakes us.
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            match self.catch_up_once(projection.as_ref()).await {
+                Ok(0) => {
+                    failures = 0;
+                    tokio::select! {
+                        _ = woken => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = stop.cancelled() => return,
+                    }
+                }
+                Ok(_) => failures = 0,
+                Err(error) => {
+                    failures += 1;
+                    tracing::error!(projection = projection.name(), %error, "projection batch failed; retrying");
+                    let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = stop.cancelled() => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Applies one batch; returns how many events it covered.
+    pub async fn catch_up_once(
+        &self,
+        projection: &dyn Projection,
+    ) -> Result<usize, ProjectorError> {
+        let name = projection.name();
+        let from = self.checkpoint(name).await?;
+        let entries = self.db.events_after(from, BATCH).await?;
+        let Some(last) = entries.last().map(|e| e.point) else {
+            self.progress[name].send_if_modified(|p| {
+                let changed = *p != from;
+                *p = from;
+                changed
+            });
+            return Ok(0);
+        };
+        let mut statements: Vec<Statement> = Vec::new();
+        for entry in &entries {
+            statements.extend(projection.handle(&entry.event)?);
+        }
+        let now = chrono::Utc::now().to_rfc3339();
+        let moved = on_pool!(&self.db, pool => {
+            let mut tx = begin_write(pool).await?;
+            for statement in &statements {
+                bind_values!(sqlx::query(&statement.sql), &statement.args).execute(&mut *tx).await?;
+            }
+            let result = sqlx::query(
+                "UPDATE projection_checkpoints SET transaction_id = $2, position = $3, updated_at = $4 \
+                 WHERE name = $1 AND transaction_id = $5 AND position = $6",
+            )
+            .bind(name)
+            .bind(last.txid)
+            .bind(last.position)
+            .bind(&now)
+            .bind(from.txid)
+            .bind(from.position)
+            .execute(&mut *tx)
+            .await?;
+            if result.rows_affected() == 1 {
+                tx.commit().await?;
+                false
+            } else {
+                tx.rollback().await?;
+                true
+            }
+        });
+        if moved {
+            return Err(ProjectorError::CheckpointMoved(name));
+        }
+        self.progress[name].send_replace(last);
+        metrics::counter!("roster_projection_events_total", "projection" => name)
+            .increment(entries.len() as u64);
+        Ok(entries.len())
+    }
+
+    async fn checkpoint(&self, name: &str) -> Result<CommitPoint, sqlx::Error> {
+        on_pool!(&self.db, pool => {
+            sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .execute(pool)
+                .await?;
+            let (txid, position): (i64, i64) =
+                sqlx::query_as("SELECT transaction_id, position FROM projection_checkpoints WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(pool)
+                    .await?;
+            Ok(CommitPoint { txid, position })
+        })
+    }
+
+    /// Waits (bounded) until every projection has applied the event at `point`:
+    /// this is what makes a list right after a create show the new row.
+    pub async fn wait_for(&self, point: CommitPoint, timeout: Duration) -> bool {
+        self.notify();
+        let all = async {
+            for sender in self.progress.values() {
+                let mut receiver = sender.subscribe();
+                if receiver.wait_for(|p| *p >= point).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let reached = tokio::time::timeout(timeout, all).await.is_ok();
+        if !reached {
+            tracing::warn!(?point, "read model did not reach the write in time");
+            metrics::counter!("roster_read_your_writes_timeouts_total").increment(1);
+        }
+        reached
+    }
+
+    /// Empties every read table and resets the checkpoints, then rebuilds from
+    /// position zero; `on_progress` hears how many events each batch covered.
+    pub async fn rebuild(
+        &self,
+        mut on_progress: impl FnMut(&'static str, usize),
+    ) -> Result<(), ProjectorError> {
+        for projection in self.projections.iter() {
+            on_pool!(&self.db, pool => {
+                let mut tx = begin_write(pool).await?;
+                for table in projection.tables() {
+                    sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+                }
+                sqlx::query(
+                    "INSERT INTO projection_checkpoints (name, transaction_id, position, updated_at) VALUES ($1, 0, 0, '') \
+                     ON CONFLICT (name) DO UPDATE SET transaction_id = 0, position = 0, updated_at = ''",
+                )
+                .bind(projection.name())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            });
+            loop {
+                let n = self.catch_up_once(projection.as_ref()).await?;
+                if n == 0 {
+                    break;
+                }
+                on_progress(projection.name(), n);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// SQLite needs the write lock taken up front (`BEGIN IMMEDIATE`), or a
+/// transaction that reads before it writes can fail with a busy snapshot.
+async fn begin_write<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    if DB::NAME == "SQLite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
+}

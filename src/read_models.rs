@@ -1,0 +1,306 @@
+//! Queries on the read tables the projections maintain. Dialects render
+//! these rows in their own shapes.
+
+use projections::{SqlValue, Statement};
+use serde_json::{json, Map, Value};
+
+use crate::storage::Db;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub user_uuid: String,
+    pub id: i64,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub username: Option<String>,
+    pub status: String,
+    pub organization_id: i64,
+    pub about: Option<String>,
+    pub gender: Option<String>,
+    pub location: Option<String>,
+    pub image: Option<String>,
+    pub languages: Option<String>,
+    pub share_link: Option<String>,
+    pub preferred_language: Option<String>,
+    pub has_accepted_terms_and_conditions: bool,
+    pub last_logged_in_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub deleted_at: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct RoleRow {
+    pub id: i64,
+    pub title: String,
+    pub user_type: i64,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct OrganizationRow {
+    pub id: i64,
+    pub name: String,
+    pub code: String,
+}
+
+const USER_COLUMNS: &str = "u.user_uuid, u.id, u.email, u.name, u.phone, u.username, u.status, u.organization_id, \
+    u.about, u.gender, u.location, u.image, u.languages, u.share_link, u.preferred_language, \
+    u.has_accepted_terms_and_conditions, u.last_logged_in_at, u.created_at, u.updated_at, u.deleted_at";
+
+/// A user is addressed by numeric id or UUID.
+#[derive(Debug, Clone)]
+pub enum UserKey {
+    Numeric(i64),
+    Uuid(String),
+}
+
+impl UserKey {
+    pub fn parse(raw: &str) -> Option<UserKey> {
+        let raw = raw.trim();
+        if let Ok(id) = raw.parse::<i64>() {
+            return Some(UserKey::Numeric(id));
+        }
+        uuid::Uuid::parse_str(raw)
+            .ok()
+            .map(|u| UserKey::Uuid(u.to_string()))
+    }
+}
+
+pub async fn user(db: &Db, key: &UserKey) -> Result<Option<UserRow>, sqlx::Error> {
+    let (condition, arg) = match key {
+        UserKey::Numeric(id) => ("u.id = $1", SqlValue::Int(*id)),
+        UserKey::Uuid(uuid) => ("u.user_uuid = $1", SqlValue::Text(uuid.clone())),
+    };
+    let sql =
+        format!("SELECT {USER_COLUMNS} FROM users u WHERE {condition} AND u.status <> 'DELETED'");
+    db.fetch_optional(&Statement::new(sql, vec![arg])).await
+}
+
+pub async fn roles_of(db: &Db, user_uuid: &str) -> Result<Vec<RoleRow>, sqlx::Error> {
+    db.fetch_all(&Statement::new(
+        "SELECT r.id, r.title, CAST(r.user_type AS BIGINT) AS user_type, r.status FROM user_roles ur \
+         JOIN roles r ON r.id = ur.role_id WHERE ur.user_uuid = $1 ORDER BY r.id",
+        vec![user_uuid.into()],
+    ))
+    .await
+}
+
+pub async fn organization(db: &Db, id: i64) -> Result<Option<OrganizationRow>, sqlx::Error> {
+    db.fetch_optional(&Statement::new(
+        "SELECT id, name, code FROM organizations WHERE id = $1",
+        vec![id.into()],
+    ))
+    .await
+}
+
+pub async fn role_by_title(
+    db: &Db,
+    title: &str,
+    organization_id: i64,
+) -> Result<Option<RoleRow>, sqlx::Error> {
+    db.fetch_optional(&Statement::new(
+        "SELECT id, title, CAST(user_type AS BIGINT) AS user_type, status FROM roles \
+         WHERE title = $1 AND (organization_id = $2 OR organization_id = 1) ORDER BY organization_id DESC LIMIT 1",
+        vec![title.into(), organization_id.into()],
+    ))
+    .await
+}
+
+/// A user with everything a profile shows.
+pub struct Profile {
+    pub user: UserRow,
+    pub roles: Vec<RoleRow>,
+    pub organization: Option<OrganizationRow>,
+}
+
+pub async fn profile(db: &Db, key: &UserKey) -> Result<Option<Profile>, sqlx::Error> {
+    let Some(user) = user(db, key).await? else {
+        return Ok(None);
+    };
+    let roles = roles_of(db, &user.user_uuid).await?;
+    let organization = organization(db, user.organization_id).await?;
+    Ok(Some(Profile {
+        user,
+        roles,
+        organization,
+    }))
+}
+
+fn json_column(text: &Option<String>) -> Value {
+    text.as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
+impl Profile {
+    /// ELEVATE's profile shape (`user/read`, login, sign-up).
+    pub fn to_elevate_json(&self) -> Value {
+        let u = &self.user;
+        let mut map = Map::new();
+        map.insert("id".into(), json!(u.id));
+        map.insert("uuid".into(), json!(u.user_uuid));
+        map.insert("email".into(), json!(u.email));
+        map.insert("email_verified".into(), json!(false));
+        map.insert("name".into(), json!(u.name));
+        map.insert("phone".into(), json!(u.phone));
+        map.insert("username".into(), json!(u.username));
+        map.insert("about".into(), json_column(&u.about));
+        map.insert("gender".into(), json_column(&u.gender));
+        map.insert(
+            "location".into(),
+            json_column(&u.location)
+                .as_array()
+                .map_or(json!([]), |a| json!(a)),
+        );
+        map.insert(
+            "languages".into(),
+            json_column(&u.languages)
+                .as_array()
+                .map_or(json!([]), |a| json!(a)),
+        );
+        map.insert("image".into(), json_column(&u.image));
+        map.insert("share_link".into(), json_column(&u.share_link));
+        map.insert("status".into(), json!(u.status));
+        map.insert(
+            "has_accepted_terms_and_conditions".into(),
+            json!(u.has_accepted_terms_and_conditions),
+        );
+        map.insert(
+            "preferred_language".into(),
+            json_column(&u.preferred_language),
+        );
+        map.insert("organization_id".into(), json!(u.organization_id));
+        map.insert("organization".into(), json!(self.organization));
+        map.insert(
+            "roles".into(),
+            json!(self.roles.iter().map(|r| r.id).collect::<Vec<_>>()),
+        );
+        map.insert("user_roles".into(), json!(self.roles));
+        map.insert("last_logged_in_at".into(), json!(u.last_logged_in_at));
+        map.insert("deleted_at".into(), json!(u.deleted_at));
+        map.insert("created_at".into(), json!(u.created_at));
+        map.insert("updated_at".into(), json!(u.updated_at));
+        Value::Object(map)
+    }
+}
+
+/// Filters shared by every list and search endpoint.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// Case-insensitive substring of name or email.
+    pub search: Option<String>,
+    /// Role title, e.g. "mentor".
+    pub role: Option<String>,
+    pub organization_id: Option<i64>,
+    pub include_ids: Vec<UserKey>,
+    pub include_emails: Vec<String>,
+    pub exclude_ids: Vec<UserKey>,
+    pub page: i64,
+    pub limit: i64,
+}
+
+fn like_pattern(search: &str) -> String {
+    let escaped = search
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+fn key_lists(keys: &[UserKey], args: &mut Vec<SqlValue>, negate: bool) -> Option<String> {
+    if keys.is_empty() {
+        return None;
+    }
+    let mut numeric = Vec::new();
+    let mut uuids = Vec::new();
+    for key in keys {
+        match key {
+            UserKey::Numeric(id) => {
+                args.push(SqlValue::Int(*id));
+                numeric.push(format!("${}", args.len()));
+            }
+            UserKey::Uuid(u) => {
+                args.push(SqlValue::Text(u.clone()));
+                uuids.push(format!("${}", args.len()));
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    if !numeric.is_empty() {
+        parts.push(format!("u.id IN ({})", numeric.join(", ")));
+    }
+    if !uuids.is_empty() {
+        parts.push(format!("u.user_uuid IN ({})", uuids.join(", ")));
+    }
+    let any = format!("({})", parts.join(" OR "));
+    Some(if negate { format!("NOT {any}") } else { any })
+}
+
+/// One page of active users matching `filter`, and the total count.
+pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i64), sqlx::Error> {
+    let mut conditions = vec!["u.status = 'ACTIVE'".to_string()];
+    let mut args: Vec<SqlValue> = Vec::new();
+    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        args.push(like_pattern(search.trim()).into());
+        conditions.push(format!("u.search_text LIKE ${} ESCAPE '\\'", args.len()));
+    }
+    if let Some(role) = &filter.role {
+        args.push(role.clone().into());
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_uuid = u.user_uuid AND r.title = ${})",
+            args.len()
+        ));
+    }
+    if let Some(org) = filter.organization_id {
+        args.push(org.into());
+        conditions.push(format!("u.organization_id = ${}", args.len()));
+    }
+    let mut includes = Vec::new();
+    if let Some(ids) = key_lists(&filter.include_ids, &mut args, false) {
+        includes.push(ids);
+    }
+    if !filter.include_emails.is_empty() {
+        let mut marks = Vec::new();
+        for email in &filter.include_emails {
+            args.push(email.trim().to_lowercase().into());
+            marks.push(format!("${}", args.len()));
+        }
+        includes.push(format!("u.email IN ({})", marks.join(", ")));
+    }
+    if !includes.is_empty() {
+        conditions.push(format!("({})", includes.join(" OR ")));
+    }
+    if let Some(excluded) = key_lists(&filter.exclude_ids, &mut args, true) {
+        conditions.push(excluded);
+    }
+    let where_clause = conditions.join(" AND ");
+    let count = db
+        .fetch_count(&Statement::new(
+            format!("SELECT count(*) FROM users u WHERE {where_clause}"),
+            args.clone(),
+        ))
+        .await?;
+    let mut page_args = args;
+    page_args.push(filter.limit.into());
+    page_args.push(((filter.page.max(1) - 1) * filter.limit).into());
+    let n = page_args.len();
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM users u WHERE {where_clause} ORDER BY u.name, u.id LIMIT ${} OFFSET ${}",
+        n - 1,
+        n
+    );
+    let users: Vec<UserRow> = db.fetch_all(&Statement::new(sql, page_args)).await?;
+    let mut profiles = Vec::with_capacity(users.len());
+    for user in users {
+        let roles = roles_of(db, &user.user_uuid).await?;
+        profiles.push(Profile {
+            user,
+            roles,
+            organization: None,
+        });
+    }
+    Ok((profiles, count))
+}

@@ -1,0 +1,139 @@
+//! Reading the event log in commit order (GUIDE §3).
+//!
+//! PostgreSQL assigns `position` at insert but rows become visible at commit,
+//! so a reader that only remembered the highest position would skip a lower
+//! one that commits later. Readers therefore only take rows of transactions
+//! older than every transaction still running (`pg_snapshot_xmin`) and order
+//! by (transaction id, position); that pair is the checkpoint. SQLite
+//! serialises writers, so there position order is commit order.
+
+use projections::StoredEvent;
+use sqlx::Row;
+
+use super::Db;
+
+/// A place in the log, comparable across the two orders above
+/// (`txid` is always 0 on SQLite).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct CommitPoint {
+    pub txid: i64,
+    pub position: i64,
+}
+
+pub struct LogEntry {
+    pub point: CommitPoint,
+    pub event: StoredEvent,
+}
+
+const PG_AFTER: &str = "SELECT position, transaction_id::text AS txid, aggregate_type, aggregate_id, sequence, event_type, \
+    event_version, payload::text AS payload, metadata::text AS metadata, \
+    to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at \
+    FROM events \
+    WHERE (transaction_id, position) > ($1::text::xid8, $2) \
+      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+    ORDER BY transaction_id, position LIMIT $3";
+
+const SQLITE_AFTER: &str =
+    "SELECT position, '0' AS txid, aggregate_type, aggregate_id, sequence, event_type, \
+    event_version, payload, metadata, recorded_at \
+    FROM events WHERE position > $1 ORDER BY position LIMIT $2";
+
+fn decode_row<R: Row>(row: &R) -> Result<LogEntry, sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let txid: String = row.try_get("txid")?;
+    let position: i64 = row.try_get("position")?;
+    let payload: String = row.try_get("payload")?;
+    let metadata: String = row.try_get("metadata")?;
+    let json =
+        |text: &str| serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    Ok(LogEntry {
+        point: CommitPoint {
+            txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            position,
+        },
+        event: StoredEvent {
+            position,
+            aggregate_type: row.try_get("aggregate_type")?,
+            aggregate_id: row.try_get("aggregate_id")?,
+            sequence: row.try_get("sequence")?,
+            event_type: row.try_get("event_type")?,
+            event_version: row.try_get("event_version")?,
+            payload: json(&payload)?,
+            metadata: json(&metadata)?,
+            recorded_at: row.try_get("recorded_at")?,
+        },
+    })
+}
+
+impl Db {
+    /// Up to `limit` events after `after`, in commit order, all from finished transactions.
+    pub async fn events_after(
+        &self,
+        after: CommitPoint,
+        limit: i64,
+    ) -> Result<Vec<LogEntry>, sqlx::Error> {
+        match self {
+            Db::Postgres(pool) => {
+                let rows = sqlx::query(PG_AFTER)
+                    .bind(after.txid.to_string())
+                    .bind(after.position)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(decode_row).collect()
+            }
+            Db::Sqlite(pool) => {
+                let rows = sqlx::query(SQLITE_AFTER)
+                    .bind(after.position)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?;
+                rows.iter().map(decode_row).collect()
+            }
+        }
+    }
+
+    /// Where one committed event sits in the log.
+    pub async fn commit_point_of(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+    ) -> Result<CommitPoint, sqlx::Error> {
+        let (txid, position): (String, i64) = match self {
+            Db::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT transaction_id::text, position FROM events \
+                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+                )
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .bind(sequence)
+                .fetch_one(pool)
+                .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_as(
+                    "SELECT '0', position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+                )
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .bind(sequence)
+                .fetch_one(pool)
+                .await?
+            }
+        };
+        Ok(CommitPoint {
+            txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+            position,
+        })
+    }
+
+    pub async fn count_events(&self) -> Result<i64, sqlx::Error> {
+        crate::on_pool!(self, pool => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events").fetch_one(pool).await)
+    }
+}

@@ -1,0 +1,176 @@
+//! Storage wiring: one `Db` handle over PostgreSQL (production) or SQLite
+//! (embedded default), chosen by `DATABASE_URL`.
+
+mod event_repo;
+pub mod log;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use projections::{SqlValue, Statement};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::ConnectOptions;
+
+pub use event_repo::EventRepo;
+
+#[derive(Clone, Debug)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Runs the same body against whichever pool `Db` holds; the body is compiled
+/// once per backend, so it must only use SQL and types both understand.
+#[macro_export]
+macro_rules! on_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::storage::Db::Postgres($pool) => $body,
+            $crate::storage::Db::Sqlite($pool) => $body,
+        }
+    };
+}
+
+/// Binds projection arguments. `Null` binds as text: every nullable column a
+/// projection writes is text.
+#[macro_export]
+macro_rules! bind_values {
+    ($query:expr, $args:expr) => {{
+        let mut query = $query;
+        for arg in $args {
+            query = match arg {
+                projections::SqlValue::Null => query.bind(None::<String>),
+                projections::SqlValue::Int(v) => query.bind(*v),
+                projections::SqlValue::Text(v) => query.bind(v.as_str()),
+                projections::SqlValue::Bool(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
+impl Db {
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = PgConnectOptions::from_str(url)
+                .context("DATABASE_URL is not a valid PostgreSQL URL")?
+                .log_statements(tracing::log::LevelFilter::Trace)
+                .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            Ok(Db::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .context("DATABASE_URL is not a valid SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(30))
+                .log_statements(tracing::log::LevelFilter::Trace);
+            if let Some(parent) = Path::new(options.get_filename()).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).with_context(|| {
+                        format!("cannot create the database folder {}", parent.display())
+                    })?;
+                }
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.min(8))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await
+                .context("cannot open the SQLite database")?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:")
+        }
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        match self {
+            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Postgres(_) => "postgres",
+            Db::Sqlite(_) => "sqlite",
+        }
+    }
+
+    pub fn event_repo(&self) -> EventRepo {
+        EventRepo::new(self)
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        on_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+    }
+
+    pub async fn close(&self) {
+        on_pool!(self, pool => pool.close().await)
+    }
+
+    /// Allocates the next numeric id of a kind ("user", "organization", "role").
+    pub async fn next_numeric_id(&self, kind: &str) -> Result<i64, sqlx::Error> {
+        on_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>("UPDATE id_counters SET last_id = last_id + 1 WHERE kind = $1 RETURNING last_id")
+                .bind(kind)
+                .fetch_one(pool)
+                .await
+        })
+    }
+
+    /// Executes one statement outside any transaction.
+    pub async fn execute(&self, statement: &Statement) -> Result<u64, sqlx::Error> {
+        on_pool!(self, pool => {
+            bind_values!(sqlx::query(&statement.sql), &statement.args)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })
+    }
+}
+
+/// `SqlValue` shorthand for callers building ad-hoc statements.
+pub fn text(value: impl Into<String>) -> SqlValue {
+    SqlValue::Text(value.into())
+}
+
+impl Db {
+    /// Runs a dynamically built query and maps each row with `FromRow`.
+    pub async fn fetch_all<T>(&self, statement: &Statement) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + Send
+            + Unpin,
+    {
+        on_pool!(self, pool => bind_values!(sqlx::query_as::<_, T>(&statement.sql), &statement.args).fetch_all(pool).await)
+    }
+
+    pub async fn fetch_optional<T>(&self, statement: &Statement) -> Result<Option<T>, sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + Send
+            + Unpin,
+    {
+        on_pool!(self, pool => bind_values!(sqlx::query_as::<_, T>(&statement.sql), &statement.args).fetch_optional(pool).await)
+    }
+
+    pub async fn fetch_count(&self, statement: &Statement) -> Result<i64, sqlx::Error> {
+        on_pool!(self, pool => bind_values!(sqlx::query_scalar::<_, i64>(&statement.sql), &statement.args).fetch_one(pool).await)
+    }
+}
