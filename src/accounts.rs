@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::sessions::{self, Rotation};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
-use crate::bootstrap::{claim_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID};
+use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID};
 use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{AppError, FieldError};
 use crate::read_models::{self, Profile, UserKey};
@@ -136,10 +136,16 @@ impl AppState {
             input.roles.clone()
         };
         for title in &titles {
-            let role = read_models::role_by_title(&self.db, title, DEFAULT_ORGANIZATION_ID)
-                .await?
-                .ok_or_else(|| AppError::internal(format!("role {title} is not defined")))?;
-            role_ids.push(role.id);
+            let id = match default_role_id(title) {
+                Some(id) => id,
+                None => {
+                    read_models::role_by_title(&self.db, title, DEFAULT_ORGANIZATION_ID)
+                        .await?
+                        .ok_or_else(|| AppError::internal(format!("role {title} is not defined")))?
+                        .id
+                }
+            };
+            role_ids.push(id);
         }
         let password_hash = password::hash(input.password).await?;
         let user_uuid = Uuid::new_v4().to_string();

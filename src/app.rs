@@ -46,7 +46,13 @@ impl Application {
         let stop = CancellationToken::new();
         projector.start(stop.clone()).await?;
         let bus = CommandBus::new(db.clone(), projector.clone());
-        bootstrap::run(&bus, &settings.default_organisation_code).await?;
+        crate::telemetry::metrics();
+        // Serve only once the defaults are readable (roles render in every profile).
+        if let Some(point) = bootstrap::run(&bus, &settings.default_organisation_code).await? {
+            if !projector.wait_for(point, Duration::from_secs(30)).await {
+                anyhow::bail!("projections did not catch up with the bootstrap events");
+            }
+        }
         let tokens = Arc::new(TokenService::load(&db, &settings).await?);
         tokio::task::spawn_blocking(password::warm_up);
         let listener = TcpListener::bind(settings.addr).await?;

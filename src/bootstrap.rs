@@ -10,6 +10,7 @@ use aggregates::{
 use uuid::Uuid;
 
 use crate::commands::{CommandBus, CommandError, Metadata};
+use crate::storage::log::CommitPoint;
 
 pub const DEFAULT_ORGANIZATION_ID: i64 = 1;
 pub const ADMIN_ROLE_ID: i64 = 4;
@@ -43,7 +44,9 @@ pub fn claim_id(kind: ClaimKind, normalized_value: &str) -> String {
     format!("{}:{}", kind.as_str(), hex::encode(digest))
 }
 
-pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<()> {
+/// Returns where its last write landed, if it wrote anything.
+pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Option<CommitPoint>> {
+    let mut last = None;
     let meta = Metadata::system("bootstrap");
     let at = chrono::Utc::now();
     let org_uuid = organization_uuid(DEFAULT_ORGANIZATION_ID);
@@ -59,7 +62,7 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<()
         )
         .await
     {
-        Ok(_) => {}
+        Ok(c) => last = c.point.or(last),
         Err(e) => anyhow::bail!("cannot claim the default organisation code: {e}"),
     }
     let create = OrganizationCommand::Create {
@@ -70,7 +73,8 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<()
         at,
     };
     match bus.execute::<Organization>(&org_uuid, create, &meta).await {
-        Ok(_) | Err(CommandError::Domain(OrganizationError::AlreadyExists)) => {}
+        Ok(c) => last = c.point.or(last),
+        Err(CommandError::Domain(OrganizationError::AlreadyExists)) => {}
         Err(e) => anyhow::bail!("cannot create the default organisation: {e}"),
     }
     for (numeric_id, title, label, user_type) in DEFAULT_ROLES {
@@ -91,9 +95,15 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<()
             )
             .await
         {
-            Ok(_) | Err(CommandError::Domain(RoleError::AlreadyExists)) => {}
+            Ok(c) => last = c.point.or(last),
+            Err(CommandError::Domain(RoleError::AlreadyExists)) => {}
             Err(e) => anyhow::bail!("cannot create the default role {title}: {e}"),
         }
     }
-    Ok(())
+    Ok(last)
+}
+
+/// The numeric id of a default role, without a read-model lookup.
+pub fn default_role_id(title: &str) -> Option<i64> {
+    DEFAULT_ROLES.iter().find(|r| r.1 == title).map(|r| r.0)
 }

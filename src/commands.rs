@@ -66,7 +66,8 @@ pub struct Committed {
     pub point: Option<CommitPoint>,
 }
 
-const MAX_ATTEMPTS: u32 = 8;
+// Enough for dozens of writers racing on one aggregate; each round lets one through.
+const MAX_ATTEMPTS: u32 = 40;
 
 #[derive(Clone)]
 pub struct CommandBus {
@@ -143,7 +144,7 @@ impl CommandBus {
                 Err(AggregateError::AggregateConflict) if attempt < MAX_ATTEMPTS => {
                     metrics::counter!("roster_command_conflicts_total", "aggregate" => A::TYPE)
                         .increment(1);
-                    let jitter = rand::thread_rng().gen_range(1..=5 * attempt as u64);
+                    let jitter = rand::thread_rng().gen_range(1..=2 * attempt as u64);
                     tokio::time::sleep(Duration::from_millis(jitter)).await;
                 }
                 Err(AggregateError::AggregateConflict) => return Err(CommandError::Conflict),

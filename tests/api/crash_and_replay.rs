@@ -1,0 +1,242 @@
+//! Kill -9 the real binary mid-stream, restart it, and check the read models
+//! caught up from their checkpoints; then `roster replay` must rebuild read
+//! tables identical to the live ones.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use roster::storage::Db;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start(database_url: &str) -> Server {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("ROSTER_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .env_remove("KAFKA_BROKERS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/health")).send().await {
+            if r.status() == StatusCode::OK {
+                return Server { child, base };
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not become healthy");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+const DUMPS: [(&str, &str); 4] = [
+    (
+        "users",
+        "SELECT user_uuid, CAST(id AS TEXT), email, name, phone, username, status, CAST(organization_id AS TEXT), about, gender, \
+         location, image, languages, share_link, preferred_language, CAST(has_accepted_terms_and_conditions AS TEXT), \
+         search_text, last_logged_in_at, created_at, updated_at, deleted_at FROM users ORDER BY id",
+    ),
+    ("user_roles", "SELECT user_uuid, CAST(role_id AS TEXT), CAST(organization_id AS TEXT) FROM user_roles ORDER BY 1, 2, 3"),
+    ("organizations", "SELECT CAST(id AS TEXT), org_uuid, name, code, description, status, created_at, updated_at FROM organizations ORDER BY id"),
+    (
+        "roles",
+        "SELECT CAST(id AS TEXT), role_uuid, title, label, CAST(user_type AS TEXT), status, visibility, \
+         CAST(organization_id AS TEXT), created_at, updated_at FROM roles ORDER BY id",
+    ),
+];
+
+async fn dump(db: &Db) -> Vec<(String, Vec<Vec<Option<String>>>)> {
+    use sqlx::Row;
+    let mut tables = Vec::new();
+    for (table, sql) in DUMPS {
+        let rows: Vec<Vec<Option<String>>> = roster::on_pool!(db, pool => {
+            sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i).unwrap()).collect())
+                .collect()
+        });
+        tables.push((table.to_string(), rows));
+    }
+    tables
+}
+
+async fn last_logged_about(db: &Db) -> Option<String> {
+    let payload: Option<String> = roster::on_pool!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT CAST(payload AS TEXT) FROM events WHERE event_type = 'ProfileUpdated' ORDER BY sequence DESC LIMIT 1",
+        )
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+    });
+    payload.map(|p| {
+        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+        v["ProfileUpdated"]["changes"]["about"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    })
+}
+
+async fn kill_nine_then_restart_catches_up_and_replay_matches(backend: Backend) {
+    let database = fresh_database(backend).await;
+    let db = Db::connect(&database.url, 4).await.unwrap();
+    let client = reqwest::Client::new();
+
+    let mut server = start(&database.url).await;
+    let signed_up: serde_json::Value = client
+        .post(format!("{}/user/v1/account/create", server.base))
+        .json(&json!({"name": "Crash Test", "email": "crash@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = signed_up["result"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Three writers hammer profile updates; kill -9 once enough have landed.
+    let landed = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (client, base, token, landed, stop) = (
+                client.clone(),
+                server.base.clone(),
+                token.clone(),
+                landed.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    let sent = client
+                        .patch(format!("{base}/user/v1/user/update"))
+                        .header("X-auth-token", format!("bearer {token}"))
+                        .json(&json!({"about": format!("w{w}-{i}")}))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status().is_success() => {
+                            landed.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(r) => assert!(
+                            !r.status().is_server_error() || stop.load(Ordering::SeqCst),
+                            "5xx before the crash"
+                        ),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while landed.load(Ordering::SeqCst) < 60 {
+        assert!(Instant::now() < deadline, "updates did not land");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    for writer in writers {
+        let _ = writer.await;
+    }
+
+    // Restart: the projection resumes from its checkpoint and reaches the log's end.
+    let mut server = start(&database.url).await;
+    let expected = last_logged_about(&db).await.expect("updates were logged");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let read: serde_json::Value = client
+            .get(format!("{}/user/v1/user/read", server.base))
+            .header("X-auth-token", format!("bearer {token}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if read["result"]["about"] == json!(expected) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "read model did not catch up: {read}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Graceful stop on SIGTERM.
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.child.wait().unwrap();
+    assert!(
+        exit.success(),
+        "server did not exit cleanly on SIGTERM: {exit:?}"
+    );
+
+    let live = dump(&db).await;
+    assert!(
+        live[0].1.len() == 1 && live[3].1.len() == 7,
+        "unexpected live tables: {live:?}"
+    );
+    let replay = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .arg("replay")
+        .env("DATABASE_URL", &database.url)
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let rebuilt = dump(&db).await;
+    assert_eq!(live, rebuilt, "replay must rebuild the read tables exactly");
+
+    // Export writes every event as one JSON line.
+    let export = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["events", "export"])
+        .env("DATABASE_URL", &database.url)
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let lines = String::from_utf8(export.stdout).unwrap().lines().count() as i64;
+    assert_eq!(lines, db.count_events().await.unwrap());
+}
+
+on_both_backends!(kill_nine_then_restart_catches_up_and_replay_matches);

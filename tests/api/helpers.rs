@@ -1,0 +1,261 @@
+use std::net::SocketAddr;
+
+use reqwest::{Client, Method, Response, StatusCode};
+use roster::app::{AppState, Application};
+use roster::config::Settings;
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for each named scenario.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )+
+        }
+    };
+}
+
+pub const PASSWORD: &str = "Str0ng!pass";
+pub const ADMIN_SECRET: &str = "let-me-in";
+
+pub fn pg_server_url() -> String {
+    std::env::var("ROSTER_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh, empty database for one test; the SQLite temp dir lives as long as the guard.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+pub async fn fresh_database(backend: Backend) -> TestDatabase {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+            TestDatabase {
+                url,
+                _dir: Some(dir),
+            }
+        }
+        Backend::Postgres => {
+            let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(&format!("{}/postgres", pg_server_url()))
+                .await
+                .expect("PostgreSQL must be running");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .unwrap();
+            admin.close().await;
+            TestDatabase {
+                url: format!("{}/{name}", pg_server_url()),
+                _dir: None,
+            }
+        }
+    }
+}
+
+pub fn test_settings(database_url: &str) -> Settings {
+    let mut settings = Settings::from_env().unwrap();
+    settings.addr = "127.0.0.1:0".parse().unwrap();
+    settings.database_url = database_url.to_string();
+    settings.database_max_connections = 10;
+    settings.kafka_brokers = None;
+    settings.admin_secret_code = Some(ADMIN_SECRET.into());
+    settings.access_token_secret = None;
+    settings.refresh_token_secret = None;
+    settings.login_max_failed_attempts = 3;
+    settings.login_lock_seconds = 600;
+    settings
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: Client,
+    pub state: AppState,
+    pub database: TestDatabase,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let database = fresh_database(backend).await;
+    spawn_app_with(database, |_| {}).await
+}
+
+pub async fn spawn_app_with(
+    database: TestDatabase,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    roster::telemetry::init_logging(false);
+    let mut settings = test_settings(&database.url);
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("app builds");
+    let addr = app.local_addr();
+    let state = app.state();
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        addr,
+        client: Client::new(),
+        state,
+        database,
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Reply {
+    async fn from(response: Response) -> Reply {
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("response is not JSON ({status}): {text}"));
+        Reply { status, body }
+    }
+
+    pub fn result(&self) -> &Value {
+        &self.body["result"]
+    }
+
+    /// Every error must come in the envelope.
+    pub fn assert_error_envelope(&self, status: u16) {
+        assert_eq!(self.status.as_u16(), status, "{}", self.body);
+        assert!(self.body["message"].is_string(), "{}", self.body);
+        assert!(self.body["error"].is_array(), "{}", self.body);
+        assert!(self.body["responseCode"].is_string(), "{}", self.body);
+        assert!(
+            self.body["meta"]["correlation"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty()),
+            "{}",
+            self.body
+        );
+    }
+}
+
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub user: Value,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.header("X-auth-token", format!("bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        Reply::from(request.send().await.unwrap()).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
+        self.call(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+        self.call(Method::PATCH, path, token, body).await
+    }
+
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        Reply::from(response).await
+    }
+
+    pub async fn sign_up(&self, name: &str, email: &str) -> Session {
+        let reply = self
+            .post(
+                "/user/v1/account/create",
+                None,
+                json!({"name": name, "email": email, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        session(&reply)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        self.post(
+            "/user/v1/account/login",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+}
+
+pub fn session(reply: &Reply) -> Session {
+    let r = reply.result();
+    Session {
+        access_token: r["access_token"].as_str().unwrap().to_string(),
+        refresh_token: r["refresh_token"].as_str().unwrap().to_string(),
+        user: r["user"].clone(),
+    }
+}
+
+/// Names of every listed user, across groups.
+pub fn listed_names(reply: &Reply) -> Vec<String> {
+    reply.result()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|group| {
+            group["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["name"].as_str().unwrap().to_string())
+        })
+        .collect()
+}

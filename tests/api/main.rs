@@ -1,0 +1,11 @@
+//! The HTTP suite. Every test runs twice: on SQLite (a temp file) and on the
+//! real PostgreSQL (a fresh database per test), against the real app on port 0.
+
+mod helpers;
+
+mod account_flow;
+mod bad_input;
+mod commit_order;
+mod concurrency;
+mod crash_and_replay;
+mod operations;

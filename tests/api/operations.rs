@@ -1,0 +1,126 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+async fn health_metrics_jwks_and_correlation(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in ["/health", "/user/health"] {
+        let health = app.get(path, None).await;
+        assert_eq!(health.status, StatusCode::OK);
+        assert_eq!(health.body["id"], "service.health.api");
+        assert_eq!(health.body["result"]["healthy"], true);
+        assert_eq!(health.body["result"]["checks"][0]["name"], "database");
+    }
+
+    // The request id comes back as meta.correlation and in the header.
+    let response = app
+        .client
+        .post(app.url("/user/v1/account/login"))
+        .header("x-request-id", "trace-me-123")
+        .json(&json!({"email": "x@example.com", "password": "Wr0ng!pass"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-me-123");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["meta"]["correlation"], "trace-me-123");
+
+    // Events carry the correlation id, the dialect and the actor.
+    let s = app.sign_up("Meta Data", "meta@example.com").await;
+    app.client
+        .patch(app.url("/user/v1/user/update"))
+        .header("x-request-id", "update-42")
+        .header("X-auth-token", format!("bearer {}", s.access_token))
+        .json(&json!({"about": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let metadata: String = roster::on_pool!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT CAST(metadata AS TEXT) FROM events WHERE event_type = 'ProfileUpdated'").fetch_one(pool).await.unwrap()
+    });
+    let metadata: serde_json::Value = serde_json::from_str(&metadata).unwrap();
+    assert_eq!(metadata["correlation_id"], "update-42");
+    assert_eq!(metadata["dialect"], "elevate");
+    assert_eq!(metadata["actor_id"], s.user["uuid"]);
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("roster_http_requests_total"), "{metrics}");
+
+    let jwks = app.get("/.well-known/jwks.json", None).await;
+    let key = &jwks.body["keys"][0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["crv"], "Ed25519");
+    // The published key verifies our tokens.
+    let decoding =
+        jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    let claims = jsonwebtoken::decode::<serde_json::Value>(&s.access_token, &decoding, &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["data"]["name"], "Meta Data");
+    assert_eq!(claims["data"]["roles"][0]["title"], "mentee");
+    assert!(claims["data"]["session_id"].is_string());
+    assert_eq!(claims["data"]["organization_id"], 1);
+}
+
+async fn hs256_secrets_make_elevate_compatible_tokens(backend: Backend) {
+    let database = fresh_database(backend).await;
+    let app = spawn_app_with(database, |s| {
+        s.access_token_secret = Some("access-secret".into());
+        s.refresh_token_secret = Some("refresh-secret".into());
+    })
+    .await;
+    let s = app.sign_up("Hs User", "hs@example.com").await;
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    let access = jsonwebtoken::decode::<serde_json::Value>(
+        &s.access_token,
+        &jsonwebtoken::DecodingKey::from_secret(b"access-secret"),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(access.claims["data"]["id"], s.user["id"]);
+    jsonwebtoken::decode::<serde_json::Value>(
+        &s.refresh_token,
+        &jsonwebtoken::DecodingKey::from_secret(b"refresh-secret"),
+        &validation,
+    )
+    .unwrap();
+    assert_eq!(
+        app.get("/user/v1/user/read", Some(&s.access_token))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
+
+async fn bootstrap_is_idempotent_across_restarts(backend: Backend) {
+    let database = fresh_database(backend).await;
+    let first = spawn_app_with(database, |_| {}).await;
+    let url = first.database.url.clone();
+    // A second instance on the same database bootstraps again: no new events.
+    let before = first.state.db.count_events().await.unwrap();
+    let second = roster::app::Application::build(test_settings(&url))
+        .await
+        .unwrap();
+    assert_eq!(second.state().db.count_events().await.unwrap(), before);
+    let roles: i64 = roster::on_pool!(&first.state.db, pool => {
+        sqlx::query_scalar("SELECT count(*) FROM roles").fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(roles, 7);
+}
+
+on_both_backends!(
+    health_metrics_jwks_and_correlation,
+    hs256_secrets_make_elevate_compatible_tokens,
+    bootstrap_is_idempotent_across_restarts,
+);
