@@ -526,4 +526,23 @@ impl AppState {
         self.settle(committed).await;
         Ok(())
     }
+
+    /// Erases a user: personal data leaves the state and read model, every
+    /// session is revoked, and the email, phone and username become free.
+    pub async fn delete_user(&self, user_uuid: &str, meta: &Metadata) -> Result<(), AppError> {
+        let user = self.bus.load::<User>(user_uuid).await?;
+        let committed = self.bus.execute::<User>(user_uuid, UserCommand::Delete { at: chrono::Utc::now() }, meta).await?;
+        sessions::revoke_user(&self.db, user_uuid, "deleted").await?;
+        let held: Vec<String> = [
+            user.email.map(|v| claim_id(ClaimKind::Email, &v)),
+            user.phone.map(|v| claim_id(ClaimKind::Phone, &v)),
+            user.username.map(|v| claim_id(ClaimKind::Username, &v)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        self.release_claims(&held, user_uuid, meta).await;
+        self.settle(committed).await;
+        Ok(())
+    }
 }

@@ -97,6 +97,10 @@ impl Projector {
                     }
                 }
                 Ok(_) => failures = 0,
+                Err(ProjectorError::CheckpointMoved(name)) => {
+                    // Another runner (another instance, or a replay) applied this batch.
+                    tracing::debug!(projection = name, "checkpoint moved; reloading");
+                }
                 Err(error) => {
                     failures += 1;
                     tracing::error!(projection = projection.name(), %error, "projection batch failed; retrying");

@@ -319,4 +319,38 @@ on_both_backends!(
     admin_creation_needs_the_secret_and_admin_login_needs_the_role,
     admin_creation_is_refused_without_a_configured_secret,
     repeated_failures_lock_the_account,
+    deactivation_and_deletion_revoke_tokens_at_once,
 );
+
+/// Deactivation and deletion have no ELEVATE route in this slice (the admin
+/// routes come with organisations); the use cases are driven directly.
+async fn deactivation_and_deletion_revoke_tokens_at_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let meta = roster::commands::Metadata::system("test");
+    let s = app.sign_up("Gone Soon", "gone@example.com").await;
+    let uuid = s.user["uuid"].as_str().unwrap().to_string();
+    let other = app.sign_up("Stays", "stays@example.com").await;
+
+    app.state.deactivate(&uuid, &meta).await.unwrap();
+    app.get("/user/v1/user/read", Some(&s.access_token)).await.assert_error_envelope(401);
+    app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.refresh_token})).await.assert_error_envelope(401);
+    app.login("gone@example.com", PASSWORD).await.assert_error_envelope(400);
+    let listed = app.get("/user/v1/account/list?search=gone", Some(&other.access_token)).await;
+    assert_eq!(listed.result()["count"], 0);
+
+    app.state.delete_user(&uuid, &meta).await.unwrap();
+    let read = app.get(&format!("/user/v1/user/read/{uuid}"), Some(&other.access_token)).await;
+    read.assert_error_envelope(404);
+    // The email is free again, for a new account.
+    let again = app.sign_up("New Owner", "GONE@example.com").await;
+    assert_ne!(again.user["uuid"], json!(uuid));
+    // Nothing personal remains in the read model for the erased user.
+    let leftovers: i64 = roster::on_pool!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT count(*) FROM users WHERE user_uuid = $1 AND (email IS NOT NULL OR name IS NOT NULL OR search_text <> '')")
+            .bind(&uuid)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    });
+    assert_eq!(leftovers, 0);
+}
