@@ -3,8 +3,8 @@
 
 use aggregates::validation::{self, InvalidInput};
 use aggregates::{
-    ClaimCommand, ClaimError, ClaimKind, LockoutPolicy, ProfileChanges, Registration, UniqueClaim,
-    User, UserCommand, UserError, UserStatus,
+    ClaimCommand, ClaimError, ClaimKind, LockoutPolicy, ProfileChanges, Registration, UniqueClaim, User, UserCommand,
+    UserError, UserStatus,
 };
 use uuid::Uuid;
 
@@ -16,6 +16,10 @@ use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZ
 use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{AppError, FieldError};
 use crate::read_models::{self, Profile, UserKey};
+
+/// A sign-up takes well under a second; a claim this old whose owner never
+/// registered was left by a crash between claiming and registering.
+const ABANDONED_CLAIM_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
 pub struct SignUp {
     pub name: String,
@@ -50,10 +54,7 @@ impl Caller {
 }
 
 fn field(param: &str, error: InvalidInput) -> FieldError {
-    FieldError {
-        param: param.into(),
-        msg: error.to_string(),
-    }
+    FieldError { param: param.into(), msg: error.to_string() }
 }
 
 fn validation_failed(errors: Vec<FieldError>) -> AppError {
@@ -70,12 +71,8 @@ struct ValidSignUp {
 
 fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, AppError> {
     let mut errors = Vec::new();
-    let name = validation::normalize_name(&input.name)
-        .map_err(|e| errors.push(field("name", e)))
-        .ok();
-    let email = validation::normalize_email(&input.email)
-        .map_err(|e| errors.push(field("email", e)))
-        .ok();
+    let name = validation::normalize_name(&input.name).map_err(|e| errors.push(field("name", e))).ok();
+    let email = validation::normalize_email(&input.email).map_err(|e| errors.push(field("email", e))).ok();
     if let Err(e) = validation::check_password_policy(&input.password) {
         errors.push(field("password", e));
     }
@@ -96,12 +93,7 @@ fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, AppError> {
         .ok()
         .flatten();
     match (name, email) {
-        (Some(name), Some(email)) if errors.is_empty() => Ok(ValidSignUp {
-            name,
-            email,
-            phone,
-            username,
-        }),
+        (Some(name), Some(email)) if errors.is_empty() => Ok(ValidSignUp { name, email, phone, username }),
         _ => Err(validation_failed(errors)),
     }
 }
@@ -117,24 +109,15 @@ impl AppState {
     /// Read-your-writes: the caller's next read sees what this command wrote.
     pub async fn settle(&self, committed: Committed) {
         if let Some(point) = committed.point {
-            self.projector
-                .wait_for(point, self.read_your_writes_timeout())
-                .await;
+            self.projector.wait_for(point, self.read_your_writes_timeout()).await;
         }
     }
 
-    pub async fn sign_up(
-        &self,
-        input: SignUp,
-        meta: &Metadata,
-    ) -> Result<(Profile, Tokens), AppError> {
+    pub async fn sign_up(&self, input: SignUp, meta: &Metadata) -> Result<(Profile, Tokens), AppError> {
         let valid = validate_sign_up(&input)?;
         let mut role_ids = Vec::new();
-        let titles = if input.roles.is_empty() {
-            vec![self.settings.default_role.clone()]
-        } else {
-            input.roles.clone()
-        };
+        let titles =
+            if input.roles.is_empty() { vec![self.settings.default_role.clone()] } else { input.roles.clone() };
         for title in &titles {
             let id = match default_role_id(title) {
                 Some(id) => id,
@@ -156,24 +139,19 @@ impl AppState {
         let wanted = [
             Some((ClaimKind::Email, valid.email.clone(), "email")),
             valid.phone.clone().map(|p| (ClaimKind::Phone, p, "phone")),
-            valid
-                .username
-                .clone()
-                .map(|u| (ClaimKind::Username, u, "username")),
+            valid.username.clone().map(|u| (ClaimKind::Username, u, "username")),
         ];
         for (kind, value, param) in wanted.into_iter().flatten() {
             let id = claim_id(kind, &value);
-            let result = self
-                .bus
-                .execute::<UniqueClaim>(
-                    &id,
-                    ClaimCommand::Claim {
-                        owner: user_uuid.clone(),
-                        at,
-                    },
-                    meta,
-                )
-                .await;
+            let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
+            let mut result = self.bus.execute::<UniqueClaim>(&id, claim, meta).await;
+            if let Err(CommandError::Domain(ClaimError::Taken)) = &result {
+                if let Some(abandoned_by) = self.abandoned_owner(&id).await? {
+                    tracing::warn!("taking over a unique-value claim left by an unfinished sign-up");
+                    let take_over = ClaimCommand::TakeOver { abandoned_by, owner: user_uuid.clone(), at };
+                    result = self.bus.execute::<UniqueClaim>(&id, take_over, meta).await;
+                }
+            }
             match result {
                 Ok(_) => claimed.push(id),
                 Err(error) => {
@@ -187,10 +165,7 @@ impl AppState {
                             };
                             AppError::BadRequest {
                                 message: message.clone(),
-                                errors: vec![FieldError {
-                                    param: param.into(),
-                                    msg: message,
-                                }],
+                                errors: vec![FieldError { param: param.into(), msg: message }],
                             }
                         }
                         other => other.into(),
@@ -227,12 +202,23 @@ impl AppState {
         self.start_session(&user_uuid, meta).await
     }
 
+    /// The claim's owner if it is a user that was never registered and the
+    /// claim is old enough that its sign-up cannot still be running.
+    async fn abandoned_owner(&self, claim: &str) -> Result<Option<String>, AppError> {
+        let claim = self.bus.load::<UniqueClaim>(claim).await?;
+        let (Some(owner), Some(claimed_at)) = (claim.owner, claim.claimed_at) else {
+            return Ok(None);
+        };
+        if chrono::Utc::now() - claimed_at < ABANDONED_CLAIM_AGE {
+            return Ok(None);
+        }
+        let user = self.bus.load::<User>(&owner).await?;
+        Ok((user.status == UserStatus::NotRegistered).then_some(owner))
+    }
+
     async fn release_claims(&self, claims: &[String], owner: &str, meta: &Metadata) {
         for id in claims {
-            let release = ClaimCommand::Release {
-                owner: owner.to_string(),
-                at: chrono::Utc::now(),
-            };
+            let release = ClaimCommand::Release { owner: owner.to_string(), at: chrono::Utc::now() };
             if let Err(error) = self.bus.execute::<UniqueClaim>(id, release, meta).await {
                 tracing::error!(%error, "could not release a unique-value claim");
             }
@@ -242,22 +228,12 @@ impl AppState {
     /// Finds the account an identifier (email, phone or username) belongs to.
     async fn owner_of(&self, identifier: &str) -> Result<Option<String>, AppError> {
         let candidates = [
-            validation::normalize_email(identifier)
-                .ok()
-                .map(|v| claim_id(ClaimKind::Email, &v)),
-            validation::normalize_phone(identifier)
-                .ok()
-                .map(|v| claim_id(ClaimKind::Phone, &v)),
-            validation::normalize_username(identifier)
-                .ok()
-                .map(|v| claim_id(ClaimKind::Username, &v)),
+            validation::normalize_email(identifier).ok().map(|v| claim_id(ClaimKind::Email, &v)),
+            validation::normalize_phone(identifier).ok().map(|v| claim_id(ClaimKind::Phone, &v)),
+            validation::normalize_username(identifier).ok().map(|v| claim_id(ClaimKind::Username, &v)),
         ];
         for id in candidates.into_iter().flatten() {
-            let claim = self
-                .bus
-                .load::<UniqueClaim>(&id)
-                .await
-                .map_err(AppError::from)?;
+            let claim = self.bus.load::<UniqueClaim>(&id).await.map_err(AppError::from)?;
             if let Some(owner) = claim.owner {
                 return Ok(Some(owner));
             }
@@ -286,10 +262,7 @@ impl AppState {
         };
         if !verified {
             metrics::counter!("roster_login_failures_total").increment(1);
-            let failure = UserCommand::RecordLoginFailure {
-                policy: self.lockout_policy(),
-                at: chrono::Utc::now(),
-            };
+            let failure = UserCommand::RecordLoginFailure { policy: self.lockout_policy(), at: chrono::Utc::now() };
             match self.bus.execute::<User>(&user_uuid, failure, meta).await {
                 Ok(_) | Err(CommandError::Domain(_)) => {}
                 Err(error) => tracing::error!(%error, "could not record a failed login"),
@@ -307,40 +280,22 @@ impl AppState {
 
     /// Records the login on the user (refused if locked or inactive), opens a
     /// session and signs its first pair of tokens.
-    async fn start_session(
-        &self,
-        user_uuid: &str,
-        meta: &Metadata,
-    ) -> Result<(Profile, Tokens), AppError> {
+    async fn start_session(&self, user_uuid: &str, meta: &Metadata) -> Result<(Profile, Tokens), AppError> {
         let session_id = Uuid::new_v4().to_string();
         let at = chrono::Utc::now();
         let recorded = self
             .bus
-            .execute::<User>(
-                user_uuid,
-                UserCommand::RecordLoginSuccess {
-                    session_id: session_id.clone(),
-                    at,
-                },
-                meta,
-            )
+            .execute::<User>(user_uuid, UserCommand::RecordLoginSuccess { session_id: session_id.clone(), at }, meta)
             .await;
         let committed = match recorded {
             Ok(c) => c,
-            Err(CommandError::Domain(
-                UserError::Locked | UserError::NotActive | UserError::NotFound,
-            )) => return Err(AppError::InvalidCredentials),
+            Err(CommandError::Domain(UserError::Locked | UserError::NotActive | UserError::NotFound)) => {
+                return Err(AppError::InvalidCredentials)
+            }
             Err(other) => return Err(other.into()),
         };
         let refresh_jti = Uuid::new_v4().to_string();
-        sessions::create(
-            &self.db,
-            &session_id,
-            user_uuid,
-            &refresh_jti,
-            self.tokens.refresh_ttl,
-        )
-        .await?;
+        sessions::create(&self.db, &session_id, user_uuid, &refresh_jti, self.tokens.refresh_ttl).await?;
         self.settle(committed).await;
         let profile = self.profile(&UserKey::Uuid(user_uuid.to_string())).await?;
         let tokens = self.sign_pair(&profile, &session_id, refresh_jti)?;
@@ -354,11 +309,7 @@ impl AppState {
             name: profile.user.name.clone().unwrap_or_default(),
             session_id: session_id.to_string(),
             organization_id: profile.user.organization_id,
-            organization_code: profile
-                .organization
-                .as_ref()
-                .map(|o| o.code.clone())
-                .unwrap_or_default(),
+            organization_code: profile.organization.as_ref().map(|o| o.code.clone()).unwrap_or_default(),
             roles: profile
                 .roles
                 .iter()
@@ -372,75 +323,48 @@ impl AppState {
         }
     }
 
-    fn sign_pair(
-        &self,
-        profile: &Profile,
-        session_id: &str,
-        refresh_jti: String,
-    ) -> Result<Tokens, AppError> {
+    fn sign_pair(&self, profile: &Profile, session_id: &str, refresh_jti: String) -> Result<Tokens, AppError> {
         let now = chrono::Utc::now().timestamp();
         let data = Self::token_data(profile, session_id);
-        let access_token = self
-            .tokens
-            .issue(ACCESS, data.clone(), Uuid::new_v4().to_string(), now)
-            .map_err(AppError::internal)?;
-        let refresh_token = self
-            .tokens
-            .issue(REFRESH, data, refresh_jti, now)
-            .map_err(AppError::internal)?;
-        Ok(Tokens {
-            access_token,
-            refresh_token,
-        })
+        let access_token =
+            self.tokens.issue(ACCESS, data.clone(), Uuid::new_v4().to_string(), now).map_err(AppError::internal)?;
+        let refresh_token = self.tokens.issue(REFRESH, data, refresh_jti, now).map_err(AppError::internal)?;
+        Ok(Tokens { access_token, refresh_token })
     }
 
     pub async fn profile(&self, key: &UserKey) -> Result<Profile, AppError> {
-        read_models::profile(&self.db, key)
-            .await?
-            .ok_or_else(|| AppError::NotFound("User not found".into()))
+        read_models::profile(&self.db, key).await?.ok_or_else(|| AppError::NotFound("User not found".into()))
     }
 
     /// Rotates the refresh token: the presented one is spent; presenting it
     /// again revokes the whole session.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, AppError> {
-        let claims = self
-            .tokens
-            .verify(REFRESH, refresh_token)
-            .map_err(|_| AppError::Unauthorized)?;
+        let claims = self.tokens.verify(REFRESH, refresh_token).map_err(|_| AppError::Unauthorized)?;
         let next_jti = Uuid::new_v4().to_string();
         match sessions::rotate(&self.db, &claims.data.session_id, &claims.jti, &next_jti).await? {
             Rotation::Rotated => {}
             Rotation::Reused | Rotation::Invalid => return Err(AppError::Unauthorized),
         }
-        let profile =
-            match read_models::profile(&self.db, &UserKey::Uuid(claims.data.uuid.clone())).await? {
-                Some(p) if p.user.status == UserStatus::Active.as_str() => p,
-                _ => {
-                    sessions::revoke(&self.db, &claims.data.session_id, "user not active").await?;
-                    return Err(AppError::Unauthorized);
-                }
-            };
+        let profile = match read_models::profile(&self.db, &UserKey::Uuid(claims.data.uuid.clone())).await? {
+            Some(p) if p.user.status == UserStatus::Active.as_str() => p,
+            _ => {
+                sessions::revoke(&self.db, &claims.data.session_id, "user not active").await?;
+                return Err(AppError::Unauthorized);
+            }
+        };
         self.sign_pair(&profile, &claims.data.session_id, next_jti)
     }
 
     /// Verifies an access token and its session.
     pub async fn authenticate(&self, access_token: &str) -> Result<Caller, AppError> {
-        let claims = self
-            .tokens
-            .verify(ACCESS, access_token)
-            .map_err(|_| AppError::Unauthorized)?;
+        let claims = self.tokens.verify(ACCESS, access_token).map_err(|_| AppError::Unauthorized)?;
         match sessions::active_user(&self.db, &claims.data.session_id).await? {
             Some(user) if user == claims.data.uuid => Ok(Caller { claims }),
             _ => Err(AppError::Unauthorized),
         }
     }
 
-    pub async fn logout(
-        &self,
-        caller: &Caller,
-        refresh_token: Option<&str>,
-        meta: &Metadata,
-    ) -> Result<(), AppError> {
+    pub async fn logout(&self, caller: &Caller, refresh_token: Option<&str>, meta: &Metadata) -> Result<(), AppError> {
         sessions::revoke(&self.db, &caller.claims.data.session_id, "logout").await?;
         if let Some(token) = refresh_token {
             if let Ok(claims) = self.tokens.verify(REFRESH, token) {
@@ -449,14 +373,9 @@ impl AppState {
                 }
             }
         }
-        let logout = UserCommand::RecordLogout {
-            session_id: caller.claims.data.session_id.clone(),
-            at: chrono::Utc::now(),
-        };
-        let committed = self
-            .bus
-            .execute::<User>(caller.user_uuid(), logout, meta)
-            .await?;
+        let logout =
+            UserCommand::RecordLogout { session_id: caller.claims.data.session_id.clone(), at: chrono::Utc::now() };
+        let committed = self.bus.execute::<User>(caller.user_uuid(), logout, meta).await?;
         self.settle(committed).await;
         Ok(())
     }
@@ -468,43 +387,25 @@ impl AppState {
         meta: &Metadata,
     ) -> Result<Profile, AppError> {
         if let Some(name) = &changes.name {
-            changes.name = Some(
-                validation::normalize_name(name)
-                    .map_err(|e| validation_failed(vec![field("name", e)]))?,
-            );
+            changes.name =
+                Some(validation::normalize_name(name).map_err(|e| validation_failed(vec![field("name", e)]))?);
         }
         let committed = self
             .bus
-            .execute::<User>(
-                caller.user_uuid(),
-                UserCommand::UpdateProfile {
-                    changes,
-                    at: chrono::Utc::now(),
-                },
-                meta,
-            )
+            .execute::<User>(caller.user_uuid(), UserCommand::UpdateProfile { changes, at: chrono::Utc::now() }, meta)
             .await
             .map_err(|e| match e {
-                CommandError::Domain(UserError::NothingToUpdate) => {
-                    AppError::bad_request("Nothing to update")
-                }
+                CommandError::Domain(UserError::NothingToUpdate) => AppError::bad_request("Nothing to update"),
                 other => other.into(),
             })?;
         self.settle(committed).await;
-        self.profile(&UserKey::Uuid(caller.user_uuid().to_string()))
-            .await
+        self.profile(&UserKey::Uuid(caller.user_uuid().to_string())).await
     }
 
     pub async fn accept_terms(&self, caller: &Caller, meta: &Metadata) -> Result<(), AppError> {
         let committed = self
             .bus
-            .execute::<User>(
-                caller.user_uuid(),
-                UserCommand::AcceptTerms {
-                    at: chrono::Utc::now(),
-                },
-                meta,
-            )
+            .execute::<User>(caller.user_uuid(), UserCommand::AcceptTerms { at: chrono::Utc::now() }, meta)
             .await?;
         self.settle(committed).await;
         Ok(())
@@ -512,16 +413,8 @@ impl AppState {
 
     /// Deactivation takes effect at once: every live session is revoked.
     pub async fn deactivate(&self, user_uuid: &str, meta: &Metadata) -> Result<(), AppError> {
-        let committed = self
-            .bus
-            .execute::<User>(
-                user_uuid,
-                UserCommand::Deactivate {
-                    at: chrono::Utc::now(),
-                },
-                meta,
-            )
-            .await?;
+        let committed =
+            self.bus.execute::<User>(user_uuid, UserCommand::Deactivate { at: chrono::Utc::now() }, meta).await?;
         sessions::revoke_user(&self.db, user_uuid, "deactivated").await?;
         self.settle(committed).await;
         Ok(())
@@ -531,7 +424,8 @@ impl AppState {
     /// session is revoked, and the email, phone and username become free.
     pub async fn delete_user(&self, user_uuid: &str, meta: &Metadata) -> Result<(), AppError> {
         let user = self.bus.load::<User>(user_uuid).await?;
-        let committed = self.bus.execute::<User>(user_uuid, UserCommand::Delete { at: chrono::Utc::now() }, meta).await?;
+        let committed =
+            self.bus.execute::<User>(user_uuid, UserCommand::Delete { at: chrono::Utc::now() }, meta).await?;
         sessions::revoke_user(&self.db, user_uuid, "deleted").await?;
         let held: Vec<String> = [
             user.email.map(|v| claim_id(ClaimKind::Email, &v)),

@@ -56,24 +56,12 @@ impl Application {
         let tokens = Arc::new(TokenService::load(&db, &settings).await?);
         tokio::task::spawn_blocking(password::warm_up);
         let listener = TcpListener::bind(settings.addr).await?;
-        let state = AppState {
-            settings: Arc::new(settings),
-            db,
-            bus,
-            projector,
-            tokens,
-        };
-        Ok(Application {
-            listener,
-            state,
-            stop,
-        })
+        let state = AppState { settings: Arc::new(settings), db, bus, projector, tokens };
+        Ok(Application { listener, state, stop })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> AppState {
@@ -87,12 +75,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         let router = http::router(self.state.clone());
         tracing::info!(addr = %self.local_addr(), backend = self.state.db.backend(), "roster listening");
-        axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await?;
         self.stop.cancel();
         self.state.db.close().await;
         Ok(())

@@ -4,8 +4,8 @@
 
 use aggregates::role::RoleDefinition;
 use aggregates::{
-    ClaimCommand, ClaimKind, Organization, OrganizationCommand, OrganizationError, Role,
-    RoleCommand, RoleError, UniqueClaim,
+    ClaimCommand, ClaimKind, Organization, OrganizationCommand, OrganizationError, Role, RoleCommand, RoleError,
+    UniqueClaim,
 };
 use uuid::Uuid;
 
@@ -50,18 +50,8 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
     let meta = Metadata::system("bootstrap");
     let at = chrono::Utc::now();
     let org_uuid = organization_uuid(DEFAULT_ORGANIZATION_ID);
-    let claim = ClaimCommand::Claim {
-        owner: org_uuid.clone(),
-        at,
-    };
-    match bus
-        .execute::<UniqueClaim>(
-            &claim_id(ClaimKind::OrganizationCode, organisation_code),
-            claim,
-            &meta,
-        )
-        .await
-    {
+    let claim = ClaimCommand::Claim { owner: org_uuid.clone(), at };
+    match bus.execute::<UniqueClaim>(&claim_id(ClaimKind::OrganizationCode, organisation_code), claim, &meta).await {
         Ok(c) => last = c.point.or(last),
         Err(e) => anyhow::bail!("cannot claim the default organisation code: {e}"),
     }
@@ -87,14 +77,7 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             visibility: "PUBLIC".into(),
             organization_id: DEFAULT_ORGANIZATION_ID,
         };
-        match bus
-            .execute::<Role>(
-                &role_uuid(numeric_id),
-                RoleCommand::Create { role, at },
-                &meta,
-            )
-            .await
-        {
+        match bus.execute::<Role>(&role_uuid(numeric_id), RoleCommand::Create { role, at }, &meta).await {
             Ok(c) => last = c.point.or(last),
             Err(CommandError::Domain(RoleError::AlreadyExists)) => {}
             Err(e) => anyhow::bail!("cannot create the default role {title}: {e}"),

@@ -13,11 +13,7 @@ use crate::storage::Db;
 use crate::telemetry;
 
 #[derive(Parser)]
-#[command(
-    name = "roster",
-    version,
-    about = "Event-sourced user, organisation and role service"
-)]
+#[command(name = "roster", version, about = "Event-sourced user, organisation and role service")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -56,12 +52,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init_logging(settings.log_format_json);
     telemetry::metrics();
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            Application::build(settings)
-                .await?
-                .run_until(shutdown_signal())
-                .await
-        }
+        Command::Serve => Application::build(settings).await?.run_until(shutdown_signal()).await,
         Command::Migrate => {
             let db = Db::connect(&settings.database_url, 2).await?;
             db.migrate().await?;
@@ -69,13 +60,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay => replay(&settings).await,
-        Command::Events {
-            command:
-                EventsCommand::Export {
-                    from_position,
-                    aggregate_type,
-                },
-        } => export(&settings, from_position, aggregate_type).await,
+        Command::Events { command: EventsCommand::Export { from_position, aggregate_type } } => {
+            export(&settings, from_position, aggregate_type).await
+        }
     }
 }
 
@@ -91,10 +78,8 @@ async fn replay(settings: &Settings) -> anyhow::Result<()> {
         .map(|name| {
             let bar = ProgressBar::new(total);
             bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix:>14} [{bar:40}] {pos}/{len} events ({per_sec})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{prefix:>14} [{bar:40}] {pos}/{len} events ({per_sec})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
             bar.set_prefix(name);
             (name, bar)
@@ -110,19 +95,11 @@ async fn replay(settings: &Settings) -> anyhow::Result<()> {
     for (_, bar) in &bars {
         bar.finish();
     }
-    eprintln!(
-        "replayed {total} events into {} projections in {:.1?}",
-        bars.len(),
-        started.elapsed()
-    );
+    eprintln!("replayed {total} events into {} projections in {:.1?}", bars.len(), started.elapsed());
     Ok(())
 }
 
-async fn export(
-    settings: &Settings,
-    from_position: i64,
-    aggregate_type: Option<String>,
-) -> anyhow::Result<()> {
+async fn export(settings: &Settings, from_position: i64, aggregate_type: Option<String>) -> anyhow::Result<()> {
     let db = Db::connect(&settings.database_url, 2).await?;
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let mut after = CommitPoint::default();
@@ -132,11 +109,7 @@ async fn export(
         after = last.point;
         for entry in batch {
             let e = entry.event;
-            if e.position <= from_position
-                || aggregate_type
-                    .as_deref()
-                    .is_some_and(|t| t != e.aggregate_type)
-            {
+            if e.position <= from_position || aggregate_type.as_deref().is_some_and(|t| t != e.aggregate_type) {
                 continue;
             }
             let line = serde_json::json!({

@@ -78,11 +78,7 @@ pub struct CommandBus {
 
 impl CommandBus {
     pub fn new(db: Db, projector: Projector) -> Self {
-        CommandBus {
-            repo: db.event_repo(),
-            db,
-            projector,
-        }
+        CommandBus { repo: db.event_repo(), db, projector }
     }
 
     fn store<A: Aggregate>(&self) -> PersistedEventStore<EventRepo, A> {
@@ -91,11 +87,7 @@ impl CommandBus {
 
     /// The aggregate's current state, replayed from the log.
     pub async fn load<A: Aggregate>(&self, id: &str) -> Result<A, CommandError<A::Error>> {
-        let mut context = self
-            .store::<A>()
-            .load_aggregate(id)
-            .await
-            .map_err(store_error)?;
+        let mut context = self.store::<A>().load_aggregate(id).await.map_err(store_error)?;
         Ok(std::mem::take(context.aggregate()))
     }
 
@@ -116,21 +108,14 @@ impl CommandBus {
         for attempt in 1..=MAX_ATTEMPTS {
             let mut context = store.load_aggregate(id).await.map_err(store_error)?;
             let sink = EventSink::default();
-            context
-                .aggregate()
-                .handle(command.clone(), &(), &sink)
-                .await
-                .map_err(CommandError::Domain)?;
+            context.aggregate().handle(command.clone(), &(), &sink).await.map_err(CommandError::Domain)?;
             let events = sink.collect().await;
             if events.is_empty() {
                 return Ok(Committed { point: None });
             }
             match store.commit(events, context, metadata.to_map()).await {
                 Ok(committed) => {
-                    let last = committed
-                        .last()
-                        .map(|e| e.sequence as i64)
-                        .unwrap_or_default();
+                    let last = committed.last().map(|e| e.sequence as i64).unwrap_or_default();
                     let point = self
                         .db
                         .commit_point_of(A::TYPE, id, last)
@@ -142,8 +127,7 @@ impl CommandBus {
                     return Ok(Committed { point: Some(point) });
                 }
                 Err(AggregateError::AggregateConflict) if attempt < MAX_ATTEMPTS => {
-                    metrics::counter!("roster_command_conflicts_total", "aggregate" => A::TYPE)
-                        .increment(1);
+                    metrics::counter!("roster_command_conflicts_total", "aggregate" => A::TYPE).increment(1);
                     let jitter = rand::thread_rng().gen_range(1..=2 * attempt as u64);
                     tokio::time::sleep(Duration::from_millis(jitter)).await;
                 }

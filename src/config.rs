@@ -33,10 +33,7 @@ where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
     match var(name) {
-        Some(v) => v
-            .trim()
-            .parse()
-            .with_context(|| format!("{name} has an invalid value")),
+        Some(v) => v.trim().parse().with_context(|| format!("{name} has an invalid value")),
         None => Ok(default),
     }
 }
@@ -45,13 +42,11 @@ impl Settings {
     pub fn from_env() -> anyhow::Result<Settings> {
         Ok(Settings {
             addr: parsed("ROSTER_ADDR", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
-            database_url: var("DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://./data/roster.db".to_string()),
+            database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://./data/roster.db".to_string()),
             database_max_connections: parsed("DATABASE_MAX_CONNECTIONS", 16)?,
             kafka_brokers: var("KAFKA_BROKERS"),
             admin_secret_code: var("ADMIN_SECRET_CODE"),
-            default_organisation_code: var("DEFAULT_ORGANISATION_CODE")
-                .unwrap_or_else(|| "default".into()),
+            default_organisation_code: var("DEFAULT_ORGANISATION_CODE").unwrap_or_else(|| "default".into()),
             default_role: var("DEFAULT_ROLE").unwrap_or_else(|| "mentee".into()),
             access_token_secret: var("ACCESS_TOKEN_SECRET"),
             refresh_token_secret: var("REFRESH_TOKEN_SECRET"),
@@ -60,8 +55,7 @@ impl Settings {
             login_max_failed_attempts: parsed("LOGIN_MAX_FAILED_ATTEMPTS", 5)?,
             login_lock_seconds: parsed("LOGIN_LOCK_SECONDS", 900)?,
             read_your_writes_timeout_ms: parsed("READ_YOUR_WRITES_TIMEOUT_MS", 2_000)?,
-            log_format_json: var("ROSTER_LOG_FORMAT")
-                .is_some_and(|v| v.eq_ignore_ascii_case("json")),
+            log_format_json: var("ROSTER_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
         })
     }
 }

@@ -12,10 +12,7 @@ pub struct FieldError {
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{message}")]
-    BadRequest {
-        message: String,
-        errors: Vec<FieldError>,
-    },
+    BadRequest { message: String, errors: Vec<FieldError> },
     /// Wrong password, unknown user, locked account: one shape for all.
     #[error("Email id or password is invalid")]
     InvalidCredentials,
@@ -37,21 +34,12 @@ pub enum AppError {
 
 impl AppError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        AppError::BadRequest {
-            message: message.into(),
-            errors: vec![],
-        }
+        AppError::BadRequest { message: message.into(), errors: vec![] }
     }
 
     pub fn invalid_field(param: &str, msg: impl Into<String>) -> Self {
         let msg = msg.into();
-        AppError::BadRequest {
-            message: msg.clone(),
-            errors: vec![FieldError {
-                param: param.into(),
-                msg,
-            }],
-        }
+        AppError::BadRequest { message: msg.clone(), errors: vec![FieldError { param: param.into(), msg }] }
     }
 
     pub fn internal(error: impl std::fmt::Display) -> Self {

@@ -39,12 +39,8 @@ pub enum ProjectorError {
 
 impl Projector {
     pub fn new(db: Db) -> Self {
-        let projections: Vec<Arc<dyn Projection>> =
-            projections::registry().into_iter().map(Arc::from).collect();
-        let progress = projections
-            .iter()
-            .map(|p| (p.name(), watch::channel(CommitPoint::default()).0))
-            .collect();
+        let projections: Vec<Arc<dyn Projection>> = projections::registry().into_iter().map(Arc::from).collect();
+        let progress = projections.iter().map(|p| (p.name(), watch::channel(CommitPoint::default()).0)).collect();
         Projector {
             db,
             projections: Arc::new(projections),
@@ -115,10 +111,7 @@ impl Projector {
     }
 
     /// Applies one batch; returns how many events it covered.
-    pub async fn catch_up_once(
-        &self,
-        projection: &dyn Projection,
-    ) -> Result<usize, ProjectorError> {
+    pub async fn catch_up_once(&self, projection: &dyn Projection) -> Result<usize, ProjectorError> {
         let name = projection.name();
         let from = self.checkpoint(name).await?;
         let entries = self.db.events_after(from, BATCH).await?;
@@ -164,8 +157,7 @@ impl Projector {
             return Err(ProjectorError::CheckpointMoved(name));
         }
         self.progress[name].send_replace(last);
-        metrics::counter!("roster_projection_events_total", "projection" => name)
-            .increment(entries.len() as u64);
+        metrics::counter!("roster_projection_events_total", "projection" => name).increment(entries.len() as u64);
         Ok(entries.len())
     }
 
@@ -206,10 +198,7 @@ impl Projector {
 
     /// Empties every read table and resets the checkpoints, then rebuilds from
     /// position zero; `on_progress` hears how many events each batch covered.
-    pub async fn rebuild(
-        &self,
-        mut on_progress: impl FnMut(&'static str, usize),
-    ) -> Result<(), ProjectorError> {
+    pub async fn rebuild(&self, mut on_progress: impl FnMut(&'static str, usize)) -> Result<(), ProjectorError> {
         for projection in self.projections.iter() {
             on_pool!(&self.db, pool => {
                 let mut tx = begin_write(pool).await?;
@@ -239,9 +228,7 @@ impl Projector {
 
 /// SQLite needs the write lock taken up front (`BEGIN IMMEDIATE`), or a
 /// transaction that reads before it writes can fail with a busy snapshot.
-async fn begin_write<DB: sqlx::Database>(
-    pool: &sqlx::Pool<DB>,
-) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+async fn begin_write<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
     if DB::NAME == "SQLite" {
         pool.begin_with("BEGIN IMMEDIATE").await
     } else {

@@ -62,9 +62,7 @@ impl UserKey {
         if let Ok(id) = raw.parse::<i64>() {
             return Some(UserKey::Numeric(id));
         }
-        uuid::Uuid::parse_str(raw)
-            .ok()
-            .map(|u| UserKey::Uuid(u.to_string()))
+        uuid::Uuid::parse_str(raw).ok().map(|u| UserKey::Uuid(u.to_string()))
     }
 }
 
@@ -73,8 +71,7 @@ pub async fn user(db: &Db, key: &UserKey) -> Result<Option<UserRow>, sqlx::Error
         UserKey::Numeric(id) => ("u.id = $1", SqlValue::Int(*id)),
         UserKey::Uuid(uuid) => ("u.user_uuid = $1", SqlValue::Text(uuid.clone())),
     };
-    let sql =
-        format!("SELECT {USER_COLUMNS} FROM users u WHERE {condition} AND u.status <> 'DELETED'");
+    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE {condition} AND u.status <> 'DELETED'");
     db.fetch_optional(&Statement::new(sql, vec![arg])).await
 }
 
@@ -88,18 +85,10 @@ pub async fn roles_of(db: &Db, user_uuid: &str) -> Result<Vec<RoleRow>, sqlx::Er
 }
 
 pub async fn organization(db: &Db, id: i64) -> Result<Option<OrganizationRow>, sqlx::Error> {
-    db.fetch_optional(&Statement::new(
-        "SELECT id, name, code FROM organizations WHERE id = $1",
-        vec![id.into()],
-    ))
-    .await
+    db.fetch_optional(&Statement::new("SELECT id, name, code FROM organizations WHERE id = $1", vec![id.into()])).await
 }
 
-pub async fn role_by_title(
-    db: &Db,
-    title: &str,
-    organization_id: i64,
-) -> Result<Option<RoleRow>, sqlx::Error> {
+pub async fn role_by_title(db: &Db, title: &str, organization_id: i64) -> Result<Option<RoleRow>, sqlx::Error> {
     db.fetch_optional(&Statement::new(
         "SELECT id, title, CAST(user_type AS BIGINT) AS user_type, status FROM roles \
          WHERE title = $1 AND (organization_id = $2 OR organization_id = 1) ORDER BY organization_id DESC LIMIT 1",
@@ -121,17 +110,11 @@ pub async fn profile(db: &Db, key: &UserKey) -> Result<Option<Profile>, sqlx::Er
     };
     let roles = roles_of(db, &user.user_uuid).await?;
     let organization = organization(db, user.organization_id).await?;
-    Ok(Some(Profile {
-        user,
-        roles,
-        organization,
-    }))
+    Ok(Some(Profile { user, roles, organization }))
 }
 
 fn json_column(text: &Option<String>) -> Value {
-    text.as_deref()
-        .and_then(|t| serde_json::from_str(t).ok())
-        .unwrap_or(Value::Null)
+    text.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
 }
 
 impl Profile {
@@ -148,35 +131,16 @@ impl Profile {
         map.insert("username".into(), json!(u.username));
         map.insert("about".into(), json_column(&u.about));
         map.insert("gender".into(), json_column(&u.gender));
-        map.insert(
-            "location".into(),
-            json_column(&u.location)
-                .as_array()
-                .map_or(json!([]), |a| json!(a)),
-        );
-        map.insert(
-            "languages".into(),
-            json_column(&u.languages)
-                .as_array()
-                .map_or(json!([]), |a| json!(a)),
-        );
+        map.insert("location".into(), json_column(&u.location).as_array().map_or(json!([]), |a| json!(a)));
+        map.insert("languages".into(), json_column(&u.languages).as_array().map_or(json!([]), |a| json!(a)));
         map.insert("image".into(), json_column(&u.image));
         map.insert("share_link".into(), json_column(&u.share_link));
         map.insert("status".into(), json!(u.status));
-        map.insert(
-            "has_accepted_terms_and_conditions".into(),
-            json!(u.has_accepted_terms_and_conditions),
-        );
-        map.insert(
-            "preferred_language".into(),
-            json_column(&u.preferred_language),
-        );
+        map.insert("has_accepted_terms_and_conditions".into(), json!(u.has_accepted_terms_and_conditions));
+        map.insert("preferred_language".into(), json_column(&u.preferred_language));
         map.insert("organization_id".into(), json!(u.organization_id));
         map.insert("organization".into(), json!(self.organization));
-        map.insert(
-            "roles".into(),
-            json!(self.roles.iter().map(|r| r.id).collect::<Vec<_>>()),
-        );
+        map.insert("roles".into(), json!(self.roles.iter().map(|r| r.id).collect::<Vec<_>>()));
         map.insert("user_roles".into(), json!(self.roles));
         map.insert("last_logged_in_at".into(), json!(u.last_logged_in_at));
         map.insert("deleted_at".into(), json!(u.deleted_at));
@@ -202,11 +166,7 @@ pub struct UserFilter {
 }
 
 fn like_pattern(search: &str) -> String {
-    let escaped = search
-        .to_lowercase()
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
+    let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
 
@@ -278,10 +238,7 @@ pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i
     }
     let where_clause = conditions.join(" AND ");
     let count = db
-        .fetch_count(&Statement::new(
-            format!("SELECT count(*) FROM users u WHERE {where_clause}"),
-            args.clone(),
-        ))
+        .fetch_count(&Statement::new(format!("SELECT count(*) FROM users u WHERE {where_clause}"), args.clone()))
         .await?;
     let mut page_args = args;
     page_args.push(filter.limit.into());
@@ -296,11 +253,7 @@ pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i
     let mut profiles = Vec::with_capacity(users.len());
     for user in users {
         let roles = roles_of(db, &user.user_uuid).await?;
-        profiles.push(Profile {
-            user,
-            roles,
-            organization: None,
-        });
+        profiles.push(Profile { user, roles, organization: None });
     }
     Ok((profiles, count))
 }

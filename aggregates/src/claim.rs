@@ -36,6 +36,10 @@ pub enum ClaimCommand {
     Claim { owner: String, at: Timestamp },
     /// Give the value up; only its owner may.
     Release { owner: String, at: Timestamp },
+    /// Move a claim whose owner was never created (a sign-up that crashed
+    /// between claiming and registering) to a new owner. The caller decides
+    /// that `abandoned_by` is abandoned; the aggregate checks it still holds.
+    TakeOver { abandoned_by: String, owner: String, at: Timestamp },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -56,6 +60,7 @@ pub enum ClaimError {
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UniqueClaim {
     pub owner: Option<String>,
+    pub claimed_at: Option<Timestamp>,
 }
 
 impl Aggregate for UniqueClaim {
@@ -65,38 +70,46 @@ impl Aggregate for UniqueClaim {
     type Error = ClaimError;
     type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: ClaimCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), ClaimError> {
+    async fn handle(&mut self, command: ClaimCommand, _: &(), sink: &EventSink<Self>) -> Result<(), ClaimError> {
         match command {
             ClaimCommand::Claim { owner, at } => match &self.owner {
                 Some(current) if *current == owner => Ok(()),
                 Some(_) => Err(ClaimError::Taken),
                 None => {
-                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self)
-                        .await;
+                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
                     Ok(())
                 }
             },
             ClaimCommand::Release { owner, at } => match &self.owner {
                 Some(current) if *current == owner => {
-                    sink.write(ClaimEvent::ValueReleased { owner, at }, self)
-                        .await;
+                    sink.write(ClaimEvent::ValueReleased { owner, at }, self).await;
                     Ok(())
                 }
                 None => Ok(()),
                 Some(_) => Err(ClaimError::NotOwner),
+            },
+            ClaimCommand::TakeOver { abandoned_by, owner, at } => match &self.owner {
+                Some(current) if *current == owner => Ok(()),
+                Some(current) if *current == abandoned_by => {
+                    sink.write(ClaimEvent::ValueReleased { owner: abandoned_by, at }, self).await;
+                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
+                    Ok(())
+                }
+                _ => Err(ClaimError::Taken),
             },
         }
     }
 
     fn apply(&mut self, event: ClaimEvent) {
         match event {
-            ClaimEvent::ValueClaimed { owner, .. } => self.owner = Some(owner),
-            ClaimEvent::ValueReleased { .. } => self.owner = None,
+            ClaimEvent::ValueClaimed { owner, at } => {
+                self.owner = Some(owner);
+                self.claimed_at = Some(at);
+            }
+            ClaimEvent::ValueReleased { .. } => {
+                self.owner = None;
+                self.claimed_at = None;
+            }
         }
     }
 }
@@ -115,24 +128,12 @@ mod tests {
         let at = now();
         TestFramework::<UniqueClaim>::with(())
             .given_no_previous_events()
-            .when_async(ClaimCommand::Claim {
-                owner: "a".into(),
-                at,
-            })
+            .when_async(ClaimCommand::Claim { owner: "a".into(), at })
             .await
-            .then_expect_events(vec![ClaimEvent::ValueClaimed {
-                owner: "a".into(),
-                at,
-            }]);
+            .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }]);
         TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed {
-                owner: "a".into(),
-                at,
-            }])
-            .when_async(ClaimCommand::Claim {
-                owner: "b".into(),
-                at,
-            })
+            .given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
+            .when_async(ClaimCommand::Claim { owner: "b".into(), at })
             .await
             .then_expect_error(ClaimError::Taken);
     }
@@ -141,46 +142,40 @@ mod tests {
     async fn reclaim_by_owner_is_idempotent_and_release_frees() {
         let at = now();
         TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed {
-                owner: "a".into(),
-                at,
-            }])
-            .when_async(ClaimCommand::Claim {
-                owner: "a".into(),
-                at,
-            })
+            .given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
+            .when_async(ClaimCommand::Claim { owner: "a".into(), at })
             .await
             .then_expect_events(vec![]);
         TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed {
-                owner: "a".into(),
-                at,
-            }])
-            .when_async(ClaimCommand::Release {
-                owner: "b".into(),
-                at,
-            })
+            .given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
+            .when_async(ClaimCommand::Release { owner: "b".into(), at })
             .await
             .then_expect_error(ClaimError::NotOwner);
         TestFramework::<UniqueClaim>::with(())
             .given(vec![
-                ClaimEvent::ValueClaimed {
-                    owner: "a".into(),
-                    at,
-                },
-                ClaimEvent::ValueReleased {
-                    owner: "a".into(),
-                    at,
-                },
+                ClaimEvent::ValueClaimed { owner: "a".into(), at },
+                ClaimEvent::ValueReleased { owner: "a".into(), at },
             ])
-            .when_async(ClaimCommand::Claim {
-                owner: "b".into(),
-                at,
-            })
+            .when_async(ClaimCommand::Claim { owner: "b".into(), at })
             .await
-            .then_expect_events(vec![ClaimEvent::ValueClaimed {
-                owner: "b".into(),
-                at,
-            }]);
+            .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
+    }
+
+    #[tokio::test]
+    async fn take_over_only_from_the_named_abandoned_owner() {
+        let at = now();
+        TestFramework::<UniqueClaim>::with(())
+            .given(vec![ClaimEvent::ValueClaimed { owner: "ghost".into(), at }])
+            .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
+            .await
+            .then_expect_events(vec![
+                ClaimEvent::ValueReleased { owner: "ghost".into(), at },
+                ClaimEvent::ValueClaimed { owner: "b".into(), at },
+            ]);
+        TestFramework::<UniqueClaim>::with(())
+            .given(vec![ClaimEvent::ValueClaimed { owner: "c".into(), at }])
+            .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
+            .await
+            .then_expect_error(ClaimError::Taken);
     }
 }

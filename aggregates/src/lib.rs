@@ -11,10 +11,7 @@ pub mod validation;
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
 pub use organization::{Organization, OrganizationCommand, OrganizationError, OrganizationEvent};
 pub use role::{Role, RoleCommand, RoleDefinition, RoleError, RoleEvent};
-pub use user::{
-    LockoutPolicy, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent,
-    UserStatus,
-};
+pub use user::{LockoutPolicy, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent, UserStatus};
 
 /// Instants in events are UTC.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -10,24 +10,12 @@ use crate::{domain_event, Timestamp};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OrganizationCommand {
-    Create {
-        numeric_id: i64,
-        name: String,
-        code: String,
-        description: String,
-        at: Timestamp,
-    },
+    Create { numeric_id: i64, name: String, code: String, description: String, at: Timestamp },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OrganizationEvent {
-    OrganizationCreated {
-        numeric_id: i64,
-        name: String,
-        code: String,
-        description: String,
-        at: Timestamp,
-    },
+    OrganizationCreated { numeric_id: i64, name: String, code: String, description: String, at: Timestamp },
 }
 domain_event!(OrganizationEvent, "1", [OrganizationCreated]);
 
@@ -59,23 +47,11 @@ impl Aggregate for Organization {
         sink: &EventSink<Self>,
     ) -> Result<(), OrganizationError> {
         match command {
-            OrganizationCommand::Create {
-                numeric_id,
-                name,
-                code,
-                description,
-                at,
-            } => {
+            OrganizationCommand::Create { numeric_id, name, code, description, at } => {
                 if self.created {
                     return Err(OrganizationError::AlreadyExists);
                 }
-                let event = OrganizationEvent::OrganizationCreated {
-                    numeric_id,
-                    name,
-                    code,
-                    description,
-                    at,
-                };
+                let event = OrganizationEvent::OrganizationCreated { numeric_id, name, code, description, at };
                 sink.write(event, self).await;
                 Ok(())
             }
@@ -84,18 +60,8 @@ impl Aggregate for Organization {
 
     fn apply(&mut self, event: OrganizationEvent) {
         match event {
-            OrganizationEvent::OrganizationCreated {
-                numeric_id,
-                name,
-                code,
-                ..
-            } => {
-                *self = Organization {
-                    created: true,
-                    numeric_id,
-                    name,
-                    code,
-                };
+            OrganizationEvent::OrganizationCreated { numeric_id, name, code, .. } => {
+                *self = Organization { created: true, numeric_id, name, code };
             }
         }
     }

@@ -48,12 +48,7 @@ impl Aggregate for Role {
     type Error = RoleError;
     type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: RoleCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), RoleError> {
+    async fn handle(&mut self, command: RoleCommand, _: &(), sink: &EventSink<Self>) -> Result<(), RoleError> {
         match command {
             RoleCommand::Create { role, at } => {
                 if self.definition.is_some() {

@@ -242,12 +242,7 @@ impl Aggregate for User {
     type Error = UserError;
     type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: UserCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), UserError> {
+    async fn handle(&mut self, command: UserCommand, _: &(), sink: &EventSink<Self>) -> Result<(), UserError> {
         let event = match command {
             UserCommand::Register { registration, at } => {
                 if self.status != UserStatus::NotRegistered {
@@ -282,20 +277,10 @@ impl Aggregate for User {
                     return Err(UserError::Locked);
                 }
                 let consecutive_failures = self.consecutive_failures + 1;
-                sink.write(
-                    UserEvent::LoginFailed {
-                        consecutive_failures,
-                        at,
-                    },
-                    self,
-                )
-                .await;
-                if policy.max_failed_attempts > 0
-                    && consecutive_failures >= policy.max_failed_attempts
-                {
+                sink.write(UserEvent::LoginFailed { consecutive_failures, at }, self).await;
+                if policy.max_failed_attempts > 0 && consecutive_failures >= policy.max_failed_attempts {
                     let until = at + chrono::Duration::seconds(policy.lock_seconds);
-                    sink.write(UserEvent::AccountLocked { until, at }, self)
-                        .await;
+                    sink.write(UserEvent::AccountLocked { until, at }, self).await;
                 }
                 return Ok(());
             }
@@ -328,9 +313,7 @@ impl Aggregate for User {
 
     fn apply(&mut self, event: UserEvent) {
         match event {
-            UserEvent::UserRegistered {
-                registration: r, ..
-            } => {
+            UserEvent::UserRegistered { registration: r, .. } => {
                 self.status = UserStatus::Active;
                 self.numeric_id = r.numeric_id;
                 self.email = Some(r.email);
@@ -356,10 +339,7 @@ impl Aggregate for User {
                 self.locked_until = None;
                 self.last_logged_in_at = Some(at);
             }
-            UserEvent::LoginFailed {
-                consecutive_failures,
-                ..
-            } => {
+            UserEvent::LoginFailed { consecutive_failures, .. } => {
                 self.consecutive_failures = consecutive_failures;
             }
             UserEvent::AccountLocked { until, .. } => {
@@ -372,11 +352,7 @@ impl Aggregate for User {
             UserEvent::UserActivated { .. } => self.status = UserStatus::Active,
             UserEvent::UserDeleted { .. } => {
                 let numeric_id = self.numeric_id;
-                *self = User {
-                    status: UserStatus::Deleted,
-                    numeric_id,
-                    ..User::default()
-                };
+                *self = User { status: UserStatus::Deleted, numeric_id, ..User::default() };
             }
         }
     }
@@ -390,9 +366,7 @@ mod tests {
     type Test = TestFramework<User>;
 
     fn at() -> Timestamp {
-        chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-            .unwrap()
-            .into()
+        chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().into()
     }
 
     fn registration() -> Registration {
@@ -411,33 +385,21 @@ mod tests {
     }
 
     fn registered() -> UserEvent {
-        UserEvent::UserRegistered {
-            registration: registration(),
-            at: at(),
-        }
+        UserEvent::UserRegistered { registration: registration(), at: at() }
     }
 
-    const POLICY: LockoutPolicy = LockoutPolicy {
-        max_failed_attempts: 3,
-        lock_seconds: 60,
-    };
+    const POLICY: LockoutPolicy = LockoutPolicy { max_failed_attempts: 3, lock_seconds: 60 };
 
     #[tokio::test]
     async fn registers_once() {
         Test::with(())
             .given_no_previous_events()
-            .when_async(UserCommand::Register {
-                registration: registration(),
-                at: at(),
-            })
+            .when_async(UserCommand::Register { registration: registration(), at: at() })
             .await
             .then_expect_events(vec![registered()]);
         Test::with(())
             .given(vec![registered()])
-            .when_async(UserCommand::Register {
-                registration: registration(),
-                at: at(),
-            })
+            .when_async(UserCommand::Register { registration: registration(), at: at() })
             .await
             .then_expect_error(UserError::AlreadyRegistered);
     }
@@ -448,20 +410,10 @@ mod tests {
             UserCommand::AcceptTerms { at: at() },
             UserCommand::Deactivate { at: at() },
             UserCommand::Delete { at: at() },
-            UserCommand::RecordLoginSuccess {
-                session_id: "s".into(),
-                at: at(),
-            },
-            UserCommand::RecordLoginFailure {
-                policy: POLICY,
-                at: at(),
-            },
+            UserCommand::RecordLoginSuccess { session_id: "s".into(), at: at() },
+            UserCommand::RecordLoginFailure { policy: POLICY, at: at() },
         ] {
-            Test::with(())
-                .given_no_previous_events()
-                .when_async(command)
-                .await
-                .then_expect_error(UserError::NotFound);
+            Test::with(()).given_no_previous_events().when_async(command).await.then_expect_error(UserError::NotFound);
         }
     }
 
@@ -469,74 +421,41 @@ mod tests {
     async fn empty_profile_update_is_refused() {
         Test::with(())
             .given(vec![registered()])
-            .when_async(UserCommand::UpdateProfile {
-                changes: ProfileChanges::default(),
-                at: at(),
-            })
+            .when_async(UserCommand::UpdateProfile { changes: ProfileChanges::default(), at: at() })
             .await
             .then_expect_error(UserError::NothingToUpdate);
     }
 
     #[tokio::test]
     async fn third_failure_locks_and_lock_refuses_even_a_right_password() {
-        let failed = |n| UserEvent::LoginFailed {
-            consecutive_failures: n,
-            at: at(),
-        };
+        let failed = |n| UserEvent::LoginFailed { consecutive_failures: n, at: at() };
         let until = at() + chrono::Duration::seconds(60);
         Test::with(())
             .given(vec![registered(), failed(1), failed(2)])
-            .when_async(UserCommand::RecordLoginFailure {
-                policy: POLICY,
-                at: at(),
-            })
+            .when_async(UserCommand::RecordLoginFailure { policy: POLICY, at: at() })
             .await
-            .then_expect_events(vec![
-                failed(3),
-                UserEvent::AccountLocked { until, at: at() },
-            ]);
-        let locked = vec![
-            registered(),
-            failed(1),
-            failed(2),
-            failed(3),
-            UserEvent::AccountLocked { until, at: at() },
-        ];
+            .then_expect_events(vec![failed(3), UserEvent::AccountLocked { until, at: at() }]);
+        let locked = vec![registered(), failed(1), failed(2), failed(3), UserEvent::AccountLocked { until, at: at() }];
         Test::with(())
             .given(locked.clone())
-            .when_async(UserCommand::RecordLoginSuccess {
-                session_id: "s".into(),
-                at: at(),
-            })
+            .when_async(UserCommand::RecordLoginSuccess { session_id: "s".into(), at: at() })
             .await
             .then_expect_error(UserError::Locked);
         // After the lock expires, a login works again.
         let later = until + chrono::Duration::seconds(1);
         Test::with(())
             .given(locked)
-            .when_async(UserCommand::RecordLoginSuccess {
-                session_id: "s".into(),
-                at: later,
-            })
+            .when_async(UserCommand::RecordLoginSuccess { session_id: "s".into(), at: later })
             .await
-            .then_expect_events(vec![UserEvent::LoginSucceeded {
-                session_id: "s".into(),
-                at: later,
-            }]);
+            .then_expect_events(vec![UserEvent::LoginSucceeded { session_id: "s".into(), at: later }]);
     }
 
     #[tokio::test]
     async fn success_resets_the_failure_count() {
         let mut user = User::default();
         user.apply(registered());
-        user.apply(UserEvent::LoginFailed {
-            consecutive_failures: 2,
-            at: at(),
-        });
-        user.apply(UserEvent::LoginSucceeded {
-            session_id: "s".into(),
-            at: at(),
-        });
+        user.apply(UserEvent::LoginFailed { consecutive_failures: 2, at: at() });
+        user.apply(UserEvent::LoginSucceeded { session_id: "s".into(), at: at() });
         assert_eq!(user.consecutive_failures, 0);
         assert_eq!(user.last_logged_in_at, Some(at()));
     }
@@ -546,10 +465,7 @@ mod tests {
         let deactivated = vec![registered(), UserEvent::UserDeactivated { at: at() }];
         Test::with(())
             .given(deactivated.clone())
-            .when_async(UserCommand::RecordLoginSuccess {
-                session_id: "s".into(),
-                at: at(),
-            })
+            .when_async(UserCommand::RecordLoginSuccess { session_id: "s".into(), at: at() })
             .await
             .then_expect_error(UserError::NotActive);
         Test::with(())
@@ -581,10 +497,7 @@ mod tests {
         Test::with(())
             .given(vec![registered(), UserEvent::UserDeleted { at: at() }])
             .when_async(UserCommand::UpdateProfile {
-                changes: ProfileChanges {
-                    name: Some("x".into()),
-                    ..Default::default()
-                },
+                changes: ProfileChanges { name: Some("x".into()), ..Default::default() },
                 at: at(),
             })
             .await

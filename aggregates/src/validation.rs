@@ -45,9 +45,7 @@ pub fn check_password_policy(password: &str) -> Result<(), InvalidInput> {
         && password.chars().any(|c| c.is_ascii_digit())
         && password.chars().any(|c| c.is_lowercase())
         && password.chars().any(|c| c.is_uppercase())
-        && password
-            .chars()
-            .any(|c| !c.is_alphanumeric() && !c.is_whitespace())
+        && password.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace())
         && !password.chars().any(char::is_whitespace);
     if ok {
         Ok(())
@@ -71,10 +69,7 @@ pub fn normalize_phone(raw: &str) -> Result<String, InvalidInput> {
         Some(rest) => ("+", rest),
         None => ("", trimmed),
     };
-    let digits: String = rest
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
-        .collect();
+    let digits: String = rest.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
     if (6..=15).contains(&digits.len()) && digits.chars().all(|c| c.is_ascii_digit()) {
         Ok(format!("{plus}{digits}"))
     } else {
@@ -85,9 +80,7 @@ pub fn normalize_phone(raw: &str) -> Result<String, InvalidInput> {
 pub fn normalize_username(raw: &str) -> Result<String, InvalidInput> {
     let name = raw.trim().to_lowercase();
     let ok = (3..=64).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
     if ok {
         Ok(name)
     } else {
@@ -101,19 +94,8 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased_and_checked() {
-        assert_eq!(
-            normalize_email("  John.Doe@Example.COM ").unwrap(),
-            "john.doe@example.com"
-        );
-        for bad in [
-            "",
-            "no-at",
-            "@x.com",
-            "a@b",
-            "a b@c.com",
-            "a@.com",
-            "a@c.com.",
-        ] {
+        assert_eq!(normalize_email("  John.Doe@Example.COM ").unwrap(), "john.doe@example.com");
+        for bad in ["", "no-at", "@x.com", "a@b", "a b@c.com", "a@.com", "a@c.com."] {
             assert_eq!(normalize_email(bad), Err(InvalidInput::Email), "{bad}");
         }
     }
@@ -121,19 +103,8 @@ mod tests {
     #[test]
     fn password_policy_matches_elevate_default() {
         assert!(check_password_policy("Str0ng!pass").is_ok());
-        for bad in [
-            "Sh0rt!",
-            "alllower1!",
-            "ALLUPPER1!",
-            "NoDigits!!",
-            "NoSpecial11",
-            "Has space1!A",
-        ] {
-            assert_eq!(
-                check_password_policy(bad),
-                Err(InvalidInput::Password),
-                "{bad}"
-            );
+        for bad in ["Sh0rt!", "alllower1!", "ALLUPPER1!", "NoDigits!!", "NoSpecial11", "Has space1!A"] {
+            assert_eq!(check_password_policy(bad), Err(InvalidInput::Password), "{bad}");
         }
         let long = format!("Aa1!{}", "x".repeat(253));
         assert_eq!(check_password_policy(&long), Err(InvalidInput::Password));

@@ -89,21 +89,14 @@ pub struct Statement {
 
 impl Statement {
     pub fn new(sql: impl Into<String>, args: Vec<SqlValue>) -> Self {
-        Statement {
-            sql: sql.into(),
-            args,
-        }
+        Statement { sql: sql.into(), args }
     }
 }
 
 #[derive(Debug, Error)]
 pub enum ProjectionError {
     #[error("cannot decode event {event_type} at position {position}: {source}")]
-    Decode {
-        position: i64,
-        event_type: String,
-        source: serde_json::Error,
-    },
+    Decode { position: i64, event_type: String, source: serde_json::Error },
 }
 
 pub trait Projection: Send + Sync {
@@ -117,11 +110,7 @@ pub trait Projection: Send + Sync {
 /// Every read model Roster maintains. New projections are added here and
 /// automatically get a runner, a checkpoint and a place in `roster replay`.
 pub fn registry() -> Vec<Box<dyn Projection>> {
-    vec![
-        Box::new(UsersProjection),
-        Box::new(OrganizationsProjection),
-        Box::new(RolesProjection),
-    ]
+    vec![Box::new(UsersProjection), Box::new(OrganizationsProjection), Box::new(RolesProjection)]
 }
 
 /// Timestamps in read tables are RFC 3339 UTC text with milliseconds: portable

@@ -19,13 +19,7 @@ impl Projection for OrganizationsProjection {
             return Ok(vec![]);
         }
         Ok(match event.decode::<OrganizationEvent>()? {
-            OrganizationEvent::OrganizationCreated {
-                numeric_id,
-                name,
-                code,
-                description,
-                at,
-            } => {
+            OrganizationEvent::OrganizationCreated { numeric_id, name, code, description, at } => {
                 let at = format_time(&at);
                 vec![Statement::new(
                     "INSERT INTO organizations (id, org_uuid, name, code, description, status, created_at, updated_at) \

@@ -103,12 +103,7 @@ fn set_status(id: SqlValue, status: &str, at: &str) -> Statement {
 fn profile_update(id: SqlValue, changes: ProfileChanges, at: &str) -> Statement {
     let mut sets = vec!["updated_at = $2".to_string()];
     let mut args = vec![id, at.into()];
-    fn push(
-        sets: &mut Vec<String>,
-        args: &mut Vec<SqlValue>,
-        column: &str,
-        value: SqlValue,
-    ) -> usize {
+    fn push(sets: &mut Vec<String>, args: &mut Vec<SqlValue>, column: &str, value: SqlValue) -> usize {
         args.push(value);
         sets.push(format!("{column} = ${}", args.len()));
         args.len()
@@ -116,9 +111,7 @@ fn profile_update(id: SqlValue, changes: ProfileChanges, at: &str) -> Statement 
     if let Some(name) = &changes.name {
         let n = push(&mut sets, &mut args, "name", name.clone().into());
         // search_text follows the new name; the email part is kept from the row.
-        sets.push(format!(
-            "search_text = lower(${n}) || ' ' || coalesce(email, '')"
-        ));
+        sets.push(format!("search_text = lower(${n}) || ' ' || coalesce(email, '')"));
     }
     for (column, value) in [
         ("about", &changes.about),
@@ -134,17 +127,9 @@ fn profile_update(id: SqlValue, changes: ProfileChanges, at: &str) -> Statement 
         }
     }
     if let Some(accepted) = changes.has_accepted_terms_and_conditions {
-        push(
-            &mut sets,
-            &mut args,
-            "has_accepted_terms_and_conditions",
-            accepted.into(),
-        );
+        push(&mut sets, &mut args, "has_accepted_terms_and_conditions", accepted.into());
     }
-    Statement::new(
-        format!("UPDATE users SET {} WHERE user_uuid = $1", sets.join(", ")),
-        args,
-    )
+    Statement::new(format!("UPDATE users SET {} WHERE user_uuid = $1", sets.join(", ")), args)
 }
 
 #[cfg(test)]

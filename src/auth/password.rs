@@ -3,9 +3,7 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{
-    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
-};
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 pub const MEMORY_KIB: u32 = 19_456;
@@ -13,16 +11,13 @@ pub const ITERATIONS: u32 = 2;
 pub const PARALLELISM: u32 = 1;
 
 fn argon2() -> Argon2<'static> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .expect("OWASP argon2 parameters are valid");
+    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None).expect("OWASP argon2 parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
 pub fn hash_blocking(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(argon2()
-        .hash_password(password.as_bytes(), &salt)?
-        .to_string())
+    Ok(argon2().hash_password(password.as_bytes(), &salt)?.to_string())
 }
 
 /// Verifies against `hash`, or against a dummy hash when there is no user, so
@@ -31,34 +26,22 @@ pub fn verify_blocking(password: &str, hash: Option<&str>) -> bool {
     static DUMMY: OnceLock<String> = OnceLock::new();
     let (hash, real) = match hash {
         Some(hash) => (hash, true),
-        None => (
-            DUMMY
-                .get_or_init(|| hash_blocking("dummy-Passw0rd!").unwrap_or_default())
-                .as_str(),
-            false,
-        ),
+        None => (DUMMY.get_or_init(|| hash_blocking("dummy-Passw0rd!").unwrap_or_default()).as_str(), false),
     };
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
-    argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
-        && real
+    argon2().verify_password(password.as_bytes(), &parsed).is_ok() && real
 }
 
 pub async fn hash(password: String) -> anyhow::Result<String> {
-    Ok(
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
-            .await?
-            .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?,
-    )
+    Ok(tokio::task::spawn_blocking(move || hash_blocking(&password))
+        .await?
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?)
 }
 
 pub async fn verify(password: String, hash: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || verify_blocking(&password, hash.as_deref()))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_blocking(&password, hash.as_deref())).await.unwrap_or(false)
 }
 
 /// Computes the dummy hash up front so the first unknown-user login is not faster.
@@ -73,10 +56,7 @@ mod tests {
     #[test]
     fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
         let hash = hash_blocking("Secr3t!pass").unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(verify_blocking("Secr3t!pass", Some(&hash)));
         assert!(!verify_blocking("wrong", Some(&hash)));
         assert!(!verify_blocking("dummy-Passw0rd!", None));

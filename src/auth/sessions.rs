@@ -54,12 +54,7 @@ pub async fn active_user(db: &Db, session_id: &str) -> Result<Option<String>, sq
     })
 }
 
-pub async fn rotate(
-    db: &Db,
-    session_id: &str,
-    presented_jti: &str,
-    next_jti: &str,
-) -> Result<Rotation, sqlx::Error> {
+pub async fn rotate(db: &Db, session_id: &str, presented_jti: &str, next_jti: &str) -> Result<Rotation, sqlx::Error> {
     let now = now();
     let swapped = on_pool!(db, pool => {
         sqlx::query(
@@ -77,10 +72,7 @@ pub async fn rotate(
         return Ok(Rotation::Rotated);
     }
     if revoke(db, session_id, "refresh token reused").await? {
-        tracing::warn!(
-            session_id,
-            "refresh token reuse detected; session family revoked"
-        );
+        tracing::warn!(session_id, "refresh token reuse detected; session family revoked");
         metrics::counter!("roster_refresh_reuse_total").increment(1);
         return Ok(Rotation::Reused);
     }

@@ -74,42 +74,39 @@ pub enum TokenError {
 
 impl TokenService {
     pub async fn load(db: &Db, settings: &Settings) -> anyhow::Result<TokenService> {
-        let (algorithm, kid, access, refresh, jwks) = match (
-            &settings.access_token_secret,
-            &settings.refresh_token_secret,
-        ) {
-            (Some(access), Some(refresh)) => (
-                Algorithm::HS256,
-                None,
-                KeyPair {
-                    encoding: EncodingKey::from_secret(access.as_bytes()),
-                    decoding: DecodingKey::from_secret(access.as_bytes()),
-                },
-                KeyPair {
-                    encoding: EncodingKey::from_secret(refresh.as_bytes()),
-                    decoding: DecodingKey::from_secret(refresh.as_bytes()),
-                },
-                json!({"keys": []}),
-            ),
-            (None, None) => {
-                let (kid, seed) = signing_seed(db).await?;
-                let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
-                let der = signing
-                    .to_pkcs8_der()
-                    .map_err(|e| anyhow::anyhow!("cannot encode the signing key: {e}"))?;
-                let public = signing.verifying_key().to_bytes();
-                let pair = || KeyPair {
-                    encoding: EncodingKey::from_ed_der(der.as_bytes()),
-                    decoding: DecodingKey::from_ed_der(&public),
-                };
-                let jwks = json!({"keys": [{
-                    "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-                    "kid": kid, "x": URL_SAFE_NO_PAD.encode(public),
-                }]});
-                (Algorithm::EdDSA, Some(kid), pair(), pair(), jwks)
-            }
-            _ => anyhow::bail!("set both ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET, or neither"),
-        };
+        let (algorithm, kid, access, refresh, jwks) =
+            match (&settings.access_token_secret, &settings.refresh_token_secret) {
+                (Some(access), Some(refresh)) => (
+                    Algorithm::HS256,
+                    None,
+                    KeyPair {
+                        encoding: EncodingKey::from_secret(access.as_bytes()),
+                        decoding: DecodingKey::from_secret(access.as_bytes()),
+                    },
+                    KeyPair {
+                        encoding: EncodingKey::from_secret(refresh.as_bytes()),
+                        decoding: DecodingKey::from_secret(refresh.as_bytes()),
+                    },
+                    json!({"keys": []}),
+                ),
+                (None, None) => {
+                    let (kid, seed) = signing_seed(db).await?;
+                    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+                    let der =
+                        signing.to_pkcs8_der().map_err(|e| anyhow::anyhow!("cannot encode the signing key: {e}"))?;
+                    let public = signing.verifying_key().to_bytes();
+                    let pair = || KeyPair {
+                        encoding: EncodingKey::from_ed_der(der.as_bytes()),
+                        decoding: DecodingKey::from_ed_der(&public),
+                    };
+                    let jwks = json!({"keys": [{
+                        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                        "kid": kid, "x": URL_SAFE_NO_PAD.encode(public),
+                    }]});
+                    (Algorithm::EdDSA, Some(kid), pair(), pair(), jwks)
+                }
+                _ => anyhow::bail!("set both ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET, or neither"),
+            };
         Ok(TokenService {
             algorithm,
             kid,
@@ -126,25 +123,10 @@ impl TokenService {
     }
 
     /// Signs a token of kind `typ` (ACCESS or REFRESH); returns it with its claims.
-    pub fn issue(
-        &self,
-        typ: &str,
-        data: TokenData,
-        jti: String,
-        now: i64,
-    ) -> Result<String, TokenError> {
-        let (keys, ttl) = if typ == REFRESH {
-            (&self.refresh, self.refresh_ttl)
-        } else {
-            (&self.access, self.access_ttl)
-        };
-        let claims = Claims {
-            data,
-            typ: typ.to_string(),
-            jti,
-            iat: now,
-            exp: now + ttl,
-        };
+    pub fn issue(&self, typ: &str, data: TokenData, jti: String, now: i64) -> Result<String, TokenError> {
+        let (keys, ttl) =
+            if typ == REFRESH { (&self.refresh, self.refresh_ttl) } else { (&self.access, self.access_ttl) };
+        let claims = Claims { data, typ: typ.to_string(), jti, iat: now, exp: now + ttl };
         let mut header = Header::new(self.algorithm);
         header.kid = self.kid.clone();
         jsonwebtoken::encode(&header, &claims, &keys.encoding).map_err(|_| TokenError::Signing)
@@ -152,17 +134,12 @@ impl TokenService {
 
     /// Verifies signature, algorithm (never `none`), expiry and kind.
     pub fn verify(&self, typ: &str, token: &str) -> Result<Claims, TokenError> {
-        let keys = if typ == REFRESH {
-            &self.refresh
-        } else {
-            &self.access
-        };
+        let keys = if typ == REFRESH { &self.refresh } else { &self.access };
         let mut validation = Validation::new(self.algorithm);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp"]);
-        let claims = jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation)
-            .map_err(|_| TokenError::Invalid)?
-            .claims;
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation).map_err(|_| TokenError::Invalid)?.claims;
         if claims.typ != typ {
             return Err(TokenError::Invalid);
         }
@@ -186,8 +163,6 @@ async fn signing_seed(db: &Db) -> anyhow::Result<(String, [u8; 32])> {
         sqlx::query_as("SELECT kid, secret FROM signing_keys WHERE id = 'primary'").fetch_one(pool).await?
     });
     let bytes = URL_SAFE_NO_PAD.decode(secret)?;
-    let seed: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| anyhow::anyhow!("stored signing key has the wrong length"))?;
+    let seed: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("stored signing key has the wrong length"))?;
     Ok((kid, seed))
 }

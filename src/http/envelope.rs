@@ -30,28 +30,17 @@ pub struct ApiOk {
 
 impl ApiOk {
     pub fn ok(message: &'static str, result: Value) -> Self {
-        ApiOk {
-            status: StatusCode::OK,
-            message,
-            result,
-        }
+        ApiOk { status: StatusCode::OK, message, result }
     }
     pub fn created(message: &'static str, result: Value) -> Self {
-        ApiOk {
-            status: StatusCode::CREATED,
-            message,
-            result,
-        }
+        ApiOk { status: StatusCode::CREATED, message, result }
     }
 }
 
 impl IntoResponse for ApiOk {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
-        response.extensions_mut().insert(Pending::Ok {
-            message: self.message.to_string(),
-            result: self.result,
-        });
+        response.extensions_mut().insert(Pending::Ok { message: self.message.to_string(), result: self.result });
         response
     }
 }
@@ -64,9 +53,7 @@ impl AppError {
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
-            AppError::Http { status, .. } => {
-                StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST)
-            }
+            AppError::Http { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
             AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -85,9 +72,7 @@ impl IntoResponse for AppError {
             other => (other.to_string(), json!([])),
         };
         let mut response = status.into_response();
-        response
-            .extensions_mut()
-            .insert(Pending::Err { message, errors });
+        response.extensions_mut().insert(Pending::Err { message, errors });
         response
     }
 }
@@ -102,12 +87,8 @@ fn response_code(status: StatusCode) -> &'static str {
 }
 
 pub async fn render(request: Request, next: Next) -> Response {
-    let correlation = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let correlation =
+        request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let mut response = next.run(request).await;
     let status = response.status();
     let pending = response.extensions_mut().remove::<Pending>();
@@ -132,15 +113,11 @@ pub async fn render(request: Request, next: Next) -> Response {
         None if (status.is_client_error() || status.is_server_error()) && !is_json => {
             let message = match status {
                 StatusCode::NOT_FOUND => "Route not found".to_string(),
-                StatusCode::PAYLOAD_TOO_LARGE => format!(
-                    "Request body is larger than {} bytes",
-                    super::BODY_LIMIT_BYTES
-                ),
+                StatusCode::PAYLOAD_TOO_LARGE => {
+                    format!("Request body is larger than {} bytes", super::BODY_LIMIT_BYTES)
+                }
                 StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong".to_string(),
-                other => other
-                    .canonical_reason()
-                    .unwrap_or("Request failed")
-                    .to_string(),
+                other => other.canonical_reason().unwrap_or("Request failed").to_string(),
             };
             json!({
                 "responseCode": response_code(status),
@@ -152,10 +129,7 @@ pub async fn render(request: Request, next: Next) -> Response {
         None => return response,
     };
     let (mut parts, _) = response.into_parts();
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body.to_string()))
 }

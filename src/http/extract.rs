@@ -24,21 +24,15 @@ impl From<JsonRejection> for AppError {
         let status = rejection.status();
         let detail = rejection.body_text();
         match status {
-            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => AppError::Http {
-                status: status.as_u16(),
-                message: detail,
-            },
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                AppError::Http { status: status.as_u16(), message: detail }
+            }
             _ => {
                 // serde's message names the field and what was wrong with it.
-                let msg = detail
-                    .rsplit_once(": ")
-                    .map_or(detail.clone(), |(_, m)| m.to_string());
+                let msg = detail.rsplit_once(": ").map_or(detail.clone(), |(_, m)| m.to_string());
                 AppError::BadRequest {
                     message: "Invalid request body".into(),
-                    errors: vec![FieldError {
-                        param: "body".into(),
-                        msg,
-                    }],
+                    errors: vec![FieldError { param: "body".into(), msg }],
                 }
             }
         }
@@ -52,16 +46,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let correlation_id = parts
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let client_addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let correlation_id =
+            parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let client_addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
         let path = parts.uri.path();
         let dialect = if path.starts_with("/user/") {
             "elevate"
@@ -72,21 +59,13 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
         } else {
             "http"
         };
-        Ok(RequestMeta(Metadata {
-            actor_id: None,
-            correlation_id,
-            dialect,
-            client_addr,
-        }))
+        Ok(RequestMeta(Metadata { actor_id: None, correlation_id, dialect, client_addr }))
     }
 }
 
 impl RequestMeta {
     pub fn by(self, caller: &Caller) -> Metadata {
-        Metadata {
-            actor_id: Some(caller.user_uuid().to_string()),
-            ..self.0
-        }
+        Metadata { actor_id: Some(caller.user_uuid().to_string()), ..self.0 }
     }
 }
 
@@ -127,17 +106,11 @@ pub fn paging(page: Option<&str>, limit: Option<&str>) -> Result<(i64, i64), App
             None => Ok(default),
             Some(s) => match s.parse::<i64>() {
                 Ok(n) if (1..=max).contains(&n) => Ok(n),
-                _ => Err(AppError::invalid_field(
-                    name,
-                    format!("{name} must be a whole number from 1 to {max}"),
-                )),
+                _ => Err(AppError::invalid_field(name, format!("{name} must be a whole number from 1 to {max}"))),
             },
         }
     };
-    Ok((
-        parse("page", page, 1, 1_000_000)?,
-        parse("limit", limit, 100, 1000)?,
-    ))
+    Ok((parse("page", page, 1, 1_000_000)?, parse("limit", limit, 100, 1000)?))
 }
 
 #[cfg(test)]
@@ -169,13 +142,8 @@ where
 {
     type Rejection = AppError;
 
-    async fn from_request(
-        request: axum::extract::Request,
-        state: &S,
-    ) -> Result<Option<Self>, AppError> {
-        let json =
-            <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(request, state)
-                .await?;
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Option<Self>, AppError> {
+        let json = <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(request, state).await?;
         Ok(json.map(|axum::Json(value)| JsonBody(value)))
     }
 }

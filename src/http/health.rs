@@ -11,9 +11,7 @@ use std::time::Duration;
 use crate::app::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/user/health", get(health))
+    Router::new().route("/health", get(health)).route("/user/health", get(health))
 }
 
 async fn check(name: &str, result: Result<(), String>) -> serde_json::Value {
@@ -37,11 +35,7 @@ async fn health(State(state): State<AppState>) -> Response {
         checks.push(check("Kafka", kafka_reachable(brokers).await).await);
     }
     let healthy = checks.iter().all(|c| c["healthy"] == true);
-    let status = if healthy {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
+    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let body = json!({
         "id": "service.health.api",
@@ -68,12 +62,7 @@ async fn health(State(state): State<AppState>) -> Response {
 /// Until the publisher lands, Kafka health is whether any configured broker accepts a connection.
 async fn kafka_reachable(brokers: &str) -> Result<(), String> {
     for broker in brokers.split(',').map(str::trim).filter(|b| !b.is_empty()) {
-        if let Ok(Ok(_)) = tokio::time::timeout(
-            Duration::from_secs(1),
-            tokio::net::TcpStream::connect(broker),
-        )
-        .await
-        {
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(broker)).await {
             return Ok(());
         }
     }

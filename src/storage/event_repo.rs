@@ -1,9 +1,7 @@
 //! cqrs-es' `PersistedEventRepository` is not object-safe, so the backend is
 //! an enum that forwards to postgres-es or sqlite-es.
 
-use cqrs_es::persist::{
-    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
-};
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
 use cqrs_es::Aggregate;
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
@@ -39,10 +37,7 @@ macro_rules! forward {
 }
 
 impl PersistedEventRepository for EventRepo {
-    async fn get_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+    async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
         forward!(self, repo => repo.get_events::<A>(aggregate_id))
     }
 
@@ -69,10 +64,7 @@ impl PersistedEventRepository for EventRepo {
         forward!(self, repo => repo.persist::<A>(events, snapshot_update.clone()))
     }
 
-    async fn stream_events<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-    ) -> Result<ReplayStream, PersistenceError> {
+    async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
         forward!(self, repo => repo.stream_events::<A>(aggregate_id))
     }
 

@@ -25,7 +25,8 @@ pub struct LogEntry {
     pub event: StoredEvent,
 }
 
-const PG_AFTER: &str = "SELECT position, transaction_id::text AS txid, aggregate_type, aggregate_id, sequence, event_type, \
+const PG_AFTER: &str =
+    "SELECT position, transaction_id::text AS txid, aggregate_type, aggregate_id, sequence, event_type, \
     event_version, payload::text AS payload, metadata::text AS metadata, \
     to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at \
     FROM events \
@@ -33,8 +34,7 @@ const PG_AFTER: &str = "SELECT position, transaction_id::text AS txid, aggregate
       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
     ORDER BY transaction_id, position LIMIT $3";
 
-const SQLITE_AFTER: &str =
-    "SELECT position, '0' AS txid, aggregate_type, aggregate_id, sequence, event_type, \
+const SQLITE_AFTER: &str = "SELECT position, '0' AS txid, aggregate_type, aggregate_id, sequence, event_type, \
     event_version, payload, metadata, recorded_at \
     FROM events WHERE position > $1 ORDER BY position LIMIT $2";
 
@@ -48,13 +48,9 @@ where
     let position: i64 = row.try_get("position")?;
     let payload: String = row.try_get("payload")?;
     let metadata: String = row.try_get("metadata")?;
-    let json =
-        |text: &str| serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+    let json = |text: &str| serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)));
     Ok(LogEntry {
-        point: CommitPoint {
-            txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-            position,
-        },
+        point: CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position },
         event: StoredEvent {
             position,
             aggregate_type: row.try_get("aggregate_type")?,
@@ -71,11 +67,7 @@ where
 
 impl Db {
     /// Up to `limit` events after `after`, in commit order, all from finished transactions.
-    pub async fn events_after(
-        &self,
-        after: CommitPoint,
-        limit: i64,
-    ) -> Result<Vec<LogEntry>, sqlx::Error> {
+    pub async fn events_after(&self, after: CommitPoint, limit: i64) -> Result<Vec<LogEntry>, sqlx::Error> {
         match self {
             Db::Postgres(pool) => {
                 let rows = sqlx::query(PG_AFTER)
@@ -87,11 +79,7 @@ impl Db {
                 rows.iter().map(decode_row).collect()
             }
             Db::Sqlite(pool) => {
-                let rows = sqlx::query(SQLITE_AFTER)
-                    .bind(after.position)
-                    .bind(limit)
-                    .fetch_all(pool)
-                    .await?;
+                let rows = sqlx::query(SQLITE_AFTER).bind(after.position).bind(limit).fetch_all(pool).await?;
                 rows.iter().map(decode_row).collect()
             }
         }
@@ -116,21 +104,16 @@ impl Db {
                 .fetch_one(pool)
                 .await?
             }
-            Db::Sqlite(pool) => {
-                sqlx::query_as(
-                    "SELECT '0', position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-                )
-                .bind(aggregate_type)
-                .bind(aggregate_id)
-                .bind(sequence)
-                .fetch_one(pool)
-                .await?
-            }
+            Db::Sqlite(pool) => sqlx::query_as(
+                "SELECT '0', position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+            )
+            .bind(aggregate_type)
+            .bind(aggregate_id)
+            .bind(sequence)
+            .fetch_one(pool)
+            .await?,
         };
-        Ok(CommitPoint {
-            txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-            position,
-        })
+        Ok(CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position })
     }
 
     pub async fn count_events(&self) -> Result<i64, sqlx::Error> {

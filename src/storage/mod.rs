@@ -11,9 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use projections::{SqlValue, Statement};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::ConnectOptions;
 
 pub use event_repo::EventRepo;
@@ -78,9 +76,8 @@ impl Db {
                 .log_statements(tracing::log::LevelFilter::Trace);
             if let Some(parent) = Path::new(options.get_filename()).parent() {
                 if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).with_context(|| {
-                        format!("cannot create the database folder {}", parent.display())
-                    })?;
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create the database folder {}", parent.display()))?;
                 }
             }
             let pool = SqlitePoolOptions::new()

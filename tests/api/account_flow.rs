@@ -20,11 +20,7 @@ async fn sign_up_login_read_update_refresh_logout(backend: Backend) {
 
     // Also by {identifier, password}.
     let by_identifier = app
-        .post(
-            "/user/v1/account/login",
-            None,
-            json!({"identifier": "asha.rao@example.com", "password": PASSWORD}),
-        )
+        .post("/user/v1/account/login", None, json!({"identifier": "asha.rao@example.com", "password": PASSWORD}))
         .await;
     assert_eq!(by_identifier.status, StatusCode::OK);
 
@@ -32,14 +28,10 @@ async fn sign_up_login_read_update_refresh_logout(backend: Backend) {
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.result()["name"], "Asha Rao");
     let id = me.result()["id"].as_i64().unwrap();
-    let by_id = app
-        .get(&format!("/user/v1/user/read/{id}"), Some(&s.access_token))
-        .await;
+    let by_id = app.get(&format!("/user/v1/user/read/{id}"), Some(&s.access_token)).await;
     assert_eq!(by_id.result()["email"], "asha.rao@example.com");
     let uuid = me.result()["uuid"].as_str().unwrap().to_string();
-    let by_uuid = app
-        .get(&format!("/user/v1/user/read/{uuid}"), Some(&s.access_token))
-        .await;
+    let by_uuid = app.get(&format!("/user/v1/user/read/{uuid}"), Some(&s.access_token)).await;
     assert_eq!(by_uuid.result()["id"], id);
 
     let updated = app
@@ -55,117 +47,54 @@ async fn sign_up_login_read_update_refresh_logout(backend: Backend) {
     assert_eq!(updated.result()["location"][0]["value"], "ka");
 
     let lang = app
-        .patch(
-            "/user/v1/user/setLanguagePreference",
-            Some(&s.access_token),
-            Some(json!({"preferred_language": "hi"})),
-        )
+        .patch("/user/v1/user/setLanguagePreference", Some(&s.access_token), Some(json!({"preferred_language": "hi"})))
         .await;
     assert_eq!(lang.result()["preferred_language"], "hi");
-    let terms = app
-        .patch(
-            "/user/v1/account/acceptTermsAndCondition",
-            Some(&s.access_token),
-            None,
-        )
-        .await;
+    let terms = app.patch("/user/v1/account/acceptTermsAndCondition", Some(&s.access_token), None).await;
     assert_eq!(terms.status, StatusCode::OK);
     let me = app.get("/user/v1/user/read", Some(&s.access_token)).await;
     assert_eq!(me.result()["has_accepted_terms_and_conditions"], true);
 
     // Refresh rotates: the new pair works.
-    let refreshed = app
-        .post(
-            "/user/v1/account/generateToken",
-            None,
-            json!({"refresh_token": s.refresh_token}),
-        )
-        .await;
+    let refreshed = app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.refresh_token})).await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
-    let access2 = refreshed.result()["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let refresh2 = refreshed.result()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let access2 = refreshed.result()["access_token"].as_str().unwrap().to_string();
+    let refresh2 = refreshed.result()["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(refresh2, s.refresh_token);
-    assert_eq!(
-        app.get("/user/v1/user/read", Some(&access2)).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/user/v1/user/read", Some(&access2)).await.status, StatusCode::OK);
 
     // Logout: every token of that session is dead at once.
-    let logout = app
-        .post(
-            "/user/v1/account/logout",
-            Some(&access2),
-            json!({"refresh_token": refresh2}),
-        )
-        .await;
+    let logout = app.post("/user/v1/account/logout", Some(&access2), json!({"refresh_token": refresh2})).await;
     assert_eq!(logout.status, StatusCode::OK, "{}", logout.body);
     for token in [&s.access_token, &access2] {
-        app.get("/user/v1/user/read", Some(token))
-            .await
-            .assert_error_envelope(401);
+        app.get("/user/v1/user/read", Some(token)).await.assert_error_envelope(401);
     }
-    app.post(
-        "/user/v1/account/generateToken",
-        None,
-        json!({"refresh_token": refresh2}),
-    )
-    .await
-    .assert_error_envelope(401);
+    app.post("/user/v1/account/generateToken", None, json!({"refresh_token": refresh2}))
+        .await
+        .assert_error_envelope(401);
 
     // The sign-up session is separate and still alive.
-    assert_eq!(
-        app.get("/user/v1/user/read", Some(&signed_up.access_token))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/user/v1/user/read", Some(&signed_up.access_token)).await.status, StatusCode::OK);
 }
 
 async fn reused_refresh_token_revokes_the_family(backend: Backend) {
     let app = spawn_app(backend).await;
     app.sign_up("Ravi", "ravi@example.com").await;
     let s = session(&app.login("ravi@example.com", PASSWORD).await);
-    let first = app
-        .post(
-            "/user/v1/account/generateToken",
-            None,
-            json!({"refresh_token": s.refresh_token}),
-        )
-        .await;
+    let first = app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.refresh_token})).await;
     assert_eq!(first.status, StatusCode::OK);
     let new_access = first.result()["access_token"].as_str().unwrap().to_string();
-    let new_refresh = first.result()["refresh_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let new_refresh = first.result()["refresh_token"].as_str().unwrap().to_string();
 
     // An attacker replays the spent token: refused, and the whole family dies.
-    app.post(
-        "/user/v1/account/generateToken",
-        None,
-        json!({"refresh_token": s.refresh_token}),
-    )
-    .await
-    .assert_error_envelope(401);
-    app.post(
-        "/user/v1/account/generateToken",
-        None,
-        json!({"refresh_token": new_refresh}),
-    )
-    .await
-    .assert_error_envelope(401);
-    app.get("/user/v1/user/read", Some(&new_access))
+    app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.refresh_token}))
         .await
         .assert_error_envelope(401);
-    app.get("/user/v1/user/read", Some(&s.access_token))
+    app.post("/user/v1/account/generateToken", None, json!({"refresh_token": new_refresh}))
         .await
         .assert_error_envelope(401);
+    app.get("/user/v1/user/read", Some(&new_access)).await.assert_error_envelope(401);
+    app.get("/user/v1/user/read", Some(&s.access_token)).await.assert_error_envelope(401);
 }
 
 async fn list_and_search_see_writes_at_once(backend: Backend) {
@@ -175,58 +104,24 @@ async fn list_and_search_see_writes_at_once(backend: Backend) {
     app.sign_up("Chitra Iyer", "chitra@example.com").await;
 
     // Substring, case-insensitive, on name or email.
-    let found = app
-        .get(
-            "/user/v1/account/list?userType=mentee&search=KHA",
-            Some(&s.access_token),
-        )
-        .await;
+    let found = app.get("/user/v1/account/list?userType=mentee&search=KHA", Some(&s.access_token)).await;
     assert_eq!(listed_names(&found), vec!["Zara Khan"]);
-    let by_email = app
-        .get(
-            "/user/v1/account/list?search=sample.org",
-            Some(&s.access_token),
-        )
-        .await;
+    let by_email = app.get("/user/v1/account/list?search=sample.org", Some(&s.access_token)).await;
     assert_eq!(listed_names(&by_email), vec!["Bilal Shah"]);
-    let all = app
-        .get(
-            "/user/v1/account/list?userType=mentee&page=1&limit=2",
-            Some(&s.access_token),
-        )
-        .await;
+    let all = app.get("/user/v1/account/list?userType=mentee&page=1&limit=2", Some(&s.access_token)).await;
     assert_eq!(all.result()["count"], 3);
     assert_eq!(listed_names(&all), vec!["Bilal Shah", "Chitra Iyer"]);
-    let page2 = app
-        .get(
-            "/user/v1/account/list?userType=mentee&page=2&limit=2",
-            Some(&s.access_token),
-        )
-        .await;
+    let page2 = app.get("/user/v1/account/list?userType=mentee&page=2&limit=2", Some(&s.access_token)).await;
     assert_eq!(listed_names(&page2), vec!["Zara Khan"]);
-    let mentors = app
-        .get(
-            "/user/v1/account/list?userType=mentor",
-            Some(&s.access_token),
-        )
-        .await;
+    let mentors = app.get("/user/v1/account/list?userType=mentor", Some(&s.access_token)).await;
     assert_eq!(mentors.result()["count"], 0);
     // LIKE wildcards in the search are literal.
-    let wildcard = app
-        .get("/user/v1/account/list?search=%25", Some(&s.access_token))
-        .await;
+    let wildcard = app.get("/user/v1/account/list?search=%25", Some(&s.access_token)).await;
     assert_eq!(wildcard.result()["count"], 0);
 
     // Read-your-writes: a rename shows in the very next search.
-    app.patch(
-        "/user/v1/user/update",
-        Some(&s.access_token),
-        Some(json!({"name": "Yasmin Khan"})),
-    )
-    .await;
-    let renamed = app
-        .get("/user/v1/account/list?search=yasmin", Some(&s.access_token))
-        .await;
+    app.patch("/user/v1/user/update", Some(&s.access_token), Some(json!({"name": "Yasmin Khan"}))).await;
+    let renamed = app.get("/user/v1/account/list?search=yasmin", Some(&s.access_token)).await;
     assert_eq!(listed_names(&renamed), vec!["Yasmin Khan"]);
 
     // account/search: include by id and email, exclude by id.
@@ -242,48 +137,40 @@ async fn list_and_search_see_writes_at_once(backend: Backend) {
     assert_eq!(picked.status, StatusCode::OK, "{}", picked.body);
     assert_eq!(listed_names(&picked), vec!["Chitra Iyer", "Yasmin Khan"]);
     let excluded = app
-        .post(
-            "/user/v1/account/search?type=mentee",
-            Some(&s.access_token),
-            json!({"excluded_user_ids": [my_id]}),
-        )
+        .post("/user/v1/account/search?type=mentee", Some(&s.access_token), json!({"excluded_user_ids": [my_id]}))
         .await;
     assert_eq!(listed_names(&excluded), vec!["Bilal Shah", "Chitra Iyer"]);
 
     // Lists need a token.
-    app.get("/user/v1/account/list", None)
-        .await
-        .assert_error_envelope(401);
+    app.get("/user/v1/account/list", None).await.assert_error_envelope(401);
 }
 
 async fn admin_creation_needs_the_secret_and_admin_login_needs_the_role(backend: Backend) {
     let app = spawn_app(backend).await;
     let refused = app
-        .post("/user/v1/admin/create", None, json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": "guess"}))
+        .post(
+            "/user/v1/admin/create",
+            None,
+            json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": "guess"}),
+        )
         .await;
     refused.assert_error_envelope(401);
     let created = app
-        .post("/user/v1/admin/create", None, json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET}))
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let admin = app
         .post(
-            "/user/v1/admin/login",
+            "/user/v1/admin/create",
             None,
-            json!({"email": "root@example.com", "password": PASSWORD}),
+            json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET}),
         )
         .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let admin =
+        app.post("/user/v1/admin/login", None, json!({"email": "root@example.com", "password": PASSWORD})).await;
     assert_eq!(admin.status, StatusCode::OK, "{}", admin.body);
     assert_eq!(admin.result()["user"]["user_roles"][0]["title"], "admin");
 
     app.sign_up("Plain", "plain@example.com").await;
-    let not_admin = app
-        .post(
-            "/user/v1/admin/login",
-            None,
-            json!({"email": "plain@example.com", "password": PASSWORD}),
-        )
-        .await;
+    let not_admin =
+        app.post("/user/v1/admin/login", None, json!({"email": "plain@example.com", "password": PASSWORD})).await;
     not_admin.assert_error_envelope(400);
     let wrong = app.login("nobody@example.com", PASSWORD).await;
     assert_eq!(not_admin.body["message"], wrong.body["message"]);
@@ -293,7 +180,11 @@ async fn admin_creation_is_refused_without_a_configured_secret(backend: Backend)
     let database = fresh_database(backend).await;
     let app = spawn_app_with(database, |s| s.admin_secret_code = None).await;
     let reply = app
-        .post("/user/v1/admin/create", None, json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ""}))
+        .post(
+            "/user/v1/admin/create",
+            None,
+            json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ""}),
+        )
         .await;
     reply.assert_error_envelope(401);
 }
@@ -302,9 +193,7 @@ async fn repeated_failures_lock_the_account(backend: Backend) {
     let app = spawn_app(backend).await;
     app.sign_up("Lock Me", "lock@example.com").await;
     for _ in 0..3 {
-        app.login("lock@example.com", "Wr0ng!pass")
-            .await
-            .assert_error_envelope(400);
+        app.login("lock@example.com", "Wr0ng!pass").await.assert_error_envelope(400);
     }
     // Locked: even the right password is refused, with the same message.
     let locked = app.login("lock@example.com", PASSWORD).await;
@@ -320,6 +209,7 @@ on_both_backends!(
     admin_creation_is_refused_without_a_configured_secret,
     repeated_failures_lock_the_account,
     deactivation_and_deletion_revoke_tokens_at_once,
+    a_claim_left_by_a_crashed_sign_up_is_recovered,
 );
 
 /// Deactivation and deletion have no ELEVATE route in this slice (the admin
@@ -333,7 +223,9 @@ async fn deactivation_and_deletion_revoke_tokens_at_once(backend: Backend) {
 
     app.state.deactivate(&uuid, &meta).await.unwrap();
     app.get("/user/v1/user/read", Some(&s.access_token)).await.assert_error_envelope(401);
-    app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.refresh_token})).await.assert_error_envelope(401);
+    app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.refresh_token}))
+        .await
+        .assert_error_envelope(401);
     app.login("gone@example.com", PASSWORD).await.assert_error_envelope(400);
     let listed = app.get("/user/v1/account/list?search=gone", Some(&other.access_token)).await;
     assert_eq!(listed.result()["count"], 0);
@@ -353,4 +245,32 @@ async fn deactivation_and_deletion_revoke_tokens_at_once(backend: Backend) {
             .unwrap()
     });
     assert_eq!(leftovers, 0);
+}
+
+/// A crash between claiming an email and registering the user leaves a claim
+/// whose owner never existed; a later sign-up takes it over once it is stale,
+/// but not while the first sign-up could still be running.
+async fn a_claim_left_by_a_crashed_sign_up_is_recovered(backend: Backend) {
+    use aggregates::{ClaimCommand, ClaimKind, UniqueClaim};
+    let app = spawn_app(backend).await;
+    let meta = roster::commands::Metadata::system("test");
+    let claim = |email: &str, age_minutes: i64| {
+        let id = roster::bootstrap::claim_id(ClaimKind::Email, email);
+        let at = chrono::Utc::now() - chrono::Duration::minutes(age_minutes);
+        let command = ClaimCommand::Claim { owner: uuid::Uuid::new_v4().to_string(), at };
+        let bus = app.state.bus.clone();
+        let meta = meta.clone();
+        async move { bus.execute::<UniqueClaim>(&id, command, &meta).await.unwrap() }
+    };
+    claim("stale@example.com", 10).await;
+    claim("fresh@example.com", 0).await;
+    app.sign_up("Recovered", "stale@example.com").await;
+    let blocked = app
+        .post(
+            "/user/v1/account/create",
+            None,
+            json!({"name": "Too Soon", "email": "fresh@example.com", "password": PASSWORD}),
+        )
+        .await;
+    blocked.assert_error_envelope(400);
 }

@@ -13,89 +13,45 @@ async fn malformed_bodies_get_4xx_in_the_envelope(backend: Backend) {
         ("malformed JSON", b"{\"name\": \"x\",".to_vec(), 400),
         ("not an object", b"[1, 2, 3]".to_vec(), 400),
         ("missing fields", br#"{"name": "x"}"#.to_vec(), 400),
-        (
-            "wrong types",
-            br#"{"name": 5, "email": true, "password": []}"#.to_vec(),
-            400,
-        ),
+        ("wrong types", br#"{"name": 5, "email": true, "password": []}"#.to_vec(), 400),
         ("null body", b"null".to_vec(), 400),
     ];
     for (what, body, status) in cases {
-        let reply = app
-            .raw(Method::POST, create, "application/json", body)
-            .await;
+        let reply = app.raw(Method::POST, create, "application/json", body).await;
         assert_eq!(reply.status.as_u16(), status, "{what}: {}", reply.body);
         reply.assert_error_envelope(status);
     }
-    let wrong_type = app
-        .raw(Method::POST, create, "text/plain", b"{}".to_vec())
-        .await;
+    let wrong_type = app.raw(Method::POST, create, "text/plain", b"{}".to_vec()).await;
     wrong_type.assert_error_envelope(415);
 
     // 2 MiB body: refused before it is read, in the envelope.
-    let huge = format!(
-        "{{\"name\": \"{}\", \"email\": \"a@b.co\", \"password\": \"x\"}}",
-        "x".repeat(2 * 1024 * 1024)
-    );
-    let reply = app
-        .raw(Method::POST, create, "application/json", huge.into_bytes())
-        .await;
+    let huge = format!("{{\"name\": \"{}\", \"email\": \"a@b.co\", \"password\": \"x\"}}", "x".repeat(2 * 1024 * 1024));
+    let reply = app.raw(Method::POST, create, "application/json", huge.into_bytes()).await;
     reply.assert_error_envelope(413);
 
     // Validation: bad email, weak password, empty name.
-    let invalid = app
-        .post(
-            create,
-            None,
-            json!({"name": " ", "email": "not-an-email", "password": "weak"}),
-        )
-        .await;
+    let invalid = app.post(create, None, json!({"name": " ", "email": "not-an-email", "password": "weak"})).await;
     invalid.assert_error_envelope(400);
-    let params: Vec<&str> = invalid.body["error"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["param"].as_str().unwrap())
-        .collect();
+    let params: Vec<&str> =
+        invalid.body["error"].as_array().unwrap().iter().map(|e| e["param"].as_str().unwrap()).collect();
     assert_eq!(params, vec!["name", "email", "password"]);
 
     // Unknown route and method.
-    app.get("/user/v1/nothing/here", None)
-        .await
-        .assert_error_envelope(404);
-    app.get("/user/v1/account/create", None)
-        .await
-        .assert_error_envelope(405);
+    app.get("/user/v1/nothing/here", None).await.assert_error_envelope(404);
+    app.get("/user/v1/account/create", None).await.assert_error_envelope(405);
 
     // Protected fields cannot be changed through user/update.
     let s = app.sign_up("Safe", "safe@example.com").await;
-    let sneaky = app
-        .patch(
-            "/user/v1/user/update",
-            Some(&s.access_token),
-            Some(json!({"email": "other@example.com"})),
-        )
-        .await;
+    let sneaky =
+        app.patch("/user/v1/user/update", Some(&s.access_token), Some(json!({"email": "other@example.com"}))).await;
     sneaky.assert_error_envelope(400);
-    let empty = app
-        .patch(
-            "/user/v1/user/update",
-            Some(&s.access_token),
-            Some(json!({})),
-        )
-        .await;
+    let empty = app.patch("/user/v1/user/update", Some(&s.access_token), Some(json!({}))).await;
     empty.assert_error_envelope(400);
-    let bad_page = app
-        .get("/user/v1/account/list?page=abc", Some(&s.access_token))
-        .await;
+    let bad_page = app.get("/user/v1/account/list?page=abc", Some(&s.access_token)).await;
     bad_page.assert_error_envelope(400);
-    let missing = app
-        .get("/user/v1/user/read/999999", Some(&s.access_token))
-        .await;
+    let missing = app.get("/user/v1/user/read/999999", Some(&s.access_token)).await;
     missing.assert_error_envelope(404);
-    let garbage_id = app
-        .get("/user/v1/user/read/not-an-id", Some(&s.access_token))
-        .await;
+    let garbage_id = app.get("/user/v1/user/read/not-an-id", Some(&s.access_token)).await;
     garbage_id.assert_error_envelope(404);
 
     // Nothing stored was harmed: the user still reads back intact.
@@ -131,19 +87,13 @@ async fn forged_expired_and_unsigned_tokens_are_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     let s = app.sign_up("Tok", "tok@example.com").await;
     let parts: Vec<&str> = s.access_token.split('.').collect();
-    let claims: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
 
     // alg: none with the real claims.
-    let none = format!(
-        "{}.{}.",
-        b64(&json!({"alg": "none", "typ": "JWT"})),
-        parts[1]
-    );
+    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), parts[1]);
     // Claims changed (admin role added) under the old signature.
     let mut elevated = claims.clone();
-    elevated["data"]["roles"] =
-        json!([{"id": 4, "title": "admin", "user_type": 1, "status": "ACTIVE"}]);
+    elevated["data"]["roles"] = json!([{"id": 4, "title": "admin", "user_type": 1, "status": "ACTIVE"}]);
     let forged = format!("{}.{}.{}", parts[0], b64(&elevated), parts[2]);
     // HS256 signed with a guessed secret.
     let hs = jsonwebtoken::encode(
@@ -154,18 +104,9 @@ async fn forged_expired_and_unsigned_tokens_are_refused(backend: Backend) {
     .unwrap();
     // A correctly signed but expired token cannot be minted here without the key, so expire via the service itself.
     let now = chrono::Utc::now().timestamp();
-    let data: roster::auth::tokens::TokenData =
-        serde_json::from_value(claims["data"].clone()).unwrap();
-    let expired = app
-        .state
-        .tokens
-        .issue(
-            "access",
-            data.clone(),
-            "x".into(),
-            now - 2 * app.state.tokens.access_ttl,
-        )
-        .unwrap();
+    let data: roster::auth::tokens::TokenData = serde_json::from_value(claims["data"].clone()).unwrap();
+    let expired =
+        app.state.tokens.issue("access", data.clone(), "x".into(), now - 2 * app.state.tokens.access_ttl).unwrap();
     // A refresh token is not an access token.
     let refresh_as_access = s.refresh_token.clone();
 
@@ -178,22 +119,13 @@ async fn forged_expired_and_unsigned_tokens_are_refused(backend: Backend) {
         ("junk", "abc.def".into()),
     ] {
         let reply = app.get("/user/v1/user/read", Some(&token)).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::UNAUTHORIZED,
-            "{what}: {}",
-            reply.body
-        );
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{what}: {}", reply.body);
         reply.assert_error_envelope(401);
     }
     // The access token must not pass as a refresh token either.
-    app.post(
-        "/user/v1/account/generateToken",
-        None,
-        json!({"refresh_token": s.access_token}),
-    )
-    .await
-    .assert_error_envelope(401);
+    app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.access_token}))
+        .await
+        .assert_error_envelope(401);
     // Scheme is case-insensitive; a missing header is 401.
     let reply = app
         .client
@@ -203,9 +135,7 @@ async fn forged_expired_and_unsigned_tokens_are_refused(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(reply.status(), StatusCode::OK);
-    app.get("/user/v1/user/read", None)
-        .await
-        .assert_error_envelope(401);
+    app.get("/user/v1/user/read", None).await.assert_error_envelope(401);
 }
 
 on_both_backends!(

@@ -12,7 +12,8 @@ use roster::storage::Db;
 use crate::helpers::*;
 use crate::on_both_backends;
 
-const INSERT: &str = "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+const INSERT: &str =
+    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
                       VALUES ('probe', $1, $2, 'Probed', '1', '{}', '{}')";
 
 async fn insert(db: &Db, stream: &str, sequence: i64) {
@@ -84,11 +85,7 @@ async fn reader_never_skips_a_late_commit(backend: Backend) {
     });
     let seen_set: BTreeSet<_> = seen.iter().cloned().collect();
     assert_eq!(seen.len(), seen_set.len(), "an event was read twice");
-    assert_eq!(
-        seen_set,
-        logged.into_iter().collect::<BTreeSet<_>>(),
-        "the reader missed events"
-    );
+    assert_eq!(seen_set, logged.into_iter().collect::<BTreeSet<_>>(), "the reader missed events");
     assert_eq!(seen_set.len(), 161);
     assert!(seen_set.contains(&("slow".to_string(), 1)));
 }

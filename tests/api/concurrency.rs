@@ -12,13 +12,7 @@ async fn fifty_parallel_sign_ups_with_one_email_make_one_user(backend: Backend) 
         let email: String = "Same.Person@Example.com"
             .chars()
             .enumerate()
-            .map(|(j, c)| {
-                if (i + j) % 2 == 0 {
-                    c.to_ascii_uppercase()
-                } else {
-                    c.to_ascii_lowercase()
-                }
-            })
+            .map(|(j, c)| if (i + j) % 2 == 0 { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
             .collect();
         let app = &app;
         async move {
@@ -31,37 +25,15 @@ async fn fifty_parallel_sign_ups_with_one_email_make_one_user(backend: Backend) 
         }
     });
     let replies = join_all(attempts).await;
-    let created = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::CREATED)
-        .count();
-    let refused = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::BAD_REQUEST)
-        .count();
-    assert!(
-        replies.iter().all(|r| !r.status.is_server_error()),
-        "a sign-up failed with 5xx"
-    );
+    let created = replies.iter().filter(|r| r.status == StatusCode::CREATED).count();
+    let refused = replies.iter().filter(|r| r.status == StatusCode::BAD_REQUEST).count();
+    assert!(replies.iter().all(|r| !r.status.is_server_error()), "a sign-up failed with 5xx");
     assert_eq!((created, refused), (1, 49));
-    for r in replies
-        .iter()
-        .filter(|r| r.status == StatusCode::BAD_REQUEST)
-    {
+    for r in replies.iter().filter(|r| r.status == StatusCode::BAD_REQUEST) {
         assert_eq!(r.body["message"], "User already exists");
     }
-    let winner = session(
-        replies
-            .iter()
-            .find(|r| r.status == StatusCode::CREATED)
-            .unwrap(),
-    );
-    let list = app
-        .get(
-            "/user/v1/account/list?search=same.person",
-            Some(&winner.access_token),
-        )
-        .await;
+    let winner = session(replies.iter().find(|r| r.status == StatusCode::CREATED).unwrap());
+    let list = app.get("/user/v1/account/list?search=same.person", Some(&winner.access_token)).await;
     assert_eq!(list.result()["count"], 1);
     // And only one user aggregate exists in the log.
     let registered: i64 = roster::on_pool!(&app.state.db, pool => {
@@ -86,21 +58,14 @@ async fn parallel_wrong_passwords_are_all_counted(backend: Backend) {
         .unwrap()
     });
     assert_eq!((failed, locked), (3, 1));
-    app.login("target@example.com", PASSWORD)
-        .await
-        .assert_error_envelope(400);
+    app.login("target@example.com", PASSWORD).await.assert_error_envelope(400);
 }
 
 async fn parallel_profile_updates_all_land(backend: Backend) {
     let app = spawn_app(backend).await;
     let s = app.sign_up("Busy", "busy@example.com").await;
-    let updates = (0..20).map(|i| {
-        app.patch(
-            "/user/v1/user/update",
-            Some(&s.access_token),
-            Some(json!({"about": format!("v{i}")})),
-        )
-    });
+    let updates = (0..20)
+        .map(|i| app.patch("/user/v1/user/update", Some(&s.access_token), Some(json!({"about": format!("v{i}")}))));
     let replies = join_all(updates).await;
     assert!(
         replies.iter().all(|r| r.status == StatusCode::OK),

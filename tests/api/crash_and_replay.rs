@@ -20,11 +20,7 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 async fn start(database_url: &str) -> Server {
@@ -98,10 +94,7 @@ async fn last_logged_about(db: &Db) -> Option<String> {
     });
     payload.map(|p| {
         let v: serde_json::Value = serde_json::from_str(&p).unwrap();
-        v["ProfileUpdated"]["changes"]["about"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        v["ProfileUpdated"]["changes"]["about"].as_str().unwrap().to_string()
     })
 }
 
@@ -120,23 +113,15 @@ async fn kill_nine_then_restart_catches_up_and_replay_matches(backend: Backend) 
         .json()
         .await
         .unwrap();
-    let token = signed_up["result"]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = signed_up["result"]["access_token"].as_str().unwrap().to_string();
 
     // Three writers hammer profile updates; kill -9 once enough have landed.
     let landed = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..3)
         .map(|w| {
-            let (client, base, token, landed, stop) = (
-                client.clone(),
-                server.base.clone(),
-                token.clone(),
-                landed.clone(),
-                stop.clone(),
-            );
+            let (client, base, token, landed, stop) =
+                (client.clone(), server.base.clone(), token.clone(), landed.clone(), stop.clone());
             tokio::spawn(async move {
                 let mut i = 0;
                 while !stop.load(Ordering::SeqCst) {
@@ -190,41 +175,21 @@ async fn kill_nine_then_restart_catches_up_and_replay_matches(backend: Backend) 
         if read["result"]["about"] == json!(expected) {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "read model did not catch up: {read}"
-        );
+        assert!(Instant::now() < deadline, "read model did not catch up: {read}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
     // Graceful stop on SIGTERM.
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
+    let status = Command::new("kill").arg("-TERM").arg(server.child.id().to_string()).status().unwrap();
     assert!(status.success());
     let exit = server.child.wait().unwrap();
-    assert!(
-        exit.success(),
-        "server did not exit cleanly on SIGTERM: {exit:?}"
-    );
+    assert!(exit.success(), "server did not exit cleanly on SIGTERM: {exit:?}");
 
     let live = dump(&db).await;
-    assert!(
-        live[0].1.len() == 1 && live[3].1.len() == 7,
-        "unexpected live tables: {live:?}"
-    );
-    let replay = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .arg("replay")
-        .env("DATABASE_URL", &database.url)
-        .output()
-        .unwrap();
-    assert!(
-        replay.status.success(),
-        "replay failed: {}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
+    assert!(live[0].1.len() == 1 && live[3].1.len() == 7, "unexpected live tables: {live:?}");
+    let replay =
+        Command::new(env!("CARGO_BIN_EXE_roster")).arg("replay").env("DATABASE_URL", &database.url).output().unwrap();
+    assert!(replay.status.success(), "replay failed: {}", String::from_utf8_lossy(&replay.stderr));
     let rebuilt = dump(&db).await;
     assert_eq!(live, rebuilt, "replay must rebuild the read tables exactly");
 

@@ -38,8 +38,7 @@ pub const PASSWORD: &str = "Str0ng!pass";
 pub const ADMIN_SECRET: &str = "let-me-in";
 
 pub fn pg_server_url() -> String {
-    std::env::var("ROSTER_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+    std::env::var("ROSTER_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
 }
 
 /// A fresh, empty database for one test; the SQLite temp dir lives as long as the guard.
@@ -53,25 +52,16 @@ pub async fn fresh_database(backend: Backend) -> TestDatabase {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-            TestDatabase {
-                url,
-                _dir: Some(dir),
-            }
+            TestDatabase { url, _dir: Some(dir) }
         }
         Backend::Postgres => {
             let name = format!("roster_test_{}", uuid::Uuid::new_v4().simple());
             let admin = sqlx::PgPool::connect(&format!("{}/postgres", pg_server_url()))
                 .await
                 .expect("PostgreSQL must be running");
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(&admin)
-                .await
-                .unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
             admin.close().await;
-            TestDatabase {
-                url: format!("{}/{name}", pg_server_url()),
-                _dir: None,
-            }
+            TestDatabase { url: format!("{}/{name}", pg_server_url()), _dir: None }
         }
     }
 }
@@ -102,10 +92,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(database, |_| {}).await
 }
 
-pub async fn spawn_app_with(
-    database: TestDatabase,
-    configure: impl FnOnce(&mut Settings),
-) -> TestApp {
+pub async fn spawn_app_with(database: TestDatabase, configure: impl FnOnce(&mut Settings)) -> TestApp {
     roster::telemetry::init_logging(false);
     let mut settings = test_settings(&database.url);
     configure(&mut settings);
@@ -113,12 +100,7 @@ pub async fn spawn_app_with(
     let addr = app.local_addr();
     let state = app.state();
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp {
-        addr,
-        client: Client::new(),
-        state,
-        database,
-    }
+    TestApp { addr, client: Client::new(), state, database }
 }
 
 pub struct Reply {
@@ -130,8 +112,7 @@ impl Reply {
     async fn from(response: Response) -> Reply {
         let status = response.status();
         let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("response is not JSON ({status}): {text}"));
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("response is not JSON ({status}): {text}"));
         Reply { status, body }
     }
 
@@ -145,13 +126,7 @@ impl Reply {
         assert!(self.body["message"].is_string(), "{}", self.body);
         assert!(self.body["error"].is_array(), "{}", self.body);
         assert!(self.body["responseCode"].is_string(), "{}", self.body);
-        assert!(
-            self.body["meta"]["correlation"]
-                .as_str()
-                .is_some_and(|c| !c.is_empty()),
-            "{}",
-            self.body
-        );
+        assert!(self.body["meta"]["correlation"].as_str().is_some_and(|c| !c.is_empty()), "{}", self.body);
     }
 }
 
@@ -166,13 +141,7 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
         let mut request = self.client.request(method, self.url(path));
         if let Some(token) = token {
             request = request.header("X-auth-token", format!("bearer {token}"));
@@ -195,13 +164,7 @@ impl TestApp {
         self.call(Method::PATCH, path, token, body).await
     }
 
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        content_type: &str,
-        body: Vec<u8>,
-    ) -> Reply {
+    pub async fn raw(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
         let response = self
             .client
             .request(method, self.url(path))
@@ -215,23 +178,14 @@ impl TestApp {
 
     pub async fn sign_up(&self, name: &str, email: &str) -> Session {
         let reply = self
-            .post(
-                "/user/v1/account/create",
-                None,
-                json!({"name": name, "email": email, "password": PASSWORD}),
-            )
+            .post("/user/v1/account/create", None, json!({"name": name, "email": email, "password": PASSWORD}))
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         session(&reply)
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Reply {
-        self.post(
-            "/user/v1/account/login",
-            None,
-            json!({"email": email, "password": password}),
-        )
-        .await
+        self.post("/user/v1/account/login", None, json!({"email": email, "password": password})).await
     }
 }
 
@@ -250,12 +204,6 @@ pub fn listed_names(reply: &Reply) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .flat_map(|group| {
-            group["values"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v["name"].as_str().unwrap().to_string())
-        })
+        .flat_map(|group| group["values"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap().to_string()))
         .collect()
 }

@@ -45,15 +45,7 @@ async fn health_metrics_jwks_and_correlation(backend: Backend) {
     assert_eq!(metadata["dialect"], "elevate");
     assert_eq!(metadata["actor_id"], s.user["uuid"]);
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("roster_http_requests_total"), "{metrics}");
 
     let jwks = app.get("/.well-known/jwks.json", None).await;
@@ -61,12 +53,9 @@ async fn health_metrics_jwks_and_correlation(backend: Backend) {
     assert_eq!(key["kty"], "OKP");
     assert_eq!(key["crv"], "Ed25519");
     // The published key verifies our tokens.
-    let decoding =
-        jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
+    let decoding = jsonwebtoken::DecodingKey::from_ed_components(key["x"].as_str().unwrap()).unwrap();
     let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    let claims = jsonwebtoken::decode::<serde_json::Value>(&s.access_token, &decoding, &validation)
-        .unwrap()
-        .claims;
+    let claims = jsonwebtoken::decode::<serde_json::Value>(&s.access_token, &decoding, &validation).unwrap().claims;
     assert_eq!(claims["data"]["name"], "Meta Data");
     assert_eq!(claims["data"]["roles"][0]["title"], "mentee");
     assert!(claims["data"]["session_id"].is_string());
@@ -95,12 +84,7 @@ async fn hs256_secrets_make_elevate_compatible_tokens(backend: Backend) {
         &validation,
     )
     .unwrap();
-    assert_eq!(
-        app.get("/user/v1/user/read", Some(&s.access_token))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/user/v1/user/read", Some(&s.access_token)).await.status, StatusCode::OK);
 }
 
 async fn bootstrap_is_idempotent_across_restarts(backend: Backend) {
@@ -109,9 +93,7 @@ async fn bootstrap_is_idempotent_across_restarts(backend: Backend) {
     let url = first.database.url.clone();
     // A second instance on the same database bootstraps again: no new events.
     let before = first.state.db.count_events().await.unwrap();
-    let second = roster::app::Application::build(test_settings(&url))
-        .await
-        .unwrap();
+    let second = roster::app::Application::build(test_settings(&url)).await.unwrap();
     assert_eq!(second.state().db.count_events().await.unwrap(), before);
     let roles: i64 = roster::on_pool!(&first.state.db, pool => {
         sqlx::query_scalar("SELECT count(*) FROM roles").fetch_one(pool).await.unwrap()

@@ -63,10 +63,7 @@ async fn create(
         roles: vec![],
     };
     let (profile, tokens) = state.sign_up(input, &meta).await?;
-    Ok(ApiOk::created(
-        "Sign-up successful Please wait while logging in.",
-        tokens_result(&profile, tokens),
-    ))
+    Ok(ApiOk::created("Sign-up successful Please wait while logging in.", tokens_result(&profile, tokens)))
 }
 
 #[derive(Deserialize)]
@@ -94,13 +91,8 @@ async fn login(
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<ApiOk, AppError> {
     let identifier = body.identifier()?.to_string();
-    let (profile, tokens) = state
-        .login(&identifier, body.password, false, &meta)
-        .await?;
-    Ok(ApiOk::ok(
-        "User logged in successfully.",
-        tokens_result(&profile, tokens),
-    ))
+    let (profile, tokens) = state.login(&identifier, body.password, false, &meta).await?;
+    Ok(ApiOk::ok("User logged in successfully.", tokens_result(&profile, tokens)))
 }
 
 #[derive(Deserialize)]
@@ -132,9 +124,7 @@ async fn logout(
     body: Option<JsonBody<LogoutBody>>,
 ) -> Result<ApiOk, AppError> {
     let body = body.map(|b| b.0).unwrap_or_default();
-    state
-        .logout(&caller, body.refresh_token.as_deref(), &meta.by(&caller))
-        .await?;
+    state.logout(&caller, body.refresh_token.as_deref(), &meta.by(&caller)).await?;
     Ok(ApiOk::ok("User logged out successfully.", json!([])))
 }
 
@@ -157,9 +147,7 @@ struct ListQuery {
 }
 
 fn role_filter(user_type: Option<String>) -> Option<String> {
-    user_type
-        .map(|t| t.trim().to_lowercase())
-        .filter(|t| !t.is_empty() && t != "all")
+    user_type.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty() && t != "all")
 }
 
 /// ELEVATE groups listed users by the first letter of their name.
@@ -167,11 +155,7 @@ fn grouped(profiles: &[Profile], count: i64) -> Value {
     let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
     for profile in profiles {
         let name = profile.user.name.clone().unwrap_or_default();
-        let key = name
-            .chars()
-            .next()
-            .map(|c| c.to_uppercase().to_string())
-            .unwrap_or_else(|| "#".into());
+        let key = name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_else(|| "#".into());
         let value = json!({
             "id": profile.user.id,
             "uuid": profile.user.user_uuid,
@@ -198,18 +182,10 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
-    let filter = UserFilter {
-        search: query.search,
-        role: role_filter(query.user_type),
-        page,
-        limit,
-        ..Default::default()
-    };
+    let filter =
+        UserFilter { search: query.search, role: role_filter(query.user_type), page, limit, ..Default::default() };
     let (profiles, count) = read_models::list_users(&state.db, &filter).await?;
-    Ok(ApiOk::ok(
-        "User list fetched successfully.",
-        grouped(&profiles, count),
-    ))
+    Ok(ApiOk::ok("User list fetched successfully.", grouped(&profiles, count)))
 }
 
 /// Ids may come as numbers or strings (numeric ids or UUIDs).
@@ -224,9 +200,9 @@ fn keys(ids: Vec<IdValue>) -> Result<Vec<UserKey>, AppError> {
     ids.into_iter()
         .map(|id| match id {
             IdValue::Number(n) => Ok(UserKey::Numeric(n)),
-            IdValue::Text(s) => UserKey::parse(&s).ok_or_else(|| {
-                AppError::invalid_field("user_ids", format!("{s} is not a user id"))
-            }),
+            IdValue::Text(s) => {
+                UserKey::parse(&s).ok_or_else(|| AppError::invalid_field("user_ids", format!("{s} is not a user id")))
+            }
         })
         .collect()
 }
@@ -260,8 +236,5 @@ async fn search(
         ..Default::default()
     };
     let (profiles, count) = read_models::list_users(&state.db, &filter).await?;
-    Ok(ApiOk::ok(
-        "User list fetched successfully.",
-        grouped(&profiles, count),
-    ))
+    Ok(ApiOk::ok("User list fetched successfully.", grouped(&profiles, count)))
 }

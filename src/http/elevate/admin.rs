@@ -15,9 +15,7 @@ use crate::http::extract::{JsonBody, RequestMeta};
 use super::account::{tokens_result, LoginBody};
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/admin/create", post(create))
-        .route("/admin/login", post(login))
+    Router::new().route("/admin/create", post(create)).route("/admin/login", post(login))
 }
 
 #[derive(Deserialize)]
@@ -32,10 +30,7 @@ struct CreateAdminBody {
 fn same_secret(a: &str, b: &str) -> bool {
     use sha2::{Digest, Sha256};
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
+    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
 }
 
 async fn create(
@@ -43,11 +38,8 @@ async fn create(
     RequestMeta(meta): RequestMeta,
     JsonBody(body): JsonBody<CreateAdminBody>,
 ) -> Result<ApiOk, AppError> {
-    let allowed = state
-        .settings
-        .admin_secret_code
-        .as_deref()
-        .is_some_and(|secret| same_secret(secret, &body.secret_code));
+    let allowed =
+        state.settings.admin_secret_code.as_deref().is_some_and(|secret| same_secret(secret, &body.secret_code));
     if !allowed {
         return Err(AppError::Unauthorized);
     }
@@ -62,10 +54,7 @@ async fn create(
         roles: vec!["admin".into()],
     };
     state.sign_up(input, &meta).await?;
-    Ok(ApiOk::created(
-        "Sign-up successful, Please wait while logging in.",
-        json!([]),
-    ))
+    Ok(ApiOk::created("Sign-up successful, Please wait while logging in.", json!([])))
 }
 
 async fn login(
@@ -75,8 +64,5 @@ async fn login(
 ) -> Result<ApiOk, AppError> {
     let identifier = body.identifier()?.to_string();
     let (profile, tokens) = state.login(&identifier, body.password, true, &meta).await?;
-    Ok(ApiOk::ok(
-        "User logged in successfully.",
-        tokens_result(&profile, tokens),
-    ))
+    Ok(ApiOk::ok("User logged in successfully.", tokens_result(&profile, tokens)))
 }

@@ -9,8 +9,5 @@ use axum::Router;
 use crate::app::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .merge(account::routes())
-        .merge(user::routes())
-        .merge(admin::routes())
+    Router::new().merge(account::routes()).merge(user::routes()).merge(admin::routes())
 }

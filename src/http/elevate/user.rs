@@ -22,17 +22,9 @@ pub fn routes() -> Router<AppState> {
         .route("/user/setLanguagePreference", patch(set_language))
 }
 
-async fn read_self(
-    State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
-) -> Result<ApiOk, AppError> {
-    let profile = state
-        .profile(&UserKey::Uuid(caller.user_uuid().to_string()))
-        .await?;
-    Ok(ApiOk::ok(
-        "Profile fetched successfully.",
-        profile.to_elevate_json(),
-    ))
+async fn read_self(State(state): State<AppState>, Authenticated(caller): Authenticated) -> Result<ApiOk, AppError> {
+    let profile = state.profile(&UserKey::Uuid(caller.user_uuid().to_string())).await?;
+    Ok(ApiOk::ok("Profile fetched successfully.", profile.to_elevate_json()))
 }
 
 async fn read_one(
@@ -42,10 +34,7 @@ async fn read_one(
 ) -> Result<ApiOk, AppError> {
     let key = UserKey::parse(&id).ok_or_else(|| AppError::NotFound("User not found".into()))?;
     let profile = state.profile(&key).await?;
-    Ok(ApiOk::ok(
-        "Profile fetched successfully.",
-        profile.to_elevate_json(),
-    ))
+    Ok(ApiOk::ok("Profile fetched successfully.", profile.to_elevate_json()))
 }
 
 /// Fields of a profile update. Identity and access fields (email, password,
@@ -58,17 +47,8 @@ struct UpdateBody {
     rest: serde_json::Map<String, Value>,
 }
 
-const PROTECTED: [&str; 9] = [
-    "email",
-    "password",
-    "roles",
-    "organization_id",
-    "status",
-    "id",
-    "phone",
-    "username",
-    "user_roles",
-];
+const PROTECTED: [&str; 9] =
+    ["email", "password", "roles", "organization_id", "status", "id", "phone", "username", "user_roles"];
 
 async fn update(
     State(state): State<AppState>,
@@ -77,18 +57,10 @@ async fn update(
     JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<ApiOk, AppError> {
     if let Some(field) = body.rest.keys().find(|k| PROTECTED.contains(&k.as_str())) {
-        return Err(AppError::invalid_field(
-            field,
-            format!("{field} cannot be changed through user/update"),
-        ));
+        return Err(AppError::invalid_field(field, format!("{field} cannot be changed through user/update")));
     }
-    let profile = state
-        .update_profile(&caller, body.changes, &meta.by(&caller))
-        .await?;
-    Ok(ApiOk::ok(
-        "Profile updated successfully.",
-        profile.to_elevate_json(),
-    ))
+    let profile = state.update_profile(&caller, body.changes, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Profile updated successfully.", profile.to_elevate_json()))
 }
 
 #[derive(Deserialize)]
@@ -103,20 +75,9 @@ async fn set_language(
     JsonBody(body): JsonBody<LanguageBody>,
 ) -> Result<ApiOk, AppError> {
     if body.preferred_language.is_null() {
-        return Err(AppError::invalid_field(
-            "preferred_language",
-            "preferred_language is required",
-        ));
+        return Err(AppError::invalid_field("preferred_language", "preferred_language is required"));
     }
-    let changes = ProfileChanges {
-        preferred_language: Some(body.preferred_language),
-        ..Default::default()
-    };
-    let profile = state
-        .update_profile(&caller, changes, &meta.by(&caller))
-        .await?;
-    Ok(ApiOk::ok(
-        "Profile updated successfully.",
-        profile.to_elevate_json(),
-    ))
+    let changes = ProfileChanges { preferred_language: Some(body.preferred_language), ..Default::default() };
+    let profile = state.update_profile(&caller, changes, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Profile updated successfully.", profile.to_elevate_json()))
 }
