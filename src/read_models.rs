@@ -38,6 +38,15 @@ pub struct RoleRow {
     pub status: String,
 }
 
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct UserRoleRow {
+    user_uuid: String,
+    id: i64,
+    title: String,
+    user_type: i64,
+    status: String,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct OrganizationRow {
     pub id: i64,
@@ -250,10 +259,32 @@ pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i
         n
     );
     let users: Vec<UserRow> = db.fetch_all(&Statement::new(sql, page_args)).await?;
-    let mut profiles = Vec::with_capacity(users.len());
-    for user in users {
-        let roles = roles_of(db, &user.user_uuid).await?;
-        profiles.push(Profile { user, roles, organization: None });
+    // One query for the roles of the whole page, not one per user.
+    let mut roles: Vec<UserRoleRow> = Vec::new();
+    if !users.is_empty() {
+        let marks: Vec<String> = (1..=users.len()).map(|i| format!("${i}")).collect();
+        let args = users.iter().map(|u| SqlValue::Text(u.user_uuid.clone())).collect();
+        roles = db
+            .fetch_all(&Statement::new(
+                format!(
+                    "SELECT ur.user_uuid, r.id, r.title, CAST(r.user_type AS BIGINT) AS user_type, r.status FROM user_roles ur \
+                     JOIN roles r ON r.id = ur.role_id WHERE ur.user_uuid IN ({}) ORDER BY r.id",
+                    marks.join(", ")
+                ),
+                args,
+            ))
+            .await?;
     }
+    let profiles = users
+        .into_iter()
+        .map(|user| {
+            let roles = roles
+                .iter()
+                .filter(|r| r.user_uuid == user.user_uuid)
+                .map(|r| RoleRow { id: r.id, title: r.title.clone(), user_type: r.user_type, status: r.status.clone() })
+                .collect();
+            Profile { user, roles, organization: None }
+        })
+        .collect();
     Ok((profiles, count))
 }
