@@ -5,12 +5,16 @@
 pub mod claim;
 pub mod organization;
 pub mod role;
+pub mod role_request;
 pub mod user;
 pub mod validation;
 
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
-pub use organization::{Organization, OrganizationCommand, OrganizationError, OrganizationEvent};
+pub use organization::{Organization, OrganizationChanges, OrganizationCommand, OrganizationError, OrganizationEvent};
 pub use role::{Role, RoleCommand, RoleDefinition, RoleError, RoleEvent};
+pub use role_request::{
+    RequestStatus, RoleRequest, RoleRequestCommand, RoleRequestDetails, RoleRequestError, RoleRequestEvent,
+};
 pub use user::{LockoutPolicy, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent, UserStatus};
 
 /// Instants in events are UTC.

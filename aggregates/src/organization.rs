@@ -1,5 +1,5 @@
-//! Organisations. This slice creates them (the default one at bootstrap);
-//! updates and deactivation arrive with the organisations issue.
+//! Organisations: created with a unique code (claimed separately), updated by
+//! system or organisation admins, and deactivated once.
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -8,29 +8,55 @@ use thiserror::Error;
 
 use crate::{domain_event, Timestamp};
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct OrganizationChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Only a system admin may change these (checked by the caller, who knows the roles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub related_orgs: Option<Vec<i64>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OrganizationCommand {
     Create { numeric_id: i64, name: String, code: String, description: String, at: Timestamp },
+    Update { changes: OrganizationChanges, at: Timestamp },
+    Deactivate { at: Timestamp },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum OrganizationEvent {
     OrganizationCreated { numeric_id: i64, name: String, code: String, description: String, at: Timestamp },
+    OrganizationUpdated { changes: OrganizationChanges, at: Timestamp },
+    OrganizationDeactivated { at: Timestamp },
 }
-domain_event!(OrganizationEvent, "1", [OrganizationCreated]);
+domain_event!(OrganizationEvent, "1", [OrganizationCreated, OrganizationUpdated, OrganizationDeactivated]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum OrganizationError {
     #[error("organization already exists")]
     AlreadyExists,
+    #[error("organization not found")]
+    NotFound,
+    #[error("organization is already deactivated")]
+    AlreadyInactive,
+    #[error("organization is not active")]
+    NotActive,
+    #[error("nothing to update")]
+    NothingToUpdate,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Organization {
     pub created: bool,
+    pub active: bool,
     pub numeric_id: i64,
     pub name: String,
     pub code: String,
+    pub description: String,
+    pub related_orgs: Vec<i64>,
 }
 
 impl Aggregate for Organization {
@@ -46,23 +72,69 @@ impl Aggregate for Organization {
         _: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), OrganizationError> {
-        match command {
+        let event = match command {
             OrganizationCommand::Create { numeric_id, name, code, description, at } => {
                 if self.created {
                     return Err(OrganizationError::AlreadyExists);
                 }
-                let event = OrganizationEvent::OrganizationCreated { numeric_id, name, code, description, at };
-                sink.write(event, self).await;
-                Ok(())
+                OrganizationEvent::OrganizationCreated { numeric_id, name, code, description, at }
             }
-        }
+            OrganizationCommand::Update { changes, at } => {
+                self.require_active()?;
+                if changes == OrganizationChanges::default() {
+                    return Err(OrganizationError::NothingToUpdate);
+                }
+                OrganizationEvent::OrganizationUpdated { changes, at }
+            }
+            OrganizationCommand::Deactivate { at } => {
+                if !self.created {
+                    return Err(OrganizationError::NotFound);
+                }
+                if !self.active {
+                    return Err(OrganizationError::AlreadyInactive);
+                }
+                OrganizationEvent::OrganizationDeactivated { at }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
     }
 
     fn apply(&mut self, event: OrganizationEvent) {
         match event {
-            OrganizationEvent::OrganizationCreated { numeric_id, name, code, .. } => {
-                *self = Organization { created: true, numeric_id, name, code };
+            OrganizationEvent::OrganizationCreated { numeric_id, name, code, description, .. } => {
+                *self = Organization {
+                    created: true,
+                    active: true,
+                    numeric_id,
+                    name,
+                    code,
+                    description,
+                    related_orgs: vec![],
+                };
             }
+            OrganizationEvent::OrganizationUpdated { changes, .. } => {
+                if let Some(name) = changes.name {
+                    self.name = name;
+                }
+                if let Some(description) = changes.description {
+                    self.description = description;
+                }
+                if let Some(related) = changes.related_orgs {
+                    self.related_orgs = related;
+                }
+            }
+            OrganizationEvent::OrganizationDeactivated { .. } => self.active = false,
+        }
+    }
+}
+
+impl Organization {
+    fn require_active(&self) -> Result<(), OrganizationError> {
+        match (self.created, self.active) {
+            (false, _) => Err(OrganizationError::NotFound),
+            (true, false) => Err(OrganizationError::NotActive),
+            (true, true) => Ok(()),
         }
     }
 }
@@ -72,9 +144,21 @@ mod tests {
     use super::*;
     use cqrs_es::test::TestFramework;
 
+    type Test = TestFramework<Organization>;
+
+    fn created() -> OrganizationEvent {
+        OrganizationEvent::OrganizationCreated {
+            numeric_id: 1,
+            name: "Default".into(),
+            code: "default".into(),
+            description: "".into(),
+            at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
     #[tokio::test]
     async fn created_once() {
-        let at = chrono::Utc::now();
+        let at = chrono::DateTime::UNIX_EPOCH;
         let create = || OrganizationCommand::Create {
             numeric_id: 1,
             name: "Default".into(),
@@ -82,22 +166,57 @@ mod tests {
             description: "".into(),
             at,
         };
-        let created = OrganizationEvent::OrganizationCreated {
-            numeric_id: 1,
-            name: "Default".into(),
-            code: "default".into(),
-            description: "".into(),
-            at,
-        };
-        TestFramework::<Organization>::with(())
-            .given_no_previous_events()
-            .when_async(create())
-            .await
-            .then_expect_events(vec![created.clone()]);
-        TestFramework::<Organization>::with(())
-            .given(vec![created])
+        Test::with(()).given_no_previous_events().when_async(create()).await.then_expect_events(vec![created()]);
+        Test::with(())
+            .given(vec![created()])
             .when_async(create())
             .await
             .then_expect_error(OrganizationError::AlreadyExists);
+    }
+
+    #[tokio::test]
+    async fn updates_need_an_active_organization_and_a_change() {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        let changes = OrganizationChanges { name: Some("New".into()), ..Default::default() };
+        Test::with(())
+            .given(vec![created()])
+            .when_async(OrganizationCommand::Update { changes: changes.clone(), at })
+            .await
+            .then_expect_events(vec![OrganizationEvent::OrganizationUpdated { changes: changes.clone(), at }]);
+        Test::with(())
+            .given(vec![created()])
+            .when_async(OrganizationCommand::Update { changes: OrganizationChanges::default(), at })
+            .await
+            .then_expect_error(OrganizationError::NothingToUpdate);
+        Test::with(())
+            .given_no_previous_events()
+            .when_async(OrganizationCommand::Update { changes: changes.clone(), at })
+            .await
+            .then_expect_error(OrganizationError::NotFound);
+        Test::with(())
+            .given(vec![created(), OrganizationEvent::OrganizationDeactivated { at }])
+            .when_async(OrganizationCommand::Update { changes, at })
+            .await
+            .then_expect_error(OrganizationError::NotActive);
+    }
+
+    #[tokio::test]
+    async fn deactivating_twice_is_refused() {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        Test::with(())
+            .given(vec![created()])
+            .when_async(OrganizationCommand::Deactivate { at })
+            .await
+            .then_expect_events(vec![OrganizationEvent::OrganizationDeactivated { at }]);
+        Test::with(())
+            .given(vec![created(), OrganizationEvent::OrganizationDeactivated { at }])
+            .when_async(OrganizationCommand::Deactivate { at })
+            .await
+            .then_expect_error(OrganizationError::AlreadyInactive);
+        Test::with(())
+            .given_no_previous_events()
+            .when_async(OrganizationCommand::Deactivate { at })
+            .await
+            .then_expect_error(OrganizationError::NotFound);
     }
 }

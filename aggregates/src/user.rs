@@ -119,6 +119,16 @@ pub enum UserCommand {
     Delete {
         at: Timestamp,
     },
+    /// Grants a role in an organisation; a user in another organisation moves there first.
+    AssignRole {
+        role_id: i64,
+        organization_id: i64,
+        at: Timestamp,
+    },
+    RevokeRole {
+        role_id: i64,
+        at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,6 +170,20 @@ pub enum UserEvent {
     UserDeleted {
         at: Timestamp,
     },
+    OrganizationChanged {
+        from: i64,
+        to: i64,
+        at: Timestamp,
+    },
+    RoleAssigned {
+        role_id: i64,
+        organization_id: i64,
+        at: Timestamp,
+    },
+    RoleRevoked {
+        role_id: i64,
+        at: Timestamp,
+    },
 }
 domain_event!(
     UserEvent,
@@ -174,7 +198,10 @@ domain_event!(
         LoggedOut,
         UserDeactivated,
         UserActivated,
-        UserDeleted
+        UserDeleted,
+        OrganizationChanged,
+        RoleAssigned,
+        RoleRevoked
     ]
 );
 
@@ -306,6 +333,24 @@ impl Aggregate for User {
                 self.require_registered()?;
                 UserEvent::UserDeleted { at }
             }
+            UserCommand::AssignRole { role_id, organization_id, at } => {
+                self.require_registered()?;
+                if self.organization_id != organization_id {
+                    let from = self.organization_id;
+                    sink.write(UserEvent::OrganizationChanged { from, to: organization_id, at }, self).await;
+                }
+                if self.role_ids.contains(&role_id) {
+                    return Ok(());
+                }
+                UserEvent::RoleAssigned { role_id, organization_id, at }
+            }
+            UserCommand::RevokeRole { role_id, at } => {
+                self.require_registered()?;
+                if !self.role_ids.contains(&role_id) {
+                    return Ok(());
+                }
+                UserEvent::RoleRevoked { role_id, at }
+            }
         };
         sink.write(event, self).await;
         Ok(())
@@ -350,6 +395,9 @@ impl Aggregate for User {
             UserEvent::LoggedOut { .. } => {}
             UserEvent::UserDeactivated { .. } => self.status = UserStatus::Inactive,
             UserEvent::UserActivated { .. } => self.status = UserStatus::Active,
+            UserEvent::OrganizationChanged { to, .. } => self.organization_id = to,
+            UserEvent::RoleAssigned { role_id, .. } => self.role_ids.push(role_id),
+            UserEvent::RoleRevoked { role_id, .. } => self.role_ids.retain(|r| *r != role_id),
             UserEvent::UserDeleted { .. } => {
                 let numeric_id = self.numeric_id;
                 *self = User { status: UserStatus::Deleted, numeric_id, ..User::default() };
@@ -502,5 +550,37 @@ mod tests {
             })
             .await
             .then_expect_error(UserError::NotFound);
+    }
+
+    #[tokio::test]
+    async fn assigning_a_role_is_idempotent_and_moves_organisation_when_needed() {
+        Test::with(())
+            .given(vec![registered()])
+            .when_async(UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() })
+            .await
+            .then_expect_events(vec![UserEvent::RoleAssigned { role_id: 2, organization_id: 1, at: at() }]);
+        Test::with(())
+            .given(vec![registered()])
+            .when_async(UserCommand::AssignRole { role_id: 3, organization_id: 1, at: at() })
+            .await
+            .then_expect_events(vec![]);
+        Test::with(())
+            .given(vec![registered()])
+            .when_async(UserCommand::AssignRole { role_id: 5, organization_id: 9, at: at() })
+            .await
+            .then_expect_events(vec![
+                UserEvent::OrganizationChanged { from: 1, to: 9, at: at() },
+                UserEvent::RoleAssigned { role_id: 5, organization_id: 9, at: at() },
+            ]);
+        Test::with(())
+            .given(vec![registered()])
+            .when_async(UserCommand::RevokeRole { role_id: 3, at: at() })
+            .await
+            .then_expect_events(vec![UserEvent::RoleRevoked { role_id: 3, at: at() }]);
+        Test::with(())
+            .given(vec![registered()])
+            .when_async(UserCommand::RevokeRole { role_id: 2, at: at() })
+            .await
+            .then_expect_events(vec![]);
     }
 }

@@ -7,6 +7,7 @@
 //! placeholders, `ON CONFLICT`), so a projection is written once for both.
 
 mod organizations;
+mod role_requests;
 mod roles;
 mod users;
 
@@ -14,6 +15,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use organizations::OrganizationsProjection;
+pub use role_requests::RoleRequestsProjection;
 pub use roles::RolesProjection;
 pub use users::UsersProjection;
 
@@ -110,7 +112,12 @@ pub trait Projection: Send + Sync {
 /// Every read model Roster maintains. New projections are added here and
 /// automatically get a runner, a checkpoint and a place in `roster replay`.
 pub fn registry() -> Vec<Box<dyn Projection>> {
-    vec![Box::new(UsersProjection), Box::new(OrganizationsProjection), Box::new(RolesProjection)]
+    vec![
+        Box::new(UsersProjection),
+        Box::new(OrganizationsProjection),
+        Box::new(RolesProjection),
+        Box::new(RoleRequestsProjection),
+    ]
 }
 
 /// Timestamps in read tables are RFC 3339 UTC text with milliseconds: portable

@@ -74,6 +74,28 @@ impl Projection for UsersProjection {
             UserEvent::LoginFailed { .. } | UserEvent::AccountLocked { .. } | UserEvent::LoggedOut { .. } => vec![],
             UserEvent::UserDeactivated { at } => vec![set_status(id, "INACTIVE", &format_time(&at))],
             UserEvent::UserActivated { at } => vec![set_status(id, "ACTIVE", &format_time(&at))],
+            UserEvent::OrganizationChanged { to, at, .. } => vec![
+                Statement::new(
+                    "UPDATE users SET organization_id = $2, updated_at = $3 WHERE user_uuid = $1",
+                    vec![id.clone(), to.into(), format_time(&at).into()],
+                ),
+                Statement::new("UPDATE user_roles SET organization_id = $2 WHERE user_uuid = $1", vec![id, to.into()]),
+            ],
+            UserEvent::RoleAssigned { role_id, organization_id, at } => vec![
+                Statement::new(
+                    "INSERT INTO user_roles (user_uuid, role_id, organization_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_uuid, role_id, organization_id) DO NOTHING",
+                    vec![id.clone(), role_id.into(), organization_id.into()],
+                ),
+                touch(id, &at),
+            ],
+            UserEvent::RoleRevoked { role_id, at } => vec![
+                Statement::new(
+                    "DELETE FROM user_roles WHERE user_uuid = $1 AND role_id = $2",
+                    vec![id.clone(), role_id.into()],
+                ),
+                touch(id, &at),
+            ],
             UserEvent::UserDeleted { at } => {
                 let at = format_time(&at);
                 vec![
@@ -90,6 +112,10 @@ impl Projection for UsersProjection {
         };
         Ok(statements)
     }
+}
+
+fn touch(id: SqlValue, at: &aggregates::Timestamp) -> Statement {
+    Statement::new("UPDATE users SET updated_at = $2 WHERE user_uuid = $1", vec![id, format_time(at).into()])
 }
 
 fn set_status(id: SqlValue, status: &str, at: &str) -> Statement {

@@ -49,7 +49,7 @@ async fn start(database_url: &str) -> Server {
     }
 }
 
-const DUMPS: [(&str, &str); 4] = [
+const DUMPS: [(&str, &str); 6] = [
     (
         "users",
         "SELECT user_uuid, CAST(id AS TEXT), email, name, phone, username, status, CAST(organization_id AS TEXT), about, gender, \
@@ -63,6 +63,12 @@ const DUMPS: [(&str, &str); 4] = [
         "SELECT CAST(id AS TEXT), role_uuid, title, label, CAST(user_type AS TEXT), status, visibility, \
          CAST(organization_id AS TEXT), created_at, updated_at FROM roles ORDER BY id",
     ),
+    (
+        "role_requests",
+        "SELECT CAST(id AS TEXT), request_uuid, requester_uuid, CAST(role_id AS TEXT), CAST(organization_id AS TEXT), status, \
+         CAST(handled_by AS TEXT), form_data, created_at, updated_at FROM role_requests ORDER BY id",
+    ),
+    ("role_request_comments", "SELECT request_uuid, CAST(sequence AS TEXT), CAST(position AS TEXT), comment FROM role_request_comments ORDER BY 1, 2, 3"),
 ];
 
 async fn dump(db: &Db) -> Vec<(String, Vec<Vec<Option<String>>>)> {

@@ -1,0 +1,249 @@
+//! A user's request for a role in their organisation (ELEVATE's
+//! "ApproveOrgRequest"): REQUESTED, then UNDER_REVIEW, then APPROVED or
+//! REJECTED. A decided request is final.
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::{domain_event, Timestamp};
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RequestStatus {
+    #[default]
+    NotRequested,
+    Requested,
+    UnderReview,
+    Approved,
+    Rejected,
+}
+
+impl RequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::NotRequested => "NOT_REQUESTED",
+            RequestStatus::Requested => "REQUESTED",
+            RequestStatus::UnderReview => "UNDER_REVIEW",
+            RequestStatus::Approved => "APPROVED",
+            RequestStatus::Rejected => "REJECTED",
+        }
+    }
+
+    /// The statuses a handler may set.
+    pub fn parse_decision(raw: &str) -> Option<RequestStatus> {
+        match raw.trim().to_ascii_uppercase().as_str() {
+            "APPROVED" => Some(RequestStatus::Approved),
+            "REJECTED" => Some(RequestStatus::Rejected),
+            "UNDER_REVIEW" => Some(RequestStatus::UnderReview),
+            _ => None,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, RequestStatus::Approved | RequestStatus::Rejected)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoleRequestDetails {
+    pub numeric_id: i64,
+    pub requester_uuid: String,
+    pub requester_id: i64,
+    pub role_id: i64,
+    pub organization_id: i64,
+    pub form_data: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RoleRequestCommand {
+    Submit { details: RoleRequestDetails, at: Timestamp },
+    SetStatus { status: RequestStatus, handler_uuid: String, handler_id: i64, comments: Vec<String>, at: Timestamp },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum RoleRequestEvent {
+    RoleRequested {
+        details: RoleRequestDetails,
+        at: Timestamp,
+    },
+    RoleRequestStatusChanged {
+        status: RequestStatus,
+        handler_uuid: String,
+        handler_id: i64,
+        comments: Vec<String>,
+        at: Timestamp,
+    },
+}
+domain_event!(RoleRequestEvent, "1", [RoleRequested, RoleRequestStatusChanged]);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum RoleRequestError {
+    #[error("request already submitted")]
+    AlreadySubmitted,
+    #[error("request not found")]
+    NotFound,
+    #[error("request has already been decided")]
+    AlreadyDecided,
+    #[error("status must be APPROVED, REJECTED or UNDER_REVIEW")]
+    InvalidStatus,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoleRequest {
+    pub status: RequestStatus,
+    pub details: Option<RoleRequestDetails>,
+    pub handler_id: Option<i64>,
+    pub comments: Vec<String>,
+}
+
+impl Aggregate for RoleRequest {
+    const TYPE: &'static str = "role_request";
+    type Command = RoleRequestCommand;
+    type Event = RoleRequestEvent;
+    type Error = RoleRequestError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: RoleRequestCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), RoleRequestError> {
+        let event = match command {
+            RoleRequestCommand::Submit { details, at } => {
+                if self.status != RequestStatus::NotRequested {
+                    return Err(RoleRequestError::AlreadySubmitted);
+                }
+                RoleRequestEvent::RoleRequested { details, at }
+            }
+            RoleRequestCommand::SetStatus { status, handler_uuid, handler_id, comments, at } => {
+                match self.status {
+                    RequestStatus::NotRequested => return Err(RoleRequestError::NotFound),
+                    s if s.is_final() => return Err(RoleRequestError::AlreadyDecided),
+                    _ => {}
+                }
+                if matches!(status, RequestStatus::NotRequested | RequestStatus::Requested) {
+                    return Err(RoleRequestError::InvalidStatus);
+                }
+                RoleRequestEvent::RoleRequestStatusChanged { status, handler_uuid, handler_id, comments, at }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: RoleRequestEvent) {
+        match event {
+            RoleRequestEvent::RoleRequested { details, .. } => {
+                self.status = RequestStatus::Requested;
+                self.details = Some(details);
+            }
+            RoleRequestEvent::RoleRequestStatusChanged { status, handler_id, comments, .. } => {
+                self.status = status;
+                self.handler_id = Some(handler_id);
+                self.comments.extend(comments);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    type Test = TestFramework<RoleRequest>;
+    const AT: Timestamp = chrono::DateTime::UNIX_EPOCH;
+
+    fn details() -> RoleRequestDetails {
+        RoleRequestDetails {
+            numeric_id: 1,
+            requester_uuid: "u".into(),
+            requester_id: 7,
+            role_id: 2,
+            organization_id: 1,
+            form_data: serde_json::json!({}),
+        }
+    }
+
+    fn requested() -> RoleRequestEvent {
+        RoleRequestEvent::RoleRequested { details: details(), at: AT }
+    }
+
+    fn set(status: RequestStatus) -> RoleRequestCommand {
+        RoleRequestCommand::SetStatus {
+            status,
+            handler_uuid: "h".into(),
+            handler_id: 9,
+            comments: vec!["ok".into()],
+            at: AT,
+        }
+    }
+
+    fn changed(status: RequestStatus) -> RoleRequestEvent {
+        RoleRequestEvent::RoleRequestStatusChanged {
+            status,
+            handler_uuid: "h".into(),
+            handler_id: 9,
+            comments: vec!["ok".into()],
+            at: AT,
+        }
+    }
+
+    #[tokio::test]
+    async fn submitted_once() {
+        Test::with(())
+            .given_no_previous_events()
+            .when_async(RoleRequestCommand::Submit { details: details(), at: AT })
+            .await
+            .then_expect_events(vec![requested()]);
+        Test::with(())
+            .given(vec![requested()])
+            .when_async(RoleRequestCommand::Submit { details: details(), at: AT })
+            .await
+            .then_expect_error(RoleRequestError::AlreadySubmitted);
+    }
+
+    #[tokio::test]
+    async fn decisions_follow_the_lifecycle() {
+        for status in [RequestStatus::Approved, RequestStatus::Rejected, RequestStatus::UnderReview] {
+            Test::with(())
+                .given(vec![requested()])
+                .when_async(set(status))
+                .await
+                .then_expect_events(vec![changed(status)]);
+        }
+        Test::with(())
+            .given(vec![requested(), changed(RequestStatus::UnderReview)])
+            .when_async(set(RequestStatus::Approved))
+            .await
+            .then_expect_events(vec![changed(RequestStatus::Approved)]);
+        for decided in [RequestStatus::Approved, RequestStatus::Rejected] {
+            Test::with(())
+                .given(vec![requested(), changed(decided)])
+                .when_async(set(RequestStatus::Approved))
+                .await
+                .then_expect_error(RoleRequestError::AlreadyDecided);
+        }
+        Test::with(())
+            .given_no_previous_events()
+            .when_async(set(RequestStatus::Approved))
+            .await
+            .then_expect_error(RoleRequestError::NotFound);
+        Test::with(())
+            .given(vec![requested()])
+            .when_async(set(RequestStatus::Requested))
+            .await
+            .then_expect_error(RoleRequestError::InvalidStatus);
+    }
+
+    #[test]
+    fn decisions_parse_case_insensitively() {
+        assert_eq!(RequestStatus::parse_decision("approved"), Some(RequestStatus::Approved));
+        assert_eq!(RequestStatus::parse_decision("UNDER_REVIEW"), Some(RequestStatus::UnderReview));
+        assert_eq!(RequestStatus::parse_decision("REQUESTED"), None);
+    }
+}
