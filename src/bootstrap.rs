@@ -7,6 +7,7 @@ use aggregates::{
     ClaimCommand, ClaimKind, Organization, OrganizationCommand, OrganizationError, Role, RoleCommand, RoleError,
     UniqueClaim,
 };
+use aggregates::{Permission, PermissionCommand, PermissionDefinition, PermissionError};
 use uuid::Uuid;
 
 use crate::commands::{CommandBus, CommandError, Metadata};
@@ -67,6 +68,24 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
         Err(CommandError::Domain(OrganizationError::AlreadyExists)) => {}
         Err(e) => anyhow::bail!("cannot create the default organisation: {e}"),
     }
+    for (numeric_id, code, module, methods, api_path) in crate::authorization::DEFAULT_PERMISSIONS.iter().copied() {
+        let permission = PermissionDefinition {
+            numeric_id,
+            code: code.into(),
+            module: module.into(),
+            request_type: methods.iter().map(|m| m.to_string()).collect(),
+            api_path: api_path.into(),
+            status: "ACTIVE".into(),
+        };
+        match bus
+            .execute::<Permission>(&permission_uuid(numeric_id), PermissionCommand::Define { permission, at }, &meta)
+            .await
+        {
+            Ok(c) => last = c.point.or(last),
+            Err(CommandError::Domain(PermissionError::AlreadyExists)) => {}
+            Err(e) => anyhow::bail!("cannot define the default permission {code}: {e}"),
+        }
+    }
     for (numeric_id, title, label, user_type) in DEFAULT_ROLES {
         let role = RoleDefinition {
             numeric_id,
@@ -77,13 +96,19 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             visibility: "PUBLIC".into(),
             organization_id: DEFAULT_ORGANIZATION_ID,
         };
-        match bus.execute::<Role>(&role_uuid(numeric_id), RoleCommand::Create { role, at }, &meta).await {
+        let permission_ids = crate::authorization::default_grants(title).to_vec();
+        match bus.execute::<Role>(&role_uuid(numeric_id), RoleCommand::Create { role, permission_ids, at }, &meta).await
+        {
             Ok(c) => last = c.point.or(last),
             Err(CommandError::Domain(RoleError::AlreadyExists)) => {}
             Err(e) => anyhow::bail!("cannot create the default role {title}: {e}"),
         }
     }
     Ok(last)
+}
+
+pub fn permission_uuid(numeric_id: i64) -> String {
+    Uuid::new_v5(&NAMESPACE, format!("permission:{numeric_id}").as_bytes()).to_string()
 }
 
 /// The numeric id of a default role, without a read-model lookup.

@@ -18,7 +18,7 @@ pub enum AppError {
     InvalidCredentials,
     #[error("Unauthorized request")]
     Unauthorized,
-    #[error("Forbidden")]
+    #[error("Permission denied")]
     Forbidden,
     #[error("{0}")]
     NotFound(String),

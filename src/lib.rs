@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod app;
 pub mod auth;
+pub mod authorization;
 pub mod bootstrap;
 pub mod cli;
 pub mod commands;

@@ -4,6 +4,7 @@
 
 pub mod claim;
 pub mod organization;
+pub mod permission;
 pub mod role;
 pub mod role_request;
 pub mod user;
@@ -11,6 +12,7 @@ pub mod validation;
 
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
 pub use organization::{Organization, OrganizationChanges, OrganizationCommand, OrganizationError, OrganizationEvent};
+pub use permission::{Permission, PermissionCommand, PermissionDefinition, PermissionError, PermissionEvent};
 pub use role::{Role, RoleCommand, RoleDefinition, RoleError, RoleEvent};
 pub use role_request::{
     RequestStatus, RoleRequest, RoleRequestCommand, RoleRequestDetails, RoleRequestError, RoleRequestEvent,

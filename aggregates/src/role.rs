@@ -1,5 +1,5 @@
-//! Roles. This slice creates the default roles at bootstrap; role management
-//! (update, delete, permissions) arrives with the organisations issue.
+//! Roles and the permissions granted to them (ELEVATE's role-permission
+//! mapping lives on the role, so grants are serialised per role).
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
@@ -21,24 +21,47 @@ pub struct RoleDefinition {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RoleCommand {
-    Create { role: RoleDefinition, at: Timestamp },
+    /// Creates the role with its initial grants in one step, so a crash
+    /// cannot leave a role without them.
+    Create {
+        role: RoleDefinition,
+        permission_ids: Vec<i64>,
+        at: Timestamp,
+    },
+    GrantPermission {
+        permission_id: i64,
+        at: Timestamp,
+    },
+    RevokePermission {
+        permission_id: i64,
+        at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RoleEvent {
     RoleCreated { role: RoleDefinition, at: Timestamp },
+    PermissionGranted { permission_id: i64, at: Timestamp },
+    PermissionRevoked { permission_id: i64, at: Timestamp },
 }
-domain_event!(RoleEvent, "1", [RoleCreated]);
+domain_event!(RoleEvent, "1", [RoleCreated, PermissionGranted, PermissionRevoked]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum RoleError {
     #[error("role already exists")]
     AlreadyExists,
+    #[error("role not found")]
+    NotFound,
+    #[error("permission already granted to this role")]
+    AlreadyGranted,
+    #[error("permission is not granted to this role")]
+    NotGranted,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Role {
     pub definition: Option<RoleDefinition>,
+    pub permission_ids: Vec<i64>,
 }
 
 impl Aggregate for Role {
@@ -49,20 +72,90 @@ impl Aggregate for Role {
     type Services = ();
 
     async fn handle(&mut self, command: RoleCommand, _: &(), sink: &EventSink<Self>) -> Result<(), RoleError> {
-        match command {
-            RoleCommand::Create { role, at } => {
+        let event = match command {
+            RoleCommand::Create { role, permission_ids, at } => {
                 if self.definition.is_some() {
                     return Err(RoleError::AlreadyExists);
                 }
                 sink.write(RoleEvent::RoleCreated { role, at }, self).await;
-                Ok(())
+                for permission_id in permission_ids {
+                    if !self.permission_ids.contains(&permission_id) {
+                        sink.write(RoleEvent::PermissionGranted { permission_id, at }, self).await;
+                    }
+                }
+                return Ok(());
             }
-        }
+            RoleCommand::GrantPermission { permission_id, at } => {
+                self.definition.as_ref().ok_or(RoleError::NotFound)?;
+                if self.permission_ids.contains(&permission_id) {
+                    return Err(RoleError::AlreadyGranted);
+                }
+                RoleEvent::PermissionGranted { permission_id, at }
+            }
+            RoleCommand::RevokePermission { permission_id, at } => {
+                self.definition.as_ref().ok_or(RoleError::NotFound)?;
+                if !self.permission_ids.contains(&permission_id) {
+                    return Err(RoleError::NotGranted);
+                }
+                RoleEvent::PermissionRevoked { permission_id, at }
+            }
+        };
+        sink.write(event, self).await;
+        Ok(())
     }
 
     fn apply(&mut self, event: RoleEvent) {
         match event {
             RoleEvent::RoleCreated { role, .. } => self.definition = Some(role),
+            RoleEvent::PermissionGranted { permission_id, .. } => self.permission_ids.push(permission_id),
+            RoleEvent::PermissionRevoked { permission_id, .. } => self.permission_ids.retain(|p| *p != permission_id),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    const AT: Timestamp = chrono::DateTime::UNIX_EPOCH;
+
+    fn created() -> RoleEvent {
+        RoleEvent::RoleCreated {
+            role: RoleDefinition {
+                numeric_id: 2,
+                title: "mentor".into(),
+                label: "Mentor".into(),
+                user_type: 0,
+                status: "ACTIVE".into(),
+                visibility: "PUBLIC".into(),
+                organization_id: 1,
+            },
+            at: AT,
+        }
+    }
+
+    #[tokio::test]
+    async fn grants_and_revocations_are_checked() {
+        TestFramework::<Role>::with(())
+            .given(vec![created()])
+            .when_async(RoleCommand::GrantPermission { permission_id: 5, at: AT })
+            .await
+            .then_expect_events(vec![RoleEvent::PermissionGranted { permission_id: 5, at: AT }]);
+        TestFramework::<Role>::with(())
+            .given(vec![created(), RoleEvent::PermissionGranted { permission_id: 5, at: AT }])
+            .when_async(RoleCommand::GrantPermission { permission_id: 5, at: AT })
+            .await
+            .then_expect_error(RoleError::AlreadyGranted);
+        TestFramework::<Role>::with(())
+            .given(vec![created()])
+            .when_async(RoleCommand::RevokePermission { permission_id: 5, at: AT })
+            .await
+            .then_expect_error(RoleError::NotGranted);
+        TestFramework::<Role>::with(())
+            .given_no_previous_events()
+            .when_async(RoleCommand::GrantPermission { permission_id: 5, at: AT })
+            .await
+            .then_expect_error(RoleError::NotFound);
     }
 }

@@ -7,6 +7,7 @@
 //! placeholders, `ON CONFLICT`), so a projection is written once for both.
 
 mod organizations;
+mod permissions;
 mod role_requests;
 mod roles;
 mod users;
@@ -15,6 +16,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use organizations::OrganizationsProjection;
+pub use permissions::PermissionsProjection;
 pub use role_requests::RoleRequestsProjection;
 pub use roles::RolesProjection;
 pub use users::UsersProjection;
@@ -116,6 +118,7 @@ pub fn registry() -> Vec<Box<dyn Projection>> {
         Box::new(UsersProjection),
         Box::new(OrganizationsProjection),
         Box::new(RolesProjection),
+        Box::new(PermissionsProjection),
         Box::new(RoleRequestsProjection),
     ]
 }

@@ -11,7 +11,7 @@ impl Projection for RolesProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["roles"]
+        &["role_permissions", "roles"]
     }
 
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
@@ -37,6 +37,16 @@ impl Projection for RolesProjection {
                     ],
                 )]
             }
+            RoleEvent::PermissionGranted { permission_id, .. } => vec![Statement::new(
+                "INSERT INTO role_permissions (role_id, permission_id) \
+                 SELECT id, $2 FROM roles WHERE role_uuid = $1 ON CONFLICT (role_id, permission_id) DO NOTHING",
+                vec![event.aggregate_id.clone().into(), permission_id.into()],
+            )],
+            RoleEvent::PermissionRevoked { permission_id, .. } => vec![Statement::new(
+                "DELETE FROM role_permissions WHERE permission_id = $2 \
+                 AND role_id = (SELECT id FROM roles WHERE role_uuid = $1)",
+                vec![event.aggregate_id.clone().into(), permission_id.into()],
+            )],
         })
     }
 }

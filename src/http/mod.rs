@@ -1,6 +1,7 @@
 //! The HTTP surface: one router per dialect merged here, wrapped in the
 //! layers every request shares (request id, tracing, envelope, limits).
 
+pub mod authorize;
 mod elevate;
 pub mod envelope;
 pub mod extract;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn(track_metrics))
+        .layer(axum::Extension(state.clone()))
         .with_state(state);
     routes.layer(
         ServiceBuilder::new()

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account_flow;
+mod authorization;
 mod bad_input;
 mod commit_order;
 mod concurrency;

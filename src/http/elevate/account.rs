@@ -9,19 +9,20 @@ use serde_json::{json, Value};
 use crate::accounts::{SignUp, Tokens};
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::http::authorize::guarded;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::read_models::{self, Profile, UserFilter, UserKey};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/account/create", post(create))
-        .route("/account/login", post(login))
-        .route("/account/generateToken", post(generate_token))
-        .route("/account/logout", post(logout))
-        .route("/account/acceptTermsAndCondition", patch(accept_terms))
-        .route("/account/list", get(list))
-        .route("/account/search", post(search))
+        .route("/account/create", guarded(post(create)))
+        .route("/account/login", guarded(post(login)))
+        .route("/account/generateToken", guarded(post(generate_token)))
+        .route("/account/logout", guarded(post(logout)))
+        .route("/account/acceptTermsAndCondition", guarded(patch(accept_terms)))
+        .route("/account/list", guarded(get(list)))
+        .route("/account/search", guarded(post(search)))
 }
 
 #[derive(Deserialize)]

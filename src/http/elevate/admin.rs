@@ -9,13 +9,14 @@ use serde_json::json;
 use crate::accounts::SignUp;
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::http::authorize::guarded;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{JsonBody, RequestMeta};
 
 use super::account::{tokens_result, LoginBody};
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/admin/create", post(create)).route("/admin/login", post(login))
+    Router::new().route("/admin/create", guarded(post(create))).route("/admin/login", guarded(post(login)))
 }
 
 #[derive(Deserialize)]

@@ -10,16 +10,17 @@ use aggregates::ProfileChanges;
 
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::http::authorize::guarded;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
 use crate::read_models::UserKey;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/user/read", get(read_self))
-        .route("/user/read/{id}", get(read_one))
-        .route("/user/update", patch(update))
-        .route("/user/setLanguagePreference", patch(set_language))
+        .route("/user/read", guarded(get(read_self)))
+        .route("/user/read/{id}", guarded(get(read_one)))
+        .route("/user/update", guarded(patch(update)))
+        .route("/user/setLanguagePreference", guarded(patch(set_language)))
 }
 
 async fn read_self(State(state): State<AppState>, Authenticated(caller): Authenticated) -> Result<ApiOk, AppError> {

@@ -1,0 +1,97 @@
+//! Permissions: what a role may call, as ELEVATE models it (a module, the
+//! HTTP methods and an API path, where a trailing `*` matches a prefix).
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::{domain_event, Timestamp};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PermissionDefinition {
+    pub numeric_id: i64,
+    pub code: String,
+    pub module: String,
+    pub request_type: Vec<String>,
+    pub api_path: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PermissionCommand {
+    Define { permission: PermissionDefinition, at: Timestamp },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum PermissionEvent {
+    PermissionDefined { permission: PermissionDefinition, at: Timestamp },
+}
+domain_event!(PermissionEvent, "1", [PermissionDefined]);
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum PermissionError {
+    #[error("permission already exists")]
+    AlreadyExists,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Permission {
+    pub definition: Option<PermissionDefinition>,
+}
+
+impl Aggregate for Permission {
+    const TYPE: &'static str = "permission";
+    type Command = PermissionCommand;
+    type Event = PermissionEvent;
+    type Error = PermissionError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: PermissionCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), PermissionError> {
+        match command {
+            PermissionCommand::Define { permission, at } => {
+                if self.definition.is_some() {
+                    return Err(PermissionError::AlreadyExists);
+                }
+                sink.write(PermissionEvent::PermissionDefined { permission, at }, self).await;
+                Ok(())
+            }
+        }
+    }
+
+    fn apply(&mut self, event: PermissionEvent) {
+        match event {
+            PermissionEvent::PermissionDefined { permission, .. } => self.definition = Some(permission),
+        }
+    }
+}
+
+/// Whether a permission's `api_path` pattern covers a route (`*` at the end
+/// matches any rest) and its `request_type` covers the method.
+pub fn permits(api_path: &str, request_types: &[String], route: &str, method: &str) -> bool {
+    let path_ok = match api_path.strip_suffix('*') {
+        Some(prefix) => route.starts_with(prefix),
+        None => api_path == route,
+    };
+    path_ok && request_types.iter().any(|t| t == "*" || t.eq_ignore_ascii_case(method))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_prefixes_and_methods() {
+        let get = vec!["GET".to_string()];
+        assert!(permits("/user/v1/user/read*", &get, "/user/v1/user/read/{id}", "GET"));
+        assert!(permits("/user/v1/user/read", &get, "/user/v1/user/read", "get"));
+        assert!(!permits("/user/v1/user/read", &get, "/user/v1/user/read/{id}", "GET"));
+        assert!(!permits("/user/v1/user/read*", &get, "/user/v1/user/read", "PATCH"));
+        assert!(permits("/user/v1/*", &["*".to_string()], "/user/v1/admin/deleteUser/{id}", "DELETE"));
+    }
+}
