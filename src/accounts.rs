@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::sessions::{self, Rotation};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
-use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID};
+use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
 use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{AppError, FieldError};
 use crate::read_models::{self, Profile, UserKey};
@@ -42,14 +42,31 @@ pub struct Tokens {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub claims: Claims,
+    /// Current roles and organisation. Taken from the token at first; the
+    /// authorisation middleware replaces them with the read model's, so a
+    /// role granted or revoked counts on the very next request.
+    pub role_ids: Vec<i64>,
+    pub organization_id: i64,
 }
 
 impl Caller {
+    fn from_claims(claims: Claims) -> Caller {
+        let role_ids = claims.data.roles.iter().map(|r| r.id).collect();
+        let organization_id = claims.data.organization_id;
+        Caller { claims, role_ids, organization_id }
+    }
     pub fn user_uuid(&self) -> &str {
         &self.claims.data.uuid
     }
+    pub fn numeric_id(&self) -> i64 {
+        self.claims.data.id
+    }
     pub fn is_admin(&self) -> bool {
-        self.claims.data.roles.iter().any(|r| r.id == ADMIN_ROLE_ID)
+        self.role_ids.contains(&ADMIN_ROLE_ID)
+    }
+    /// System admins act on every organisation; org admins on their own.
+    pub fn administers(&self, organization_id: i64) -> bool {
+        self.is_admin() || (self.role_ids.contains(&ORG_ADMIN_ROLE_ID) && self.organization_id == organization_id)
     }
 }
 
@@ -359,7 +376,7 @@ impl AppState {
     pub async fn authenticate(&self, access_token: &str) -> Result<Caller, AppError> {
         let claims = self.tokens.verify(ACCESS, access_token).map_err(|_| AppError::Unauthorized)?;
         match sessions::active_user(&self.db, &claims.data.session_id).await? {
-            Some(user) if user == claims.data.uuid => Ok(Caller { claims }),
+            Some(user) if user == claims.data.uuid => Ok(Caller::from_claims(claims)),
             _ => Err(AppError::Unauthorized),
         }
     }

@@ -26,18 +26,25 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
     (14, "user_read", "user", &["GET"], "/user/v1/user/read*"),
     (15, "user_update", "user", &["PATCH"], "/user/v1/user/update"),
     (16, "user_language", "user", &["PATCH"], "/user/v1/user/setLanguagePreference"),
+    (20, "organization_read", "organization", &["GET"], "/user/v1/organization/read"),
+    (21, "organization_list", "organization", &["GET"], "/user/v1/organization/list"),
+    (22, "organization_request_role", "organization", &["POST"], "/user/v1/organization/requestOrgRole"),
+    (30, "org_admin_apis", "org-admin", &["*"], "/user/v1/org-admin/*"),
+    (31, "organization_update", "organization", &["PATCH"], "/user/v1/organization/update/*"),
     (99, "all_apis", "system", &["*"], "/user/v1/*"),
 ];
 
 const PUBLIC: &[i64] = &[1, 2, 3, 4, 5];
-const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16];
+const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 20, 21, 22];
+const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 20, 21, 22, 30, 31];
 
 /// Which default role holds which permissions.
 pub fn default_grants(role_title: &str) -> &'static [i64] {
     match role_title {
         "public" => PUBLIC,
         "admin" => &[99],
-        "user" | "mentor" | "mentee" | "org_admin" | "session_manager" => SIGNED_IN,
+        "org_admin" => ORG_ADMIN,
+        "user" | "mentor" | "mentee" | "session_manager" => SIGNED_IN,
         _ => &[],
     }
 }

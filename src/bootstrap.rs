@@ -15,6 +15,7 @@ use crate::storage::log::CommitPoint;
 
 pub const DEFAULT_ORGANIZATION_ID: i64 = 1;
 pub const ADMIN_ROLE_ID: i64 = 4;
+pub const ORG_ADMIN_ROLE_ID: i64 = 5;
 
 /// (numeric id, title, label, user_type)
 pub const DEFAULT_ROLES: [(i64, &str, &str, i32); 7] = [
@@ -22,7 +23,7 @@ pub const DEFAULT_ROLES: [(i64, &str, &str, i32); 7] = [
     (2, "mentor", "Mentor", 0),
     (3, "mentee", "Mentee", 0),
     (ADMIN_ROLE_ID, "admin", "Admin", 1),
-    (5, "org_admin", "Org Admin", 0),
+    (ORG_ADMIN_ROLE_ID, "org_admin", "Org Admin", 0),
     (6, "session_manager", "Session Manager", 0),
     (7, "public", "Public", 0),
 ];
@@ -48,6 +49,9 @@ pub fn claim_id(kind: ClaimKind, normalized_value: &str) -> String {
 /// Returns where its last write landed, if it wrote anything.
 pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Option<CommitPoint>> {
     let mut last = None;
+    // Default permissions added in a later release are granted to the default
+    // roles that already exist; grants an admin revoked stay revoked.
+    let mut newly_defined = Vec::new();
     let meta = Metadata::system("bootstrap");
     let at = chrono::Utc::now();
     let org_uuid = organization_uuid(DEFAULT_ORGANIZATION_ID);
@@ -81,7 +85,10 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             .execute::<Permission>(&permission_uuid(numeric_id), PermissionCommand::Define { permission, at }, &meta)
             .await
         {
-            Ok(c) => last = c.point.or(last),
+            Ok(c) => {
+                last = c.point.or(last);
+                newly_defined.push(numeric_id);
+            }
             Err(CommandError::Domain(PermissionError::AlreadyExists)) => {}
             Err(e) => anyhow::bail!("cannot define the default permission {code}: {e}"),
         }
@@ -100,7 +107,18 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
         match bus.execute::<Role>(&role_uuid(numeric_id), RoleCommand::Create { role, permission_ids, at }, &meta).await
         {
             Ok(c) => last = c.point.or(last),
-            Err(CommandError::Domain(RoleError::AlreadyExists)) => {}
+            Err(CommandError::Domain(RoleError::AlreadyExists)) => {
+                for permission_id in
+                    crate::authorization::default_grants(title).iter().filter(|p| newly_defined.contains(p))
+                {
+                    let grant = RoleCommand::GrantPermission { permission_id: *permission_id, at };
+                    match bus.execute::<Role>(&role_uuid(numeric_id), grant, &meta).await {
+                        Ok(c) => last = c.point.or(last),
+                        Err(CommandError::Domain(RoleError::AlreadyGranted)) => {}
+                        Err(e) => anyhow::bail!("cannot grant a new default permission to {title}: {e}"),
+                    }
+                }
+            }
             Err(e) => anyhow::bail!("cannot create the default role {title}: {e}"),
         }
     }

@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod organizations;
 pub mod projector;
 pub mod read_models;
 pub mod storage;

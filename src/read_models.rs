@@ -288,3 +288,196 @@ pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i
         .collect();
     Ok((profiles, count))
 }
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrganizationDetails {
+    pub id: i64,
+    pub org_uuid: String,
+    pub name: String,
+    pub code: String,
+    pub description: String,
+    pub status: String,
+    pub related_orgs: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl OrganizationDetails {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id,
+            "name": self.name,
+            "code": self.code,
+            "description": self.description,
+            "status": self.status,
+            "related_orgs": serde_json::from_str::<Value>(&self.related_orgs).unwrap_or(json!([])),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+const ORGANIZATION_COLUMNS: &str =
+    "id, org_uuid, name, code, description, status, related_orgs, created_at, updated_at";
+
+pub enum OrganizationKey {
+    Id(i64),
+    Code(String),
+}
+
+pub async fn organization_details(db: &Db, key: &OrganizationKey) -> Result<Option<OrganizationDetails>, sqlx::Error> {
+    let (condition, arg) = match key {
+        OrganizationKey::Id(id) => ("id = $1", SqlValue::Int(*id)),
+        OrganizationKey::Code(code) => ("code = $1", SqlValue::Text(code.clone())),
+    };
+    db.fetch_optional(&Statement::new(
+        format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE {condition}"),
+        vec![arg],
+    ))
+    .await
+}
+
+pub async fn list_organizations(
+    db: &Db,
+    search: Option<&str>,
+    page: i64,
+    limit: i64,
+) -> Result<(Vec<OrganizationDetails>, i64), sqlx::Error> {
+    let mut args = Vec::new();
+    let mut condition = "1 = 1".to_string();
+    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        args.push(like_pattern(search).into());
+        condition = "(lower(name) LIKE $1 ESCAPE '\\' OR lower(code) LIKE $1 ESCAPE '\\')".to_string();
+    }
+    let count = db
+        .fetch_count(&Statement::new(format!("SELECT count(*) FROM organizations WHERE {condition}"), args.clone()))
+        .await?;
+    let n = args.len();
+    args.push(limit.into());
+    args.push(((page - 1) * limit).into());
+    let rows = db
+        .fetch_all(&Statement::new(
+            format!(
+                "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE {condition} ORDER BY id LIMIT ${} OFFSET ${}",
+                n + 1,
+                n + 2
+            ),
+            args,
+        ))
+        .await?;
+    Ok((rows, count))
+}
+
+pub async fn active_users_of_organization(db: &Db, organization_id: i64) -> Result<Vec<String>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Id {
+        user_uuid: String,
+    }
+    let rows: Vec<Id> = db
+        .fetch_all(&Statement::new(
+            "SELECT user_uuid FROM users WHERE organization_id = $1 AND status = 'ACTIVE' ORDER BY id",
+            vec![organization_id.into()],
+        ))
+        .await?;
+    Ok(rows.into_iter().map(|r| r.user_uuid).collect())
+}
+
+pub async fn user_by_email(db: &Db, email: &str) -> Result<Option<UserRow>, sqlx::Error> {
+    let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = $1 AND u.status <> 'DELETED'");
+    db.fetch_optional(&Statement::new(sql, vec![email.trim().to_lowercase().into()])).await
+}
+
+pub async fn role(db: &Db, id: i64) -> Result<Option<RoleRow>, sqlx::Error> {
+    db.fetch_optional(&Statement::new(
+        "SELECT id, title, CAST(user_type AS BIGINT) AS user_type, status FROM roles WHERE id = $1",
+        vec![id.into()],
+    ))
+    .await
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoleRequestRow {
+    pub id: i64,
+    pub request_uuid: String,
+    pub requester_uuid: String,
+    pub requester_id: i64,
+    pub role_id: i64,
+    pub organization_id: i64,
+    pub status: String,
+    pub handled_by: Option<i64>,
+    pub form_data: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub requester_name: Option<String>,
+    pub requester_email: Option<String>,
+    pub role_title: Option<String>,
+}
+
+const REQUEST_SELECT: &str = "SELECT q.id, q.request_uuid, q.requester_uuid, q.requester_id, q.role_id, q.organization_id, \
+    q.status, q.handled_by, q.form_data, q.created_at, q.updated_at, u.name AS requester_name, u.email AS requester_email, \
+    r.title AS role_title FROM role_requests q LEFT JOIN users u ON u.user_uuid = q.requester_uuid \
+    LEFT JOIN roles r ON r.id = q.role_id";
+
+pub async fn role_request(db: &Db, id: i64) -> Result<Option<RoleRequestRow>, sqlx::Error> {
+    db.fetch_optional(&Statement::new(format!("{REQUEST_SELECT} WHERE q.id = $1"), vec![id.into()])).await
+}
+
+pub async fn role_request_comments(db: &Db, request_uuid: &str) -> Result<Vec<String>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Comment {
+        comment: String,
+    }
+    let rows: Vec<Comment> = db
+        .fetch_all(&Statement::new(
+            "SELECT comment FROM role_request_comments WHERE request_uuid = $1 ORDER BY sequence, position",
+            vec![request_uuid.into()],
+        ))
+        .await?;
+    Ok(rows.into_iter().map(|c| c.comment).collect())
+}
+
+#[derive(Debug, Default)]
+pub struct RequestFilter {
+    pub organization_id: i64,
+    pub roles: Vec<i64>,
+    pub statuses: Vec<String>,
+    pub handled_by: Vec<i64>,
+    pub page: i64,
+    pub limit: i64,
+}
+
+pub async fn role_requests(db: &Db, filter: &RequestFilter) -> Result<(Vec<RoleRequestRow>, i64), sqlx::Error> {
+    let mut args: Vec<SqlValue> = vec![filter.organization_id.into()];
+    let mut conditions = vec!["q.organization_id = $1".to_string()];
+    let mut any_of = |column: &str, values: Vec<SqlValue>, args: &mut Vec<SqlValue>| {
+        if values.is_empty() {
+            return;
+        }
+        let mut marks = Vec::new();
+        for value in values {
+            args.push(value);
+            marks.push(format!("${}", args.len()));
+        }
+        conditions.push(format!("{column} IN ({})", marks.join(", ")));
+    };
+    any_of("q.role_id", filter.roles.iter().map(|r| SqlValue::Int(*r)).collect(), &mut args);
+    any_of("q.status", filter.statuses.iter().map(|s| SqlValue::Text(s.to_uppercase())).collect(), &mut args);
+    any_of("q.handled_by", filter.handled_by.iter().map(|h| SqlValue::Int(*h)).collect(), &mut args);
+    let where_clause = conditions.join(" AND ");
+    let count = db
+        .fetch_count(&Statement::new(
+            format!("SELECT count(*) FROM role_requests q WHERE {where_clause}"),
+            args.clone(),
+        ))
+        .await?;
+    let n = args.len();
+    args.push(filter.limit.into());
+    args.push(((filter.page - 1) * filter.limit).into());
+    let rows = db
+        .fetch_all(&Statement::new(
+            format!("{REQUEST_SELECT} WHERE {where_clause} ORDER BY q.id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2),
+            args,
+        ))
+        .await?;
+    Ok((rows, count))
+}

@@ -17,6 +17,8 @@ pub enum ClaimKind {
     Phone,
     Username,
     OrganizationCode,
+    /// One open role request per user.
+    PendingRoleRequest,
 }
 
 impl ClaimKind {
@@ -26,6 +28,7 @@ impl ClaimKind {
             ClaimKind::Phone => "phone",
             ClaimKind::Username => "username",
             ClaimKind::OrganizationCode => "organization_code",
+            ClaimKind::PendingRoleRequest => "pending_role_request",
         }
     }
 }

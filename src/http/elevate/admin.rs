@@ -1,7 +1,7 @@
 //! `/user/v1/admin/create` and `/user/v1/admin/login`.
 
-use axum::extract::State;
-use axum::routing::post;
+use axum::extract::{Path, State};
+use axum::routing::{delete, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
@@ -11,7 +11,8 @@ use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::authorize::guarded;
 use crate::http::envelope::ApiOk;
-use crate::http::extract::{JsonBody, RequestMeta};
+use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
+use crate::read_models::{self, UserKey, UserRow};
 
 use super::account::{tokens_result, LoginBody};
 
@@ -66,4 +67,110 @@ async fn login(
     let identifier = body.identifier()?.to_string();
     let (profile, tokens) = state.login(&identifier, body.password, true, &meta).await?;
     Ok(ApiOk::ok("User logged in successfully.", tokens_result(&profile, tokens)))
+}
+
+pub fn powers() -> Router<AppState> {
+    Router::new()
+        .route("/admin/addOrgAdmin", guarded(post(add_org_admin)))
+        .route("/admin/deactivateOrg/{id}", guarded(post(deactivate_org)))
+        .route("/admin/deactivateUser", guarded(post(deactivate_user)))
+        .route("/admin/deleteUser/{id}", guarded(delete(delete_user)))
+        .route("/admin/assignRole", guarded(post(assign_role)))
+}
+
+#[derive(Deserialize)]
+struct TargetUser {
+    #[serde(default)]
+    user_id: Option<i64>,
+    #[serde(default)]
+    identifier: Option<String>,
+}
+
+async fn target(state: &AppState, target: &TargetUser) -> Result<UserRow, AppError> {
+    let user = match (&target.user_id, &target.identifier) {
+        (Some(id), _) => read_models::user(&state.db, &UserKey::Numeric(*id)).await?,
+        (None, Some(identifier)) => read_models::user_by_email(&state.db, identifier).await?,
+        (None, None) => return Err(AppError::invalid_field("user_id", "user_id or identifier is required")),
+    };
+    user.ok_or_else(|| AppError::invalid_field("user_id", "User not found"))
+}
+
+#[derive(Deserialize)]
+struct AddOrgAdminBody {
+    #[serde(flatten)]
+    user: TargetUser,
+    organization_id: i64,
+}
+
+async fn add_org_admin(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<AddOrgAdminBody>,
+) -> Result<ApiOk, AppError> {
+    let user = target(&state, &body.user).await?;
+    state.add_org_admin(&user, body.organization_id, &meta.by(&caller)).await?;
+    let roles = read_models::roles_of(&state.db, &user.user_uuid).await?;
+    Ok(ApiOk::ok(
+        "User Assigned As The Org-Admin Successfully",
+        json!({"user_id": user.id, "org_id": body.organization_id, "user_roles": [roles]}),
+    ))
+}
+
+async fn deactivate_org(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> Result<ApiOk, AppError> {
+    let id = super::organization::organization_id(&id)?;
+    let count = state.deactivate_organization(id, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Organization deactivated Successfully.", json!([{"deactivated_users": count}])))
+}
+
+async fn deactivate_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<super::org_admin::DeactivateBody>,
+) -> Result<ApiOk, AppError> {
+    let count = state.deactivate_users(&caller, &body.id, &body.email, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("User deactivated Successfully.", json!({"deactivated_users": count})))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> Result<ApiOk, AppError> {
+    let key = UserKey::parse(&id).ok_or_else(|| AppError::NotFound("User not found".into()))?;
+    let user = read_models::user(&state.db, &key).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
+    state.delete_user(&user.user_uuid, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("User deleted successfully", json!([{"user_id": user.id}])))
+}
+
+#[derive(Deserialize)]
+struct AssignRoleBody {
+    #[serde(flatten)]
+    user: TargetUser,
+    role_id: i64,
+    #[serde(default)]
+    organization_id: Option<i64>,
+}
+
+async fn assign_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<AssignRoleBody>,
+) -> Result<ApiOk, AppError> {
+    let user = target(&state, &body.user).await?;
+    let organization_id = body.organization_id.unwrap_or(user.organization_id);
+    state.assign_role(&user, body.role_id, organization_id, &meta.by(&caller)).await?;
+    let roles = read_models::roles_of(&state.db, &user.user_uuid).await?;
+    Ok(ApiOk::ok(
+        "Role assigned successfully",
+        json!({"user_id": user.id, "org_id": organization_id, "user_roles": roles}),
+    ))
 }

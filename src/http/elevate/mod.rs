@@ -2,6 +2,8 @@
 
 mod account;
 mod admin;
+mod org_admin;
+mod organization;
 mod user;
 
 use axum::Router;
@@ -9,5 +11,11 @@ use axum::Router;
 use crate::app::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().merge(account::routes()).merge(user::routes()).merge(admin::routes())
+    Router::new()
+        .merge(account::routes())
+        .merge(user::routes())
+        .merge(admin::routes())
+        .merge(admin::powers())
+        .merge(organization::routes())
+        .merge(org_admin::routes())
 }

@@ -1,0 +1,166 @@
+//! `/user/v1/org-admin/...`: the role-request queue and user deactivation,
+//! for admins of the caller's own organisation.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use aggregates::RequestStatus;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::http::authorize::guarded;
+use crate::http::envelope::ApiOk;
+use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+use crate::read_models::{self, RequestFilter, RoleRequestRow};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/org-admin/getRequests", guarded(post(get_requests)))
+        .route("/org-admin/updateRequestStatus", guarded(post(update_request_status)))
+        .route("/org-admin/getRequestDetails", guarded(get(request_details_query)))
+        .route("/org-admin/getRequestDetails/{id}", guarded(get(request_details_path)))
+        .route("/org-admin/deactivateUser", guarded(post(deactivate_user)))
+}
+
+fn request_json(r: &RoleRequestRow) -> Value {
+    json!({
+        "id": r.id,
+        "requester_id": r.requester_id,
+        "role": r.role_id,
+        "status": r.status,
+        "org_id": r.organization_id,
+        "handled_by": r.handled_by,
+        "requester": {"id": r.requester_id, "name": r.requester_name, "email": r.requester_email},
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+    })
+}
+
+#[derive(Deserialize, Default)]
+struct Filters {
+    #[serde(default)]
+    role: Vec<i64>,
+    #[serde(default)]
+    status: Vec<String>,
+    #[serde(default)]
+    handled_by: Vec<i64>,
+}
+
+#[derive(Deserialize, Default)]
+struct GetRequestsBody {
+    #[serde(default)]
+    filters: Filters,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    page: Option<String>,
+    limit: Option<String>,
+}
+
+async fn get_requests(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<PageQuery>,
+    body: Option<JsonBody<GetRequestsBody>>,
+) -> Result<ApiOk, AppError> {
+    let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
+    let filters = body.map(|b| b.0.filters).unwrap_or_default();
+    let filter = RequestFilter {
+        organization_id: caller.organization_id,
+        roles: filters.role,
+        statuses: filters.status,
+        handled_by: filters.handled_by,
+        page,
+        limit,
+    };
+    let (rows, count) = read_models::role_requests(&state.db, &filter).await?;
+    let data: Vec<Value> = rows.iter().map(request_json).collect();
+    Ok(ApiOk::ok("Organization requests fetched successfully", json!({"data": data, "count": count})))
+}
+
+#[derive(Deserialize)]
+struct UpdateStatusBody {
+    request_id: i64,
+    status: String,
+    #[serde(default)]
+    comments: Vec<String>,
+}
+
+async fn update_request_status(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<UpdateStatusBody>,
+) -> Result<ApiOk, AppError> {
+    let status = RequestStatus::parse_decision(&body.status)
+        .ok_or_else(|| AppError::invalid_field("status", "status must be APPROVED, REJECTED or UNDER_REVIEW"))?;
+    let request = state.decide_role_request(&caller, body.request_id, status, body.comments, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Successfully updated organization request status", request_json(&request)))
+}
+
+async fn request_details(state: &AppState, caller: &crate::accounts::Caller, id: i64) -> Result<ApiOk, AppError> {
+    let request = state.role_request_for(caller, id).await?;
+    let comments = read_models::role_request_comments(&state.db, &request.request_uuid).await?;
+    let mut result = request_json(&request);
+    result["role"] = json!(request.role_title);
+    result["comments"] = json!(comments);
+    result["meta"] = serde_json::from_str(&request.form_data).unwrap_or_else(|_| json!({}));
+    if let Some(handler) = request.handled_by {
+        let name = read_models::user(&state.db, &read_models::UserKey::Numeric(handler)).await?.and_then(|u| u.name);
+        result["handler"] = json!({"id": handler, "name": name});
+    }
+    Ok(ApiOk::ok("Organisation request details fetched successfully", result))
+}
+
+#[derive(Deserialize)]
+struct DetailsQuery {
+    request_id: Option<String>,
+}
+
+fn request_id(raw: &str) -> Result<i64, AppError> {
+    raw.trim().parse().map_err(|_| AppError::invalid_field("request_id", "Request not found"))
+}
+
+async fn request_details_query(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<DetailsQuery>,
+) -> Result<ApiOk, AppError> {
+    let raw = query.request_id.ok_or_else(|| AppError::invalid_field("request_id", "request_id is required"))?;
+    request_details(&state, &caller, request_id(&raw)?).await
+}
+
+async fn request_details_path(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+) -> Result<ApiOk, AppError> {
+    request_details(&state, &caller, request_id(&id)?).await
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct DeactivateBody {
+    #[serde(default)]
+    pub id: Vec<i64>,
+    #[serde(default)]
+    pub email: Vec<String>,
+}
+
+async fn deactivate_user(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<DeactivateBody>,
+) -> Result<ApiOk, AppError> {
+    let count = state.deactivate_users(&caller, &body.id, &body.email, &meta.by(&caller)).await?;
+    Ok(ApiOk {
+        status: StatusCode::ACCEPTED,
+        message: "User deactivated Successfully.",
+        result: json!({"deactivated_users": count}),
+    })
+}

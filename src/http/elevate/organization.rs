@@ -1,0 +1,113 @@
+//! `/user/v1/organization/...`: create, update, list, read, requestOrgRole.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, patch, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use aggregates::OrganizationChanges;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::http::authorize::guarded;
+use crate::http::envelope::ApiOk;
+use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+use crate::read_models::{self, OrganizationKey};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/organization/create", guarded(post(create)))
+        .route("/organization/update/{id}", guarded(patch(update)))
+        .route("/organization/list", guarded(get(list)))
+        .route("/organization/read", guarded(get(read)))
+        .route("/organization/requestOrgRole", guarded(post(request_role)))
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+    code: String,
+    #[serde(default)]
+    description: String,
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<ApiOk, AppError> {
+    let org = state.create_organization(&body.name, &body.code, &body.description, &meta.by(&caller)).await?;
+    Ok(ApiOk::created("Organization created successfully", org.to_json()))
+}
+
+pub(super) fn organization_id(raw: &str) -> Result<i64, AppError> {
+    raw.trim().parse().map_err(|_| AppError::NotFound("Organization not found".into()))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    JsonBody(changes): JsonBody<OrganizationChanges>,
+) -> Result<ApiOk, AppError> {
+    let org = state.update_organization(&caller, organization_id(&id)?, changes, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Organization updated successfully", org.to_json()))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    page: Option<String>,
+    limit: Option<String>,
+    search: Option<String>,
+}
+
+async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<ApiOk, AppError> {
+    let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
+    let (rows, count) = read_models::list_organizations(&state.db, query.search.as_deref(), page, limit).await?;
+    let data: Vec<Value> = rows.iter().map(|o| o.to_json()).collect();
+    Ok(ApiOk::ok("Organization fetched successfully.", json!({"data": data, "count": count})))
+}
+
+#[derive(Deserialize)]
+struct ReadQuery {
+    #[serde(alias = "organization_id")]
+    organisation_id: Option<String>,
+    #[serde(alias = "organization_code")]
+    organisation_code: Option<String>,
+}
+
+async fn read(State(state): State<AppState>, Query(query): Query<ReadQuery>) -> Result<ApiOk, AppError> {
+    let key = match (query.organisation_id, query.organisation_code) {
+        (Some(id), _) => OrganizationKey::Id(organization_id(&id)?),
+        (None, Some(code)) => OrganizationKey::Code(code.trim().to_lowercase()),
+        (None, None) => {
+            return Err(AppError::invalid_field("organisation_id", "organisation_id or organisation_code is required"))
+        }
+    };
+    let org = state.organization(&key).await?;
+    Ok(ApiOk::ok("Organization fetched successfully.", org.to_json()))
+}
+
+#[derive(Deserialize)]
+struct RoleRequestBody {
+    role: i64,
+    #[serde(default)]
+    form_data: Option<Value>,
+}
+
+async fn request_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<RoleRequestBody>,
+) -> Result<ApiOk, AppError> {
+    let form_data = body.form_data.unwrap_or_else(|| json!({}));
+    let request = state.request_role(&caller, body.role, form_data, &meta.by(&caller)).await?;
+    Ok(ApiOk::created(
+        "Role requested successfully",
+        json!({"request_id": request.id, "org_id": request.organization_id, "status": request.status, "meta": {}}),
+    ))
+}
