@@ -274,11 +274,11 @@ impl AppState {
             .ok_or_else(|| AppError::invalid_field("request_id", "Request not found"))
     }
 
-    /// A request of another organisation is reported as not found to its admins.
+    /// Only admins of the request's organisation (or system admins) may see or decide it.
     pub async fn role_request_for(&self, caller: &Caller, id: i64) -> Result<RoleRequestRow, AppError> {
         let request = self.role_request(id).await?;
         if !caller.administers(request.organization_id) {
-            return Err(AppError::invalid_field("request_id", "Request not found"));
+            return Err(AppError::Forbidden);
         }
         Ok(request)
     }

@@ -11,98 +11,126 @@ use crate::on_both_backends;
 enum Caller {
     Anonymous,
     Mentee,
+    OtherOrgAdmin,
     OrgAdmin,
     Admin,
 }
 
-const EVERYONE: &[Caller] = &[Caller::Anonymous, Caller::Mentee, Caller::OrgAdmin, Caller::Admin];
-const SIGNED_IN: &[Caller] = &[Caller::Mentee, Caller::OrgAdmin, Caller::Admin];
+use Caller::*;
+const EVERYONE: &[Caller] = &[Anonymous, Mentee, OtherOrgAdmin, OrgAdmin, Admin];
+const SIGNED_IN: &[Caller] = &[Mentee, OtherOrgAdmin, OrgAdmin, Admin];
+const ANY_ORG_ADMIN: &[Caller] = &[OtherOrgAdmin, OrgAdmin, Admin];
+const THIS_ORG_ADMIN: &[Caller] = &[OrgAdmin, Admin];
+const ADMIN: &[Caller] = &[Admin];
 
 struct Row {
     method: Method,
-    path: &'static str,
-    body: fn(usize) -> Option<Value>,
+    path: String,
+    body: Option<Value>,
     allowed: &'static [Caller],
 }
 
-fn none(_: usize) -> Option<Value> {
-    None
-}
-fn empty(_: usize) -> Option<Value> {
-    Some(json!({}))
+fn row(method: Method, path: impl Into<String>, body: Option<Value>, allowed: &'static [Caller]) -> Row {
+    Row { method, path: path.into(), body, allowed }
 }
 
-/// Logout comes last: it ends the caller's session.
-fn matrix() -> Vec<Row> {
+/// Ids the rows act on, made before the matrix runs.
+struct Targets {
+    request_id: i64,
+    victim_id: i64,
+    victim2_id: i64,
+    victim3_id: i64,
+    promotee_id: i64,
+    spare_org_id: i64,
+}
+
+/// Destructive rows come late and logout last: it ends the caller's session.
+fn matrix(t: &Targets) -> Vec<Row> {
+    let empty = || Some(json!({}));
     vec![
-        Row { method: Method::POST, path: "/user/v1/account/create", body: empty, allowed: EVERYONE },
-        Row { method: Method::POST, path: "/user/v1/account/login", body: empty, allowed: EVERYONE },
-        Row { method: Method::POST, path: "/user/v1/account/generateToken", body: empty, allowed: EVERYONE },
-        Row {
-            method: Method::POST,
-            path: "/user/v1/admin/create",
-            body: |i| {
-                Some(
-                    json!({"name": "A", "email": format!("matrix{i}@example.com"), "password": PASSWORD, "secret_code": ADMIN_SECRET}),
-                )
-            },
-            allowed: EVERYONE,
-        },
-        Row { method: Method::POST, path: "/user/v1/admin/login", body: empty, allowed: EVERYONE },
-        Row { method: Method::PATCH, path: "/user/v1/account/acceptTermsAndCondition", body: none, allowed: SIGNED_IN },
-        Row { method: Method::GET, path: "/user/v1/account/list", body: none, allowed: SIGNED_IN },
-        Row { method: Method::POST, path: "/user/v1/account/search", body: empty, allowed: SIGNED_IN },
-        Row { method: Method::GET, path: "/user/v1/user/read", body: none, allowed: SIGNED_IN },
-        Row { method: Method::GET, path: "/user/v1/user/read/1", body: none, allowed: SIGNED_IN },
-        Row {
-            method: Method::PATCH,
-            path: "/user/v1/user/update",
-            body: |_| Some(json!({"about": "x"})),
-            allowed: SIGNED_IN,
-        },
-        Row {
-            method: Method::PATCH,
-            path: "/user/v1/user/setLanguagePreference",
-            body: |_| Some(json!({"preferred_language": "en"})),
-            allowed: SIGNED_IN,
-        },
-        Row { method: Method::POST, path: "/user/v1/account/logout", body: empty, allowed: SIGNED_IN },
+        row(Method::POST, "/user/v1/account/create", empty(), EVERYONE),
+        row(Method::POST, "/user/v1/account/login", empty(), EVERYONE),
+        row(Method::POST, "/user/v1/account/generateToken", empty(), EVERYONE),
+        row(
+            Method::POST,
+            "/user/v1/admin/create",
+            Some(json!({"name": "A", "email": "x", "password": PASSWORD, "secret_code": ADMIN_SECRET})),
+            EVERYONE,
+        ),
+        row(Method::POST, "/user/v1/admin/login", empty(), EVERYONE),
+        row(Method::PATCH, "/user/v1/account/acceptTermsAndCondition", None, SIGNED_IN),
+        row(Method::GET, "/user/v1/account/list", None, SIGNED_IN),
+        row(Method::POST, "/user/v1/account/search", empty(), SIGNED_IN),
+        row(Method::GET, "/user/v1/user/read", None, SIGNED_IN),
+        row(Method::GET, "/user/v1/user/read/1", None, SIGNED_IN),
+        row(Method::PATCH, "/user/v1/user/update", Some(json!({"about": "x"})), SIGNED_IN),
+        row(Method::PATCH, "/user/v1/user/setLanguagePreference", Some(json!({"preferred_language": "en"})), SIGNED_IN),
+        row(Method::GET, "/user/v1/organization/list", None, SIGNED_IN),
+        row(Method::GET, "/user/v1/organization/read?organisation_id=1", None, SIGNED_IN),
+        row(Method::POST, "/user/v1/organization/requestOrgRole", Some(json!({"role": 6})), SIGNED_IN),
+        row(Method::POST, "/user/v1/organization/create", Some(json!({"name": "N", "code": "matrix-org"})), ADMIN),
+        row(Method::PATCH, "/user/v1/organization/update/1", Some(json!({"description": "d"})), THIS_ORG_ADMIN),
+        row(Method::POST, "/user/v1/org-admin/getRequests", empty(), ANY_ORG_ADMIN),
+        row(Method::GET, format!("/user/v1/org-admin/getRequestDetails/{}", t.request_id), None, THIS_ORG_ADMIN),
+        row(
+            Method::GET,
+            format!("/user/v1/org-admin/getRequestDetails?request_id={}", t.request_id),
+            None,
+            THIS_ORG_ADMIN,
+        ),
+        row(
+            Method::POST,
+            "/user/v1/org-admin/updateRequestStatus",
+            Some(json!({"request_id": t.request_id, "status": "UNDER_REVIEW"})),
+            THIS_ORG_ADMIN,
+        ),
+        row(
+            Method::POST,
+            "/user/v1/admin/addOrgAdmin",
+            Some(json!({"user_id": t.promotee_id, "organization_id": 1})),
+            ADMIN,
+        ),
+        row(Method::POST, "/user/v1/admin/assignRole", Some(json!({"user_id": t.promotee_id, "role_id": 6})), ADMIN),
+        row(Method::POST, "/user/v1/org-admin/deactivateUser", Some(json!({"id": [t.victim_id]})), THIS_ORG_ADMIN),
+        row(Method::POST, "/user/v1/admin/deactivateUser", Some(json!({"id": [t.victim2_id]})), ADMIN),
+        row(Method::DELETE, format!("/user/v1/admin/deleteUser/{}", t.victim3_id), None, ADMIN),
+        row(Method::POST, format!("/user/v1/admin/deactivateOrg/{}", t.spare_org_id), empty(), ADMIN),
+        row(Method::POST, "/user/v1/account/logout", empty(), SIGNED_IN),
     ]
 }
 
 async fn every_route_against_every_caller(backend: Backend) {
     let app = spawn_app(backend).await;
-    let mentee = app.sign_up("Mentee", "mentee@example.com").await;
-    let org_admin = app.sign_up("Org Admin", "orgadmin@example.com").await;
-    let meta = roster::commands::Metadata::system("test");
-    let assign = aggregates::UserCommand::AssignRole { role_id: 5, organization_id: 1, at: chrono::Utc::now() };
-    app.state.bus.execute::<aggregates::User>(org_admin.user["uuid"].as_str().unwrap(), assign, &meta).await.unwrap();
-    app.post(
-        "/user/v1/admin/create",
-        None,
-        json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET}),
-    )
-    .await;
-    let admin = session(
-        &app.post("/user/v1/admin/login", None, json!({"email": "root@example.com", "password": PASSWORD})).await,
-    );
+    let c = crate::organizations::cast(&app).await;
+    let asker = app.sign_up("Asker", "asker@example.com").await;
+    let asked = app.post("/user/v1/organization/requestOrgRole", Some(&asker.access_token), json!({"role": 2})).await;
+    let id_of = |s: &Session| s.user["id"].as_i64().unwrap();
+    let spare = app
+        .post("/user/v1/organization/create", Some(&c.admin.access_token), json!({"name": "Spare", "code": "spare"}))
+        .await;
+    let targets = Targets {
+        request_id: asked.result()["request_id"].as_i64().unwrap(),
+        victim_id: id_of(&app.sign_up("Victim", "victim@example.com").await),
+        victim2_id: id_of(&app.sign_up("Victim Two", "victim2@example.com").await),
+        victim3_id: id_of(&app.sign_up("Victim Three", "victim3@example.com").await),
+        promotee_id: id_of(&app.sign_up("Promotee", "promotee@example.com").await),
+        spare_org_id: spare.result()["id"].as_i64().unwrap(),
+    };
 
     let mut unexpected = Vec::new();
-    let mut counter = 0;
-    for row in matrix() {
+    for row in matrix(&targets) {
         for caller in EVERYONE {
-            counter += 1;
             let token = match caller {
-                Caller::Anonymous => None,
-                Caller::Mentee => Some(mentee.access_token.as_str()),
-                Caller::OrgAdmin => Some(org_admin.access_token.as_str()),
-                Caller::Admin => Some(admin.access_token.as_str()),
+                Anonymous => None,
+                Mentee => Some(c.mentee.access_token.as_str()),
+                OtherOrgAdmin => Some(c.other_org_admin.access_token.as_str()),
+                OrgAdmin => Some(c.org_admin.access_token.as_str()),
+                Admin => Some(c.admin.access_token.as_str()),
             };
-            let reply = app.call(row.method.clone(), row.path, token, (row.body)(counter)).await;
+            let reply = app.call(row.method.clone(), &row.path, token, row.body.clone()).await;
             assert!(!reply.status.is_server_error(), "{} {} as {caller:?}: {}", row.method, row.path, reply.body);
             let denied = matches!(reply.status.as_u16(), 401 | 403);
-            let expected_allowed = row.allowed.contains(caller);
-            if denied == expected_allowed {
+            if denied == row.allowed.contains(caller) {
                 unexpected.push(format!(
                     "{} {} as {caller:?}: {} {}",
                     row.method, row.path, reply.status, reply.body["message"]

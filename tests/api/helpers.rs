@@ -207,3 +207,47 @@ pub fn listed_names(reply: &Reply) -> Vec<String> {
         .flat_map(|group| group["values"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap().to_string()))
         .collect()
 }
+
+/// Every read table, in a stable order, as text: for comparing a live read
+/// model with one rebuilt from the log.
+const DUMPS: [(&str, &str); 8] = [
+    ("permissions", "SELECT CAST(id AS TEXT), permission_uuid, code, module, request_type, api_path, status, created_at FROM permissions ORDER BY id"),
+    ("role_permissions", "SELECT CAST(role_id AS TEXT), CAST(permission_id AS TEXT) FROM role_permissions ORDER BY role_id, permission_id"),
+    (
+        "users",
+        "SELECT user_uuid, CAST(id AS TEXT), email, name, phone, username, status, CAST(organization_id AS TEXT), about, gender, \
+         location, image, languages, share_link, preferred_language, CAST(has_accepted_terms_and_conditions AS TEXT), \
+         search_text, last_logged_in_at, created_at, updated_at, deleted_at FROM users ORDER BY id",
+    ),
+    ("user_roles", "SELECT user_uuid, CAST(role_id AS TEXT), CAST(organization_id AS TEXT) FROM user_roles ORDER BY 1, 2, 3"),
+    ("organizations", "SELECT CAST(id AS TEXT), org_uuid, name, code, description, status, created_at, updated_at FROM organizations ORDER BY id"),
+    (
+        "roles",
+        "SELECT CAST(id AS TEXT), role_uuid, title, label, CAST(user_type AS TEXT), status, visibility, \
+         CAST(organization_id AS TEXT), created_at, updated_at FROM roles ORDER BY id",
+    ),
+    (
+        "role_requests",
+        "SELECT CAST(id AS TEXT), request_uuid, requester_uuid, CAST(role_id AS TEXT), CAST(organization_id AS TEXT), status, \
+         CAST(handled_by AS TEXT), form_data, created_at, updated_at FROM role_requests ORDER BY id",
+    ),
+    ("role_request_comments", "SELECT request_uuid, CAST(sequence AS TEXT), CAST(position AS TEXT), comment FROM role_request_comments ORDER BY 1, 2, 3"),
+];
+
+pub async fn dump(db: &roster::storage::Db) -> Vec<(String, Vec<Vec<Option<String>>>)> {
+    use sqlx::Row;
+    let mut tables = Vec::new();
+    for (table, sql) in DUMPS {
+        let rows: Vec<Vec<Option<String>>> = roster::on_pool!(db, pool => {
+            sqlx::query(sql)
+                .fetch_all(pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i).unwrap()).collect())
+                .collect()
+        });
+        tables.push((table.to_string(), rows));
+    }
+    tables
+}

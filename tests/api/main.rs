@@ -10,3 +10,4 @@ mod commit_order;
 mod concurrency;
 mod crash_and_replay;
 mod operations;
+pub mod organizations;
