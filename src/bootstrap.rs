@@ -81,6 +81,11 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             api_path: api_path.into(),
             status: "ACTIVE".into(),
         };
+        let code_claim = ClaimCommand::Claim { owner: permission_uuid(numeric_id), at };
+        if let Err(e) = bus.execute::<UniqueClaim>(&claim_id(ClaimKind::PermissionCode, code), code_claim, &meta).await
+        {
+            anyhow::bail!("cannot claim the default permission code {code}: {e}");
+        }
         match bus
             .execute::<Permission>(&permission_uuid(numeric_id), PermissionCommand::Define { permission, at }, &meta)
             .await
@@ -102,7 +107,16 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             status: "ACTIVE".into(),
             visibility: "PUBLIC".into(),
             organization_id: DEFAULT_ORGANIZATION_ID,
+            translations: serde_json::Value::Null,
+            meta: serde_json::Value::Null,
         };
+        let title_claim = ClaimCommand::Claim { owner: role_uuid(numeric_id), at };
+        let title_key = format!("{DEFAULT_ORGANIZATION_ID}:{title}");
+        if let Err(e) =
+            bus.execute::<UniqueClaim>(&claim_id(ClaimKind::RoleTitle, &title_key), title_claim, &meta).await
+        {
+            anyhow::bail!("cannot claim the default role title {title}: {e}");
+        }
         let permission_ids = crate::authorization::default_grants(title).to_vec();
         match bus.execute::<Role>(&role_uuid(numeric_id), RoleCommand::Create { role, permission_ids, at }, &meta).await
         {

@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod authorization;
 pub mod bootstrap;
+pub mod catalogue;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -19,6 +19,10 @@ pub enum ClaimKind {
     OrganizationCode,
     /// One open role request per user.
     PendingRoleRequest,
+    /// A role title within one organisation ("{organization_id}:{title}").
+    RoleTitle,
+    ModuleCode,
+    PermissionCode,
 }
 
 impl ClaimKind {
@@ -29,6 +33,9 @@ impl ClaimKind {
             ClaimKind::Username => "username",
             ClaimKind::OrganizationCode => "organization_code",
             ClaimKind::PendingRoleRequest => "pending_role_request",
+            ClaimKind::RoleTitle => "role_title",
+            ClaimKind::ModuleCode => "module_code",
+            ClaimKind::PermissionCode => "permission_code",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! arrive inside commands so that handling stays deterministic and testable.
 
 pub mod claim;
+pub mod module;
 pub mod organization;
 pub mod permission;
 pub mod role;
@@ -11,9 +12,10 @@ pub mod user;
 pub mod validation;
 
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
+pub use module::{Module, ModuleCommand, ModuleDefinition, ModuleError, ModuleEvent};
 pub use organization::{Organization, OrganizationChanges, OrganizationCommand, OrganizationError, OrganizationEvent};
 pub use permission::{Permission, PermissionCommand, PermissionDefinition, PermissionError, PermissionEvent};
-pub use role::{Role, RoleCommand, RoleDefinition, RoleError, RoleEvent};
+pub use role::{Role, RoleChanges, RoleCommand, RoleDefinition, RoleError, RoleEvent};
 pub use role_request::{
     RequestStatus, RoleRequest, RoleRequestCommand, RoleRequestDetails, RoleRequestError, RoleRequestEvent,
 };

@@ -20,24 +20,40 @@ pub struct PermissionDefinition {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PermissionCommand {
-    Define { permission: PermissionDefinition, at: Timestamp },
+    Define {
+        permission: PermissionDefinition,
+        at: Timestamp,
+    },
+    /// Replaces the definition (ELEVATE's update sends every field).
+    Redefine {
+        permission: PermissionDefinition,
+        at: Timestamp,
+    },
+    Delete {
+        at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum PermissionEvent {
     PermissionDefined { permission: PermissionDefinition, at: Timestamp },
+    PermissionRedefined { permission: PermissionDefinition, at: Timestamp },
+    PermissionDeleted { at: Timestamp },
 }
-domain_event!(PermissionEvent, "1", [PermissionDefined]);
+domain_event!(PermissionEvent, "1", [PermissionDefined, PermissionRedefined, PermissionDeleted]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PermissionError {
     #[error("permission already exists")]
     AlreadyExists,
+    #[error("permission not found")]
+    NotFound,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Permission {
     pub definition: Option<PermissionDefinition>,
+    pub deleted: bool,
 }
 
 impl Aggregate for Permission {
@@ -53,20 +69,29 @@ impl Aggregate for Permission {
         _: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), PermissionError> {
-        match command {
+        let live = self.definition.is_some() && !self.deleted;
+        let event = match command {
             PermissionCommand::Define { permission, at } => {
                 if self.definition.is_some() {
                     return Err(PermissionError::AlreadyExists);
                 }
-                sink.write(PermissionEvent::PermissionDefined { permission, at }, self).await;
-                Ok(())
+                PermissionEvent::PermissionDefined { permission, at }
             }
-        }
+            PermissionCommand::Redefine { permission, at } if live => {
+                PermissionEvent::PermissionRedefined { permission, at }
+            }
+            PermissionCommand::Delete { at } if live => PermissionEvent::PermissionDeleted { at },
+            _ => return Err(PermissionError::NotFound),
+        };
+        sink.write(event, self).await;
+        Ok(())
     }
 
     fn apply(&mut self, event: PermissionEvent) {
         match event {
-            PermissionEvent::PermissionDefined { permission, .. } => self.definition = Some(permission),
+            PermissionEvent::PermissionDefined { permission, .. }
+            | PermissionEvent::PermissionRedefined { permission, .. } => self.definition = Some(permission),
+            PermissionEvent::PermissionDeleted { .. } => self.deleted = true,
         }
     }
 }

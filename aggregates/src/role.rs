@@ -17,6 +17,29 @@ pub struct RoleDefinition {
     pub status: String,
     pub visibility: String,
     pub organization_id: i64,
+    #[serde(default)]
+    pub translations: serde_json::Value,
+    #[serde(default)]
+    pub meta: serde_json::Value,
+}
+
+/// Fields a role update may change; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RoleChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_type: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub translations: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,6 +59,13 @@ pub enum RoleCommand {
         permission_id: i64,
         at: Timestamp,
     },
+    Update {
+        changes: RoleChanges,
+        at: Timestamp,
+    },
+    Delete {
+        at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,8 +73,10 @@ pub enum RoleEvent {
     RoleCreated { role: RoleDefinition, at: Timestamp },
     PermissionGranted { permission_id: i64, at: Timestamp },
     PermissionRevoked { permission_id: i64, at: Timestamp },
+    RoleUpdated { changes: RoleChanges, at: Timestamp },
+    RoleDeleted { at: Timestamp },
 }
-domain_event!(RoleEvent, "1", [RoleCreated, PermissionGranted, PermissionRevoked]);
+domain_event!(RoleEvent, "1", [RoleCreated, PermissionGranted, PermissionRevoked, RoleUpdated, RoleDeleted]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum RoleError {
@@ -56,12 +88,24 @@ pub enum RoleError {
     AlreadyGranted,
     #[error("permission is not granted to this role")]
     NotGranted,
+    #[error("nothing to update")]
+    NothingToUpdate,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Role {
     pub definition: Option<RoleDefinition>,
     pub permission_ids: Vec<i64>,
+    pub deleted: bool,
+}
+
+impl Role {
+    fn require_live(&self) -> Result<&RoleDefinition, RoleError> {
+        match &self.definition {
+            Some(definition) if !self.deleted => Ok(definition),
+            _ => Err(RoleError::NotFound),
+        }
+    }
 }
 
 impl Aggregate for Role {
@@ -86,18 +130,29 @@ impl Aggregate for Role {
                 return Ok(());
             }
             RoleCommand::GrantPermission { permission_id, at } => {
-                self.definition.as_ref().ok_or(RoleError::NotFound)?;
+                self.require_live()?;
                 if self.permission_ids.contains(&permission_id) {
                     return Err(RoleError::AlreadyGranted);
                 }
                 RoleEvent::PermissionGranted { permission_id, at }
             }
             RoleCommand::RevokePermission { permission_id, at } => {
-                self.definition.as_ref().ok_or(RoleError::NotFound)?;
+                self.require_live()?;
                 if !self.permission_ids.contains(&permission_id) {
                     return Err(RoleError::NotGranted);
                 }
                 RoleEvent::PermissionRevoked { permission_id, at }
+            }
+            RoleCommand::Update { changes, at } => {
+                self.require_live()?;
+                if changes == RoleChanges::default() {
+                    return Err(RoleError::NothingToUpdate);
+                }
+                RoleEvent::RoleUpdated { changes, at }
+            }
+            RoleCommand::Delete { at } => {
+                self.require_live()?;
+                RoleEvent::RoleDeleted { at }
             }
         };
         sink.write(event, self).await;
@@ -109,6 +164,19 @@ impl Aggregate for Role {
             RoleEvent::RoleCreated { role, .. } => self.definition = Some(role),
             RoleEvent::PermissionGranted { permission_id, .. } => self.permission_ids.push(permission_id),
             RoleEvent::PermissionRevoked { permission_id, .. } => self.permission_ids.retain(|p| *p != permission_id),
+            RoleEvent::RoleUpdated { changes, .. } => {
+                if let Some(definition) = &mut self.definition {
+                    let c = changes;
+                    definition.title = c.title.unwrap_or(std::mem::take(&mut definition.title));
+                    definition.label = c.label.unwrap_or(std::mem::take(&mut definition.label));
+                    definition.user_type = c.user_type.unwrap_or(definition.user_type);
+                    definition.status = c.status.unwrap_or(std::mem::take(&mut definition.status));
+                    definition.visibility = c.visibility.unwrap_or(std::mem::take(&mut definition.visibility));
+                    definition.translations = c.translations.unwrap_or(definition.translations.take());
+                    definition.meta = c.meta.unwrap_or(definition.meta.take());
+                }
+            }
+            RoleEvent::RoleDeleted { .. } => self.deleted = true,
         }
     }
 }
@@ -130,6 +198,8 @@ mod tests {
                 status: "ACTIVE".into(),
                 visibility: "PUBLIC".into(),
                 organization_id: 1,
+                translations: serde_json::Value::Null,
+                meta: serde_json::Value::Null,
             },
             at: AT,
         }
@@ -155,6 +225,31 @@ mod tests {
         TestFramework::<Role>::with(())
             .given_no_previous_events()
             .when_async(RoleCommand::GrantPermission { permission_id: 5, at: AT })
+            .await
+            .then_expect_error(RoleError::NotFound);
+    }
+
+    #[tokio::test]
+    async fn updates_and_deletion() {
+        let changes = RoleChanges { label: Some("Guide".into()), ..Default::default() };
+        TestFramework::<Role>::with(())
+            .given(vec![created()])
+            .when_async(RoleCommand::Update { changes: changes.clone(), at: AT })
+            .await
+            .then_expect_events(vec![RoleEvent::RoleUpdated { changes: changes.clone(), at: AT }]);
+        TestFramework::<Role>::with(())
+            .given(vec![created()])
+            .when_async(RoleCommand::Update { changes: RoleChanges::default(), at: AT })
+            .await
+            .then_expect_error(RoleError::NothingToUpdate);
+        TestFramework::<Role>::with(())
+            .given(vec![created(), RoleEvent::RoleDeleted { at: AT }])
+            .when_async(RoleCommand::Update { changes, at: AT })
+            .await
+            .then_expect_error(RoleError::NotFound);
+        TestFramework::<Role>::with(())
+            .given(vec![created(), RoleEvent::RoleDeleted { at: AT }])
+            .when_async(RoleCommand::Delete { at: AT })
             .await
             .then_expect_error(RoleError::NotFound);
     }

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod catalogue;
 mod org_admin;
 mod organization;
 mod user;
@@ -18,4 +19,5 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::powers())
         .merge(organization::routes())
         .merge(org_admin::routes())
+        .merge(catalogue::routes())
 }

@@ -1,0 +1,496 @@
+//! Roles, modules, permissions and role–permission mappings: the data that
+//! authorisation runs on, managed by system admins.
+
+use aggregates::{
+    ClaimCommand, ClaimError, ClaimKind, Module, ModuleCommand, ModuleDefinition, ModuleError, Permission,
+    PermissionCommand, PermissionDefinition, PermissionError, Role, RoleChanges, RoleCommand, RoleDefinition,
+    RoleError, UniqueClaim,
+};
+use projections::{SqlValue, Statement};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::bootstrap::{claim_id, permission_uuid, role_uuid};
+use crate::commands::{CommandError, Metadata};
+use crate::error::AppError;
+
+fn module_uuid(numeric_id: i64) -> String {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("roster:module:{numeric_id}").as_bytes()).to_string()
+}
+
+fn role_error(error: CommandError<RoleError>) -> AppError {
+    match error {
+        CommandError::Domain(RoleError::NotFound) => AppError::NotFound("Role not found".into()),
+        other => other.into(),
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoleDetails {
+    pub id: i64,
+    pub title: String,
+    pub label: String,
+    pub user_type: i64,
+    pub status: String,
+    pub visibility: String,
+    pub organization_id: i64,
+    pub translations: Option<String>,
+    pub meta: Option<String>,
+}
+
+impl RoleDetails {
+    pub fn to_json(&self) -> Value {
+        let parse = |t: &Option<String>| t.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
+        json!({
+            "id": self.id, "title": self.title, "label": self.label, "user_type": self.user_type,
+            "status": self.status, "visibility": self.visibility, "organization_id": self.organization_id,
+            "translations": parse(&self.translations), "meta": parse(&self.meta),
+        })
+    }
+}
+
+const ROLE_COLUMNS: &str =
+    "id, title, label, CAST(user_type AS BIGINT) AS user_type, status, visibility, organization_id, \
+    translations, meta";
+
+#[derive(Debug, Default)]
+pub struct RoleFilter {
+    pub search: Option<String>,
+    pub user_type: Option<i64>,
+    pub visibility: Option<String>,
+    pub status: Option<String>,
+    pub organization_id: Option<i64>,
+    pub page: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PermissionRow {
+    pub id: i64,
+    pub code: String,
+    pub module: String,
+    pub request_type: String,
+    pub api_path: String,
+    pub status: String,
+}
+
+impl PermissionRow {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "id": self.id, "code": self.code, "module": self.module,
+            "request_type": serde_json::from_str::<Value>(&self.request_type).unwrap_or(json!([])),
+            "api_path": self.api_path, "status": self.status,
+        })
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ModuleRow {
+    pub id: i64,
+    pub code: String,
+    pub status: String,
+}
+
+/// `WHERE` clauses and their arguments, numbered as they are added.
+struct Conditions {
+    clauses: Vec<String>,
+    args: Vec<SqlValue>,
+}
+
+impl Conditions {
+    fn new(base: &str) -> Self {
+        Conditions { clauses: vec![base.to_string()], args: vec![] }
+    }
+    fn add(&mut self, clause: &str, value: SqlValue) {
+        self.args.push(value);
+        self.clauses.push(clause.replace("$?", &format!("${}", self.args.len())));
+    }
+    fn search(&mut self, column: &str, search: Option<&str>) {
+        if let Some(s) = search.map(str::trim).filter(|s| !s.is_empty()) {
+            let pattern =
+                format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            self.add(&format!("lower({column}) LIKE $? ESCAPE '\\'"), pattern.into());
+        }
+    }
+    async fn page<T>(
+        self,
+        db: &crate::storage::Db,
+        table: &str,
+        columns: &str,
+        page: i64,
+        limit: i64,
+    ) -> Result<(Vec<T>, i64), sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+            + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+            + Send
+            + Unpin,
+    {
+        let where_clause = self.clauses.join(" AND ");
+        let count = db
+            .fetch_count(&Statement::new(
+                format!("SELECT count(*) FROM {table} WHERE {where_clause}"),
+                self.args.clone(),
+            ))
+            .await?;
+        let mut args = self.args;
+        let n = args.len();
+        args.push(limit.into());
+        args.push(((page - 1) * limit).into());
+        let sql = format!(
+            "SELECT {columns} FROM {table} WHERE {where_clause} ORDER BY id LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        );
+        Ok((db.fetch_all(&Statement::new(sql, args)).await?, count))
+    }
+}
+
+impl AppState {
+    async fn claim(
+        &self,
+        kind: ClaimKind,
+        value: &str,
+        owner: &str,
+        param: &str,
+        meta: &Metadata,
+    ) -> Result<(), AppError> {
+        let claim = ClaimCommand::Claim { owner: owner.to_string(), at: chrono::Utc::now() };
+        match self.bus.execute::<UniqueClaim>(&claim_id(kind, value), claim, meta).await {
+            Ok(_) => Ok(()),
+            Err(CommandError::Domain(ClaimError::Taken)) => {
+                Err(AppError::invalid_field(param, format!("{param} already exists")))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    async fn release(&self, kind: ClaimKind, value: &str, owner: &str, meta: &Metadata) {
+        let release = ClaimCommand::Release { owner: owner.to_string(), at: chrono::Utc::now() };
+        if let Err(error) = self.bus.execute::<UniqueClaim>(&claim_id(kind, value), release, meta).await {
+            tracing::error!(%error, "could not release a unique-value claim");
+        }
+    }
+
+    pub async fn role_details(&self, id: i64) -> Result<RoleDetails, AppError> {
+        self.db
+            .fetch_optional(&Statement::new(
+                format!("SELECT {ROLE_COLUMNS} FROM roles WHERE id = $1 AND status <> 'DELETED'"),
+                vec![id.into()],
+            ))
+            .await?
+            .ok_or_else(|| AppError::NotFound("Role not found".into()))
+    }
+
+    pub async fn create_role(&self, mut role: RoleDefinition, meta: &Metadata) -> Result<RoleDetails, AppError> {
+        role.title = role.title.trim().to_lowercase();
+        if role.title.is_empty() {
+            return Err(AppError::invalid_field("title", "title is required"));
+        }
+        role.numeric_id = self.db.next_numeric_id("role").await?;
+        let uuid = role_uuid(role.numeric_id);
+        let title_key = format!("{}:{}", role.organization_id, role.title);
+        self.claim(ClaimKind::RoleTitle, &title_key, &uuid, "title", meta).await?;
+        let id = role.numeric_id;
+        let created = self
+            .bus
+            .execute::<Role>(&uuid, RoleCommand::Create { role, permission_ids: vec![], at: chrono::Utc::now() }, meta)
+            .await;
+        match created {
+            Ok(committed) => self.settle(committed).await,
+            Err(error) => {
+                self.release(ClaimKind::RoleTitle, &title_key, &uuid, meta).await;
+                return Err(role_error(error));
+            }
+        }
+        self.role_details(id).await
+    }
+
+    pub async fn update_role(
+        &self,
+        id: i64,
+        mut changes: RoleChanges,
+        meta: &Metadata,
+    ) -> Result<RoleDetails, AppError> {
+        let current = self.role_details(id).await?;
+        let uuid = role_uuid(id);
+        let new_title = changes.title.take().map(|t| t.trim().to_lowercase()).filter(|t| *t != current.title);
+        if let Some(title) = &new_title {
+            self.claim(ClaimKind::RoleTitle, &format!("{}:{title}", current.organization_id), &uuid, "title", meta)
+                .await?;
+        }
+        changes.title = new_title.clone();
+        let committed = self
+            .bus
+            .execute::<Role>(&uuid, RoleCommand::Update { changes, at: chrono::Utc::now() }, meta)
+            .await
+            .map_err(|e| match e {
+                CommandError::Domain(RoleError::NothingToUpdate) => AppError::bad_request("Nothing to update"),
+                other => role_error(other),
+            })?;
+        if new_title.is_some() {
+            self.release(ClaimKind::RoleTitle, &format!("{}:{}", current.organization_id, current.title), &uuid, meta)
+                .await;
+        }
+        self.settle(committed).await;
+        self.role_details(id).await
+    }
+
+    pub async fn delete_role(&self, id: i64, meta: &Metadata) -> Result<(), AppError> {
+        let current = self.role_details(id).await?;
+        if id <= crate::bootstrap::DEFAULT_ROLES.len() as i64 {
+            return Err(AppError::bad_request("Default roles cannot be deleted"));
+        }
+        let uuid = role_uuid(id);
+        let committed = self
+            .bus
+            .execute::<Role>(&uuid, RoleCommand::Delete { at: chrono::Utc::now() }, meta)
+            .await
+            .map_err(role_error)?;
+        self.release(ClaimKind::RoleTitle, &format!("{}:{}", current.organization_id, current.title), &uuid, meta)
+            .await;
+        self.settle(committed).await;
+        Ok(())
+    }
+
+    pub async fn list_roles(&self, filter: &RoleFilter) -> Result<(Vec<RoleDetails>, i64), AppError> {
+        let mut c = Conditions::new("status <> 'DELETED'");
+        c.search("title", filter.search.as_deref());
+        if let Some(v) = filter.user_type {
+            c.add("user_type = $?", v.into());
+        }
+        if let Some(v) = &filter.visibility {
+            c.add("visibility = $?", v.clone().into());
+        }
+        if let Some(v) = &filter.status {
+            c.add("status = $?", v.clone().into());
+        }
+        if let Some(v) = filter.organization_id {
+            c.add("organization_id = $?", v.into());
+        }
+        Ok(c.page(&self.db, "roles", ROLE_COLUMNS, filter.page, filter.limit).await?)
+    }
+
+    pub async fn module(&self, id: i64) -> Result<ModuleRow, AppError> {
+        self.db
+            .fetch_optional(&Statement::new("SELECT id, code, status FROM modules WHERE id = $1", vec![id.into()]))
+            .await?
+            .ok_or_else(|| AppError::NotFound("Module not found".into()))
+    }
+
+    pub async fn save_module(
+        &self,
+        id: Option<i64>,
+        code: &str,
+        status: Option<String>,
+        meta: &Metadata,
+    ) -> Result<ModuleRow, AppError> {
+        let code = code.trim().to_lowercase();
+        if code.is_empty() {
+            return Err(AppError::invalid_field("code", "code is required"));
+        }
+        let current = match id {
+            Some(id) => Some(self.module(id).await?),
+            None => None,
+        };
+        let numeric_id = match &current {
+            Some(m) => m.id,
+            None => self.db.next_numeric_id("module").await?,
+        };
+        let uuid = module_uuid(numeric_id);
+        let code_changed = current.as_ref().is_none_or(|m| m.code != code);
+        if code_changed {
+            self.claim(ClaimKind::ModuleCode, &code, &uuid, "code", meta).await?;
+        }
+        let status = status.or_else(|| current.as_ref().map(|m| m.status.clone())).unwrap_or_else(|| "ACTIVE".into());
+        let module = ModuleDefinition { numeric_id, code: code.clone(), status };
+        let at = chrono::Utc::now();
+        let command = if current.is_some() {
+            ModuleCommand::Redefine { module, at }
+        } else {
+            ModuleCommand::Define { module, at }
+        };
+        let committed = self.bus.execute::<Module>(&uuid, command, meta).await.map_err(|e| match e {
+            CommandError::Domain(ModuleError::NotFound) => AppError::NotFound("Module not found".into()),
+            other => other.into(),
+        })?;
+        if let (Some(old), true) = (&current, code_changed) {
+            self.release(ClaimKind::ModuleCode, &old.code, &uuid, meta).await;
+        }
+        self.settle(committed).await;
+        self.module(numeric_id).await
+    }
+
+    pub async fn delete_module(&self, id: i64, meta: &Metadata) -> Result<(), AppError> {
+        let current = self.module(id).await?;
+        let uuid = module_uuid(id);
+        let committed =
+            self.bus.execute::<Module>(&uuid, ModuleCommand::Delete { at: chrono::Utc::now() }, meta).await?;
+        self.release(ClaimKind::ModuleCode, &current.code, &uuid, meta).await;
+        self.settle(committed).await;
+        Ok(())
+    }
+
+    pub async fn list_modules(
+        &self,
+        search: Option<&str>,
+        page: i64,
+        limit: i64,
+    ) -> Result<(Vec<ModuleRow>, i64), AppError> {
+        let mut c = Conditions::new("1 = 1");
+        c.search("code", search);
+        Ok(c.page(&self.db, "modules", "id, code, status", page, limit).await?)
+    }
+
+    pub async fn permission(&self, id: i64) -> Result<PermissionRow, AppError> {
+        self.db
+            .fetch_optional(&Statement::new(
+                "SELECT id, code, module, request_type, api_path, status FROM permissions WHERE id = $1",
+                vec![id.into()],
+            ))
+            .await?
+            .ok_or_else(|| AppError::NotFound("Permission not found".into()))
+    }
+
+    pub async fn save_permission(
+        &self,
+        id: Option<i64>,
+        mut permission: PermissionDefinition,
+        meta: &Metadata,
+    ) -> Result<PermissionRow, AppError> {
+        permission.code = permission.code.trim().to_string();
+        if permission.code.is_empty() || permission.api_path.trim().is_empty() || permission.request_type.is_empty() {
+            return Err(AppError::invalid_field("code", "code, module, request_type and api_path are required"));
+        }
+        permission.request_type = permission.request_type.iter().map(|m| m.trim().to_uppercase()).collect();
+        let current = match id {
+            Some(id) => Some(self.permission(id).await?),
+            None => None,
+        };
+        permission.numeric_id = match &current {
+            Some(p) => p.id,
+            None => self.db.next_numeric_id("permission").await?,
+        };
+        let uuid = permission_uuid(permission.numeric_id);
+        let code_changed = current.as_ref().is_none_or(|p| p.code != permission.code);
+        if code_changed {
+            self.claim(ClaimKind::PermissionCode, &permission.code, &uuid, "code", meta).await?;
+        }
+        let numeric_id = permission.numeric_id;
+        let at = chrono::Utc::now();
+        let command = if current.is_some() {
+            PermissionCommand::Redefine { permission, at }
+        } else {
+            PermissionCommand::Define { permission, at }
+        };
+        let committed = self.bus.execute::<Permission>(&uuid, command, meta).await.map_err(|e| match e {
+            CommandError::Domain(PermissionError::NotFound) => AppError::NotFound("Permission not found".into()),
+            other => other.into(),
+        })?;
+        if let (Some(old), true) = (&current, code_changed) {
+            self.release(ClaimKind::PermissionCode, &old.code, &uuid, meta).await;
+        }
+        self.settle(committed).await;
+        self.permission(numeric_id).await
+    }
+
+    pub async fn delete_permission(&self, id: i64, meta: &Metadata) -> Result<(), AppError> {
+        let current = self.permission(id).await?;
+        let uuid = permission_uuid(id);
+        let committed =
+            self.bus.execute::<Permission>(&uuid, PermissionCommand::Delete { at: chrono::Utc::now() }, meta).await?;
+        self.release(ClaimKind::PermissionCode, &current.code, &uuid, meta).await;
+        self.settle(committed).await;
+        Ok(())
+    }
+
+    pub async fn list_permissions(
+        &self,
+        search: Option<&str>,
+        page: i64,
+        limit: i64,
+    ) -> Result<(Vec<PermissionRow>, i64), AppError> {
+        let mut c = Conditions::new("1 = 1");
+        c.search("code", search);
+        Ok(c.page(&self.db, "permissions", "id, code, module, request_type, api_path, status", page, limit).await?)
+    }
+
+    pub async fn set_role_permission(
+        &self,
+        role_id: i64,
+        permission_id: i64,
+        grant: bool,
+        meta: &Metadata,
+    ) -> Result<PermissionRow, AppError> {
+        self.role_details(role_id).await?;
+        let permission = self.permission(permission_id).await?;
+        let at = chrono::Utc::now();
+        let command = if grant {
+            RoleCommand::GrantPermission { permission_id, at }
+        } else {
+            RoleCommand::RevokePermission { permission_id, at }
+        };
+        let committed = self.bus.execute::<Role>(&role_uuid(role_id), command, meta).await.map_err(|e| match e {
+            CommandError::Domain(RoleError::AlreadyGranted) => {
+                AppError::bad_request("Permission already added to the role")
+            }
+            CommandError::Domain(RoleError::NotGranted) => {
+                AppError::bad_request("Permission is not mapped to the role")
+            }
+            other => role_error(other),
+        })?;
+        self.settle(committed).await;
+        Ok(permission)
+    }
+
+    /// (role id, permission) pairs, optionally for some roles only.
+    pub async fn role_permissions(&self, role_ids: &[i64]) -> Result<Vec<(i64, PermissionRow)>, AppError> {
+        #[derive(sqlx::FromRow)]
+        struct Mapped {
+            role_id: i64,
+            id: i64,
+            code: String,
+            module: String,
+            request_type: String,
+            api_path: String,
+            status: String,
+        }
+        let mut c = Conditions::new("1 = 1");
+        if !role_ids.is_empty() {
+            let marks: Vec<String> = role_ids
+                .iter()
+                .map(|id| {
+                    c.args.push((*id).into());
+                    format!("${}", c.args.len())
+                })
+                .collect();
+            c.clauses.push(format!("rp.role_id IN ({})", marks.join(", ")));
+        }
+        let rows: Vec<Mapped> = self
+            .db
+            .fetch_all(&Statement::new(
+                format!(
+                    "SELECT rp.role_id, p.id, p.code, p.module, p.request_type, p.api_path, p.status FROM role_permissions rp \
+                     JOIN permissions p ON p.id = rp.permission_id WHERE {} ORDER BY rp.role_id, p.id",
+                    c.clauses.join(" AND ")
+                ),
+                c.args,
+            ))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|m| {
+                let p = PermissionRow {
+                    id: m.id,
+                    code: m.code,
+                    module: m.module,
+                    request_type: m.request_type,
+                    api_path: m.api_path,
+                    status: m.status,
+                };
+                (m.role_id, p)
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,321 @@
+//! `userRole` (`user-role`), `modules`, `permissions` and
+//! `rolePermissionMapping` (`role-permission-mapping`): the authorisation
+//! data, for system admins.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{delete, get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use aggregates::{PermissionDefinition, RoleChanges, RoleDefinition};
+
+use crate::app::AppState;
+use crate::catalogue::RoleFilter;
+use crate::error::AppError;
+use crate::http::authorize::guarded;
+use crate::http::envelope::ApiOk;
+use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new();
+    for base in ["/userRole", "/user-role"] {
+        router = router
+            .route(&format!("{base}/create"), guarded(post(create_role)))
+            .route(&format!("{base}/update/{{id}}"), guarded(post(update_role).patch(update_role)))
+            .route(&format!("{base}/delete/{{id}}"), guarded(delete(delete_role)))
+            .route(&format!("{base}/list"), guarded(get(list_roles)));
+    }
+    for base in ["/rolePermissionMapping", "/role-permission-mapping"] {
+        router = router
+            .route(&format!("{base}/create/{{role_id}}"), guarded(post(map_permission)))
+            .route(&format!("{base}/delete/{{role_id}}"), guarded(post(unmap_permission)))
+            .route(&format!("{base}/list"), guarded(post(list_mappings)));
+    }
+    router
+        .route("/modules/create", guarded(post(create_module)))
+        .route("/modules/update/{id}", guarded(post(update_module).patch(update_module)))
+        .route("/modules/delete/{id}", guarded(delete(delete_module)))
+        .route("/modules/list", guarded(get(list_modules)))
+        .route("/permissions/create", guarded(post(create_permission)))
+        .route("/permissions/update/{id}", guarded(post(update_permission).patch(update_permission)))
+        .route("/permissions/delete/{id}", guarded(delete(delete_permission)))
+        .route("/permissions/list", guarded(get(list_permissions)))
+}
+
+fn numeric(raw: &str, what: &str) -> Result<i64, AppError> {
+    raw.trim().parse().map_err(|_| AppError::NotFound(format!("{what} not found")))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    page: Option<String>,
+    limit: Option<String>,
+    search: Option<String>,
+    user_type: Option<i64>,
+    visibility: Option<String>,
+    status: Option<String>,
+    organization_id: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RoleBody {
+    title: String,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    user_type: i32,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    visibility: Option<String>,
+    #[serde(default)]
+    organization_id: Option<i64>,
+    #[serde(default)]
+    translations: Value,
+    #[serde(default)]
+    meta: Value,
+}
+
+async fn create_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<RoleBody>,
+) -> Result<ApiOk, AppError> {
+    let role = RoleDefinition {
+        numeric_id: 0,
+        label: body.label.unwrap_or_else(|| body.title.clone()),
+        title: body.title,
+        user_type: body.user_type,
+        status: body.status.unwrap_or_else(|| "ACTIVE".into()).to_uppercase(),
+        visibility: body.visibility.unwrap_or_else(|| "PUBLIC".into()).to_uppercase(),
+        organization_id: body.organization_id.unwrap_or(caller.organization_id),
+        translations: body.translations,
+        meta: body.meta,
+    };
+    let role = state.create_role(role, &meta.by(&caller)).await?;
+    Ok(ApiOk::created("Roles added successfully", role.to_json()))
+}
+
+async fn update_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    JsonBody(changes): JsonBody<RoleChanges>,
+) -> Result<ApiOk, AppError> {
+    let role = state.update_role(numeric(&id, "Role")?, changes, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Roles updated successfully", role.to_json()))
+}
+
+async fn delete_role(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> Result<ApiOk, AppError> {
+    state.delete_role(numeric(&id, "Role")?, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Role deleted successfully", json!({})))
+}
+
+async fn list_roles(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<ApiOk, AppError> {
+    let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
+    let filter = RoleFilter {
+        search: q.search,
+        user_type: q.user_type,
+        visibility: q.visibility.map(|v| v.to_uppercase()),
+        status: q.status.map(|v| v.to_uppercase()),
+        organization_id: q.organization_id,
+        page,
+        limit,
+    };
+    let (rows, count) = state.list_roles(&filter).await?;
+    let data: Vec<Value> = rows.iter().map(|r| r.to_json()).collect();
+    Ok(ApiOk::ok("Roles fetched successfully", json!({"data": data, "count": count})))
+}
+
+#[derive(Deserialize)]
+struct ModuleBody {
+    code: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+fn module_json(m: &crate::catalogue::ModuleRow) -> Value {
+    json!({"id": m.id, "Id": m.id, "code": m.code, "status": m.status})
+}
+
+async fn create_module(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<ModuleBody>,
+) -> Result<ApiOk, AppError> {
+    let module = state.save_module(None, &body.code, body.status.map(|s| s.to_uppercase()), &meta.by(&caller)).await?;
+    Ok(ApiOk::created("MODULES_CREATED_SUCCESSFULLY", module_json(&module)))
+}
+
+async fn update_module(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ModuleBody>,
+) -> Result<ApiOk, AppError> {
+    let id = numeric(&id, "Module")?;
+    let module =
+        state.save_module(Some(id), &body.code, body.status.map(|s| s.to_uppercase()), &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("MODULES_UPDATED_SUCCESSFULLY", module_json(&module)))
+}
+
+async fn delete_module(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> Result<ApiOk, AppError> {
+    state.delete_module(numeric(&id, "Module")?, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Module deleted successfully", json!({})))
+}
+
+async fn list_modules(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<ApiOk, AppError> {
+    let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
+    let (rows, count) = state.list_modules(q.search.as_deref(), page, limit).await?;
+    let data: Vec<Value> = rows.iter().map(module_json).collect();
+    Ok(ApiOk::ok("Module fetched successfully", json!({"data": data, "count": count})))
+}
+
+#[derive(Deserialize)]
+struct PermissionBody {
+    code: String,
+    module: String,
+    request_type: Vec<String>,
+    api_path: String,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+impl PermissionBody {
+    fn definition(self) -> PermissionDefinition {
+        PermissionDefinition {
+            numeric_id: 0,
+            code: self.code,
+            module: self.module,
+            request_type: self.request_type,
+            api_path: self.api_path,
+            status: self.status.unwrap_or_else(|| "ACTIVE".into()).to_uppercase(),
+        }
+    }
+}
+
+async fn create_permission(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<PermissionBody>,
+) -> Result<ApiOk, AppError> {
+    let p = state.save_permission(None, body.definition(), &meta.by(&caller)).await?;
+    let mut result = p.to_json();
+    result["Id"] = json!(p.id);
+    Ok(ApiOk::created("PERMISSION_CREATED_SUCCESSFULLY", result))
+}
+
+async fn update_permission(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<PermissionBody>,
+) -> Result<ApiOk, AppError> {
+    let p = state.save_permission(Some(numeric(&id, "Permission")?), body.definition(), &meta.by(&caller)).await?;
+    let mut result = p.to_json();
+    result["Id"] = json!(p.id);
+    Ok(ApiOk::ok("PERMISSION_UPDATED_SUCCESSFULLY", result))
+}
+
+async fn delete_permission(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+) -> Result<ApiOk, AppError> {
+    state.delete_permission(numeric(&id, "Permission")?, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Permission deleted successfully", json!({})))
+}
+
+async fn list_permissions(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<ApiOk, AppError> {
+    let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
+    let (rows, count) = state.list_permissions(q.search.as_deref(), page, limit).await?;
+    let data: Vec<Value> = rows.iter().map(|p| p.to_json()).collect();
+    Ok(ApiOk::ok("Permissions fetched successfully", json!({"results": {"data": data, "count": count}})))
+}
+
+#[derive(Deserialize)]
+struct MappingBody {
+    permission_id: i64,
+}
+
+async fn set_mapping(
+    state: &AppState,
+    caller: &crate::accounts::Caller,
+    meta: RequestMeta,
+    role_id: &str,
+    permission_id: i64,
+    grant: bool,
+) -> Result<Value, AppError> {
+    let role_id = numeric(role_id, "Role")?;
+    let p = state.set_role_permission(role_id, permission_id, grant, &meta.by(caller)).await?;
+    Ok(json!({
+        "roleId": role_id,
+        "permissionId": p.id,
+        "module": p.module,
+        "request_type": serde_json::from_str::<Value>(&p.request_type).unwrap_or(json!([])),
+    }))
+}
+
+async fn map_permission(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(role_id): Path<String>,
+    JsonBody(body): JsonBody<MappingBody>,
+) -> Result<ApiOk, AppError> {
+    let result = set_mapping(&state, &caller, meta, &role_id, body.permission_id, true).await?;
+    Ok(ApiOk::created("Permission added to the role", result))
+}
+
+async fn unmap_permission(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(role_id): Path<String>,
+    JsonBody(body): JsonBody<MappingBody>,
+) -> Result<ApiOk, AppError> {
+    set_mapping(&state, &caller, meta, &role_id, body.permission_id, false).await?;
+    Ok(ApiOk::ok("ROLE_PERMISSION_MAPPING_DELETED_SUCCESSFULLY", json!({})))
+}
+
+#[derive(Deserialize, Default)]
+struct MappingListBody {
+    #[serde(default)]
+    role_ids: Vec<i64>,
+}
+
+async fn list_mappings(
+    State(state): State<AppState>,
+    body: Option<JsonBody<MappingListBody>>,
+) -> Result<ApiOk, AppError> {
+    let role_ids = body.map(|b| b.0.role_ids).unwrap_or_default();
+    let rows = state.role_permissions(&role_ids).await?;
+    let data: Vec<Value> = rows
+        .iter()
+        .map(|(role_id, p)| {
+            let mut v = p.to_json();
+            v["role_id"] = json!(role_id);
+            v["permission_id"] = json!(p.id);
+            v
+        })
+        .collect();
+    Ok(ApiOk::ok("Permissions fetched successfully", json!({"data": data, "count": data.len()})))
+}
