@@ -42,6 +42,9 @@ struct Targets {
     victim3_id: i64,
     promotee_id: i64,
     spare_org_id: i64,
+    role_id: i64,
+    module_id: i64,
+    permission_id: i64,
 }
 
 /// Destructive rows come late and logout last: it ends the caller's session.
@@ -108,7 +111,20 @@ async fn every_route_against_every_caller(backend: Backend) {
     let spare = app
         .post("/user/v1/organization/create", Some(&c.admin.access_token), json!({"name": "Spare", "code": "spare"}))
         .await;
+    let admin = Some(c.admin.access_token.as_str());
+    let made_role = app.post("/user/v1/userRole/create", admin, json!({"title": "matrix_role"})).await;
+    let made_module = app.post("/user/v1/modules/create", admin, json!({"code": "matrix_mod"})).await;
+    let made_permission = app
+        .post(
+            "/user/v1/permissions/create",
+            admin,
+            json!({"code": "matrix_perm", "module": "m", "request_type": ["GET"], "api_path": "/z"}),
+        )
+        .await;
     let targets = Targets {
+        role_id: made_role.result()["id"].as_i64().unwrap(),
+        module_id: made_module.result()["id"].as_i64().unwrap(),
+        permission_id: made_permission.result()["id"].as_i64().unwrap(),
         request_id: asked.result()["request_id"].as_i64().unwrap(),
         victim_id: id_of(&app.sign_up("Victim", "victim@example.com").await),
         victim2_id: id_of(&app.sign_up("Victim Two", "victim2@example.com").await),

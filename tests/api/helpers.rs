@@ -210,7 +210,8 @@ pub fn listed_names(reply: &Reply) -> Vec<String> {
 
 /// Every read table, in a stable order, as text: for comparing a live read
 /// model with one rebuilt from the log.
-const DUMPS: [(&str, &str); 8] = [
+const DUMPS: [(&str, &str); 9] = [
+    ("modules", "SELECT CAST(id AS TEXT), module_uuid, code, status, created_at, updated_at FROM modules ORDER BY id"),
     ("permissions", "SELECT CAST(id AS TEXT), permission_uuid, code, module, request_type, api_path, status, created_at FROM permissions ORDER BY id"),
     ("role_permissions", "SELECT CAST(role_id AS TEXT), CAST(permission_id AS TEXT) FROM role_permissions ORDER BY role_id, permission_id"),
     (
@@ -224,7 +225,7 @@ const DUMPS: [(&str, &str); 8] = [
     (
         "roles",
         "SELECT CAST(id AS TEXT), role_uuid, title, label, CAST(user_type AS TEXT), status, visibility, \
-         CAST(organization_id AS TEXT), created_at, updated_at FROM roles ORDER BY id",
+         CAST(organization_id AS TEXT), created_at, updated_at, translations, meta FROM roles ORDER BY id",
     ),
     (
         "role_requests",

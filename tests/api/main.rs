@@ -6,6 +6,7 @@ mod helpers;
 mod account_flow;
 mod authorization;
 mod bad_input;
+mod catalogue;
 mod commit_order;
 mod concurrency;
 mod crash_and_replay;

@@ -324,6 +324,7 @@ async fn replay_rebuilds_the_new_read_models(backend: Backend) {
     )
     .await;
     app.post(&format!("/user/v1/admin/deactivateOrg/{}", c.other_org_id), Some(&c.admin.access_token), json!({})).await;
+    app.post("/user/v1/modules/create", Some(&c.admin.access_token), json!({"code": "sessions"})).await;
     let live = dump(&app.state.db).await;
     assert!(live.iter().all(|(_, rows)| !rows.is_empty()), "every read table has rows: {live:?}");
     app.state.projector.rebuild(|_, _| {}).await.unwrap();
