@@ -173,3 +173,21 @@ async fn revoking_a_permission_takes_effect_at_once(backend: Backend) {
 }
 
 on_both_backends!(every_route_against_every_caller, revoking_a_permission_takes_effect_at_once);
+
+/// Every ELEVATE route goes through the authorisation check: an unguarded
+/// route would be open to anyone.
+#[test]
+fn every_elevate_route_is_guarded() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/elevate");
+    let mut routes = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let source = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (n, line) in source.lines().enumerate() {
+            if line.contains(".route(") {
+                routes += 1;
+                assert!(line.contains("guarded("), "unguarded route at line {}: {line}", n + 1);
+            }
+        }
+    }
+    assert!(routes >= 30, "expected the ELEVATE routes, found {routes}");
+}
