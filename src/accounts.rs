@@ -453,6 +453,9 @@ impl AppState {
         .flatten()
         .collect();
         self.release_claims(&held, user_uuid, meta).await;
+        // Last, so the claims above could still be read: from here on the
+        // user's personal values in the log are unreadable.
+        self.db.destroy_personal_key(user_uuid).await?;
         self.settle(committed).await;
         Ok(())
     }

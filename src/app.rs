@@ -12,6 +12,7 @@ use crate::auth::tokens::TokenService;
 use crate::commands::CommandBus;
 use crate::config::Settings;
 use crate::projector::Projector;
+use crate::publisher::Publisher;
 use crate::storage::Db;
 use crate::{bootstrap, http};
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub bus: CommandBus,
     pub projector: Projector,
     pub tokens: Arc<TokenService>,
+    /// `None` when Kafka is not configured.
+    pub publisher: Option<Publisher>,
 }
 
 impl AppState {
@@ -54,9 +57,22 @@ impl Application {
             }
         }
         let tokens = Arc::new(TokenService::load(&db, &settings).await?);
+        // Erasures a crash interrupted between the deletion and the key.
+        let unfinished = db.destroy_keys_of_deleted_users().await?;
+        if unfinished > 0 {
+            tracing::warn!(count = unfinished, "finished interrupted erasures");
+        }
+        let publisher = match &settings.kafka {
+            Some(kafka) => {
+                let publisher = Publisher::new(db.clone(), kafka.clone())?;
+                publisher.start(stop.clone());
+                Some(publisher)
+            }
+            None => None,
+        };
         tokio::task::spawn_blocking(password::warm_up);
         let listener = TcpListener::bind(settings.addr).await?;
-        let state = AppState { settings: Arc::new(settings), db, bus, projector, tokens };
+        let state = AppState { settings: Arc::new(settings), db, bus, projector, tokens, publisher };
         Ok(Application { listener, state, stop })
     }
 

@@ -10,7 +10,8 @@ pub struct Settings {
     pub addr: SocketAddr,
     pub database_url: String,
     pub database_max_connections: u32,
-    pub kafka_brokers: Option<String>,
+    /// `None` (no `KAFKA_BROKERS`): the publisher is off.
+    pub kafka: Option<KafkaSettings>,
     pub admin_secret_code: Option<String>,
     pub default_organisation_code: String,
     pub default_role: String,
@@ -22,6 +23,21 @@ pub struct Settings {
     pub login_lock_seconds: i64,
     pub read_your_writes_timeout_ms: u64,
     pub log_format_json: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct KafkaSettings {
+    /// `KAFKA_BROKERS`: comma-separated `host:port` list.
+    pub brokers: String,
+    /// Topic of an aggregate type: `{topic_prefix}{aggregate_type}` (default `roster.`).
+    pub topic_prefix: String,
+    pub topic_partitions: i32,
+    pub replication: i32,
+    /// ELEVATE-shaped user events go here too when set (`EVENT_USER_KAFKA_TOPIC`).
+    pub user_events_topic: Option<String>,
+    pub organization_events_topic: Option<String>,
+    /// How long the producer keeps retrying one record before the batch is retried.
+    pub delivery_timeout_ms: u64,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -44,7 +60,18 @@ impl Settings {
             addr: parsed("ROSTER_ADDR", SocketAddr::from(([127, 0, 0, 1], 3000)))?,
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://./data/roster.db".to_string()),
             database_max_connections: parsed("DATABASE_MAX_CONNECTIONS", 16)?,
-            kafka_brokers: var("KAFKA_BROKERS"),
+            kafka: match var("KAFKA_BROKERS") {
+                None => None,
+                Some(brokers) => Some(KafkaSettings {
+                    brokers,
+                    topic_prefix: std::env::var("KAFKA_TOPIC_PREFIX").unwrap_or_else(|_| "roster.".into()),
+                    topic_partitions: parsed("KAFKA_TOPIC_PARTITIONS", 3)?,
+                    replication: parsed("KAFKA_REPLICATION_FACTOR", 1)?,
+                    user_events_topic: var("EVENT_USER_KAFKA_TOPIC"),
+                    organization_events_topic: var("EVENT_ORGANIZATION_KAFKA_TOPIC"),
+                    delivery_timeout_ms: parsed("KAFKA_DELIVERY_TIMEOUT_MS", 30_000)?,
+                }),
+            },
             admin_secret_code: var("ADMIN_SECRET_CODE"),
             default_organisation_code: var("DEFAULT_ORGANISATION_CODE").unwrap_or_else(|| "default".into()),
             default_role: var("DEFAULT_ROLE").unwrap_or_else(|| "mentee".into()),

@@ -11,6 +11,7 @@ use projections::{Projection, Statement};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken as CancelToken;
 
+use crate::leadership::{self, Leadership};
 use crate::storage::log::CommitPoint;
 use crate::storage::Db;
 use crate::{bind_values, on_pool};
@@ -58,16 +59,70 @@ impl Projector {
         self.wake.notify_waiters();
     }
 
-    /// Starts one runner task per projection; they stop when `stop` fires.
+    /// Starts the runners in the background; they stop when `stop` fires.
+    /// With several instances on one PostgreSQL only the leader runs them;
+    /// the others follow the checkpoints, so their reads still wait correctly.
     pub async fn start(&self, stop: CancelToken) -> Result<(), ProjectorError> {
-        for projection in self.projections.iter() {
-            let point = self.checkpoint(projection.name()).await?;
-            self.progress[projection.name()].send_replace(point);
+        self.follow_checkpoints().await?;
+        let this = self.clone();
+        tokio::spawn(async move { this.lead_or_follow(stop).await });
+        Ok(())
+    }
+
+    async fn lead_or_follow(&self, stop: CancelToken) {
+        loop {
+            match Leadership::try_acquire(&self.db, "projections").await {
+                Ok(Some(mut leadership)) => {
+                    tracing::info!("this instance runs the projections");
+                    let leading = stop.child_token();
+                    for projection in self.projections.iter().cloned() {
+                        let this = self.clone();
+                        let leading = leading.clone();
+                        tokio::spawn(async move { this.run(projection, leading).await });
+                    }
+                    loop {
+                        tokio::select! {
+                            _ = tokio::time::sleep(leadership::RETRY) => {
+                                if !leadership.still_held().await {
+                                    tracing::warn!("lost the projection lock; stepping down");
+                                    leading.cancel();
+                                    break;
+                                }
+                            }
+                            _ = stop.cancelled() => {
+                                leading.cancel();
+                                leadership.release().await;
+                                return;
+                            }
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "cannot reach the database to take the projection lead"),
+            }
+            // Following until the next attempt: another instance applies the
+            // events; this one only learns how far it got.
+            let retry_at = tokio::time::Instant::now() + leadership::RETRY;
+            while tokio::time::Instant::now() < retry_at {
+                let woken = self.wake.notified();
+                let _ = self.follow_checkpoints().await;
+                tokio::select! {
+                    _ = woken => {}
+                    _ = tokio::time::sleep(IDLE_POLL) => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
         }
-        for projection in self.projections.iter().cloned() {
-            let this = self.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move { this.run(projection, stop).await });
+    }
+
+    async fn follow_checkpoints(&self) -> Result<(), ProjectorError> {
+        for projection in self.projections.iter() {
+            let point = self.db.checkpoint(projection.name()).await?;
+            self.progress[projection.name()].send_if_modified(|p| {
+                let changed = *p != point;
+                *p = point;
+                changed
+            });
         }
         Ok(())
     }
@@ -113,7 +168,7 @@ impl Projector {
     /// Applies one batch; returns how many events it covered.
     pub async fn catch_up_once(&self, projection: &dyn Projection) -> Result<usize, ProjectorError> {
         let name = projection.name();
-        let from = self.checkpoint(name).await?;
+        let from = self.db.checkpoint(name).await?;
         let entries = self.db.events_after(from, BATCH).await?;
         let Some(last) = entries.last().map(|e| e.point) else {
             self.progress[name].send_if_modified(|p| {
@@ -159,21 +214,6 @@ impl Projector {
         self.progress[name].send_replace(last);
         metrics::counter!("roster_projection_events_total", "projection" => name).increment(entries.len() as u64);
         Ok(entries.len())
-    }
-
-    async fn checkpoint(&self, name: &str) -> Result<CommitPoint, sqlx::Error> {
-        on_pool!(&self.db, pool => {
-            sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-                .bind(name)
-                .execute(pool)
-                .await?;
-            let (txid, position): (i64, i64) =
-                sqlx::query_as("SELECT transaction_id, position FROM projection_checkpoints WHERE name = $1")
-                    .bind(name)
-                    .fetch_one(pool)
-                    .await?;
-            Ok(CommitPoint { txid, position })
-        })
     }
 
     /// Waits (bounded) until every projection has applied the event at `point`:

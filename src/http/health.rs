@@ -31,8 +31,17 @@ async fn health(State(state): State<AppState>) -> Response {
         Err(_) => Err("database did not answer in time".to_string()),
     };
     checks.push(check("database", database).await);
-    if let Some(brokers) = &state.settings.kafka_brokers {
-        checks.push(check("Kafka", kafka_reachable(brokers).await).await);
+    if let Some(kafka) = &state.settings.kafka {
+        let mut result = kafka_reachable(&kafka.brokers).await;
+        if let (Ok(()), Some(publisher)) = (&result, &state.publisher) {
+            let status = publisher.status().borrow().clone();
+            if status.active && !status.broker_reachable {
+                if let Some(error) = status.last_error {
+                    result = Err(format!("publishing fails: {error}"));
+                }
+            }
+        }
+        checks.push(check("Kafka", result).await);
     }
     let healthy = checks.iter().all(|c| c["healthy"] == true);
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
@@ -59,7 +68,7 @@ async fn health(State(state): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-/// Until the publisher lands, Kafka health is whether any configured broker accepts a connection.
+/// Whether any configured broker accepts a connection.
 async fn kafka_reachable(brokers: &str) -> Result<(), String> {
     for broker in brokers.split(',').map(str::trim).filter(|b| !b.is_empty()) {
         if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(broker)).await {

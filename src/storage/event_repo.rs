@@ -9,9 +9,16 @@ use sqlite_es::SqliteEventRepository;
 use std::sync::Arc;
 
 use super::Db;
+use crate::privacy;
 
+fn storage_error(error: sqlx::Error) -> PersistenceError {
+    PersistenceError::UnknownError(Box::new(error))
+}
+
+/// Also where personal fields are sealed on the way into the log and opened
+/// on the way out (`crate::privacy`), so aggregates only ever see plaintext.
 #[derive(Clone)]
-pub struct EventRepo(Arc<Backend>);
+pub struct EventRepo(Arc<Backend>, Db);
 
 enum Backend {
     Postgres(PostgresEventRepository),
@@ -20,10 +27,28 @@ enum Backend {
 
 impl EventRepo {
     pub fn new(db: &Db) -> Self {
-        EventRepo(Arc::new(match db {
-            Db::Postgres(pool) => Backend::Postgres(PostgresEventRepository::new(pool.clone())),
-            Db::Sqlite(pool) => Backend::Sqlite(SqliteEventRepository::new(pool.clone())),
-        }))
+        EventRepo(
+            Arc::new(match db {
+                Db::Postgres(pool) => Backend::Postgres(PostgresEventRepository::new(pool.clone())),
+                Db::Sqlite(pool) => Backend::Sqlite(SqliteEventRepository::new(pool.clone())),
+            }),
+            db.clone(),
+        )
+    }
+
+    async fn open_all<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        mut events: Vec<SerializedEvent>,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        if privacy::carries_personal_data(A::TYPE) && !events.is_empty() {
+            let key = self.1.personal_keys(&[aggregate_id]).await.map_err(storage_error)?;
+            let key = key.get(aggregate_id).copied().flatten();
+            for event in &mut events {
+                privacy::open(aggregate_id, &key, &mut event.payload);
+            }
+        }
+        Ok(events)
     }
 }
 
@@ -38,7 +63,8 @@ macro_rules! forward {
 
 impl PersistedEventRepository for EventRepo {
     async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        forward!(self, repo => repo.get_events::<A>(aggregate_id))
+        let events = forward!(self, repo => repo.get_events::<A>(aggregate_id))?;
+        self.open_all::<A>(aggregate_id, events).await
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -46,7 +72,8 @@ impl PersistedEventRepository for EventRepo {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        forward!(self, repo => repo.get_last_events::<A>(aggregate_id, last_sequence))
+        let events = forward!(self, repo => repo.get_last_events::<A>(aggregate_id, last_sequence))?;
+        self.open_all::<A>(aggregate_id, events).await
     }
 
     async fn get_snapshot<A: Aggregate>(
@@ -61,14 +88,41 @@ impl PersistedEventRepository for EventRepo {
         events: &[SerializedEvent],
         snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        forward!(self, repo => repo.persist::<A>(events, snapshot_update.clone()))
+        if !privacy::carries_personal_data(A::TYPE) || !events.iter().any(|e| privacy::holds_personal_data(&e.payload))
+        {
+            return forward!(self, repo => repo.persist::<A>(events, snapshot_update.clone()));
+        }
+        let subject = events[0].aggregate_id.as_str();
+        let key = self.1.personal_key_for_writing(subject).await.map_err(storage_error)?;
+        let sealed: Vec<SerializedEvent> = events
+            .iter()
+            .cloned()
+            .map(|mut event| {
+                privacy::seal(&event.aggregate_id, &key, &mut event.payload);
+                event
+            })
+            .collect();
+        forward!(self, repo => repo.persist::<A>(&sealed, snapshot_update.clone()))
     }
 
     async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {
+        refuse_unopened_stream::<A>()?;
         forward!(self, repo => repo.stream_events::<A>(aggregate_id))
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        refuse_unopened_stream::<A>()?;
         forward!(self, repo => repo.stream_all_events::<A>())
     }
+}
+
+/// Streams would hand out sealed personal fields; readers of such aggregates
+/// use the log reader, which opens them.
+fn refuse_unopened_stream<A: Aggregate>() -> Result<(), PersistenceError> {
+    if privacy::carries_personal_data(A::TYPE) {
+        return Err(PersistenceError::UnknownError(
+            format!("streaming {} events bypasses decryption; read the log instead", A::TYPE).into(),
+        ));
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ use projections::StoredEvent;
 use sqlx::Row;
 
 use super::Db;
+use crate::privacy;
 
 /// A place in the log, comparable across the two orders above
 /// (`txid` is always 0 on SQLite).
@@ -90,7 +91,22 @@ impl Db {
     /// Every reader of the log passes its entries through here: personal
     /// fields are stored encrypted and come out readable, or erased once the
     /// owner's key is destroyed (see `crate::privacy`).
-    pub async fn reveal(&self, entries: Vec<LogEntry>) -> Result<Vec<LogEntry>, sqlx::Error> {
+    pub async fn reveal(&self, mut entries: Vec<LogEntry>) -> Result<Vec<LogEntry>, sqlx::Error> {
+        let mut subjects: Vec<&str> = entries
+            .iter()
+            .filter(|e| privacy::carries_personal_data(&e.event.aggregate_type))
+            .map(|e| e.event.aggregate_id.as_str())
+            .collect();
+        if subjects.is_empty() {
+            return Ok(entries);
+        }
+        subjects.sort_unstable();
+        subjects.dedup();
+        let keys = self.personal_keys(&subjects).await?;
+        for entry in entries.iter_mut().filter(|e| privacy::carries_personal_data(&e.event.aggregate_type)) {
+            let key = keys.get(&entry.event.aggregate_id).copied().flatten();
+            privacy::open(&entry.event.aggregate_id, &key, &mut entry.event.payload);
+        }
         Ok(entries)
     }
 
@@ -129,3 +145,87 @@ impl Db {
         crate::on_pool!(self, pool => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events").fetch_one(pool).await)
     }
 }
+
+impl Db {
+    /// Where the worker `name` has got to in the log (created at zero).
+    pub async fn checkpoint(&self, name: &str) -> Result<CommitPoint, sqlx::Error> {
+        crate::on_pool!(self, pool => {
+            sqlx::query("INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+                .bind(name)
+                .execute(pool)
+                .await?;
+            let (txid, position): (i64, i64) =
+                sqlx::query_as("SELECT transaction_id, position FROM projection_checkpoints WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(pool)
+                    .await?;
+            Ok(CommitPoint { txid, position })
+        })
+    }
+
+    /// Moves a checkpoint from `from` to `to`; false if someone else moved it first.
+    pub async fn advance_checkpoint(
+        &self,
+        name: &str,
+        from: CommitPoint,
+        to: CommitPoint,
+    ) -> Result<bool, sqlx::Error> {
+        let now = chrono::Utc::now().to_rfc3339();
+        let moved = crate::on_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE projection_checkpoints SET transaction_id = $2, position = $3, updated_at = $4 \
+                 WHERE name = $1 AND transaction_id = $5 AND position = $6",
+            )
+            .bind(name)
+            .bind(to.txid)
+            .bind(to.position)
+            .bind(&now)
+            .bind(from.txid)
+            .bind(from.position)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(moved == 1)
+    }
+
+    /// The events of one aggregate before `sequence`, in order, opened.
+    pub async fn aggregate_events_before(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        sequence: i64,
+    ) -> Result<Vec<LogEntry>, sqlx::Error> {
+        let entries = match self {
+            Db::Postgres(pool) => {
+                let sql = format!(
+                    "SELECT position, transaction_id::text AS txid, {COMMON} FROM events \
+                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence",
+                    COMMON = PG_COLUMNS
+                );
+                let rows =
+                    sqlx::query(&sql).bind(aggregate_type).bind(aggregate_id).bind(sequence).fetch_all(pool).await?;
+                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+            }
+            Db::Sqlite(pool) => {
+                let rows = sqlx::query(
+                    "SELECT position, '0' AS txid, aggregate_type, aggregate_id, sequence, event_type, event_version, \
+                     payload, metadata, recorded_at FROM events \
+                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence",
+                )
+                .bind(aggregate_type)
+                .bind(aggregate_id)
+                .bind(sequence)
+                .fetch_all(pool)
+                .await?;
+                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        self.reveal(entries).await
+    }
+}
+
+/// The PostgreSQL columns after position and txid, rendered as `decode_row` expects.
+const PG_COLUMNS: &str = "aggregate_type, aggregate_id, sequence, event_type, event_version, \
+    payload::text AS payload, metadata::text AS metadata, \
+    to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at";

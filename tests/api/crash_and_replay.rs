@@ -2,53 +2,17 @@
 //! caught up from their checkpoints; then `roster replay` must rebuild read
 //! tables identical to the live ones.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use roster::storage::Db;
 
 use serde_json::json;
 
 use crate::helpers::*;
 use crate::on_both_backends;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn start(database_url: &str) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("ROSTER_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .env_remove("KAFKA_BROKERS")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("{base}/health")).send().await {
-            if r.status() == StatusCode::OK {
-                return Server { child, base };
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not become healthy");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn last_logged_about(db: &Db) -> Option<String> {
     let payload: Option<String> = roster::on_pool!(db, pool => {
@@ -70,7 +34,7 @@ async fn kill_nine_then_restart_catches_up_and_replay_matches(backend: Backend) 
     let db = Db::connect(&database.url, 4).await.unwrap();
     let client = reqwest::Client::new();
 
-    let mut server = start(&database.url).await;
+    let mut server = start_server(&database.url, &[]).await;
     let signed_up: serde_json::Value = client
         .post(format!("{}/user/v1/account/create", server.base))
         .json(&json!({"name": "Crash Test", "email": "crash@example.com", "password": PASSWORD}))
@@ -126,7 +90,7 @@ async fn kill_nine_then_restart_catches_up_and_replay_matches(backend: Backend) 
     }
 
     // Restart: the projection resumes from its checkpoint and reaches the log's end.
-    let mut server = start(&database.url).await;
+    let mut server = start_server(&database.url, &[]).await;
     let expected = last_logged_about(&db).await.expect("updates were logged");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

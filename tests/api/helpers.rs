@@ -71,7 +71,7 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.addr = "127.0.0.1:0".parse().unwrap();
     settings.database_url = database_url.to_string();
     settings.database_max_connections = 10;
-    settings.kafka_brokers = None;
+    settings.kafka = None;
     settings.admin_secret_code = Some(ADMIN_SECRET.into());
     settings.access_token_secret = None;
     settings.refresh_token_secret = None;
@@ -251,4 +251,62 @@ pub async fn dump(db: &roster::storage::Db) -> Vec<(String, Vec<Vec<Option<Strin
         tables.push((table.to_string(), rows));
     }
     tables
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The real binary in its own process, so a test can `kill -9` it.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn kill_nine(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `roster serve` on a free port with extra environment, once healthy.
+pub async fn start_server(database_url: &str, env: &[(&str, &str)]) -> Server {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    command
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("ROSTER_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .env("ADMIN_SECRET_CODE", ADMIN_SECRET)
+        .env_remove("KAFKA_BROKERS")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let child = command.spawn().unwrap();
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let client = Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{}/user/v1/account/list", server.base)).send().await {
+            // Any answer from the API means it is serving (health may report Kafka down on purpose).
+            if r.status() != StatusCode::BAD_GATEWAY {
+                return server;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -10,5 +10,8 @@ mod catalogue;
 mod commit_order;
 mod concurrency;
 mod crash_and_replay;
+mod erasure;
+mod kafka_support;
 mod operations;
 pub mod organizations;
+mod publishing;

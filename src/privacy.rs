@@ -1,0 +1,311 @@
+//! Erasure in an append-only log, by crypto-shredding.
+//!
+//! Personal fields of user events (email, name, phone, …) are written to the
+//! log encrypted with a key that belongs to that user and lives outside the
+//! log (`personal_data_keys`). Every reader decrypts them on the way out.
+//! Deleting a user destroys the key: from then on the same events read as
+//! erased everywhere — aggregate loads, projections and replays, the audit
+//! API, exports and Kafka re-publishes — while the log itself is never
+//! rewritten.
+
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+use serde_json::Value;
+
+use crate::storage::Db;
+
+/// Aggregate type whose events carry personal data.
+const USER: &str = "user";
+/// Marks an encrypted value: `pii:v1:` + base64(nonce ‖ ciphertext of the value's JSON).
+const SEALED_PREFIX: &str = "pii:v1:";
+
+/// Where personal values sit in a user event, and what an erased one reads as
+/// (an empty string where the domain type needs a string, null otherwise).
+const PERSONAL_FIELDS: &[(&str, &str, &[(&str, Erased)])] = &[
+    (
+        "UserRegistered",
+        "registration",
+        &[
+            ("email", Erased::Empty),
+            ("name", Erased::Empty),
+            ("phone", Erased::Null),
+            ("username", Erased::Null),
+            ("password_hash", Erased::Empty),
+        ],
+    ),
+    (
+        "ProfileUpdated",
+        "changes",
+        &[
+            ("name", Erased::Null),
+            ("about", Erased::Null),
+            ("gender", Erased::Null),
+            ("location", Erased::Null),
+            ("image", Erased::Null),
+            ("share_link", Erased::Null),
+        ],
+    ),
+];
+
+#[derive(Clone, Copy)]
+enum Erased {
+    Empty,
+    Null,
+}
+
+impl Erased {
+    fn value(self) -> Value {
+        match self {
+            Erased::Empty => Value::String(String::new()),
+            Erased::Null => Value::Null,
+        }
+    }
+}
+
+/// A user's key as the store holds it: `None` once destroyed.
+pub type PersonalKey = Option<[u8; 32]>;
+
+/// Whether an event's aggregate type carries personal data at all.
+pub fn carries_personal_data(aggregate_type: &str) -> bool {
+    aggregate_type == USER
+}
+
+/// Whether `payload` holds any personal value (most events, such as logins, hold none).
+pub fn holds_personal_data(payload: &Value) -> bool {
+    let mut found = false;
+    let mut probe = payload.clone();
+    for_each_personal_field(&mut probe, |field, _| found |= !field.is_null());
+    found
+}
+
+/// Encrypts the personal fields of `payload` in place. With a destroyed key
+/// the fields are dropped (erased) rather than stored readable.
+pub fn seal(subject: &str, key: &PersonalKey, payload: &mut Value) {
+    for_each_personal_field(payload, |field, erased| {
+        if field.is_null() {
+            return;
+        }
+        *field = match key {
+            Some(key) => Value::String(encrypt(key, subject, field)),
+            None => erased.value(),
+        };
+    });
+}
+
+/// Decrypts the personal fields of `payload` in place; returns whether any
+/// field was erased (its key destroyed or the value unreadable).
+pub fn open(subject: &str, key: &PersonalKey, payload: &mut Value) -> bool {
+    let mut erased_any = false;
+    for_each_personal_field(payload, |field, erased| {
+        let Some(sealed) = field.as_str().and_then(|s| s.strip_prefix(SEALED_PREFIX)) else {
+            return;
+        };
+        *field = match key.as_ref().and_then(|key| decrypt(key, subject, sealed)) {
+            Some(value) => value,
+            None => {
+                erased_any = true;
+                erased.value()
+            }
+        };
+    });
+    erased_any
+}
+
+fn for_each_personal_field(payload: &mut Value, mut visit: impl FnMut(&mut Value, Erased)) {
+    let Some(object) = payload.as_object_mut() else { return };
+    for (variant, container, fields) in PERSONAL_FIELDS {
+        let Some(inner) = object.get_mut(*variant).and_then(|v| v.get_mut(*container)).and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        for (name, erased) in fields.iter() {
+            if let Some(field) = inner.get_mut(*name) {
+                visit(field, *erased);
+            }
+        }
+    }
+}
+
+/// The subject is bound as associated data, so a value cannot be moved to
+/// another user's events and still open.
+fn encrypt(key: &[u8; 32], subject: &str, value: &Value) -> String {
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let mut nonce = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut nonce);
+    let plaintext = serde_json::to_vec(value).expect("a JSON value serialises");
+    let ciphertext = cipher
+        .encrypt(&XNonce::from(nonce), Payload { msg: &plaintext, aad: subject.as_bytes() })
+        .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
+    let mut sealed = nonce.to_vec();
+    sealed.extend_from_slice(&ciphertext);
+    format!("{SEALED_PREFIX}{}", B64.encode(sealed))
+}
+
+fn decrypt(key: &[u8; 32], subject: &str, sealed: &str) -> Option<Value> {
+    let bytes = B64.decode(sealed).ok()?;
+    if bytes.len() < 24 {
+        return None;
+    }
+    let (nonce, ciphertext) = bytes.split_at(24);
+    let nonce = XNonce::from(<[u8; 24]>::try_from(nonce).ok()?);
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let plaintext = cipher.decrypt(&nonce, Payload { msg: ciphertext, aad: subject.as_bytes() }).ok()?;
+    serde_json::from_slice(&plaintext).ok()
+}
+
+fn decode_key(secret: &str) -> PersonalKey {
+    B64.decode(secret).ok().and_then(|bytes| bytes.try_into().ok())
+}
+
+impl Db {
+    /// The key of `subject`, created on first use. A destroyed key stays
+    /// destroyed: it is never created again.
+    pub async fn personal_key_for_writing(&self, subject: &str) -> Result<PersonalKey, sqlx::Error> {
+        let mut fresh = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut fresh);
+        let now = chrono::Utc::now().to_rfc3339();
+        let secret: Option<String> = crate::on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO personal_data_keys (subject, secret, created_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (subject) DO NOTHING",
+            )
+            .bind(subject)
+            .bind(B64.encode(fresh))
+            .bind(&now)
+            .execute(pool)
+            .await?;
+            sqlx::query_scalar("SELECT secret FROM personal_data_keys WHERE subject = $1")
+                .bind(subject)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(secret.as_deref().and_then(decode_key))
+    }
+
+    /// Keys of several subjects at once (a batch of the log); a subject with
+    /// no row or a destroyed key maps to `None`.
+    pub async fn personal_keys(&self, subjects: &[&str]) -> Result<HashMap<String, PersonalKey>, sqlx::Error> {
+        let mut keys: HashMap<String, PersonalKey> = subjects.iter().map(|s| (s.to_string(), None)).collect();
+        if subjects.is_empty() {
+            return Ok(keys);
+        }
+        let rows: Vec<(String, Option<String>)> = match self {
+            Db::Postgres(pool) => {
+                sqlx::query_as("SELECT subject, secret FROM personal_data_keys WHERE subject = ANY($1)")
+                    .bind(subjects.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                    .fetch_all(pool)
+                    .await?
+            }
+            Db::Sqlite(pool) => {
+                let mut rows = Vec::with_capacity(subjects.len());
+                // SQLite has no arrays; chunks stay below its bound-parameter limit.
+                for chunk in subjects.chunks(500) {
+                    let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "SELECT subject, secret FROM personal_data_keys WHERE subject IN ({})",
+                        marks.join(",")
+                    );
+                    let mut query = sqlx::query_as(&sql);
+                    for subject in chunk {
+                        query = query.bind(*subject);
+                    }
+                    rows.extend(query.fetch_all(pool).await?);
+                }
+                rows
+            }
+        };
+        for (subject, secret) in rows {
+            keys.insert(subject, secret.as_deref().and_then(decode_key));
+        }
+        Ok(keys)
+    }
+
+    /// Destroys the key of `subject`: every personal value sealed with it is
+    /// unreadable from now on. Idempotent.
+    pub async fn destroy_personal_key(&self, subject: &str) -> Result<(), sqlx::Error> {
+        let now = chrono::Utc::now().to_rfc3339();
+        crate::on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO personal_data_keys (subject, secret, created_at, destroyed_at) VALUES ($1, NULL, $2, $2) \
+                 ON CONFLICT (subject) DO UPDATE SET secret = NULL, \
+                 destroyed_at = coalesce(personal_data_keys.destroyed_at, excluded.destroyed_at)",
+            )
+            .bind(subject)
+            .bind(&now)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Finishes erasures a crash interrupted: users the read model shows as
+    /// deleted whose key still exists.
+    pub async fn destroy_keys_of_deleted_users(&self) -> Result<u64, sqlx::Error> {
+        let subjects: Vec<String> = crate::on_pool!(self, pool => {
+            sqlx::query_scalar(
+                "SELECT k.subject FROM personal_data_keys k JOIN users u ON u.user_uuid = k.subject \
+                 WHERE u.status = 'DELETED' AND k.secret IS NOT NULL",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        for subject in &subjects {
+            self.destroy_personal_key(subject).await?;
+        }
+        Ok(subjects.len() as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn registered() -> Value {
+        json!({"UserRegistered": {"registration": {
+            "numeric_id": 7, "email": "ada@example.com", "name": "Ada", "phone": null,
+            "username": "ada", "password_hash": "$argon2id$x", "organization_id": 1
+        }, "at": "2026-01-01T00:00:00Z"}})
+    }
+
+    #[test]
+    fn sealed_fields_open_with_the_key_and_leave_no_plaintext() {
+        let key = Some([7u8; 32]);
+        let mut payload = registered();
+        seal("u1", &key, &mut payload);
+        let text = payload.to_string();
+        for secret in ["ada@example.com", "Ada", "\"ada\"", "argon2id"] {
+            assert!(!text.contains(secret), "{secret} left in {text}");
+        }
+        assert_eq!(payload["UserRegistered"]["registration"]["numeric_id"], 7);
+        assert_eq!(payload["UserRegistered"]["registration"]["phone"], Value::Null);
+        assert!(!open("u1", &key, &mut payload));
+        assert_eq!(payload, registered());
+    }
+
+    #[test]
+    fn a_destroyed_key_or_another_subject_reads_as_erased() {
+        let key = Some([7u8; 32]);
+        let mut payload = registered();
+        seal("u1", &key, &mut payload);
+        let mut moved = payload.clone();
+        assert!(open("u2", &key, &mut moved), "bound to its subject");
+        assert!(open("u1", &None, &mut payload));
+        let registration = &payload["UserRegistered"]["registration"];
+        assert_eq!(registration["email"], "");
+        assert_eq!(registration["username"], Value::Null);
+        assert_eq!(registration["numeric_id"], 7);
+    }
+
+    #[test]
+    fn sealing_without_a_key_drops_the_values() {
+        let mut payload = json!({"ProfileUpdated": {"changes": {"name": "Bob", "about": "hi"}, "at": "x"}});
+        seal("u1", &None, &mut payload);
+        assert_eq!(payload["ProfileUpdated"]["changes"], json!({"name": null, "about": null}));
+    }
+}

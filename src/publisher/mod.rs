@@ -1,0 +1,337 @@
+//! The Kafka publisher: tails the log in commit order from its own checkpoint
+//! and publishes every event as a CloudEvent, plus ELEVATE-shaped user and
+//! organisation messages where configured.
+//!
+//! Commands never wait for it. The checkpoint advances only after the broker
+//! has acknowledged a whole batch, so a crash or an outage re-publishes the
+//! unacknowledged tail (duplicates possible, gaps not; `ce_id` is stable so
+//! consumers can deduplicate).
+
+pub mod cloudevents;
+pub mod elevate_events;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::join_all;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::KafkaSettings;
+use crate::leadership::{self, Leadership};
+use crate::storage::log::{CommitPoint, LogEntry};
+use crate::storage::Db;
+use cloudevents::OutgoingRecord;
+
+/// Its row in `projection_checkpoints` (replays reset projections, never this).
+pub const CHECKPOINT: &str = "publisher:kafka";
+const BATCH: i64 = 500;
+const IDLE_POLL: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Every aggregate type in the domain; their topics are created at start.
+pub const AGGREGATE_TYPES: &[&str] =
+    &["user", "organization", "role", "role_request", "permission", "module", "unique_claim"];
+
+/// What the health check and metrics report about the publisher.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublisherStatus {
+    /// Whether the last attempt to reach the broker worked.
+    pub broker_reachable: bool,
+    pub last_error: Option<String>,
+    /// The last position the broker acknowledged.
+    pub published: CommitPoint,
+    /// Whether this instance is the active publisher.
+    pub active: bool,
+}
+
+#[derive(Clone)]
+pub struct Publisher {
+    db: Db,
+    settings: Arc<KafkaSettings>,
+    producer: FutureProducer,
+    status: Arc<watch::Sender<PublisherStatus>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("kafka: {0}")]
+    Kafka(String),
+    #[error("checkpoint moved underneath this publisher")]
+    CheckpointMoved,
+}
+
+impl Publisher {
+    pub fn new(db: Db, settings: KafkaSettings) -> anyhow::Result<Publisher> {
+        let producer: FutureProducer = client_config(&settings)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("compression.type", "lz4")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", &settings.delivery_timeout_ms.to_string())
+            .create()?;
+        Ok(Publisher {
+            db,
+            settings: Arc::new(settings),
+            producer,
+            status: Arc::new(watch::channel(PublisherStatus::default()).0),
+        })
+    }
+
+    pub fn status(&self) -> watch::Receiver<PublisherStatus> {
+        self.status.subscribe()
+    }
+
+    /// Runs in the background until `stop` fires: waits for leadership, then publishes.
+    pub fn start(&self, stop: CancellationToken) {
+        let this = self.clone();
+        tokio::spawn(async move { this.lead_or_follow(stop).await });
+    }
+
+    async fn lead_or_follow(&self, stop: CancellationToken) {
+        loop {
+            let leadership = match Leadership::try_acquire(&self.db, "publisher").await {
+                Ok(Some(leadership)) => leadership,
+                Ok(None) => {
+                    self.set_active(false);
+                    tokio::select! {
+                        _ = tokio::time::sleep(leadership::RETRY) => continue,
+                        _ = stop.cancelled() => return,
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "publisher cannot reach the database to take the lead");
+                    tokio::select! {
+                        _ = tokio::time::sleep(leadership::RETRY) => continue,
+                        _ = stop.cancelled() => return,
+                    }
+                }
+            };
+            tracing::info!("this instance is the active Kafka publisher");
+            self.set_active(true);
+            let finished = self.publish_while_leading(leadership, &stop).await;
+            self.set_active(false);
+            if finished {
+                return;
+            }
+        }
+    }
+
+    fn set_active(&self, active: bool) {
+        self.status.send_modify(|s| s.active = active);
+        metrics::gauge!("roster_publisher_active").set(if active { 1.0 } else { 0.0 });
+    }
+
+    /// Returns true when stopped, false when leadership was lost.
+    async fn publish_while_leading(&self, mut leadership: Leadership, stop: &CancellationToken) -> bool {
+        let mut topics: HashSet<String> = HashSet::new();
+        let mut failures = 0u32;
+        let mut last_lease_check = tokio::time::Instant::now();
+        loop {
+            if stop.is_cancelled() {
+                leadership.release().await;
+                return true;
+            }
+            if last_lease_check.elapsed() >= leadership::RETRY {
+                if !leadership.still_held().await {
+                    tracing::warn!("lost the publisher lock; stepping down");
+                    return false;
+                }
+                last_lease_check = tokio::time::Instant::now();
+            }
+            let result = match self.ensure_topics(&mut topics).await {
+                Ok(()) => self.publish_once(&mut topics).await,
+                Err(error) => Err(error),
+            };
+            let pause = match result {
+                Ok(published) => {
+                    failures = 0;
+                    if published > 0 {
+                        continue;
+                    }
+                    IDLE_POLL
+                }
+                Err(PublishError::CheckpointMoved) => Duration::ZERO,
+                Err(error) => {
+                    failures += 1;
+                    if matches!(error, PublishError::Kafka(_)) {
+                        // A broker that came back empty needs its topics again.
+                        topics.clear();
+                    }
+                    let message = error.to_string();
+                    tracing::warn!(error = %message, failures, "publishing failed; retrying with backoff");
+                    self.status.send_modify(|s| {
+                        s.broker_reachable = !matches!(error, PublishError::Kafka(_));
+                        s.last_error = Some(message);
+                    });
+                    metrics::counter!("roster_publisher_failures_total").increment(1);
+                    (Duration::from_millis(100) * 2u32.pow(failures.min(6))).min(MAX_BACKOFF)
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.cancelled() => {}
+            }
+        }
+    }
+
+    /// Creates the topics this deployment publishes to; an existing topic is fine.
+    async fn ensure_topics(&self, known: &mut HashSet<String>) -> Result<(), PublishError> {
+        let mut wanted: Vec<String> =
+            AGGREGATE_TYPES.iter().map(|t| cloudevents::topic_for(&self.settings.topic_prefix, t)).collect();
+        wanted.extend(self.settings.user_events_topic.iter().cloned());
+        wanted.extend(self.settings.organization_events_topic.iter().cloned());
+        wanted.retain(|t| !known.contains(t));
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let existing = self.existing_topics().await?;
+        let missing: Vec<String> = wanted.iter().filter(|t| !existing.contains(*t)).cloned().collect();
+        if !missing.is_empty() {
+            self.create_topics(&missing).await?;
+        }
+        known.extend(wanted);
+        Ok(())
+    }
+
+    /// The broker's topics (metadata requests are blocking in librdkafka).
+    async fn existing_topics(&self) -> Result<HashSet<String>, PublishError> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            let metadata = producer.client().fetch_metadata(None, Duration::from_secs(10))?;
+            Ok(metadata.topics().iter().map(|t| t.name().to_string()).collect())
+        })
+        .await
+        .map_err(|e| PublishError::Kafka(e.to_string()))?
+        .map_err(|e: rdkafka::error::KafkaError| PublishError::Kafka(e.to_string()))
+    }
+
+    async fn create_topics(&self, names: &[String]) -> Result<(), PublishError> {
+        let admin: AdminClient<DefaultClientContext> =
+            client_config(&self.settings).create().map_err(|e| PublishError::Kafka(e.to_string()))?;
+        let topics: Vec<NewTopic> = names
+            .iter()
+            .map(|name| {
+                NewTopic::new(name, self.settings.topic_partitions, TopicReplication::Fixed(self.settings.replication))
+            })
+            .collect();
+        let options = AdminOptions::new()
+            .operation_timeout(Some(Duration::from_secs(10)))
+            .request_timeout(Some(Duration::from_secs(10)));
+        let results = admin.create_topics(&topics, &options).await.map_err(|e| PublishError::Kafka(e.to_string()))?;
+        for result in results {
+            match result {
+                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((topic, code)) => return Err(PublishError::Kafka(format!("cannot create topic {topic}: {code}"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes one batch and advances the checkpoint; returns how many events it covered.
+    async fn publish_once(&self, topics: &mut HashSet<String>) -> Result<usize, PublishError> {
+        let from = self.db.checkpoint(CHECKPOINT).await?;
+        self.status.send_modify(|s| s.published = from);
+        let entries = self.db.events_after(from, BATCH).await?;
+        let Some(last) = entries.last().map(|e| e.point) else {
+            return Ok(0);
+        };
+        let mut records = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let record = cloudevents::record(&self.settings.topic_prefix, entry);
+            if !topics.contains(&record.topic) {
+                // An aggregate type added after start.
+                self.create_topics(std::slice::from_ref(&record.topic)).await?;
+                topics.insert(record.topic.clone());
+            }
+            records.push(record);
+            records.extend(self.elevate_message(entry).await?);
+        }
+        self.send_all(&records).await?;
+        if !self.db.advance_checkpoint(CHECKPOINT, from, last).await? {
+            return Err(PublishError::CheckpointMoved);
+        }
+        self.status.send_modify(|s| {
+            s.published = last;
+            s.broker_reachable = true;
+            s.last_error = None;
+        });
+        metrics::counter!("roster_published_events_total").increment(entries.len() as u64);
+        Ok(entries.len())
+    }
+
+    /// The ELEVATE-shaped message for a user or organisation event, if its topic is configured.
+    async fn elevate_message(&self, entry: &LogEntry) -> Result<Option<OutgoingRecord>, PublishError> {
+        let event = &entry.event;
+        let topic = match event.aggregate_type.as_str() {
+            "user" => self.settings.user_events_topic.as_ref(),
+            "organization" => self.settings.organization_events_topic.as_ref(),
+            _ => None,
+        };
+        let Some(topic) = topic else { return Ok(None) };
+        let history =
+            self.db.aggregate_events_before(&event.aggregate_type, &event.aggregate_id, event.sequence).await?;
+        let Some(message) = elevate_events::message(&event.aggregate_type, &history, entry) else {
+            return Ok(None);
+        };
+        let key = message.get("entityId").map(|id| id.to_string()).unwrap_or_else(|| event.aggregate_id.clone());
+        Ok(Some(OutgoingRecord {
+            topic: topic.clone(),
+            key,
+            payload: serde_json::to_vec(&message).expect("a JSON value serialises"),
+            headers: vec![("content-type", "application/json".to_string())],
+        }))
+    }
+
+    /// Hands every record to the producer in order, then waits for all acknowledgements.
+    async fn send_all(&self, records: &[OutgoingRecord]) -> Result<(), PublishError> {
+        let mut deliveries = Vec::with_capacity(records.len());
+        for record in records {
+            let headers = record
+                .headers
+                .iter()
+                .fold(OwnedHeaders::new_with_capacity(record.headers.len()), |headers, (key, value)| {
+                    headers.insert(Header { key: *key, value: Some(value.as_bytes()) })
+                });
+            let mut future_record =
+                FutureRecord::to(&record.topic).key(record.key.as_bytes()).payload(&record.payload).headers(headers);
+            // A full local queue is back-pressure, not failure: wait for room.
+            loop {
+                match self.producer.send_result(future_record) {
+                    Ok(delivery) => {
+                        deliveries.push(delivery);
+                        break;
+                    }
+                    Err((rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                        future_record = returned;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Err((error, _)) => return Err(PublishError::Kafka(error.to_string())),
+                }
+            }
+        }
+        for delivery in join_all(deliveries).await {
+            match delivery {
+                Ok(Ok(_)) => {}
+                Ok(Err((error, _))) => return Err(PublishError::Kafka(error.to_string())),
+                Err(_) => return Err(PublishError::Kafka("the producer dropped a delivery".into())),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn client_config(settings: &KafkaSettings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", &settings.brokers).set("client.id", "roster");
+    config
+}

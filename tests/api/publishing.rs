@@ -1,0 +1,269 @@
+//! The Kafka publisher against real Kafka-protocol brokers: librdkafka's
+//! in-process mock cluster (hermetic, with broker outages) and a `tansu`
+//! process (end to end, kill -9, fail-over). Every test reads the records
+//! back with a real consumer and compares them with the log.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use rdkafka::mocking::MockCluster;
+use roster::config::KafkaSettings;
+use roster::event_id::event_id;
+use roster::storage::Db;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::kafka_support::{read_all, Broker, Received};
+use crate::on_both_backends;
+
+const USER_EVENTS: &str = "elevate.user-events";
+
+fn kafka(brokers: &str) -> KafkaSettings {
+    KafkaSettings {
+        brokers: brokers.to_string(),
+        topic_prefix: "roster.".into(),
+        topic_partitions: 3,
+        replication: 1,
+        user_events_topic: Some(USER_EVENTS.into()),
+        organization_events_topic: None,
+        delivery_timeout_ms: 2_000,
+    }
+}
+
+/// (aggregate type, aggregate id, sequence) of every event in the log.
+async fn log_events(db: &Db) -> Vec<(String, String, i64)> {
+    roster::on_pool!(db, pool => {
+        sqlx::query_as("SELECT aggregate_type, aggregate_id, CAST(sequence AS BIGINT) FROM events ORDER BY position")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    })
+}
+
+fn all_topics() -> Vec<String> {
+    roster::publisher::AGGREGATE_TYPES.iter().map(|t| format!("roster.{t}")).collect()
+}
+
+/// Reads the CloudEvents topics until every event of the log is there.
+async fn published(brokers: &str, db: &Db) -> (Vec<(String, String, i64)>, Vec<Received>) {
+    let expected = log_events(db).await;
+    let topics = all_topics();
+    let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let records = read_all(brokers, &topics, expected.len(), Duration::from_secs(10)).await;
+        let ids: HashSet<&str> = records.iter().map(|r| r.header("ce_id")).collect();
+        let missing =
+            expected.iter().filter(|(t, a, s)| !ids.contains(event_id(t, a, *s).to_string().as_str())).count();
+        if missing == 0 || Instant::now() > deadline {
+            assert_eq!(missing, 0, "{missing} of {} events never reached the broker", expected.len());
+            return (expected, records);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Every record is a well-formed binary-mode CloudEvent, and within one key
+/// (one aggregate) sequences arrive in order (repeats allowed, never backwards
+/// past a first delivery).
+fn assert_cloudevents(records: &[Received]) {
+    let mut last_by_key: HashMap<(&str, &str), i64> = HashMap::new();
+    for record in records {
+        assert_eq!(record.header("ce_specversion"), "1.0");
+        assert_eq!(record.header("content-type"), "application/json");
+        assert_eq!(record.header("ce_source"), "/roster");
+        assert_eq!(record.header("ce_subject"), record.key, "subject is the aggregate id and the key");
+        let aggregate_type = record.topic.trim_start_matches("roster.");
+        let sequence: i64 = record.header("ce_sequence").parse().unwrap();
+        assert_eq!(record.header("ce_id"), event_id(aggregate_type, &record.key, sequence).to_string());
+        let ce_type = record.header("ce_type");
+        assert!(ce_type.starts_with(&format!("roster.{aggregate_type}.")) && ce_type.ends_with(".v1"), "{ce_type}");
+        let event_type = ce_type.split('.').nth(2).unwrap();
+        assert!(record.payload.get(event_type).is_some(), "value is the event's JSON: {}", record.payload);
+        assert!(chrono::DateTime::parse_from_rfc3339(record.header("ce_time")).is_ok(), "{}", record.header("ce_time"));
+        assert!(!record.header("ce_correlationid").is_empty());
+        let last = last_by_key.entry((record.topic.as_str(), record.key.as_str())).or_insert(0);
+        assert!(sequence == *last + 1 || sequence <= *last, "sequence {sequence} after {last} for {}", record.key);
+        *last = (*last).max(sequence);
+    }
+}
+
+async fn sign_up_and_change_some_users(app: &TestApp, count: usize) -> Vec<Session> {
+    let mut sessions = Vec::new();
+    for i in 0..count {
+        let user = app.sign_up(&format!("Kafka User {i}"), &format!("kafka{i}@example.com")).await;
+        let reply = app
+            .patch("/user/v1/user/update", Some(&user.access_token), Some(json!({"about": format!("about {i}")})))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        sessions.push(user);
+    }
+    sessions
+}
+
+async fn every_event_reaches_a_real_broker_as_a_cloudevent(backend: Backend) {
+    let broker = Broker::start().await;
+    let database = fresh_database(backend).await;
+    let app = spawn_app_with(database, |s| s.kafka = Some(kafka(&broker.address()))).await;
+    let users = sign_up_and_change_some_users(&app, 3).await;
+    let renamed =
+        app.patch("/user/v1/user/update", Some(&users[0].access_token), Some(json!({"name": "Renamed User"}))).await;
+    assert_eq!(renamed.status, 200);
+
+    let (expected, records) = published(&broker.address(), &app.state.db).await;
+    assert!(records.len() >= expected.len());
+    assert_cloudevents(&records);
+
+    // The ELEVATE-shaped stream: a create per user, updates with old and new values.
+    let elevate = read_all(&broker.address(), &[USER_EVENTS], 7, Duration::from_secs(20)).await;
+    let first_id = users[0].user["id"].clone();
+    let of_first: Vec<&Value> =
+        elevate.iter().filter(|r| r.payload["entityId"] == first_id).map(|r| &r.payload).collect();
+    assert_eq!(of_first[0]["eventType"], "create", "{of_first:?}");
+    assert_eq!(of_first[0]["entity"], "user");
+    assert_eq!(of_first[0]["email"], "kafka0@example.com");
+    assert!(of_first[0]["organizations"][0]["roles"].as_array().is_some_and(|r| !r.is_empty()));
+    let rename = of_first.iter().find(|m| m["newValues"]["name"] == "Renamed User").expect("the rename is published");
+    assert_eq!(rename["eventType"], "update");
+    assert_eq!(rename["oldValues"]["name"], "Kafka User 0");
+    assert_eq!(elevate.iter().filter(|r| r.payload["eventType"] == "create").count(), 3);
+}
+
+/// Hermetic: librdkafka's mock cluster, taken down and brought back.
+async fn commands_succeed_while_the_broker_is_down_and_everything_follows_later(backend: Backend) {
+    let cluster = MockCluster::new(1).unwrap();
+    // The mock cluster has no CreateTopics; the publisher sees them exist and leaves them.
+    for topic in all_topics().iter().map(String::as_str).chain([USER_EVENTS]) {
+        cluster.create_topic(topic, 3, 1).unwrap();
+    }
+    let brokers = cluster.bootstrap_servers();
+    let database = fresh_database(backend).await;
+    let app = spawn_app_with(database, |s| s.kafka = Some(kafka(&brokers))).await;
+    sign_up_and_change_some_users(&app, 1).await;
+    published(&brokers, &app.state.db).await;
+
+    cluster.broker_down(1).unwrap();
+    // Commands do not wait for Kafka.
+    let started = Instant::now();
+    let during: Vec<Session> = {
+        let mut made = Vec::new();
+        for i in 0..3 {
+            made.push(app.sign_up(&format!("Outage {i}"), &format!("outage{i}@example.com")).await);
+        }
+        made
+    };
+    assert_eq!(during.len(), 3);
+    assert!(started.elapsed() < Duration::from_secs(10), "commands waited for the broker");
+    // Health reports Kafka down meanwhile.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let health = app.client.get(app.url("/health")).send().await.unwrap();
+        let status = health.status();
+        let body: Value = health.json().await.unwrap();
+        let kafka = body["result"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "Kafka").cloned();
+        if status == 503 && kafka.is_some_and(|k| k["healthy"] == false) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "health never reported Kafka down: {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    cluster.broker_up(1).unwrap();
+    let (_, records) = published(&brokers, &app.state.db).await;
+    assert_cloudevents(&records);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.client.get(app.url("/health")).send().await.unwrap().status() != 200 {
+        assert!(Instant::now() < deadline, "health did not recover");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// kill -9 mid-stream, restart: every committed event is on the broker.
+async fn kill_nine_mid_stream_loses_nothing_on_the_broker(backend: Backend) {
+    let broker = Broker::start().await;
+    let database = fresh_database(backend).await;
+    let env = [("KAFKA_BROKERS", broker.address()), ("EVENT_USER_KAFKA_TOPIC", USER_EVENTS.to_string())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut server = start_server(&database.url, &env).await;
+    let client = reqwest::Client::new();
+    let base = server.base.clone();
+    let writer = tokio::spawn(async move {
+        for i in 0.. {
+            let response = client
+                .post(format!("{base}/user/v1/account/create"))
+                .json(&json!({"name": format!("Stream {i}"), "email": format!("stream{i}@example.com"), "password": PASSWORD}))
+                .send()
+                .await;
+            if response.is_err() {
+                return i;
+            }
+        }
+        unreachable!()
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill_nine();
+    let written = writer.await.unwrap();
+    assert!(written > 0, "the writer got some sign-ups in before the kill");
+
+    let _restarted = start_server(&database.url, &env).await;
+    let db = Db::connect(&database.url, 2).await.unwrap();
+    let (expected, records) = published(&broker.address(), &db).await;
+    assert!(expected.len() > written);
+    assert_cloudevents(&records);
+}
+
+on_both_backends!(
+    every_event_reaches_a_real_broker_as_a_cloudevent,
+    commands_succeed_while_the_broker_is_down_and_everything_follows_later,
+    kill_nine_mid_stream_loses_nothing_on_the_broker,
+);
+
+/// Two instances on one PostgreSQL: one publishes; kill it and the other
+/// takes over within the fail-over bound, with no gap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_instance_takes_over_publishing_when_the_active_one_dies() {
+    let broker = Broker::start().await;
+    let database = fresh_database(Backend::Postgres).await;
+    let env = [("KAFKA_BROKERS", broker.address())];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut first = start_server(&database.url, &env).await;
+    let second = start_server(&database.url, &env).await;
+    let db = Db::connect(&database.url, 2).await.unwrap();
+    let client = reqwest::Client::new();
+    let sign_up = |base: String, i: usize| {
+        let client = client.clone();
+        async move {
+            let reply = client
+                .post(format!("{base}/user/v1/account/create"))
+                .json(&json!({"name": format!("Node {i}"), "email": format!("node{i}@example.com"), "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 201);
+        }
+    };
+    for i in 0..3 {
+        sign_up(first.base.clone(), i).await;
+    }
+    published(&broker.address(), &db).await;
+    let active = |base: String| async move {
+        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+        metrics.lines().any(|l| l.starts_with("roster_publisher_active") && l.trim_end().ends_with(" 1"))
+    };
+    assert!(active(first.base.clone()).await, "the first instance leads");
+    assert!(!active(second.base.clone()).await, "the second one stands by");
+
+    // The first instance started first, so it holds the lock; kill it.
+    first.kill_nine();
+    let killed_at = Instant::now();
+    for i in 3..6 {
+        sign_up(second.base.clone(), i).await;
+    }
+    while !active(second.base.clone()).await {
+        assert!(killed_at.elapsed() < Duration::from_secs(10), "no take-over within 10 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (expected, records) = published(&broker.address(), &db).await;
+    assert_cloudevents(&records);
+    assert!(expected.len() > 6);
+}
