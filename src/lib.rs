@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod authorization;
 pub mod bootstrap;
@@ -11,6 +12,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod event_id;
 pub mod http;
 pub mod organizations;
 pub mod projector;

@@ -25,18 +25,35 @@ pub struct LogEntry {
     pub event: StoredEvent,
 }
 
-const PG_AFTER: &str =
-    "SELECT position, transaction_id::text AS txid, aggregate_type, aggregate_id, sequence, event_type, \
-    event_version, payload::text AS payload, metadata::text AS metadata, \
-    to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at \
-    FROM events \
+/// The columns `decode_row` reads, per backend; other log readers
+/// (`storage::audit_log`) select the same ones.
+macro_rules! pg_columns {
+    () => {
+        "position, transaction_id::text AS txid, aggregate_type, aggregate_id, sequence, event_type, \
+        event_version, payload::text AS payload, metadata::text AS metadata, \
+        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at"
+    };
+}
+macro_rules! sqlite_columns {
+    () => {
+        "position, '0' AS txid, aggregate_type, aggregate_id, sequence, event_type, \
+        event_version, payload, metadata, recorded_at"
+    };
+}
+pub(crate) const PG_COLUMNS: &str = pg_columns!();
+pub(crate) const SQLITE_COLUMNS: &str = sqlite_columns!();
+
+const PG_AFTER: &str = concat!(
+    "SELECT ",
+    pg_columns!(),
+    " FROM events \
     WHERE (transaction_id, position) > ($1::text::xid8, $2) \
       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-    ORDER BY transaction_id, position LIMIT $3";
+    ORDER BY transaction_id, position LIMIT $3"
+);
 
-const SQLITE_AFTER: &str = "SELECT position, '0' AS txid, aggregate_type, aggregate_id, sequence, event_type, \
-    event_version, payload, metadata, recorded_at \
-    FROM events WHERE position > $1 ORDER BY position LIMIT $2";
+const SQLITE_AFTER: &str =
+    concat!("SELECT ", sqlite_columns!(), " FROM events WHERE position > $1 ORDER BY position LIMIT $2");
 
 pub(crate) fn decode_row<R: Row>(row: &R) -> Result<LogEntry, sqlx::Error>
 where
@@ -127,5 +144,55 @@ impl Db {
 
     pub async fn count_events(&self) -> Result<i64, sqlx::Error> {
         crate::on_pool!(self, pool => sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events").fetch_one(pool).await)
+    }
+}
+
+impl Db {
+    /// Where a reader starts to see only what commits from now on.
+    pub async fn end_of_log(&self) -> Result<CommitPoint, sqlx::Error> {
+        let end: Option<(String, i64)> = match self {
+            Db::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT transaction_id::text, position FROM events \
+                     WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+                     ORDER BY transaction_id DESC, position DESC LIMIT 1",
+                )
+                .fetch_optional(pool)
+                .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_as("SELECT '0', position FROM events ORDER BY position DESC LIMIT 1")
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        match end {
+            Some((txid, position)) => {
+                Ok(CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position })
+            }
+            None => Ok(CommitPoint::default()),
+        }
+    }
+
+    /// A point from which reading in commit order meets every event above
+    /// `position`, including those still being written. It may also meet
+    /// some at or below `position`, which the reader skips.
+    pub async fn commit_point_before(&self, position: i64) -> Result<CommitPoint, sqlx::Error> {
+        match self {
+            Db::Postgres(pool) => {
+                // Every transaction still running is at or above xmin.
+                let txid: String = sqlx::query_scalar(
+                    "SELECT least(min(transaction_id), pg_snapshot_xmin(pg_current_snapshot()))::text \
+                     FROM events WHERE position > $1",
+                )
+                .bind(position)
+                .fetch_one(pool)
+                .await?;
+                let txid: i64 = txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                // Positions start at 1, so this takes all of transaction `txid`.
+                Ok(CommitPoint { txid, position: 0 })
+            }
+            Db::Sqlite(_) => Ok(CommitPoint { txid: 0, position }),
+        }
     }
 }
