@@ -26,6 +26,8 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
     (14, "user_read", "user", &["GET"], "/user/v1/user/read*"),
     (15, "user_update", "user", &["PATCH"], "/user/v1/user/update"),
     (16, "user_language", "user", &["PATCH"], "/user/v1/user/setLanguagePreference"),
+    // Reaches every user's audit routes; the handlers let non-admins read only their own.
+    (17, "audit_own_user", "audit", &["GET"], "/user/v1/audit/users/*"),
     (20, "organization_read", "organization", &["GET"], "/user/v1/organization/read"),
     (21, "organization_list", "organization", &["GET"], "/user/v1/organization/list"),
     (22, "organization_request_role", "organization", &["POST"], "/user/v1/organization/requestOrgRole"),
@@ -35,8 +37,8 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
 ];
 
 const PUBLIC: &[i64] = &[1, 2, 3, 4, 5];
-const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 20, 21, 22];
-const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 20, 21, 22, 30, 31];
+const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22];
+const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 30, 31];
 
 /// Which default role holds which permissions.
 pub fn default_grants(role_title: &str) -> &'static [i64] {

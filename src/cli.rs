@@ -1,11 +1,13 @@
-//! `roster serve | migrate | replay | events export`.
+//! `roster serve | migrate | replay | events export | events tail`.
 
 use std::io::Write;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{shutdown_signal, Application};
+use crate::audit::render_event;
 use crate::config::Settings;
 use crate::projector::Projector;
 use crate::storage::log::CommitPoint;
@@ -45,11 +47,25 @@ pub enum EventsCommand {
         #[arg(long)]
         aggregate_type: Option<String>,
     },
+    /// Follow the log as it grows: JSON lines to stdout, in commit order, until interrupted.
+    Tail {
+        /// Only events after this position (default: the current end of the log).
+        #[arg(long)]
+        from_position: Option<i64>,
+    },
 }
+
+/// How often `events tail` looks for new events when it has caught up.
+const TAIL_POLL: Duration = Duration::from_millis(200);
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    telemetry::init_logging(settings.log_format_json);
+    if matches!(cli.command, Some(Command::Events { .. })) {
+        // Their stdout is the data.
+        telemetry::init_logging_to_stderr(settings.log_format_json);
+    } else {
+        telemetry::init_logging(settings.log_format_json);
+    }
     telemetry::metrics();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Application::build(settings).await?.run_until(shutdown_signal()).await,
@@ -63,6 +79,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Events { command: EventsCommand::Export { from_position, aggregate_type } } => {
             export(&settings, from_position, aggregate_type).await
         }
+        Command::Events { command: EventsCommand::Tail { from_position } } => tail(&settings, from_position).await,
     }
 }
 
@@ -112,20 +129,55 @@ async fn export(settings: &Settings, from_position: i64, aggregate_type: Option<
             if e.position <= from_position || aggregate_type.as_deref().is_some_and(|t| t != e.aggregate_type) {
                 continue;
             }
-            let line = serde_json::json!({
-                "position": e.position,
-                "aggregate_type": e.aggregate_type,
-                "aggregate_id": e.aggregate_id,
-                "sequence": e.sequence,
-                "event_type": e.event_type,
-                "event_version": e.event_version,
-                "recorded_at": e.recorded_at,
-                "metadata": e.metadata,
-                "payload": e.payload,
-            });
-            writeln!(stdout, "{line}")?;
+            writeln!(stdout, "{}", render_event(&e))?;
         }
     }
     stdout.flush()?;
     Ok(())
+}
+
+async fn tail(settings: &Settings, from_position: Option<i64>) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 2).await?;
+    let mut after = match from_position {
+        Some(position) => db.commit_point_before(position).await?,
+        None => db.end_of_log().await?,
+    };
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        let batch = tokio::select! {
+            _ = &mut stop => return Ok(()),
+            batch = db.events_after(after, 1000) => batch?,
+        };
+        if batch.is_empty() {
+            tokio::select! {
+                _ = &mut stop => return Ok(()),
+                _ = tokio::time::sleep(TAIL_POLL) => continue,
+            }
+        }
+        let mut stdout = std::io::stdout().lock();
+        for entry in batch {
+            after = entry.point;
+            // Commit order can bring a lower position than asked for.
+            if from_position.is_some_and(|p| entry.event.position <= p) {
+                continue;
+            }
+            if let Err(error) = writeln!(stdout, "{}", render_event(&entry.event)) {
+                return quiet_on_closed_pipe(error);
+            }
+        }
+        // Readers piping the output see each batch at once.
+        if let Err(error) = stdout.flush() {
+            return quiet_on_closed_pipe(error);
+        }
+    }
+}
+
+/// `roster events tail | head` ends the tail when `head` has had enough.
+fn quiet_on_closed_pipe(error: std::io::Error) -> anyhow::Result<()> {
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(error.into())
+    }
 }

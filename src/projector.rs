@@ -185,9 +185,9 @@ impl Projector {
         let now = chrono::Utc::now().to_rfc3339();
         let moved = on_pool!(&self.db, pool => {
             let mut tx = begin_write(pool).await?;
-            for statement in &statements {
-                bind_values!(sqlx::query(&statement.sql), &statement.args).execute(&mut *tx).await?;
-            }
+            // Move the checkpoint first: its row lock makes a second runner on
+            // the same batch (a replay, another instance) wait, then find the
+            // checkpoint moved, instead of colliding on the read tables' keys.
             let result = sqlx::query(
                 "UPDATE projection_checkpoints SET transaction_id = $2, position = $3, updated_at = $4 \
                  WHERE name = $1 AND transaction_id = $5 AND position = $6",
@@ -201,6 +201,9 @@ impl Projector {
             .execute(&mut *tx)
             .await?;
             if result.rows_affected() == 1 {
+                for statement in &statements {
+                    bind_values!(sqlx::query(&statement.sql), &statement.args).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 false
             } else {
@@ -242,9 +245,8 @@ impl Projector {
         for projection in self.projections.iter() {
             on_pool!(&self.db, pool => {
                 let mut tx = begin_write(pool).await?;
-                for table in projection.tables() {
-                    sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
-                }
+                // Checkpoint first: a live runner's batch in flight finishes
+                // before the tables are emptied, so none of its rows survive.
                 sqlx::query(
                     "INSERT INTO projection_checkpoints (name, transaction_id, position, updated_at) VALUES ($1, 0, 0, '') \
                      ON CONFLICT (name) DO UPDATE SET transaction_id = 0, position = 0, updated_at = ''",
@@ -252,14 +254,19 @@ impl Projector {
                 .bind(projection.name())
                 .execute(&mut *tx)
                 .await?;
+                for table in projection.tables() {
+                    sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
             });
             loop {
-                let n = self.catch_up_once(projection.as_ref()).await?;
-                if n == 0 {
-                    break;
+                match self.catch_up_once(projection.as_ref()).await {
+                    Ok(0) => break,
+                    Ok(n) => on_progress(projection.name(), n),
+                    // A live runner applied that batch; carry on from its checkpoint.
+                    Err(ProjectorError::CheckpointMoved(_)) => {}
+                    Err(error) => return Err(error),
                 }
-                on_progress(projection.name(), n);
             }
         }
         Ok(())

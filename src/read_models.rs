@@ -481,3 +481,33 @@ pub async fn role_requests(db: &Db, filter: &RequestFilter) -> Result<(Vec<RoleR
         .await?;
     Ok((rows, count))
 }
+
+/// The aggregate id of a user, deleted or not: their history outlives them.
+pub async fn user_uuid_of(db: &Db, key: &UserKey) -> Result<Option<String>, sqlx::Error> {
+    let (condition, arg) = match key {
+        UserKey::Numeric(id) => ("id = $1", SqlValue::Int(*id)),
+        UserKey::Uuid(uuid) => ("user_uuid = $1", SqlValue::Text(uuid.clone())),
+    };
+    let row: Option<AggregateId> = db
+        .fetch_optional(&Statement::new(format!("SELECT user_uuid AS id FROM users WHERE {condition}"), vec![arg]))
+        .await?;
+    Ok(row.map(|r| r.id))
+}
+
+#[derive(sqlx::FromRow)]
+struct AggregateId {
+    id: String,
+}
+
+/// The aggregate id of an organisation given its numeric id or UUID.
+pub async fn organization_uuid_of(db: &Db, raw: &str) -> Result<Option<String>, sqlx::Error> {
+    let raw = raw.trim();
+    let (condition, arg) = match (raw.parse::<i64>(), uuid::Uuid::parse_str(raw)) {
+        (Ok(id), _) => ("id = $1", SqlValue::Int(id)),
+        (_, Ok(uuid)) => ("org_uuid = $1", SqlValue::Text(uuid.to_string())),
+        _ => return Ok(None),
+    };
+    let sql = format!("SELECT org_uuid AS id FROM organizations WHERE {condition}");
+    let row: Option<AggregateId> = db.fetch_optional(&Statement::new(sql, vec![arg])).await?;
+    Ok(row.map(|r| r.id))
+}

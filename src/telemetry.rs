@@ -3,11 +3,24 @@
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 pub fn init_logging(json: bool) {
+    init(json, std::io::stdout);
+}
+
+/// For commands whose stdout is data (`events export`, `events tail`).
+pub fn init_logging_to_stderr(json: bool) {
+    init(json, std::io::stderr);
+}
+
+fn init<W>(json: bool, writer: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(writer);
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
 

@@ -26,18 +26,35 @@ pub struct LogEntry {
     pub event: StoredEvent,
 }
 
-const PG_AFTER: &str =
-    "SELECT position, transaction_id::text AS txid, aggregate_type, aggregate_id, sequence, event_type, \
-    event_version, payload::text AS payload, metadata::text AS metadata, \
-    to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at \
-    FROM events \
+/// The columns `decode_row` reads, per backend; other log readers
+/// (`storage::audit_log`) select the same ones.
+macro_rules! pg_columns {
+    () => {
+        "position, transaction_id::text AS txid, aggregate_type, aggregate_id, sequence, event_type, \
+        event_version, payload::text AS payload, metadata::text AS metadata, \
+        to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at"
+    };
+}
+macro_rules! sqlite_columns {
+    () => {
+        "position, '0' AS txid, aggregate_type, aggregate_id, sequence, event_type, \
+        event_version, payload, metadata, recorded_at"
+    };
+}
+pub(crate) const PG_COLUMNS: &str = pg_columns!();
+pub(crate) const SQLITE_COLUMNS: &str = sqlite_columns!();
+
+const PG_AFTER: &str = concat!(
+    "SELECT ",
+    pg_columns!(),
+    " FROM events \
     WHERE (transaction_id, position) > ($1::text::xid8, $2) \
       AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-    ORDER BY transaction_id, position LIMIT $3";
+    ORDER BY transaction_id, position LIMIT $3"
+);
 
-const SQLITE_AFTER: &str = "SELECT position, '0' AS txid, aggregate_type, aggregate_id, sequence, event_type, \
-    event_version, payload, metadata, recorded_at \
-    FROM events WHERE position > $1 ORDER BY position LIMIT $2";
+const SQLITE_AFTER: &str =
+    concat!("SELECT ", sqlite_columns!(), " FROM events WHERE position > $1 ORDER BY position LIMIT $2");
 
 pub(crate) fn decode_row<R: Row>(row: &R) -> Result<LogEntry, sqlx::Error>
 where
@@ -199,20 +216,19 @@ impl Db {
         let entries = match self {
             Db::Postgres(pool) => {
                 let sql = format!(
-                    "SELECT position, transaction_id::text AS txid, {COMMON} FROM events \
-                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence",
-                    COMMON = PG_COLUMNS
+                    "SELECT {PG_COLUMNS} FROM events \
+                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence"
                 );
                 let rows =
                     sqlx::query(&sql).bind(aggregate_type).bind(aggregate_id).bind(sequence).fetch_all(pool).await?;
                 rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
             }
             Db::Sqlite(pool) => {
-                let rows = sqlx::query(
-                    "SELECT position, '0' AS txid, aggregate_type, aggregate_id, sequence, event_type, event_version, \
-                     payload, metadata, recorded_at FROM events \
-                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence",
-                )
+                let sql = format!(
+                    "SELECT {SQLITE_COLUMNS} FROM events \
+                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence"
+                );
+                let rows = sqlx::query(&sql)
                 .bind(aggregate_type)
                 .bind(aggregate_id)
                 .bind(sequence)
@@ -225,7 +241,52 @@ impl Db {
     }
 }
 
-/// The PostgreSQL columns after position and txid, rendered as `decode_row` expects.
-const PG_COLUMNS: &str = "aggregate_type, aggregate_id, sequence, event_type, event_version, \
-    payload::text AS payload, metadata::text AS metadata, \
-    to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS recorded_at";
+impl Db {
+    /// Where a reader starts to see only what commits from now on.
+    pub async fn end_of_log(&self) -> Result<CommitPoint, sqlx::Error> {
+        let end: Option<(String, i64)> = match self {
+            Db::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT transaction_id::text, position FROM events \
+                     WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+                     ORDER BY transaction_id DESC, position DESC LIMIT 1",
+                )
+                .fetch_optional(pool)
+                .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_as("SELECT '0', position FROM events ORDER BY position DESC LIMIT 1")
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        match end {
+            Some((txid, position)) => {
+                Ok(CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position })
+            }
+            None => Ok(CommitPoint::default()),
+        }
+    }
+
+    /// A point from which reading in commit order meets every event above
+    /// `position`, including those still being written. It may also meet
+    /// some at or below `position`, which the reader skips.
+    pub async fn commit_point_before(&self, position: i64) -> Result<CommitPoint, sqlx::Error> {
+        match self {
+            Db::Postgres(pool) => {
+                // Every transaction still running is at or above xmin.
+                let txid: String = sqlx::query_scalar(
+                    "SELECT least(min(transaction_id), pg_snapshot_xmin(pg_current_snapshot()))::text \
+                     FROM events WHERE position > $1",
+                )
+                .bind(position)
+                .fetch_one(pool)
+                .await?;
+                let txid: i64 = txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                // Positions start at 1, so this takes all of transaction `txid`.
+                Ok(CommitPoint { txid, position: 0 })
+            }
+            Db::Sqlite(_) => Ok(CommitPoint { txid: 0, position }),
+        }
+    }
+}

@@ -22,6 +22,8 @@ const SIGNED_IN: &[Caller] = &[Mentee, OtherOrgAdmin, OrgAdmin, Admin];
 const ANY_ORG_ADMIN: &[Caller] = &[OtherOrgAdmin, OrgAdmin, Admin];
 const THIS_ORG_ADMIN: &[Caller] = &[OrgAdmin, Admin];
 const ADMIN: &[Caller] = &[Admin];
+/// Rows about the mentee's own records.
+const SELF_OR_ADMIN: &[Caller] = &[Mentee, Admin];
 
 struct Row {
     method: Method,
@@ -37,6 +39,7 @@ fn row(method: Method, path: impl Into<String>, body: Option<Value>, allowed: &'
 /// Ids the rows act on, made before the matrix runs.
 struct Targets {
     request_id: i64,
+    mentee_id: i64,
     victim_id: i64,
     victim2_id: i64,
     victim3_id: i64,
@@ -71,6 +74,15 @@ fn matrix(t: &Targets) -> Vec<Row> {
         row(Method::GET, "/user/v1/organization/list", None, SIGNED_IN),
         row(Method::GET, "/user/v1/organization/read?organisation_id=1", None, SIGNED_IN),
         row(Method::POST, "/user/v1/organization/requestOrgRole", Some(json!({"role": 6})), SIGNED_IN),
+        row(Method::GET, "/user/v1/audit/events", None, ADMIN),
+        row(Method::GET, format!("/user/v1/audit/users/{}/history", t.mentee_id), None, SELF_OR_ADMIN),
+        row(
+            Method::GET,
+            format!("/user/v1/audit/users/{}/state?at=2100-01-01T00:00:00Z", t.mentee_id),
+            None,
+            SELF_OR_ADMIN,
+        ),
+        row(Method::GET, "/user/v1/audit/organizations/1/history", None, ADMIN),
         row(Method::POST, "/user/v1/organization/create", Some(json!({"name": "N", "code": "matrix-org"})), ADMIN),
         row(Method::PATCH, "/user/v1/organization/update/1", Some(json!({"description": "d"})), THIS_ORG_ADMIN),
         row(Method::POST, "/user/v1/org-admin/getRequests", empty(), ANY_ORG_ADMIN),
@@ -126,6 +138,7 @@ async fn every_route_against_every_caller(backend: Backend) {
         module_id: made_module.result()["id"].as_i64().unwrap(),
         permission_id: made_permission.result()["id"].as_i64().unwrap(),
         request_id: asked.result()["request_id"].as_i64().unwrap(),
+        mentee_id: id_of(&c.mentee),
         victim_id: id_of(&app.sign_up("Victim", "victim@example.com").await),
         victim2_id: id_of(&app.sign_up("Victim Two", "victim2@example.com").await),
         victim3_id: id_of(&app.sign_up("Victim Three", "victim3@example.com").await),

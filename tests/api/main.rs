@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account_flow;
+mod audit;
 mod authorization;
 mod bad_input;
 mod catalogue;

@@ -2,6 +2,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod catalogue;
 mod org_admin;
 mod organization;
@@ -20,4 +21,5 @@ pub fn routes() -> Router<AppState> {
         .merge(organization::routes())
         .merge(org_admin::routes())
         .merge(catalogue::routes())
+        .merge(audit::routes())
 }

@@ -1,0 +1,128 @@
+//! `/user/v1/audit/...`: search the event log, the history of a user or an
+//! organisation, and a user's state at an instant.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::http::authorize::guarded;
+use crate::http::envelope::ApiOk;
+use crate::http::extract::{paging, Authenticated};
+use crate::read_models::UserKey;
+use crate::storage::audit_log::LogQuery;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/audit/events", guarded(get(events)))
+        .route("/audit/users/{id}/history", guarded(get(user_history)))
+        .route("/audit/users/{id}/state", guarded(get(user_state)))
+        .route("/audit/organizations/{id}/history", guarded(get(organization_history)))
+}
+
+/// Query values arrive as text so a bad one is a 400 in the envelope that
+/// names the parameter, not the extractor's plain rejection.
+#[derive(Deserialize)]
+struct EventsQuery {
+    aggregate_type: Option<String>,
+    aggregate_id: Option<String>,
+    event_type: Option<String>,
+    actor_id: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    after_position: Option<String>,
+    limit: Option<String>,
+}
+
+fn present(raw: Option<String>) -> Option<String> {
+    raw.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn instant(name: &str, raw: Option<String>) -> Result<Option<DateTime<Utc>>, AppError> {
+    present(raw)
+        .map(|s| {
+            DateTime::parse_from_rfc3339(&s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                AppError::invalid_field(name, format!("{name} must be an RFC 3339 instant, e.g. 2026-01-31T12:00:00Z"))
+            })
+        })
+        .transpose()
+}
+
+fn cursor(name: &str, raw: Option<String>) -> Result<Option<i64>, AppError> {
+    present(raw)
+        .map(|s| match s.parse::<i64>() {
+            Ok(n) if n >= 0 => Ok(n),
+            _ => Err(AppError::invalid_field(name, format!("{name} must be a whole number from 0"))),
+        })
+        .transpose()
+}
+
+fn limit(raw: Option<String>) -> Result<i64, AppError> {
+    Ok(paging(None, raw.as_deref())?.1)
+}
+
+async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> Result<ApiOk, AppError> {
+    let query = LogQuery {
+        aggregate_type: present(q.aggregate_type),
+        aggregate_id: present(q.aggregate_id),
+        event_type: present(q.event_type),
+        actor_id: present(q.actor_id),
+        from: instant("from", q.from)?,
+        to: instant("to", q.to)?,
+        after_position: cursor("after_position", q.after_position)?,
+        limit: limit(q.limit)?,
+        ..LogQuery::default()
+    };
+    let page = state.audit_events(query).await?;
+    Ok(ApiOk::ok("Events fetched successfully.", page.to_json()))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    after_sequence: Option<String>,
+    limit: Option<String>,
+}
+
+fn user_key(raw: &str) -> Result<UserKey, AppError> {
+    UserKey::parse(raw).ok_or_else(|| AppError::NotFound("User not found".into()))
+}
+
+async fn user_history(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<ApiOk, AppError> {
+    let (after, limit) = (cursor("after_sequence", q.after_sequence)?, limit(q.limit)?);
+    let page = state.user_history(&caller, &user_key(&id)?, after, limit).await?;
+    Ok(ApiOk::ok("User history fetched successfully.", page.to_json()))
+}
+
+async fn organization_history(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> Result<ApiOk, AppError> {
+    let (after, limit) = (cursor("after_sequence", q.after_sequence)?, limit(q.limit)?);
+    let page = state.organization_history(&id, after, limit).await?;
+    Ok(ApiOk::ok("Organization history fetched successfully.", page.to_json()))
+}
+
+#[derive(Deserialize)]
+struct StateQuery {
+    at: Option<String>,
+}
+
+async fn user_state(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Path(id): Path<String>,
+    Query(q): Query<StateQuery>,
+) -> Result<ApiOk, AppError> {
+    let at = instant("at", q.at)?.ok_or_else(|| AppError::invalid_field("at", "at is required"))?;
+    let user = state.user_state_at(&caller, &user_key(&id)?, at).await?;
+    Ok(ApiOk::ok("User state fetched successfully.", user))
+}

@@ -1,0 +1,163 @@
+//! Searching the log for the audit API: filters over the `events` table,
+//! with every entry passed through `Db::reveal` like any other log reader.
+//!
+//! `recorded_at` is shown with millisecond precision (and SQLite stores no
+//! more), so instants are compared at that precision on both backends: an
+//! upper bound `to` takes every event whose shown `recorded_at` is <= `to`.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use projections::SqlValue;
+
+use super::log::{decode_row, LogEntry, PG_COLUMNS, SQLITE_COLUMNS};
+use super::Db;
+use crate::bind_values;
+
+/// Which events, in which order. Every filter is optional; `limit` is not.
+#[derive(Debug, Clone, Default)]
+pub struct LogQuery {
+    pub aggregate_type: Option<String>,
+    pub aggregate_id: Option<String>,
+    pub event_type: Option<String>,
+    /// The `actor_id` of the event's metadata (a user UUID or "system").
+    pub actor_id: Option<String>,
+    /// Inclusive bounds on `recorded_at`.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub after_position: Option<i64>,
+    pub after_sequence: Option<i64>,
+    pub order: LogOrder,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogOrder {
+    /// Global write order: the cursor of a log search.
+    #[default]
+    Position,
+    /// Order within one aggregate: a history.
+    Sequence,
+}
+
+/// The text form SQLite stores `recorded_at` in; PostgreSQL casts it back.
+/// Clamped to the years both backends (and text comparison) handle.
+fn log_time(at: DateTime<Utc>) -> String {
+    let earliest = NaiveDate::from_ymd_opt(1, 1, 1).and_then(|d| d.and_hms_opt(0, 0, 0)).map(|t| t.and_utc());
+    let latest =
+        NaiveDate::from_ymd_opt(9999, 12, 31).and_then(|d| d.and_hms_milli_opt(23, 59, 59, 999)).map(|t| t.and_utc());
+    let at = match (earliest, latest) {
+        (Some(earliest), Some(latest)) => at.clamp(earliest, latest),
+        _ => at,
+    };
+    at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Cuts sub-millisecond digits, the precision `recorded_at` is shown with.
+fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+impl LogQuery {
+    /// The WHERE clause and its arguments; user input only ever goes into
+    /// the arguments, bound as `$n`.
+    fn where_clause(&self, postgres: bool) -> (String, Vec<SqlValue>) {
+        let mut conditions: Vec<String> = Vec::new();
+        let mut args: Vec<SqlValue> = Vec::new();
+        let mut push = |condition: &dyn Fn(usize) -> String, value: SqlValue| {
+            args.push(value);
+            conditions.push(condition(args.len()));
+        };
+        let time = |n: usize| if postgres { format!("CAST(${n} AS timestamptz)") } else { format!("${n}") };
+        if let Some(t) = &self.aggregate_type {
+            push(&|n| format!("aggregate_type = ${n}"), t.clone().into());
+        }
+        if let Some(id) = &self.aggregate_id {
+            push(&|n| format!("aggregate_id = ${n}"), id.clone().into());
+        }
+        if let Some(t) = &self.event_type {
+            push(&|n| format!("event_type = ${n}"), t.clone().into());
+        }
+        if let Some(actor) = &self.actor_id {
+            let actor_of = if postgres { "metadata->>'actor_id'" } else { "json_extract(metadata, '$.actor_id')" };
+            push(&|n| format!("{actor_of} = ${n}"), actor.clone().into());
+        }
+        if let Some(from) = self.from {
+            push(&|n| format!("recorded_at >= {}", time(n)), log_time(to_millis(from)).into());
+        }
+        if let Some(to) = self.to {
+            // Inclusive at millisecond precision: before the next millisecond.
+            let before = to_millis(to) + TimeDelta::milliseconds(1);
+            push(&|n| format!("recorded_at < {}", time(n)), log_time(before).into());
+        }
+        if let Some(after) = self.after_position {
+            push(&|n| format!("position > ${n}"), after.into());
+        }
+        if let Some(after) = self.after_sequence {
+            push(&|n| format!("sequence > ${n}"), after.into());
+        }
+        let clause = if conditions.is_empty() { "1 = 1".to_string() } else { conditions.join(" AND ") };
+        (clause, args)
+    }
+}
+
+impl Db {
+    /// Up to `query.limit` events matching `query`, revealed.
+    pub async fn search_events(&self, query: &LogQuery) -> Result<Vec<LogEntry>, sqlx::Error> {
+        let postgres = matches!(self, Db::Postgres(_));
+        let (clause, mut args) = query.where_clause(postgres);
+        args.push(query.limit.into());
+        let order = match query.order {
+            LogOrder::Position => "position",
+            LogOrder::Sequence => "sequence, position",
+        };
+        let columns = if postgres { PG_COLUMNS } else { SQLITE_COLUMNS };
+        let sql = format!("SELECT {columns} FROM events WHERE {clause} ORDER BY {order} LIMIT ${}", args.len());
+        let entries = match self {
+            Db::Postgres(pool) => {
+                let rows = bind_values!(sqlx::query(&sql), &args).fetch_all(pool).await?;
+                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+            }
+            Db::Sqlite(pool) => {
+                let rows = bind_values!(sqlx::query(&sql), &args).fetch_all(pool).await?;
+                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        self.reveal(entries).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn instants_take_the_stored_text_form() {
+        assert_eq!(log_time(at("2026-03-01T10:00:00+02:00")), "2026-03-01T08:00:00.000Z");
+        assert_eq!(log_time(to_millis(at("2026-03-01T08:00:00.123999Z"))), "2026-03-01T08:00:00.123Z");
+        assert_eq!(log_time(at("0000-01-01T00:00:00Z")), "0001-01-01T00:00:00.000Z");
+    }
+
+    #[test]
+    fn filters_are_bound_never_spliced() {
+        let query = LogQuery {
+            aggregate_type: Some("user' OR '1'='1".into()),
+            actor_id: Some("a".into()),
+            to: Some(at("2026-03-01T08:00:00.123999Z")),
+            after_position: Some(5),
+            limit: 10,
+            ..LogQuery::default()
+        };
+        let (clause, args) = query.where_clause(true);
+        assert_eq!(
+            clause,
+            "aggregate_type = $1 AND metadata->>'actor_id' = $2 AND recorded_at < CAST($3 AS timestamptz) AND position > $4"
+        );
+        assert_eq!(args[0], SqlValue::Text("user' OR '1'='1".into()));
+        assert_eq!(args[2], SqlValue::Text("2026-03-01T08:00:00.124Z".into()));
+        let (clause, _) = query.where_clause(false);
+        assert!(clause.contains("json_extract(metadata, '$.actor_id') = $2 AND recorded_at < $3"), "{clause}");
+    }
+}
