@@ -228,12 +228,8 @@ impl Db {
                     "SELECT {SQLITE_COLUMNS} FROM events \
                      WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence"
                 );
-                let rows = sqlx::query(&sql)
-                .bind(aggregate_type)
-                .bind(aggregate_id)
-                .bind(sequence)
-                .fetch_all(pool)
-                .await?;
+                let rows =
+                    sqlx::query(&sql).bind(aggregate_type).bind(aggregate_id).bind(sequence).fetch_all(pool).await?;
                 rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
             }
         };

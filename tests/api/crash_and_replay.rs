@@ -14,19 +14,19 @@ use serde_json::json;
 use crate::helpers::*;
 use crate::on_both_backends;
 
+/// The last `about` the log recorded, read through the log reader (the
+/// events table holds it encrypted).
 async fn last_logged_about(db: &Db) -> Option<String> {
-    let payload: Option<String> = roster::on_pool!(db, pool => {
-        sqlx::query_scalar(
-            "SELECT CAST(payload AS TEXT) FROM events WHERE event_type = 'ProfileUpdated' ORDER BY sequence DESC LIMIT 1",
-        )
-        .fetch_optional(pool)
-        .await
-        .unwrap()
-    });
-    payload.map(|p| {
-        let v: serde_json::Value = serde_json::from_str(&p).unwrap();
-        v["ProfileUpdated"]["changes"]["about"].as_str().unwrap().to_string()
-    })
+    let mut after = roster::storage::log::CommitPoint::default();
+    let mut about = None;
+    loop {
+        let batch = db.events_after(after, 1000).await.unwrap();
+        let Some(last) = batch.last() else { return about };
+        after = last.point;
+        for entry in batch.iter().filter(|e| e.event.event_type == "ProfileUpdated") {
+            about = entry.event.payload["ProfileUpdated"]["changes"]["about"].as_str().map(str::to_string);
+        }
+    }
 }
 
 async fn kill_nine_then_restart_catches_up_and_replay_matches(backend: Backend) {

@@ -122,6 +122,22 @@ async fn deleted_users_leave_nothing_personal_in_log_export_or_replay(backend: B
         assert!(!export.contains(value), "{value} left in the export");
     }
 
+    // The audit trail still tells what happened, without who it was.
+    let history = app.get(&format!("/user/v1/audit/users/{id}/history"), Some(&admin.access_token)).await;
+    assert_eq!(history.status, 200, "{}", history.body);
+    let events = history.result()["events"].as_array().cloned().unwrap_or_default();
+    assert!(events.iter().any(|e| e["event_type"] == "UserRegistered"));
+    assert!(events.iter().any(|e| e["event_type"] == "UserDeleted"));
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let state = app
+        .get(&format!("/user/v1/audit/users/{id}/state?at={}", now.replace('+', "%2B")), Some(&admin.access_token))
+        .await;
+    assert_eq!(state.status, 200, "{}", state.body);
+    for value in personal_values() {
+        assert!(!history.body.to_string().contains(value), "{value} in the audit history");
+        assert!(!state.body.to_string().contains(value), "{value} in the rebuilt state");
+    }
+
     // A replay rebuilds read models from the erased log: nothing personal either.
     Projector::new(db.clone()).rebuild(|_, _| {}).await.unwrap();
     let replayed = format!("{:?}", dump(&db).await);
