@@ -131,6 +131,28 @@ impl AppState {
     }
 
     pub async fn sign_up(&self, input: SignUp, meta: &Metadata) -> Result<(Profile, Tokens), AppError> {
+        validate_sign_up(&input)?;
+        let password_hash = password::hash(input.password.clone()).await?;
+        let user_uuid = self.register_account(input, password_hash, meta).await?;
+        metrics::counter!("roster_sign_ups_total").increment(1);
+        self.start_session(&user_uuid, meta).await
+    }
+
+    /// Registers a user whose password was hashed elsewhere, through the same
+    /// commands as a sign-up but without a session. For `roster dev seed`
+    /// only: seeded users share one precomputed hash.
+    pub async fn seed_user(&self, input: SignUp, password_hash: String, meta: &Metadata) -> Result<String, AppError> {
+        validate_sign_up(&input)?;
+        self.register_account(input, password_hash, meta).await
+    }
+
+    /// Claims the unique values, then registers the user; returns its UUID.
+    async fn register_account(
+        &self,
+        input: SignUp,
+        password_hash: String,
+        meta: &Metadata,
+    ) -> Result<String, AppError> {
         let valid = validate_sign_up(&input)?;
         let mut role_ids = Vec::new();
         let titles =
@@ -147,7 +169,6 @@ impl AppState {
             };
             role_ids.push(id);
         }
-        let password_hash = password::hash(input.password).await?;
         let user_uuid = Uuid::new_v4().to_string();
         let at = chrono::Utc::now();
 
@@ -215,8 +236,7 @@ impl AppState {
             self.release_claims(&claimed, &user_uuid, meta).await;
             return Err(error);
         }
-        metrics::counter!("roster_sign_ups_total").increment(1);
-        self.start_session(&user_uuid, meta).await
+        Ok(user_uuid)
     }
 
     /// The claim's owner if it is a user that was never registered and the

@@ -29,10 +29,31 @@ pub enum Command {
     Migrate,
     /// Rebuild every read model from the start of the log.
     Replay,
+    /// Development and benchmarking helpers.
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
     /// Work with the event log.
     Events {
         #[command(subcommand)]
         command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DevCommand {
+    /// Create many realistic users through the real command path (one shared password hash).
+    Seed {
+        /// How many users.
+        #[arg(long)]
+        users: u64,
+        /// Index of the first user (user{i}@bench.roster.example), to add to an earlier seed.
+        #[arg(long, default_value_t = 0)]
+        start_at: u64,
+        /// Parallel sign-ups.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
     },
 }
 
@@ -76,6 +97,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Replay => replay(&settings).await,
+        Command::Dev { command: DevCommand::Seed { users, start_at, concurrency } } => {
+            crate::seed::seed(settings, users, start_at, concurrency).await
+        }
         Command::Events { command: EventsCommand::Export { from_position, aggregate_type } } => {
             export(&settings, from_position, aggregate_type).await
         }

@@ -20,5 +20,6 @@ pub mod privacy;
 pub mod projector;
 pub mod publisher;
 pub mod read_models;
+pub mod seed;
 pub mod storage;
 pub mod telemetry;

@@ -19,6 +19,9 @@ use crate::{bind_values, on_pool};
 const BATCH: i64 = 500;
 /// Another instance's writes are noticed by polling at this interval.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How long a woken runner waits for more writes before reading (bounds the
+/// extra read-your-writes latency it adds).
+const COALESCE: Duration = Duration::from_millis(2);
 
 #[derive(Clone)]
 pub struct Projector {
@@ -142,7 +145,11 @@ impl Projector {
                 Ok(0) => {
                     failures = 0;
                     tokio::select! {
-                        _ = woken => {}
+                        _ = woken => {
+                            // Let a burst of writes land, so one batch covers
+                            // them instead of one transaction each.
+                            tokio::time::sleep(COALESCE).await;
+                        }
                         _ = tokio::time::sleep(IDLE_POLL) => {}
                         _ = stop.cancelled() => return,
                     }

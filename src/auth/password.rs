@@ -34,13 +34,23 @@ pub fn verify_blocking(password: &str, hash: Option<&str>) -> bool {
     argon2().verify_password(password.as_bytes(), &parsed).is_ok() && real
 }
 
+/// At most one hash per core at a time: more would only share the cores
+/// and 19 MiB of memory traffic each, making every login slower.
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS
+        .get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)))
+}
+
 pub async fn hash(password: String) -> anyhow::Result<String> {
+    let _slot = hashing_slots().acquire().await?;
     Ok(tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await?
         .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?)
 }
 
 pub async fn verify(password: String, hash: Option<String>) -> bool {
+    let Ok(_slot) = hashing_slots().acquire().await else { return false };
     tokio::task::spawn_blocking(move || verify_blocking(&password, hash.as_deref())).await.unwrap_or(false)
 }
 

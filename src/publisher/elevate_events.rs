@@ -210,4 +210,23 @@ mod tests {
             json!({"entity": "user", "eventType": "delete", "entityId": 5, "deleted_by": "admin-uuid"})
         );
     }
+
+    #[test]
+    fn organisations_get_create_and_update_with_old_and_new_values() {
+        let mut created = entry(
+            1,
+            json!({"OrganizationCreated": {"numeric_id": 4, "name": "Acme", "code": "acme", "description": "",
+                "at": "2026-01-01T00:00:00Z"}}),
+        );
+        created.event.aggregate_type = "organization".into();
+        let mut deactivated = entry(2, json!({"OrganizationDeactivated": {"at": "2026-01-02T00:00:00Z"}}));
+        deactivated.event.aggregate_type = "organization".into();
+        let create = message("organization", &[], &created).unwrap();
+        assert_eq!(create["eventType"], "create");
+        assert_eq!(create["code"], "acme");
+        let update = message("organization", &[created], &deactivated).unwrap();
+        assert_eq!(update["eventType"], "update");
+        assert_eq!(update["oldValues"], json!({"status": "ACTIVE"}));
+        assert_eq!(update["newValues"], json!({"status": "INACTIVE"}));
+    }
 }

@@ -62,6 +62,10 @@ impl Db {
                 .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
+                // A ping before every checkout doubles the round trips of
+                // short queries; a dead connection fails its query instead,
+                // and every caller retries or reports that.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
@@ -83,6 +87,7 @@ impl Db {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.min(8))
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options)
                 .await

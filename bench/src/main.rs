@@ -1,0 +1,82 @@
+//! `roster-bench`: drives a running Roster over HTTP (keep-alive clients,
+//! closed loop at max or open loop at a fixed rate) and prints throughput and
+//! latency percentiles; also measures the machine's own limits (argon2id
+//! hash rate, raw PostgreSQL INSERT rate) in the same run, so figures can be
+//! given as ratios. See docs/performance.md for the scenarios.
+
+mod driver;
+mod scenarios;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "roster-bench", about = "Load generator for Roster")]
+struct Cli {
+    /// Base URL of a running Roster.
+    #[arg(long, global = true, default_value = "http://127.0.0.1:3000")]
+    base: String,
+    /// Parallel connections (closed loop).
+    #[arg(long, global = true, default_value_t = 16)]
+    concurrency: usize,
+    /// Seconds of measurement per figure.
+    #[arg(long, global = true, default_value_t = 10)]
+    duration: u64,
+    /// Requests per second (open loop); unset: as fast as the server answers.
+    #[arg(long, global = true)]
+    rate: Option<f64>,
+    /// How many seeded users exist (`roster dev seed --users N`).
+    #[arg(long, global = true, default_value_t = 10_000)]
+    users: u64,
+    #[command(subcommand)]
+    scenario: Scenario,
+}
+
+#[derive(Subcommand)]
+enum Scenario {
+    /// P1: password logins, and this machine's argon2id hash rate with the same parameters.
+    Login,
+    /// P2: token refreshes (each client rotates its own refresh token).
+    Refresh,
+    /// P3: role assignments and profile updates (no hashing), and the raw INSERT rate of same-size event rows.
+    Update {
+        /// The server's ADMIN_SECRET_CODE (role assignment needs an admin).
+        #[arg(long, env = "ADMIN_SECRET_CODE")]
+        admin_secret: String,
+        /// PostgreSQL to measure the raw INSERT rate on (a scratch table is created and dropped).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+    },
+    /// P4: name substring search, role filter and a deep page.
+    Search,
+    /// P5: a write, then at once a search for what it wrote: is it visible, and how long did it take.
+    Visible,
+    /// P7: publisher throughput: follows `roster_published_events_total` until it stops growing.
+    Publish,
+    /// P10: resident memory of a process (idle, or while another scenario runs).
+    Memory {
+        #[arg(long)]
+        pid: u32,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let load = driver::Load {
+        concurrency: cli.concurrency,
+        duration: std::time::Duration::from_secs(cli.duration),
+        rate: cli.rate,
+    };
+    let target = scenarios::Target { base: cli.base.trim_end_matches('/').to_string(), users: cli.users };
+    match cli.scenario {
+        Scenario::Login => scenarios::login(&target, &load).await,
+        Scenario::Refresh => scenarios::refresh(&target, &load).await,
+        Scenario::Update { admin_secret, database_url } => {
+            scenarios::update(&target, &load, &admin_secret, database_url.as_deref()).await
+        }
+        Scenario::Search => scenarios::search(&target, &load).await,
+        Scenario::Visible => scenarios::visible(&target, &load).await,
+        Scenario::Publish => scenarios::publish(&target).await,
+        Scenario::Memory { pid } => scenarios::memory(pid),
+    }
+}

@@ -1,0 +1,397 @@
+//! The scenarios of docs/performance.md. Each prints one line per figure.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use reqwest::Client;
+use roster::seed::{seed_email, SEED_PASSWORD};
+use serde_json::{json, Value};
+use tokio::sync::Mutex;
+
+use crate::driver::{run, Load, Report};
+
+pub struct Target {
+    pub base: String,
+    pub users: u64,
+}
+
+fn client() -> Client {
+    Client::builder().pool_max_idle_per_host(1024).tcp_nodelay(true).build().expect("a reqwest client builds")
+}
+
+async fn expect_ok(response: reqwest::Result<reqwest::Response>) -> Result<Value, String> {
+    let response = response.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body: Value = response.json().await.map_err(|e| e.to_string())?;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        Err(format!("{status}: {body}"))
+    }
+}
+
+async fn login_as(client: &Client, base: &str, i: u64) -> Result<Value, String> {
+    expect_ok(
+        client
+            .post(format!("{base}/user/v1/account/login"))
+            .json(&json!({"email": seed_email(i), "password": SEED_PASSWORD}))
+            .send()
+            .await,
+    )
+    .await
+}
+
+/// One logged-in seeded user per worker: (access token, refresh token).
+async fn sessions(target: &Target, count: usize) -> anyhow::Result<Vec<(String, String)>> {
+    let client = client();
+    let mut sessions = Vec::with_capacity(count);
+    for worker in 0..count {
+        let body = login_as(&client, &target.base, worker as u64 % target.users.max(1))
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot log in a seeded user (run `roster dev seed` first): {e}"))?;
+        let result = &body["result"];
+        sessions.push((
+            result["access_token"].as_str().unwrap_or_default().to_string(),
+            result["refresh_token"].as_str().unwrap_or_default().to_string(),
+        ));
+    }
+    Ok(sessions)
+}
+
+/// argon2id hashes per second on every core, with Roster's own parameters.
+fn hash_rate(duration: Duration) -> f64 {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut hashes = 0u64;
+                while started.elapsed() < duration {
+                    roster::auth::password::hash_blocking("Bench!pass1").expect("hashing works");
+                    hashes += 1;
+                }
+                hashes
+            })
+        })
+        .collect();
+    let total: u64 = threads.into_iter().map(|t| t.join().unwrap_or(0)).sum();
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+pub async fn login(target: &Target, load: &Load) -> anyhow::Result<()> {
+    let client = client();
+    let (base, users) = (target.base.clone(), target.users);
+    let report = run("P1 login", load, move |_, _| {
+        let (client, base) = (client.clone(), base.clone());
+        let user = rand::thread_rng().gen_range(0..users);
+        async move { login_as(&client, &base, user).await.map(|_| ()) }
+    })
+    .await;
+    report.print();
+    // Measured after the load, on an idle server, with the same parameters.
+    let rate = tokio::task::spawn_blocking({
+        let duration = load.duration;
+        move || hash_rate(duration)
+    })
+    .await?;
+    println!("argon2id hashes/s on this machine (all cores): {rate:.1}");
+    println!("ratio logins/s ÷ hashes/s: {:.2} (goal ≥ 0.9)", report.throughput() / rate);
+    Ok(())
+}
+
+pub async fn refresh(target: &Target, load: &Load) -> anyhow::Result<()> {
+    let sessions = sessions(target, load.concurrency).await?;
+    // Each worker owns one session and rotates its refresh token.
+    let tokens: Arc<Vec<Mutex<String>>> = Arc::new(sessions.into_iter().map(|(_, r)| Mutex::new(r)).collect());
+    let client = client();
+    let base = target.base.clone();
+    let report = run("P2 refresh", load, move |worker, _| {
+        let (client, base, tokens) = (client.clone(), base.clone(), tokens.clone());
+        async move {
+            let mut token = tokens[worker].lock().await;
+            let body = expect_ok(
+                client
+                    .post(format!("{base}/user/v1/account/generateToken"))
+                    .json(&json!({"refresh_token": *token}))
+                    .send()
+                    .await,
+            )
+            .await?;
+            *token = body["result"]["refresh_token"].as_str().unwrap_or_default().to_string();
+            Ok(())
+        }
+    })
+    .await;
+    report.print();
+    Ok(())
+}
+
+/// Logs in (creating it once with the admin secret) the benchmark's admin.
+async fn admin_token(target: &Target, admin_secret: &str) -> anyhow::Result<String> {
+    let client = client();
+    let email = "bench-admin@bench.roster.example";
+    let _ = client
+        .post(format!("{}/user/v1/admin/create", target.base))
+        .json(&json!({"name": "Bench Admin", "email": email, "password": SEED_PASSWORD, "secret_code": admin_secret}))
+        .send()
+        .await?;
+    let body = expect_ok(
+        client
+            .post(format!("{}/user/v1/admin/login", target.base))
+            .json(&json!({"email": email, "password": SEED_PASSWORD}))
+            .send()
+            .await,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("admin login failed (is ADMIN_SECRET_CODE the server's?): {e}"))?;
+    Ok(body["result"]["access_token"].as_str().unwrap_or_default().to_string())
+}
+
+/// Profile updates spread over this many users, so no aggregate grows unrealistically long.
+const UPDATED_USERS: usize = 64;
+
+pub async fn update(
+    target: &Target,
+    load: &Load,
+    admin_secret: &str,
+    database_url: Option<&str>,
+) -> anyhow::Result<()> {
+    let admin = Arc::new(admin_token(target, admin_secret).await?);
+    let client = client();
+    let (base, users) = (target.base.clone(), target.users);
+    let assigned = run("P3 role assignment", load, move |_, _| {
+        let (client, base, admin) = (client.clone(), base.clone(), admin.clone());
+        let user = rand::thread_rng().gen_range(0..users);
+        async move {
+            // session_manager (id 6): new to seeded users, so most commands write an event.
+            expect_ok(
+                client
+                    .post(format!("{base}/user/v1/admin/assignRole"))
+                    .header("X-auth-token", format!("bearer {admin}"))
+                    .json(&json!({"identifier": seed_email(user), "role_id": 6}))
+                    .send()
+                    .await,
+            )
+            .await
+            .map(|_| ())
+        }
+    })
+    .await;
+    assigned.print();
+
+    let sessions = Arc::new(sessions(target, UPDATED_USERS).await?);
+    let client = self::client();
+    let base = target.base.clone();
+    let concurrency = load.concurrency;
+    let report = run("P3 profile update", load, move |worker, i| {
+        let (client, base, sessions) = (client.clone(), base.clone(), sessions.clone());
+        let session = (worker + i as usize * concurrency) % sessions.len();
+        async move {
+            expect_ok(
+                client
+                    .patch(format!("{base}/user/v1/user/update"))
+                    .header("X-auth-token", format!("bearer {}", sessions[session].0))
+                    .json(&json!({"about": format!("benchmark update {worker}-{i}")}))
+                    .send()
+                    .await,
+            )
+            .await
+            .map(|_| ())
+        }
+    })
+    .await;
+    report.print();
+    if let Some(url) = database_url {
+        let raw = raw_insert_rate(url, load).await?;
+        raw.print();
+        println!(
+            "ratio commands/s ÷ raw INSERTs/s: role assignment {:.2}, profile update {:.2} (goal ≥ 0.5)",
+            assigned.throughput() / raw.throughput(),
+            report.throughput() / raw.throughput()
+        );
+    }
+    Ok(())
+}
+
+/// One autocommit INSERT per "command", of a row the size of a profile-update
+/// event, into a scratch table shaped like `events`, at the same concurrency.
+async fn raw_insert_rate(url: &str, load: &Load) -> anyhow::Result<Report> {
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(load.concurrency as u32).connect(url).await?;
+    sqlx::query("DROP TABLE IF EXISTS bench_raw_events").execute(&pool).await?;
+    sqlx::query(
+        "CREATE TABLE bench_raw_events (aggregate_type text NOT NULL, aggregate_id text NOT NULL, \
+         sequence bigint NOT NULL, event_type text NOT NULL, event_version text NOT NULL, payload json NOT NULL, \
+         metadata json NOT NULL, position bigint GENERATED ALWAYS AS IDENTITY, \
+         transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(), recorded_at timestamptz NOT NULL DEFAULT now(), \
+         PRIMARY KEY (aggregate_type, aggregate_id, sequence))",
+    )
+    .execute(&pool)
+    .await?;
+    let payload = json!({"ProfileUpdated": {"changes": {"about": "pii:v1:".to_string() + &"x".repeat(96)},
+        "at": "2026-11-25T12:00:00.000000Z"}})
+    .to_string();
+    let metadata = json!({"actor_id": "3f1c2a9e-0000-4000-8000-000000000000", "correlation_id":
+        "3f1c2a9e-0000-4000-8000-000000000001", "dialect": "elevate", "client_addr": "127.0.0.1"})
+    .to_string();
+    let (pool2, payload, metadata) = (pool.clone(), Arc::new(payload), Arc::new(metadata));
+    let report = run("P3 raw INSERT (same rows)", load, move |worker, i| {
+        let (pool, payload, metadata) = (pool2.clone(), payload.clone(), metadata.clone());
+        async move {
+            sqlx::query(
+                "INSERT INTO bench_raw_events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+                 payload, metadata) VALUES ('user', $1, $2, 'ProfileUpdated', '1', $3::json, $4::json)",
+            )
+            .bind(format!("bench-{worker}"))
+            .bind(i as i64)
+            .bind(payload.as_str())
+            .bind(metadata.as_str())
+            .execute(&pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+        }
+    })
+    .await;
+    sqlx::query("DROP TABLE bench_raw_events").execute(&pool).await?;
+    Ok(report)
+}
+
+pub async fn search(target: &Target, load: &Load) -> anyhow::Result<()> {
+    let sessions = Arc::new(sessions(target, 1).await?);
+    let users = target.users;
+    let queries: [(&str, Arc<dyn Fn(u64) -> String + Send + Sync>); 4] = [
+        // A rare substring: a name plus part of a number (few matches).
+        (
+            "P4 name substring (rare)",
+            Arc::new(move |i: u64| format!("search=novak%20{}&page=1&limit=20", (i * 7919) % users.max(1))),
+        ),
+        // A common substring: one user in ten or twelve.
+        ("P4 name substring (common)", Arc::new(|_| "search=haddad&page=1&limit=20".to_string())),
+        ("P4 role filter (mentor)", Arc::new(|_| "userType=mentor&page=1&limit=20".to_string())),
+        ("P4 deep page (offset 10000)", Arc::new(|_| "page=501&limit=20".to_string())),
+    ];
+    for (name, query) in queries {
+        let client = client();
+        let (base, sessions) = (target.base.clone(), sessions.clone());
+        let report = run(name, load, move |_, i| {
+            let (client, base, sessions, query) = (client.clone(), base.clone(), sessions.clone(), query.clone());
+            async move {
+                expect_ok(
+                    client
+                        .get(format!("{base}/user/v1/account/list?{}", query(i)))
+                        .header("X-auth-token", format!("bearer {}", sessions[0].0))
+                        .send()
+                        .await,
+                )
+                .await
+                .map(|_| ())
+            }
+        })
+        .await;
+        report.print();
+    }
+    Ok(())
+}
+
+/// Each iteration renames the worker's user to a fresh unique name and at
+/// once searches for it: with read-your-writes the first search finds it.
+pub async fn visible(target: &Target, load: &Load) -> anyhow::Result<()> {
+    let sessions = Arc::new(sessions(target, load.concurrency).await?);
+    let missed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let client = client();
+    let base = target.base.clone();
+    let missed_in = missed.clone();
+    let report = run("P5 write then visible", load, move |worker, i| {
+        let (client, base, sessions, missed) = (client.clone(), base.clone(), sessions.clone(), missed_in.clone());
+        async move {
+            let token = format!("bearer {}", sessions[worker].0);
+            let name = format!("Visible Check w{worker}i{i}");
+            expect_ok(
+                client
+                    .patch(format!("{base}/user/v1/user/update"))
+                    .header("X-auth-token", &token)
+                    .json(&json!({"name": name}))
+                    .send()
+                    .await,
+            )
+            .await?;
+            let found = expect_ok(
+                client
+                    .get(format!("{base}/user/v1/account/list?search=w{worker}i{i}&page=1&limit=5"))
+                    .header("X-auth-token", &token)
+                    .send()
+                    .await,
+            )
+            .await?;
+            if found["result"]["count"].as_i64() != Some(1) {
+                missed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            Ok(())
+        }
+    })
+    .await;
+    report.print();
+    println!(
+        "writes not visible to the very next search: {} of {} (latency above is write + search)",
+        missed.load(std::sync::atomic::Ordering::Relaxed),
+        report.ok
+    );
+    Ok(())
+}
+
+async fn metric(client: &Client, base: &str, name: &str) -> anyhow::Result<f64> {
+    let text = client.get(format!("{base}/metrics")).send().await?.text().await?;
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0))
+}
+
+/// Start the server with `KAFKA_BROKERS` on a log the publisher has not seen,
+/// then run this: it reports events/s from first to last published event.
+pub async fn publish(target: &Target) -> anyhow::Result<()> {
+    let client = client();
+    let name = "roster_published_events_total";
+    // The server may still be starting.
+    let waiting_since = Instant::now();
+    let mut last = loop {
+        match metric(&client, &target.base, name).await {
+            Ok(value) => break value,
+            Err(error) if waiting_since.elapsed() > Duration::from_secs(30) => return Err(error),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    };
+    let (mut first_seen, mut last_change) = (None, Instant::now());
+    let start_count = last;
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let now = metric(&client, &target.base, name).await?;
+        if now > last {
+            first_seen.get_or_insert(Instant::now());
+            last_change = Instant::now();
+            last = now;
+        } else if first_seen.is_some() && last_change.elapsed() > Duration::from_secs(3) {
+            break;
+        } else if first_seen.is_none() && last_change.elapsed() > Duration::from_secs(30) {
+            anyhow::bail!("nothing was published in 30 s (is KAFKA_BROKERS set on the server?)");
+        }
+    }
+    let elapsed = last_change - first_seen.unwrap_or(last_change);
+    let events = last - start_count;
+    println!(
+        "P7 published {events} events in {elapsed:.1?}: {:.0} events/s",
+        events / elapsed.as_secs_f64().max(0.001)
+    );
+    Ok(())
+}
+
+pub fn memory(pid: u32) -> anyhow::Result<()> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    for line in status.lines().filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM")) {
+        println!("P10 {line}");
+    }
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! `roster dev seed`: many realistic users through the real command path
+//! (claims, aggregate, event store, projections), fast enough to reach a
+//! million on a small machine. The one shortcut: every seeded user shares a
+//! password hash computed once, since hashing is deliberately slow.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::accounts::SignUp;
+use crate::app::Application;
+use crate::auth::password;
+use crate::commands::Metadata;
+use crate::config::Settings;
+
+/// The password of every seeded user (benchmarks log in with it).
+pub const SEED_PASSWORD: &str = "Bench!pass1";
+
+/// The email of seeded user `i` (benchmarks derive logins from it).
+pub fn seed_email(i: u64) -> String {
+    format!("user{i}@bench.roster.example")
+}
+
+const FIRST_NAMES: &[&str] =
+    &["Asha", "Bilal", "Chen", "Dara", "Elif", "Femi", "Greta", "Hiro", "Ines", "Jonas", "Kavya", "Luca"];
+const LAST_NAMES: &[&str] =
+    &["Rao", "Okafor", "Larsen", "Moreau", "Silva", "Tanaka", "Novak", "Haddad", "Kowalski", "Mensah"];
+
+fn seed_name(i: u64) -> String {
+    let first = FIRST_NAMES[(i % FIRST_NAMES.len() as u64) as usize];
+    let last = LAST_NAMES[((i / FIRST_NAMES.len() as u64) % LAST_NAMES.len() as u64) as usize];
+    format!("{first} {last} {i}")
+}
+
+pub async fn seed(mut settings: Settings, users: u64, start_at: u64, concurrency: usize) -> anyhow::Result<()> {
+    settings.addr = "127.0.0.1:0".parse()?;
+    settings.kafka = None;
+    let app = Application::build(settings).await?;
+    let state = app.state();
+    let hash = password::hash(SEED_PASSWORD.to_string()).await?;
+    let next = Arc::new(AtomicU64::new(start_at));
+    let end = start_at + users;
+    let bar = ProgressBar::new(users);
+    bar.set_style(
+        ProgressStyle::with_template("seeding [{bar:40}] {pos}/{len} users ({per_sec}, eta {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let started = Instant::now();
+    let failures = Arc::new(AtomicU64::new(0));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (state, next, hash, bar, failures) =
+                (state.clone(), next.clone(), hash.clone(), bar.clone(), failures.clone());
+            tokio::spawn(async move {
+                let meta = Metadata::system("seed");
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= end {
+                        return;
+                    }
+                    let input = SignUp {
+                        name: seed_name(i),
+                        email: seed_email(i),
+                        password: SEED_PASSWORD.into(),
+                        phone: None,
+                        username: None,
+                        has_accepted_terms_and_conditions: true,
+                        // Every tenth user is a mentor, so role filters have something to find.
+                        roles: if i % 10 == 0 { vec!["mentor".into()] } else { vec![] },
+                        preferred_language: None,
+                    };
+                    if state.seed_user(input, hash.clone(), &meta).await.is_err() {
+                        failures.fetch_add(1, Ordering::Relaxed);
+                    }
+                    bar.inc(1);
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await?;
+    }
+    bar.finish();
+    let written = started.elapsed();
+    eprintln!(
+        "seeded {users} users in {written:.1?} ({:.0}/s), {} refused (already there?)",
+        users as f64 / written.as_secs_f64(),
+        failures.load(Ordering::Relaxed)
+    );
+    // The read models catch up in the background; wait so benchmarks start on a settled database.
+    let end_of_log = state.db.end_of_log().await?;
+    let caught_up = state.projector.wait_for(end_of_log, Duration::from_secs(3600)).await;
+    eprintln!("projections caught up: {caught_up} (after {:.1?} in all)", started.elapsed());
+    // Fresh statistics, so the planner sees the table as it now is.
+    if let crate::storage::Db::Postgres(pool) = &state.db {
+        sqlx::query("ANALYZE").execute(pool).await?;
+    }
+    Ok(())
+}
