@@ -103,7 +103,14 @@ impl Db {
     /// Up to `query.limit` events matching `query`, revealed.
     pub async fn search_events(&self, query: &LogQuery) -> Result<Vec<LogEntry>, sqlx::Error> {
         let postgres = matches!(self, Db::Postgres(_));
-        let (clause, mut args) = query.where_clause(postgres);
+        let (mut clause, mut args) = query.where_clause(postgres);
+        if postgres && matches!(query.order, LogOrder::Position) {
+            // A position cursor must not pass an event that is still being
+            // committed: only show transactions older than every running one
+            // (as the commit-order reader does), so a later page cannot gain
+            // an event below the cursor.
+            clause.push_str(" AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())");
+        }
         args.push(query.limit.into());
         let order = match query.order {
             LogOrder::Position => "position",
