@@ -240,6 +240,8 @@ async fn the_standby_instance_takes_over_publishing_when_the_active_one_dies() {
                 .await
                 .unwrap();
             assert_eq!(reply.status(), 201);
+            let body: Value = reply.json().await.unwrap();
+            body["result"]["access_token"].as_str().unwrap().to_string()
         }
     };
     for i in 0..3 {
@@ -256,8 +258,9 @@ async fn the_standby_instance_takes_over_publishing_when_the_active_one_dies() {
     // The first instance started first, so it holds the lock; kill it.
     first.kill_nine();
     let killed_at = Instant::now();
+    let mut token = String::new();
     for i in 3..6 {
-        sign_up(second.base.clone(), i).await;
+        token = sign_up(second.base.clone(), i).await;
     }
     while !active(second.base.clone()).await {
         assert!(killed_at.elapsed() < Duration::from_secs(10), "no take-over within 10 s");
@@ -266,4 +269,21 @@ async fn the_standby_instance_takes_over_publishing_when_the_active_one_dies() {
     let (expected, records) = published(&broker.address(), &db).await;
     assert_cloudevents(&records);
     assert!(expected.len() > 6);
+    // The projections moved over too: the standby's read models show its own writes.
+    loop {
+        let listed: Value = client
+            .get(format!("{}/user/v1/account/list?search=node%205", second.base))
+            .header("X-auth-token", format!("bearer {token}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if listed["result"]["count"] == 1 {
+            break;
+        }
+        assert!(killed_at.elapsed() < Duration::from_secs(20), "read models did not move over: {listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
