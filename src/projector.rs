@@ -247,35 +247,43 @@ impl Projector {
     }
 
     /// Empties every read table and resets the checkpoints, then rebuilds from
-    /// position zero; `on_progress` hears how many events each batch covered.
-    pub async fn rebuild(&self, mut on_progress: impl FnMut(&'static str, usize)) -> Result<(), ProjectorError> {
-        for projection in self.projections.iter() {
-            on_pool!(&self.db, pool => {
-                let mut tx = begin_write(pool).await?;
-                // Checkpoint first: a live runner's batch in flight finishes
-                // before the tables are emptied, so none of its rows survive.
-                sqlx::query(
-                    "INSERT INTO projection_checkpoints (name, transaction_id, position, updated_at) VALUES ($1, 0, 0, '') \
-                     ON CONFLICT (name) DO UPDATE SET transaction_id = 0, position = 0, updated_at = ''",
-                )
-                .bind(projection.name())
-                .execute(&mut *tx)
-                .await?;
-                for table in projection.tables() {
-                    sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-            });
+    /// position zero, all projections at once (they share no tables);
+    /// `on_progress` hears how many events each batch covered.
+    pub async fn rebuild(&self, on_progress: impl Fn(&'static str, usize) + Sync) -> Result<(), ProjectorError> {
+        let on_progress = &on_progress;
+        let rebuilds = self.projections.iter().map(|projection| async move {
+            self.reset(projection.as_ref()).await?;
             loop {
                 match self.catch_up_once(projection.as_ref()).await {
-                    Ok(0) => break,
+                    Ok(0) => return Ok::<(), ProjectorError>(()),
                     Ok(n) => on_progress(projection.name(), n),
                     // A live runner applied that batch; carry on from its checkpoint.
                     Err(ProjectorError::CheckpointMoved(_)) => {}
                     Err(error) => return Err(error),
                 }
             }
-        }
+        });
+        futures::future::try_join_all(rebuilds).await?;
+        Ok(())
+    }
+
+    async fn reset(&self, projection: &dyn Projection) -> Result<(), ProjectorError> {
+        on_pool!(&self.db, pool => {
+            let mut tx = begin_write(pool).await?;
+            // Checkpoint first: a live runner's batch in flight finishes
+            // before the tables are emptied, so none of its rows survive.
+            sqlx::query(
+                "INSERT INTO projection_checkpoints (name, transaction_id, position, updated_at) VALUES ($1, 0, 0, '') \
+                 ON CONFLICT (name) DO UPDATE SET transaction_id = 0, position = 0, updated_at = ''",
+            )
+            .bind(projection.name())
+            .execute(&mut *tx)
+            .await?;
+            for table in projection.tables() {
+                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
         Ok(())
     }
 }
