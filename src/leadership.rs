@@ -73,5 +73,7 @@ impl Drop for Leadership {
 fn lock_key(role: &str) -> i64 {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("roster:{role}").as_bytes());
-    i64::from_be_bytes(digest[..8].try_into().expect("a SHA-256 digest has 32 bytes"))
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
 }

@@ -77,10 +77,12 @@ pub fn carries_personal_data(aggregate_type: &str) -> bool {
 
 /// Whether `payload` holds any personal value (most events, such as logins, hold none).
 pub fn holds_personal_data(payload: &Value) -> bool {
-    let mut found = false;
-    let mut probe = payload.clone();
-    for_each_personal_field(&mut probe, |field, _| found |= !field.is_null());
-    found
+    PERSONAL_FIELDS.iter().any(|(variant, container, fields)| {
+        payload
+            .get(*variant)
+            .and_then(|v| v.get(*container))
+            .is_some_and(|inner| fields.iter().any(|(name, _)| inner.get(*name).is_some_and(|field| !field.is_null())))
+    })
 }
 
 /// Encrypts the personal fields of `payload` in place. With a destroyed key
@@ -137,7 +139,7 @@ fn encrypt(key: &[u8; 32], subject: &str, value: &Value) -> String {
     let cipher = XChaCha20Poly1305::new(key.into());
     let mut nonce = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut nonce);
-    let plaintext = serde_json::to_vec(value).expect("a JSON value serialises");
+    let plaintext = value.to_string().into_bytes();
     let ciphertext = cipher
         .encrypt(&XNonce::from(nonce), Payload { msg: &plaintext, aad: subject.as_bytes() })
         .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
@@ -300,6 +302,13 @@ mod tests {
         assert_eq!(registration["email"], "");
         assert_eq!(registration["username"], Value::Null);
         assert_eq!(registration["numeric_id"], 7);
+    }
+
+    #[test]
+    fn only_events_with_personal_values_need_a_key() {
+        assert!(holds_personal_data(&registered()));
+        assert!(!holds_personal_data(&json!({"LoginSucceeded": {"session_id": "s", "at": "x"}})));
+        assert!(!holds_personal_data(&json!({"ProfileUpdated": {"changes": {"languages": ["en"]}, "at": "x"}})));
     }
 
     #[test]

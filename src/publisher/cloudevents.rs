@@ -43,7 +43,7 @@ pub fn record(prefix: &str, entry: &LogEntry) -> OutgoingRecord {
     OutgoingRecord {
         topic: topic_for(prefix, &event.aggregate_type),
         key: event.aggregate_id.clone(),
-        payload: serde_json::to_vec(&event.payload).expect("a JSON value serialises"),
+        payload: event.payload.to_string().into_bytes(),
         headers,
     }
 }

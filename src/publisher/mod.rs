@@ -287,7 +287,7 @@ impl Publisher {
         Ok(Some(OutgoingRecord {
             topic: topic.clone(),
             key,
-            payload: serde_json::to_vec(&message).expect("a JSON value serialises"),
+            payload: message.to_string().into_bytes(),
             headers: vec![("content-type", "application/json".to_string())],
         }))
     }
