@@ -85,18 +85,28 @@ pub fn holds_personal_data(payload: &Value) -> bool {
     })
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("a personal value could not be encrypted")]
+pub struct SealError;
+
 /// Encrypts the personal fields of `payload` in place. With a destroyed key
-/// the fields are dropped (erased) rather than stored readable.
-pub fn seal(subject: &str, key: &PersonalKey, payload: &mut Value) {
+/// the fields are dropped (erased) rather than stored readable. On failure
+/// the payload must not be stored: some fields may still be plaintext.
+pub fn seal(subject: &str, key: &PersonalKey, payload: &mut Value) -> Result<(), SealError> {
+    let mut result = Ok(());
     for_each_personal_field(payload, |field, erased| {
-        if field.is_null() {
+        if field.is_null() || result.is_err() {
             return;
         }
-        *field = match key {
-            Some(key) => Value::String(encrypt(key, subject, field)),
-            None => erased.value(),
-        };
+        match key {
+            Some(key) => match encrypt(key, subject, field) {
+                Some(sealed) => *field = Value::String(sealed),
+                None => result = Err(SealError),
+            },
+            None => *field = erased.value(),
+        }
     });
+    result
 }
 
 /// Decrypts the personal fields of `payload` in place; returns whether any
@@ -135,17 +145,15 @@ fn for_each_personal_field(payload: &mut Value, mut visit: impl FnMut(&mut Value
 
 /// The subject is bound as associated data, so a value cannot be moved to
 /// another user's events and still open.
-fn encrypt(key: &[u8; 32], subject: &str, value: &Value) -> String {
+fn encrypt(key: &[u8; 32], subject: &str, value: &Value) -> Option<String> {
     let cipher = XChaCha20Poly1305::new(key.into());
     let mut nonce = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut nonce);
     let plaintext = value.to_string().into_bytes();
-    let ciphertext = cipher
-        .encrypt(&XNonce::from(nonce), Payload { msg: &plaintext, aad: subject.as_bytes() })
-        .expect("XChaCha20-Poly1305 encryption does not fail for in-memory buffers");
+    let ciphertext = cipher.encrypt(&XNonce::from(nonce), Payload { msg: &plaintext, aad: subject.as_bytes() }).ok()?;
     let mut sealed = nonce.to_vec();
     sealed.extend_from_slice(&ciphertext);
-    format!("{SEALED_PREFIX}{}", B64.encode(sealed))
+    Some(format!("{SEALED_PREFIX}{}", B64.encode(sealed)))
 }
 
 fn decrypt(key: &[u8; 32], subject: &str, sealed: &str) -> Option<Value> {
@@ -279,7 +287,7 @@ mod tests {
     fn sealed_fields_open_with_the_key_and_leave_no_plaintext() {
         let key = Some([7u8; 32]);
         let mut payload = registered();
-        seal("u1", &key, &mut payload);
+        seal("u1", &key, &mut payload).unwrap();
         let text = payload.to_string();
         for secret in ["ada@example.com", "Ada", "\"ada\"", "argon2id"] {
             assert!(!text.contains(secret), "{secret} left in {text}");
@@ -294,7 +302,7 @@ mod tests {
     fn a_destroyed_key_or_another_subject_reads_as_erased() {
         let key = Some([7u8; 32]);
         let mut payload = registered();
-        seal("u1", &key, &mut payload);
+        seal("u1", &key, &mut payload).unwrap();
         let mut moved = payload.clone();
         assert!(open("u2", &key, &mut moved), "bound to its subject");
         assert!(open("u1", &None, &mut payload));
@@ -314,7 +322,7 @@ mod tests {
     #[test]
     fn sealing_without_a_key_drops_the_values() {
         let mut payload = json!({"ProfileUpdated": {"changes": {"name": "Bob", "about": "hi"}, "at": "x"}});
-        seal("u1", &None, &mut payload);
+        seal("u1", &None, &mut payload).unwrap();
         assert_eq!(payload["ProfileUpdated"]["changes"], json!({"name": null, "about": null}));
     }
 }

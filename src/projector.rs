@@ -12,7 +12,7 @@ use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken as CancelToken;
 
 use crate::leadership::{self, Leadership};
-use crate::storage::log::CommitPoint;
+use crate::storage::log::{CommitPoint, ADVANCE_CHECKPOINT};
 use crate::storage::Db;
 use crate::{bind_values, on_pool};
 
@@ -195,10 +195,7 @@ impl Projector {
             // Move the checkpoint first: its row lock makes a second runner on
             // the same batch (a replay, another instance) wait, then find the
             // checkpoint moved, instead of colliding on the read tables' keys.
-            let result = sqlx::query(
-                "UPDATE projection_checkpoints SET transaction_id = $2, position = $3, updated_at = $4 \
-                 WHERE name = $1 AND transaction_id = $5 AND position = $6",
-            )
+            let result = sqlx::query(ADVANCE_CHECKPOINT)
             .bind(name)
             .bind(last.txid)
             .bind(last.position)

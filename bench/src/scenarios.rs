@@ -31,6 +31,11 @@ async fn expect_ok(response: reqwest::Result<reqwest::Response>) -> Result<Value
     }
 }
 
+/// Sends `request` with the user's access token; Ok with the body on 2xx.
+async fn as_user(request: reqwest::RequestBuilder, access_token: &str) -> Result<Value, String> {
+    expect_ok(request.header("X-auth-token", format!("bearer {access_token}")).send().await).await
+}
+
 async fn login_as(client: &Client, base: &str, i: u64) -> Result<Value, String> {
     expect_ok(
         client
@@ -165,16 +170,8 @@ pub async fn update(
         let user = rand::thread_rng().gen_range(0..users);
         async move {
             // session_manager (id 6): new to seeded users, so most commands write an event.
-            expect_ok(
-                client
-                    .post(format!("{base}/user/v1/admin/assignRole"))
-                    .header("X-auth-token", format!("bearer {admin}"))
-                    .json(&json!({"identifier": seed_email(user), "role_id": 6}))
-                    .send()
-                    .await,
-            )
-            .await
-            .map(|_| ())
+            let body = json!({"identifier": seed_email(user), "role_id": 6});
+            as_user(client.post(format!("{base}/user/v1/admin/assignRole")).json(&body), &admin).await.map(|_| ())
         }
     })
     .await;
@@ -188,16 +185,10 @@ pub async fn update(
         let (client, base, sessions) = (client.clone(), base.clone(), sessions.clone());
         let session = (worker + i as usize * concurrency) % sessions.len();
         async move {
-            expect_ok(
-                client
-                    .patch(format!("{base}/user/v1/user/update"))
-                    .header("X-auth-token", format!("bearer {}", sessions[session].0))
-                    .json(&json!({"about": format!("benchmark update {worker}-{i}")}))
-                    .send()
-                    .await,
-            )
-            .await
-            .map(|_| ())
+            let body = json!({"about": format!("benchmark update {worker}-{i}")});
+            as_user(client.patch(format!("{base}/user/v1/user/update")).json(&body), &sessions[session].0)
+                .await
+                .map(|_| ())
         }
     })
     .await;
@@ -277,15 +268,9 @@ pub async fn search(target: &Target, load: &Load) -> anyhow::Result<()> {
         let report = run(name, load, move |_, i| {
             let (client, base, sessions, query) = (client.clone(), base.clone(), sessions.clone(), query.clone());
             async move {
-                expect_ok(
-                    client
-                        .get(format!("{base}/user/v1/account/list?{}", query(i)))
-                        .header("X-auth-token", format!("bearer {}", sessions[0].0))
-                        .send()
-                        .await,
-                )
-                .await
-                .map(|_| ())
+                as_user(client.get(format!("{base}/user/v1/account/list?{}", query(i))), &sessions[0].0)
+                    .await
+                    .map(|_| ())
             }
         })
         .await;
@@ -305,25 +290,11 @@ pub async fn visible(target: &Target, load: &Load) -> anyhow::Result<()> {
     let report = run("P5 write then visible", load, move |worker, i| {
         let (client, base, sessions, missed) = (client.clone(), base.clone(), sessions.clone(), missed_in.clone());
         async move {
-            let token = format!("bearer {}", sessions[worker].0);
+            let token = &sessions[worker].0;
             let name = format!("Visible Check w{worker}i{i}");
-            expect_ok(
-                client
-                    .patch(format!("{base}/user/v1/user/update"))
-                    .header("X-auth-token", &token)
-                    .json(&json!({"name": name}))
-                    .send()
-                    .await,
-            )
-            .await?;
-            let found = expect_ok(
-                client
-                    .get(format!("{base}/user/v1/account/list?search=w{worker}i{i}&page=1&limit=5"))
-                    .header("X-auth-token", &token)
-                    .send()
-                    .await,
-            )
-            .await?;
+            as_user(client.patch(format!("{base}/user/v1/user/update")).json(&json!({"name": name})), token).await?;
+            let search = format!("{base}/user/v1/account/list?search=w{worker}i{i}&page=1&limit=5");
+            let found = as_user(client.get(search), token).await?;
             if found["result"]["count"].as_i64() != Some(1) {
                 missed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }

@@ -94,14 +94,11 @@ impl PersistedEventRepository for EventRepo {
         }
         let subject = events[0].aggregate_id.as_str();
         let key = self.1.personal_key_for_writing(subject).await.map_err(storage_error)?;
-        let sealed: Vec<SerializedEvent> = events
-            .iter()
-            .cloned()
-            .map(|mut event| {
-                privacy::seal(&event.aggregate_id, &key, &mut event.payload);
-                event
-            })
-            .collect();
+        let mut sealed: Vec<SerializedEvent> = events.to_vec();
+        for event in &mut sealed {
+            privacy::seal(&event.aggregate_id, &key, &mut event.payload)
+                .map_err(|error| PersistenceError::UnknownError(Box::new(error)))?;
+        }
         forward!(self, repo => repo.persist::<A>(&sealed, snapshot_update.clone()))
     }
 

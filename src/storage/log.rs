@@ -41,6 +41,10 @@ macro_rules! sqlite_columns {
         event_version, payload, metadata, recorded_at"
     };
 }
+/// Moves a checkpoint from (`$5`, `$6`) to (`$2`, `$3`), only if nobody moved it first.
+pub(crate) const ADVANCE_CHECKPOINT: &str = "UPDATE projection_checkpoints SET transaction_id = $2, position = $3, \
+    updated_at = $4 WHERE name = $1 AND transaction_id = $5 AND position = $6";
+
 pub(crate) const PG_COLUMNS: &str = pg_columns!();
 pub(crate) const SQLITE_COLUMNS: &str = sqlite_columns!();
 
@@ -189,10 +193,7 @@ impl Db {
     ) -> Result<bool, sqlx::Error> {
         let now = chrono::Utc::now().to_rfc3339();
         let moved = crate::on_pool!(self, pool => {
-            sqlx::query(
-                "UPDATE projection_checkpoints SET transaction_id = $2, position = $3, updated_at = $4 \
-                 WHERE name = $1 AND transaction_id = $5 AND position = $6",
-            )
+            sqlx::query(ADVANCE_CHECKPOINT)
             .bind(name)
             .bind(to.txid)
             .bind(to.position)
@@ -213,26 +214,15 @@ impl Db {
         aggregate_id: &str,
         sequence: i64,
     ) -> Result<Vec<LogEntry>, sqlx::Error> {
-        let entries = match self {
-            Db::Postgres(pool) => {
-                let sql = format!(
-                    "SELECT {PG_COLUMNS} FROM events \
-                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence"
-                );
-                let rows =
-                    sqlx::query(&sql).bind(aggregate_type).bind(aggregate_id).bind(sequence).fetch_all(pool).await?;
-                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
-            }
-            Db::Sqlite(pool) => {
-                let sql = format!(
-                    "SELECT {SQLITE_COLUMNS} FROM events \
-                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence"
-                );
-                let rows =
-                    sqlx::query(&sql).bind(aggregate_type).bind(aggregate_id).bind(sequence).fetch_all(pool).await?;
-                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
-            }
-        };
+        let columns = if matches!(self, Db::Postgres(_)) { PG_COLUMNS } else { SQLITE_COLUMNS };
+        let sql = format!(
+            "SELECT {columns} FROM events \
+             WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence < $3 ORDER BY sequence"
+        );
+        let entries = crate::on_pool!(self, pool => {
+            let rows = sqlx::query(&sql).bind(aggregate_type).bind(aggregate_id).bind(sequence).fetch_all(pool).await?;
+            rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+        });
         self.reveal(entries).await
     }
 }
