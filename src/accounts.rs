@@ -13,7 +13,7 @@ use crate::auth::password;
 use crate::auth::sessions::{self, Rotation};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
 use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
-use crate::commands::{CommandError, Committed, Metadata};
+use crate::commands::{CommandError, Committed, Metadata, NewAggregates};
 use crate::error::{AppError, FieldError};
 use crate::read_models::{self, Profile, UserKey};
 
@@ -146,18 +146,61 @@ impl AppState {
         self.register_account(input, password_hash, meta).await
     }
 
-    /// Claims the unique values, then registers the user; returns its UUID.
-    async fn register_account(
+    /// Registers many seeded users with one append: each email claim and
+    /// each registration is decided by its aggregate, and all their events
+    /// enter the log in one transaction. If any of them exists already, the
+    /// users go through `seed_user` one by one instead, which refuses the
+    /// duplicates. Returns how many were registered.
+    pub async fn seed_users(
         &self,
-        input: SignUp,
+        inputs: Vec<SignUp>,
         password_hash: String,
         meta: &Metadata,
-    ) -> Result<String, AppError> {
-        let valid = validate_sign_up(&input)?;
-        let mut role_ids = Vec::new();
-        let titles =
-            if input.roles.is_empty() { vec![self.settings.default_role.clone()] } else { input.roles.clone() };
-        for title in &titles {
+    ) -> Result<u64, AppError> {
+        let first_id = self.db.reserve_numeric_ids("user", inputs.len() as i64).await?;
+        let at = chrono::Utc::now();
+        let mut batch = NewAggregates::new(meta);
+        for (offset, input) in inputs.iter().enumerate() {
+            let valid = validate_sign_up(input)?;
+            if valid.phone.is_some() || valid.username.is_some() {
+                return Err(AppError::internal("seeded users are claimed by email only"));
+            }
+            let user_uuid = Uuid::new_v4().to_string();
+            let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
+            batch.decide::<UniqueClaim>(&claim_id(ClaimKind::Email, &valid.email), claim).await?;
+            let registration = Registration {
+                numeric_id: first_id + offset as i64,
+                email: valid.email,
+                name: valid.name,
+                phone: None,
+                username: None,
+                password_hash: password_hash.clone(),
+                organization_id: DEFAULT_ORGANIZATION_ID,
+                role_ids: self.role_ids_for(&input.roles).await?,
+                has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
+                preferred_language: input.preferred_language.clone().unwrap_or_else(|| "en".into()),
+            };
+            batch.decide::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
+        }
+        let count = inputs.len() as u64;
+        if self.bus.append_new(batch).await? {
+            return Ok(count);
+        }
+        let mut registered = 0;
+        for input in inputs {
+            if self.seed_user(input, password_hash.clone(), meta).await.is_ok() {
+                registered += 1;
+            }
+        }
+        Ok(registered)
+    }
+
+    /// The ids of the role titles a sign-up asks for (none: the default role).
+    async fn role_ids_for(&self, titles: &[String]) -> Result<Vec<i64>, AppError> {
+        let default = [self.settings.default_role.clone()];
+        let titles = if titles.is_empty() { &default[..] } else { titles };
+        let mut role_ids = Vec::with_capacity(titles.len());
+        for title in titles {
             let id = match default_role_id(title) {
                 Some(id) => id,
                 None => {
@@ -169,6 +212,18 @@ impl AppState {
             };
             role_ids.push(id);
         }
+        Ok(role_ids)
+    }
+
+    /// Claims the unique values, then registers the user; returns its UUID.
+    async fn register_account(
+        &self,
+        input: SignUp,
+        password_hash: String,
+        meta: &Metadata,
+    ) -> Result<String, AppError> {
+        let valid = validate_sign_up(&input)?;
+        let role_ids = self.role_ids_for(&input.roles).await?;
         let user_uuid = Uuid::new_v4().to_string();
         let at = chrono::Utc::now();
 

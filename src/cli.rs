@@ -51,8 +51,8 @@ pub enum DevCommand {
         /// Index of the first user (user{i}@bench.roster.example), to add to an earlier seed.
         #[arg(long, default_value_t = 0)]
         start_at: u64,
-        /// Parallel sign-ups.
-        #[arg(long, default_value_t = 32)]
+        /// Batches appended in parallel.
+        #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
 }
@@ -117,10 +117,11 @@ async fn replay(settings: &Settings) -> anyhow::Result<()> {
         .names()
         .into_iter()
         .map(|name| {
-            let bar = ProgressBar::new(total);
+            // Each projection reads only its own aggregate types, so its count is its own.
+            let bar = ProgressBar::new_spinner();
             bar.set_style(
-                ProgressStyle::with_template("{prefix:>14} [{bar:40}] {pos}/{len} events ({per_sec})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                ProgressStyle::with_template("{prefix:>14} {spinner} {pos} events applied ({per_sec})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
             );
             bar.set_prefix(name);
             (name, bar)
@@ -136,7 +137,12 @@ async fn replay(settings: &Settings) -> anyhow::Result<()> {
     for (_, bar) in &bars {
         bar.finish();
     }
-    eprintln!("replayed {total} events into {} projections in {:.1?}", bars.len(), started.elapsed());
+    let elapsed = started.elapsed();
+    eprintln!(
+        "replayed {total} events into {} projections in {elapsed:.1?} ({:.0} events/s)",
+        bars.len(),
+        total as f64 / elapsed.as_secs_f64()
+    );
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
+use cqrs_es::DomainEvent;
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
 use rand::Rng;
 
@@ -36,7 +37,7 @@ impl Metadata {
         }
     }
 
-    fn to_map(&self) -> HashMap<String, String> {
+    pub(crate) fn to_map(&self) -> HashMap<String, String> {
         let mut map = HashMap::new();
         if let Some(actor) = &self.actor_id {
             map.insert("actor_id".into(), actor.clone());
@@ -144,5 +145,58 @@ fn store_error<E: std::error::Error>(error: AggregateError<E>) -> CommandError<E
         AggregateError::UserError(e) => CommandError::Domain(e),
         AggregateError::AggregateConflict => CommandError::Conflict,
         other => CommandError::Store(other.to_string()),
+    }
+}
+
+/// The first events of many new aggregates, decided by their own command
+/// handlers and appended in one transaction (`roster dev seed`). A clash with
+/// an aggregate that already exists fails the whole append, and the caller
+/// falls back to `CommandBus::execute` one by one.
+pub struct NewAggregates {
+    metadata: serde_json::Value,
+    events: Vec<SerializedEvent>,
+}
+
+impl NewAggregates {
+    pub fn new(metadata: &Metadata) -> Self {
+        NewAggregates { metadata: serde_json::json!(metadata.to_map()), events: Vec::new() }
+    }
+
+    /// Handles `command` on a fresh aggregate `id` and keeps its events.
+    pub async fn decide<A>(&mut self, id: &str, command: A::Command) -> Result<(), CommandError<A::Error>>
+    where
+        A: Aggregate<Services = ()>,
+    {
+        let sink = EventSink::default();
+        A::default().handle(command, &(), &sink).await.map_err(CommandError::Domain)?;
+        for (index, event) in sink.collect().await.into_iter().enumerate() {
+            let payload = serde_json::to_value(&event).map_err(|e| CommandError::Store(e.to_string()))?;
+            self.events.push(SerializedEvent::new(
+                id.to_string(),
+                index + 1,
+                A::TYPE.to_string(),
+                event.event_type(),
+                event.event_version(),
+                payload,
+                self.metadata.clone(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn into_events(self) -> Vec<SerializedEvent> {
+        self.events
+    }
+}
+
+impl CommandBus {
+    /// Appends every event of `batch` in one transaction; `Ok(false)` if one
+    /// of its aggregates already existed (nothing is then written).
+    pub async fn append_new(&self, batch: NewAggregates) -> Result<bool, sqlx::Error> {
+        let appended = self.db.append_new_events(batch.into_events()).await?;
+        if appended {
+            self.projector.notify();
+        }
+        Ok(appended)
     }
 }

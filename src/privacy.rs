@@ -197,6 +197,54 @@ impl Db {
         Ok(secret.as_deref().and_then(decode_key))
     }
 
+    /// `personal_key_for_writing` for many subjects in two round trips.
+    pub async fn personal_keys_for_writing(
+        &self,
+        subjects: &[&str],
+    ) -> Result<HashMap<String, PersonalKey>, sqlx::Error> {
+        let now = chrono::Utc::now().to_rfc3339();
+        let fresh: Vec<String> = subjects
+            .iter()
+            .map(|_| {
+                let mut key = [0u8; 32];
+                rand::thread_rng().fill_bytes(&mut key);
+                B64.encode(key)
+            })
+            .collect();
+        match self {
+            Db::Postgres(pool) => {
+                sqlx::query(
+                    "INSERT INTO personal_data_keys (subject, secret, created_at) \
+                     SELECT s, k, $3 FROM unnest($1::text[], $2::text[]) AS fresh(s, k) \
+                     ON CONFLICT (subject) DO NOTHING",
+                )
+                .bind(subjects)
+                .bind(&fresh)
+                .bind(&now)
+                .execute(pool)
+                .await?;
+            }
+            Db::Sqlite(pool) => {
+                // Three parameters per row, well below SQLite's limit.
+                for (chunk, keys) in subjects.chunks(1_000).zip(fresh.chunks(1_000)) {
+                    let rows: Vec<String> =
+                        (0..chunk.len()).map(|r| format!("(${}, ${}, ${})", 3 * r + 1, 3 * r + 2, 3 * r + 3)).collect();
+                    let sql = format!(
+                        "INSERT INTO personal_data_keys (subject, secret, created_at) VALUES {} \
+                         ON CONFLICT (subject) DO NOTHING",
+                        rows.join(", ")
+                    );
+                    let mut query = sqlx::query(&sql);
+                    for (subject, key) in chunk.iter().zip(keys) {
+                        query = query.bind(*subject).bind(key).bind(&now);
+                    }
+                    query.execute(pool).await?;
+                }
+            }
+        }
+        self.personal_keys(subjects).await
+    }
+
     /// Keys of several subjects at once (a batch of the log); a subject with
     /// no row or a destroyed key maps to `None`.
     pub async fn personal_keys(&self, subjects: &[&str]) -> Result<HashMap<String, PersonalKey>, sqlx::Error> {

@@ -16,7 +16,9 @@ use crate::storage::log::{CommitPoint, ADVANCE_CHECKPOINT};
 use crate::storage::Db;
 use crate::{bind_values, on_pool};
 
-const BATCH: i64 = 500;
+/// Events per transaction for a live runner; a rebuild takes larger bites.
+const BATCH: i64 = 1_000;
+const REBUILD_BATCH: i64 = 10_000;
 /// Another instance's writes are noticed by polling at this interval.
 const IDLE_POLL: Duration = Duration::from_millis(100);
 /// How long a woken runner waits for more writes before reading (bounds the
@@ -141,7 +143,7 @@ impl Projector {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.catch_up_once(projection.as_ref()).await {
+            match self.catch_up_once(projection.as_ref(), BATCH).await {
                 Ok(0) => {
                     failures = 0;
                     tokio::select! {
@@ -172,23 +174,25 @@ impl Projector {
         }
     }
 
-    /// Applies one batch; returns how many events it covered.
-    pub async fn catch_up_once(&self, projection: &dyn Projection) -> Result<usize, ProjectorError> {
+    /// Applies one batch of the projection's events; returns how many there
+    /// were (0 once it has reached the end of the log).
+    pub async fn catch_up_once(&self, projection: &dyn Projection, limit: i64) -> Result<usize, ProjectorError> {
         let name = projection.name();
         let from = self.db.checkpoint(name).await?;
-        let entries = self.db.events_after(from, BATCH).await?;
-        let Some(last) = entries.last().map(|e| e.point) else {
+        let (entries, reached) = self.db.events_of_types_after(from, projection.aggregate_types(), limit).await?;
+        if reached == from {
             self.progress[name].send_if_modified(|p| {
                 let changed = *p != from;
                 *p = from;
                 changed
             });
             return Ok(0);
-        };
+        }
         let mut statements: Vec<Statement> = Vec::new();
         for entry in &entries {
             statements.extend(projection.handle(&entry.event)?);
         }
+        let statements = projections::merge_inserts(statements);
         let now = chrono::Utc::now().to_rfc3339();
         let moved = on_pool!(&self.db, pool => {
             let mut tx = begin_write(pool).await?;
@@ -197,8 +201,8 @@ impl Projector {
             // checkpoint moved, instead of colliding on the read tables' keys.
             let result = sqlx::query(ADVANCE_CHECKPOINT)
             .bind(name)
-            .bind(last.txid)
-            .bind(last.position)
+            .bind(reached.txid)
+            .bind(reached.position)
             .bind(&now)
             .bind(from.txid)
             .bind(from.position)
@@ -218,7 +222,7 @@ impl Projector {
         if moved {
             return Err(ProjectorError::CheckpointMoved(name));
         }
-        self.progress[name].send_replace(last);
+        self.progress[name].send_replace(reached);
         metrics::counter!("roster_projection_events_total", "projection" => name).increment(entries.len() as u64);
         Ok(entries.len())
     }
@@ -251,7 +255,7 @@ impl Projector {
         let rebuilds = self.projections.iter().map(|projection| async move {
             self.reset(projection.as_ref()).await?;
             loop {
-                match self.catch_up_once(projection.as_ref()).await {
+                match self.catch_up_once(projection.as_ref(), REBUILD_BATCH).await {
                     Ok(0) => return Ok::<(), ProjectorError>(()),
                     Ok(n) => on_progress(projection.name(), n),
                     // A live runner applied that batch; carry on from its checkpoint.

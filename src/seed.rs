@@ -1,7 +1,9 @@
 //! `roster dev seed`: many realistic users through the real command path
-//! (claims, aggregate, event store, projections), fast enough to reach a
-//! million on a small machine. The one shortcut: every seeded user shares a
-//! password hash computed once, since hashing is deliberately slow.
+//! (the claim and user aggregates decide, the events are sealed and appended
+//! to the log, the projections build the read models), fast enough to reach
+//! a million on a small machine. Two shortcuts: every seeded user shares a
+//! password hash computed once, since hashing is deliberately slow, and the
+//! events of a whole batch of users are appended in one transaction.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +15,9 @@ use crate::accounts::SignUp;
 use crate::app::Application;
 use crate::auth::password;
 use crate::commands::Metadata;
+
+/// Users per append: one transaction of about 2,000 events.
+const BATCH: u64 = 1_000;
 use crate::config::Settings;
 
 /// The password of every seeded user (benchmarks log in with it).
@@ -32,6 +37,20 @@ fn seed_name(i: u64) -> String {
     let first = FIRST_NAMES[(i % FIRST_NAMES.len() as u64) as usize];
     let last = LAST_NAMES[((i / FIRST_NAMES.len() as u64) % LAST_NAMES.len() as u64) as usize];
     format!("{first} {last} {i}")
+}
+
+fn seed_sign_up(i: u64) -> SignUp {
+    SignUp {
+        name: seed_name(i),
+        email: seed_email(i),
+        password: SEED_PASSWORD.into(),
+        phone: None,
+        username: None,
+        has_accepted_terms_and_conditions: true,
+        // Every tenth user is a mentor, so role filters have something to find.
+        roles: if i % 10 == 0 { vec!["mentor".into()] } else { vec![] },
+        preferred_language: None,
+    }
 }
 
 pub async fn seed(mut settings: Settings, users: u64, start_at: u64, concurrency: usize) -> anyhow::Result<()> {
@@ -56,25 +75,20 @@ pub async fn seed(mut settings: Settings, users: u64, start_at: u64, concurrency
             tokio::spawn(async move {
                 let meta = Metadata::system("seed");
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= end {
+                    let first = next.fetch_add(BATCH, Ordering::Relaxed);
+                    if first >= end {
                         return;
                     }
-                    let input = SignUp {
-                        name: seed_name(i),
-                        email: seed_email(i),
-                        password: SEED_PASSWORD.into(),
-                        phone: None,
-                        username: None,
-                        has_accepted_terms_and_conditions: true,
-                        // Every tenth user is a mentor, so role filters have something to find.
-                        roles: if i % 10 == 0 { vec!["mentor".into()] } else { vec![] },
-                        preferred_language: None,
+                    let batch: Vec<SignUp> = (first..(first + BATCH).min(end)).map(seed_sign_up).collect();
+                    let size = batch.len() as u64;
+                    match state.seed_users(batch, hash.clone(), &meta).await {
+                        Ok(registered) => failures.fetch_add(size - registered, Ordering::Relaxed),
+                        Err(error) => {
+                            tracing::error!(%error, "a seeding batch failed");
+                            failures.fetch_add(size, Ordering::Relaxed)
+                        }
                     };
-                    if state.seed_user(input, hash.clone(), &meta).await.is_err() {
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
-                    bar.inc(1);
+                    bar.inc(size);
                 }
             })
         })

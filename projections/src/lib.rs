@@ -6,6 +6,7 @@
 //! Statements use the SQL subset that PostgreSQL and SQLite share (`$n`
 //! placeholders, `ON CONFLICT`), so a projection is written once for both.
 
+mod batching;
 mod organizations;
 mod permissions;
 mod role_requests;
@@ -15,6 +16,7 @@ mod users;
 use serde_json::Value;
 use thiserror::Error;
 
+pub use batching::merge_inserts;
 pub use organizations::OrganizationsProjection;
 pub use permissions::PermissionsProjection;
 pub use role_requests::RoleRequestsProjection;
@@ -108,6 +110,10 @@ pub trait Projection: Send + Sync {
     fn name(&self) -> &'static str;
     /// Tables this projection owns, emptied before a rebuild (children first).
     fn tables(&self) -> &'static [&'static str];
+    /// The aggregate types whose events this projection reads; the runner
+    /// skips every other event in SQL, so a projection never pays for the
+    /// rest of the log.
+    fn aggregate_types(&self) -> &'static [&'static str];
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError>;
 }
 

@@ -14,6 +14,10 @@ impl Projection for OrganizationsProjection {
         &["organizations"]
     }
 
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["organization"]
+    }
+
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
         if event.aggregate_type != "organization" {
             return Ok(vec![]);

@@ -14,6 +14,10 @@ impl Projection for PermissionsProjection {
         &["modules", "permissions"]
     }
 
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["module", "permission"]
+    }
+
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
         if event.aggregate_type == "module" {
             return modules(event);

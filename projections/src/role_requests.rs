@@ -14,6 +14,10 @@ impl Projection for RoleRequestsProjection {
         &["role_request_comments", "role_requests"]
     }
 
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["role_request"]
+    }
+
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
         if event.aggregate_type != "role_request" {
             return Ok(vec![]);

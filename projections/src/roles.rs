@@ -22,6 +22,10 @@ impl Projection for RolesProjection {
         &["role_permissions", "roles"]
     }
 
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["role"]
+    }
+
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
         if event.aggregate_type != "role" {
             return Ok(vec![]);

@@ -27,6 +27,10 @@ impl Projection for UsersProjection {
         &["user_roles", "users"]
     }
 
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["user"]
+    }
+
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
         if event.aggregate_type != "user" {
             return Ok(vec![]);

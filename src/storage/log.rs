@@ -109,6 +109,63 @@ impl Db {
         }
     }
 
+    /// Up to `limit` events of the given aggregate types after `after`, in
+    /// commit order, and how far the log was read: the last event returned
+    /// when the batch is full, else the end of the log as it stood before
+    /// reading, so a reader of rare types still moves past everything else.
+    pub async fn events_of_types_after(
+        &self,
+        after: CommitPoint,
+        types: &[&str],
+        limit: i64,
+    ) -> Result<(Vec<LogEntry>, CommitPoint), sqlx::Error> {
+        // The bound is taken first: every event at or below it is committed,
+        // so nothing can appear below it once it has been read past.
+        let bound = self.end_of_log().await?;
+        if bound <= after {
+            return Ok((Vec::new(), after));
+        }
+        // Placeholders for the type list, numbered from `first`.
+        let type_list = |first: usize| (first..first + types.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let entries = match self {
+            Db::Postgres(pool) => {
+                let sql = format!(
+                    "SELECT {PG_COLUMNS} FROM events \
+                     WHERE (transaction_id, position) > ($1::text::xid8, $2) \
+                       AND (transaction_id, position) <= ($3::text::xid8, $4) AND aggregate_type IN ({}) \
+                     ORDER BY transaction_id, position LIMIT ${}",
+                    type_list(5),
+                    5 + types.len()
+                );
+                let query = sqlx::query(&sql)
+                    .bind(after.txid.to_string())
+                    .bind(after.position)
+                    .bind(bound.txid.to_string())
+                    .bind(bound.position);
+                let query = types.iter().fold(query, |query, t| query.bind(*t));
+                let rows = query.bind(limit).fetch_all(pool).await?;
+                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+            }
+            Db::Sqlite(pool) => {
+                let sql = format!(
+                    "SELECT {SQLITE_COLUMNS} FROM events \
+                     WHERE position > $1 AND position <= $2 AND aggregate_type IN ({}) ORDER BY position LIMIT ${}",
+                    type_list(3),
+                    3 + types.len()
+                );
+                let query = sqlx::query(&sql).bind(after.position).bind(bound.position);
+                let query = types.iter().fold(query, |query, t| query.bind(*t));
+                let rows = query.bind(limit).fetch_all(pool).await?;
+                rows.iter().map(decode_row).collect::<Result<Vec<_>, _>>()?
+            }
+        };
+        let reached = match entries.last() {
+            Some(last) if entries.len() as i64 >= limit => last.point,
+            _ => bound,
+        };
+        Ok((self.reveal(entries).await?, reached))
+    }
+
     /// Every reader of the log passes its entries through here: personal
     /// fields are stored encrypted and come out readable, or erased once the
     /// owner's key is destroyed (see `crate::privacy`).

@@ -2,6 +2,7 @@
 //! (embedded default), chosen by `DATABASE_URL`.
 
 pub mod audit_log;
+mod bulk_append;
 mod event_repo;
 pub mod log;
 
@@ -126,6 +127,18 @@ impl Db {
     }
 
     /// Allocates the next numeric id of a kind ("user", "organization", "role").
+    /// Reserves `count` consecutive numeric ids; returns the first.
+    pub async fn reserve_numeric_ids(&self, kind: &str, count: i64) -> Result<i64, sqlx::Error> {
+        let last = on_pool!(self, pool => {
+            sqlx::query_scalar::<_, i64>("UPDATE id_counters SET last_id = last_id + $2 WHERE kind = $1 RETURNING last_id")
+                .bind(kind)
+                .bind(count)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(last - count + 1)
+    }
+
     pub async fn next_numeric_id(&self, kind: &str) -> Result<i64, sqlx::Error> {
         on_pool!(self, pool => {
             sqlx::query_scalar::<_, i64>("UPDATE id_counters SET last_id = last_id + 1 WHERE kind = $1 RETURNING last_id")
