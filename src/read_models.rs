@@ -208,6 +208,86 @@ fn key_lists(keys: &[UserKey], args: &mut Vec<SqlValue>, negate: bool) -> Option
     Some(if negate { format!("NOT {any}") } else { any })
 }
 
+/// The page of users `ORDER BY name, id` after `where_clause`, and the exact
+/// number of users it matches. The page query selects only ids (an index-only
+/// scan of `users_listing` when there is no search), then reads the few rows
+/// it keeps. A page that is not full tells the count without a second query
+/// (unless it is empty past the first page), the usual case for a narrow search.
+async fn filtered_page(
+    db: &Db,
+    where_clause: &str,
+    args: Vec<SqlValue>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
+    let mut page_args = args.clone();
+    page_args.push(limit.into());
+    page_args.push(offset.into());
+    let n = page_args.len();
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM (SELECT u.id FROM users u WHERE {where_clause} \
+         ORDER BY u.name, u.id LIMIT ${} OFFSET ${}) page JOIN users u ON u.id = page.id ORDER BY u.name, u.id",
+        n - 1,
+        n
+    );
+    let users: Vec<UserRow> = db.fetch_all(&Statement::new(sql, page_args)).await?;
+    let shown = i64::try_from(users.len()).unwrap_or(i64::MAX);
+    let count = if shown < limit && (shown > 0 || offset == 0) {
+        offset + shown
+    } else {
+        db.fetch_count(&Statement::new(format!("SELECT count(*) FROM users u WHERE {where_clause}"), args)).await?
+    };
+    Ok((users, count))
+}
+
+/// PostgreSQL, no search and no id lists: the page and the exact count come
+/// from `role_listing` and `user_list_counts` (migration 0007), which triggers
+/// keep in step with `users` and `user_roles`. `None` when the role title
+/// names several roles (one per organisation): a user holding two of them
+/// would be counted twice, so the caller counts the rows instead.
+async fn listing_page(
+    db: &Db,
+    role: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<Option<(Vec<UserRow>, i64)>, sqlx::Error> {
+    let role_id = match role {
+        None => 0,
+        Some(title) => {
+            let ids: Vec<RoleId> =
+                db.fetch_all(&Statement::new("SELECT id FROM roles WHERE title = $1 LIMIT 2", vec![title.into()])).await?;
+            match ids.as_slice() {
+                [] => return Ok(Some((Vec::new(), 0))),
+                [only] => only.id,
+                _ => return Ok(None),
+            }
+        }
+    };
+    let count = db
+        .fetch_count(&Statement::new(
+            "SELECT coalesce((SELECT active FROM user_list_counts WHERE role_id = $1), 0)",
+            vec![role_id.into()],
+        ))
+        .await?;
+    let (page, args) = if role_id == 0 {
+        ("SELECT u.id FROM users u WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id LIMIT $1 OFFSET $2", vec![])
+    } else {
+        ("SELECT l.id FROM role_listing l WHERE l.role_id = $3 ORDER BY l.name, l.id LIMIT $1 OFFSET $2", vec![role_id.into()])
+    };
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM ({page}) page JOIN users u ON u.id = page.id \
+         WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id"
+    );
+    let args = [vec![limit.into(), offset.into()], args].concat();
+    let users = db.fetch_all(&Statement::new(sql, args)).await?;
+    Ok(Some((users, count)))
+}
+
+#[derive(sqlx::FromRow)]
+struct RoleId {
+    id: i64,
+}
+
 /// One page of active users matching `filter`, and the total count.
 pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i64), sqlx::Error> {
     let mut conditions = vec!["u.status = 'ACTIVE'".to_string()];
@@ -246,19 +326,19 @@ pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i
         conditions.push(excluded);
     }
     let where_clause = conditions.join(" AND ");
-    let count = db
-        .fetch_count(&Statement::new(format!("SELECT count(*) FROM users u WHERE {where_clause}"), args.clone()))
-        .await?;
-    let mut page_args = args;
-    page_args.push(filter.limit.into());
-    page_args.push(((filter.page.max(1) - 1) * filter.limit).into());
-    let n = page_args.len();
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM users u WHERE {where_clause} ORDER BY u.name, u.id LIMIT ${} OFFSET ${}",
-        n - 1,
-        n
-    );
-    let users: Vec<UserRow> = db.fetch_all(&Statement::new(sql, page_args)).await?;
+    let offset = (filter.page.max(1) - 1) * filter.limit;
+    let only_role = filter.search.as_deref().is_none_or(|s| s.trim().is_empty())
+        && filter.organization_id.is_none()
+        && filter.include_ids.is_empty()
+        && filter.include_emails.is_empty()
+        && filter.exclude_ids.is_empty();
+    let (users, count) = match (db, only_role) {
+        (Db::Postgres(_), true) => match listing_page(db, filter.role.as_deref(), filter.limit, offset).await? {
+            Some(found) => found,
+            None => filtered_page(db, &where_clause, args, filter.limit, offset).await?,
+        },
+        _ => filtered_page(db, &where_clause, args, filter.limit, offset).await?,
+    };
     // One query for the roles of the whole page, not one per user.
     let mut roles: Vec<UserRoleRow> = Vec::new();
     if !users.is_empty() {
