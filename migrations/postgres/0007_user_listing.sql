@@ -11,8 +11,9 @@
 --   name, so "first page of mentors by name" is a short index range scan
 --   instead of a walk over every user checking roles.
 --
--- Row triggers handle the projection's one-row statements; DELETE and
--- TRUNCATE (used by replay on whole tables) are handled per statement.
+-- Inserts and deletes are handled per statement (the runner folds a batch's
+-- inserts into one statement; replay empties whole tables); updates, which
+-- the projection makes one row at a time, per row.
 
 CREATE TABLE user_list_counts (
     role_id bigint PRIMARY KEY,
@@ -46,24 +47,46 @@ BEGIN
     ON CONFLICT (role_id) DO UPDATE SET active = user_list_counts.active + 1;
 END $$;
 
+-- A user's status, name or id changed (one-row statements from the projection).
 CREATE FUNCTION roster_users_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     delta bigint := 0;
 BEGIN
-    IF TG_OP = 'UPDATE' AND OLD.status = 'ACTIVE' THEN delta := delta - 1; END IF;
+    IF OLD.status = 'ACTIVE' THEN delta := delta - 1; END IF;
     IF NEW.status = 'ACTIVE' THEN delta := delta + 1; END IF;
     IF delta <> 0 THEN
         UPDATE user_list_counts SET active = active + delta WHERE role_id = 0;
     END IF;
-    IF TG_OP = 'UPDATE' THEN
-        IF OLD.user_uuid <> NEW.user_uuid THEN
-            PERFORM roster_relist_user(OLD.user_uuid);
-        END IF;
-        PERFORM roster_relist_user(NEW.user_uuid);
-    ELSIF NEW.status = 'ACTIVE' AND EXISTS (SELECT 1 FROM user_roles WHERE user_uuid = NEW.user_uuid) THEN
-        -- A new user's roles are usually inserted after the user; then there is nothing to list yet.
-        PERFORM roster_relist_user(NEW.user_uuid);
+    IF OLD.user_uuid <> NEW.user_uuid THEN
+        PERFORM roster_relist_user(OLD.user_uuid);
     END IF;
+    PERFORM roster_relist_user(NEW.user_uuid);
+    RETURN NULL;
+END $$;
+
+-- New users, per statement: the runner folds a batch's registrations into
+-- one multi-row INSERT, so this runs once per batch, not once per user.
+CREATE FUNCTION roster_users_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE user_list_counts SET active = active + (SELECT count(*) FROM new_rows WHERE status = 'ACTIVE')
+    WHERE role_id = 0;
+    -- Roles are usually inserted after their user; those already there are
+    -- listed now. EXECUTE plans afresh each time rather than keep a plan made
+    -- while the tables were small.
+    EXECUTE $q$
+    WITH added AS (
+        INSERT INTO role_listing (role_id, user_uuid, name, id)
+        SELECT DISTINCT ur.role_id, n.user_uuid, n.name, n.id
+        FROM new_rows n
+        -- OFFSET 0 keeps this a per-row index probe whatever the statistics say.
+        CROSS JOIN LATERAL (SELECT role_id FROM user_roles WHERE user_uuid = n.user_uuid OFFSET 0) ur
+        WHERE n.status = 'ACTIVE'
+        ON CONFLICT (role_id, user_uuid) DO NOTHING
+        RETURNING role_id
+    )
+    INSERT INTO user_list_counts (role_id, active) SELECT role_id, count(*) FROM added GROUP BY role_id
+    ON CONFLICT (role_id) DO UPDATE SET active = user_list_counts.active + EXCLUDED.active
+    $q$;
     RETURN NULL;
 END $$;
 
@@ -81,22 +104,32 @@ END $$;
 
 CREATE FUNCTION roster_user_roles_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' THEN
-        IF OLD.user_uuid <> NEW.user_uuid THEN
-            PERFORM roster_relist_user(OLD.user_uuid);
-        END IF;
-        PERFORM roster_relist_user(NEW.user_uuid);
-        RETURN NULL;
+    IF OLD.user_uuid <> NEW.user_uuid THEN
+        PERFORM roster_relist_user(OLD.user_uuid);
     END IF;
-    -- The common case, a role given to a user: one row in, one counter up.
-    INSERT INTO role_listing (role_id, user_uuid, name, id)
-    SELECT NEW.role_id, u.user_uuid, u.name, u.id FROM users u
-    WHERE u.user_uuid = NEW.user_uuid AND u.status = 'ACTIVE'
-    ON CONFLICT (role_id, user_uuid) DO NOTHING;
-    IF FOUND THEN
-        INSERT INTO user_list_counts (role_id, active) VALUES (NEW.role_id, 1)
-        ON CONFLICT (role_id) DO UPDATE SET active = user_list_counts.active + 1;
-    END IF;
+    PERFORM roster_relist_user(NEW.user_uuid);
+    RETURN NULL;
+END $$;
+
+-- Roles given to users, per statement (a whole batch at once). Rows that ON
+-- CONFLICT skipped are not in new_rows.
+CREATE FUNCTION roster_user_roles_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- EXECUTE: planned afresh, as above.
+    EXECUTE $q$
+    WITH added AS (
+        INSERT INTO role_listing (role_id, user_uuid, name, id)
+        SELECT DISTINCT n.role_id, u.user_uuid, u.name, u.id
+        FROM new_rows n
+        -- OFFSET 0 keeps this a per-row index probe whatever the statistics say.
+        CROSS JOIN LATERAL (SELECT user_uuid, name, id, status FROM users WHERE user_uuid = n.user_uuid OFFSET 0) u
+        WHERE u.status = 'ACTIVE'
+        ON CONFLICT (role_id, user_uuid) DO NOTHING
+        RETURNING role_id
+    )
+    INSERT INTO user_list_counts (role_id, active) SELECT role_id, count(*) FROM added GROUP BY role_id
+    ON CONFLICT (role_id) DO UPDATE SET active = user_list_counts.active + EXCLUDED.active
+    $q$;
     RETURN NULL;
 END $$;
 
@@ -128,7 +161,7 @@ BEGIN
 END $$;
 
 CREATE TRIGGER users_listing_insert AFTER INSERT ON users
-    FOR EACH ROW EXECUTE FUNCTION roster_users_row_changed();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION roster_users_inserted();
 CREATE TRIGGER users_listing_update AFTER UPDATE ON users
     FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.name IS DISTINCT FROM NEW.name
                        OR OLD.id <> NEW.id OR OLD.user_uuid <> NEW.user_uuid)
@@ -138,7 +171,7 @@ CREATE TRIGGER users_listing_delete AFTER DELETE ON users
 CREATE TRIGGER users_listing_truncate AFTER TRUNCATE ON users
     FOR EACH STATEMENT EXECUTE FUNCTION roster_listing_truncated();
 CREATE TRIGGER user_roles_listing_insert AFTER INSERT ON user_roles
-    FOR EACH ROW EXECUTE FUNCTION roster_user_roles_row_changed();
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION roster_user_roles_inserted();
 CREATE TRIGGER user_roles_listing_update AFTER UPDATE ON user_roles
     FOR EACH ROW WHEN (OLD.role_id <> NEW.role_id OR OLD.user_uuid <> NEW.user_uuid)
     EXECUTE FUNCTION roster_user_roles_row_changed();

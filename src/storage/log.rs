@@ -125,14 +125,18 @@ impl Db {
         if bound <= after {
             return Ok((Vec::new(), after));
         }
-        // Placeholders for the type list, numbered from `first`.
-        let type_list = |first: usize| (first..first + types.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        // `aggregate_type = $n` for one type (an index range scan on
+        // `events_type_commit_order`), an IN list for several.
+        let type_list = |first: usize| match types.len() {
+            1 => format!("= ${first}"),
+            n => format!("IN ({})", (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")),
+        };
         let entries = match self {
             Db::Postgres(pool) => {
                 let sql = format!(
                     "SELECT {PG_COLUMNS} FROM events \
                      WHERE (transaction_id, position) > ($1::text::xid8, $2) \
-                       AND (transaction_id, position) <= ($3::text::xid8, $4) AND aggregate_type IN ({}) \
+                       AND (transaction_id, position) <= ($3::text::xid8, $4) AND aggregate_type {} \
                      ORDER BY transaction_id, position LIMIT ${}",
                     type_list(5),
                     5 + types.len()
@@ -149,7 +153,7 @@ impl Db {
             Db::Sqlite(pool) => {
                 let sql = format!(
                     "SELECT {SQLITE_COLUMNS} FROM events \
-                     WHERE position > $1 AND position <= $2 AND aggregate_type IN ({}) ORDER BY position LIMIT ${}",
+                     WHERE position > $1 AND position <= $2 AND aggregate_type {} ORDER BY position LIMIT ${}",
                     type_list(3),
                     3 + types.len()
                 );
@@ -290,7 +294,9 @@ impl Db {
         let end: Option<(String, i64)> = match self {
             Db::Postgres(pool) => {
                 sqlx::query_as(
-                    "SELECT transaction_id::text, position FROM events \
+                    // The text column gets its own name: `ORDER BY transaction_id`
+                    // would otherwise sort by the text (no index, and "9" > "10").
+                    "SELECT transaction_id::text AS txid, position FROM events \
                      WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
                      ORDER BY transaction_id DESC, position DESC LIMIT 1",
                 )
