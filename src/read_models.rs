@@ -254,8 +254,9 @@ async fn listing_page(
     let role_id = match role {
         None => 0,
         Some(title) => {
-            let ids: Vec<RoleId> =
-                db.fetch_all(&Statement::new("SELECT id FROM roles WHERE title = $1 LIMIT 2", vec![title.into()])).await?;
+            let ids: Vec<RoleId> = db
+                .fetch_all(&Statement::new("SELECT id FROM roles WHERE title = $1 LIMIT 2", vec![title.into()]))
+                .await?;
             match ids.as_slice() {
                 [] => return Ok(Some((Vec::new(), 0))),
                 [only] => only.id,
@@ -272,7 +273,10 @@ async fn listing_page(
     let (page, args) = if role_id == 0 {
         ("SELECT u.id FROM users u WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id LIMIT $1 OFFSET $2", vec![])
     } else {
-        ("SELECT l.id FROM role_listing l WHERE l.role_id = $3 ORDER BY l.name, l.id LIMIT $1 OFFSET $2", vec![role_id.into()])
+        (
+            "SELECT l.id FROM role_listing l WHERE l.role_id = $3 ORDER BY l.name, l.id LIMIT $1 OFFSET $2",
+            vec![role_id.into()],
+        )
     };
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM ({page}) page JOIN users u ON u.id = page.id \

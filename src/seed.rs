@@ -39,7 +39,8 @@ fn seed_name(i: u64) -> String {
     format!("{first} {last} {i}")
 }
 
-fn seed_sign_up(i: u64) -> SignUp {
+/// The sign-up of seeded user `i`.
+pub fn seed_sign_up(i: u64) -> SignUp {
     SignUp {
         name: seed_name(i),
         email: seed_email(i),
@@ -104,8 +105,8 @@ pub async fn seed(mut settings: Settings, users: u64, start_at: u64, concurrency
         failures.load(Ordering::Relaxed)
     );
     // The read models catch up in the background; wait so benchmarks start on a settled database.
-    let end_of_log = state.db.end_of_log().await?;
-    let caught_up = state.projector.wait_for(end_of_log, Duration::from_secs(3600)).await;
+    let last_write = state.db.last_committed_point().await?;
+    let caught_up = state.projector.wait_for(last_write, Duration::from_secs(3600)).await;
     eprintln!("projections caught up: {caught_up} (after {:.1?} in all)", started.elapsed());
     // Fresh statistics, so the planner sees the table as it now is.
     if let crate::storage::Db::Postgres(pool) = &state.db {

@@ -141,7 +141,6 @@ pub fn merge_inserts(statements: Vec<Statement>) -> Vec<Statement> {
 mod tests {
     use super::*;
 
-
     fn insert_role(id: &str) -> Statement {
         Statement::new(
             "INSERT INTO user_roles (user_uuid, role_id) VALUES ($1, $2) ON CONFLICT (user_uuid, role_id) DO NOTHING",
@@ -173,9 +172,8 @@ mod tests {
 
     #[test]
     fn repeated_placeholders_are_renumbered_per_row() {
-        let row = |id: &str| {
-            Statement::new("INSERT INTO t (a, b, c) VALUES ($1, $2, $2)", vec![id.into(), "at".into()])
-        };
+        let row =
+            |id: &str| Statement::new("INSERT INTO t (a, b, c) VALUES ($1, $2, $2)", vec![id.into(), "at".into()]);
         let merged = merge_inserts(vec![row("x"), row("y")]);
         assert_eq!(merged.len(), 1);
         assert_eq!(merged[0].sql, "INSERT INTO t (a, b, c) VALUES ($1, $2, $2), ($3, $4, $4)");
@@ -184,20 +182,20 @@ mod tests {
 
     #[test]
     fn literals_are_copied_untouched() {
-        let row = |id: &str| {
-            Statement::new("INSERT INTO t (a, b, c) VALUES ($1, 'it''s ($1)', 'ACTIVE')", vec![id.into()])
-        };
+        let row =
+            |id: &str| Statement::new("INSERT INTO t (a, b, c) VALUES ($1, 'it''s ($1)', 'ACTIVE')", vec![id.into()]);
         let merged = merge_inserts(vec![row("x"), row("y")]);
         assert_eq!(merged.len(), 1);
-        assert_eq!(merged[0].sql, "INSERT INTO t (a, b, c) VALUES ($1, 'it''s ($1)', 'ACTIVE'), ($2, 'it''s ($1)', 'ACTIVE')");
+        assert_eq!(
+            merged[0].sql,
+            "INSERT INTO t (a, b, c) VALUES ($1, 'it''s ($1)', 'ACTIVE'), ($2, 'it''s ($1)', 'ACTIVE')"
+        );
     }
 
     #[test]
     fn upserts_and_insert_selects_are_never_folded() {
-        let upsert = Statement::new(
-            "INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET a = $1",
-            vec!["x".into()],
-        );
+        let upsert =
+            Statement::new("INSERT INTO t (a) VALUES ($1) ON CONFLICT (a) DO UPDATE SET a = $1", vec!["x".into()]);
         let select = Statement::new("INSERT INTO t (a) SELECT id FROM roles WHERE role_uuid = $1", vec!["x".into()]);
         let input = vec![upsert.clone(), upsert.clone(), select.clone(), select.clone()];
         assert_eq!(merge_inserts(input.clone()), input);

@@ -51,7 +51,16 @@ impl Db {
                         let rows: Vec<String> = (0..chunk.len())
                             .map(|r| {
                                 let n = r * 7;
-                                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4, n + 5, n + 6, n + 7)
+                                format!(
+                                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                                    n + 1,
+                                    n + 2,
+                                    n + 3,
+                                    n + 4,
+                                    n + 5,
+                                    n + 6,
+                                    n + 7
+                                )
                             })
                             .collect();
                         let sql = format!(
@@ -79,7 +88,9 @@ impl Db {
         };
         match result {
             Ok(()) => Ok(true),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() || e.code().as_deref() == Some(UNIQUE_VIOLATION) => {
+            Err(sqlx::Error::Database(e))
+                if e.is_unique_violation() || e.code().as_deref() == Some(UNIQUE_VIOLATION) =>
+            {
                 Ok(false)
             }
             Err(other) => Err(other),

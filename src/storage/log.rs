@@ -317,6 +317,33 @@ impl Db {
         }
     }
 
+    /// The last event committed so far, whether or not older transactions are
+    /// still running (`end_of_log` would stop below them). Waiting for this
+    /// point makes sure the caller's own finished writes are in.
+    pub async fn last_committed_point(&self) -> Result<CommitPoint, sqlx::Error> {
+        let last: Option<(String, i64)> = match self {
+            Db::Postgres(pool) => {
+                sqlx::query_as(
+                    "SELECT transaction_id::text AS txid, position FROM events \
+                     ORDER BY transaction_id DESC, position DESC LIMIT 1",
+                )
+                .fetch_optional(pool)
+                .await?
+            }
+            Db::Sqlite(pool) => {
+                sqlx::query_as("SELECT '0', position FROM events ORDER BY position DESC LIMIT 1")
+                    .fetch_optional(pool)
+                    .await?
+            }
+        };
+        match last {
+            Some((txid, position)) => {
+                Ok(CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position })
+            }
+            None => Ok(CommitPoint::default()),
+        }
+    }
+
     /// A point from which reading in commit order meets every event above
     /// `position`, including those still being written. It may also meet
     /// some at or below `position`, which the reader skips.

@@ -16,3 +16,4 @@ mod kafka_support;
 mod operations;
 pub mod organizations;
 mod publishing;
+mod seeding;
