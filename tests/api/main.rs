@@ -13,6 +13,7 @@ mod concurrency;
 mod crash_and_replay;
 mod erasure;
 mod kafka_support;
+mod listing;
 mod operations;
 pub mod organizations;
 mod publishing;
