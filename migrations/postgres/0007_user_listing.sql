@@ -150,11 +150,10 @@ END $$;
 
 CREATE FUNCTION roster_listing_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    TRUNCATE role_listing;
     IF TG_TABLE_NAME = 'users' THEN
-        DELETE FROM role_listing;
         UPDATE user_list_counts SET active = 0;
     ELSE
-        DELETE FROM role_listing;
         UPDATE user_list_counts SET active = 0 WHERE role_id <> 0;
     END IF;
     RETURN NULL;
