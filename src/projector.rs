@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use projections::{Projection, Statement};
 use tokio::sync::{watch, Notify};
@@ -24,6 +24,18 @@ const IDLE_POLL: Duration = Duration::from_millis(100);
 /// How long a woken runner waits for more writes before reading (bounds the
 /// extra read-your-writes latency it adds).
 const COALESCE: Duration = Duration::from_millis(2);
+
+/// How often a runner stores a checkpoint that moved only past other
+/// projections' events (see `catch_up_once`).
+const STORE_EMPTY_PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// A runner's place: how far it has read, and what the database holds.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    read: CommitPoint,
+    stored: CommitPoint,
+    stored_at: Instant,
+}
 
 #[derive(Clone)]
 pub struct Projector {
@@ -134,6 +146,7 @@ impl Projector {
 
     async fn run(&self, projection: Arc<dyn Projection>, stop: CancelToken) {
         let mut failures = 0u32;
+        let mut cursor: Option<Cursor> = None;
         loop {
             if stop.is_cancelled() {
                 return;
@@ -143,7 +156,7 @@ impl Projector {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.catch_up_once(projection.as_ref(), BATCH).await {
+            match self.catch_up_once(projection.as_ref(), &mut cursor).await {
                 Ok(0) => {
                     failures = 0;
                     tokio::select! {
@@ -160,8 +173,10 @@ impl Projector {
                 Err(ProjectorError::CheckpointMoved(name)) => {
                     // Another runner (another instance, or a replay) applied this batch.
                     tracing::debug!(projection = name, "checkpoint moved; reloading");
+                    cursor = None;
                 }
                 Err(error) => {
+                    cursor = None;
                     failures += 1;
                     tracing::error!(projection = projection.name(), %error, "projection batch failed; retrying");
                     let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
@@ -175,20 +190,39 @@ impl Projector {
     }
 
     /// Applies one batch of the projection's events; returns how many there
-    /// were (0 once it has reached the end of the log).
-    pub async fn catch_up_once(&self, projection: &dyn Projection, limit: i64) -> Result<usize, ProjectorError> {
+    /// were (0 once it has reached the end of the log). `cursor` carries the
+    /// runner's place between calls (`None`: read it from the database).
+    async fn catch_up_once(&self, projection: &dyn Projection, cursor: &mut Option<Cursor>) -> Result<usize, ProjectorError> {
         let name = projection.name();
-        let from = self.db.checkpoint(name).await?;
-        let (entries, reached) = self.db.events_of_types_after(from, projection.aggregate_types(), limit).await?;
-        if reached == from {
-            self.progress[name].send_if_modified(|p| {
-                let changed = *p != from;
-                *p = from;
-                changed
-            });
+        let current = match *cursor {
+            Some(current) => current,
+            None => {
+                let stored = self.db.checkpoint(name).await?;
+                Cursor { read: stored, stored, stored_at: Instant::now() }
+            }
+        };
+        *cursor = Some(current);
+        let (entries, reached) = self.db.events_of_types_after(current.read, projection.aggregate_types(), BATCH).await?;
+        if entries.is_empty() {
+            // Nothing of this projection's types: move on in memory only. The
+            // stored checkpoint follows now and then, for other instances
+            // (their read-your-writes follow it) and for a restart (which
+            // would otherwise re-read, and skip again, the same events).
+            if reached != current.read {
+                self.progress[name].send_replace(reached);
+            }
+            let mut next = Cursor { read: reached, ..current };
+            if next.stored != next.read && current.stored_at.elapsed() >= STORE_EMPTY_PROGRESS_EVERY {
+                if !self.db.advance_checkpoint(name, next.stored, next.read).await? {
+                    return Err(ProjectorError::CheckpointMoved(name));
+                }
+                next = Cursor { read: reached, stored: reached, stored_at: Instant::now() };
+            }
+            *cursor = Some(next);
             return Ok(0);
         }
-        self.apply(projection, from, &entries, reached).await?;
+        self.apply(projection, current.stored, &entries, reached).await?;
+        *cursor = Some(Cursor { read: reached, stored: reached, stored_at: Instant::now() });
         Ok(entries.len())
     }
 
