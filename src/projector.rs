@@ -192,7 +192,11 @@ impl Projector {
     /// Applies one batch of the projection's events; returns how many there
     /// were (0 once it has reached the end of the log). `cursor` carries the
     /// runner's place between calls (`None`: read it from the database).
-    async fn catch_up_once(&self, projection: &dyn Projection, cursor: &mut Option<Cursor>) -> Result<usize, ProjectorError> {
+    async fn catch_up_once(
+        &self,
+        projection: &dyn Projection,
+        cursor: &mut Option<Cursor>,
+    ) -> Result<usize, ProjectorError> {
         let name = projection.name();
         let current = match *cursor {
             Some(current) => current,
@@ -202,7 +206,8 @@ impl Projector {
             }
         };
         *cursor = Some(current);
-        let (entries, reached) = self.db.events_of_types_after(current.read, projection.aggregate_types(), BATCH).await?;
+        let (entries, reached) =
+            self.db.events_of_types_after(current.read, projection.aggregate_types(), BATCH).await?;
         if entries.is_empty() {
             // Nothing of this projection's types: move on in memory only. The
             // stored checkpoint follows now and then, for other instances
