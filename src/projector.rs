@@ -91,6 +91,9 @@ impl Projector {
             match Leadership::try_acquire(&self.db, "projections").await {
                 Ok(Some(mut leadership)) => {
                     tracing::info!("this instance runs the projections");
+                    if let Err(error) = self.db.finish_stale_listing().await {
+                        tracing::error!(%error, "could not rebuild the user listing left stale by a replay");
+                    }
                     let leading = stop.child_token();
                     for projection in self.projections.iter().cloned() {
                         let this = self.clone();
@@ -338,6 +341,7 @@ impl Projector {
             }
         });
         futures::future::try_join_all(rebuilds).await?;
+        self.db.finish_stale_listing().await?;
         Ok(())
     }
 

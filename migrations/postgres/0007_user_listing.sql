@@ -32,6 +32,13 @@ CREATE INDEX role_listing_user ON role_listing (user_uuid);
 
 -- Recomputes one user's rows in role_listing and moves the role counters by
 -- the difference.
+-- A replay empties `users` (TRUNCATE) and marks the listing stale: while a
+-- row is here the triggers do nothing, and `roster_rebuild_listing()` builds
+-- both tables once at the end (a million incremental upkeeps cost about as
+-- much as the replay itself). A replay that dies leaves the mark, and the
+-- next start of the projection runner rebuilds.
+CREATE TABLE user_listing_stale (since text NOT NULL);
+
 CREATE FUNCTION roster_relist_user(target text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     WITH gone AS (DELETE FROM role_listing WHERE user_uuid = target RETURNING role_id)
@@ -52,6 +59,7 @@ CREATE FUNCTION roster_users_row_changed() RETURNS trigger LANGUAGE plpgsql AS $
 DECLARE
     delta bigint := 0;
 BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     IF OLD.status = 'ACTIVE' THEN delta := delta - 1; END IF;
     IF NEW.status = 'ACTIVE' THEN delta := delta + 1; END IF;
     IF delta <> 0 THEN
@@ -68,6 +76,7 @@ END $$;
 -- one multi-row INSERT, so this runs once per batch, not once per user.
 CREATE FUNCTION roster_users_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     UPDATE user_list_counts SET active = active + (SELECT count(*) FROM new_rows WHERE status = 'ACTIVE')
     WHERE role_id = 0;
     -- Roles are usually inserted after their user; those already there are
@@ -92,6 +101,7 @@ END $$;
 
 CREATE FUNCTION roster_users_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     UPDATE user_list_counts SET active = active - (SELECT count(*) FROM old_rows WHERE status = 'ACTIVE')
     WHERE role_id = 0;
     WITH gone AS (
@@ -104,6 +114,7 @@ END $$;
 
 CREATE FUNCTION roster_user_roles_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     IF OLD.user_uuid <> NEW.user_uuid THEN
         PERFORM roster_relist_user(OLD.user_uuid);
     END IF;
@@ -115,6 +126,7 @@ END $$;
 -- CONFLICT skipped are not in new_rows.
 CREATE FUNCTION roster_user_roles_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     -- EXECUTE: planned afresh, as above.
     EXECUTE $q$
     WITH added AS (
@@ -135,6 +147,7 @@ END $$;
 
 CREATE FUNCTION roster_user_roles_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     -- A (user, role) pair leaves the listing once no user_roles row holds it.
     WITH gone AS (
         DELETE FROM role_listing l
@@ -151,11 +164,8 @@ END $$;
 CREATE FUNCTION roster_listing_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     TRUNCATE role_listing;
-    IF TG_TABLE_NAME = 'users' THEN
-        UPDATE user_list_counts SET active = 0;
-    ELSE
-        UPDATE user_list_counts SET active = 0 WHERE role_id <> 0;
-    END IF;
+    UPDATE user_list_counts SET active = 0;
+    INSERT INTO user_listing_stale (since) VALUES (now()::text);
     RETURN NULL;
 END $$;
 
@@ -179,11 +189,22 @@ CREATE TRIGGER user_roles_listing_delete AFTER DELETE ON user_roles
 CREATE TRIGGER user_roles_listing_truncate AFTER TRUNCATE ON user_roles
     FOR EACH STATEMENT EXECUTE FUNCTION roster_listing_truncated();
 
+-- Builds both tables from `users` and `user_roles` as they are, and clears
+-- the stale mark. The lock keeps the projection's writes out meanwhile.
+CREATE FUNCTION roster_rebuild_listing() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE users, user_roles IN SHARE MODE;
+    TRUNCATE role_listing;
+    DELETE FROM user_list_counts;
+    INSERT INTO role_listing (role_id, user_uuid, name, id)
+    SELECT DISTINCT ur.role_id, u.user_uuid, u.name, u.id
+    FROM users u JOIN user_roles ur ON ur.user_uuid = u.user_uuid WHERE u.status = 'ACTIVE';
+    INSERT INTO user_list_counts (role_id, active)
+    SELECT 0, count(*) FROM users WHERE status = 'ACTIVE';
+    INSERT INTO user_list_counts (role_id, active)
+    SELECT role_id, count(*) FROM role_listing GROUP BY role_id;
+    DELETE FROM user_listing_stale;
+END $$;
+
 -- Start from the rows already there.
-INSERT INTO role_listing (role_id, user_uuid, name, id)
-SELECT DISTINCT ur.role_id, u.user_uuid, u.name, u.id
-FROM users u JOIN user_roles ur ON ur.user_uuid = u.user_uuid WHERE u.status = 'ACTIVE';
-INSERT INTO user_list_counts (role_id, active)
-SELECT 0, count(*) FROM users WHERE status = 'ACTIVE';
-INSERT INTO user_list_counts (role_id, active)
-SELECT role_id, count(*) FROM role_listing GROUP BY role_id;
+SELECT roster_rebuild_listing();

@@ -4,6 +4,7 @@
 pub mod audit_log;
 mod bulk_append;
 mod event_repo;
+mod listing;
 pub mod log;
 
 use std::path::Path;

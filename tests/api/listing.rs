@@ -91,4 +91,19 @@ async fn listing_counters_follow_every_user_change_and_a_replay() {
 
     state.projector.rebuild(|_, _| {}).await.unwrap();
     assert_listing_matches_rows(state, "after a replay").await;
+    assert_eq!(
+        count(&state.db, "SELECT count(*) FROM user_listing_stale").await,
+        0,
+        "a finished replay clears the mark"
+    );
+
+    // A replay that died midway leaves the mark and a wrong listing; the
+    // next start of the runner (`finish_stale_listing`) rebuilds it.
+    let Db::Postgres(pool) = &state.db else { unreachable!("PostgreSQL only") };
+    sqlx::query("INSERT INTO user_listing_stale (since) VALUES ('test')").execute(pool).await.unwrap();
+    sqlx::query("UPDATE user_list_counts SET active = 0").execute(pool).await.unwrap();
+    sqlx::query("DELETE FROM role_listing").execute(pool).await.unwrap();
+    state.db.finish_stale_listing().await.unwrap();
+    assert_listing_matches_rows(state, "after a died replay is finished").await;
+    assert_eq!(count(&state.db, "SELECT count(*) FROM user_listing_stale").await, 0);
 }
