@@ -176,28 +176,10 @@ impl Db {
     /// The key of `subject`, created on first use. A destroyed key stays
     /// destroyed: it is never created again.
     pub async fn personal_key_for_writing(&self, subject: &str) -> Result<PersonalKey, sqlx::Error> {
-        let mut fresh = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut fresh);
-        let now = chrono::Utc::now().to_rfc3339();
-        let secret: Option<String> = crate::on_pool!(self, pool => {
-            sqlx::query(
-                "INSERT INTO personal_data_keys (subject, secret, created_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (subject) DO NOTHING",
-            )
-            .bind(subject)
-            .bind(B64.encode(fresh))
-            .bind(&now)
-            .execute(pool)
-            .await?;
-            sqlx::query_scalar("SELECT secret FROM personal_data_keys WHERE subject = $1")
-                .bind(subject)
-                .fetch_one(pool)
-                .await?
-        });
-        Ok(secret.as_deref().and_then(decode_key))
+        Ok(self.personal_keys_for_writing(&[subject]).await?.remove(subject).flatten())
     }
 
-    /// `personal_key_for_writing` for many subjects in two round trips.
+    /// The keys of many subjects, each created on first use, in two round trips.
     pub async fn personal_keys_for_writing(
         &self,
         subjects: &[&str],
@@ -227,12 +209,10 @@ impl Db {
             Db::Sqlite(pool) => {
                 // Three parameters per row, well below SQLite's limit.
                 for (chunk, keys) in subjects.chunks(1_000).zip(fresh.chunks(1_000)) {
-                    let rows: Vec<String> =
-                        (0..chunk.len()).map(|r| format!("(${}, ${}, ${})", 3 * r + 1, 3 * r + 2, 3 * r + 3)).collect();
                     let sql = format!(
                         "INSERT INTO personal_data_keys (subject, secret, created_at) VALUES {} \
                          ON CONFLICT (subject) DO NOTHING",
-                        rows.join(", ")
+                        crate::storage::values_placeholders(chunk.len(), 3)
                     );
                     let mut query = sqlx::query(&sql);
                     for (subject, key) in chunk.iter().zip(keys) {

@@ -208,7 +208,6 @@ impl Projector {
                 Cursor { read: stored, stored, stored_at: Instant::now() }
             }
         };
-        *cursor = Some(current);
         let (entries, reached) =
             self.db.events_of_types_after(current.read, projection.aggregate_types(), BATCH).await?;
         if entries.is_empty() {

@@ -15,10 +15,10 @@ use crate::accounts::SignUp;
 use crate::app::Application;
 use crate::auth::password;
 use crate::commands::Metadata;
+use crate::config::Settings;
 
 /// Users per append: one transaction of about 2,000 events.
 const BATCH: u64 = 1_000;
-use crate::config::Settings;
 
 /// The password of every seeded user (benchmarks log in with it).
 pub const SEED_PASSWORD: &str = "Bench!pass1";

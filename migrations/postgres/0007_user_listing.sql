@@ -30,8 +30,6 @@ CREATE TABLE role_listing (
 CREATE INDEX role_listing_order ON role_listing (role_id, name, id);
 CREATE INDEX role_listing_user ON role_listing (user_uuid);
 
--- Recomputes one user's rows in role_listing and moves the role counters by
--- the difference.
 -- A replay empties `users` (TRUNCATE) and marks the listing stale: while a
 -- row is here the triggers do nothing, and `roster_rebuild_listing()` builds
 -- both tables once at the end (a million incremental upkeeps cost about as
@@ -39,10 +37,23 @@ CREATE INDEX role_listing_user ON role_listing (user_uuid);
 -- next start of the projection runner rebuilds.
 CREATE TABLE user_listing_stale (since text NOT NULL);
 
+-- Moves each role's counter by `step` for every time the role appears in
+-- `role_ids` (the role_listing rows a statement added or removed).
+CREATE FUNCTION roster_count_roles(role_ids bigint[], step bigint) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO user_list_counts (role_id, active)
+    SELECT r, step * count(*) FROM unnest(role_ids) AS r GROUP BY r
+    ON CONFLICT (role_id) DO UPDATE SET active = user_list_counts.active + EXCLUDED.active;
+$$;
+
+-- Recomputes one user's rows in role_listing and moves the role counters by
+-- the difference.
 CREATE FUNCTION roster_relist_user(target text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    moved bigint[];
 BEGIN
     WITH gone AS (DELETE FROM role_listing WHERE user_uuid = target RETURNING role_id)
-    UPDATE user_list_counts c SET active = c.active - 1 FROM gone WHERE c.role_id = gone.role_id;
+    SELECT array_agg(role_id) INTO moved FROM gone;
+    PERFORM roster_count_roles(moved, -1);
     WITH added AS (
         INSERT INTO role_listing (role_id, user_uuid, name, id)
         SELECT DISTINCT ur.role_id, u.user_uuid, u.name, u.id
@@ -50,8 +61,8 @@ BEGIN
         WHERE u.user_uuid = target AND u.status = 'ACTIVE'
         RETURNING role_id
     )
-    INSERT INTO user_list_counts (role_id, active) SELECT role_id, 1 FROM added
-    ON CONFLICT (role_id) DO UPDATE SET active = user_list_counts.active + 1;
+    SELECT array_agg(role_id) INTO moved FROM added;
+    PERFORM roster_count_roles(moved, 1);
 END $$;
 
 -- A user's status, name or id changed (one-row statements from the projection).
@@ -93,13 +104,14 @@ BEGIN
         ON CONFLICT (role_id, user_uuid) DO NOTHING
         RETURNING role_id
     )
-    INSERT INTO user_list_counts (role_id, active) SELECT role_id, count(*) FROM added GROUP BY role_id
-    ON CONFLICT (role_id) DO UPDATE SET active = user_list_counts.active + EXCLUDED.active
+    SELECT roster_count_roles(array_agg(role_id), 1) FROM added
     $q$;
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION roster_users_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    moved bigint[];
 BEGIN
     IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     UPDATE user_list_counts SET active = active - (SELECT count(*) FROM old_rows WHERE status = 'ACTIVE')
@@ -107,8 +119,8 @@ BEGIN
     WITH gone AS (
         DELETE FROM role_listing l USING old_rows o WHERE l.user_uuid = o.user_uuid RETURNING l.role_id
     )
-    UPDATE user_list_counts c SET active = c.active - g.n
-    FROM (SELECT role_id, count(*) AS n FROM gone GROUP BY role_id) g WHERE c.role_id = g.role_id;
+    SELECT array_agg(role_id) INTO moved FROM gone;
+    PERFORM roster_count_roles(moved, -1);
     RETURN NULL;
 END $$;
 
@@ -139,13 +151,14 @@ BEGIN
         ON CONFLICT (role_id, user_uuid) DO NOTHING
         RETURNING role_id
     )
-    INSERT INTO user_list_counts (role_id, active) SELECT role_id, count(*) FROM added GROUP BY role_id
-    ON CONFLICT (role_id) DO UPDATE SET active = user_list_counts.active + EXCLUDED.active
+    SELECT roster_count_roles(array_agg(role_id), 1) FROM added
     $q$;
     RETURN NULL;
 END $$;
 
 CREATE FUNCTION roster_user_roles_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    moved bigint[];
 BEGIN
     IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     -- A (user, role) pair leaves the listing once no user_roles row holds it.
@@ -156,8 +169,8 @@ BEGIN
           AND NOT EXISTS (SELECT 1 FROM user_roles ur WHERE ur.user_uuid = o.user_uuid AND ur.role_id = o.role_id)
         RETURNING l.role_id
     )
-    UPDATE user_list_counts c SET active = c.active - g.n
-    FROM (SELECT role_id, count(*) AS n FROM gone GROUP BY role_id) g WHERE c.role_id = g.role_id;
+    SELECT array_agg(role_id) INTO moved FROM gone;
+    PERFORM roster_count_roles(moved, -1);
     RETURN NULL;
 END $$;
 

@@ -4,7 +4,7 @@
 
 use cqrs_es::persist::SerializedEvent;
 
-use super::Db;
+use super::{values_placeholders, Db};
 use crate::privacy;
 
 /// SQLite binds at most 32,766 parameters per statement; 7 per row.
@@ -48,25 +48,10 @@ impl Db {
                 async {
                     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                     for chunk in events.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                        let rows: Vec<String> = (0..chunk.len())
-                            .map(|r| {
-                                let n = r * 7;
-                                format!(
-                                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                                    n + 1,
-                                    n + 2,
-                                    n + 3,
-                                    n + 4,
-                                    n + 5,
-                                    n + 6,
-                                    n + 7
-                                )
-                            })
-                            .collect();
                         let sql = format!(
                             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
                              payload, metadata) VALUES {}",
-                            rows.join(", ")
+                            values_placeholders(chunk.len(), 7)
                         );
                         let mut query = sqlx::query(&sql);
                         for e in chunk {

@@ -60,6 +60,11 @@ const PG_AFTER: &str = concat!(
 const SQLITE_AFTER: &str =
     concat!("SELECT ", sqlite_columns!(), " FROM events WHERE position > $1 ORDER BY position LIMIT $2");
 
+/// A point from the transaction id as text (xid8 has no Rust type in sqlx).
+fn commit_point(txid: &str, position: i64) -> Result<CommitPoint, sqlx::Error> {
+    Ok(CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position })
+}
+
 pub(crate) fn decode_row<R: Row>(row: &R) -> Result<LogEntry, sqlx::Error>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
@@ -72,7 +77,7 @@ where
     let metadata: String = row.try_get("metadata")?;
     let json = |text: &str| serde_json::from_str(text).map_err(|e| sqlx::Error::Decode(Box::new(e)));
     Ok(LogEntry {
-        point: CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position },
+        point: commit_point(&txid, position)?,
         event: StoredEvent {
             position,
             aggregate_type: row.try_get("aggregate_type")?,
@@ -220,7 +225,7 @@ impl Db {
             .fetch_one(pool)
             .await?,
         };
-        Ok(CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position })
+        commit_point(&txid, position)
     }
 
     pub async fn count_events(&self) -> Result<i64, sqlx::Error> {
@@ -291,44 +296,27 @@ impl Db {
 impl Db {
     /// Where a reader starts to see only what commits from now on.
     pub async fn end_of_log(&self) -> Result<CommitPoint, sqlx::Error> {
-        let end: Option<(String, i64)> = match self {
-            Db::Postgres(pool) => {
-                sqlx::query_as(
-                    // The text column gets its own name: `ORDER BY transaction_id`
-                    // would otherwise sort by the text (no index, and "9" > "10").
-                    "SELECT transaction_id::text AS txid, position FROM events \
-                     WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
-                     ORDER BY transaction_id DESC, position DESC LIMIT 1",
-                )
-                .fetch_optional(pool)
-                .await?
-            }
-            Db::Sqlite(pool) => {
-                sqlx::query_as("SELECT '0', position FROM events ORDER BY position DESC LIMIT 1")
-                    .fetch_optional(pool)
-                    .await?
-            }
-        };
-        match end {
-            Some((txid, position)) => {
-                Ok(CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position })
-            }
-            None => Ok(CommitPoint::default()),
-        }
+        self.latest_point("WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())").await
     }
 
     /// The last event committed so far, whether or not older transactions are
     /// still running (`end_of_log` would stop below them). Waiting for this
     /// point makes sure the caller's own finished writes are in.
     pub async fn last_committed_point(&self) -> Result<CommitPoint, sqlx::Error> {
-        let last: Option<(String, i64)> = match self {
+        self.latest_point("").await
+    }
+
+    /// The highest point in the log; on PostgreSQL among the rows `pg_filter` keeps.
+    async fn latest_point(&self, pg_filter: &str) -> Result<CommitPoint, sqlx::Error> {
+        let latest: Option<(String, i64)> = match self {
             Db::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT transaction_id::text AS txid, position FROM events \
-                     ORDER BY transaction_id DESC, position DESC LIMIT 1",
-                )
-                .fetch_optional(pool)
-                .await?
+                // The text column gets its own name: `ORDER BY transaction_id`
+                // would otherwise sort by the text (no index, and "9" > "10").
+                let sql = format!(
+                    "SELECT transaction_id::text AS txid, position FROM events {pg_filter} \
+                     ORDER BY transaction_id DESC, position DESC LIMIT 1"
+                );
+                sqlx::query_as(&sql).fetch_optional(pool).await?
             }
             Db::Sqlite(pool) => {
                 sqlx::query_as("SELECT '0', position FROM events ORDER BY position DESC LIMIT 1")
@@ -336,12 +324,7 @@ impl Db {
                     .await?
             }
         };
-        match last {
-            Some((txid, position)) => {
-                Ok(CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position })
-            }
-            None => Ok(CommitPoint::default()),
-        }
+        latest.map_or(Ok(CommitPoint::default()), |(txid, position)| commit_point(&txid, position))
     }
 
     /// A point from which reading in commit order meets every event above
@@ -358,9 +341,8 @@ impl Db {
                 .bind(position)
                 .fetch_one(pool)
                 .await?;
-                let txid: i64 = txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
                 // Positions start at 1, so this takes all of transaction `txid`.
-                Ok(CommitPoint { txid, position: 0 })
+                commit_point(&txid, 0)
             }
             Db::Sqlite(_) => Ok(CommitPoint { txid: 0, position }),
         }

@@ -127,8 +127,8 @@ impl Db {
         on_pool!(self, pool => pool.close().await)
     }
 
-    /// Allocates the next numeric id of a kind ("user", "organization", "role").
-    /// Reserves `count` consecutive numeric ids; returns the first.
+    /// Reserves `count` consecutive numeric ids of a kind ("user",
+    /// "organization", "role"); returns the first.
     pub async fn reserve_numeric_ids(&self, kind: &str, count: i64) -> Result<i64, sqlx::Error> {
         let last = on_pool!(self, pool => {
             sqlx::query_scalar::<_, i64>("UPDATE id_counters SET last_id = last_id + $2 WHERE kind = $1 RETURNING last_id")
@@ -140,13 +140,9 @@ impl Db {
         Ok(last - count + 1)
     }
 
+    /// Allocates the next numeric id of a kind.
     pub async fn next_numeric_id(&self, kind: &str) -> Result<i64, sqlx::Error> {
-        on_pool!(self, pool => {
-            sqlx::query_scalar::<_, i64>("UPDATE id_counters SET last_id = last_id + 1 WHERE kind = $1 RETURNING last_id")
-                .bind(kind)
-                .fetch_one(pool)
-                .await
-        })
+        self.reserve_numeric_ids(kind, 1).await
     }
 
     /// Executes one statement outside any transaction.
@@ -158,6 +154,18 @@ impl Db {
                 .map(|r| r.rows_affected())
         })
     }
+}
+
+/// `($1, $2), ($3, $4), ...`: the VALUES list of a multi-row INSERT of
+/// `rows` rows with `width` parameters each (SQLite has no arrays to unnest).
+pub(crate) fn values_placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let marks: Vec<String> = (1..=width).map(|column| format!("${}", row * width + column)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `SqlValue` shorthand for callers building ad-hoc statements.

@@ -94,15 +94,7 @@ async fn kill_nine_then_restart_catches_up_and_replay_matches(backend: Backend) 
     let expected = last_logged_about(&db).await.expect("updates were logged");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let read: serde_json::Value = client
-            .get(format!("{}/user/v1/user/read", server.base))
-            .header("X-auth-token", format!("bearer {token}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let read = server.get_as(&client, "/user/v1/user/read", &token).await;
         if read["result"]["about"] == json!(expected) {
             break;
         }

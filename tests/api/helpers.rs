@@ -268,6 +268,19 @@ impl Server {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
+
+    /// GET `path` as the holder of `token`; the JSON body.
+    pub async fn get_as(&self, client: &Client, path: &str, token: &str) -> Value {
+        client
+            .get(format!("{}{path}", self.base))
+            .header("X-auth-token", format!("bearer {token}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
 }
 
 impl Drop for Server {

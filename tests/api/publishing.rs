@@ -271,15 +271,7 @@ async fn the_standby_instance_takes_over_publishing_when_the_active_one_dies() {
     assert!(expected.len() > 6);
     // The projections moved over too: the standby's read models show its own writes.
     loop {
-        let listed: Value = client
-            .get(format!("{}/user/v1/account/list?search=node%205", second.base))
-            .header("X-auth-token", format!("bearer {token}"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let listed = second.get_as(&client, "/user/v1/account/list?search=node%205", &token).await;
         if listed["result"]["count"] == 1 {
             break;
         }
