@@ -8,12 +8,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use projections::{Projection, Statement};
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_util::sync::CancellationToken as CancelToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::leadership::{self, Leadership};
 use crate::storage::log::{CommitPoint, LogEntry, ADVANCE_CHECKPOINT};
-use crate::storage::Db;
+use crate::storage::{begin_write, Db};
 use crate::{bind_values, on_pool};
 
 /// Events per transaction for a live runner; a rebuild takes larger bites.
@@ -91,8 +92,8 @@ impl Projector {
             match Leadership::try_acquire(&self.db, "projections").await {
                 Ok(Some(mut leadership)) => {
                     tracing::info!("this instance runs the projections");
-                    if let Err(error) = self.db.finish_stale_listing().await {
-                        tracing::error!(%error, "could not rebuild the user listing left stale by a replay");
+                    if let Err(error) = self.finish_interrupted_replay().await {
+                        tracing::error!(%error, "could not finish what a replay left undone");
                     }
                     let leading = stop.child_token();
                     for projection in self.projections.iter().cloned() {
@@ -242,12 +243,20 @@ impl Projector {
         entries: &[LogEntry],
         reached: CommitPoint,
     ) -> Result<(), ProjectorError> {
-        let name = projection.name();
-        let mut statements: Vec<Statement> = Vec::new();
-        for entry in entries {
-            statements.extend(projection.handle(&entry.event)?);
-        }
-        let statements = projections::merge_inserts(statements);
+        let statements = statements_for(projection, entries)?;
+        self.write(projection.name(), from, &statements, reached, entries.len()).await
+    }
+
+    /// Writes a batch's statements and moves the checkpoint from `from` to
+    /// `reached` in one transaction.
+    async fn write(
+        &self,
+        name: &'static str,
+        from: CommitPoint,
+        statements: &[Statement],
+        reached: CommitPoint,
+        events: usize,
+    ) -> Result<(), ProjectorError> {
         let now = chrono::Utc::now().to_rfc3339();
         let moved = on_pool!(&self.db, pool => {
             let mut tx = begin_write(pool).await?;
@@ -264,7 +273,7 @@ impl Projector {
             .execute(&mut *tx)
             .await?;
             if result.rows_affected() == 1 {
-                for statement in &statements {
+                for statement in statements {
                     bind_values!(sqlx::query(&statement.sql), &statement.args).execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
@@ -278,7 +287,7 @@ impl Projector {
             return Err(ProjectorError::CheckpointMoved(name));
         }
         self.progress[name].send_replace(reached);
-        metrics::counter!("roster_projection_events_total", "projection" => name).increment(entries.len() as u64);
+        metrics::counter!("roster_projection_events_total", "projection" => name).increment(events as u64);
         Ok(())
     }
 
@@ -308,32 +317,25 @@ impl Projector {
     pub async fn rebuild(&self, on_progress: impl Fn(&'static str, usize) + Sync) -> Result<(), ProjectorError> {
         let on_progress = &on_progress;
         let rebuilds = self.projections.iter().map(|projection| async move {
-            let projection = projection.as_ref();
-            self.reset(projection).await?;
-            let types = projection.aggregate_types();
-            let mut from = self.db.checkpoint(projection.name()).await?;
-            let mut batch = self.db.events_of_types_after(from, types, REBUILD_BATCH).await?;
+            self.reset(projection.as_ref()).await?;
+            let name = projection.name();
+            let mut from = self.db.checkpoint(name).await?;
+            let mut reader = ReadAhead::start(self.db.clone(), projection.clone(), from);
             loop {
-                let (entries, reached) = batch;
-                if reached == from {
+                let batch = reader.next().await?;
+                if batch.reached == from {
+                    self.db.restore_parked_indexes(Some(projection.tables())).await?;
                     return Ok::<(), ProjectorError>(());
                 }
-                // Read the next batch while this one is written: decoding in
-                // this process and writing in the database overlap.
-                let (next, applied) = tokio::join!(
-                    self.db.events_of_types_after(reached, types, REBUILD_BATCH),
-                    self.apply(projection, from, &entries, reached)
-                );
-                match applied {
+                match self.write(name, from, &batch.statements, batch.reached, batch.events).await {
                     Ok(()) => {
-                        on_progress(projection.name(), entries.len());
-                        from = reached;
-                        batch = next?;
+                        on_progress(name, batch.events);
+                        from = batch.reached;
                     }
                     // A live runner applied that batch; carry on from its checkpoint.
                     Err(ProjectorError::CheckpointMoved(_)) => {
-                        from = self.db.checkpoint(projection.name()).await?;
-                        batch = self.db.events_of_types_after(from, types, REBUILD_BATCH).await?;
+                        from = self.db.checkpoint(name).await?;
+                        reader = ReadAhead::start(self.db.clone(), projection.clone(), from);
                     }
                     Err(error) => return Err(error),
                 }
@@ -344,7 +346,15 @@ impl Projector {
         Ok(())
     }
 
+    /// What a replay that died midway left undone: its parked indexes and
+    /// the stale user listing.
+    async fn finish_interrupted_replay(&self) -> Result<(), sqlx::Error> {
+        self.db.restore_parked_indexes(None).await?;
+        self.db.finish_stale_listing().await
+    }
+
     async fn reset(&self, projection: &dyn Projection) -> Result<(), ProjectorError> {
+        self.db.park_indexes(projection.tables()).await?;
         let truncate = matches!(self.db, Db::Postgres(_));
         on_pool!(&self.db, pool => {
             let mut tx = begin_write(pool).await?;
@@ -372,12 +382,61 @@ impl Projector {
     }
 }
 
-/// SQLite needs the write lock taken up front (`BEGIN IMMEDIATE`), or a
-/// transaction that reads before it writes can fail with a busy snapshot.
-async fn begin_write<DB: sqlx::Database>(pool: &sqlx::Pool<DB>) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
-    if DB::NAME == "SQLite" {
-        pool.begin_with("BEGIN IMMEDIATE").await
-    } else {
-        pool.begin().await
+/// The statements that apply some events to a projection, with single-row
+/// INSERTs folded together.
+fn statements_for(projection: &dyn Projection, entries: &[LogEntry]) -> Result<Vec<Statement>, ProjectorError> {
+    let mut statements: Vec<Statement> = Vec::new();
+    for entry in entries {
+        statements.extend(projection.handle(&entry.event)?);
+    }
+    Ok(projections::merge_inserts(statements))
+}
+
+/// A rebuild's batch, ready to write.
+struct Batch {
+    statements: Vec<Statement>,
+    events: usize,
+    reached: CommitPoint,
+}
+
+/// A rebuild's reader on a task of its own, up to two batches ahead:
+/// decoding rows, opening personal fields and building statements (this
+/// process's CPU) overlap with writing the batch before (the database's).
+struct ReadAhead {
+    batches: mpsc::Receiver<Result<Batch, ProjectorError>>,
+    _task: AbortOnDropHandle<()>,
+}
+
+impl ReadAhead {
+    fn start(db: Db, projection: Arc<dyn Projection>, mut from: CommitPoint) -> Self {
+        let (sender, batches) = mpsc::channel(2);
+        let task = tokio::spawn(async move {
+            loop {
+                let batch = async {
+                    let (entries, reached) =
+                        db.events_of_types_after(from, projection.aggregate_types(), REBUILD_BATCH).await?;
+                    let statements = statements_for(projection.as_ref(), &entries)?;
+                    Ok(Batch { statements, events: entries.len(), reached })
+                }
+                .await;
+                let next = batch.as_ref().ok().map(|batch| batch.reached).filter(|reached| *reached != from);
+                if sender.send(batch).await.is_err() {
+                    return;
+                }
+                match next {
+                    Some(reached) => from = reached,
+                    None => return,
+                }
+            }
+        });
+        ReadAhead { batches, _task: AbortOnDropHandle::new(task) }
+    }
+
+    /// The next batch; the last one reaches no further than where it started.
+    async fn next(&mut self) -> Result<Batch, ProjectorError> {
+        match self.batches.recv().await {
+            Some(batch) => batch,
+            None => Err(ProjectorError::Database(sqlx::Error::WorkerCrashed)),
+        }
     }
 }

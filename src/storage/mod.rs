@@ -6,6 +6,7 @@ mod bulk_append;
 mod event_repo;
 mod listing;
 pub mod log;
+mod parked_indexes;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -53,6 +54,18 @@ macro_rules! bind_values {
         }
         query
     }};
+}
+
+/// SQLite needs the write lock taken up front (`BEGIN IMMEDIATE`), or a
+/// transaction that reads before it writes can fail with a busy snapshot.
+pub(crate) async fn begin_write<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    if DB::NAME == "SQLite" {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    } else {
+        pool.begin().await
+    }
 }
 
 impl Db {

@@ -16,5 +16,6 @@ mod kafka_support;
 mod listing;
 mod operations;
 pub mod organizations;
+mod parked_indexes;
 mod publishing;
 mod seeding;

@@ -1,0 +1,90 @@
+//! A full replay refills the read tables from empty. Keeping their secondary
+//! indexes up to date row by row costs more than building them once at the
+//! end, so a replay parks them: it records each index's definition and drops
+//! it, just before the table is emptied. The definitions stay in
+//! `parked_indexes` until the index is built again, so a replay that dies
+//! midway leaves them recorded and the next start of the runners puts them
+//! back. Unique indexes are never parked: they are constraints the
+//! projections rely on (`ON CONFLICT`).
+
+use futures::future::try_join_all;
+
+use super::{begin_write, Db};
+use crate::on_pool;
+
+/// Memory for one index build; the trigram GIN index of `users` builds
+/// several times faster with this than with PostgreSQL's default 64 MB.
+const BUILD_MEMORY: &str = "SET LOCAL maintenance_work_mem = '256MB'";
+
+/// The non-unique indexes of one table: name and definition.
+const PARKABLE_POSTGRES: &str = "SELECT i.relname::text, pg_get_indexdef(i.oid) \
+     FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+     WHERE t.relname = $1 AND t.relnamespace = current_schema()::regnamespace AND NOT x.indisunique";
+/// Indexes behind PRIMARY KEY and UNIQUE have no `sql`; explicit unique
+/// ones are left out by their text.
+const PARKABLE_SQLITE: &str = "SELECT name, sql FROM sqlite_master \
+     WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE UNIQUE%'";
+
+impl Db {
+    /// Records and drops the secondary indexes of `tables`, in one
+    /// transaction. Parking twice keeps the first record.
+    pub async fn park_indexes(&self, tables: &[&str]) -> Result<(), sqlx::Error> {
+        let parkable = match self {
+            Db::Postgres(_) => PARKABLE_POSTGRES,
+            Db::Sqlite(_) => PARKABLE_SQLITE,
+        };
+        on_pool!(self, pool => {
+            let mut tx = begin_write(pool).await?;
+            for table in tables {
+                let indexes: Vec<(String, String)> =
+                    sqlx::query_as(parkable).bind(table).fetch_all(&mut *tx).await?;
+                for (name, definition) in indexes {
+                    sqlx::query(
+                        "INSERT INTO parked_indexes (name, table_name, definition) VALUES ($1, $2, $3) \
+                         ON CONFLICT (name) DO NOTHING",
+                    )
+                    .bind(&name)
+                    .bind(table)
+                    .bind(&definition)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut *tx).await?;
+                }
+            }
+            tx.commit().await
+        })
+    }
+
+    /// Builds again the parked indexes of `tables`, or every parked index
+    /// when `tables` is `None`. Each index is built and its record removed in
+    /// one transaction; on PostgreSQL they are built side by side.
+    pub async fn restore_parked_indexes(&self, tables: Option<&[&str]>) -> Result<(), sqlx::Error> {
+        let wanted = |table: &str| tables.is_none_or(|tables| tables.contains(&table));
+        match self {
+            Db::Postgres(pool) => {
+                let parked: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT name, table_name, definition FROM parked_indexes").fetch_all(pool).await?;
+                let builds =
+                    parked.into_iter().filter(|(_, table, _)| wanted(table)).map(|(name, _, definition)| async move {
+                        let mut tx = pool.begin().await?;
+                        sqlx::query(BUILD_MEMORY).execute(&mut *tx).await?;
+                        sqlx::query(&definition).execute(&mut *tx).await?;
+                        sqlx::query("DELETE FROM parked_indexes WHERE name = $1").bind(&name).execute(&mut *tx).await?;
+                        tx.commit().await
+                    });
+                try_join_all(builds).await?;
+            }
+            Db::Sqlite(pool) => {
+                let parked: Vec<(String, String, String)> =
+                    sqlx::query_as("SELECT name, table_name, definition FROM parked_indexes").fetch_all(pool).await?;
+                for (name, _, definition) in parked.into_iter().filter(|(_, table, _)| wanted(table)) {
+                    let mut tx = begin_write(pool).await?;
+                    sqlx::query(&definition).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM parked_indexes WHERE name = $1").bind(&name).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
