@@ -324,7 +324,6 @@ impl Projector {
             loop {
                 let batch = reader.next().await?;
                 if batch.reached == from {
-                    self.db.restore_parked_indexes(Some(projection.tables())).await?;
                     return Ok::<(), ProjectorError>(());
                 }
                 match self.write(name, from, &batch.statements, batch.reached, batch.events).await {
@@ -342,15 +341,16 @@ impl Projector {
             }
         });
         futures::future::try_join_all(rebuilds).await?;
-        self.db.finish_stale_listing().await?;
+        self.finish_interrupted_replay().await?;
         Ok(())
     }
 
-    /// What a replay that died midway left undone: its parked indexes and
-    /// the stale user listing.
+    /// What a replay leaves to its end, or to the next start if it died
+    /// midway: building its parked indexes and the stale user listing. They
+    /// lock `users` in compatible modes, so they run side by side.
     async fn finish_interrupted_replay(&self) -> Result<(), sqlx::Error> {
-        self.db.restore_parked_indexes(None).await?;
-        self.db.finish_stale_listing().await
+        tokio::try_join!(self.db.restore_parked_indexes(), self.db.finish_stale_listing())?;
+        Ok(())
     }
 
     async fn reset(&self, projection: &dyn Projection) -> Result<(), ProjectorError> {

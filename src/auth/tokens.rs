@@ -7,7 +7,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ed25519_dalek::pkcs8::EncodePrivateKey;
+use ed25519_dalek::Signer as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -50,8 +50,13 @@ pub const ACCESS: &str = "access";
 pub const REFRESH: &str = "refresh";
 
 struct KeyPair {
-    encoding: EncodingKey,
+    signing: SigningKey,
     decoding: DecodingKey,
+}
+
+enum SigningKey {
+    Hmac(EncodingKey),
+    Ed25519(ed25519_dalek::SigningKey),
 }
 
 pub struct TokenService {
@@ -80,11 +85,11 @@ impl TokenService {
                     Algorithm::HS256,
                     None,
                     KeyPair {
-                        encoding: EncodingKey::from_secret(access.as_bytes()),
+                        signing: SigningKey::Hmac(EncodingKey::from_secret(access.as_bytes())),
                         decoding: DecodingKey::from_secret(access.as_bytes()),
                     },
                     KeyPair {
-                        encoding: EncodingKey::from_secret(refresh.as_bytes()),
+                        signing: SigningKey::Hmac(EncodingKey::from_secret(refresh.as_bytes())),
                         decoding: DecodingKey::from_secret(refresh.as_bytes()),
                     },
                     json!({"keys": []}),
@@ -92,11 +97,9 @@ impl TokenService {
                 (None, None) => {
                     let (kid, seed) = signing_seed(db).await?;
                     let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
-                    let der =
-                        signing.to_pkcs8_der().map_err(|e| anyhow::anyhow!("cannot encode the signing key: {e}"))?;
                     let public = signing.verifying_key().to_bytes();
                     let pair = || KeyPair {
-                        encoding: EncodingKey::from_ed_der(der.as_bytes()),
+                        signing: SigningKey::Ed25519(signing.clone()),
                         decoding: DecodingKey::from_ed_der(&public),
                     };
                     let jwks = json!({"keys": [{
@@ -129,7 +132,10 @@ impl TokenService {
         let claims = Claims { data, typ: typ.to_string(), jti, iat: now, exp: now + ttl };
         let mut header = Header::new(self.algorithm);
         header.kid = self.kid.clone();
-        jsonwebtoken::encode(&header, &claims, &keys.encoding).map_err(|_| TokenError::Signing)
+        match &keys.signing {
+            SigningKey::Hmac(key) => jsonwebtoken::encode(&header, &claims, key).map_err(|_| TokenError::Signing),
+            SigningKey::Ed25519(key) => sign_ed25519(&header, &claims, key),
+        }
     }
 
     /// Verifies signature, algorithm (never `none`), expiry and kind.
@@ -145,6 +151,18 @@ impl TokenService {
         }
         Ok(claims)
     }
+}
+
+/// The compact JWS that `jsonwebtoken::encode` makes, signed with a key built
+/// once. jsonwebtoken 11 rebuilds an Ed25519 key from PKCS#8 on every call,
+/// its public half included: a scalar multiplication as dear as the signature
+/// itself, and together a sixth of the CPU of a token refresh (perf).
+fn sign_ed25519(header: &Header, claims: &Claims, key: &ed25519_dalek::SigningKey) -> Result<String, TokenError> {
+    let header = serde_json::to_vec(header).map_err(|_| TokenError::Signing)?;
+    let claims = serde_json::to_vec(claims).map_err(|_| TokenError::Signing)?;
+    let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
+    let signature = key.sign(message.as_bytes());
+    Ok(format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
 }
 
 /// The Ed25519 seed, created once. Concurrent first starts race on the
@@ -165,4 +183,36 @@ async fn signing_seed(db: &Db) -> anyhow::Result<(String, [u8; 32])> {
     let bytes = URL_SAFE_NO_PAD.decode(secret)?;
     let seed: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("stored signing key has the wrong length"))?;
     Ok((kid, seed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+
+    #[test]
+    fn ed25519_tokens_are_byte_for_byte_what_jsonwebtoken_signs() {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let data = TokenData {
+            id: 42,
+            uuid: "0b5e6f9a-3c1d-4f7e-9a2b-1c3d5e7f9a0b".into(),
+            name: "Ada".into(),
+            session_id: "s-1".into(),
+            organization_id: 1,
+            organization_code: "default".into(),
+            roles: vec![RoleClaim { id: 3, title: "mentee".into(), user_type: 0, status: "ACTIVE".into() }],
+        };
+        let claims = Claims { data, typ: ACCESS.into(), jti: "j-1".into(), iat: 1, exp: 4_000_000_000 };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("kid-1".into());
+
+        let ours = sign_ed25519(&header, &claims, &key).unwrap();
+        let der = key.to_pkcs8_der().unwrap();
+        let theirs = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_der(der.as_bytes())).unwrap();
+        assert_eq!(ours, theirs, "Ed25519 signatures are deterministic: the tokens must be identical");
+
+        let public = DecodingKey::from_ed_der(&key.verifying_key().to_bytes());
+        let decoded = jsonwebtoken::decode::<Claims>(&ours, &public, &Validation::new(Algorithm::EdDSA)).unwrap();
+        assert_eq!(decoded.claims.data, claims.data);
+    }
 }

@@ -12,10 +12,6 @@ use futures::future::try_join_all;
 use super::{begin_write, Db};
 use crate::on_pool;
 
-/// Memory for one index build; the trigram GIN index of `users` builds
-/// several times faster with this than with PostgreSQL's default 64 MB.
-const BUILD_MEMORY: &str = "SET LOCAL maintenance_work_mem = '256MB'";
-
 /// The non-unique indexes of one table: name and definition.
 const PARKABLE_POSTGRES: &str = "SELECT i.relname::text, pg_get_indexdef(i.oid) \
      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
@@ -55,29 +51,25 @@ impl Db {
         })
     }
 
-    /// Builds again the parked indexes of `tables`, or every parked index
-    /// when `tables` is `None`. Each index is built and its record removed in
-    /// one transaction; on PostgreSQL they are built side by side.
-    pub async fn restore_parked_indexes(&self, tables: Option<&[&str]>) -> Result<(), sqlx::Error> {
-        let wanted = |table: &str| tables.is_none_or(|tables| tables.contains(&table));
+    /// Builds every parked index again. Each index is built and its record
+    /// removed in one transaction; on PostgreSQL they are built side by side.
+    pub async fn restore_parked_indexes(&self) -> Result<(), sqlx::Error> {
         match self {
             Db::Postgres(pool) => {
-                let parked: Vec<(String, String, String)> =
-                    sqlx::query_as("SELECT name, table_name, definition FROM parked_indexes").fetch_all(pool).await?;
-                let builds =
-                    parked.into_iter().filter(|(_, table, _)| wanted(table)).map(|(name, _, definition)| async move {
-                        let mut tx = pool.begin().await?;
-                        sqlx::query(BUILD_MEMORY).execute(&mut *tx).await?;
-                        sqlx::query(&definition).execute(&mut *tx).await?;
-                        sqlx::query("DELETE FROM parked_indexes WHERE name = $1").bind(&name).execute(&mut *tx).await?;
-                        tx.commit().await
-                    });
+                let parked: Vec<(String, String)> =
+                    sqlx::query_as("SELECT name, definition FROM parked_indexes").fetch_all(pool).await?;
+                let builds = parked.into_iter().map(|(name, definition)| async move {
+                    let mut tx = pool.begin().await?;
+                    sqlx::query(&definition).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM parked_indexes WHERE name = $1").bind(&name).execute(&mut *tx).await?;
+                    tx.commit().await
+                });
                 try_join_all(builds).await?;
             }
             Db::Sqlite(pool) => {
-                let parked: Vec<(String, String, String)> =
-                    sqlx::query_as("SELECT name, table_name, definition FROM parked_indexes").fetch_all(pool).await?;
-                for (name, _, definition) in parked.into_iter().filter(|(_, table, _)| wanted(table)) {
+                let parked: Vec<(String, String)> =
+                    sqlx::query_as("SELECT name, definition FROM parked_indexes").fetch_all(pool).await?;
+                for (name, definition) in parked {
                     let mut tx = begin_write(pool).await?;
                     sqlx::query(&definition).execute(&mut *tx).await?;
                     sqlx::query("DELETE FROM parked_indexes WHERE name = $1").bind(&name).execute(&mut *tx).await?;
