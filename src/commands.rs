@@ -1,9 +1,10 @@
 //! The command bus: load an aggregate from the log, let it decide, append its
 //! events with the request's metadata, and report where they landed.
 //!
-//! We drive cqrs-es' event store directly rather than `CqrsFramework` because
-//! we need the committed sequence (for read-your-writes) and want to retry on
-//! optimistic-lock conflicts; queries are not used (projections read the log).
+//! We load through cqrs-es' event store but append ourselves rather than
+//! through `CqrsFramework`: one INSERT that also returns the commit point
+//! (for read-your-writes), and a retry on optimistic-lock conflicts; queries
+//! are not used (projections read the log).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -106,6 +107,7 @@ impl CommandBus {
         A::Command: Clone,
     {
         let store = self.store::<A>();
+        let metadata = serde_json::json!(metadata.to_map());
         for attempt in 1..=MAX_ATTEMPTS {
             let mut context = store.load_aggregate(id).await.map_err(store_error)?;
             let sink = EventSink::default();
@@ -114,30 +116,52 @@ impl CommandBus {
             if events.is_empty() {
                 return Ok(Committed { point: None });
             }
-            match store.commit(events, context, metadata.to_map()).await {
-                Ok(committed) => {
-                    let last = committed.last().map(|e| e.sequence as i64).unwrap_or_default();
-                    let point = self
-                        .db
-                        .commit_point_of(A::TYPE, id, last)
-                        .await
-                        .map_err(|e| CommandError::Store(e.to_string()))?;
+            let count = events.len() as u64;
+            let serialized = serialize::<A>(id, context.current_sequence + 1, events, &metadata)?;
+            match self.db.append_events(serialized).await {
+                Ok(Some(point)) => {
                     self.projector.notify();
-                    metrics::counter!("roster_events_appended_total", "aggregate" => A::TYPE)
-                        .increment(committed.len() as u64);
+                    metrics::counter!("roster_events_appended_total", "aggregate" => A::TYPE).increment(count);
                     return Ok(Committed { point: Some(point) });
                 }
-                Err(AggregateError::AggregateConflict) if attempt < MAX_ATTEMPTS => {
+                // Someone appended to this aggregate since it was loaded.
+                Ok(None) if attempt < MAX_ATTEMPTS => {
                     metrics::counter!("roster_command_conflicts_total", "aggregate" => A::TYPE).increment(1);
                     let jitter = rand::thread_rng().gen_range(1..=2 * attempt as u64);
                     tokio::time::sleep(Duration::from_millis(jitter)).await;
                 }
-                Err(AggregateError::AggregateConflict) => return Err(CommandError::Conflict),
-                Err(other) => return Err(store_error(other)),
+                Ok(None) => return Err(CommandError::Conflict),
+                Err(error) => return Err(CommandError::Store(error.to_string())),
             }
         }
         Err(CommandError::Conflict)
     }
+}
+
+/// Events as the log stores them, numbered from `first_sequence`; the same
+/// shape cqrs-es' own `commit` gives them.
+fn serialize<A: Aggregate>(
+    id: &str,
+    first_sequence: usize,
+    events: Vec<A::Event>,
+    metadata: &serde_json::Value,
+) -> Result<Vec<SerializedEvent>, CommandError<A::Error>> {
+    events
+        .into_iter()
+        .zip(first_sequence..)
+        .map(|(event, sequence)| {
+            let payload = serde_json::to_value(&event).map_err(|e| CommandError::Store(e.to_string()))?;
+            Ok(SerializedEvent::new(
+                id.to_string(),
+                sequence,
+                A::TYPE.to_string(),
+                event.event_type(),
+                event.event_version(),
+                payload,
+                metadata.clone(),
+            ))
+        })
+        .collect()
 }
 
 fn store_error<E: std::error::Error>(error: AggregateError<E>) -> CommandError<E> {
@@ -169,18 +193,7 @@ impl NewAggregates {
     {
         let sink = EventSink::default();
         A::default().handle(command, &(), &sink).await.map_err(CommandError::Domain)?;
-        for (index, event) in sink.collect().await.into_iter().enumerate() {
-            let payload = serde_json::to_value(&event).map_err(|e| CommandError::Store(e.to_string()))?;
-            self.events.push(SerializedEvent::new(
-                id.to_string(),
-                index + 1,
-                A::TYPE.to_string(),
-                event.event_type(),
-                event.event_version(),
-                payload,
-                self.metadata.clone(),
-            ));
-        }
+        self.events.extend(serialize::<A>(id, 1, sink.collect().await, &self.metadata)?);
         Ok(())
     }
 
@@ -193,7 +206,7 @@ impl CommandBus {
     /// Appends every event of `batch` in one transaction; `Ok(false)` if one
     /// of its aggregates already existed (nothing is then written).
     pub async fn append_new(&self, batch: NewAggregates) -> Result<bool, sqlx::Error> {
-        let appended = self.db.append_new_events(batch.into_events()).await?;
+        let appended = self.db.append_events(batch.into_events()).await?.is_some();
         if appended {
             self.projector.notify();
         }

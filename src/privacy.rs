@@ -173,13 +173,8 @@ fn decode_key(secret: &str) -> PersonalKey {
 }
 
 impl Db {
-    /// The key of `subject`, created on first use. A destroyed key stays
-    /// destroyed: it is never created again.
-    pub async fn personal_key_for_writing(&self, subject: &str) -> Result<PersonalKey, sqlx::Error> {
-        Ok(self.personal_keys_for_writing(&[subject]).await?.remove(subject).flatten())
-    }
-
-    /// The keys of many subjects, each created on first use, in two round trips.
+    /// The keys of many subjects, each created on first use (a destroyed
+    /// key stays destroyed: it is never created again), in two round trips.
     pub async fn personal_keys_for_writing(
         &self,
         subjects: &[&str],

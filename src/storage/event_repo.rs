@@ -83,23 +83,17 @@ impl PersistedEventRepository for EventRepo {
         forward!(self, repo => repo.get_snapshot::<A>(aggregate_id))
     }
 
+    /// The same append the command bus uses (`Db::append_events`), which
+    /// seals personal fields; snapshots are not used.
     async fn persist<A: Aggregate>(
         &self,
         events: &[SerializedEvent],
-        snapshot_update: Option<(String, Value, usize)>,
+        _snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        if !privacy::carries_personal_data(A::TYPE) || !events.iter().any(|e| privacy::holds_personal_data(&e.payload))
-        {
-            return forward!(self, repo => repo.persist::<A>(events, snapshot_update.clone()));
+        match self.1.append_events(events.to_vec()).await.map_err(storage_error)? {
+            Some(_) => Ok(()),
+            None => Err(PersistenceError::OptimisticLockError),
         }
-        let subject = events[0].aggregate_id.as_str();
-        let key = self.1.personal_key_for_writing(subject).await.map_err(storage_error)?;
-        let mut sealed: Vec<SerializedEvent> = events.to_vec();
-        for event in &mut sealed {
-            privacy::seal(&event.aggregate_id, &key, &mut event.payload)
-                .map_err(|error| PersistenceError::UnknownError(Box::new(error)))?;
-        }
-        forward!(self, repo => repo.persist::<A>(&sealed, snapshot_update.clone()))
     }
 
     async fn stream_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<ReplayStream, PersistenceError> {

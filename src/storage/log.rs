@@ -61,7 +61,7 @@ const SQLITE_AFTER: &str =
     concat!("SELECT ", sqlite_columns!(), " FROM events WHERE position > $1 ORDER BY position LIMIT $2");
 
 /// A point from the transaction id as text (xid8 has no Rust type in sqlx).
-fn commit_point(txid: &str, position: i64) -> Result<CommitPoint, sqlx::Error> {
+pub(crate) fn commit_point(txid: &str, position: i64) -> Result<CommitPoint, sqlx::Error> {
     Ok(CommitPoint { txid: txid.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, position })
 }
 
@@ -195,37 +195,6 @@ impl Db {
             privacy::open(&entry.event.aggregate_id, &key, &mut entry.event.payload);
         }
         Ok(entries)
-    }
-
-    /// Where one committed event sits in the log.
-    pub async fn commit_point_of(
-        &self,
-        aggregate_type: &str,
-        aggregate_id: &str,
-        sequence: i64,
-    ) -> Result<CommitPoint, sqlx::Error> {
-        let (txid, position): (String, i64) = match self {
-            Db::Postgres(pool) => {
-                sqlx::query_as(
-                    "SELECT transaction_id::text, position FROM events \
-                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-                )
-                .bind(aggregate_type)
-                .bind(aggregate_id)
-                .bind(sequence)
-                .fetch_one(pool)
-                .await?
-            }
-            Db::Sqlite(pool) => sqlx::query_as(
-                "SELECT '0', position FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-            )
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(sequence)
-            .fetch_one(pool)
-            .await?,
-        };
-        commit_point(&txid, position)
     }
 
     pub async fn count_events(&self) -> Result<i64, sqlx::Error> {

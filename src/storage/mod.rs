@@ -1,8 +1,8 @@
 //! Storage wiring: one `Db` handle over PostgreSQL (production) or SQLite
 //! (embedded default), chosen by `DATABASE_URL`.
 
+mod append;
 pub mod audit_log;
-mod bulk_append;
 mod event_repo;
 mod listing;
 pub mod log;

@@ -1,25 +1,29 @@
-//! Appending the first events of many new aggregates in one transaction:
-//! one round trip per few thousand events instead of several per aggregate.
-//! Personal fields are sealed exactly as `EventRepo::persist` seals them.
+//! Appending events to the log: one statement for all of them, which also
+//! reports where they landed. A command's events take one round trip
+//! (postgres-es takes BEGIN, an INSERT per event and COMMIT, and the commit
+//! point was then a fourth query); a seeding batch takes one per few
+//! thousand events. Personal fields are sealed on the way in.
 
 use cqrs_es::persist::SerializedEvent;
 
+use super::log::{commit_point, CommitPoint};
 use super::{values_placeholders, Db};
 use crate::privacy;
 
 /// SQLite binds at most 32,766 parameters per statement; 7 per row.
 const SQLITE_ROWS_PER_STATEMENT: usize = 1_000;
 
-/// PostgreSQL's unique-violation code: an aggregate in the batch exists already.
+/// PostgreSQL's unique-violation code: a sequence number is taken.
 const UNIQUE_VIOLATION: &str = "23505";
 
 impl Db {
-    /// Writes `events` (each aggregate's sequence starting at 1) in one
-    /// transaction. `Ok(false)`, with nothing written, if any of those
-    /// aggregates already has events.
-    pub async fn append_new_events(&self, mut events: Vec<SerializedEvent>) -> Result<bool, sqlx::Error> {
+    /// Writes `events` atomically and returns the commit point of the last
+    /// one, or `None`, with nothing written, if one of their sequence
+    /// numbers is taken: another writer appended to that aggregate first
+    /// (the optimistic lock), or a new aggregate exists already.
+    pub async fn append_events(&self, mut events: Vec<SerializedEvent>) -> Result<Option<CommitPoint>, sqlx::Error> {
         if events.is_empty() {
-            return Ok(true);
+            return Ok(Some(CommitPoint::default()));
         }
         self.seal_all(&mut events).await?;
         let result = match self {
@@ -27,11 +31,12 @@ impl Db {
                 // One statement for the whole batch: arrays, unnested in order.
                 let column = |f: fn(&SerializedEvent) -> String| events.iter().map(f).collect::<Vec<String>>();
                 let sequences: Vec<i64> = events.iter().map(|e| e.sequence as i64).collect();
-                sqlx::query(
+                sqlx::query_as::<_, (String, i64)>(
                     "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
                      SELECT t, i, s, et, ev, p::json, m::json \
                      FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[]) \
-                       AS batch(t, i, s, et, ev, p, m)",
+                       AS batch(t, i, s, et, ev, p, m) \
+                     RETURNING transaction_id::text, position",
                 )
                 .bind(column(|e| e.aggregate_type.clone()))
                 .bind(column(|e| e.aggregate_id.clone()))
@@ -40,9 +45,8 @@ impl Db {
                 .bind(column(|e| e.event_version.clone()))
                 .bind(column(|e| e.payload.to_string()))
                 .bind(column(|e| e.metadata.to_string()))
-                .execute(pool)
+                .fetch_all(pool)
                 .await
-                .map(|_| ())
             }
             Db::Sqlite(pool) => {
                 async {
@@ -66,17 +70,28 @@ impl Db {
                         }
                         query.execute(&mut *tx).await?;
                     }
-                    tx.commit().await
+                    // Positions come from a trigger after each row, which
+                    // RETURNING does not see; this transaction holds the
+                    // write lock, so the highest position is its last event.
+                    let last: (String, i64) =
+                        sqlx::query_as("SELECT '0', max(position) FROM events").fetch_one(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(vec![last])
                 }
                 .await
             }
         };
         match result {
-            Ok(()) => Ok(true),
+            // One transaction: every row has its id; the last position is the
+            // commit point.
+            Ok(landed) => match landed.iter().max_by_key(|(_, position)| *position) {
+                Some((txid, position)) => Ok(Some(commit_point(txid, *position)?)),
+                None => Err(sqlx::Error::RowNotFound),
+            },
             Err(sqlx::Error::Database(e))
                 if e.is_unique_violation() || e.code().as_deref() == Some(UNIQUE_VIOLATION) =>
             {
-                Ok(false)
+                Ok(None)
             }
             Err(other) => Err(other),
         }
