@@ -227,6 +227,20 @@ fn like_pattern(search: &str) -> String {
     format!("%{escaped}%")
 }
 
+/// A case-insensitive substring of name or email. PostgreSQL answers the
+/// `LIKE` from the trigram index on `search_text`. SQLite answers it from
+/// the FTS5 trigram table `users_search` (sqlite migration 0010), which
+/// cannot take an ESCAPE clause, so a term holding a wildcard character
+/// scans `users` instead.
+fn search_condition(db: &Db, search: &str, args: &mut Vec<SqlValue>) -> String {
+    if matches!(db, Db::Sqlite(_)) && !search.contains(['%', '_', '\\']) {
+        args.push(format!("%{}%", search.to_lowercase()).into());
+        return format!("u.id IN (SELECT rowid FROM users_search WHERE search_text LIKE ${})", args.len());
+    }
+    args.push(like_pattern(search).into());
+    format!("u.search_text LIKE ${} ESCAPE '\\'", args.len())
+}
+
 fn key_lists(keys: &[UserKey], args: &mut Vec<SqlValue>, negate: bool) -> Option<String> {
     if keys.is_empty() {
         return None;
@@ -345,8 +359,7 @@ pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i
     let mut conditions = vec!["u.status = 'ACTIVE'".to_string()];
     let mut args: Vec<SqlValue> = Vec::new();
     if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        args.push(like_pattern(search.trim()).into());
-        conditions.push(format!("u.search_text LIKE ${} ESCAPE '\\'", args.len()));
+        conditions.push(search_condition(db, search.trim(), &mut args));
     }
     if let Some(role) = &filter.role {
         args.push(role.clone().into());

@@ -6,24 +6,34 @@
 //! midway leaves them recorded and the next start of the runners puts them
 //! back. Unique indexes are never parked: they are constraints the
 //! projections rely on (`ON CONFLICT`).
+//!
+//! On SQLite a table's triggers are parked too: they maintain its FTS5
+//! search index (`<table>_search`, sqlite migration 0010), which is then
+//! rebuilt from the table in one pass after the triggers are back.
 
 use futures::future::try_join_all;
 
 use super::{begin_write, Db};
 use crate::on_pool;
 
-/// The non-unique indexes of one table: name and definition.
-const PARKABLE_POSTGRES: &str = "SELECT i.relname::text, pg_get_indexdef(i.oid) \
+/// The non-unique indexes of one table: name, kind and definition.
+const PARKABLE_POSTGRES: &str = "SELECT i.relname::text, 'INDEX', pg_get_indexdef(i.oid) \
      FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
      WHERE t.relname = $1 AND t.relnamespace = current_schema()::regnamespace AND NOT x.indisunique";
 /// Indexes behind PRIMARY KEY and UNIQUE have no `sql`; explicit unique
-/// ones are left out by their text.
-const PARKABLE_SQLITE: &str = "SELECT name, sql FROM sqlite_master \
-     WHERE type = 'index' AND tbl_name = $1 AND sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE UNIQUE%'";
+/// ones are left out by their text. Then the table's triggers, and the
+/// rebuild of its search index, which has nothing to drop.
+const PARKABLE_SQLITE: &str = "SELECT name, upper(type), sql FROM sqlite_master \
+     WHERE tbl_name = $1 AND ((type = 'index' AND sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE UNIQUE%') \
+       OR type = 'trigger') \
+     UNION ALL \
+     SELECT name, 'REBUILD', 'INSERT INTO ' || name || ' (' || name || ') VALUES (''rebuild'')' \
+     FROM sqlite_master WHERE type = 'table' AND name = $1 || '_search'";
 
 impl Db {
-    /// Records and drops the secondary indexes of `tables`, in one
-    /// transaction. Parking twice keeps the first record.
+    /// Records and drops the secondary indexes of `tables` (and on SQLite
+    /// their triggers), in one transaction. Parking twice keeps the first
+    /// record.
     pub async fn park_indexes(&self, tables: &[&str]) -> Result<(), sqlx::Error> {
         let parkable = match self {
             Db::Postgres(_) => PARKABLE_POSTGRES,
@@ -32,9 +42,9 @@ impl Db {
         on_pool!(self, pool => {
             let mut tx = begin_write(pool).await?;
             for table in tables {
-                let indexes: Vec<(String, String)> =
+                let parkable: Vec<(String, String, String)> =
                     sqlx::query_as(parkable).bind(table).fetch_all(&mut *tx).await?;
-                for (name, definition) in indexes {
+                for (name, kind, definition) in parkable {
                     sqlx::query(
                         "INSERT INTO parked_indexes (name, table_name, definition) VALUES ($1, $2, $3) \
                          ON CONFLICT (name) DO NOTHING",
@@ -44,15 +54,18 @@ impl Db {
                     .bind(&definition)
                     .execute(&mut *tx)
                     .await?;
-                    sqlx::query(&format!("DROP INDEX \"{name}\"")).execute(&mut *tx).await?;
+                    if kind != "REBUILD" {
+                        sqlx::query(&format!("DROP {kind} \"{name}\"")).execute(&mut *tx).await?;
+                    }
                 }
             }
             tx.commit().await
         })
     }
 
-    /// Builds every parked index again. Each index is built and its record
-    /// removed in one transaction; on PostgreSQL they are built side by side.
+    /// Builds every parked index (and trigger) again. Each is built and its
+    /// record removed in one transaction; on PostgreSQL they are built side
+    /// by side.
     pub async fn restore_parked_indexes(&self) -> Result<(), sqlx::Error> {
         match self {
             Db::Postgres(pool) => {
@@ -67,8 +80,13 @@ impl Db {
                 try_join_all(builds).await?;
             }
             Db::Sqlite(pool) => {
-                let parked: Vec<(String, String)> =
-                    sqlx::query_as("SELECT name, definition FROM parked_indexes").fetch_all(pool).await?;
+                // Triggers before the search index is rebuilt, so no write
+                // between the two is missed.
+                let parked: Vec<(String, String)> = sqlx::query_as(
+                    "SELECT name, definition FROM parked_indexes ORDER BY definition LIKE 'INSERT%', name",
+                )
+                .fetch_all(pool)
+                .await?;
                 for (name, definition) in parked {
                     let mut tx = begin_write(pool).await?;
                     sqlx::query(&definition).execute(&mut *tx).await?;

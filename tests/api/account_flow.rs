@@ -123,6 +123,10 @@ async fn list_and_search_see_writes_at_once(backend: Backend) {
     app.patch("/user/v1/user/update", Some(&s.access_token), Some(json!({"name": "Yasmin Khan"}))).await;
     let renamed = app.get("/user/v1/account/list?search=yasmin", Some(&s.access_token)).await;
     assert_eq!(listed_names(&renamed), vec!["Yasmin Khan"]);
+    let old_name = app.get("/user/v1/account/list?search=zara%20khan", Some(&s.access_token)).await;
+    assert_eq!(old_name.result()["count"], 0, "the old name is no longer found");
+    let by_email = app.get("/user/v1/account/list?search=zara@exa", Some(&s.access_token)).await;
+    assert_eq!(listed_names(&by_email), vec!["Yasmin Khan"], "the email still is");
 
     // account/search: include by id and email, exclude by id.
     let me = app.get("/user/v1/user/read", Some(&s.access_token)).await;

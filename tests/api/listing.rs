@@ -1,7 +1,8 @@
 //! PostgreSQL keeps `user_list_counts` and `role_listing` (migration 0007) in
 //! step with `users` and `user_roles` by triggers, so list endpoints read an
 //! exact count from one row. After every kind of user change, and after a
-//! replay, they must equal counting the rows themselves.
+//! replay, they must equal counting the rows themselves. On SQLite, substring
+//! searches read an FTS5 trigram table, kept in step the same way.
 
 use std::time::Duration;
 
@@ -106,4 +107,40 @@ async fn listing_counters_follow_every_user_change_and_a_replay() {
     state.db.finish_stale_listing().await.unwrap();
     assert_listing_matches_rows(state, "after a died replay is finished").await;
     assert_eq!(count(&state.db, "SELECT count(*) FROM user_listing_stale").await, 0);
+}
+
+/// SQLite answers substring searches from the FTS5 trigram table that its
+/// migration 0010 keeps beside `users`, not by scanning `users`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_search_reads_the_trigram_table() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let meta = Metadata::system("search-test");
+    let hash = roster::auth::password::hash(SEED_PASSWORD.to_string()).await.unwrap();
+    app.state.seed_users((0..30).map(seed_sign_up).collect(), hash, &meta).await.unwrap();
+    let written = app.state.db.last_committed_point().await.unwrap();
+    assert!(app.state.projector.wait_for(written, Duration::from_secs(20)).await, "projections caught up");
+    let Db::Sqlite(pool) = &app.state.db else { unreachable!("SQLite only") };
+
+    let plan: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as("EXPLAIN QUERY PLAN SELECT rowid FROM users_search WHERE search_text LIKE '%user1%'")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let plan: Vec<&str> = plan.iter().map(|(_, _, _, detail)| detail.as_str()).collect();
+    assert!(plan.iter().any(|d| d.contains("VIRTUAL TABLE INDEX 0:L")), "FTS5 takes the LIKE (idxStr L): {plan:?}");
+
+    let indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM users_search").fetch_one(pool).await.unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(pool).await.unwrap();
+    assert_eq!(indexed, users, "every user is in the search table");
+    let found: Vec<i64> =
+        sqlx::query_scalar("SELECT rowid FROM users_search WHERE search_text LIKE '%user1%' ORDER BY rowid")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let scanned: Vec<i64> = sqlx::query_scalar("SELECT id FROM users WHERE search_text LIKE '%user1%' ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert!(!scanned.is_empty());
+    assert_eq!(found, scanned, "the index finds what a scan finds");
 }
