@@ -143,6 +143,9 @@ async fn replay(settings: &Settings) -> anyhow::Result<()> {
         bars.len(),
         total as f64 / elapsed.as_secs_f64()
     );
+    let analysing = std::time::Instant::now();
+    db.refresh_statistics().await?;
+    eprintln!("planner statistics refreshed in {:.1?}", analysing.elapsed());
     Ok(())
 }
 

@@ -364,7 +364,9 @@ pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i
     if let Some(role) = &filter.role {
         args.push(role.clone().into());
         conditions.push(format!(
-            "EXISTS (SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_uuid = u.user_uuid AND r.title = ${})",
+            // Uncorrelated, so the holders are found from the role's side
+            // (`user_roles_role`) once, rather than probed for every user.
+            "u.user_uuid IN (SELECT ur.user_uuid FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.title = ${})",
             args.len()
         ));
     }

@@ -108,10 +108,6 @@ pub async fn seed(mut settings: Settings, users: u64, start_at: u64, concurrency
     let last_write = state.db.last_committed_point().await?;
     let caught_up = state.projector.wait_for(last_write, Duration::from_secs(3600)).await;
     eprintln!("projections caught up: {caught_up} (after {:.1?} in all)", started.elapsed());
-    // Fresh statistics, so the planner sees the table as it now is, and a
-    // visibility map, so index-only scans need not visit the heap.
-    if let crate::storage::Db::Postgres(pool) = &state.db {
-        sqlx::raw_sql("VACUUM (ANALYZE)").execute(pool).await?;
-    }
+    state.db.refresh_statistics().await?;
     Ok(())
 }

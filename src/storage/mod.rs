@@ -116,9 +116,28 @@ impl Db {
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
             Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
-            Db::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Db::Sqlite(pool) => {
+                sqlx::migrate!("./migrations/sqlite").run(pool).await?;
+                // SQLite keeps no statistics unless asked; this analyses the
+                // tables whose statistics are missing or stale, as SQLite
+                // advises on opening a database.
+                sqlx::raw_sql("PRAGMA optimize = 0x10002").execute(pool).await?;
+            }
         }
         Ok(())
+    }
+
+    /// Fresh planner statistics after a bulk change (seeding, replay).
+    /// Without them SQLite's planner guessed that `status = 'ACTIVE'` is
+    /// selective and walked all of `users` to count a role's holders: 340 ms
+    /// against 26 ms at 100k users. PostgreSQL's autovacuum would catch up by
+    /// itself; the VACUUM also sets the visibility map that index-only scans
+    /// read.
+    pub async fn refresh_statistics(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Db::Postgres(pool) => sqlx::raw_sql("VACUUM (ANALYZE)").execute(pool).await.map(|_| ()),
+            Db::Sqlite(pool) => sqlx::raw_sql("ANALYZE").execute(pool).await.map(|_| ()),
+        }
     }
 
     pub fn backend(&self) -> &'static str {
