@@ -1,20 +1,22 @@
 //! The command bus: load an aggregate from the log, let it decide, append its
 //! events with the request's metadata, and report where they landed.
 //!
-//! We load through cqrs-es' event store but append ourselves rather than
-//! through `CqrsFramework`: one INSERT that also returns the commit point
-//! (for read-your-writes), and a retry on optimistic-lock conflicts; queries
-//! are not used (projections read the log).
+//! We load through our cqrs-es event repository, folding only the events
+//! after a cached state (`crate::aggregate_cache`), and append ourselves
+//! rather than through `CqrsFramework`: one INSERT that also returns the
+//! commit point (for read-your-writes), and a retry on optimistic-lock
+//! conflicts; queries are not used (projections read the log).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
-use cqrs_es::DomainEvent;
-use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventStore};
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
+use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
 use rand::Rng;
 
+use crate::aggregate_cache::{self, AggregateCache};
 use crate::projector::Projector;
 use crate::storage::log::CommitPoint;
 use crate::storage::{Db, EventRepo};
@@ -76,21 +78,35 @@ pub struct CommandBus {
     db: Db,
     repo: EventRepo,
     projector: Projector,
+    cache: Arc<AggregateCache>,
 }
 
 impl CommandBus {
     pub fn new(db: Db, projector: Projector) -> Self {
-        CommandBus { repo: db.event_repo(), db, projector }
-    }
-
-    fn store<A: Aggregate>(&self) -> PersistedEventStore<EventRepo, A> {
-        PersistedEventStore::new_event_store(self.repo.clone())
+        let cache = Arc::new(AggregateCache::new(aggregate_cache::DEFAULT_CAPACITY));
+        CommandBus { repo: db.event_repo(), db, projector, cache }
     }
 
     /// The aggregate's current state, replayed from the log.
-    pub async fn load<A: Aggregate>(&self, id: &str) -> Result<A, CommandError<A::Error>> {
-        let mut context = self.store::<A>().load_aggregate(id).await.map_err(store_error)?;
-        Ok(std::mem::take(context.aggregate()))
+    pub async fn load<A: Aggregate + Clone + 'static>(&self, id: &str) -> Result<A, CommandError<A::Error>> {
+        Ok(self.load_current::<A>(id).await?.0)
+    }
+
+    /// The aggregate and the sequence it is folded up to: the cached fold
+    /// plus whatever the log holds after it (see `crate::aggregate_cache`).
+    async fn load_current<A: Aggregate + Clone + 'static>(&self, id: &str) -> Result<(A, i64), CommandError<A::Error>> {
+        let (mut aggregate, mut sequence) = self.cache.get::<A>(id).unwrap_or_default();
+        let newer = self.repo.get_last_events::<A>(id, sequence as usize).await.map_err(persistence_error)?;
+        if newer.is_empty() {
+            return Ok((aggregate, sequence));
+        }
+        for serialized in newer {
+            let event = EventEnvelope::<A>::try_from(serialized).map_err(persistence_error)?;
+            aggregate.apply(event.payload);
+            sequence = event.sequence as i64;
+        }
+        self.cache.put::<A>(id, aggregate.clone(), sequence);
+        Ok((aggregate, sequence))
     }
 
     /// Handles `command` on aggregate `id`. A concurrent append to the same
@@ -103,21 +119,20 @@ impl CommandBus {
         metadata: &Metadata,
     ) -> Result<Committed, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()>,
+        A: Aggregate<Services = ()> + Clone + 'static,
         A::Command: Clone,
     {
-        let store = self.store::<A>();
         let metadata = serde_json::json!(metadata.to_map());
         for attempt in 1..=MAX_ATTEMPTS {
-            let mut context = store.load_aggregate(id).await.map_err(store_error)?;
+            let (mut aggregate, sequence) = self.load_current::<A>(id).await?;
             let sink = EventSink::default();
-            context.aggregate().handle(command.clone(), &(), &sink).await.map_err(CommandError::Domain)?;
+            aggregate.handle(command.clone(), &(), &sink).await.map_err(CommandError::Domain)?;
             let events = sink.collect().await;
             if events.is_empty() {
                 return Ok(Committed { point: None });
             }
             let count = events.len() as u64;
-            let serialized = serialize::<A>(id, context.current_sequence + 1, events, &metadata)?;
+            let serialized = serialize::<A>(id, sequence as usize + 1, events, &metadata)?;
             match self.db.append_events(serialized).await {
                 Ok(Some(point)) => {
                     self.projector.notify();
@@ -164,12 +179,8 @@ fn serialize<A: Aggregate>(
         .collect()
 }
 
-fn store_error<E: std::error::Error>(error: AggregateError<E>) -> CommandError<E> {
-    match error {
-        AggregateError::UserError(e) => CommandError::Domain(e),
-        AggregateError::AggregateConflict => CommandError::Conflict,
-        other => CommandError::Store(other.to_string()),
-    }
+fn persistence_error<E: std::error::Error>(error: PersistenceError) -> CommandError<E> {
+    CommandError::Store(error.to_string())
 }
 
 /// The first events of many new aggregates, decided by their own command

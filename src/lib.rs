@@ -2,6 +2,7 @@
 //! the ELEVATE user-service API (and, in time, Sunbird's and entity-v5's).
 
 pub mod accounts;
+pub mod aggregate_cache;
 pub mod app;
 pub mod audit;
 pub mod auth;

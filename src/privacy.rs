@@ -172,6 +172,11 @@ fn decode_key(secret: &str) -> PersonalKey {
     B64.decode(secret).ok().and_then(|bytes| bytes.try_into().ok())
 }
 
+/// A key as `personal_data_keys.secret` stores it (NULL once destroyed).
+pub fn key_from_secret(secret: Option<&str>) -> PersonalKey {
+    secret.and_then(decode_key)
+}
+
 impl Db {
     /// The keys of many subjects, each created on first use (a destroyed
     /// key stays destroyed: it is never created again), in two round trips.
@@ -253,7 +258,7 @@ impl Db {
             }
         };
         for (subject, secret) in rows {
-            keys.insert(subject, secret.as_deref().and_then(decode_key));
+            keys.insert(subject, key_from_secret(secret.as_deref()));
         }
         Ok(keys)
     }

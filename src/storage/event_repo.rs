@@ -17,6 +17,7 @@ fn storage_error(error: sqlx::Error) -> PersistenceError {
 
 /// Also where personal fields are sealed on the way into the log and opened
 /// on the way out (`crate::privacy`), so aggregates only ever see plaintext.
+/// The command bus loads through it (`get_last_events` after a cached fold).
 #[derive(Clone)]
 pub struct EventRepo(Arc<Backend>, Db);
 
@@ -35,21 +36,6 @@ impl EventRepo {
             db.clone(),
         )
     }
-
-    async fn open_all<A: Aggregate>(
-        &self,
-        aggregate_id: &str,
-        mut events: Vec<SerializedEvent>,
-    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        if privacy::carries_personal_data(A::TYPE) && !events.is_empty() {
-            let key = self.1.personal_keys(&[aggregate_id]).await.map_err(storage_error)?;
-            let key = key.get(aggregate_id).copied().flatten();
-            for event in &mut events {
-                privacy::open(aggregate_id, &key, &mut event.payload);
-            }
-        }
-        Ok(events)
-    }
 }
 
 macro_rules! forward {
@@ -63,17 +49,17 @@ macro_rules! forward {
 
 impl PersistedEventRepository for EventRepo {
     async fn get_events<A: Aggregate>(&self, aggregate_id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let events = forward!(self, repo => repo.get_events::<A>(aggregate_id))?;
-        self.open_all::<A>(aggregate_id, events).await
+        self.get_last_events::<A>(aggregate_id, 0).await
     }
 
+    /// Our own query rather than the crate's: the key comes in the same round
+    /// trip, and personal fields come out opened (`Db::aggregate_events_after`).
     async fn get_last_events<A: Aggregate>(
         &self,
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        let events = forward!(self, repo => repo.get_last_events::<A>(aggregate_id, last_sequence))?;
-        self.open_all::<A>(aggregate_id, events).await
+        self.1.aggregate_events_after(A::TYPE, aggregate_id, last_sequence as i64).await.map_err(storage_error)
     }
 
     async fn get_snapshot<A: Aggregate>(

@@ -1,6 +1,7 @@
 //! Storage wiring: one `Db` handle over PostgreSQL (production) or SQLite
 //! (embedded default), chosen by `DATABASE_URL`.
 
+mod aggregate_events;
 mod append;
 pub mod audit_log;
 mod event_repo;

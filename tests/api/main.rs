@@ -4,6 +4,7 @@
 mod helpers;
 
 mod account_flow;
+mod aggregate_cache;
 mod audit;
 mod authorization;
 mod bad_input;
