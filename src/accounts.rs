@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::password;
-use crate::auth::sessions::{self, Rotation};
+use crate::auth::sessions::{self, RefreshOutcome};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
 use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
 use crate::commands::{CommandError, Committed, Metadata, NewAggregates};
@@ -432,18 +432,36 @@ impl AppState {
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, AppError> {
         let claims = self.tokens.verify(REFRESH, refresh_token).map_err(|_| AppError::Unauthorized)?;
         let next_jti = Uuid::new_v4().to_string();
-        match sessions::rotate(&self.db, &claims.data.session_id, &claims.jti, &next_jti).await? {
-            Rotation::Rotated => {}
-            Rotation::Reused | Rotation::Invalid => return Err(AppError::Unauthorized),
-        }
-        let profile = match read_models::profile(&self.db, &UserKey::Uuid(claims.data.uuid.clone())).await? {
-            Some(p) if p.user.status == UserStatus::Active.as_str() => p,
-            _ => {
+        let session_id = &claims.data.session_id;
+        let profile = match sessions::rotate_reading_profile(&self.db, session_id, &claims.jti, &next_jti).await? {
+            RefreshOutcome::Refused(_) => return Err(AppError::Unauthorized),
+            RefreshOutcome::Rotated(Some(p))
+                if p.user.status == UserStatus::Active.as_str() && p.user.user_uuid == claims.data.uuid =>
+            {
+                p
+            }
+            RefreshOutcome::Rotated(_) => {
                 sessions::revoke(&self.db, &claims.data.session_id, "user not active").await?;
                 return Err(AppError::Unauthorized);
             }
         };
         self.sign_pair(&profile, &claims.data.session_id, next_jti)
+    }
+
+    /// Verifies an access token and its session, and takes the caller's
+    /// organisation and active roles from the read model (so a role granted
+    /// or revoked counts on the very next request): one query.
+    pub async fn authenticate_with_roles(&self, access_token: &str) -> Result<Caller, AppError> {
+        let claims = self.tokens.verify(ACCESS, access_token).map_err(|_| AppError::Unauthorized)?;
+        let now = projections::format_time(&chrono::Utc::now());
+        let holder = read_models::session_holder(&self.db, &claims.data.session_id, &now)
+            .await?
+            .filter(|holder| holder.user_uuid == claims.data.uuid)
+            .ok_or(AppError::Unauthorized)?;
+        let mut caller = Caller::from_claims(claims);
+        caller.role_ids = holder.active_role_ids;
+        caller.organization_id = holder.organization_id;
+        Ok(caller)
     }
 
     /// Verifies an access token and its session.

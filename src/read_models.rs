@@ -93,6 +93,43 @@ pub async fn roles_of(db: &Db, user_uuid: &str) -> Result<Vec<RoleRow>, sqlx::Er
     .await
 }
 
+/// Who holds a live session, as the authorisation check needs it: the user,
+/// their organisation and their active roles.
+pub struct SessionHolder {
+    pub user_uuid: String,
+    pub organization_id: i64,
+    pub active_role_ids: Vec<i64>,
+}
+
+/// The holder of session `session_id` if it is live at `now` and its user
+/// exists: one query, as every authenticated request runs it.
+pub async fn session_holder(db: &Db, session_id: &str, now: &str) -> Result<Option<SessionHolder>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        user_uuid: String,
+        organization_id: i64,
+        role_id: Option<i64>,
+    }
+    let rows: Vec<Row> = db
+        .fetch_all(&Statement::new(
+            "SELECT s.user_uuid, u.organization_id, r.id AS role_id FROM sessions s \
+             JOIN users u ON u.user_uuid = s.user_uuid AND u.status <> 'DELETED' \
+             LEFT JOIN user_roles ur ON ur.user_uuid = u.user_uuid \
+             LEFT JOIN roles r ON r.id = ur.role_id AND r.status = 'ACTIVE' \
+             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 ORDER BY r.id",
+            vec![session_id.into(), now.into()],
+        ))
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(SessionHolder {
+        user_uuid: first.user_uuid.clone(),
+        organization_id: first.organization_id,
+        active_role_ids: rows.iter().filter_map(|r| r.role_id).collect(),
+    }))
+}
+
 pub async fn organization(db: &Db, id: i64) -> Result<Option<OrganizationRow>, sqlx::Error> {
     db.fetch_optional(&Statement::new("SELECT id, name, code FROM organizations WHERE id = $1", vec![id.into()])).await
 }
@@ -143,17 +180,30 @@ pub async fn profile(db: &Db, key: &UserKey) -> Result<Option<Profile>, sqlx::Er
         UserKey::Numeric(id) => ("u.id = $1", SqlValue::Int(*id)),
         UserKey::Uuid(uuid) => ("u.user_uuid = $1", SqlValue::Text(uuid.clone())),
     };
+    profile_query(db, "", "users u", condition, vec![arg]).await
+}
+
+/// The profile query (a user joined with its organisation and roles) over
+/// `FROM {from}` and `WHERE {condition}`, after an optional `WITH` clause:
+/// a refresh puts its session compare-and-set there (`auth::sessions`).
+pub(crate) async fn profile_query(
+    db: &Db,
+    with: &str,
+    from: &str,
+    condition: &str,
+    args: Vec<SqlValue>,
+) -> Result<Option<Profile>, sqlx::Error> {
     let sql = format!(
-        "SELECT {USER_COLUMNS}, o.name AS organization_name, o.code AS organization_code, \
+        "{with}SELECT {USER_COLUMNS}, o.name AS organization_name, o.code AS organization_code, \
            r.id AS role_id, r.title AS role_title, CAST(r.user_type AS BIGINT) AS role_user_type, \
            r.status AS role_status \
-         FROM users u \
+         FROM {from} \
          LEFT JOIN organizations o ON o.id = u.organization_id \
          LEFT JOIN user_roles ur ON ur.user_uuid = u.user_uuid \
          LEFT JOIN roles r ON r.id = ur.role_id \
          WHERE {condition} AND u.status <> 'DELETED' ORDER BY r.id"
     );
-    let rows: Vec<ProfileRow> = db.fetch_all(&Statement::new(sql, vec![arg])).await?;
+    let rows: Vec<ProfileRow> = db.fetch_all(&Statement::new(sql, args)).await?;
     let mut rows = rows.into_iter();
     let Some(first) = rows.next() else {
         return Ok(None);

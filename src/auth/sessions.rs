@@ -5,6 +5,7 @@
 //! authenticated request checks its session, so tokens stop working at once.
 
 use crate::on_pool;
+use crate::read_models::{self, Profile, UserKey};
 use crate::storage::Db;
 
 pub enum Rotation {
@@ -71,12 +72,66 @@ pub async fn rotate(db: &Db, session_id: &str, presented_jti: &str, next_jti: &s
     if swapped == 1 {
         return Ok(Rotation::Rotated);
     }
+    refused(db, session_id).await
+}
+
+/// A refresh id that did not swap: if the session is still live, its token
+/// was used before, so the whole family is revoked.
+async fn refused(db: &Db, session_id: &str) -> Result<Rotation, sqlx::Error> {
     if revoke(db, session_id, "refresh token reused").await? {
         tracing::warn!(session_id, "refresh token reuse detected; session family revoked");
         metrics::counter!("roster_refresh_reuse_total").increment(1);
         return Ok(Rotation::Reused);
     }
     Ok(Rotation::Invalid)
+}
+
+/// What a refresh found: its rotation, and if it rotated, the holder's profile.
+pub enum RefreshOutcome {
+    /// Rotated; the profile is `None` if the user no longer exists.
+    Rotated(Option<Profile>),
+    Refused(Rotation),
+}
+
+/// Rotates the refresh id and reads the profile the new tokens carry. On
+/// PostgreSQL both go in one round trip (the compare-and-set is a
+/// data-modifying `WITH`), which a refresh, the hottest write, is worth.
+pub async fn rotate_reading_profile(
+    db: &Db,
+    session_id: &str,
+    presented_jti: &str,
+    next_jti: &str,
+) -> Result<RefreshOutcome, sqlx::Error> {
+    if matches!(db, Db::Sqlite(_)) {
+        return Ok(match rotate(db, session_id, presented_jti, next_jti).await? {
+            Rotation::Rotated => {
+                let holder: Option<String> = on_pool!(db, pool => {
+                    sqlx::query_scalar("SELECT user_uuid FROM sessions WHERE id = $1").bind(session_id).fetch_optional(pool).await?
+                });
+                let profile = match holder {
+                    Some(uuid) => read_models::profile(db, &UserKey::Uuid(uuid)).await?,
+                    None => None,
+                };
+                RefreshOutcome::Rotated(profile)
+            }
+            refused => RefreshOutcome::Refused(refused),
+        });
+    }
+    let with = "WITH rotated AS (UPDATE sessions SET refresh_jti = $3 \
+        WHERE id = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $4 RETURNING user_uuid) ";
+    let args = vec![session_id.into(), presented_jti.into(), next_jti.into(), now().into()];
+    let from = "rotated x JOIN users u ON u.user_uuid = x.user_uuid";
+    if let Some(profile) = read_models::profile_query(db, with, from, "TRUE", args).await? {
+        return Ok(RefreshOutcome::Rotated(Some(profile)));
+    }
+    // No row: either nothing rotated, or it did and the user is gone.
+    let current: Option<String> = on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT refresh_jti FROM sessions WHERE id = $1").bind(session_id).fetch_optional(pool).await?
+    });
+    if current.as_deref() == Some(next_jti) {
+        return Ok(RefreshOutcome::Rotated(None));
+    }
+    Ok(RefreshOutcome::Refused(refused(db, session_id).await?))
 }
 
 /// Revokes one session; true if it was live.

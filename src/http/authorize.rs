@@ -13,7 +13,6 @@ use axum::Extension;
 use crate::app::AppState;
 use crate::authorization::{allowed, PUBLIC_ROLE_ID};
 use crate::error::AppError;
-use crate::read_models;
 
 use super::extract::token_from_headers;
 
@@ -34,17 +33,12 @@ async fn decide(state: &AppState, request: &mut Request) -> Result<(), AppError>
     let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return Ok(());
     };
-    let mut caller = match token_from_headers(request.headers()) {
-        Some(token) => Some(state.authenticate(&token).await?),
+    let caller = match token_from_headers(request.headers()) {
+        Some(token) => Some(state.authenticate_with_roles(&token).await?),
         None => None,
     };
     let mut role_ids = vec![PUBLIC_ROLE_ID];
-    if let Some(caller) = &mut caller {
-        let key = read_models::UserKey::Uuid(caller.user_uuid().to_string());
-        let user = read_models::user(&state.db, &key).await?.ok_or(AppError::Unauthorized)?;
-        let roles = read_models::roles_of(&state.db, caller.user_uuid()).await?;
-        caller.role_ids = roles.iter().filter(|r| r.status == "ACTIVE").map(|r| r.id).collect();
-        caller.organization_id = user.organization_id;
+    if let Some(caller) = &caller {
         role_ids.extend(caller.role_ids.iter().copied());
     }
     if !allowed(&state.db, &role_ids, &route, request.method().as_str()).await? {

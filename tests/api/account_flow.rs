@@ -214,7 +214,32 @@ on_both_backends!(
     repeated_failures_lock_the_account,
     deactivation_and_deletion_revoke_tokens_at_once,
     a_claim_left_by_a_crashed_sign_up_is_recovered,
+    a_refresh_for_a_user_no_longer_active_is_refused_and_ends_the_session,
 );
+
+/// The refresh reads the profile in the same step as its rotation; a user
+/// made inactive without its sessions being revoked (a write by a command
+/// alone) must still not get new tokens, and the session ends.
+async fn a_refresh_for_a_user_no_longer_active_is_refused_and_ends_the_session(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.sign_up("Quietly Gone", "quietly@example.com").await;
+    let uuid = s.user["uuid"].as_str().unwrap().to_string();
+    let at = chrono::Utc::now();
+    let meta = roster::commands::Metadata::system("test");
+    let committed = app
+        .state
+        .bus
+        .execute::<aggregates::User>(&uuid, aggregates::UserCommand::Deactivate { at }, &meta)
+        .await
+        .unwrap();
+    app.state.settle(committed).await;
+
+    app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.refresh_token}))
+        .await
+        .assert_error_envelope(401);
+    // The session is over: the access token no longer works either.
+    app.get("/user/v1/user/read", Some(&s.access_token)).await.assert_error_envelope(401);
+}
 
 /// Deactivation and deletion have no ELEVATE route in this slice (the admin
 /// routes come with organisations); the use cases are driven directly.
