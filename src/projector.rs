@@ -44,6 +44,31 @@ pub struct Projector {
     projections: Arc<Vec<Arc<dyn Projection>>>,
     progress: Arc<HashMap<&'static str, watch::Sender<CommitPoint>>>,
     wake: Arc<Notify>,
+    log_end: Arc<SharedLogEnd>,
+}
+
+/// The end of the log, read once for all runners woken together: a write
+/// wakes every runner, and each used to ask for the end of the log itself.
+/// A reading is shared only with runners that woke before it was started,
+/// so it covers every write that woke them.
+#[derive(Default)]
+struct SharedLogEnd {
+    last: tokio::sync::Mutex<Option<(Instant, CommitPoint)>>,
+}
+
+impl SharedLogEnd {
+    async fn since(&self, db: &Db, woke_at: Instant) -> Result<CommitPoint, sqlx::Error> {
+        let mut last = self.last.lock().await;
+        if let Some((started, end)) = *last {
+            if started >= woke_at {
+                return Ok(end);
+            }
+        }
+        let started = Instant::now();
+        let end = db.end_of_log().await?;
+        *last = Some((started, end));
+        Ok(end)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +90,7 @@ impl Projector {
             projections: Arc::new(projections),
             progress: Arc::new(progress),
             wake: Arc::new(Notify::new()),
+            log_end: Arc::default(),
         }
     }
 
@@ -151,6 +177,7 @@ impl Projector {
     async fn run(&self, projection: Arc<dyn Projection>, stop: CancelToken) {
         let mut failures = 0u32;
         let mut cursor: Option<Cursor> = None;
+        let mut woke_at = Instant::now();
         loop {
             if stop.is_cancelled() {
                 return;
@@ -160,20 +187,24 @@ impl Projector {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.catch_up_once(projection.as_ref(), &mut cursor).await {
+            match self.catch_up_once(projection.as_ref(), &mut cursor, woke_at).await {
                 Ok(0) => {
                     failures = 0;
                     tokio::select! {
                         _ = woken => {
+                            woke_at = Instant::now();
                             // Let a burst of writes land, so one batch covers
                             // them instead of one transaction each.
                             tokio::time::sleep(COALESCE).await;
                         }
-                        _ = tokio::time::sleep(IDLE_POLL) => {}
+                        _ = tokio::time::sleep(IDLE_POLL) => woke_at = Instant::now(),
                         _ = stop.cancelled() => return,
                     }
                 }
-                Ok(_) => failures = 0,
+                Ok(_) => {
+                    failures = 0;
+                    woke_at = Instant::now();
+                }
                 Err(ProjectorError::CheckpointMoved(name)) => {
                     // Another runner (another instance, or a replay) applied this batch.
                     tracing::debug!(projection = name, "checkpoint moved; reloading");
@@ -195,11 +226,13 @@ impl Projector {
 
     /// Applies one batch of the projection's events; returns how many there
     /// were (0 once it has reached the end of the log). `cursor` carries the
-    /// runner's place between calls (`None`: read it from the database).
+    /// runner's place between calls (`None`: read it from the database);
+    /// the end of the log is read at or after `woke_at`.
     async fn catch_up_once(
         &self,
         projection: &dyn Projection,
         cursor: &mut Option<Cursor>,
+        woke_at: Instant,
     ) -> Result<usize, ProjectorError> {
         let name = projection.name();
         let current = match *cursor {
@@ -209,8 +242,9 @@ impl Projector {
                 Cursor { read: stored, stored, stored_at: Instant::now() }
             }
         };
+        let end = self.log_end.since(&self.db, woke_at).await?;
         let (entries, reached) =
-            self.db.events_of_types_after(current.read, projection.aggregate_types(), BATCH).await?;
+            self.db.events_of_types_up_to(current.read, end, projection.aggregate_types(), BATCH).await?;
         if entries.is_empty() {
             // Nothing of this projection's types: move on in memory only. The
             // stored checkpoint follows now and then, for other instances
@@ -294,6 +328,7 @@ impl Projector {
     /// Waits (bounded) until every projection has applied the event at `point`:
     /// this is what makes a list right after a create show the new row.
     pub async fn wait_for(&self, point: CommitPoint, timeout: Duration) -> bool {
+        let started = Instant::now();
         self.notify();
         let all = async {
             for sender in self.progress.values() {
@@ -304,6 +339,8 @@ impl Projector {
             }
         };
         let reached = tokio::time::timeout(timeout, all).await.is_ok();
+        // Commit to visible in every read model: the lag a write's caller waits out.
+        metrics::histogram!(crate::telemetry::READ_YOUR_WRITES_WAIT).record(started.elapsed().as_secs_f64());
         if !reached {
             tracing::warn!(?point, "read model did not reach the write in time");
             metrics::counter!("roster_read_your_writes_timeouts_total").increment(1);

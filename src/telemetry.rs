@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -24,13 +24,33 @@ where
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
 
+/// Commit to visible in every read model, as a write's caller waits it out:
+/// a true histogram (cumulative counts since start), so a benchmark can take
+/// the difference over its run.
+pub const READ_YOUR_WRITES_WAIT: &str = "roster_read_your_writes_wait_seconds";
+const READ_YOUR_WRITES_WAIT_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5,
+    1.0, 2.0,
+];
+
 /// The process-wide metrics recorder (installed once, even with several apps in one test process).
 pub fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(READ_YOUR_WRITES_WAIT.into()), READ_YOUR_WRITES_WAIT_BUCKETS)
+            .unwrap_or_else(|_| PrometheusBuilder::new());
+        let recorder = builder.build_recorder();
         let handle = recorder.handle();
         let _ = metrics::set_global_recorder(recorder);
+        // Histogram samples pile up until upkeep drains them; without a
+        // scraper nobody would, so a thread of its own does (whatever runtime
+        // the app runs on: tests start one per test).
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(5));
+            upkeep.run_upkeep();
+        });
         handle
     })
 }

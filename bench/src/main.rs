@@ -52,6 +52,9 @@ enum Scenario {
     Visible,
     /// P7: publisher throughput: follows `roster_published_events_total` until it stops growing.
     Publish,
+    /// The ceiling for any request that touches the database on this machine:
+    /// `GET /health` (one HTTP exchange, one SQL round trip, no commit).
+    Floor,
     /// P10: resident memory of a process (idle, or while another scenario runs).
     Memory {
         #[arg(long)]
@@ -77,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Search => scenarios::search(&target, &load).await,
         Scenario::Visible => scenarios::visible(&target, &load).await,
         Scenario::Publish => scenarios::publish(&target).await,
+        Scenario::Floor => scenarios::floor(&target, &load).await,
         Scenario::Memory { pid } => scenarios::memory(pid),
     }
 }

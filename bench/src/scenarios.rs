@@ -248,6 +248,21 @@ async fn raw_insert_rate(url: &str, load: &Load) -> anyhow::Result<Report> {
     Ok(report)
 }
 
+/// `GET /health`: an HTTP exchange and a database ping, nothing else. What
+/// the load generator, the server and PostgreSQL can do together on these
+/// cores for the cheapest request; every scenario above costs more than this.
+pub async fn floor(target: &Target, load: &Load) -> anyhow::Result<()> {
+    let client = client();
+    let base = target.base.clone();
+    let report = run("floor GET /health", load, move |_, _| {
+        let (client, base) = (client.clone(), base.clone());
+        async move { expect_ok(client.get(format!("{base}/health")).send().await).await.map(|_| ()) }
+    })
+    .await;
+    report.print();
+    Ok(())
+}
+
 pub async fn search(target: &Target, load: &Load) -> anyhow::Result<()> {
     let sessions = Arc::new(sessions(target, 1).await?);
     let users = target.users;
@@ -283,6 +298,7 @@ pub async fn search(target: &Target, load: &Load) -> anyhow::Result<()> {
 /// once searches for it: with read-your-writes the first search finds it.
 pub async fn visible(target: &Target, load: &Load) -> anyhow::Result<()> {
     let sessions = Arc::new(sessions(target, load.concurrency).await?);
+    let before = wait_buckets(&target.base).await?;
     let missed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let client = client();
     let base = target.base.clone();
@@ -308,7 +324,36 @@ pub async fn visible(target: &Target, load: &Load) -> anyhow::Result<()> {
         missed.load(std::sync::atomic::Ordering::Relaxed),
         report.ok
     );
+    // The server counts each write's wait from its commit until every read
+    // model shows it, in histogram buckets; the difference is this run's.
+    let after = wait_buckets(&target.base).await?;
+    let run: Vec<(f64, f64)> =
+        after.iter().map(|(le, n)| (*le, n - before.iter().find(|(b, _)| b == le).map_or(0.0, |(_, m)| *m))).collect();
+    let quantile = |q: f64| {
+        let total = run.last().map_or(0.0, |(_, n)| *n);
+        run.iter().find(|(_, n)| *n >= q * total).map_or(f64::INFINITY, |(le, _)| le * 1000.0)
+    };
+    println!(
+        "commit → visible in every read model (server-side, this run): p50 ≤ {} ms, p99 ≤ {} ms, p999 ≤ {} ms",
+        quantile(0.5),
+        quantile(0.99),
+        quantile(0.999)
+    );
     Ok(())
+}
+
+/// The cumulative buckets of `roster_read_your_writes_wait_seconds`: upper
+/// bound in seconds (`+Inf` last) and count.
+async fn wait_buckets(base: &str) -> anyhow::Result<Vec<(f64, f64)>> {
+    let text = client().get(format!("{base}/metrics")).send().await?.text().await?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.strip_prefix("roster_read_your_writes_wait_seconds_bucket{le=\""))
+        .filter_map(|l| {
+            let (le, count) = l.split_once("\"} ")?;
+            Some((le.parse().ok()?, count.trim().parse().ok()?))
+        })
+        .collect())
 }
 
 async fn metric(client: &Client, base: &str, name: &str) -> anyhow::Result<f64> {

@@ -127,6 +127,18 @@ impl Db {
         // The bound is taken first: every event at or below it is committed,
         // so nothing can appear below it once it has been read past.
         let bound = self.end_of_log().await?;
+        self.events_of_types_up_to(after, bound, types, limit).await
+    }
+
+    /// As `events_of_types_after`, up to a `bound` the caller read from
+    /// `end_of_log` (the projection runners share one reading per wake-up).
+    pub async fn events_of_types_up_to(
+        &self,
+        after: CommitPoint,
+        bound: CommitPoint,
+        types: &[&str],
+        limit: i64,
+    ) -> Result<(Vec<LogEntry>, CommitPoint), sqlx::Error> {
         if bound <= after {
             return Ok((Vec::new(), after));
         }

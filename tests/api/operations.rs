@@ -47,6 +47,10 @@ async fn health_metrics_jwks_and_correlation(backend: Backend) {
 
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("roster_http_requests_total"), "{metrics}");
+    // The writes above waited for the read models: a true histogram (bucket
+    // counts a benchmark can difference), not a rolling summary.
+    assert!(metrics.contains("roster_read_your_writes_wait_seconds_bucket{le=\"0.005\"}"), "{metrics}");
+    assert!(metrics.contains("roster_read_your_writes_wait_seconds_count"), "{metrics}");
 
     let jwks = app.get("/.well-known/jwks.json", None).await;
     let key = &jwks.body["keys"][0];
