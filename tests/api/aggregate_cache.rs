@@ -17,18 +17,6 @@ fn other_instance(app: &TestApp) -> CommandBus {
     CommandBus::new(app.state.db.clone(), Projector::new(app.state.db.clone()))
 }
 
-async fn admin_session(app: &TestApp) -> Session {
-    let created = app
-        .post(
-            "/user/v1/admin/create",
-            None,
-            json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET}),
-        )
-        .await;
-    assert_eq!(created.status, 201, "{}", created.body);
-    session(&app.post("/user/v1/admin/login", None, json!({"email": "root@example.com", "password": PASSWORD})).await)
-}
-
 /// The app's (cached) view of the user must equal a fold of the whole log.
 async fn assert_cache_matches_log(app: &TestApp, uuid: &str, step: &str) -> User {
     let cached = app.state.bus.load::<User>(uuid).await.unwrap();
@@ -39,7 +27,7 @@ async fn assert_cache_matches_log(app: &TestApp, uuid: &str, step: &str) -> User
 
 async fn cached_loads_equal_a_full_fold_through_changes_and_erasure(backend: Backend) {
     let app = spawn_app(backend).await;
-    let admin = admin_session(&app).await;
+    let admin = app.admin_session().await;
     let user = app.sign_up("Cache Person", "cache.person@example.org").await;
     let uuid = user.user["uuid"].as_str().unwrap().to_string();
     let id = user.user["id"].as_i64().unwrap();

@@ -63,17 +63,7 @@ fn personal_values() -> [&'static str; 5] {
 async fn deleted_users_leave_nothing_personal_in_log_export_or_replay(backend: Backend) {
     let app = spawn_app(backend).await;
     let db = app.state.db.clone();
-    let created_admin = app
-        .post(
-            "/user/v1/admin/create",
-            None,
-            json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET}),
-        )
-        .await;
-    assert_eq!(created_admin.status, 201, "{}", created_admin.body);
-    let admin = session(
-        &app.post("/user/v1/admin/login", None, json!({"email": "root@example.com", "password": PASSWORD})).await,
-    );
+    let admin = app.admin_session().await;
     let created = app
         .post(
             "/user/v1/account/create",

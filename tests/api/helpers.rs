@@ -187,6 +187,21 @@ impl TestApp {
     pub async fn login(&self, email: &str, password: &str) -> Reply {
         self.post("/user/v1/account/login", None, json!({"email": email, "password": password})).await
     }
+
+    /// Creates the system admin `root@example.com` with the admin secret and logs it in.
+    pub async fn admin_session(&self) -> Session {
+        let created = self
+            .post(
+                "/user/v1/admin/create",
+                None,
+                json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        session(
+            &self.post("/user/v1/admin/login", None, json!({"email": "root@example.com", "password": PASSWORD})).await,
+        )
+    }
 }
 
 pub fn session(reply: &Reply) -> Session {

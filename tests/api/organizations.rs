@@ -18,17 +18,7 @@ pub struct Cast {
 /// An admin, an org admin and a mentee of the default organisation, and an
 /// org admin of a second organisation.
 pub async fn cast(app: &TestApp) -> Cast {
-    let created = app
-        .post(
-            "/user/v1/admin/create",
-            None,
-            json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let admin = session(
-        &app.post("/user/v1/admin/login", None, json!({"email": "root@example.com", "password": PASSWORD})).await,
-    );
+    let admin = app.admin_session().await;
     let org_admin = app.sign_up("Olga Admin", "olga@example.com").await;
     let promoted = app
         .post(
