@@ -433,18 +433,21 @@ impl AppState {
         let claims = self.tokens.verify(REFRESH, refresh_token).map_err(|_| AppError::Unauthorized)?;
         let next_jti = Uuid::new_v4().to_string();
         let session_id = &claims.data.session_id;
-        let profile = match sessions::rotate_reading_profile(&self.db, session_id, &claims.jti, &next_jti).await? {
-            RefreshOutcome::Refused(_) => return Err(AppError::Unauthorized),
-            RefreshOutcome::Rotated(Some(p))
-                if p.user.status == UserStatus::Active.as_str() && p.user.user_uuid == claims.data.uuid =>
+        let profile =
+            match sessions::rotate_reading_profile(&self.db, session_id, &claims.data.uuid, &claims.jti, &next_jti)
+                .await?
             {
-                p
-            }
-            RefreshOutcome::Rotated(_) => {
-                sessions::revoke(&self.db, &claims.data.session_id, "user not active").await?;
-                return Err(AppError::Unauthorized);
-            }
-        };
+                RefreshOutcome::Refused(_) => return Err(AppError::Unauthorized),
+                RefreshOutcome::Rotated(Some(p))
+                    if p.user.status == UserStatus::Active.as_str() && p.user.user_uuid == claims.data.uuid =>
+                {
+                    p
+                }
+                RefreshOutcome::Rotated(_) => {
+                    sessions::revoke(&self.db, &claims.data.session_id, "user not active").await?;
+                    return Err(AppError::Unauthorized);
+                }
+            };
         self.sign_pair(&profile, &claims.data.session_id, next_jti)
     }
 

@@ -93,26 +93,22 @@ pub enum RefreshOutcome {
     Refused(Rotation),
 }
 
-/// Rotates the refresh id and reads the profile the new tokens carry. On
+/// Rotates the refresh id of `user_uuid`'s session and reads the profile the
+/// new tokens carry (the caller checks it is that user's). On
 /// PostgreSQL both go in one round trip (the compare-and-set is a
 /// data-modifying `WITH`), which a refresh, the hottest write, is worth.
 pub async fn rotate_reading_profile(
     db: &Db,
     session_id: &str,
+    user_uuid: &str,
     presented_jti: &str,
     next_jti: &str,
 ) -> Result<RefreshOutcome, sqlx::Error> {
     if matches!(db, Db::Sqlite(_)) {
+        // In-process: two statements cost no more than one.
         return Ok(match rotate(db, session_id, presented_jti, next_jti).await? {
             Rotation::Rotated => {
-                let holder: Option<String> = on_pool!(db, pool => {
-                    sqlx::query_scalar("SELECT user_uuid FROM sessions WHERE id = $1").bind(session_id).fetch_optional(pool).await?
-                });
-                let profile = match holder {
-                    Some(uuid) => read_models::profile(db, &UserKey::Uuid(uuid)).await?,
-                    None => None,
-                };
-                RefreshOutcome::Rotated(profile)
+                RefreshOutcome::Rotated(read_models::profile(db, &UserKey::Uuid(user_uuid.to_string())).await?)
             }
             refused => RefreshOutcome::Refused(refused),
         });
