@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::password;
 use crate::auth::tokens::TokenService;
+use crate::authorization::GrantCache;
 use crate::commands::CommandBus;
 use crate::config::Settings;
 use crate::projector::Projector;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub bus: CommandBus,
     pub projector: Projector,
     pub tokens: Arc<TokenService>,
+    pub grants: Arc<GrantCache>,
     /// `None` when Kafka is not configured.
     pub publisher: Option<Publisher>,
 }
@@ -72,7 +74,8 @@ impl Application {
         };
         tokio::task::spawn_blocking(password::warm_up);
         let listener = TcpListener::bind(settings.addr).await?;
-        let state = AppState { settings: Arc::new(settings), db, bus, projector, tokens, publisher };
+        let grants = Arc::default();
+        let state = AppState { settings: Arc::new(settings), db, bus, projector, tokens, grants, publisher };
         Ok(Application { listener, state, stop })
     }
 

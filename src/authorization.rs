@@ -3,9 +3,13 @@
 //! caller's current roles. These are the defaults written at bootstrap;
 //! admins change them through the permission APIs.
 
-use aggregates::permission::permits;
-use projections::{SqlValue, Statement};
+use std::sync::Arc;
 
+use aggregates::permission::permits;
+use projections::Statement;
+
+use crate::projector::Projector;
+use crate::storage::log::CommitPoint;
 use crate::storage::Db;
 
 pub const PUBLIC_ROLE_ID: i64 = 7;
@@ -52,25 +56,102 @@ pub fn default_grants(role_title: &str) -> &'static [i64] {
 }
 
 /// Whether any of `role_ids` holds an active permission covering the route.
-pub async fn allowed(db: &Db, role_ids: &[i64], route: &str, method: &str) -> Result<bool, sqlx::Error> {
+/// The projections whose read tables grants are read from.
+pub const GRANT_PROJECTIONS: [&str; 2] = ["roles", "permissions"];
+
+/// One active grant: a role may call `api_path` with `methods`.
+struct Grant {
+    role_id: i64,
+    api_path: String,
+    methods: Vec<String>,
+}
+
+/// Every active grant, held in memory and read again as soon as a projection
+/// that writes grants has moved on this instance. On the instance that ran
+/// the change, its read-your-writes wait moves that projection first, so a
+/// permission change counts at the next request; other instances follow
+/// within their checkpoint polling (100 ms). Saves a query on every request.
+#[derive(Default)]
+pub struct GrantCache {
+    loaded: std::sync::RwLock<Option<(Vec<CommitPoint>, Arc<Vec<Grant>>)>>,
+}
+
+impl GrantCache {
+    /// Whether any of `role_ids` holds an active permission covering the route.
+    pub async fn allowed(
+        &self,
+        db: &Db,
+        projector: &Projector,
+        role_ids: &[i64],
+        route: &str,
+        method: &str,
+    ) -> Result<bool, sqlx::Error> {
+        // Read before the grants are: a stale version only costs a reload.
+        let version: Option<Vec<CommitPoint>> =
+            GRANT_PROJECTIONS.iter().map(|name| projector.progress_of(name)).collect();
+        let cached = match (&version, &*self.loaded.read().unwrap_or_else(|p| p.into_inner())) {
+            (Some(version), Some((at, grants))) if at == version => Some(grants.clone()),
+            _ => None,
+        };
+        let grants = match cached {
+            Some(grants) => grants,
+            None => {
+                let grants = Arc::new(load_grants(db).await?);
+                if let Some(version) = version {
+                    *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some((version, grants.clone()));
+                }
+                grants
+            }
+        };
+        Ok(grants.iter().any(|g| role_ids.contains(&g.role_id) && permits(&g.api_path, &g.methods, route, method)))
+    }
+}
+
+async fn load_grants(db: &Db) -> Result<Vec<Grant>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
-    struct Grant {
+    struct Row {
+        role_id: i64,
         api_path: String,
         request_type: String,
     }
-    let marks: Vec<String> = (1..=role_ids.len()).map(|i| format!("${i}")).collect();
-    let grants: Vec<Grant> = db
+    let rows: Vec<Row> = db
         .fetch_all(&Statement::new(
-            format!(
-                "SELECT p.api_path, p.request_type FROM role_permissions rp JOIN permissions p ON p.id = rp.permission_id \
-                 WHERE rp.role_id IN ({}) AND p.status = 'ACTIVE'",
-                marks.join(", ")
-            ),
-            role_ids.iter().map(|id| SqlValue::Int(*id)).collect(),
+            "SELECT rp.role_id, p.api_path, p.request_type FROM role_permissions rp \
+             JOIN permissions p ON p.id = rp.permission_id WHERE p.status = 'ACTIVE'",
+            vec![],
         ))
         .await?;
-    Ok(grants.iter().any(|g| {
-        let methods: Vec<String> = serde_json::from_str(&g.request_type).unwrap_or_default();
-        permits(&g.api_path, &methods, route, method)
-    }))
+    Ok(rows
+        .into_iter()
+        .map(|row| Grant {
+            role_id: row.role_id,
+            methods: serde_json::from_str(&row.request_type).unwrap_or_default(),
+            api_path: row.api_path,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GRANT_PROJECTIONS;
+
+    /// The grant cache is invalidated by exactly these projections; it must
+    /// cover every table the grants are read from.
+    #[test]
+    fn the_grant_projections_write_every_table_grants_are_read_from() {
+        let registry = projections::registry();
+        let written: Vec<&str> = registry
+            .iter()
+            .filter(|p| GRANT_PROJECTIONS.contains(&p.name()))
+            .flat_map(|p| p.tables().iter().copied())
+            .collect();
+        assert_eq!(registry.iter().filter(|p| GRANT_PROJECTIONS.contains(&p.name())).count(), GRANT_PROJECTIONS.len());
+        for table in ["role_permissions", "permissions"] {
+            assert!(written.contains(&table), "{table} is not written by a grant projection");
+        }
+        // No other projection writes them behind the cache's back.
+        for projection in registry.iter().filter(|p| !GRANT_PROJECTIONS.contains(&p.name())) {
+            assert!(!projection.tables().iter().any(|t| ["role_permissions", "permissions"].contains(t)));
+        }
+    }
 }

@@ -94,6 +94,13 @@ impl Projector {
         }
     }
 
+    /// How far projection `name` has got on this instance (its own runners,
+    /// or the checkpoints it follows); it moves whenever the projection's
+    /// tables may have changed.
+    pub fn progress_of(&self, name: &str) -> Option<CommitPoint> {
+        self.progress.get(name).map(|sender| *sender.borrow())
+    }
+
     pub fn names(&self) -> Vec<&'static str> {
         self.projections.iter().map(|p| p.name()).collect()
     }

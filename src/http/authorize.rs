@@ -11,7 +11,7 @@ use axum::routing::MethodRouter;
 use axum::Extension;
 
 use crate::app::AppState;
-use crate::authorization::{allowed, PUBLIC_ROLE_ID};
+use crate::authorization::PUBLIC_ROLE_ID;
 use crate::error::AppError;
 
 use super::extract::token_from_headers;
@@ -41,7 +41,7 @@ async fn decide(state: &AppState, request: &mut Request) -> Result<(), AppError>
     if let Some(caller) = &caller {
         role_ids.extend(caller.role_ids.iter().copied());
     }
-    if !allowed(&state.db, &role_ids, &route, request.method().as_str()).await? {
+    if !state.grants.allowed(&state.db, &state.projector, &role_ids, &route, request.method().as_str()).await? {
         return Err(if caller.is_some() { AppError::Forbidden } else { AppError::Unauthorized });
     }
     if let Some(caller) = caller {

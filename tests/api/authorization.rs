@@ -228,6 +228,46 @@ async fn revoking_a_permission_takes_effect_at_once(backend: Backend) {
 }
 
 on_both_backends!(every_route_against_every_caller, revoking_a_permission_takes_effect_at_once);
+/// Each instance keeps the grants in memory; a permission revoked through one
+/// instance must count on another within its checkpoint polling (several
+/// instances share a PostgreSQL only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permission_revoked_through_one_instance_counts_on_another() {
+    let first = spawn_app(Backend::Postgres).await;
+    let second = roster::app::Application::build(test_settings(&first.database.url)).await.unwrap();
+    let second_read = format!("http://{}/user/v1/user/read", second.local_addr());
+    tokio::spawn(second.run_until(std::future::pending()));
+    let mentee = first.sign_up("Mentee", "mentee@example.com").await;
+    let read_on_second = || async {
+        first
+            .client
+            .get(&second_read)
+            .header("X-auth-token", format!("bearer {}", mentee.access_token))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(read_on_second().await, 200, "the second instance now holds the grants");
+
+    let meta = roster::commands::Metadata::system("test");
+    let revoke = aggregates::RoleCommand::RevokePermission { permission_id: 14, at: chrono::Utc::now() };
+    let committed =
+        first.state.bus.execute::<aggregates::Role>(&roster::bootstrap::role_uuid(3), revoke, &meta).await.unwrap();
+    first.state.settle(committed).await;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let status = read_on_second().await;
+        if status == 403 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(std::time::Instant::now() < deadline, "the second instance still grants a revoked permission");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
 
 /// Every ELEVATE route goes through the authorisation check: an unguarded
 /// route would be open to anyone.
