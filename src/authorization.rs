@@ -9,7 +9,6 @@ use aggregates::permission::permits;
 use projections::Statement;
 
 use crate::projector::Projector;
-use crate::storage::log::CommitPoint;
 use crate::storage::Db;
 
 pub const PUBLIC_ROLE_ID: i64 = 7;
@@ -66,14 +65,15 @@ struct Grant {
     methods: Vec<String>,
 }
 
-/// Every active grant, held in memory and read again as soon as a projection
-/// that writes grants has moved on this instance. On the instance that ran
-/// the change, its read-your-writes wait moves that projection first, so a
-/// permission change counts at the next request; other instances follow
-/// within their checkpoint polling (100 ms). Saves a query on every request.
+/// Every active grant, held in memory and read again as soon as the tables of
+/// a projection that writes grants may have changed on this instance
+/// (`Projector::changes_of`). On the instance that ran the change, its
+/// read-your-writes wait ends after that, so a permission change counts at
+/// the next request; other instances follow within their checkpoint polling
+/// (100 ms). Saves a query on every request.
 #[derive(Default)]
 pub struct GrantCache {
-    loaded: std::sync::RwLock<Option<(Vec<CommitPoint>, Arc<Vec<Grant>>)>>,
+    loaded: std::sync::RwLock<Option<(Vec<u64>, Arc<Vec<Grant>>)>>,
 }
 
 impl GrantCache {
@@ -87,8 +87,7 @@ impl GrantCache {
         method: &str,
     ) -> Result<bool, sqlx::Error> {
         // Read before the grants are: a stale version only costs a reload.
-        let version: Option<Vec<CommitPoint>> =
-            GRANT_PROJECTIONS.iter().map(|name| projector.progress_of(name)).collect();
+        let version: Option<Vec<u64>> = GRANT_PROJECTIONS.iter().map(|name| projector.changes_of(name)).collect();
         let cached = match (&version, &*self.loaded.read().unwrap_or_else(|p| p.into_inner())) {
             (Some(version), Some((at, grants))) if at == version => Some(grants.clone()),
             _ => None,

@@ -4,6 +4,7 @@
 //! start resumes from the checkpoint; nothing is applied twice.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,6 +44,12 @@ pub struct Projector {
     db: Db,
     projections: Arc<Vec<Arc<dyn Projection>>>,
     progress: Arc<HashMap<&'static str, watch::Sender<CommitPoint>>>,
+    /// How many times each projection's tables may have changed on this
+    /// instance: a batch applied, a reset, another runner's batch, or (when
+    /// following another instance) a stored checkpoint that moved. Unlike
+    /// `progress`, it stays put while the log grows with other projections'
+    /// events, so a cache of one projection's tables can key on it.
+    changes: Arc<HashMap<&'static str, AtomicU64>>,
     wake: Arc<Notify>,
     log_end: Arc<SharedLogEnd>,
 }
@@ -85,20 +92,28 @@ impl Projector {
     pub fn new(db: Db) -> Self {
         let projections: Vec<Arc<dyn Projection>> = projections::registry().into_iter().map(Arc::from).collect();
         let progress = projections.iter().map(|p| (p.name(), watch::channel(CommitPoint::default()).0)).collect();
+        let changes = projections.iter().map(|p| (p.name(), AtomicU64::new(0))).collect();
         Projector {
             db,
             projections: Arc::new(projections),
             progress: Arc::new(progress),
+            changes: Arc::new(changes),
             wake: Arc::new(Notify::new()),
             log_end: Arc::default(),
         }
     }
 
-    /// How far projection `name` has got on this instance (its own runners,
-    /// or the checkpoints it follows); it moves whenever the projection's
-    /// tables may have changed.
-    pub fn progress_of(&self, name: &str) -> Option<CommitPoint> {
-        self.progress.get(name).map(|sender| *sender.borrow())
+    /// A number that moves whenever projection `name`'s tables may have
+    /// changed on this instance, before its progress is announced: once a
+    /// write's read-your-writes wait is over, the number has moved.
+    pub fn changes_of(&self, name: &str) -> Option<u64> {
+        self.changes.get(name).map(|count| count.load(Ordering::Acquire))
+    }
+
+    fn mark_changed(&self, name: &str) {
+        if let Some(count) = self.changes.get(name) {
+            count.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     pub fn names(&self) -> Vec<&'static str> {
@@ -172,11 +187,10 @@ impl Projector {
     async fn follow_checkpoints(&self) -> Result<(), ProjectorError> {
         for projection in self.projections.iter() {
             let point = self.db.checkpoint(projection.name()).await?;
-            self.progress[projection.name()].send_if_modified(|p| {
-                let changed = *p != point;
-                *p = point;
-                changed
-            });
+            if *self.progress[projection.name()].borrow() != point {
+                self.mark_changed(projection.name());
+                self.progress[projection.name()].send_replace(point);
+            }
         }
         Ok(())
     }
@@ -215,6 +229,7 @@ impl Projector {
                 Err(ProjectorError::CheckpointMoved(name)) => {
                     // Another runner (another instance, or a replay) applied this batch.
                     tracing::debug!(projection = name, "checkpoint moved; reloading");
+                    self.mark_changed(name);
                     cursor = None;
                 }
                 Err(error) => {
@@ -327,6 +342,7 @@ impl Projector {
         if moved {
             return Err(ProjectorError::CheckpointMoved(name));
         }
+        self.mark_changed(name);
         self.progress[name].send_replace(reached);
         metrics::counter!("roster_projection_events_total", "projection" => name).increment(events as u64);
         Ok(())
@@ -422,6 +438,7 @@ impl Projector {
             }
             tx.commit().await?;
         });
+        self.mark_changed(projection.name());
         Ok(())
     }
 }
