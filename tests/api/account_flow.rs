@@ -159,18 +159,9 @@ async fn admin_creation_needs_the_secret_and_admin_login_needs_the_role(backend:
         )
         .await;
     refused.assert_error_envelope(401);
-    let created = app
-        .post(
-            "/user/v1/admin/create",
-            None,
-            json!({"name": "Root", "email": "root@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let admin =
-        app.post("/user/v1/admin/login", None, json!({"email": "root@example.com", "password": PASSWORD})).await;
-    assert_eq!(admin.status, StatusCode::OK, "{}", admin.body);
-    assert_eq!(admin.result()["user"]["user_roles"][0]["title"], "admin");
+    // Created with the right secret, then logged in through admin/login.
+    let admin = app.admin_session().await;
+    assert_eq!(admin.user["user_roles"][0]["title"], "admin");
 
     app.sign_up("Plain", "plain@example.com").await;
     let not_admin =

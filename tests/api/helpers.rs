@@ -198,9 +198,10 @@ impl TestApp {
             )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-        session(
-            &self.post("/user/v1/admin/login", None, json!({"email": "root@example.com", "password": PASSWORD})).await,
-        )
+        let login =
+            self.post("/user/v1/admin/login", None, json!({"email": "root@example.com", "password": PASSWORD})).await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+        session(&login)
     }
 }
 
