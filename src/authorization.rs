@@ -73,8 +73,11 @@ struct Grant {
 /// (100 ms). Saves a query on every request.
 #[derive(Default)]
 pub struct GrantCache {
-    loaded: std::sync::RwLock<Option<(Vec<u64>, Arc<Vec<Grant>>)>>,
+    loaded: std::sync::RwLock<Option<LoadedGrants>>,
 }
+
+/// The grants, with the change counts of `GRANT_PROJECTIONS` read before them.
+type LoadedGrants = (Vec<u64>, Arc<Vec<Grant>>);
 
 impl GrantCache {
     /// Whether any of `role_ids` holds an active permission covering the route.

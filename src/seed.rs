@@ -49,7 +49,7 @@ pub fn seed_sign_up(i: u64) -> SignUp {
         username: None,
         has_accepted_terms_and_conditions: true,
         // Every tenth user is a mentor, so role filters have something to find.
-        roles: if i % 10 == 0 { vec!["mentor".into()] } else { vec![] },
+        roles: if i.is_multiple_of(10) { vec!["mentor".into()] } else { vec![] },
         preferred_language: None,
     }
 }

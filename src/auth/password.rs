@@ -44,9 +44,9 @@ fn hashing_slots() -> &'static tokio::sync::Semaphore {
 
 pub async fn hash(password: String) -> anyhow::Result<String> {
     let _slot = hashing_slots().acquire().await?;
-    Ok(tokio::task::spawn_blocking(move || hash_blocking(&password))
+    tokio::task::spawn_blocking(move || hash_blocking(&password))
         .await?
-        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?)
+        .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
 }
 
 pub async fn verify(password: String, hash: Option<String>) -> bool {

@@ -89,7 +89,7 @@ async fn refused(db: &Db, session_id: &str) -> Result<Rotation, sqlx::Error> {
 /// What a refresh found: its rotation, and if it rotated, the holder's profile.
 pub enum RefreshOutcome {
     /// Rotated; the profile is `None` if the user no longer exists.
-    Rotated(Option<Profile>),
+    Rotated(Option<Box<Profile>>),
     Refused(Rotation),
 }
 
@@ -107,9 +107,9 @@ pub async fn rotate_reading_profile(
     if matches!(db, Db::Sqlite(_)) {
         // In-process: two statements cost no more than one.
         return Ok(match rotate(db, session_id, presented_jti, next_jti).await? {
-            Rotation::Rotated => {
-                RefreshOutcome::Rotated(read_models::profile(db, &UserKey::Uuid(user_uuid.to_string())).await?)
-            }
+            Rotation::Rotated => RefreshOutcome::Rotated(
+                read_models::profile(db, &UserKey::Uuid(user_uuid.to_string())).await?.map(Box::new),
+            ),
             refused => RefreshOutcome::Refused(refused),
         });
     }
@@ -118,7 +118,7 @@ pub async fn rotate_reading_profile(
     let args = vec![session_id.into(), presented_jti.into(), next_jti.into(), now().into()];
     let from = "rotated x JOIN users u ON u.user_uuid = x.user_uuid";
     if let Some(profile) = read_models::profile_query(db, with, from, "TRUE", args).await? {
-        return Ok(RefreshOutcome::Rotated(Some(profile)));
+        return Ok(RefreshOutcome::Rotated(Some(Box::new(profile))));
     }
     // No row: either nothing rotated, or it did and the user is gone.
     let current: Option<String> = on_pool!(db, pool => {

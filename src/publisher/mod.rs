@@ -77,7 +77,7 @@ impl Publisher {
             .set("acks", "all")
             .set("compression.type", "lz4")
             .set("linger.ms", "5")
-            .set("message.timeout.ms", &settings.delivery_timeout_ms.to_string())
+            .set("message.timeout.ms", settings.delivery_timeout_ms.to_string())
             .create()?;
         Ok(Publisher {
             db,
@@ -300,7 +300,7 @@ impl Publisher {
                 .headers
                 .iter()
                 .fold(OwnedHeaders::new_with_capacity(record.headers.len()), |headers, (key, value)| {
-                    headers.insert(Header { key: *key, value: Some(value.as_bytes()) })
+                    headers.insert(Header { key, value: Some(value.as_bytes()) })
                 });
             let mut future_record =
                 FutureRecord::to(&record.topic).key(record.key.as_bytes()).payload(&record.payload).headers(headers);
