@@ -437,12 +437,8 @@ impl AppState {
             match sessions::rotate_reading_profile(&self.db, session_id, &claims.data.uuid, &claims.jti, &next_jti)
                 .await?
             {
-                RefreshOutcome::Refused(_) => return Err(AppError::Unauthorized),
-                RefreshOutcome::Rotated(Some(p))
-                    if p.user.status == UserStatus::Active.as_str() && p.user.user_uuid == claims.data.uuid =>
-                {
-                    p
-                }
+                RefreshOutcome::Refused => return Err(AppError::Unauthorized),
+                RefreshOutcome::Rotated(Some(p)) if p.user.status == UserStatus::Active.as_str() => p,
                 RefreshOutcome::Rotated(_) => {
                     sessions::revoke(&self.db, &claims.data.session_id, "user not active").await?;
                     return Err(AppError::Unauthorized);
@@ -454,10 +450,9 @@ impl AppState {
     /// Verifies an access token and its session, and takes the caller's
     /// organisation and active roles from the read model (so a role granted
     /// or revoked counts on the very next request): one query.
-    pub async fn authenticate_with_roles(&self, access_token: &str) -> Result<Caller, AppError> {
+    pub async fn authenticate(&self, access_token: &str) -> Result<Caller, AppError> {
         let claims = self.tokens.verify(ACCESS, access_token).map_err(|_| AppError::Unauthorized)?;
-        let now = projections::format_time(&chrono::Utc::now());
-        let holder = read_models::session_holder(&self.db, &claims.data.session_id, &now)
+        let holder = sessions::live_holder(&self.db, &claims.data.session_id)
             .await?
             .filter(|holder| holder.user_uuid == claims.data.uuid)
             .ok_or(AppError::Unauthorized)?;
@@ -465,15 +460,6 @@ impl AppState {
         caller.role_ids = holder.active_role_ids;
         caller.organization_id = holder.organization_id;
         Ok(caller)
-    }
-
-    /// Verifies an access token and its session.
-    pub async fn authenticate(&self, access_token: &str) -> Result<Caller, AppError> {
-        let claims = self.tokens.verify(ACCESS, access_token).map_err(|_| AppError::Unauthorized)?;
-        match sessions::active_user(&self.db, &claims.data.session_id).await? {
-            Some(user) if user == claims.data.uuid => Ok(Caller::from_claims(claims)),
-            _ => Err(AppError::Unauthorized),
-        }
     }
 
     pub async fn logout(&self, caller: &Caller, refresh_token: Option<&str>, meta: &Metadata) -> Result<(), AppError> {

@@ -54,7 +54,6 @@ pub fn default_grants(role_title: &str) -> &'static [i64] {
     }
 }
 
-/// Whether any of `role_ids` holds an active permission covering the route.
 /// The projections whose read tables grants are read from.
 pub const GRANT_PROJECTIONS: [&str; 2] = ["roles", "permissions"];
 

@@ -93,43 +93,6 @@ pub async fn roles_of(db: &Db, user_uuid: &str) -> Result<Vec<RoleRow>, sqlx::Er
     .await
 }
 
-/// Who holds a live session, as the authorisation check needs it: the user,
-/// their organisation and their active roles.
-pub struct SessionHolder {
-    pub user_uuid: String,
-    pub organization_id: i64,
-    pub active_role_ids: Vec<i64>,
-}
-
-/// The holder of session `session_id` if it is live at `now` and its user
-/// exists: one query, as every authenticated request runs it.
-pub async fn session_holder(db: &Db, session_id: &str, now: &str) -> Result<Option<SessionHolder>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        user_uuid: String,
-        organization_id: i64,
-        role_id: Option<i64>,
-    }
-    let rows: Vec<Row> = db
-        .fetch_all(&Statement::new(
-            "SELECT s.user_uuid, u.organization_id, r.id AS role_id FROM sessions s \
-             JOIN users u ON u.user_uuid = s.user_uuid AND u.status <> 'DELETED' \
-             LEFT JOIN user_roles ur ON ur.user_uuid = u.user_uuid \
-             LEFT JOIN roles r ON r.id = ur.role_id AND r.status = 'ACTIVE' \
-             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 ORDER BY r.id",
-            vec![session_id.into(), now.into()],
-        ))
-        .await?;
-    let Some(first) = rows.first() else {
-        return Ok(None);
-    };
-    Ok(Some(SessionHolder {
-        user_uuid: first.user_uuid.clone(),
-        organization_id: first.organization_id,
-        active_role_ids: rows.iter().filter_map(|r| r.role_id).collect(),
-    }))
-}
-
 pub async fn organization(db: &Db, id: i64) -> Result<Option<OrganizationRow>, sqlx::Error> {
     db.fetch_optional(&Statement::new("SELECT id, name, code FROM organizations WHERE id = $1", vec![id.into()])).await
 }

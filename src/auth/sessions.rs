@@ -4,6 +4,8 @@
 //! whole family. Logout, deactivation and deletion revoke sessions, and every
 //! authenticated request checks its session, so tokens stop working at once.
 
+use projections::Statement;
+
 use crate::on_pool;
 use crate::read_models::{self, Profile, UserKey};
 use crate::storage::Db;
@@ -42,17 +44,41 @@ pub async fn create(
     })
 }
 
-/// The session's user if the session is live.
-pub async fn active_user(db: &Db, session_id: &str) -> Result<Option<String>, sqlx::Error> {
-    on_pool!(db, pool => {
-        sqlx::query_scalar::<_, String>(
-            "SELECT user_uuid FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
-        )
-        .bind(session_id)
-        .bind(now())
-        .fetch_optional(pool)
-        .await
-    })
+/// Who holds a live session, as the authorisation check needs it: the user,
+/// their organisation and their active roles.
+pub struct Holder {
+    pub user_uuid: String,
+    pub organization_id: i64,
+    pub active_role_ids: Vec<i64>,
+}
+
+/// The holder of `session_id` if the session is live and its user exists:
+/// one query, as every authenticated request runs it.
+pub async fn live_holder(db: &Db, session_id: &str) -> Result<Option<Holder>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        user_uuid: String,
+        organization_id: i64,
+        role_id: Option<i64>,
+    }
+    let rows: Vec<Row> = db
+        .fetch_all(&Statement::new(
+            "SELECT s.user_uuid, u.organization_id, r.id AS role_id FROM sessions s \
+             JOIN users u ON u.user_uuid = s.user_uuid AND u.status <> 'DELETED' \
+             LEFT JOIN user_roles ur ON ur.user_uuid = u.user_uuid \
+             LEFT JOIN roles r ON r.id = ur.role_id AND r.status = 'ACTIVE' \
+             WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 ORDER BY r.id",
+            vec![session_id.into(), now().into()],
+        ))
+        .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(Holder {
+        user_uuid: first.user_uuid.clone(),
+        organization_id: first.organization_id,
+        active_role_ids: rows.iter().filter_map(|r| r.role_id).collect(),
+    }))
 }
 
 pub async fn rotate(db: &Db, session_id: &str, presented_jti: &str, next_jti: &str) -> Result<Rotation, sqlx::Error> {
@@ -86,15 +112,16 @@ async fn refused(db: &Db, session_id: &str) -> Result<Rotation, sqlx::Error> {
     Ok(Rotation::Invalid)
 }
 
-/// What a refresh found: its rotation, and if it rotated, the holder's profile.
+/// What a refresh found: whether it rotated, and if so the user's profile.
 pub enum RefreshOutcome {
     /// Rotated; the profile is `None` if the user no longer exists.
     Rotated(Option<Box<Profile>>),
-    Refused(Rotation),
+    /// Unknown, expired, revoked, or reused (and now revoked).
+    Refused,
 }
 
-/// Rotates the refresh id of `user_uuid`'s session and reads the profile the
-/// new tokens carry (the caller checks it is that user's). On
+/// Rotates the refresh id of `user_uuid`'s session and reads that user's
+/// profile, which the new tokens carry. On
 /// PostgreSQL both go in one round trip (the compare-and-set is a
 /// data-modifying `WITH`), which a refresh, the hottest write, is worth.
 pub async fn rotate_reading_profile(
@@ -110,14 +137,14 @@ pub async fn rotate_reading_profile(
             Rotation::Rotated => RefreshOutcome::Rotated(
                 read_models::profile(db, &UserKey::Uuid(user_uuid.to_string())).await?.map(Box::new),
             ),
-            refused => RefreshOutcome::Refused(refused),
+            Rotation::Reused | Rotation::Invalid => RefreshOutcome::Refused,
         });
     }
     let with = "WITH rotated AS (UPDATE sessions SET refresh_jti = $3 \
         WHERE id = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $4 RETURNING user_uuid) ";
-    let args = vec![session_id.into(), presented_jti.into(), next_jti.into(), now().into()];
+    let args = vec![session_id.into(), presented_jti.into(), next_jti.into(), now().into(), user_uuid.into()];
     let from = "rotated x JOIN users u ON u.user_uuid = x.user_uuid";
-    if let Some(profile) = read_models::profile_query(db, with, from, "TRUE", args).await? {
+    if let Some(profile) = read_models::profile_query(db, with, from, "u.user_uuid = $5", args).await? {
         return Ok(RefreshOutcome::Rotated(Some(Box::new(profile))));
     }
     // No row: either nothing rotated, or it did and the user is gone.
@@ -127,7 +154,8 @@ pub async fn rotate_reading_profile(
     if current.as_deref() == Some(next_jti) {
         return Ok(RefreshOutcome::Rotated(None));
     }
-    Ok(RefreshOutcome::Refused(refused(db, session_id).await?))
+    refused(db, session_id).await?;
+    Ok(RefreshOutcome::Refused)
 }
 
 /// Revokes one session; true if it was live.

@@ -34,7 +34,7 @@ async fn decide(state: &AppState, request: &mut Request) -> Result<(), AppError>
         return Ok(());
     };
     let caller = match token_from_headers(request.headers()) {
-        Some(token) => Some(state.authenticate_with_roles(&token).await?),
+        Some(token) => Some(state.authenticate(&token).await?),
         None => None,
     };
     let mut role_ids = vec![PUBLIC_ROLE_ID];
