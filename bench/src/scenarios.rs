@@ -342,28 +342,29 @@ pub async fn visible(target: &Target, load: &Load) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The cumulative buckets of `roster_read_your_writes_wait_seconds`: upper
-/// bound in seconds (`+Inf` last) and count.
-async fn wait_buckets(base: &str) -> anyhow::Result<Vec<(f64, f64)>> {
-    let text = client().get(format!("{base}/metrics")).send().await?.text().await?;
+/// The samples on `/metrics` whose line starts with `prefix`: the rest of
+/// the series (labels) and the value.
+async fn samples(client: &Client, base: &str, prefix: &str) -> anyhow::Result<Vec<(String, f64)>> {
+    let text = client.get(format!("{base}/metrics")).send().await?.text().await?;
     Ok(text
         .lines()
-        .filter_map(|l| l.strip_prefix("roster_read_your_writes_wait_seconds_bucket{le=\""))
+        .filter_map(|l| l.strip_prefix(prefix))
         .filter_map(|l| {
-            let (le, count) = l.split_once("\"} ")?;
-            Some((le.parse().ok()?, count.trim().parse().ok()?))
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
         })
         .collect())
 }
 
+/// The cumulative buckets of `roster_read_your_writes_wait_seconds`: upper
+/// bound in seconds (`+Inf` last) and count.
+async fn wait_buckets(base: &str) -> anyhow::Result<Vec<(f64, f64)>> {
+    let buckets = samples(&client(), base, "roster_read_your_writes_wait_seconds_bucket{le=\"").await?;
+    Ok(buckets.into_iter().filter_map(|(le, count)| Some((le.strip_suffix("\"}")?.parse().ok()?, count))).collect())
+}
+
 async fn metric(client: &Client, base: &str, name: &str) -> anyhow::Result<f64> {
-    let text = client.get(format!("{base}/metrics")).send().await?.text().await?;
-    Ok(text
-        .lines()
-        .find(|l| l.starts_with(name))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0))
+    Ok(samples(client, base, name).await?.first().map_or(0.0, |(_, value)| *value))
 }
 
 /// Start the server with `KAFKA_BROKERS` on a log the publisher has not seen,
