@@ -15,6 +15,7 @@ use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
 use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
 use crate::commands::{CommandError, Committed, Metadata, NewAggregates};
 use crate::error::{AppError, FieldError};
+use crate::projector::Visibility;
 use crate::read_models::{self, Profile, UserKey};
 
 /// A sign-up takes well under a second; a claim this old whose owner never
@@ -124,9 +125,13 @@ impl AppState {
     }
 
     /// Read-your-writes: the caller's next read sees what this command wrote.
-    pub async fn settle(&self, committed: Committed) {
-        if let Some(point) = committed.point {
-            self.projector.wait_for(point, self.read_your_writes_timeout()).await;
+    /// A read model that skipped one of the write's events will never show
+    /// it: that is said plainly rather than answered as "not found".
+    pub async fn settle(&self, committed: Committed) -> Result<(), AppError> {
+        let Some(point) = committed.point else { return Ok(()) };
+        match self.projector.wait_for_write(point, committed.events, self.read_your_writes_timeout()).await? {
+            Visibility::Skipped(projections) => Err(AppError::NotProjected(projections)),
+            Visibility::Visible | Visibility::TimedOut => Ok(()),
         }
     }
 
@@ -387,7 +392,7 @@ impl AppState {
         };
         let refresh_jti = Uuid::new_v4().to_string();
         sessions::create(&self.db, &session_id, user_uuid, &refresh_jti, self.tokens.refresh_ttl).await?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         let profile = self.profile(&UserKey::Uuid(user_uuid.to_string())).await?;
         let tokens = self.sign_pair(&profile, &session_id, refresh_jti)?;
         Ok((profile, tokens))
@@ -474,7 +479,7 @@ impl AppState {
         let logout =
             UserCommand::RecordLogout { session_id: caller.claims.data.session_id.clone(), at: chrono::Utc::now() };
         let committed = self.bus.execute::<User>(caller.user_uuid(), logout, meta).await?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         Ok(())
     }
 
@@ -496,7 +501,7 @@ impl AppState {
                 CommandError::Domain(UserError::NothingToUpdate) => AppError::bad_request("Nothing to update"),
                 other => other.into(),
             })?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         self.profile(&UserKey::Uuid(caller.user_uuid().to_string())).await
     }
 
@@ -505,7 +510,7 @@ impl AppState {
             .bus
             .execute::<User>(caller.user_uuid(), UserCommand::AcceptTerms { at: chrono::Utc::now() }, meta)
             .await?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         Ok(())
     }
 
@@ -514,7 +519,7 @@ impl AppState {
         let committed =
             self.bus.execute::<User>(user_uuid, UserCommand::Deactivate { at: chrono::Utc::now() }, meta).await?;
         sessions::revoke_user(&self.db, user_uuid, "deactivated").await?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         Ok(())
     }
 
@@ -537,7 +542,7 @@ impl AppState {
         // Last, so the claims above could still be read: from here on the
         // user's personal values in the log are unreadable.
         self.db.destroy_personal_key(user_uuid).await?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         Ok(())
     }
 }

@@ -198,7 +198,7 @@ impl AppState {
             .execute::<Role>(&uuid, RoleCommand::Create { role, permission_ids: vec![], at: chrono::Utc::now() }, meta)
             .await;
         match created {
-            Ok(committed) => self.settle(committed).await,
+            Ok(committed) => self.settle(committed).await?,
             Err(error) => {
                 self.release(ClaimKind::RoleTitle, &title_key, &uuid, meta).await;
                 return Err(role_error(error));
@@ -233,7 +233,7 @@ impl AppState {
             self.release(ClaimKind::RoleTitle, &format!("{}:{}", current.organization_id, current.title), &uuid, meta)
                 .await;
         }
-        self.settle(committed).await;
+        self.settle(committed).await?;
         self.role_details(id).await
     }
 
@@ -250,7 +250,7 @@ impl AppState {
             .map_err(role_error)?;
         self.release(ClaimKind::RoleTitle, &format!("{}:{}", current.organization_id, current.title), &uuid, meta)
             .await;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         Ok(())
     }
 
@@ -318,7 +318,7 @@ impl AppState {
         if let (Some(old), true) = (&current, code_changed) {
             self.release(ClaimKind::ModuleCode, &old.code, &uuid, meta).await;
         }
-        self.settle(committed).await;
+        self.settle(committed).await?;
         self.module(numeric_id).await
     }
 
@@ -328,7 +328,7 @@ impl AppState {
         let committed =
             self.bus.execute::<Module>(&uuid, ModuleCommand::Delete { at: chrono::Utc::now() }, meta).await?;
         self.release(ClaimKind::ModuleCode, &current.code, &uuid, meta).await;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         Ok(())
     }
 
@@ -391,7 +391,7 @@ impl AppState {
         if let (Some(old), true) = (&current, code_changed) {
             self.release(ClaimKind::PermissionCode, &old.code, &uuid, meta).await;
         }
-        self.settle(committed).await;
+        self.settle(committed).await?;
         self.permission(numeric_id).await
     }
 
@@ -401,7 +401,7 @@ impl AppState {
         let committed =
             self.bus.execute::<Permission>(&uuid, PermissionCommand::Delete { at: chrono::Utc::now() }, meta).await?;
         self.release(ClaimKind::PermissionCode, &current.code, &uuid, meta).await;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         Ok(())
     }
 
@@ -440,7 +440,7 @@ impl AppState {
             }
             other => role_error(other),
         })?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         Ok(permission)
     }
 

@@ -27,8 +27,19 @@ pub enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Rebuild every read model from the start of the log.
-    Replay,
+    /// Rebuild every read model from the start of the log, each in one
+    /// transaction: a rebuild that fails leaves the read models as they were.
+    Replay {
+        /// Record and skip events a read model refuses (as the live runner
+        /// does) instead of stopping at the first.
+        #[arg(long)]
+        skip_failed: bool,
+    },
+    /// Events the read models could not apply.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
     /// Development and benchmarking helpers.
     Dev {
         #[command(subcommand)]
@@ -54,6 +65,25 @@ pub enum DevCommand {
         /// Batches appended in parallel.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ProjectionsCommand {
+    /// List the events each read model skipped, as JSON lines.
+    Failed {
+        /// Only this projection's (users, organizations, roles, permissions, role_requests).
+        #[arg(long)]
+        projection: Option<String>,
+    },
+    /// Apply skipped events again (after a fix); those that apply are forgotten.
+    Retry {
+        /// Only this projection's.
+        #[arg(long)]
+        projection: Option<String>,
+        /// Only the event at this position.
+        #[arg(long)]
+        position: Option<i64>,
     },
 }
 
@@ -96,7 +126,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("migrations applied ({})", db.backend());
             Ok(())
         }
-        Command::Replay => replay(&settings).await,
+        Command::Replay { skip_failed } => replay(&settings, skip_failed).await,
+        Command::Projections { command } => projections(&settings, command).await,
         Command::Dev { command: DevCommand::Seed { users, start_at, concurrency } } => {
             crate::seed::seed(settings, users, start_at, concurrency).await
         }
@@ -107,8 +138,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn replay(settings: &Settings) -> anyhow::Result<()> {
-    let db = Db::connect(&settings.database_url, 4).await?;
+/// `projections failed | retry`.
+async fn projections(settings: &Settings, command: ProjectionsCommand) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database_url, 2).await?;
+    db.migrate().await?;
+    let projector = Projector::new(db.clone());
+    let known = |name: &Option<String>| -> anyhow::Result<()> {
+        match name {
+            Some(name) if !projector.names().contains(&name.as_str()) => {
+                anyhow::bail!("unknown projection {name}; known: {}", projector.names().join(", "))
+            }
+            _ => Ok(()),
+        }
+    };
+    match command {
+        ProjectionsCommand::Failed { projection } => {
+            known(&projection)?;
+            let mut stdout = std::io::stdout().lock();
+            let failed = db.failed_events(projection.as_deref()).await?;
+            for event in &failed {
+                writeln!(stdout, "{}", serde_json::to_string(event)?)?;
+            }
+            eprintln!("{} failed event(s)", failed.len());
+        }
+        ProjectionsCommand::Retry { projection, position } => {
+            known(&projection)?;
+            let report = projector.retry_failed(projection.as_deref(), position).await?;
+            eprintln!("{} event(s) applied, {} still failing", report.applied, report.still_failing);
+            if report.still_failing > 0 {
+                anyhow::bail!("some events still fail: see `roster projections failed`");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn replay(settings: &Settings, skip_failed: bool) -> anyhow::Result<()> {
+    // Each read model rebuilds in a transaction of its own while a reader
+    // fetches its next batches: two connections per projection.
+    let db = Db::connect(&settings.database_url, 12).await?;
     db.migrate().await?;
     let total = db.count_events().await? as u64;
     let projector = Projector::new(db.clone());
@@ -128,7 +196,7 @@ async fn replay(settings: &Settings) -> anyhow::Result<()> {
         })
         .collect();
     projector
-        .rebuild(|name, n| {
+        .rebuild_with(skip_failed, |name, n| {
             if let Some((_, bar)) = bars.iter().find(|(b, _)| *b == name) {
                 bar.inc(n as u64);
             }

@@ -64,10 +64,11 @@ pub enum CommandError<E: std::error::Error> {
     Store(String),
 }
 
-/// What a successful command wrote: nothing, or events ending at `point`.
+/// What a successful command wrote: nothing, or `events` events ending at `point`.
 #[derive(Debug, Clone, Copy)]
 pub struct Committed {
     pub point: Option<CommitPoint>,
+    pub events: u64,
 }
 
 // Enough for dozens of writers racing on one aggregate; each round lets one through.
@@ -129,7 +130,7 @@ impl CommandBus {
             aggregate.handle(command.clone(), &(), &sink).await.map_err(CommandError::Domain)?;
             let events = sink.collect().await;
             if events.is_empty() {
-                return Ok(Committed { point: None });
+                return Ok(Committed { point: None, events: 0 });
             }
             let count = events.len() as u64;
             let serialized = serialize::<A>(id, sequence as usize + 1, events, &metadata)?;
@@ -137,7 +138,7 @@ impl CommandBus {
                 Ok(Some(point)) => {
                     self.projector.notify();
                     metrics::counter!("roster_events_appended_total", "aggregate" => A::TYPE).increment(count);
-                    return Ok(Committed { point: Some(point) });
+                    return Ok(Committed { point: Some(point), events: count });
                 }
                 // Someone appended to this aggregate since it was loaded.
                 Ok(None) if attempt < MAX_ATTEMPTS => {

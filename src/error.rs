@@ -28,6 +28,10 @@ pub enum AppError {
     Http { status: u16, message: String },
     #[error("Service temporarily busy, please retry")]
     Busy,
+    /// The change is recorded, but these read models refused it (see
+    /// `roster projections failed`), so reads will not show it.
+    #[error("The change was saved, but it cannot be shown: the {} read model could not apply it (operators: roster projections failed)", .0.join(", "))]
+    NotProjected(Vec<String>),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }

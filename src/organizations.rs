@@ -71,7 +71,7 @@ impl AppState {
         let create =
             OrganizationCommand::Create { numeric_id, name, code, description: description.trim().to_string(), at };
         let committed = self.bus.execute::<Organization>(&org_uuid, create, meta).await.map_err(org_error)?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         self.organization(&OrganizationKey::Id(numeric_id)).await
     }
 
@@ -96,7 +96,7 @@ impl AppState {
             CommandError::Domain(OrganizationError::NothingToUpdate) => AppError::bad_request("Nothing to update"),
             other => org_error(other),
         })?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         self.organization(&OrganizationKey::Id(id)).await
     }
 
@@ -108,7 +108,7 @@ impl AppState {
             .execute::<Organization>(&org.org_uuid, OrganizationCommand::Deactivate { at: chrono::Utc::now() }, meta)
             .await
             .map_err(org_error)?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         let users = read_models::active_users_of_organization(&self.db, id).await?;
         let mut deactivated = 0;
         for user in &users {
@@ -124,7 +124,7 @@ impl AppState {
         match self.bus.execute::<User>(user_uuid, UserCommand::Deactivate { at: chrono::Utc::now() }, meta).await {
             Ok(committed) => {
                 sessions::revoke_user(&self.db, user_uuid, "deactivated").await?;
-                self.settle(committed).await;
+                self.settle(committed).await?;
                 Ok(true)
             }
             Err(CommandError::Domain(UserError::AlreadyInactive)) => Ok(false),
@@ -194,7 +194,7 @@ impl AppState {
         }
         let assign = UserCommand::AssignRole { role_id, organization_id, at: chrono::Utc::now() };
         let committed = self.bus.execute::<User>(&user.user_uuid, assign, meta).await?;
-        self.settle(committed).await;
+        self.settle(committed).await?;
         Ok(())
     }
 
@@ -247,7 +247,7 @@ impl AppState {
                 .bus
                 .execute::<RoleRequest>(&request_uuid, RoleRequestCommand::Submit { details, at }, meta)
                 .await?;
-            self.settle(committed).await;
+            self.settle(committed).await?;
             Ok::<_, AppError>(numeric_id)
         }
         .await;
@@ -308,6 +308,7 @@ impl AppState {
                 }
                 other => other.into(),
             })?;
+        let mut shown = Ok(());
         if status == RequestStatus::Approved {
             let assign = UserCommand::AssignRole {
                 role_id: request.role_id,
@@ -315,12 +316,13 @@ impl AppState {
                 at: chrono::Utc::now(),
             };
             let granted = self.bus.execute::<User>(&request.requester_uuid, assign, meta).await?;
-            self.settle(granted).await;
+            shown = self.settle(granted).await;
         }
         if status.is_final() {
             self.release_pending(&request.requester_uuid, &request.request_uuid, meta).await;
         }
-        self.settle(committed).await;
+        shown?;
+        self.settle(committed).await?;
         self.role_request(id).await
     }
 }

@@ -44,6 +44,20 @@ async fn health(State(state): State<AppState>) -> Response {
         checks.push(check("Kafka", result).await);
     }
     let healthy = checks.iter().all(|c| c["healthy"] == true);
+    // Skipped events degrade the read models, not the service: the instance
+    // still serves (a 503 would take every instance out of a load balancer
+    // at once, since they share the database).
+    let skipped = state.db.failed_event_counts().await.unwrap_or_default();
+    let degraded = !skipped.is_empty();
+    if degraded {
+        let detail: Vec<String> = skipped.iter().map(|(name, count)| format!("{name}: {count}")).collect();
+        checks.push(json!({
+            "name": "projections",
+            "healthy": false,
+            "err": "DEGRADED",
+            "errMsg": format!("events skipped by read models ({}); see `roster projections failed`", detail.join(", ")),
+        }));
+    }
     let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let body = json!({
@@ -62,6 +76,7 @@ async fn health(State(state): State<AppState>) -> Response {
             "name": "UserService",
             "version": env!("CARGO_PKG_VERSION"),
             "healthy": healthy,
+            "degraded": degraded,
             "checks": checks,
         },
     });

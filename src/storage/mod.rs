@@ -5,6 +5,7 @@ mod aggregate_events;
 mod append;
 pub mod audit_log;
 mod event_repo;
+pub mod failed_events;
 mod listing;
 pub mod log;
 mod parked_indexes;

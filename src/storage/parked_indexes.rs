@@ -98,3 +98,21 @@ impl Db {
         Ok(())
     }
 }
+
+impl Db {
+    /// On SQLite, the secondary indexes and triggers of `tables` with the
+    /// statements that create them again, then the rebuild of their search
+    /// index (kind `REBUILD`), in the order to run them; nothing on
+    /// PostgreSQL. A replay drops and recreates them inside its transaction.
+    pub async fn parkable_sqlite(&self, tables: &[&str]) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+        let Db::Sqlite(pool) = self else { return Ok(Vec::new()) };
+        let mut parkable = Vec::new();
+        for table in tables {
+            parkable.extend(
+                sqlx::query_as::<_, (String, String, String)>(PARKABLE_SQLITE).bind(table).fetch_all(pool).await?,
+            );
+        }
+        parkable.sort_by_key(|(_, kind, _)| kind == "REBUILD");
+        Ok(parkable)
+    }
+}

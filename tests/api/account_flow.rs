@@ -223,7 +223,7 @@ async fn a_refresh_for_a_user_no_longer_active_is_refused_and_ends_the_session(b
         .execute::<aggregates::User>(&uuid, aggregates::UserCommand::Deactivate { at }, &meta)
         .await
         .unwrap();
-    app.state.settle(committed).await;
+    app.state.settle(committed).await.unwrap();
 
     app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.refresh_token}))
         .await

@@ -221,7 +221,7 @@ async fn revoking_a_permission_takes_effect_at_once(backend: Backend) {
     let revoke = aggregates::RoleCommand::RevokePermission { permission_id: 14, at: chrono::Utc::now() };
     let committed =
         app.state.bus.execute::<aggregates::Role>(&roster::bootstrap::role_uuid(3), revoke, &meta).await.unwrap();
-    app.state.settle(committed).await;
+    app.state.settle(committed).await.unwrap();
     app.get("/user/v1/user/read", Some(&mentee.access_token)).await.assert_error_envelope(403);
     // Other permissions of the role still hold.
     assert_eq!(app.get("/user/v1/account/list", Some(&mentee.access_token)).await.status.as_u16(), 200);
@@ -255,7 +255,7 @@ async fn a_permission_revoked_through_one_instance_counts_on_another() {
     let revoke = aggregates::RoleCommand::RevokePermission { permission_id: 14, at: chrono::Utc::now() };
     let committed =
         first.state.bus.execute::<aggregates::Role>(&roster::bootstrap::role_uuid(3), revoke, &meta).await.unwrap();
-    first.state.settle(committed).await;
+    first.state.settle(committed).await.unwrap();
 
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
     loop {

@@ -18,5 +18,6 @@ mod listing;
 mod operations;
 pub mod organizations;
 mod parked_indexes;
+mod poisoned_events;
 mod publishing;
 mod seeding;

@@ -9,9 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use projections::{Projection, Statement};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken as CancelToken;
-use tokio_util::task::AbortOnDropHandle;
+
+mod isolation;
+mod rebuild;
+
+pub use isolation::RetryReport;
+pub use rebuild::RebuildFailed;
 
 use crate::leadership::{self, Leadership};
 use crate::storage::log::{CommitPoint, LogEntry, ADVANCE_CHECKPOINT};
@@ -20,7 +25,6 @@ use crate::{bind_values, on_pool};
 
 /// Events per transaction for a live runner; a rebuild takes larger bites.
 const BATCH: i64 = 1_000;
-const REBUILD_BATCH: i64 = 10_000;
 /// Another instance's writes are noticed by polling at this interval.
 const IDLE_POLL: Duration = Duration::from_millis(100);
 /// How long a woken runner waits for more writes before reading (bounds the
@@ -52,6 +56,22 @@ pub struct Projector {
     changes: Arc<HashMap<&'static str, AtomicU64>>,
     wake: Arc<Notify>,
     log_end: Arc<SharedLogEnd>,
+    /// Events recorded as failed (in `failed_projection_events`) as far as
+    /// this instance knows: while it is zero, a write's wait need not look
+    /// for its own events there.
+    failures: Arc<AtomicU64>,
+}
+
+/// What a write's wait for the read models found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every read model shows the write.
+    Visible,
+    /// Some read model had not reached it when the wait ran out.
+    TimedOut,
+    /// These read models skipped an event of the write (see
+    /// `roster projections failed`): they will not show it.
+    Skipped(Vec<String>),
 }
 
 /// The end of the log, read once for all runners woken together: a write
@@ -86,6 +106,8 @@ pub enum ProjectorError {
     Projection(#[from] projections::ProjectionError),
     #[error("checkpoint of {0} moved underneath this runner")]
     CheckpointMoved(&'static str),
+    #[error(transparent)]
+    Rebuild(Box<RebuildFailed>),
 }
 
 impl Projector {
@@ -100,6 +122,7 @@ impl Projector {
             changes: Arc::new(changes),
             wake: Arc::new(Notify::new()),
             log_end: Arc::default(),
+            failures: Arc::default(),
         }
     }
 
@@ -152,6 +175,7 @@ impl Projector {
                     loop {
                         tokio::select! {
                             _ = tokio::time::sleep(leadership::RETRY) => {
+                                let _ = self.refresh_failures().await;
                                 if !leadership.still_held().await {
                                     tracing::warn!("lost the projection lock; stepping down");
                                     leading.cancel();
@@ -185,13 +209,28 @@ impl Projector {
     }
 
     async fn follow_checkpoints(&self) -> Result<(), ProjectorError> {
+        let mut points = Vec::with_capacity(self.projections.len());
         for projection in self.projections.iter() {
-            let point = self.db.checkpoint(projection.name()).await?;
-            if *self.progress[projection.name()].borrow() != point {
-                self.mark_changed(projection.name());
-                self.progress[projection.name()].send_replace(point);
+            points.push((projection.name(), self.db.checkpoint(projection.name()).await?));
+        }
+        // Read after the checkpoints: a failure recorded with a checkpoint
+        // read above is counted before that progress is announced below.
+        self.refresh_failures().await?;
+        for (name, point) in points {
+            if *self.progress[name].borrow() != point {
+                self.mark_changed(name);
+                self.progress[name].send_replace(point);
             }
         }
+        Ok(())
+    }
+
+    /// Reads how many failed events are recorded (a retry elsewhere may have
+    /// resolved some).
+    async fn refresh_failures(&self) -> Result<(), ProjectorError> {
+        let total: i64 = self.db.failed_event_counts().await?.iter().map(|(_, count)| count).sum();
+        self.failures.store(total as u64, Ordering::Release);
+        metrics::gauge!("roster_projection_failed_events").set(total as f64);
         Ok(())
     }
 
@@ -232,9 +271,22 @@ impl Projector {
                     self.mark_changed(name);
                     cursor = None;
                 }
+                Err(error) if failures + 1 >= isolation::ISOLATE_AFTER && isolation::blames_the_event(&error) => {
+                    // The batch keeps failing: find the event(s) at fault.
+                    cursor = None;
+                    match self.isolate(projection.as_ref()).await {
+                        Ok(_) => failures = 0,
+                        Err(error) => {
+                            failures += 1;
+                            let error = isolation::describe(&error);
+                            tracing::error!(projection = projection.name(), %error, "applying events one by one failed");
+                        }
+                    }
+                }
                 Err(error) => {
                     cursor = None;
                     failures += 1;
+                    let error = isolation::describe(&error);
                     tracing::error!(projection = projection.name(), %error, "projection batch failed; retrying");
                     let backoff = Duration::from_millis(100 * 2u64.pow(failures.min(6)));
                     tokio::select! {
@@ -371,133 +423,52 @@ impl Projector {
         reached
     }
 
-    /// Empties every read table and resets the checkpoints, then rebuilds from
-    /// position zero, all projections at once (they share no tables);
-    /// `on_progress` hears how many events each batch covered.
-    pub async fn rebuild(&self, on_progress: impl Fn(&'static str, usize) + Sync) -> Result<(), ProjectorError> {
-        let on_progress = &on_progress;
-        let rebuilds = self.projections.iter().map(|projection| async move {
-            self.reset(projection.as_ref()).await?;
-            let name = projection.name();
-            let mut from = self.db.checkpoint(name).await?;
-            let mut reader = ReadAhead::start(self.db.clone(), projection.clone(), from);
-            loop {
-                let batch = reader.next().await?;
-                if batch.reached == from {
-                    return Ok::<(), ProjectorError>(());
-                }
-                match self.write(name, from, &batch.statements, batch.reached, batch.events).await {
-                    Ok(()) => {
-                        on_progress(name, batch.events);
-                        from = batch.reached;
-                    }
-                    // A live runner applied that batch; carry on from its checkpoint.
-                    Err(ProjectorError::CheckpointMoved(_)) => {
-                        from = self.db.checkpoint(name).await?;
-                        reader = ReadAhead::start(self.db.clone(), projection.clone(), from);
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-        });
-        futures::future::try_join_all(rebuilds).await?;
-        self.finish_interrupted_replay().await?;
-        Ok(())
+    /// As `wait_for`, for a write of `events` events ending at `point`; also
+    /// tells whether a read model skipped one of them, so the caller can say
+    /// so instead of answering as if the write had not happened.
+    pub async fn wait_for_write(
+        &self,
+        point: CommitPoint,
+        events: u64,
+        timeout: Duration,
+    ) -> Result<Visibility, sqlx::Error> {
+        if !self.wait_for(point, timeout).await {
+            return Ok(Visibility::TimedOut);
+        }
+        if self.failures.load(Ordering::Acquire) == 0 {
+            return Ok(Visibility::Visible);
+        }
+        let skipped = self.db.projections_that_skipped(point, events).await?;
+        Ok(if skipped.is_empty() { Visibility::Visible } else { Visibility::Skipped(skipped) })
     }
 
-    /// What a replay leaves to its end, or to the next start if it died
-    /// midway: building its parked indexes and the stale user listing. They
-    /// lock `users` in compatible modes, so they run side by side.
+    /// What a replay of an earlier version left to its end, or to the next
+    /// start if it died midway: building its parked indexes and the stale
+    /// user listing. They lock `users` in compatible modes, so they run side
+    /// by side.
     async fn finish_interrupted_replay(&self) -> Result<(), sqlx::Error> {
         tokio::try_join!(self.db.restore_parked_indexes(), self.db.finish_stale_listing())?;
-        Ok(())
-    }
-
-    async fn reset(&self, projection: &dyn Projection) -> Result<(), ProjectorError> {
-        self.db.park_indexes(projection.tables()).await?;
-        let truncate = matches!(self.db, Db::Postgres(_));
-        on_pool!(&self.db, pool => {
-            let mut tx = begin_write(pool).await?;
-            // Checkpoint first: a live runner's batch in flight finishes
-            // before the tables are emptied, so none of its rows survive.
-            sqlx::query(
-                "INSERT INTO projection_checkpoints (name, transaction_id, position, updated_at) VALUES ($1, 0, 0, '') \
-                 ON CONFLICT (name) DO UPDATE SET transaction_id = 0, position = 0, updated_at = ''",
-            )
-            .bind(projection.name())
-            .execute(&mut *tx)
-            .await?;
-            if truncate {
-                // TRUNCATE drops the files instead of deleting row by row (about
-                // 2 s per 200k users); its lock keeps readers out until commit.
-                sqlx::query(&format!("TRUNCATE {}", projection.tables().join(", "))).execute(&mut *tx).await?;
-            } else {
-                for table in projection.tables() {
-                    sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
-                }
-            }
-            tx.commit().await?;
-        });
-        self.mark_changed(projection.name());
         Ok(())
     }
 }
 
 /// The statements that apply some events to a projection, with single-row
-/// INSERTs folded together.
+/// INSERTs folded together. Text that PostgreSQL cannot store (NUL) loses
+/// those characters here: the API refuses them, but a log written before it
+/// did must still apply, on both backends alike.
 fn statements_for(projection: &dyn Projection, entries: &[LogEntry]) -> Result<Vec<Statement>, ProjectorError> {
     let mut statements: Vec<Statement> = Vec::new();
     for entry in entries {
         statements.extend(projection.handle(&entry.event)?);
     }
-    Ok(projections::merge_inserts(statements))
-}
-
-/// A rebuild's batch, ready to write.
-struct Batch {
-    statements: Vec<Statement>,
-    events: usize,
-    reached: CommitPoint,
-}
-
-/// A rebuild's reader on a task of its own, up to two batches ahead:
-/// decoding rows, opening personal fields and building statements (this
-/// process's CPU) overlap with writing the batch before (the database's).
-struct ReadAhead {
-    batches: mpsc::Receiver<Result<Batch, ProjectorError>>,
-    _task: AbortOnDropHandle<()>,
-}
-
-impl ReadAhead {
-    fn start(db: Db, projection: Arc<dyn Projection>, mut from: CommitPoint) -> Self {
-        let (sender, batches) = mpsc::channel(2);
-        let task = tokio::spawn(async move {
-            loop {
-                let batch = async {
-                    let (entries, reached) =
-                        db.events_of_types_after(from, projection.aggregate_types(), REBUILD_BATCH).await?;
-                    let statements = statements_for(projection.as_ref(), &entries)?;
-                    Ok(Batch { statements, events: entries.len(), reached })
-                }
-                .await;
-                let next = batch.as_ref().ok().map(|batch| batch.reached).filter(|reached| *reached != from);
-                if sender.send(batch).await.is_err() {
-                    return;
-                }
-                match next {
-                    Some(reached) => from = reached,
-                    None => return,
+    for statement in &mut statements {
+        for arg in &mut statement.args {
+            if let projections::SqlValue::Text(text) = arg {
+                if text.contains('\0') {
+                    text.retain(|c| c != '\0');
                 }
             }
-        });
-        ReadAhead { batches, _task: AbortOnDropHandle::new(task) }
-    }
-
-    /// The next batch; the last one reaches no further than where it started.
-    async fn next(&mut self) -> Result<Batch, ProjectorError> {
-        match self.batches.recv().await {
-            Some(batch) => batch,
-            None => Err(ProjectorError::Database(sqlx::Error::WorkerCrashed)),
         }
     }
+    Ok(projections::merge_inserts(statements))
 }

@@ -1,0 +1,286 @@
+//! `roster replay`: every read model rebuilt from the start of the log, each
+//! in one transaction that empties its tables, applies the whole log and
+//! moves its checkpoint. Until it commits, readers (on PostgreSQL, other
+//! instances too) keep seeing the tables as they were, and a rebuild that
+//! fails — an event the tables refuse, the process killed, the database
+//! gone — rolls back and leaves them untouched (GUIDE §11).
+//!
+//! On PostgreSQL the secondary indexes stay in place during the rebuild
+//! (dropping one would lock readers out until the commit); the listing
+//! tables are marked stale inside the transaction and built once at its end.
+//! On SQLite, which serialises writers and has no readers besides this
+//! process, the rebuilds run one after the other, and a table's secondary
+//! indexes and triggers are dropped inside the transaction and created again
+//! at its end (with the FTS5 search index rebuilt in one pass).
+
+use std::sync::Arc;
+
+use projections::{Projection, Statement};
+use tokio::sync::mpsc;
+use tokio_util::task::AbortOnDropHandle;
+
+use super::isolation::{blames_the_event, describe};
+use super::{statements_for, Projector, ProjectorError};
+use crate::storage::failed_events::RECORD_FAILED_EVENT;
+use crate::storage::log::{CommitPoint, LogEntry};
+use crate::storage::{begin_write, Db};
+use crate::{bind_values, on_pool};
+
+/// Runs statements in order on one connection, stopping at the first error.
+macro_rules! execute_all {
+    ($conn:expr, $statements:expr) => {{
+        let mut result = Ok(());
+        for statement in $statements.iter() {
+            if let Err(error) = bind_values!(sqlx::query(&statement.sql), &statement.args).execute($conn).await {
+                result = Err(error);
+                break;
+            }
+        }
+        result
+    }};
+}
+
+/// Events per read of the log during a rebuild.
+const REBUILD_BATCH: i64 = 10_000;
+
+/// Why a rebuild stopped: the event the read tables refused.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the {projection} read model refuses the event at position {position} ({event_type}, {aggregate_type} \
+     {aggregate_id} #{sequence}): {error}. The live read models are unchanged; `roster replay --skip-failed` \
+     rebuilds without such events and records them (`roster projections failed`)"
+)]
+pub struct RebuildFailed {
+    pub projection: &'static str,
+    pub position: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub error: String,
+}
+
+impl RebuildFailed {
+    fn new(projection: &'static str, entry: &LogEntry, error: String) -> Self {
+        let event = &entry.event;
+        RebuildFailed {
+            projection,
+            position: event.position,
+            aggregate_type: event.aggregate_type.clone(),
+            aggregate_id: event.aggregate_id.clone(),
+            sequence: event.sequence,
+            event_type: event.event_type.clone(),
+            error,
+        }
+    }
+}
+
+impl Projector {
+    /// Rebuilds every read model; stops at the first event one of them
+    /// refuses, leaving all of them as they were. `on_progress` hears how
+    /// many events each batch covered.
+    pub async fn rebuild(&self, on_progress: impl Fn(&'static str, usize) + Sync) -> Result<(), ProjectorError> {
+        self.rebuild_with(false, on_progress).await
+    }
+
+    /// As `rebuild`; with `skip_failed`, an event a read model refuses is
+    /// recorded in `failed_projection_events` and skipped, as the live
+    /// runner does. A rebuild forgets the failures it no longer meets.
+    pub async fn rebuild_with(
+        &self,
+        skip_failed: bool,
+        on_progress: impl Fn(&'static str, usize) + Sync,
+    ) -> Result<(), ProjectorError> {
+        let on_progress = &on_progress;
+        let rebuilds = self.projections.iter().cloned().map(|projection| async move {
+            let reached = self.rebuild_one(projection.clone(), skip_failed, on_progress).await?;
+            self.mark_changed(projection.name());
+            self.progress[projection.name()].send_replace(reached);
+            Ok::<(), ProjectorError>(())
+        });
+        match self.db {
+            Db::Postgres(_) => {
+                futures::future::try_join_all(rebuilds).await?;
+            }
+            Db::Sqlite(_) => {
+                for rebuild in rebuilds {
+                    rebuild.await?;
+                }
+            }
+        }
+        let _ = self.refresh_failures().await;
+        Ok(())
+    }
+
+    /// One read model in one transaction; returns where its checkpoint is now.
+    async fn rebuild_one(
+        &self,
+        projection: Arc<dyn Projection>,
+        skip_failed: bool,
+        on_progress: &(impl Fn(&'static str, usize) + Sync),
+    ) -> Result<CommitPoint, ProjectorError> {
+        let name = projection.name();
+        let tables = projection.tables();
+        // SQLite: the indexes and triggers to drop now and create at the end.
+        let parked = self.db.parkable_sqlite(tables).await?;
+        let stale_listing = matches!(self.db, Db::Postgres(_)) && tables.contains(&"users");
+        let now = chrono::Utc::now().to_rfc3339();
+        let mut reader = ReadAhead::start(self.db.clone(), projection.clone());
+        let mut reached = CommitPoint::default();
+        on_pool!(&self.db, pool => {
+            let mut tx = begin_write(pool).await?;
+            // The checkpoint row first: a live runner's batch in flight
+            // finishes before, and the next one waits for this commit, then
+            // finds the checkpoint moved.
+            sqlx::query(
+                "INSERT INTO projection_checkpoints (name, transaction_id, position, updated_at) VALUES ($1, 0, 0, $2) \
+                 ON CONFLICT (name) DO UPDATE SET transaction_id = 0, position = 0, updated_at = $2",
+            )
+            .bind(name)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM failed_projection_events WHERE projection = $1").bind(name).execute(&mut *tx).await?;
+            if stale_listing {
+                sqlx::query("INSERT INTO user_listing_stale (since) VALUES ($1)").bind(&now).execute(&mut *tx).await?;
+            }
+            for (parked_name, kind, _) in parked.iter().filter(|(_, kind, _)| kind != "REBUILD") {
+                sqlx::query(&format!("DROP {kind} \"{parked_name}\"")).execute(&mut *tx).await?;
+            }
+            for table in tables {
+                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+            }
+            loop {
+                let batch = reader.next().await?;
+                if batch.entries.is_empty() && batch.reached == reached {
+                    break;
+                }
+                sqlx::query("SAVEPOINT rebuild_batch").execute(&mut *tx).await?;
+                let applied = match &batch.statements {
+                    Ok(statements) => execute_all!(&mut *tx, statements),
+                    Err(_) => Ok(()),
+                };
+                match (&batch.statements, applied) {
+                    (Ok(_), Ok(())) => {
+                        sqlx::query("RELEASE SAVEPOINT rebuild_batch").execute(&mut *tx).await?;
+                    }
+                    (_, applied) => {
+                        if let Err(error) = applied {
+                            let error = ProjectorError::Database(error);
+                            if !blames_the_event(&error) {
+                                return Err(error);
+                            }
+                        }
+                        sqlx::query("ROLLBACK TO SAVEPOINT rebuild_batch").execute(&mut *tx).await?;
+                        // One event at a time, to name the one at fault.
+                        for entry in &batch.entries {
+                            sqlx::query("SAVEPOINT rebuild_event").execute(&mut *tx).await?;
+                            let applied = match statements_for(projection.as_ref(), std::slice::from_ref(entry)) {
+                                Ok(statements) => execute_all!(&mut *tx, &statements).map_err(ProjectorError::Database),
+                                Err(error) => Err(error),
+                            };
+                            match applied {
+                                Ok(()) => {
+                                    sqlx::query("RELEASE SAVEPOINT rebuild_event").execute(&mut *tx).await?;
+                                }
+                                Err(error) if blames_the_event(&error) => {
+                                    sqlx::query("ROLLBACK TO SAVEPOINT rebuild_event").execute(&mut *tx).await?;
+                                    let description = describe(&error);
+                                    if !skip_failed {
+                                        return Err(ProjectorError::Rebuild(Box::new(RebuildFailed::new(name, entry, description))));
+                                    }
+                                    tracing::error!(projection = name, position = entry.event.position, error = %description, "replay skips an event the read model refuses");
+                                    sqlx::query(RECORD_FAILED_EVENT)
+                                        .bind(name)
+                                        .bind(entry.event.position)
+                                        .bind(entry.point.txid)
+                                        .bind(&entry.event.aggregate_type)
+                                        .bind(&entry.event.aggregate_id)
+                                        .bind(entry.event.sequence)
+                                        .bind(&entry.event.event_type)
+                                        .bind(&description)
+                                        .bind(&now)
+                                        .execute(&mut *tx)
+                                        .await?;
+                                    metrics::counter!("roster_projection_failed_events_total", "projection" => name).increment(1);
+                                }
+                                Err(error) => return Err(error),
+                            }
+                        }
+                        sqlx::query("RELEASE SAVEPOINT rebuild_batch").execute(&mut *tx).await?;
+                    }
+                }
+                on_progress(name, batch.entries.len());
+                reached = batch.reached;
+            }
+            sqlx::query("UPDATE projection_checkpoints SET transaction_id = $2, position = $3, updated_at = $4 WHERE name = $1")
+                .bind(name)
+                .bind(reached.txid)
+                .bind(reached.position)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+            if stale_listing {
+                sqlx::query("SELECT roster_rebuild_listing()").execute(&mut *tx).await?;
+            }
+            // Triggers before the search index is rebuilt from the table.
+            for (_, _, definition) in &parked {
+                sqlx::query(definition).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        });
+        Ok(reached)
+    }
+}
+
+/// A rebuild's batch: its events, the statements that apply them (or why
+/// they could not be made), and how far the log was read.
+struct Batch {
+    entries: Vec<LogEntry>,
+    statements: Result<Vec<Statement>, ProjectorError>,
+    reached: CommitPoint,
+}
+
+/// A rebuild's reader on a task of its own, up to two batches ahead:
+/// decoding rows, opening personal fields and building statements (this
+/// process's CPU) overlap with writing the batch before (the database's).
+struct ReadAhead {
+    batches: mpsc::Receiver<Result<Batch, ProjectorError>>,
+    _task: AbortOnDropHandle<()>,
+}
+
+impl ReadAhead {
+    fn start(db: Db, projection: Arc<dyn Projection>) -> Self {
+        let (sender, batches) = mpsc::channel(2);
+        let task = tokio::spawn(async move {
+            let mut from = CommitPoint::default();
+            loop {
+                let batch = db
+                    .events_of_types_after(from, projection.aggregate_types(), REBUILD_BATCH)
+                    .await
+                    .map_err(ProjectorError::from)
+                    .map(|(entries, reached)| {
+                        let statements = statements_for(projection.as_ref(), &entries);
+                        Batch { entries, statements, reached }
+                    });
+                let next = batch.as_ref().ok().map(|batch| batch.reached).filter(|reached| *reached != from);
+                if sender.send(batch).await.is_err() {
+                    return;
+                }
+                match next {
+                    Some(reached) => from = reached,
+                    None => return,
+                }
+            }
+        });
+        ReadAhead { batches, _task: AbortOnDropHandle::new(task) }
+    }
+
+    /// The next batch; the last one reaches no further than where it started.
+    async fn next(&mut self) -> Result<Batch, ProjectorError> {
+        match self.batches.recv().await {
+            Some(batch) => batch,
+            None => Err(ProjectorError::Database(sqlx::Error::WorkerCrashed)),
+        }
+    }
+}
