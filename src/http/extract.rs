@@ -4,19 +4,22 @@
 use std::net::SocketAddr;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::accounts::Caller;
 use crate::app::AppState;
 use crate::commands::Metadata;
 use crate::error::{AppError, FieldError};
+use crate::http::text_hygiene;
 
-/// `axum::Json`, with malformed JSON, wrong types and missing fields answered
-/// as 400 in the envelope (and 413/415 kept for size and content type).
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// A JSON body whose rejections speak the envelope: malformed JSON, wrong
+/// types and missing fields are 400 naming the field (413 and 415 kept for
+/// size and content type), and text the stores cannot hold (NUL, at any
+/// depth) is refused before the handler sees it (`text_hygiene`).
 pub struct JsonBody<T>(pub T);
 
 impl From<JsonRejection> for AppError {
@@ -28,7 +31,7 @@ impl From<JsonRejection> for AppError {
                 AppError::Http { status: status.as_u16(), message: detail }
             }
             _ => {
-                // serde's message names the field and what was wrong with it.
+                // serde's message says what was wrong and where.
                 let msg = detail.rsplit_once(": ").map_or(detail.clone(), |(_, m)| m.to_string());
                 AppError::BadRequest {
                     message: "Invalid request body".into(),
@@ -36,6 +39,30 @@ impl From<JsonRejection> for AppError {
                 }
             }
         }
+    }
+}
+
+/// The body as `T`, once every string in it is storable.
+fn typed_body<T: DeserializeOwned>(value: Value) -> Result<T, AppError> {
+    if let Some(path) = text_hygiene::first_unstorable(&value) {
+        return Err(text_hygiene::unstorable_field(&path));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let param = if path == "." { "body".to_string() } else { path };
+        AppError::BadRequest {
+            message: "Invalid request body".into(),
+            errors: vec![FieldError { param, msg: error.inner().to_string() }],
+        }
+    })
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        let axum::Json(value) = axum::Json::<Value>::from_request(request, state).await?;
+        typed_body(value).map(JsonBody)
     }
 }
 
@@ -141,13 +168,13 @@ mod tests {
 /// An optional body: absent (no `Content-Type`) is `None`; present but bad is a 400.
 impl<T, S> axum::extract::OptionalFromRequest<S> for JsonBody<T>
 where
-    T: serde::de::DeserializeOwned,
+    T: DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = AppError;
 
-    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Option<Self>, AppError> {
-        let json = <axum::Json<T> as axum::extract::OptionalFromRequest<S>>::from_request(request, state).await?;
-        Ok(json.map(|axum::Json(value)| JsonBody(value)))
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, AppError> {
+        let json = <axum::Json<Value> as axum::extract::OptionalFromRequest<S>>::from_request(request, state).await?;
+        json.map(|axum::Json(value)| typed_body(value).map(JsonBody)).transpose()
     }
 }

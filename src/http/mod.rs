@@ -6,6 +6,7 @@ mod elevate;
 pub mod envelope;
 pub mod extract;
 mod health;
+pub mod text_hygiene;
 
 use std::time::{Duration, Instant};
 
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .route("/.well-known/jwks.json", get(jwks))
         .route("/metrics", get(metrics_text))
+        .route_layer(middleware::from_fn(text_hygiene::refuse_unstorable_uri))
         .route_layer(middleware::from_fn(track_metrics))
         .layer(axum::Extension(state.clone()))
         .with_state(state);

@@ -21,3 +21,4 @@ mod parked_indexes;
 mod poisoned_events;
 mod publishing;
 mod seeding;
+mod text_hygiene;
