@@ -28,21 +28,32 @@ pub(super) fn blames_the_event(error: &ProjectorError) -> bool {
         ProjectorError::Projection(_) => true,
         ProjectorError::Database(sqlx::Error::Database(error)) => {
             let code = error.code().map(|c| c.to_string()).unwrap_or_default();
-            !is_transient(&code)
+            let backend = if error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
+                Backend::Postgres
+            } else {
+                Backend::Sqlite
+            };
+            !is_transient(backend, &code)
         }
         _ => false,
     }
 }
 
+#[derive(Clone, Copy)]
+enum Backend {
+    Postgres,
+    Sqlite,
+}
+
 /// PostgreSQL SQLSTATE classes of trouble that passes (connection, rollback
 /// for serialisation or deadlock, resources, operator intervention, system,
-/// lock not available), and SQLite's busy and locked codes (primary and
-/// extended: the low byte is the primary code).
-fn is_transient(code: &str) -> bool {
-    if let Ok(sqlite) = code.parse::<i32>() {
-        return matches!(sqlite & 0xff, 5 | 6 | 10 | 13);
+/// lock not available, internal), and SQLite's busy, locked, I/O and full
+/// codes (primary or extended: the low byte is the primary code).
+fn is_transient(backend: Backend, code: &str) -> bool {
+    match backend {
+        Backend::Postgres => ["08", "40", "53", "55", "57", "58", "XX"].iter().any(|class| code.starts_with(class)),
+        Backend::Sqlite => code.parse::<i32>().is_ok_and(|code| matches!(code & 0xff, 5 | 6 | 10 | 13)),
     }
-    ["08", "40", "53", "57", "58", "55", "XX"].iter().any(|class| code.starts_with(class))
 }
 
 /// What is stored about a failure: the database's message and code, or the
@@ -246,11 +257,17 @@ mod tests {
 
     #[test]
     fn database_trouble_is_not_the_events_fault() {
-        for transient in ["08006", "40001", "40P01", "53300", "57P01", "55P03", "5", "517", "6"] {
-            assert!(is_transient(transient), "{transient}");
+        for transient in ["08006", "40001", "40P01", "53300", "57P01", "57014", "55P03"] {
+            assert!(is_transient(Backend::Postgres, transient), "{transient}");
         }
-        for event_fault in ["22021", "23505", "23502", "42P01", "2067", "19", "1"] {
-            assert!(!is_transient(event_fault), "{event_fault}");
+        for event_fault in ["22021", "23505", "23502", "42P01"] {
+            assert!(!is_transient(Backend::Postgres, event_fault), "{event_fault}");
+        }
+        for transient in ["5", "517", "6", "10"] {
+            assert!(is_transient(Backend::Sqlite, transient), "{transient}");
+        }
+        for event_fault in ["2067", "1555", "19", "1"] {
+            assert!(!is_transient(Backend::Sqlite, event_fault), "{event_fault}");
         }
     }
 
