@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use futures::{StreamExt, TryStreamExt};
 use projections::{Projection, Statement};
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
@@ -98,16 +99,15 @@ impl Projector {
             self.progress[projection.name()].send_replace(reached);
             Ok::<(), ProjectorError>(())
         });
-        match self.db {
-            Db::Postgres(_) => {
-                futures::future::try_join_all(rebuilds).await?;
-            }
-            Db::Sqlite(_) => {
-                for rebuild in rebuilds {
-                    rebuild.await?;
-                }
-            }
-        }
+        // Each rebuild holds a connection for its transaction and borrows
+        // another for its reader: side by side on PostgreSQL as far as the
+        // pool allows (leaving two for everything else), one after the other
+        // on SQLite (one writer at a time).
+        let side_by_side = match &self.db {
+            Db::Postgres(pool) => ((pool.options().get_max_connections() as usize).saturating_sub(2) / 2).max(1),
+            Db::Sqlite(_) => 1,
+        };
+        futures::stream::iter(rebuilds).buffer_unordered(side_by_side).try_collect::<Vec<()>>().await?;
         let _ = self.refresh_failures().await;
         Ok(())
     }
