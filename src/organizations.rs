@@ -197,10 +197,16 @@ impl AppState {
         organization_id: i64,
         meta: &Metadata,
     ) -> Result<(), AppError> {
-        read_models::role(&self.db, role_id)
+        let role = read_models::role(&self.db, role_id)
             .await?
+            .filter(|r| r.status != "DELETED")
             .ok_or_else(|| AppError::invalid_field("role_id", "Role not found"))?;
-        let org = self.organization(&OrganizationKey::Id(organization_id)).await?;
+        if role.status != "ACTIVE" {
+            return Err(AppError::invalid_field("role_id", "Role is not active"));
+        }
+        let org = read_models::organization_details(&self.db, &OrganizationKey::Id(organization_id))
+            .await?
+            .ok_or_else(|| AppError::invalid_field("organization_id", "Organization not found"))?;
         if org.status != "ACTIVE" {
             return Err(AppError::invalid_field("organization_id", "Organization is not active"));
         }

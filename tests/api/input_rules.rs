@@ -322,6 +322,37 @@ async fn role_requests_bound_form_data_and_comments(backend: Backend) {
     assert_eq!(decided.status, StatusCode::OK, "{}", decided.body);
 }
 
+async fn role_assignments_reference_live_roles_and_organisations(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = cast(&app).await;
+    let admin = Some(c.admin.access_token.as_str());
+    let made = |title: &str, status: &str| json!({"title": title, "status": status});
+    let dropped = app.post("/user/v1/userRole/create", admin, made("dropped", "ACTIVE")).await;
+    let dropped_id = dropped.result()["id"].as_i64().unwrap();
+    let removed =
+        app.call(reqwest::Method::DELETE, &format!("/user/v1/userRole/delete/{dropped_id}"), admin, None).await;
+    assert_eq!(removed.status, StatusCode::OK, "{}", removed.body);
+    let dormant = app.post("/user/v1/userRole/create", admin, made("dormant", "INACTIVE")).await;
+    let dormant_id = dormant.result()["id"].as_i64().unwrap();
+    let mentee_id = c.mentee.user["id"].as_i64().unwrap();
+    let before = snapshot(&app).await;
+
+    for (body, param) in [
+        (json!({"user_id": mentee_id, "role_id": dropped_id}), "role_id"),
+        (json!({"user_id": mentee_id, "role_id": dormant_id}), "role_id"),
+        (json!({"user_id": mentee_id, "role_id": 999_999}), "role_id"),
+        (json!({"user_id": mentee_id, "role_id": 6, "organization_id": 999_999}), "organization_id"),
+    ] {
+        assert_refused(&app.post("/user/v1/admin/assignRole", admin, body).await, param);
+    }
+    let promote = json!({"user_id": mentee_id, "organization_id": 999_999});
+    assert_refused(&app.post("/user/v1/admin/addOrgAdmin", admin, promote).await, "organization_id");
+    assert_eq!(snapshot(&app).await, before, "refused requests stored nothing");
+
+    let assigned = app.post("/user/v1/admin/assignRole", admin, json!({"user_id": mentee_id, "role_id": 6})).await;
+    assert_eq!(assigned.status, StatusCode::OK, "{}", assigned.body);
+}
+
 on_both_backends!(
     organisation_names_descriptions_and_relations,
     roles_take_enumerated_values_and_existing_organisations,
@@ -329,4 +360,5 @@ on_both_backends!(
     profile_fields_have_types_and_limits,
     language_preference_is_a_short_code,
     role_requests_bound_form_data_and_comments,
+    role_assignments_reference_live_roles_and_organisations,
 );
