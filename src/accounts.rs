@@ -71,48 +71,40 @@ impl Caller {
     }
 }
 
-fn field(param: &str, error: InvalidInput) -> FieldError {
-    FieldError { param: param.into(), msg: error.to_string() }
-}
-
-fn validation_failed(errors: Vec<FieldError>) -> AppError {
-    let message = errors.first().map(|e| e.msg.clone()).unwrap_or_default();
-    AppError::BadRequest { message, errors }
-}
-
 struct ValidSignUp {
     name: String,
     email: String,
     phone: Option<String>,
     username: Option<String>,
+    preferred_language: String,
 }
 
 fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, AppError> {
-    let mut errors = Vec::new();
-    let name = validation::normalize_name(&input.name).map_err(|e| errors.push(field("name", e))).ok();
-    let email = validation::normalize_email(&input.email).map_err(|e| errors.push(field("email", e))).ok();
+    let mut errors: Vec<InvalidInput> = Vec::new();
+    let name = validation::normalize_name(&input.name).map_err(|e| errors.push(e)).ok();
+    let email = validation::normalize_email(&input.email).map_err(|e| errors.push(e)).ok();
     if let Err(e) = validation::check_password_policy(&input.password) {
-        errors.push(field("password", e));
+        errors.push(e);
     }
-    let phone = input
-        .phone
-        .as_deref()
-        .map(validation::normalize_phone)
-        .transpose()
-        .map_err(|e| errors.push(field("phone", e)))
-        .ok()
-        .flatten();
+    let phone =
+        input.phone.as_deref().map(validation::normalize_phone).transpose().map_err(|e| errors.push(e)).ok().flatten();
     let username = input
         .username
         .as_deref()
         .map(validation::normalize_username)
         .transpose()
-        .map_err(|e| errors.push(field("username", e)))
+        .map_err(|e| errors.push(e))
         .ok()
         .flatten();
-    match (name, email) {
-        (Some(name), Some(email)) if errors.is_empty() => Ok(ValidSignUp { name, email, phone, username }),
-        _ => Err(validation_failed(errors)),
+    let preferred_language = match input.preferred_language.as_deref() {
+        Some(raw) => validation::language("preferred_language", raw).map_err(|e| errors.push(e)).ok(),
+        None => Some("en".to_string()),
+    };
+    match (name, email, preferred_language) {
+        (Some(name), Some(email), Some(preferred_language)) if errors.is_empty() => {
+            Ok(ValidSignUp { name, email, phone, username, preferred_language })
+        }
+        _ => Err(AppError::invalid_input(errors)),
     }
 }
 
@@ -182,7 +174,7 @@ impl AppState {
                 organization_id: DEFAULT_ORGANIZATION_ID,
                 role_ids: self.role_ids_for(&input.roles).await?,
                 has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
-                preferred_language: input.preferred_language.clone().unwrap_or_else(|| "en".into()),
+                preferred_language: valid.preferred_language,
             };
             batch.decide::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
         }
@@ -283,7 +275,7 @@ impl AppState {
                 organization_id: DEFAULT_ORGANIZATION_ID,
                 role_ids,
                 has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
-                preferred_language: input.preferred_language.unwrap_or_else(|| "en".into()),
+                preferred_language: valid.preferred_language,
             };
             self.bus
                 .execute::<User>(&user_uuid, UserCommand::Register { registration, at }, meta)
@@ -486,13 +478,10 @@ impl AppState {
     pub async fn update_profile(
         &self,
         caller: &Caller,
-        mut changes: ProfileChanges,
+        changes: ProfileChanges,
         meta: &Metadata,
     ) -> Result<Profile, AppError> {
-        if let Some(name) = &changes.name {
-            changes.name =
-                Some(validation::normalize_name(name).map_err(|e| validation_failed(vec![field("name", e)]))?);
-        }
+        let changes = validation::profile_changes(changes).map_err(AppError::invalid_input)?;
         let committed = self
             .bus
             .execute::<User>(caller.user_uuid(), UserCommand::UpdateProfile { changes, at: chrono::Utc::now() }, meta)

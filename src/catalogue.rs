@@ -1,6 +1,7 @@
 //! Roles, modules, permissions and role–permission mappings: the data that
 //! authorisation runs on, managed by system admins.
 
+use aggregates::validation::{self, STATUSES};
 use aggregates::{
     ClaimCommand, ClaimError, ClaimKind, Module, ModuleCommand, ModuleDefinition, ModuleError, Permission,
     PermissionCommand, PermissionDefinition, PermissionError, Role, RoleChanges, RoleCommand, RoleDefinition,
@@ -14,6 +15,7 @@ use crate::app::AppState;
 use crate::bootstrap::{claim_id, permission_uuid, role_uuid};
 use crate::commands::{CommandError, Metadata};
 use crate::error::AppError;
+use crate::read_models;
 
 fn module_uuid(numeric_id: i64) -> String {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("roster:module:{numeric_id}").as_bytes()).to_string()
@@ -183,11 +185,24 @@ impl AppState {
             .ok_or_else(|| AppError::NotFound("Role not found".into()))
     }
 
-    pub async fn create_role(&self, mut role: RoleDefinition, meta: &Metadata) -> Result<RoleDetails, AppError> {
-        role.title = role.title.trim().to_lowercase();
-        if role.title.is_empty() {
-            return Err(AppError::invalid_field("title", "title is required"));
+    /// A role belongs to an organisation that exists and is active.
+    async fn require_role_organization(&self, organization_id: i64) -> Result<(), AppError> {
+        let key = read_models::OrganizationKey::Id(organization_id);
+        match read_models::organization_details(&self.db, &key).await? {
+            None => Err(AppError::invalid_field(
+                "organization_id",
+                format!("organisation {organization_id} does not exist"),
+            )),
+            Some(org) if org.status != "ACTIVE" => {
+                Err(AppError::invalid_field("organization_id", format!("organisation {organization_id} is not active")))
+            }
+            Some(_) => Ok(()),
         }
+    }
+
+    pub async fn create_role(&self, role: RoleDefinition, meta: &Metadata) -> Result<RoleDetails, AppError> {
+        let mut role = validation::role_definition(role).map_err(AppError::invalid_input)?;
+        self.require_role_organization(role.organization_id).await?;
         role.numeric_id = self.db.next_numeric_id("role").await?;
         let uuid = role_uuid(role.numeric_id);
         let title_key = format!("{}:{}", role.organization_id, role.title);
@@ -207,15 +222,11 @@ impl AppState {
         self.role_details(id).await
     }
 
-    pub async fn update_role(
-        &self,
-        id: i64,
-        mut changes: RoleChanges,
-        meta: &Metadata,
-    ) -> Result<RoleDetails, AppError> {
+    pub async fn update_role(&self, id: i64, changes: RoleChanges, meta: &Metadata) -> Result<RoleDetails, AppError> {
         let current = self.role_details(id).await?;
+        let mut changes = validation::role_changes(changes).map_err(AppError::invalid_input)?;
         let uuid = role_uuid(id);
-        let new_title = changes.title.take().map(|t| t.trim().to_lowercase()).filter(|t| *t != current.title);
+        let new_title = changes.title.take().filter(|t| *t != current.title);
         if let Some(title) = &new_title {
             self.claim(ClaimKind::RoleTitle, &format!("{}:{title}", current.organization_id), &uuid, "title", meta)
                 .await?;
@@ -286,14 +297,23 @@ impl AppState {
         status: Option<String>,
         meta: &Metadata,
     ) -> Result<ModuleRow, AppError> {
-        let code = code.trim().to_lowercase();
-        if code.is_empty() {
-            return Err(AppError::invalid_field("code", "code is required"));
-        }
+        let checked = (
+            validation::code("code", &code.to_lowercase()),
+            status.as_deref().map(|s| validation::one_of("status", s, STATUSES)).transpose(),
+        );
+        let (code, status) = match checked {
+            (Ok(code), Ok(status)) => (code, status.map(str::to_string)),
+            (code, status) => {
+                return Err(AppError::invalid_input([code.err(), status.err()].into_iter().flatten().collect()))
+            }
+        };
         let current = match id {
             Some(id) => Some(self.module(id).await?),
             None => None,
         };
+        if let Some(old) = current.as_ref().filter(|m| m.code != code) {
+            self.refuse_if_module_used(&old.code, "renamed").await?;
+        }
         let numeric_id = match &current {
             Some(m) => m.id,
             None => self.db.next_numeric_id("module").await?,
@@ -322,8 +342,43 @@ impl AppState {
         self.module(numeric_id).await
     }
 
+    /// Permissions name their module by code: a module they use keeps its code.
+    async fn refuse_if_module_used(&self, code: &str, change: &str) -> Result<(), AppError> {
+        let used = self
+            .db
+            .fetch_count(&Statement::new(
+                "SELECT count(*) FROM permissions WHERE module = $1",
+                vec![code.to_string().into()],
+            ))
+            .await?;
+        if used > 0 {
+            return Err(AppError::invalid_field(
+                "code",
+                format!("module {code} is used by {used} permission(s) and cannot be {change}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A permission's module is a module defined through the API or one the
+    /// default permissions use.
+    async fn require_module(&self, code: &str) -> Result<(), AppError> {
+        if crate::authorization::DEFAULT_PERMISSIONS.iter().any(|p| p.2 == code) {
+            return Ok(());
+        }
+        let defined = self
+            .db
+            .fetch_count(&Statement::new("SELECT count(*) FROM modules WHERE code = $1", vec![code.to_string().into()]))
+            .await?;
+        if defined == 0 {
+            return Err(AppError::invalid_field("module", format!("module {code} does not exist")));
+        }
+        Ok(())
+    }
+
     pub async fn delete_module(&self, id: i64, meta: &Metadata) -> Result<(), AppError> {
         let current = self.module(id).await?;
+        self.refuse_if_module_used(&current.code, "deleted").await?;
         let uuid = module_uuid(id);
         let committed =
             self.bus.execute::<Module>(&uuid, ModuleCommand::Delete { at: chrono::Utc::now() }, meta).await?;
@@ -356,18 +411,18 @@ impl AppState {
     pub async fn save_permission(
         &self,
         id: Option<i64>,
-        mut permission: PermissionDefinition,
+        permission: PermissionDefinition,
         meta: &Metadata,
     ) -> Result<PermissionRow, AppError> {
-        permission.code = permission.code.trim().to_string();
-        if permission.code.is_empty() || permission.api_path.trim().is_empty() || permission.request_type.is_empty() {
-            return Err(AppError::invalid_field("code", "code, module, request_type and api_path are required"));
-        }
-        permission.request_type = permission.request_type.iter().map(|m| m.trim().to_uppercase()).collect();
+        let mut permission = validation::permission_definition(permission).map_err(AppError::invalid_input)?;
         let current = match id {
             Some(id) => Some(self.permission(id).await?),
             None => None,
         };
+        // A permission may keep the module it has, even one defined before modules were checked.
+        if current.as_ref().is_none_or(|p| p.module != permission.module) {
+            self.require_module(&permission.module).await?;
+        }
         permission.numeric_id = match &current {
             Some(p) => p.id,
             None => self.db.next_numeric_id("permission").await?,

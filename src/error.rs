@@ -1,6 +1,8 @@
 //! One error type for every use case; the HTTP layer renders it in the
 //! calling dialect's envelope. Internals are logged, never shown to clients.
 
+use aggregates::validation::InvalidInput;
+
 use crate::commands::CommandError;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -46,8 +48,22 @@ impl AppError {
         AppError::BadRequest { message: msg.clone(), errors: vec![FieldError { param: param.into(), msg }] }
     }
 
+    /// A 400 naming every refused field; the message is the first one's.
+    pub fn invalid_input(errors: Vec<InvalidInput>) -> Self {
+        let errors: Vec<FieldError> =
+            errors.iter().map(|e| FieldError { param: e.field().to_string(), msg: e.to_string() }).collect();
+        let message = errors.first().map(|e| e.msg.clone()).unwrap_or_else(|| "Invalid request".into());
+        AppError::BadRequest { message, errors }
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         AppError::Internal(anyhow::anyhow!("{error}"))
+    }
+}
+
+impl From<InvalidInput> for AppError {
+    fn from(error: InvalidInput) -> Self {
+        AppError::invalid_input(vec![error])
     }
 }
 

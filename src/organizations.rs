@@ -2,6 +2,7 @@
 //! dialect. Organisation scoping is checked here: an org admin acts only on
 //! their own organisation, a system admin on every one.
 
+use aggregates::validation::{self, InvalidInput};
 use aggregates::{
     ClaimCommand, ClaimError, ClaimKind, Organization, OrganizationChanges, OrganizationCommand, OrganizationError,
     RequestStatus, RoleRequest, RoleRequestCommand, RoleRequestDetails, RoleRequestError, UniqueClaim, User,
@@ -19,15 +20,9 @@ use crate::commands::{CommandError, Metadata};
 use crate::error::AppError;
 use crate::read_models::{self, OrganizationDetails, OrganizationKey, RoleRequestRow, UserKey, UserRow};
 
-pub fn normalize_org_code(raw: &str) -> Result<String, AppError> {
-    let code = raw.trim().to_lowercase();
-    let ok = (1..=64).contains(&code.len())
-        && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(code)
-    } else {
-        Err(AppError::invalid_field("code", "code must be 1 to 64 letters, digits, '.', '_' or '-'"))
-    }
+/// Organisation codes are compared without case: stored lower-cased.
+pub fn normalize_org_code(raw: &str) -> Result<String, InvalidInput> {
+    validation::code("code", &raw.to_lowercase())
 }
 
 fn org_error(error: CommandError<OrganizationError>) -> AppError {
@@ -54,9 +49,18 @@ impl AppState {
         description: &str,
         meta: &Metadata,
     ) -> Result<OrganizationDetails, AppError> {
-        let name =
-            aggregates::validation::normalize_name(name).map_err(|e| AppError::invalid_field("name", e.to_string()))?;
-        let code = normalize_org_code(code)?;
+        let checked = (
+            validation::normalize_name(name),
+            normalize_org_code(code),
+            validation::free_text("description", description, validation::limits::DESCRIPTION),
+        );
+        let (name, code, description) = match checked {
+            (Ok(name), Ok(code), Ok(description)) => (name, code, description),
+            (name, code, description) => {
+                let errors = [name.err(), code.err(), description.err()].into_iter().flatten().collect();
+                return Err(AppError::invalid_input(errors));
+            }
+        };
         let numeric_id = self.db.next_numeric_id("organization").await?;
         let org_uuid = organization_uuid(numeric_id);
         let at = chrono::Utc::now();
@@ -68,8 +72,7 @@ impl AppState {
             }
             Err(other) => return Err(other.into()),
         }
-        let create =
-            OrganizationCommand::Create { numeric_id, name, code, description: description.trim().to_string(), at };
+        let create = OrganizationCommand::Create { numeric_id, name, code, description, at };
         let committed = self.bus.execute::<Organization>(&org_uuid, create, meta).await.map_err(org_error)?;
         self.settle(committed).await?;
         self.organization(&OrganizationKey::Id(numeric_id)).await
@@ -90,7 +93,16 @@ impl AppState {
         if changes.related_orgs.is_some() && !caller.is_admin() {
             return Err(AppError::invalid_field("related_orgs", "only a system admin can change related_orgs"));
         }
+        let changes = validation::organization_changes(changes).map_err(AppError::invalid_input)?;
         let org = self.organization(&OrganizationKey::Id(id)).await?;
+        for related in changes.related_orgs.iter().flatten() {
+            if *related == id {
+                return Err(AppError::invalid_field("related_orgs", "an organisation cannot be related to itself"));
+            }
+            if read_models::organization_details(&self.db, &OrganizationKey::Id(*related)).await?.is_none() {
+                return Err(AppError::invalid_field("related_orgs", format!("organisation {related} does not exist")));
+            }
+        }
         let update = OrganizationCommand::Update { changes, at: chrono::Utc::now() };
         let committed = self.bus.execute::<Organization>(&org.org_uuid, update, meta).await.map_err(|e| match e {
             CommandError::Domain(OrganizationError::NothingToUpdate) => AppError::bad_request("Nothing to update"),
@@ -185,10 +197,16 @@ impl AppState {
         organization_id: i64,
         meta: &Metadata,
     ) -> Result<(), AppError> {
-        read_models::role(&self.db, role_id)
+        let role = read_models::role(&self.db, role_id)
             .await?
+            .filter(|r| r.status != "DELETED")
             .ok_or_else(|| AppError::invalid_field("role_id", "Role not found"))?;
-        let org = self.organization(&OrganizationKey::Id(organization_id)).await?;
+        if role.status != "ACTIVE" {
+            return Err(AppError::invalid_field("role_id", "Role is not active"));
+        }
+        let org = read_models::organization_details(&self.db, &OrganizationKey::Id(organization_id))
+            .await?
+            .ok_or_else(|| AppError::invalid_field("organization_id", "Organization not found"))?;
         if org.status != "ACTIVE" {
             return Err(AppError::invalid_field("organization_id", "Organization is not active"));
         }
@@ -210,6 +228,7 @@ impl AppState {
         form_data: Value,
         meta: &Metadata,
     ) -> Result<RoleRequestRow, AppError> {
+        validation::json_object("form_data", &form_data)?;
         let role = read_models::role(&self.db, role_id)
             .await?
             .ok_or_else(|| AppError::invalid_field("role", "Role not found"))?;
@@ -294,6 +313,7 @@ impl AppState {
         meta: &Metadata,
     ) -> Result<RoleRequestRow, AppError> {
         let request = self.role_request_for(caller, id).await?;
+        let comments = validation::comments(comments)?;
         let decide = RoleRequestCommand::SetStatus {
             status,
             handler_uuid: caller.user_uuid().to_string(),

@@ -121,13 +121,13 @@ fn matrix(t: &Targets) -> Vec<Row> {
         row(
             Method::POST,
             "/user/v1/permissions/create",
-            Some(json!({"code": "matrix_perm_two", "module": "m", "request_type": ["GET"], "api_path": "/y"})),
+            Some(json!({"code": "matrix_perm_two", "module": "matrix_mod", "request_type": ["GET"], "api_path": "/y"})),
             ADMIN,
         ),
         row(
             Method::PATCH,
             format!("/user/v1/permissions/update/{}", t.permission_id),
-            Some(json!({"code": "matrix_perm", "module": "m", "request_type": ["GET"], "api_path": "/x"})),
+            Some(json!({"code": "matrix_perm", "module": "matrix_mod", "request_type": ["GET"], "api_path": "/x"})),
             ADMIN,
         ),
         row(Method::GET, "/user/v1/permissions/list", None, ADMIN),
@@ -172,7 +172,7 @@ async fn every_route_against_every_caller(backend: Backend) {
         .post(
             "/user/v1/permissions/create",
             admin,
-            json!({"code": "matrix_perm", "module": "m", "request_type": ["GET"], "api_path": "/z"}),
+            json!({"code": "matrix_perm", "module": "matrix_mod", "request_type": ["GET"], "api_path": "/z"}),
         )
         .await;
     let targets = Targets {

@@ -86,7 +86,7 @@ async fn permissions_and_mappings_drive_authorisation(backend: Backend) {
     app.post(
         "/user/v1/permissions/create",
         t,
-        json!({"code": "create_orgs", "module": "m", "request_type": ["GET"], "api_path": "/x"}),
+        json!({"code": "create_orgs", "module": "orgs", "request_type": ["GET"], "api_path": "/x"}),
     )
     .await
     .assert_error_envelope(400);
