@@ -27,6 +27,9 @@ use roster::storage::log::CommitPoint;
 use crate::helpers::*;
 use crate::on_both_backends;
 
+/// `ROSTER_FUZZ_SEED` and `ROSTER_FUZZ_REQUESTS` override these two, to
+/// explore other samples or to send every probe (a larger target);
+/// `ROSTER_FUZZ_SHOW_VALID` prints the answers to the valid examples.
 const SEED: u64 = 0x0011_f022_5eed;
 const IN_FLIGHT: usize = 8;
 /// In flight once a read model has stalled (see `watch_for_stalls`).
@@ -35,6 +38,10 @@ const IN_FLIGHT_STALLED: usize = 64;
 const MIN_REQUESTS: usize = 5_000;
 /// ... and what it aims for, filling with optional probes up to here.
 const TARGET_REQUESTS: usize = 6_000;
+
+fn setting(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
 /// A stalled read model makes every later write wait out the read-your-writes
 /// timeout (2 s): this bounds such a run; requests not sent by then fail it.
 const DEADLINE: Duration = Duration::from_secs(180);
@@ -72,8 +79,10 @@ async fn fuzz_every_route(backend: Backend) {
     let (targets, tokens) = set_up(&app).await;
     let routes = table(&targets);
     let probes = probes(&routes, &tokens);
-    let mut rng = StdRng::seed_from_u64(SEED);
-    let phases = schedule(&routes, &probes, &mut rng);
+    let seed = setting("ROSTER_FUZZ_SEED", SEED);
+    let target = setting("ROSTER_FUZZ_REQUESTS", TARGET_REQUESTS as u64) as usize;
+    let mut rng = StdRng::seed_from_u64(seed);
+    let phases = schedule(&routes, &probes, target, &mut rng);
     let total: usize = phases.iter().map(Vec::len).sum();
     assert!(total >= MIN_REQUESTS, "only {total} requests scheduled; the bar is {MIN_REQUESTS}");
 
@@ -145,13 +154,27 @@ async fn fuzz_every_route(backend: Backend) {
         let p = &probes[o.send.probe];
         format!("{:.1} s ({} {} {})", o.elapsed.as_secs_f64(), p.method, routes[p.route].template, p.class)
     });
+    // To see what the valid examples met (a conflict, a pending request, ...).
+    if std::env::var("ROSTER_FUZZ_SHOW_VALID").is_ok() {
+        for o in outcomes.iter().filter(|o| probes[o.send.probe].class == "valid") {
+            let p = &probes[o.send.probe];
+            println!(
+                "VALID {} {} as {:?}: {:?} {}",
+                p.method,
+                routes[p.route].template,
+                o.send.caller,
+                o.status,
+                clip(&String::from_utf8_lossy(&o.body), 150)
+            );
+        }
+    }
     let mut codes: BTreeMap<u16, usize> = BTreeMap::new();
     for status in outcomes.iter().filter_map(|o| o.status.as_ref().ok()) {
         *codes.entry(*status).or_default() += 1;
     }
     let retried = outcomes.iter().filter(|o| o.retried).count();
     println!(
-        "fuzz [{backend:?}]: {} requests in {:.1} s (seed {SEED:#x}, {} probes, {IN_FLIGHT} in flight): {}; \
+        "fuzz [{backend:?}]: {} requests in {:.1} s (seed {seed:#x}, {} probes, {IN_FLIGHT} in flight): {}; \
          {retried} sent again on a fresh connection; slowest {}",
         outcomes.len(),
         elapsed.as_secs_f64(),
@@ -187,7 +210,7 @@ async fn fuzz_every_route(backend: Backend) {
             "- {route} | {class} | {problem} | {} requests, as {} | e.g. {}\n    request: {} {} body {}\n    response: {}\n",
             hits.len(),
             callers.into_iter().collect::<Vec<_>>().join("/"),
-            clip(&details.into_iter().take(6).collect::<Vec<_>>().join("; "), 300),
+            clip(&details.into_iter().take(20).collect::<Vec<_>>().join("; "), 500),
             p.method,
             clip(&p.url, 160),
             p.body.as_ref().map_or("none".into(), |b| clip(&String::from_utf8_lossy(b), 200)),

@@ -327,15 +327,19 @@ pub(super) fn url_values() -> Vec<(&'static str, String, bool)> {
     ]
 }
 
-/// `body` with its unique field, if still a string, made unique by `n`
-/// (before the `@` of an email, so it stays one).
-pub(super) fn uniquely(body: &Value, field: Option<&str>, n: usize) -> Value {
+/// `body` with its unique fields, where still strings, made unique by `n`:
+/// an email before its `@`, a phone in its last digits, anything else by a suffix.
+pub(super) fn uniquely(body: &Value, fields: &[&str], n: usize) -> Value {
     let mut body = body.clone();
-    if let Some(Value::String(s)) = field.and_then(|f| body.get_mut(f)) {
-        *s = match s.find('@') {
-            Some(at) => format!("{}+{n}{}", &s[..at], &s[at..]),
-            None => format!("{s}_{n}"),
-        };
+    for field in fields {
+        if let Some(Value::String(s)) = body.get_mut(*field) {
+            let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+            *s = match s.find('@') {
+                Some(at) => format!("{}+{n}{}", &s[..at], &s[at..]),
+                None if digits >= 6 => format!("{}{:06}", &s[..s.len() - 6], n % 1_000_000),
+                None => format!("{s}_{n}"),
+            };
+        }
     }
     body
 }
@@ -347,7 +351,7 @@ pub(super) fn probes(routes: &[Route], tokens: &Tokens) -> Vec<Probe> {
         let url = r.url(&r.params, &r.valid_query());
         let body_of = |v: &Value| {
             serial.set(serial.get() + 1);
-            Some(uniquely(v, r.unique, serial.get()).to_string().into_bytes())
+            Some(uniquely(v, &r.unique, serial.get()).to_string().into_bytes())
         };
         let json_ct = || Some("application/json".to_string());
         let mut push = |class, detail: String, url: String, content_type, body, auth, required| {
@@ -389,6 +393,25 @@ pub(super) fn probes(routes: &[Route], tokens: &Tokens) -> Vec<Probe> {
                     r.body.as_ref().and_then(body_of),
                     Auth::Caller,
                     required,
+                );
+            }
+            // Alone, so that no other parameter takes precedence over it; and
+            // under its aliases.
+            let names = std::iter::once(*name).chain(r.aliases.iter().filter(|(_, of)| of == name).map(|(a, _)| *a));
+            for (spelling, (detail, value, value_required)) in
+                names.flat_map(|n| url_values().into_iter().map(move |v| (n, v)))
+            {
+                if detail.contains("KB") {
+                    continue;
+                }
+                push(
+                    "query parameter",
+                    format!("{spelling} = {detail}, alone"),
+                    r.url(&r.params, &[(spelling.to_string(), value)]),
+                    json_ct(),
+                    r.body.as_ref().and_then(body_of),
+                    Auth::Caller,
+                    value_required && (spelling != *name || r.query.len() > 1),
                 );
             }
             let without: Vec<(String, String)> = r.valid_query().into_iter().filter(|(k, _)| k != name).collect();

@@ -20,9 +20,9 @@ pub(super) struct Outcome {
 }
 
 /// Which probes run, as whom, in what order: required probes always; optional
-/// ones sampled until the target; each probe as the system admin (who passes
+/// ones sampled until `target` requests; each probe as the system admin (who passes
 /// every guard) and as one other caller, hashing routes as one caller only.
-pub(super) fn schedule(routes: &[Route], probes: &[Probe], rng: &mut StdRng) -> Vec<Vec<Dispatch>> {
+pub(super) fn schedule(routes: &[Route], probes: &[Probe], target: usize, rng: &mut StdRng) -> Vec<Vec<Dispatch>> {
     let others = [Caller::Anonymous, Caller::User, Caller::OrgAdmin];
     let everyone = [Caller::Anonymous, Caller::User, Caller::OrgAdmin, Caller::Admin];
     let callers = |p: &Probe, rng: &mut StdRng| -> Vec<Option<Caller>> {
@@ -43,7 +43,7 @@ pub(super) fn schedule(routes: &[Route], probes: &[Probe], rng: &mut StdRng) -> 
     }
     optional.shuffle(rng);
     for i in optional {
-        if sends.len() >= TARGET_REQUESTS {
+        if sends.len() >= target {
             break;
         }
         sends.extend(callers(&probes[i], rng).into_iter().map(|caller| Dispatch { probe: i, caller }));

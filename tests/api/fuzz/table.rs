@@ -20,14 +20,16 @@ pub(super) struct Route {
     pub(super) params: Vec<(&'static str, String)>,
     /// Query parameters with a valid example each.
     pub(super) query: Vec<(&'static str, String)>,
+    /// Other names a query parameter answers to: (alias, parameter).
+    pub(super) aliases: Vec<(&'static str, &'static str)>,
     pub(super) body: Option<Value>,
     /// A body that passes validation costs an argon2 hash: only the required
     /// probes, each as one caller.
     pub(super) hashes: bool,
-    /// A top-level field that must be unique (a code, a title, an email): each
-    /// probe sends its own value, so a mutation reaches the store instead of
-    /// meeting "already exists".
-    pub(super) unique: Option<&'static str>,
+    /// Top-level fields that must be unique (a code, a title, an email, a
+    /// phone): each probe sends its own values, so a mutation reaches the store
+    /// instead of meeting "already exists".
+    pub(super) unique: Vec<&'static str>,
     pub(super) phase: Phase,
 }
 
@@ -37,9 +39,10 @@ pub(super) fn route(method: Method, template: impl Into<String>) -> Route {
         template: template.into(),
         params: vec![],
         query: vec![],
+        aliases: vec![],
         body: None,
         hashes: false,
-        unique: None,
+        unique: vec![],
         phase: Phase::Normal,
     }
 }
@@ -53,6 +56,10 @@ impl Route {
         self.query.push((name, value.to_string()));
         self
     }
+    pub(super) fn alias(mut self, alias: &'static str, of: &'static str) -> Self {
+        self.aliases.push((alias, of));
+        self
+    }
     pub(super) fn body(mut self, body: Value) -> Self {
         self.body = Some(body);
         self
@@ -62,7 +69,7 @@ impl Route {
         self
     }
     pub(super) fn unique(mut self, field: &'static str) -> Self {
-        self.unique = Some(field);
+        self.unique.push(field);
         self
     }
     pub(super) fn phase(mut self, phase: Phase) -> Self {
@@ -116,7 +123,13 @@ pub(super) struct Targets {
 /// Every route the service serves, with a valid-shaped example request.
 pub(super) fn table(t: &Targets) -> Vec<Route> {
     use Method as M;
-    let list_query = |r: Route| r.query("userType", "mentee").query("page", 1).query("limit", 10).query("search", "mi");
+    let list_query = |r: Route| {
+        r.query("userType", "mentee")
+            .alias("type", "userType")
+            .query("page", 1)
+            .query("limit", 10)
+            .query("search", "mi")
+    };
     let page = |r: Route| r.query("page", 1).query("limit", 10).query("search", "fuzz");
     let mut routes = vec![
         route(M::POST, "/user/v1/account/create")
@@ -126,6 +139,8 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
                 "preferred_language": "en"
             }))
             .unique("email")
+            .unique("phone")
+            .unique("username")
             .hashes(),
         // An account that does not exist: failed logins must not lock a caller out.
         route(M::POST, "/user/v1/account/login")
@@ -136,7 +151,7 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
             .body(json!({"refresh_token": t.spare_refresh_token}))
             .phase(Phase::Logout),
         route(M::PATCH, "/user/v1/account/acceptTermsAndCondition"),
-        list_query(route(M::GET, "/user/v1/account/list")).query("type", "all"),
+        list_query(route(M::GET, "/user/v1/account/list")),
         list_query(route(M::POST, "/user/v1/account/search")).body(json!({
             "user_ids": [t.mentee_id, t.mentee_uuid], "email_ids": ["mina@example.com"], "excluded_user_ids": [t.victims[0]]
         })),
@@ -172,7 +187,11 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
             .param("id", 1)
             .body(json!({"name": "Default Organisation", "description": "fuzzed", "related_orgs": [t.spare_org_id]})),
         page(route(M::GET, "/user/v1/organization/list")),
-        route(M::GET, "/user/v1/organization/read").query("organisation_id", 1).query("organisation_code", "default"),
+        route(M::GET, "/user/v1/organization/read")
+            .query("organisation_id", 1)
+            .query("organisation_code", "default")
+            .alias("organization_id", "organisation_id")
+            .alias("organization_code", "organisation_code"),
         route(M::POST, "/user/v1/organization/requestOrgRole")
             .body(json!({"role": 2, "form_data": {"why": "to mentor", "more": {"years": 3, "topics": ["rust", "sql"]}}})),
         route(M::POST, "/user/v1/org-admin/getRequests").query("page", 1).query("limit", 10).body(json!({
