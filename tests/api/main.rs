@@ -13,6 +13,7 @@ mod commit_order;
 mod concurrency;
 mod crash_and_replay;
 mod erasure;
+mod fuzz;
 mod input_rules;
 mod kafka_support;
 mod listing;
