@@ -20,6 +20,7 @@ pub mod organizations;
 pub mod privacy;
 pub mod projector;
 pub mod publisher;
+pub mod rank;
 pub mod read_models;
 pub mod seed;
 pub mod storage;
