@@ -64,6 +64,8 @@ impl Application {
         if unfinished > 0 {
             tracing::warn!(count = unfinished, "finished interrupted erasures");
         }
+        // Claims a crash left between claiming a value and creating its owner.
+        crate::orphaned_claims::start_release(db.clone(), bus.clone(), stop.clone());
         let publisher = match &settings.kafka {
             Some(kafka) => {
                 let publisher = Publisher::new(db.clone(), kafka.clone())?;

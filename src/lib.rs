@@ -17,6 +17,7 @@ pub mod event_id;
 pub mod http;
 pub mod leadership;
 pub mod organizations;
+pub mod orphaned_claims;
 pub mod privacy;
 pub mod projector;
 pub mod publisher;

@@ -7,6 +7,7 @@ pub mod audit_log;
 mod event_repo;
 mod listing;
 pub mod log;
+pub mod orphaned_claims;
 mod parked_indexes;
 
 use std::path::Path;

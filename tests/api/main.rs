@@ -17,6 +17,7 @@ mod kafka_support;
 mod listing;
 mod operations;
 pub mod organizations;
+mod orphaned_claims;
 mod parked_indexes;
 mod publishing;
 mod seeding;
