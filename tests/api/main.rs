@@ -11,6 +11,7 @@ mod bad_input;
 mod catalogue;
 mod commit_order;
 mod concurrency;
+mod connections;
 mod crash_and_replay;
 mod erasure;
 mod kafka_support;
