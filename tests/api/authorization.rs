@@ -377,6 +377,11 @@ async fn rank_holds_whatever_the_grants(backend: Backend) {
         (Method::POST, "/user/v1/admin/deactivateOrg/1".into(), Some(json!({}))),
         (Method::POST, format!("/user/v1/admin/deactivateOrg/{}", c.other_org_id), Some(json!({}))),
     ];
+    // A list with one user the org admin does not outrank changes nobody.
+    app.post("/user/v1/admin/deactivateUser", org_admin, json!({"id": [member_id, admin_id]}))
+        .await
+        .assert_error_envelope(403);
+    assert_eq!(app.get("/user/v1/user/read", Some(&member.access_token)).await.status.as_u16(), 200);
     for (method, path, body) in refused {
         let reply = app.call(method.clone(), &path, org_admin, body.clone()).await;
         assert_eq!(reply.status.as_u16(), 403, "{method} {path} {body:?}: {}", reply.body);
