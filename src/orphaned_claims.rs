@@ -22,9 +22,9 @@
 //! PostgreSQL, 30 s on SQLite, plus SQLite's 30 s busy timeout). A claim
 //! older than the deadline plus that wait whose owner has no events will not
 //! get one. Two minutes covers the worst case (70 s on SQLite) with room for
-//! clock skew between instances (the take-over compares its clock with the
-//! claiming instance's `at`; the start-up sweep uses the database's clock);
-//! a shorter age would need shorter database timeouts first.
+//! clock skew (the take-over compares its clock with the claiming instance's
+//! `at`, the start-up sweep with the database's `recorded_at`); a shorter age
+//! would need shorter database timeouts first.
 
 use aggregates::{ClaimCommand, ClaimError, ClaimKind, UniqueClaim};
 
