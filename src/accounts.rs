@@ -15,12 +15,9 @@ use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
 use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
 use crate::commands::{CommandError, Committed, Metadata, NewAggregates};
 use crate::error::{AppError, FieldError};
+use crate::orphaned_claims::{ABANDONED_CLAIM_AGE, SIGN_UP_DEADLINE};
 use crate::projector::Visibility;
 use crate::read_models::{self, Profile, UserKey};
-
-/// A sign-up takes well under a second; a claim this old whose owner never
-/// registered was left by a crash between claiming and registering.
-const ABANDONED_CLAIM_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
 pub struct SignUp {
     pub name: String,
@@ -212,7 +209,21 @@ impl AppState {
     }
 
     /// Claims the unique values, then registers the user; returns its UUID.
+    /// Runs in a task of its own: a client that hangs up between the claims
+    /// and the registration must not leave the claims behind.
     async fn register_account(
+        &self,
+        input: SignUp,
+        password_hash: String,
+        meta: &Metadata,
+    ) -> Result<String, AppError> {
+        let (state, meta) = (self.clone(), meta.clone());
+        tokio::spawn(async move { state.claim_and_register(input, password_hash, &meta).await })
+            .await
+            .map_err(AppError::internal)?
+    }
+
+    async fn claim_and_register(
         &self,
         input: SignUp,
         password_hash: String,
@@ -263,6 +274,13 @@ impl AppState {
             }
         }
 
+        // Past the deadline the claims may be taken over (`orphaned_claims`):
+        // give them back rather than register.
+        if chrono::Utc::now() - at > SIGN_UP_DEADLINE {
+            tracing::warn!("a sign-up took too long to claim its values; giving them back");
+            self.release_claims(&claimed, &user_uuid, meta).await;
+            return Err(AppError::Busy);
+        }
         let registered = async {
             let numeric_id = self.db.next_numeric_id("user").await?;
             let registration = Registration {

@@ -64,6 +64,8 @@ impl Application {
         if unfinished > 0 {
             tracing::warn!(count = unfinished, "finished interrupted erasures");
         }
+        // Claims a crash left between claiming a value and creating its owner.
+        crate::orphaned_claims::start_release(db.clone(), bus.clone(), stop.clone());
         let publisher = match &settings.kafka {
             Some(kafka) => {
                 let publisher = Publisher::new(db.clone(), kafka.clone())?;
@@ -94,9 +96,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let router = http::router(self.state.clone());
         tracing::info!(addr = %self.local_addr(), backend = self.state.db.backend(), "roster listening");
-        axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        http::server::serve(self.listener, router, &self.state.settings.connections, shutdown).await;
         self.stop.cancel();
         self.state.db.close().await;
         Ok(())

@@ -23,6 +23,22 @@ pub struct Settings {
     pub login_lock_seconds: i64,
     pub read_your_writes_timeout_ms: u64,
     pub log_format_json: bool,
+    pub connections: ConnectionLimits,
+}
+
+/// Limits on client connections, so slow or idle clients cannot hold
+/// sockets for ever (`crate::http::server`). A zero timeout turns it off.
+#[derive(Clone, Debug)]
+pub struct ConnectionLimits {
+    /// From a connection's start, or the first byte of a later request, until
+    /// the request's headers are complete (`HTTP_HEADER_READ_TIMEOUT_MS`).
+    pub header_read_timeout_ms: u64,
+    /// Longest wait for the next piece of a request body (`HTTP_BODY_READ_TIMEOUT_MS`).
+    pub body_read_timeout_ms: u64,
+    /// How long a connection may sit idle between requests (`HTTP_KEEP_ALIVE_TIMEOUT_MS`).
+    pub keep_alive_timeout_ms: u64,
+    /// Connections served at once; more wait to be accepted (`HTTP_MAX_CONNECTIONS`).
+    pub max_connections: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -83,6 +99,15 @@ impl Settings {
             login_lock_seconds: parsed("LOGIN_LOCK_SECONDS", 900)?,
             read_your_writes_timeout_ms: parsed("READ_YOUR_WRITES_TIMEOUT_MS", 2_000)?,
             log_format_json: var("ROSTER_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
+            connections: ConnectionLimits {
+                header_read_timeout_ms: parsed("HTTP_HEADER_READ_TIMEOUT_MS", 20_000)?,
+                body_read_timeout_ms: parsed("HTTP_BODY_READ_TIMEOUT_MS", 30_000)?,
+                keep_alive_timeout_ms: parsed("HTTP_KEEP_ALIVE_TIMEOUT_MS", 75_000)?,
+                max_connections: match parsed("HTTP_MAX_CONNECTIONS", 1024)? {
+                    0 => anyhow::bail!("HTTP_MAX_CONNECTIONS must be at least 1"),
+                    n => n,
+                },
+            },
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Organisation, role-request and administration use cases, shared by every
 //! dialect. Organisation scoping is checked here: an org admin acts only on
-//! their own organisation, a system admin on every one.
+//! their own organisation, a system admin on every one; and on a user only if
+//! the caller outranks them (`rank`).
 
 use aggregates::validation::{self, InvalidInput};
 use aggregates::{
@@ -112,8 +113,10 @@ impl AppState {
         self.organization(&OrganizationKey::Id(id)).await
     }
 
-    /// Deactivates the organisation and every active user in it; returns how many users.
-    pub async fn deactivate_organization(&self, id: i64, meta: &Metadata) -> Result<usize, AppError> {
+    /// Deactivates the organisation and every active user in it; returns how
+    /// many users. The caller must outrank every one of them.
+    pub async fn deactivate_organization(&self, caller: &Caller, id: i64, meta: &Metadata) -> Result<usize, AppError> {
+        self.require_outranks_members(caller, id).await?;
         let org = self.organization(&OrganizationKey::Id(id)).await?;
         let committed = self
             .bus
@@ -144,7 +147,7 @@ impl AppState {
         }
     }
 
-    /// Resolves numeric ids and emails to users the caller administers.
+    /// Resolves numeric ids and emails to users the caller outranks (see `rank`).
     pub async fn users_for_admin(
         &self,
         caller: &Caller,
@@ -164,8 +167,8 @@ impl AppState {
                 .ok_or_else(|| AppError::invalid_field("email", "User not found"))?;
             users.push(user);
         }
-        if users.iter().any(|u| !caller.administers(u.organization_id)) {
-            return Err(AppError::Forbidden);
+        for user in &users {
+            self.require_outranks(caller, user).await?;
         }
         Ok(users)
     }
@@ -190,8 +193,17 @@ impl AppState {
         Ok(deactivated)
     }
 
+    /// Erases a user the caller outranks.
+    pub async fn erase_user(&self, caller: &Caller, user: &UserRow, meta: &Metadata) -> Result<(), AppError> {
+        self.require_outranks(caller, user).await?;
+        self.delete_user(&user.user_uuid, meta).await
+    }
+
+    /// Grants a role to a user the caller outranks; the caller must be able to
+    /// grant that role in that organisation.
     pub async fn assign_role(
         &self,
+        caller: &Caller,
         user: &UserRow,
         role_id: i64,
         organization_id: i64,
@@ -204,6 +216,8 @@ impl AppState {
         if role.status != "ACTIVE" {
             return Err(AppError::invalid_field("role_id", "Role is not active"));
         }
+        self.require_outranks(caller, user).await?;
+        self.require_may_grant(caller, role_id, organization_id).await?;
         let org = read_models::organization_details(&self.db, &OrganizationKey::Id(organization_id))
             .await?
             .ok_or_else(|| AppError::invalid_field("organization_id", "Organization not found"))?;
@@ -216,8 +230,14 @@ impl AppState {
         Ok(())
     }
 
-    pub async fn add_org_admin(&self, user: &UserRow, organization_id: i64, meta: &Metadata) -> Result<(), AppError> {
-        self.assign_role(user, ORG_ADMIN_ROLE_ID, organization_id, meta).await
+    pub async fn add_org_admin(
+        &self,
+        caller: &Caller,
+        user: &UserRow,
+        organization_id: i64,
+        meta: &Metadata,
+    ) -> Result<(), AppError> {
+        self.assign_role(caller, user, ORG_ADMIN_ROLE_ID, organization_id, meta).await
     }
 
     /// A user asks for a role in their organisation; one open request at a time.
@@ -304,6 +324,8 @@ impl AppState {
 
     /// Decides a request. Two admins deciding at once are serialised on the
     /// request: exactly one decision stands, the other is told it was decided.
+    /// Approving grants the role, so the caller must outrank the requester and
+    /// be able to grant the role.
     pub async fn decide_role_request(
         &self,
         caller: &Caller,
@@ -314,6 +336,13 @@ impl AppState {
     ) -> Result<RoleRequestRow, AppError> {
         let request = self.role_request_for(caller, id).await?;
         let comments = validation::comments(comments)?;
+        if status == RequestStatus::Approved {
+            let requester = read_models::user(&self.db, &UserKey::Uuid(request.requester_uuid.clone()))
+                .await?
+                .ok_or_else(|| AppError::invalid_field("request_id", "The requester no longer exists"))?;
+            self.require_outranks(caller, &requester).await?;
+            self.require_may_grant(caller, request.role_id, request.organization_id).await?;
+        }
         let decide = RoleRequestCommand::SetStatus {
             status,
             handler_uuid: caller.user_uuid().to_string(),

@@ -49,6 +49,7 @@ pub enum ClaimCommand {
     /// Move a claim whose owner was never created (a sign-up that crashed
     /// between claiming and registering) to a new owner. The caller decides
     /// that `abandoned_by` is abandoned; the aggregate checks it still holds.
+    /// A value released meanwhile (by the start-up sweep) is simply claimed.
     TakeOver { abandoned_by: String, owner: String, at: Timestamp },
 }
 
@@ -105,7 +106,11 @@ impl Aggregate for UniqueClaim {
                     sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
                     Ok(())
                 }
-                _ => Err(ClaimError::Taken),
+                None => {
+                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
+                    Ok(())
+                }
+                Some(_) => Err(ClaimError::Taken),
             },
         }
     }
@@ -187,5 +192,14 @@ mod tests {
             .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
             .await
             .then_expect_error(ClaimError::Taken);
+        // Released in between (by the start-up sweep): the taker just claims it.
+        TestFramework::<UniqueClaim>::with(())
+            .given(vec![
+                ClaimEvent::ValueClaimed { owner: "ghost".into(), at },
+                ClaimEvent::ValueReleased { owner: "ghost".into(), at },
+            ])
+            .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
+            .await
+            .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
     }
 }

@@ -6,6 +6,7 @@ mod elevate;
 pub mod envelope;
 pub mod extract;
 mod health;
+pub mod server;
 pub mod text_hygiene;
 
 use std::time::{Duration, Instant};
@@ -33,8 +34,13 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn(text_hygiene::refuse_unstorable_uri))
         .route_layer(middleware::from_fn(track_metrics))
-        .layer(axum::Extension(state.clone()))
-        .with_state(state);
+        .layer(axum::Extension(state.clone()));
+    // Inside `render`, so its 408 comes in the envelope.
+    let routes = match server::body_timeout(&state.settings.connections) {
+        Some(timeout) => routes.layer(middleware::from_fn_with_state(timeout, server::body_read_timeout)),
+        None => routes,
+    };
+    let routes = routes.with_state(state);
     routes.layer(
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

@@ -8,6 +8,7 @@ mod event_repo;
 pub mod failed_events;
 mod listing;
 pub mod log;
+pub mod orphaned_claims;
 mod parked_indexes;
 
 use std::path::Path;

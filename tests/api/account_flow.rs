@@ -285,6 +285,15 @@ async fn a_claim_left_by_a_crashed_sign_up_is_recovered(backend: Backend) {
     claim("stale@example.com", 10).await;
     claim("fresh@example.com", 0).await;
     app.sign_up("Recovered", "stale@example.com").await;
+    assert_eq!(app.login("stale@example.com", PASSWORD).await.status.as_u16(), 200);
+    // Taken over once: the value now belongs to the new user.
+    app.post(
+        "/user/v1/account/create",
+        None,
+        json!({"name": "Again", "email": "stale@example.com", "password": PASSWORD}),
+    )
+    .await
+    .assert_error_envelope(400);
     let blocked = app
         .post(
             "/user/v1/account/create",

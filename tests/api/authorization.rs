@@ -21,6 +21,8 @@ const EVERYONE: &[Caller] = &[Anonymous, Mentee, OtherOrgAdmin, OrgAdmin, Admin]
 const SIGNED_IN: &[Caller] = &[Mentee, OtherOrgAdmin, OrgAdmin, Admin];
 const ANY_ORG_ADMIN: &[Caller] = &[OtherOrgAdmin, OrgAdmin, Admin];
 const THIS_ORG_ADMIN: &[Caller] = &[OrgAdmin, Admin];
+/// Rows about users of the other organisation.
+const OTHER_ORG_ADMIN: &[Caller] = &[OtherOrgAdmin, Admin];
 const ADMIN: &[Caller] = &[Admin];
 /// Rows about the mentee's own records.
 const SELF_OR_ADMIN: &[Caller] = &[Mentee, Admin];
@@ -45,6 +47,15 @@ struct Targets {
     victim3_id: i64,
     promotee_id: i64,
     spare_org_id: i64,
+    /// Rank: a second system admin (default organisation), a second org admin
+    /// of each organisation, a member of the other one, and requests only a
+    /// system admin may approve (by a system admin; for another organisation's role).
+    admin2_id: i64,
+    peer_id: i64,
+    other_member_id: i64,
+    other_peer_id: i64,
+    admin_request_id: i64,
+    foreign_role_request_id: i64,
     role_id: i64,
     module_id: i64,
     permission_id: i64,
@@ -99,6 +110,20 @@ fn matrix(t: &Targets) -> Vec<Row> {
             Some(json!({"request_id": t.request_id, "status": "UNDER_REVIEW"})),
             THIS_ORG_ADMIN,
         ),
+        // Rank: approving grants a role, so the approver must outrank the
+        // requester and be able to grant the role.
+        row(
+            Method::POST,
+            "/user/v1/org-admin/updateRequestStatus",
+            Some(json!({"request_id": t.admin_request_id, "status": "APPROVED"})),
+            ADMIN,
+        ),
+        row(
+            Method::POST,
+            "/user/v1/org-admin/updateRequestStatus",
+            Some(json!({"request_id": t.foreign_role_request_id, "status": "APPROVED"})),
+            ADMIN,
+        ),
         row(
             Method::POST,
             "/user/v1/admin/addOrgAdmin",
@@ -149,6 +174,19 @@ fn matrix(t: &Targets) -> Vec<Row> {
         row(Method::DELETE, format!("/user/v1/userRole/delete/{}", t.role_id), None, ADMIN),
         row(Method::POST, "/user/v1/admin/assignRole", Some(json!({"user_id": t.promotee_id, "role_id": 6})), ADMIN),
         row(Method::POST, "/user/v1/org-admin/deactivateUser", Some(json!({"id": [t.victim_id]})), THIS_ORG_ADMIN),
+        // Rank: nobody but a system admin touches a system admin, alone or in a list;
+        // org admins act on their own organisation's peers, not on the other
+        // organisation's users, related or not.
+        row(Method::POST, "/user/v1/org-admin/deactivateUser", Some(json!({"id": [t.victim_id, t.admin2_id]})), ADMIN),
+        row(Method::POST, "/user/v1/org-admin/deactivateUser", Some(json!({"id": [t.admin2_id]})), ADMIN),
+        row(Method::POST, "/user/v1/org-admin/deactivateUser", Some(json!({"id": [t.peer_id]})), THIS_ORG_ADMIN),
+        row(
+            Method::POST,
+            "/user/v1/org-admin/deactivateUser",
+            Some(json!({"id": [t.other_member_id]})),
+            OTHER_ORG_ADMIN,
+        ),
+        row(Method::POST, "/user/v1/org-admin/deactivateUser", Some(json!({"id": [t.other_peer_id]})), OTHER_ORG_ADMIN),
         row(Method::POST, "/user/v1/admin/deactivateUser", Some(json!({"id": [t.victim2_id]})), ADMIN),
         row(Method::DELETE, format!("/user/v1/admin/deleteUser/{}", t.victim3_id), None, ADMIN),
         row(Method::POST, format!("/user/v1/admin/deactivateOrg/{}", t.spare_org_id), empty(), ADMIN),
@@ -175,7 +213,49 @@ async fn every_route_against_every_caller(backend: Backend) {
             json!({"code": "matrix_perm", "module": "matrix_mod", "request_type": ["GET"], "api_path": "/z"}),
         )
         .await;
+    let admin_token = c.admin.access_token.as_str();
+    let admin2 = {
+        let body = json!({"name": "Second Root", "email": "root2@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET});
+        assert_eq!(app.post("/user/v1/admin/create", None, body).await.status.as_u16(), 201);
+        session(&app.login("root2@example.com", PASSWORD).await)
+    };
+    let peer = app.sign_up("Peer Admin", "peer@example.com").await;
+    let other_member = app.sign_up("Other Member", "other-member@example.com").await;
+    let other_peer = app.sign_up("Other Peer", "other-peer@example.com").await;
+    for (user, role_id, org) in [(&peer, 5, 1), (&other_member, 3, c.other_org_id), (&other_peer, 5, c.other_org_id)] {
+        let body = json!({"user_id": user.user["id"], "role_id": role_id, "organization_id": org});
+        assert_eq!(app.post("/user/v1/admin/assignRole", Some(admin_token), body).await.status.as_u16(), 200);
+    }
+    // Related organisations give no power over each other's users.
+    for (org, related) in [(1, c.other_org_id), (c.other_org_id, 1)] {
+        let body = Some(json!({"related_orgs": [related]}));
+        let linked = app.patch(&format!("/user/v1/organization/update/{org}"), Some(admin_token), body).await;
+        assert_eq!(linked.status.as_u16(), 200, "{}", linked.body);
+    }
+    let admin_request =
+        app.post("/user/v1/organization/requestOrgRole", Some(&admin2.access_token), json!({"role": 2})).await;
+    let foreign_role = app
+        .post(
+            "/user/v1/userRole/create",
+            Some(admin_token),
+            json!({"title": "foreign", "organization_id": c.other_org_id}),
+        )
+        .await;
+    let foreign_asker = app.sign_up("Foreign Asker", "foreign-asker@example.com").await;
+    let foreign_request = app
+        .post(
+            "/user/v1/organization/requestOrgRole",
+            Some(&foreign_asker.access_token),
+            json!({"role": foreign_role.result()["id"]}),
+        )
+        .await;
     let targets = Targets {
+        admin2_id: id_of(&admin2),
+        peer_id: id_of(&peer),
+        other_member_id: id_of(&other_member),
+        other_peer_id: id_of(&other_peer),
+        admin_request_id: admin_request.result()["request_id"].as_i64().unwrap(),
+        foreign_role_request_id: foreign_request.result()["request_id"].as_i64().unwrap(),
         role_id: made_role.result()["id"].as_i64().unwrap(),
         module_id: made_module.result()["id"].as_i64().unwrap(),
         permission_id: made_permission.result()["id"].as_i64().unwrap(),
@@ -227,7 +307,131 @@ async fn revoking_a_permission_takes_effect_at_once(backend: Backend) {
     assert_eq!(app.get("/user/v1/account/list", Some(&mentee.access_token)).await.status.as_u16(), 200);
 }
 
-on_both_backends!(every_route_against_every_caller, revoking_a_permission_takes_effect_at_once);
+/// Rank is checked in the use cases, not only by the route grants: an org
+/// admin who holds every route still cannot act on a user holding a role
+/// they could not grant, nor grant such a role.
+async fn rank_holds_whatever_the_grants(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = crate::organizations::cast(&app).await;
+    let id_of = |s: &Session| s.user["id"].as_i64().unwrap();
+    let admin = Some(c.admin.access_token.as_str());
+    let org_admin = Some(c.org_admin.access_token.as_str());
+    let admin_id = id_of(&c.admin);
+
+    // The probe's case, with the default grants: refused, and the admin's tokens live on.
+    app.post("/user/v1/org-admin/deactivateUser", org_admin, json!({"id": [admin_id]}))
+        .await
+        .assert_error_envelope(403);
+    assert_eq!(app.get("/user/v1/user/read", admin).await.status.as_u16(), 200);
+
+    // Every org admin now holds every route (permission 99, `/user/v1/*`).
+    let meta = roster::commands::Metadata::system("test");
+    let grant = aggregates::RoleCommand::GrantPermission { permission_id: 99, at: chrono::Utc::now() };
+    let committed =
+        app.state.bus.execute::<aggregates::Role>(&roster::bootstrap::role_uuid(5), grant, &meta).await.unwrap();
+    app.state.settle(committed).await.unwrap();
+
+    let member = app.sign_up("Member", "member@example.com").await;
+    let member_id = id_of(&member);
+    let other_member = app.sign_up("Other Member", "other-member@example.com").await;
+    let other_member_id = id_of(&other_member);
+    let moved = app
+        .post(
+            "/user/v1/admin/assignRole",
+            admin,
+            json!({"user_id": other_member_id, "role_id": 3, "organization_id": c.other_org_id}),
+        )
+        .await;
+    assert_eq!(moved.status.as_u16(), 200, "{}", moved.body);
+    let foreign_role = app
+        .post("/user/v1/userRole/create", admin, json!({"title": "foreign", "organization_id": c.other_org_id}))
+        .await;
+    let foreign_role_id = foreign_role.result()["id"].as_i64().unwrap();
+
+    let refused: Vec<(Method, String, Option<Value>)> = vec![
+        // On a system admin.
+        (Method::POST, "/user/v1/org-admin/deactivateUser".into(), Some(json!({"id": [admin_id]}))),
+        (Method::POST, "/user/v1/admin/deactivateUser".into(), Some(json!({"id": [admin_id]}))),
+        (Method::POST, "/user/v1/admin/deactivateUser".into(), Some(json!({"email": ["root@example.com"]}))),
+        (Method::DELETE, format!("/user/v1/admin/deleteUser/{admin_id}"), None),
+        (Method::POST, "/user/v1/admin/assignRole".into(), Some(json!({"user_id": admin_id, "role_id": 6}))),
+        (Method::POST, "/user/v1/admin/addOrgAdmin".into(), Some(json!({"user_id": admin_id, "organization_id": 1}))),
+        // Granting what an org admin cannot grant.
+        (Method::POST, "/user/v1/admin/assignRole".into(), Some(json!({"user_id": member_id, "role_id": 4}))),
+        (Method::POST, "/user/v1/admin/assignRole".into(), Some(json!({"user_id": member_id, "role_id": 7}))),
+        (
+            Method::POST,
+            "/user/v1/admin/assignRole".into(),
+            Some(json!({"user_id": member_id, "role_id": foreign_role_id})),
+        ),
+        (
+            Method::POST,
+            "/user/v1/admin/addOrgAdmin".into(),
+            Some(json!({"user_id": member_id, "organization_id": c.other_org_id})),
+        ),
+        // On another organisation's user.
+        (Method::POST, "/user/v1/admin/assignRole".into(), Some(json!({"user_id": other_member_id, "role_id": 6}))),
+        (Method::POST, "/user/v1/admin/deactivateUser".into(), Some(json!({"id": [other_member_id]}))),
+        (Method::DELETE, format!("/user/v1/admin/deleteUser/{other_member_id}"), None),
+        // On organisations: one a system admin belongs to, and another one.
+        (Method::POST, "/user/v1/admin/deactivateOrg/1".into(), Some(json!({}))),
+        (Method::POST, format!("/user/v1/admin/deactivateOrg/{}", c.other_org_id), Some(json!({}))),
+    ];
+    // A list with one user the org admin does not outrank changes nobody.
+    app.post("/user/v1/admin/deactivateUser", org_admin, json!({"id": [member_id, admin_id]}))
+        .await
+        .assert_error_envelope(403);
+    assert_eq!(app.get("/user/v1/user/read", Some(&member.access_token)).await.status.as_u16(), 200);
+    for (method, path, body) in refused {
+        let reply = app.call(method.clone(), &path, org_admin, body.clone()).await;
+        assert_eq!(reply.status.as_u16(), 403, "{method} {path} {body:?}: {}", reply.body);
+        reply.assert_error_envelope(403);
+    }
+    // Nothing changed.
+    let root = app.get("/user/v1/user/read", admin).await;
+    assert_eq!(root.status.as_u16(), 200, "{}", root.body);
+    let titles = |profile: &Value| -> Vec<String> {
+        profile["user_roles"].as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(titles(root.result()), ["admin"]);
+    assert_eq!(titles(app.get("/user/v1/user/read", Some(&member.access_token)).await.result()), ["mentee"]);
+    assert_eq!(app.get("/user/v1/user/read", Some(&other_member.access_token)).await.status.as_u16(), 200);
+    assert_eq!(app.get("/user/v1/user/read", Some(&c.other_org_admin.access_token)).await.status.as_u16(), 200);
+
+    // The same routes on a plain member of the org admin's own organisation work.
+    let allowed: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::POST, "/user/v1/admin/assignRole".into(), Some(json!({"user_id": member_id, "role_id": 6}))),
+        (Method::POST, "/user/v1/admin/addOrgAdmin".into(), Some(json!({"user_id": member_id, "organization_id": 1}))),
+        (Method::POST, "/user/v1/admin/deactivateUser".into(), Some(json!({"id": [member_id]}))),
+        (Method::DELETE, format!("/user/v1/admin/deleteUser/{member_id}"), None),
+    ];
+    for (method, path, body) in allowed {
+        let reply = app.call(method.clone(), &path, org_admin, body.clone()).await;
+        assert!(reply.status.is_success(), "{method} {path} {body:?}: {}", reply.body);
+    }
+    app.login("member@example.com", PASSWORD).await.assert_error_envelope(400);
+
+    // An org admin may deactivate their own organisation when they outrank all of it.
+    let third = app.post("/user/v1/organization/create", admin, json!({"name": "Third", "code": "third"})).await;
+    let third_id = third.result()["id"].as_i64().unwrap();
+    let third_admin = app.sign_up("Third Admin", "third-admin@example.com").await;
+    let third_member = app.sign_up("Third Member", "third-member@example.com").await;
+    for (user, role_id) in [(&third_admin, 5), (&third_member, 3)] {
+        let body = json!({"user_id": id_of(user), "role_id": role_id, "organization_id": third_id});
+        assert_eq!(app.post("/user/v1/admin/assignRole", admin, body).await.status.as_u16(), 200);
+    }
+    let third_admin = session(&app.login("third-admin@example.com", PASSWORD).await);
+    let off =
+        app.post(&format!("/user/v1/admin/deactivateOrg/{third_id}"), Some(&third_admin.access_token), json!({})).await;
+    assert_eq!(off.status.as_u16(), 200, "{}", off.body);
+    assert_eq!(off.result()[0]["deactivated_users"], 2);
+}
+
+on_both_backends!(
+    every_route_against_every_caller,
+    revoking_a_permission_takes_effect_at_once,
+    rank_holds_whatever_the_grants
+);
 /// Each instance keeps the grants in memory; a permission revoked through one
 /// instance must count on another within its checkpoint polling (several
 /// instances share a PostgreSQL only).

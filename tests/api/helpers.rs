@@ -103,6 +103,36 @@ pub async fn spawn_app_with(database: TestDatabase, configure: impl FnOnce(&mut 
     TestApp { addr, client: Client::new(), state, database }
 }
 
+/// An app that can be stopped as a SIGTERM would stop it (drained, runners
+/// stopped, pools closed), to start another on the same database.
+pub struct StoppableApp {
+    pub app: TestApp,
+    stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub async fn spawn_stoppable(database: TestDatabase, configure: impl FnOnce(&mut Settings)) -> StoppableApp {
+    roster::telemetry::init_logging(false);
+    let mut settings = test_settings(&database.url);
+    configure(&mut settings);
+    let app = Application::build(settings).await.expect("app builds");
+    let (addr, state) = (app.local_addr(), app.state());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    StoppableApp { app: TestApp { addr, client: Client::new(), state, database }, stop, served }
+}
+
+impl StoppableApp {
+    /// Stops the app and hands back its database.
+    pub async fn stop(self) -> TestDatabase {
+        let _ = self.stop.send(());
+        self.served.await.expect("the server task ends").expect("the server stops cleanly");
+        self.app.database
+    }
+}
+
 pub struct Reply {
     pub status: StatusCode,
     pub body: Value,

@@ -109,7 +109,7 @@ async fn add_org_admin(
     JsonBody(body): JsonBody<AddOrgAdminBody>,
 ) -> Result<ApiOk, AppError> {
     let user = target(&state, &body.user).await?;
-    state.add_org_admin(&user, body.organization_id, &meta.by(&caller)).await?;
+    state.add_org_admin(&caller, &user, body.organization_id, &meta.by(&caller)).await?;
     let roles = read_models::roles_of(&state.db, &user.user_uuid).await?;
     Ok(ApiOk::ok(
         "User Assigned As The Org-Admin Successfully",
@@ -124,7 +124,7 @@ async fn deactivate_org(
     Path(id): Path<String>,
 ) -> Result<ApiOk, AppError> {
     let id = super::organization::organization_id(&id)?;
-    let count = state.deactivate_organization(id, &meta.by(&caller)).await?;
+    let count = state.deactivate_organization(&caller, id, &meta.by(&caller)).await?;
     Ok(ApiOk::ok("Organization deactivated Successfully.", json!([{"deactivated_users": count}])))
 }
 
@@ -146,7 +146,7 @@ async fn delete_user(
 ) -> Result<ApiOk, AppError> {
     let key = UserKey::parse(&id).ok_or_else(|| AppError::NotFound("User not found".into()))?;
     let user = read_models::user(&state.db, &key).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
-    state.delete_user(&user.user_uuid, &meta.by(&caller)).await?;
+    state.erase_user(&caller, &user, &meta.by(&caller)).await?;
     Ok(ApiOk::ok("User deleted successfully", json!([{"user_id": user.id}])))
 }
 
@@ -167,7 +167,7 @@ async fn assign_role(
 ) -> Result<ApiOk, AppError> {
     let user = target(&state, &body.user).await?;
     let organization_id = body.organization_id.unwrap_or(user.organization_id);
-    state.assign_role(&user, body.role_id, organization_id, &meta.by(&caller)).await?;
+    state.assign_role(&caller, &user, body.role_id, organization_id, &meta.by(&caller)).await?;
     let roles = read_models::roles_of(&state.db, &user.user_uuid).await?;
     Ok(ApiOk::ok(
         "Role assigned successfully",
