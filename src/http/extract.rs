@@ -144,6 +144,20 @@ pub fn paging(page: Option<&str>, limit: Option<&str>) -> Result<(i64, i64), App
     Ok((parse("page", page, 1, 1_000_000)?, parse("limit", limit, 100, 1000)?))
 }
 
+/// An optional body: absent (no `Content-Type`) is `None`; present but bad is a 400.
+impl<T, S> axum::extract::OptionalFromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, AppError> {
+        let json = <axum::Json<Value> as axum::extract::OptionalFromRequest<S>>::from_request(request, state).await?;
+        json.map(|axum::Json(value)| typed_body(value).map(JsonBody)).transpose()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,19 +176,5 @@ mod tests {
         assert!(paging(Some("0"), None).is_err());
         assert!(paging(None, Some("abc")).is_err());
         assert!(paging(None, Some("5000")).is_err());
-    }
-}
-
-/// An optional body: absent (no `Content-Type`) is `None`; present but bad is a 400.
-impl<T, S> axum::extract::OptionalFromRequest<S> for JsonBody<T>
-where
-    T: DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = AppError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, AppError> {
-        let json = <axum::Json<Value> as axum::extract::OptionalFromRequest<S>>::from_request(request, state).await?;
-        json.map(|axum::Json(value)| typed_body(value).map(JsonBody)).transpose()
     }
 }

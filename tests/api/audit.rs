@@ -229,7 +229,7 @@ async fn state_at_an_instant_is_rebuilt_from_the_log(backend: Backend) {
     assert_eq!(old["roles"], json!([3]), "signed up as mentee");
     assert_eq!(old["organization_id"], 1);
     // Sign-up also logs in: the last event applied is the latest one up to `middle`.
-    let last_before = history.iter().filter(|e| instant(e) <= middle).last().unwrap();
+    let last_before = history.iter().rfind(|e| instant(e) <= middle).unwrap();
     assert_eq!(old["sequence"], last_before["sequence"]);
     assert_eq!(old["event_id"], last_before["event_id"]);
     assert!(old["last_logged_in_at"].is_string(), "{old}");
