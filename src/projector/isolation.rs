@@ -10,7 +10,6 @@ use std::sync::atomic::Ordering;
 use projections::{Projection, Statement};
 
 use super::{statements_for, Projector, ProjectorError};
-use crate::storage::failed_events::RECORD_FAILED_EVENT;
 use crate::storage::log::{CommitPoint, LogEntry, ADVANCE_CHECKPOINT};
 use crate::storage::{begin_write, Db};
 use crate::{bind_values, on_pool};
@@ -215,7 +214,6 @@ pub(crate) async fn record_failure(
     description: &str,
 ) -> Result<bool, sqlx::Error> {
     let now = chrono::Utc::now().to_rfc3339();
-    let event = &entry.event;
     on_pool!(db, pool => {
         let mut tx = begin_write(pool).await?;
         if let Some(from) = from {
@@ -234,16 +232,7 @@ pub(crate) async fn record_failure(
                 return Ok(false);
             }
         }
-        sqlx::query(RECORD_FAILED_EVENT)
-            .bind(name)
-            .bind(event.position)
-            .bind(entry.point.txid)
-            .bind(&event.aggregate_type)
-            .bind(&event.aggregate_id)
-            .bind(event.sequence)
-            .bind(&event.event_type)
-            .bind(description)
-            .bind(&now)
+        crate::record_failed_event!(name, entry, description, &now)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -22,7 +22,6 @@ use tokio_util::task::AbortOnDropHandle;
 
 use super::isolation::{blames_the_event, describe};
 use super::{statements_for, Projector, ProjectorError};
-use crate::storage::failed_events::RECORD_FAILED_EVENT;
 use crate::storage::log::{CommitPoint, LogEntry};
 use crate::storage::{begin_write, Db};
 use crate::{bind_values, on_pool};
@@ -37,6 +36,20 @@ macro_rules! execute_all {
                 break;
             }
         }
+        result
+    }};
+}
+
+/// Runs statements inside a savepoint of transaction `$tx`: kept if all
+/// succeed, undone otherwise (the transaction stays usable either way).
+macro_rules! in_savepoint {
+    ($tx:ident, $statements:expr) => {{
+        sqlx::query("SAVEPOINT rebuild_step").execute(&mut *$tx).await?;
+        let result = execute_all!(&mut *$tx, $statements);
+        if result.is_err() {
+            sqlx::query("ROLLBACK TO SAVEPOINT rebuild_step").execute(&mut *$tx).await?;
+        }
+        sqlx::query("RELEASE SAVEPOINT rebuild_step").execute(&mut *$tx).await?;
         result
     }};
 }
@@ -140,7 +153,8 @@ impl Projector {
             .bind(&now)
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM failed_projection_events WHERE projection = $1").bind(name).execute(&mut *tx).await?;
+            let forget = "DELETE FROM failed_projection_events WHERE projection = $1";
+            sqlx::query(forget).bind(name).execute(&mut *tx).await?;
             if stale_listing {
                 sqlx::query("INSERT INTO user_listing_stale (since) VALUES ($1)").bind(&now).execute(&mut *tx).await?;
             }
@@ -155,65 +169,51 @@ impl Projector {
                 if batch.entries.is_empty() && batch.reached == reached {
                     break;
                 }
-                sqlx::query("SAVEPOINT rebuild_batch").execute(&mut *tx).await?;
-                let applied = match &batch.statements {
-                    Ok(statements) => execute_all!(&mut *tx, statements),
-                    Err(_) => Ok(()),
-                };
-                match (&batch.statements, applied) {
-                    (Ok(_), Ok(())) => {
-                        sqlx::query("RELEASE SAVEPOINT rebuild_batch").execute(&mut *tx).await?;
-                    }
-                    (_, applied) => {
-                        if let Err(error) = applied {
+                let batch_failed = match &batch.statements {
+                    Ok(statements) => match in_savepoint!(tx, statements) {
+                        Ok(()) => false,
+                        Err(error) => {
                             let error = ProjectorError::Database(error);
                             if !blames_the_event(&error) {
                                 return Err(error);
                             }
+                            true
                         }
-                        sqlx::query("ROLLBACK TO SAVEPOINT rebuild_batch").execute(&mut *tx).await?;
-                        // One event at a time, to name the one at fault.
-                        for entry in &batch.entries {
-                            sqlx::query("SAVEPOINT rebuild_event").execute(&mut *tx).await?;
-                            let applied = match statements_for(projection.as_ref(), std::slice::from_ref(entry)) {
-                                Ok(statements) => execute_all!(&mut *tx, &statements).map_err(ProjectorError::Database),
-                                Err(error) => Err(error),
-                            };
-                            match applied {
-                                Ok(()) => {
-                                    sqlx::query("RELEASE SAVEPOINT rebuild_event").execute(&mut *tx).await?;
+                    },
+                    Err(_) => true,
+                };
+                if batch_failed {
+                    // One event at a time, to name the one at fault.
+                    for entry in &batch.entries {
+                        let applied = match statements_for(projection.as_ref(), std::slice::from_ref(entry)) {
+                            Ok(statements) => in_savepoint!(tx, &statements).map_err(ProjectorError::Database),
+                            Err(error) => Err(error),
+                        };
+                        match applied {
+                            Ok(()) => {}
+                            Err(error) if blames_the_event(&error) => {
+                                let description = describe(&error);
+                                if !skip_failed {
+                                    let failed = RebuildFailed::new(name, entry, description);
+                                    return Err(ProjectorError::Rebuild(Box::new(failed)));
                                 }
-                                Err(error) if blames_the_event(&error) => {
-                                    sqlx::query("ROLLBACK TO SAVEPOINT rebuild_event").execute(&mut *tx).await?;
-                                    let description = describe(&error);
-                                    if !skip_failed {
-                                        return Err(ProjectorError::Rebuild(Box::new(RebuildFailed::new(name, entry, description))));
-                                    }
-                                    tracing::error!(projection = name, position = entry.event.position, error = %description, "replay skips an event the read model refuses");
-                                    sqlx::query(RECORD_FAILED_EVENT)
-                                        .bind(name)
-                                        .bind(entry.event.position)
-                                        .bind(entry.point.txid)
-                                        .bind(&entry.event.aggregate_type)
-                                        .bind(&entry.event.aggregate_id)
-                                        .bind(entry.event.sequence)
-                                        .bind(&entry.event.event_type)
-                                        .bind(&description)
-                                        .bind(&now)
-                                        .execute(&mut *tx)
-                                        .await?;
-                                    metrics::counter!("roster_projection_failed_events_total", "projection" => name).increment(1);
-                                }
-                                Err(error) => return Err(error),
+                                let position = entry.event.position;
+                                tracing::error!(projection = name, position, error = %description,
+                                    "replay skips an event the read model refuses");
+                                crate::record_failed_event!(name, entry, &description, &now).execute(&mut *tx).await?;
+                                metrics::counter!("roster_projection_failed_events_total", "projection" => name)
+                                    .increment(1);
                             }
+                            Err(error) => return Err(error),
                         }
-                        sqlx::query("RELEASE SAVEPOINT rebuild_batch").execute(&mut *tx).await?;
                     }
                 }
                 on_progress(name, batch.entries.len());
                 reached = batch.reached;
             }
-            sqlx::query("UPDATE projection_checkpoints SET transaction_id = $2, position = $3, updated_at = $4 WHERE name = $1")
+            let checkpoint = "UPDATE projection_checkpoints SET transaction_id = $2, position = $3, updated_at = $4 \
+                WHERE name = $1";
+            sqlx::query(checkpoint)
                 .bind(name)
                 .bind(reached.txid)
                 .bind(reached.position)

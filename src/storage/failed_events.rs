@@ -15,6 +15,23 @@ pub(crate) const RECORD_FAILED_EVENT: &str = "INSERT INTO failed_projection_even
     ON CONFLICT (projection, position) DO UPDATE SET error = EXCLUDED.error, \
     attempts = failed_projection_events.attempts + 1, last_tried_at = EXCLUDED.last_tried_at";
 
+/// Binds `RECORD_FAILED_EVENT`'s arguments for one `LogEntry` (any backend).
+#[macro_export]
+macro_rules! record_failed_event {
+    ($name:expr, $entry:expr, $description:expr, $now:expr) => {
+        sqlx::query($crate::storage::failed_events::RECORD_FAILED_EVENT)
+            .bind($name)
+            .bind($entry.event.position)
+            .bind($entry.point.txid)
+            .bind(&$entry.event.aggregate_type)
+            .bind(&$entry.event.aggregate_id)
+            .bind($entry.event.sequence)
+            .bind(&$entry.event.event_type)
+            .bind($description)
+            .bind($now)
+    };
+}
+
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct FailedEvent {
     pub projection: String,
