@@ -7,9 +7,12 @@
 FROM rust:1-bookworm AS builder
 WORKDIR /build
 
-COPY Cargo.toml Cargo.lock ./
+# Every workspace member and the build script (tests/api/operations.rs checks
+# this list against Cargo.toml).
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY aggregates/ aggregates/
 COPY projections/ projections/
+COPY bench/ bench/
 COPY migrations/ migrations/
 COPY src/ src/
 

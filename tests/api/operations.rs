@@ -110,3 +110,23 @@ on_both_backends!(
     hs256_secrets_make_elevate_compatible_tokens,
     bootstrap_is_idempotent_across_restarts,
 );
+
+/// The image builds the workspace as it is: every member, the build script
+/// and the embedded migrations are copied into the build context.
+#[test]
+fn the_dockerfile_copies_every_workspace_member() {
+    let manifest = include_str!("../../Cargo.toml");
+    let dockerfile = include_str!("../../Dockerfile");
+    let members_line = manifest.lines().find(|l| l.trim_start().starts_with("members")).expect("a members list");
+    let members: Vec<&str> = members_line.split('"').skip(1).step_by(2).filter(|m| *m != ".").collect();
+    assert!(members.contains(&"bench"), "{members:?}");
+    let copied = |path: &str| {
+        dockerfile.lines().any(|line| {
+            let mut words = line.split_whitespace();
+            words.next() == Some("COPY") && words.any(|w| w.trim_end_matches('/') == path)
+        })
+    };
+    for path in members.iter().copied().chain(["src", "migrations", "build.rs", "Cargo.toml", "Cargo.lock"]) {
+        assert!(copied(path), "the Dockerfile must COPY {path} (a workspace member or build input)");
+    }
+}
