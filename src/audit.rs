@@ -33,7 +33,7 @@ pub fn render_event(event: &StoredEvent) -> Value {
         "actor": event.metadata.get("actor_id"),
         "correlation": event.metadata.get("correlation_id"),
         "metadata": event.metadata,
-        "payload": event.payload,
+        "payload": crate::privacy::without_credentials(&event.payload),
     })
 }
 

@@ -52,6 +52,30 @@ const PERSONAL_FIELDS: &[(&str, &str, &[(&str, Erased)])] = &[
     ),
 ];
 
+/// Credential material the log keeps for the aggregates' own use (a login
+/// checks the hash) and nothing outside the service may receive: Kafka
+/// records, exports, `events tail` and the audit API all drop these keys,
+/// at any depth (GUIDE §11).
+const CREDENTIAL_FIELDS: &[&str] = &["password_hash", "otp_hash", "reset_token_hash"];
+
+/// `payload` without credential material, for anything that leaves the service.
+pub fn without_credentials(payload: &Value) -> Value {
+    let mut payload = payload.clone();
+    strip_credentials(&mut payload);
+    payload
+}
+
+fn strip_credentials(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            fields.retain(|key, _| !CREDENTIAL_FIELDS.contains(&key.as_str()));
+            fields.values_mut().for_each(strip_credentials);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_credentials),
+        _ => {}
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Erased {
     Empty,
@@ -309,6 +333,15 @@ mod tests {
             "numeric_id": 7, "email": "ada@example.com", "name": "Ada", "phone": null,
             "username": "ada", "password_hash": "$argon2id$x", "organization_id": 1
         }, "at": "2026-01-01T00:00:00Z"}})
+    }
+
+    #[test]
+    fn credentials_never_leave_at_any_depth() {
+        let payload = json!({"UserRegistered": {"registration": {"email": "a@b.c", "password_hash": "$argon2id$x"}},
+                             "list": [{"otp_hash": "h", "kept": 1}]});
+        let out = without_credentials(&payload);
+        assert_eq!(out, json!({"UserRegistered": {"registration": {"email": "a@b.c"}}, "list": [{"kept": 1}]}));
+        assert!(!out.to_string().contains("argon2"));
     }
 
     #[test]

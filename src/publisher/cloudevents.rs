@@ -43,7 +43,7 @@ pub fn record(prefix: &str, entry: &LogEntry) -> OutgoingRecord {
     OutgoingRecord {
         topic: topic_for(prefix, &event.aggregate_type),
         key: event.aggregate_id.clone(),
-        payload: event.payload.to_string().into_bytes(),
+        payload: crate::privacy::without_credentials(&event.payload).to_string().into_bytes(),
         headers,
     }
 }

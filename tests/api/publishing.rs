@@ -127,6 +127,37 @@ async fn every_event_reaches_a_real_broker_as_a_cloudevent(backend: Backend) {
     assert_eq!(rename["eventType"], "update");
     assert_eq!(rename["oldValues"]["name"], "Kafka User 0");
     assert_eq!(elevate.iter().filter(|r| r.payload["eventType"] == "create").count(), 3);
+
+    // No credential material leaves the service: not on Kafka (either
+    // stream), not in the audit API, not in an export.
+    for record in records.iter().chain(&elevate) {
+        assert_no_credentials(&format!("Kafka record on {}", record.topic), &record.payload.to_string());
+    }
+    let admin = app.admin_session().await;
+    let audit = app.get("/user/v1/audit/events?limit=1000", Some(&admin.access_token)).await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    assert!(audit.result()["events"].as_array().is_some_and(|e| e.len() >= expected.len()));
+    assert_no_credentials("the audit API", &audit.body.to_string());
+    let history = format!("/user/v1/audit/users/{}/history", users[0].user["id"]);
+    assert_no_credentials("a user's history", &app.get(&history, Some(&admin.access_token)).await.body.to_string());
+    let export = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["events", "export"])
+        .env("DATABASE_URL", &app.database.url)
+        .env("RUST_LOG", "error")
+        .env_remove("KAFKA_BROKERS")
+        .output()
+        .unwrap();
+    assert!(export.status.success());
+    let exported = String::from_utf8_lossy(&export.stdout);
+    assert!(exported.contains("UserRegistered"), "the export holds the registrations");
+    assert_no_credentials("an export", &exported);
+}
+
+/// Password hashes (and any other credential) must not appear in `text`.
+fn assert_no_credentials(what: &str, text: &str) {
+    for needle in ["password_hash", "$argon2", "otp_hash"] {
+        assert!(!text.contains(needle), "{what} carries {needle}: {}", &text[..text.len().min(500)]);
+    }
 }
 
 /// Hermetic: librdkafka's mock cluster, taken down and brought back.
