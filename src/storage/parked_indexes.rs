@@ -89,8 +89,12 @@ impl Db {
                 .await?;
                 for (name, definition) in parked {
                     let mut tx = begin_write(pool).await?;
-                    sqlx::query(&definition).execute(&mut *tx).await?;
+                    // The record goes first: that statement reads the schema
+                    // afresh if another connection changed it (the park). A
+                    // CREATE compiled against a connection's stale schema
+                    // fails with "already exists".
                     sqlx::query("DELETE FROM parked_indexes WHERE name = $1").bind(&name).execute(&mut *tx).await?;
+                    sqlx::query(&definition).execute(&mut *tx).await?;
                     tx.commit().await?;
                 }
             }
