@@ -28,6 +28,9 @@ pub enum AppError {
     Http { status: u16, message: String },
     #[error("Service temporarily busy, please retry")]
     Busy,
+    /// A list or search statement ran past `READ_STATEMENT_TIMEOUT_MS`.
+    #[error("The search took too long; narrow it (a longer term, a role or a smaller page) and retry")]
+    ReadTimeout,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -47,9 +50,21 @@ impl AppError {
     }
 }
 
+/// PostgreSQL's `query_canceled` (statement_timeout) and SQLite's
+/// `SQLITE_INTERRUPT` (the read pool's progress handler): `storage::reader`.
+fn cancelled(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("57014") | Some("9")))
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
-        AppError::Internal(error.into())
+        if cancelled(&error) {
+            AppError::ReadTimeout
+        } else if matches!(error, sqlx::Error::PoolTimedOut) {
+            AppError::Busy
+        } else {
+            AppError::Internal(error.into())
+        }
     }
 }
 

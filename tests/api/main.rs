@@ -19,4 +19,5 @@ mod operations;
 pub mod organizations;
 mod parked_indexes;
 mod publishing;
+mod search;
 mod seeding;
