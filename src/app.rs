@@ -14,13 +14,15 @@ use crate::commands::CommandBus;
 use crate::config::Settings;
 use crate::projector::Projector;
 use crate::publisher::Publisher;
-use crate::storage::Db;
+use crate::storage::{Db, Reader};
 use crate::{bootstrap, http};
 
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
+    /// Lists, searches and the audit log: time-limited, counts bounded.
+    pub reader: Reader,
     pub bus: CommandBus,
     pub projector: Projector,
     pub tokens: Arc<TokenService>,
@@ -47,6 +49,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
         db.migrate().await?;
+        let reader = Reader::connect(&settings, &db).await?;
         let projector = Projector::new(db.clone());
         let stop = CancellationToken::new();
         projector.start(stop.clone()).await?;
@@ -77,7 +80,7 @@ impl Application {
         tokio::task::spawn_blocking(password::warm_up);
         let listener = TcpListener::bind(settings.addr).await?;
         let grants = Arc::default();
-        let state = AppState { settings: Arc::new(settings), db, bus, projector, tokens, grants, publisher };
+        let state = AppState { settings: Arc::new(settings), db, reader, bus, projector, tokens, grants, publisher };
         Ok(Application { listener, state, stop })
     }
 
@@ -98,6 +101,7 @@ impl Application {
         tracing::info!(addr = %self.local_addr(), backend = self.state.db.backend(), "roster listening");
         http::server::serve(self.listener, router, &self.state.settings.connections, shutdown).await;
         self.stop.cancel();
+        self.state.reader.close().await;
         self.state.db.close().await;
         Ok(())
     }

@@ -59,7 +59,7 @@ impl AppState {
     async fn page(&self, mut query: LogQuery) -> Result<Page, AppError> {
         let limit = query.limit;
         query.limit = limit + 1;
-        let mut events = self.db.search_events(&query).await?;
+        let mut events = self.reader.db().search_events(&query).await?;
         let more = events.len() as i64 > limit;
         events.truncate(limit as usize);
         let next_cursor = match (more, events.last()) {
@@ -132,7 +132,7 @@ impl AppState {
                 after_sequence: last.as_ref().map(|e| e.sequence),
                 ..history_query(User::TYPE, user_uuid.clone(), None, FOLD_BATCH)
             };
-            let batch = self.db.search_events(&query).await?;
+            let batch = self.reader.db().search_events(&query).await?;
             let done = (batch.len() as i64) < FOLD_BATCH;
             for entry in batch {
                 let event: UserEvent = entry.event.decode().map_err(AppError::internal)?;

@@ -16,6 +16,7 @@ use crate::bootstrap::{claim_id, permission_uuid, role_uuid};
 use crate::commands::{CommandError, Metadata};
 use crate::error::AppError;
 use crate::read_models;
+use crate::storage::{Count, Reader};
 
 fn module_uuid(numeric_id: i64) -> String {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("roster:module:{numeric_id}").as_bytes()).to_string()
@@ -117,12 +118,12 @@ impl Conditions {
     }
     async fn page<T>(
         self,
-        db: &crate::storage::Db,
+        reader: &Reader,
         table: &str,
         columns: &str,
         page: i64,
         limit: i64,
-    ) -> Result<(Vec<T>, i64), sqlx::Error>
+    ) -> Result<(Vec<T>, Count), sqlx::Error>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
             + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
@@ -130,12 +131,7 @@ impl Conditions {
             + Unpin,
     {
         let where_clause = self.clauses.join(" AND ");
-        let count = db
-            .fetch_count(&Statement::new(
-                format!("SELECT count(*) FROM {table} WHERE {where_clause}"),
-                self.args.clone(),
-            ))
-            .await?;
+        let count = reader.count(&format!("{table} WHERE {where_clause}"), self.args.clone()).await?;
         let mut args = self.args;
         let n = args.len();
         args.push(limit.into());
@@ -145,7 +141,7 @@ impl Conditions {
             n + 1,
             n + 2
         );
-        Ok((db.fetch_all(&Statement::new(sql, args)).await?, count))
+        Ok((reader.db().fetch_all(&Statement::new(sql, args)).await?, count))
     }
 }
 
@@ -265,7 +261,7 @@ impl AppState {
         Ok(())
     }
 
-    pub async fn list_roles(&self, filter: &RoleFilter) -> Result<(Vec<RoleDetails>, i64), AppError> {
+    pub async fn list_roles(&self, filter: &RoleFilter) -> Result<(Vec<RoleDetails>, Count), AppError> {
         let mut c = Conditions::new("status <> 'DELETED'");
         c.search("title", filter.search.as_deref());
         if let Some(v) = filter.user_type {
@@ -280,7 +276,7 @@ impl AppState {
         if let Some(v) = filter.organization_id {
             c.add("organization_id = $?", v.into());
         }
-        Ok(c.page(&self.db, "roles", ROLE_COLUMNS, filter.page, filter.limit).await?)
+        Ok(c.page(&self.reader, "roles", ROLE_COLUMNS, filter.page, filter.limit).await?)
     }
 
     pub async fn module(&self, id: i64) -> Result<ModuleRow, AppError> {
@@ -392,10 +388,10 @@ impl AppState {
         search: Option<&str>,
         page: i64,
         limit: i64,
-    ) -> Result<(Vec<ModuleRow>, i64), AppError> {
+    ) -> Result<(Vec<ModuleRow>, Count), AppError> {
         let mut c = Conditions::new("1 = 1");
         c.search("code", search);
-        Ok(c.page(&self.db, "modules", "id, code, status", page, limit).await?)
+        Ok(c.page(&self.reader, "modules", "id, code, status", page, limit).await?)
     }
 
     pub async fn permission(&self, id: i64) -> Result<PermissionRow, AppError> {
@@ -465,10 +461,10 @@ impl AppState {
         search: Option<&str>,
         page: i64,
         limit: i64,
-    ) -> Result<(Vec<PermissionRow>, i64), AppError> {
+    ) -> Result<(Vec<PermissionRow>, Count), AppError> {
         let mut c = Conditions::new("1 = 1");
         c.search("code", search);
-        Ok(c.page(&self.db, "permissions", "id, code, module, request_type, api_path, status", page, limit).await?)
+        Ok(c.page(&self.reader, "permissions", "id, code, module, request_type, api_path, status", page, limit).await?)
     }
 
     pub async fn set_role_permission(

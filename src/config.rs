@@ -22,6 +22,13 @@ pub struct Settings {
     pub login_max_failed_attempts: u32,
     pub login_lock_seconds: i64,
     pub read_your_writes_timeout_ms: u64,
+    /// List and search counts are exact up to this many matches and an
+    /// estimate, flagged as one, above it; 0: always exact.
+    pub search_exact_count_limit: i64,
+    /// The longest a list, search or audit statement may run (0: no limit).
+    pub read_statement_timeout_ms: u64,
+    /// Connections of the pool those reads use, apart from the main pool.
+    pub read_max_connections: u32,
     pub log_format_json: bool,
     pub connections: ConnectionLimits,
 }
@@ -98,6 +105,9 @@ impl Settings {
             login_max_failed_attempts: parsed("LOGIN_MAX_FAILED_ATTEMPTS", 5)?,
             login_lock_seconds: parsed("LOGIN_LOCK_SECONDS", 900)?,
             read_your_writes_timeout_ms: parsed("READ_YOUR_WRITES_TIMEOUT_MS", 2_000)?,
+            search_exact_count_limit: parsed::<u32>("SEARCH_EXACT_COUNT_LIMIT", 10_000)?.into(),
+            read_statement_timeout_ms: parsed("READ_STATEMENT_TIMEOUT_MS", 3_000)?,
+            read_max_connections: parsed("READ_MAX_CONNECTIONS", 4)?,
             log_format_json: var("ROSTER_LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
             connections: ConnectionLimits {
                 header_read_timeout_ms: parsed("HTTP_HEADER_READ_TIMEOUT_MS", 20_000)?,

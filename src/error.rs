@@ -34,6 +34,9 @@ pub enum AppError {
     /// `roster projections failed`), so reads will not show it.
     #[error("The change was saved, but it cannot be shown: the {} read model could not apply it (operators: roster projections failed)", .0.join(", "))]
     NotProjected(Vec<String>),
+    /// A list or search statement ran past `READ_STATEMENT_TIMEOUT_MS`.
+    #[error("The search took too long; narrow it (a longer term, a role or a smaller page) and retry")]
+    ReadTimeout,
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -67,9 +70,21 @@ impl From<InvalidInput> for AppError {
     }
 }
 
+/// PostgreSQL's `query_canceled` (statement_timeout) and SQLite's
+/// `SQLITE_INTERRUPT` (the read pool's progress handler): `storage::reader`.
+fn cancelled(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("57014") | Some("9")))
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
-        AppError::Internal(error.into())
+        if cancelled(&error) {
+            AppError::ReadTimeout
+        } else if matches!(error, sqlx::Error::PoolTimedOut) {
+            AppError::Busy
+        } else {
+            AppError::Internal(error.into())
+        }
     }
 }
 

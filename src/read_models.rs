@@ -4,7 +4,7 @@
 use projections::{SqlValue, Statement};
 use serde_json::{json, Map, Value};
 
-use crate::storage::Db;
+use crate::storage::{Count, Db, Reader};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -223,7 +223,7 @@ impl Profile {
 /// Filters shared by every list and search endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
-    /// Case-insensitive substring of name or email.
+    /// A search term (`Term`).
     pub search: Option<String>,
     /// Role title, e.g. "mentor".
     pub role: Option<String>,
@@ -240,14 +240,48 @@ fn like_pattern(search: &str) -> String {
     format!("%{escaped}%")
 }
 
-/// A case-insensitive substring of name or email. PostgreSQL answers the
-/// `LIKE` from the trigram index on `search_text`. SQLite answers it from
-/// the FTS5 trigram table `users_search` (sqlite migration 0010), which
-/// cannot take an ESCAPE clause, so a term holding a wildcard character
-/// scans `users` instead.
-fn search_condition(db: &Db, search: &str, args: &mut Vec<SqlValue>) -> String {
+/// How a user search term matches (README, "Search"). Lower-cased, its
+/// words joined by single spaces as in `search_text`. One or two characters
+/// match the start of a word of the name or the start of the email
+/// (ELEVATE's own search is a prefix search, and a trigram index cannot
+/// serve fewer than three characters); longer terms match anywhere in the
+/// name or the email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Term {
+    Prefix(String),
+    Substring(String),
+}
+
+impl Term {
+    fn parse(raw: &str) -> Option<Term> {
+        let term = raw.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        match term.chars().count() {
+            0 => None,
+            1 | 2 => Some(Term::Prefix(term)),
+            _ => Some(Term::Substring(term)),
+        }
+    }
+}
+
+/// A short term is a lookup in `user_search_prefixes` (migration 0013), a
+/// longer one a case-insensitive substring of name or email. PostgreSQL
+/// answers the `LIKE` from the trigram index on `search_text`. SQLite
+/// answers it from the FTS5 trigram table `users_search` (sqlite migration
+/// 0010), which cannot take an ESCAPE clause, so a term holding a wildcard
+/// character scans `users` instead.
+fn search_condition(db: &Db, term: &Term, args: &mut Vec<SqlValue>) -> String {
+    let search = match term {
+        Term::Prefix(prefix) => {
+            args.push(prefix.clone().into());
+            return format!(
+                "u.id IN (SELECT p.id FROM user_search_prefixes p WHERE p.role_id = 0 AND p.prefix = ${})",
+                args.len()
+            );
+        }
+        Term::Substring(search) => search,
+    };
     if matches!(db, Db::Sqlite(_)) && !search.contains(['%', '_', '\\']) {
-        args.push(format!("%{}%", search.to_lowercase()).into());
+        args.push(format!("%{search}%").into());
         return format!("u.id IN (SELECT rowid FROM users_search WHERE search_text LIKE ${})", args.len());
     }
     args.push(like_pattern(search).into());
@@ -283,18 +317,25 @@ fn key_lists(keys: &[UserKey], args: &mut Vec<SqlValue>, negate: bool) -> Option
     Some(if negate { format!("NOT {any}") } else { any })
 }
 
-/// The page of users `ORDER BY name, id` after `where_clause`, and the exact
-/// number of users it matches. The page query selects only ids (an index-only
-/// scan of `users_listing` when there is no search), then reads the few rows
-/// it keeps. A page that is not full tells the count without a second query
-/// (unless it is empty past the first page), the usual case for a narrow search.
+/// The count a page tells by itself: one that is not full ends the list
+/// (unless it is empty past the first page), the usual case for a narrow
+/// search.
+fn count_from_page(shown: usize, limit: i64, offset: i64) -> Option<Count> {
+    let shown = i64::try_from(shown).unwrap_or(i64::MAX);
+    (shown < limit && (shown > 0 || offset == 0)).then(|| Count::exact(offset + shown))
+}
+
+/// The page of users `ORDER BY name, id` after `where_clause`, and how many
+/// users it matches (`Reader::count`). The page query selects only ids (an
+/// index-only scan of `users_listing` when there is no search), then reads
+/// the few rows it keeps.
 async fn filtered_page(
-    db: &Db,
+    reader: &Reader,
     where_clause: &str,
     args: Vec<SqlValue>,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<UserRow>, i64), sqlx::Error> {
+) -> Result<(Vec<UserRow>, Count), sqlx::Error> {
     let mut page_args = args.clone();
     page_args.push(limit.into());
     page_args.push(offset.into());
@@ -305,47 +346,35 @@ async fn filtered_page(
         n - 1,
         n
     );
-    let users: Vec<UserRow> = db.fetch_all(&Statement::new(sql, page_args)).await?;
-    let shown = i64::try_from(users.len()).unwrap_or(i64::MAX);
-    let count = if shown < limit && (shown > 0 || offset == 0) {
-        offset + shown
-    } else {
-        db.fetch_count(&Statement::new(format!("SELECT count(*) FROM users u WHERE {where_clause}"), args)).await?
+    let users: Vec<UserRow> = reader.db().fetch_all(&Statement::new(sql, page_args)).await?;
+    let count = match count_from_page(users.len(), limit, offset) {
+        Some(count) => count,
+        None => reader.count(&format!("users u WHERE {where_clause}"), args).await?,
     };
     Ok((users, count))
 }
 
+/// Reads the page of `ids` (a query of user ids taking `$1` limit and `$2`
+/// offset), in name order.
+async fn page_of(db: &Db, ids: &str, args: Vec<SqlValue>) -> Result<Vec<UserRow>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM ({ids}) page JOIN users u ON u.id = page.id \
+         WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id"
+    );
+    db.fetch_all(&Statement::new(sql, args)).await
+}
+
 /// PostgreSQL, no search and no id lists: the page and the exact count come
 /// from `role_listing` and `user_list_counts` (migration 0007), which triggers
-/// keep in step with `users` and `user_roles`. `None` when the role title
-/// names several roles (one per organisation): a user holding two of them
-/// would be counted twice, so the caller counts the rows instead.
-async fn listing_page(
-    db: &Db,
-    role: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> Result<Option<(Vec<UserRow>, i64)>, sqlx::Error> {
-    let role_id = match role {
-        None => 0,
-        Some(title) => {
-            let ids: Vec<RoleId> = db
-                .fetch_all(&Statement::new("SELECT id FROM roles WHERE title = $1 LIMIT 2", vec![title.into()]))
-                .await?;
-            match ids.as_slice() {
-                [] => return Ok(Some((Vec::new(), 0))),
-                [only] => only.id,
-                _ => return Ok(None),
-            }
-        }
-    };
+/// keep in step with `users` and `user_roles`. Role 0: every active user.
+async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<(Vec<UserRow>, Count), sqlx::Error> {
     let count = db
         .fetch_count(&Statement::new(
             "SELECT coalesce((SELECT active FROM user_list_counts WHERE role_id = $1), 0)",
             vec![role_id.into()],
         ))
         .await?;
-    let (page, args) = if role_id == 0 {
+    let (ids, args) = if role_id == 0 {
         ("SELECT u.id FROM users u WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id LIMIT $1 OFFSET $2", vec![])
     } else {
         (
@@ -353,13 +382,59 @@ async fn listing_page(
             vec![role_id.into()],
         )
     };
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM ({page}) page JOIN users u ON u.id = page.id \
-         WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id"
-    );
-    let args = [vec![limit.into(), offset.into()], args].concat();
-    let users = db.fetch_all(&Statement::new(sql, args)).await?;
-    Ok(Some((users, count)))
+    let users = page_of(db, ids, [vec![limit.into(), offset.into()], args].concat()).await?;
+    Ok((users, Count::exact(count)))
+}
+
+/// A short term and at most a role (0: none): the page is one range of
+/// `user_search_prefixes_order`, read in name order and stopped at the
+/// page; the count reads that range up to the bound.
+async fn prefix_page(
+    reader: &Reader,
+    role_id: i64,
+    prefix: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<UserRow>, Count), sqlx::Error> {
+    let ids = "SELECT p.id FROM user_search_prefixes p WHERE p.role_id = $3 AND p.prefix = $4 \
+               ORDER BY p.name, p.id LIMIT $1 OFFSET $2";
+    let args = vec![limit.into(), offset.into(), role_id.into(), prefix.into()];
+    let users = page_of(reader.db(), ids, args).await?;
+    let count = match count_from_page(users.len(), limit, offset) {
+        Some(count) => count,
+        None => {
+            reader
+                .count(
+                    "user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2",
+                    vec![role_id.into(), prefix.into()],
+                )
+                .await?
+        }
+    };
+    Ok((users, count))
+}
+
+/// Which roles a role title names. Role ids are per organisation, so a
+/// title may name several; their holders are then found by the general
+/// query, which counts a user holding two of them once.
+enum RoleChoice {
+    Unknown,
+    /// 0: no role asked for.
+    One(i64),
+    Several,
+}
+
+async fn role_choice(db: &Db, role: Option<&str>) -> Result<RoleChoice, sqlx::Error> {
+    let Some(title) = role else {
+        return Ok(RoleChoice::One(0));
+    };
+    let ids: Vec<RoleId> =
+        db.fetch_all(&Statement::new("SELECT id FROM roles WHERE title = $1 LIMIT 2", vec![title.into()])).await?;
+    Ok(match ids.as_slice() {
+        [] => RoleChoice::Unknown,
+        [only] => RoleChoice::One(only.id),
+        _ => RoleChoice::Several,
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -367,12 +442,14 @@ struct RoleId {
     id: i64,
 }
 
-/// One page of active users matching `filter`, and the total count.
-pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i64), sqlx::Error> {
+/// One page of active users matching `filter`, and how many match.
+pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Profile>, Count), sqlx::Error> {
+    let db = reader.db();
+    let term = filter.search.as_deref().and_then(Term::parse);
     let mut conditions = vec!["u.status = 'ACTIVE'".to_string()];
     let mut args: Vec<SqlValue> = Vec::new();
-    if let Some(search) = filter.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        conditions.push(search_condition(db, search.trim(), &mut args));
+    if let Some(term) = &term {
+        conditions.push(search_condition(db, term, &mut args));
     }
     if let Some(role) = &filter.role {
         args.push(role.clone().into());
@@ -407,17 +484,32 @@ pub async fn list_users(db: &Db, filter: &UserFilter) -> Result<(Vec<Profile>, i
     }
     let where_clause = conditions.join(" AND ");
     let offset = (filter.page.max(1) - 1) * filter.limit;
-    let only_role = filter.search.as_deref().is_none_or(|s| s.trim().is_empty())
-        && filter.organization_id.is_none()
-        && filter.include_ids.is_empty()
-        && filter.include_emails.is_empty()
-        && filter.exclude_ids.is_empty();
-    let (users, count) = match (db, only_role) {
-        (Db::Postgres(_), true) => match listing_page(db, filter.role.as_deref(), filter.limit, offset).await? {
-            Some(found) => found,
-            None => filtered_page(db, &where_clause, args, filter.limit, offset).await?,
-        },
-        _ => filtered_page(db, &where_clause, args, filter.limit, offset).await?,
+    let narrowed = filter.organization_id.is_some()
+        || !filter.include_ids.is_empty()
+        || !filter.include_emails.is_empty()
+        || !filter.exclude_ids.is_empty();
+    // Role and short term, or role alone on PostgreSQL: a derived table
+    // holds the page in order.
+    let derived = !narrowed
+        && match &term {
+            Some(Term::Prefix(_)) => true,
+            Some(Term::Substring(_)) => false,
+            None => matches!(db, Db::Postgres(_)),
+        };
+    let mut found = None;
+    if derived {
+        found = match (role_choice(db, filter.role.as_deref()).await?, &term) {
+            (RoleChoice::Unknown, _) => Some((Vec::new(), Count::exact(0))),
+            (RoleChoice::One(role_id), Some(Term::Prefix(prefix))) => {
+                Some(prefix_page(reader, role_id, prefix, filter.limit, offset).await?)
+            }
+            (RoleChoice::One(role_id), _) => Some(listing_page(db, role_id, filter.limit, offset).await?),
+            (RoleChoice::Several, _) => None,
+        };
+    }
+    let (users, count) = match found {
+        Some(found) => found,
+        None => filtered_page(reader, &where_clause, args, filter.limit, offset).await?,
     };
     // One query for the roles of the whole page, not one per user.
     let mut roles: Vec<UserRoleRow> = Vec::new();
@@ -498,24 +590,23 @@ pub async fn organization_details(db: &Db, key: &OrganizationKey) -> Result<Opti
 }
 
 pub async fn list_organizations(
-    db: &Db,
+    reader: &Reader,
     search: Option<&str>,
     page: i64,
     limit: i64,
-) -> Result<(Vec<OrganizationDetails>, i64), sqlx::Error> {
+) -> Result<(Vec<OrganizationDetails>, Count), sqlx::Error> {
     let mut args = Vec::new();
     let mut condition = "1 = 1".to_string();
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
         args.push(like_pattern(search).into());
         condition = "(lower(name) LIKE $1 ESCAPE '\\' OR lower(code) LIKE $1 ESCAPE '\\')".to_string();
     }
-    let count = db
-        .fetch_count(&Statement::new(format!("SELECT count(*) FROM organizations WHERE {condition}"), args.clone()))
-        .await?;
+    let count = reader.count(&format!("organizations WHERE {condition}"), args.clone()).await?;
     let n = args.len();
     args.push(limit.into());
     args.push(((page - 1) * limit).into());
-    let rows = db
+    let rows = reader
+        .db()
         .fetch_all(&Statement::new(
             format!(
                 "SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE {condition} ORDER BY id LIMIT ${} OFFSET ${}",
@@ -606,7 +697,10 @@ pub struct RequestFilter {
     pub limit: i64,
 }
 
-pub async fn role_requests(db: &Db, filter: &RequestFilter) -> Result<(Vec<RoleRequestRow>, i64), sqlx::Error> {
+pub async fn role_requests(
+    reader: &Reader,
+    filter: &RequestFilter,
+) -> Result<(Vec<RoleRequestRow>, Count), sqlx::Error> {
     let mut args: Vec<SqlValue> = vec![filter.organization_id.into()];
     let mut conditions = vec!["q.organization_id = $1".to_string()];
     let mut any_of = |column: &str, values: Vec<SqlValue>, args: &mut Vec<SqlValue>| {
@@ -624,16 +718,12 @@ pub async fn role_requests(db: &Db, filter: &RequestFilter) -> Result<(Vec<RoleR
     any_of("q.status", filter.statuses.iter().map(|s| SqlValue::Text(s.to_uppercase())).collect(), &mut args);
     any_of("q.handled_by", filter.handled_by.iter().map(|h| SqlValue::Int(*h)).collect(), &mut args);
     let where_clause = conditions.join(" AND ");
-    let count = db
-        .fetch_count(&Statement::new(
-            format!("SELECT count(*) FROM role_requests q WHERE {where_clause}"),
-            args.clone(),
-        ))
-        .await?;
+    let count = reader.count(&format!("role_requests q WHERE {where_clause}"), args.clone()).await?;
     let n = args.len();
     args.push(filter.limit.into());
     args.push(((filter.page - 1) * filter.limit).into());
-    let rows = db
+    let rows = reader
+        .db()
         .fetch_all(&Statement::new(
             format!("{REQUEST_SELECT} WHERE {where_clause} ORDER BY q.id DESC LIMIT ${} OFFSET ${}", n + 1, n + 2),
             args,

@@ -48,6 +48,12 @@ enum Scenario {
     },
     /// P4: name substring search, role filter and a deep page.
     Search,
+    /// Short-term type-ahead on the mentee list (issue 11), with a profile-read probe alone and beside it.
+    Typeahead {
+        /// Profile reads per second of the probe.
+        #[arg(long, default_value_t = 50.0)]
+        probe_rate: f64,
+    },
     /// P5: a write, then at once a search for what it wrote: is it visible, and how long did it take.
     Visible,
     /// P7: publisher throughput: follows `roster_published_events_total` until it stops growing.
@@ -78,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
             scenarios::update(&target, &load, &admin_secret, database_url.as_deref()).await
         }
         Scenario::Search => scenarios::search(&target, &load).await,
+        Scenario::Typeahead { probe_rate } => scenarios::typeahead(&target, &load, probe_rate).await,
         Scenario::Visible => scenarios::visible(&target, &load).await,
         Scenario::Publish => scenarios::publish(&target).await,
         Scenario::Floor => scenarios::floor(&target, &load).await,

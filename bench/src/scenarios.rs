@@ -294,6 +294,44 @@ pub async fn search(target: &Target, load: &Load) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The type-ahead terms of issue 11: one and two characters, common and rare.
+const TYPEAHEAD_TERMS: [&str; 8] = ["a", "b", "c", "d", "e", "lo", "ad", "ha"];
+
+/// Type-ahead search (issue 11): `load.concurrency` clients cycle through
+/// short terms on the mentee list at the default page size, while a probe
+/// reads profiles at a fixed rate. The probe runs alone first, so its two
+/// lines say whether the searches slow anything else on the instance.
+pub async fn typeahead(target: &Target, load: &Load, probe_rate: f64) -> anyhow::Result<()> {
+    let sessions = Arc::new(sessions(target, 2).await?);
+    let probe_load = Load { concurrency: 2, duration: load.duration, rate: Some(probe_rate) };
+    let probe = |name: &'static str| {
+        let (client, base, sessions) = (client(), target.base.clone(), sessions.clone());
+        let load = probe_load.clone();
+        async move {
+            run(name, &load, move |_, _| {
+                let (client, base, sessions) = (client.clone(), base.clone(), sessions.clone());
+                async move { as_user(client.get(format!("{base}/user/v1/user/read")), &sessions[1].0).await.map(|_| ()) }
+            })
+            .await
+        }
+    };
+    probe("probe user/read, alone").await.print();
+    let client = client();
+    let (base, searchers) = (target.base.clone(), sessions.clone());
+    let search = run("typeahead mentee list", load, move |worker, i| {
+        let (client, base, sessions) = (client.clone(), base.clone(), searchers.clone());
+        let term = TYPEAHEAD_TERMS[(worker + i as usize) % TYPEAHEAD_TERMS.len()];
+        async move {
+            let url = format!("{base}/user/v1/account/list?userType=mentee&search={term}");
+            as_user(client.get(url), &sessions[0].0).await.map(|_| ())
+        }
+    });
+    let (search, probed) = tokio::join!(search, probe("probe user/read, under search"));
+    search.print();
+    probed.print();
+    Ok(())
+}
+
 /// Each iteration renames the worker's user to a fresh unique name and at
 /// once searches for it: with read-your-writes the first search finds it.
 pub async fn visible(target: &Target, load: &Load) -> anyhow::Result<()> {

@@ -14,8 +14,15 @@ fn json_text(value: &Value) -> SqlValue {
     }
 }
 
+/// The lower-cased name, its words joined by single spaces, a space, and
+/// the email. Searches match in it; the search-prefix triggers (migration
+/// 0012) split it on spaces into the words a short term must start.
 fn search_text(name: &str, email: &str) -> String {
-    format!("{} {}", name.to_lowercase(), email.to_lowercase())
+    format!("{} {}", search_name(name), email.to_lowercase())
+}
+
+fn search_name(name: &str) -> String {
+    name.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>().join(" ")
 }
 
 impl Projection for UsersProjection {
@@ -139,9 +146,11 @@ fn profile_update(id: SqlValue, changes: ProfileChanges, at: &str) -> Statement 
         args.len()
     }
     if let Some(name) = &changes.name {
-        let n = push(&mut sets, &mut args, "name", name.clone().into());
-        // search_text follows the new name; the email part is kept from the row.
-        sets.push(format!("search_text = lower(${n}) || ' ' || coalesce(email, '')"));
+        push(&mut sets, &mut args, "name", name.clone().into());
+        // search_text follows the new name (lower-cased here, as at sign-up:
+        // SQLite's lower() folds ASCII only); the email part is kept from the row.
+        args.push(search_name(name).into());
+        sets.push(format!("search_text = ${} || ' ' || coalesce(email, '')", args.len()));
     }
     for (column, value) in [
         ("about", &changes.about),
@@ -191,10 +200,16 @@ mod tests {
         let s = &statements[0];
         assert_eq!(
             s.sql,
-            "UPDATE users SET updated_at = $2, name = $3, search_text = lower($3) || ' ' || coalesce(email, ''), about = $4 WHERE user_uuid = $1"
+            "UPDATE users SET updated_at = $2, name = $3, search_text = $4 || ' ' || coalesce(email, ''), about = $5 WHERE user_uuid = $1"
         );
         assert_eq!(s.args[2], SqlValue::Text("Zed".into()));
-        assert_eq!(s.args[3], SqlValue::Text("\"hi\"".into()));
+        assert_eq!(s.args[3], SqlValue::Text("zed".into()));
+        assert_eq!(s.args[4], SqlValue::Text("\"hi\"".into()));
+    }
+
+    #[test]
+    fn search_text_has_single_spaced_lower_case_words() {
+        assert_eq!(search_text("  Élodie\tDE  la Cruz ", "E@x.org"), "élodie de la cruz e@x.org");
     }
 
     #[test]

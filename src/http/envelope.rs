@@ -12,13 +12,14 @@ use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::error::AppError;
+use crate::storage::Count;
 
 #[derive(Clone)]
 enum Pending {
-    Ok { message: String, result: Value },
+    Ok { message: String, result: Value, meta: Map<String, Value> },
     Err { message: String, errors: Value },
 }
 
@@ -26,21 +27,37 @@ pub struct ApiOk {
     pub status: StatusCode,
     pub message: &'static str,
     pub result: Value,
+    /// Keys added to `meta` beside `formsVersion` and `correlation`.
+    pub meta: Map<String, Value>,
 }
 
 impl ApiOk {
     pub fn ok(message: &'static str, result: Value) -> Self {
-        ApiOk { status: StatusCode::OK, message, result }
+        ApiOk { status: StatusCode::OK, message, result, meta: Map::new() }
     }
     pub fn created(message: &'static str, result: Value) -> Self {
-        ApiOk { status: StatusCode::CREATED, message, result }
+        ApiOk { status: StatusCode::CREATED, message, result, meta: Map::new() }
+    }
+    pub fn with_meta(mut self, key: &str, value: Value) -> Self {
+        self.meta.insert(key.to_string(), value);
+        self
+    }
+    /// A list: `count` in the result, and `meta.count_is_estimate` saying
+    /// whether it was counted or estimated (README, "Search").
+    pub fn counted(message: &'static str, data: Value, count: Count) -> Self {
+        ApiOk::ok(message, json!({"data": data, "count": count.value}))
+            .with_meta("count_is_estimate", json!(count.estimate))
     }
 }
 
 impl IntoResponse for ApiOk {
     fn into_response(self) -> Response {
         let mut response = self.status.into_response();
-        response.extensions_mut().insert(Pending::Ok { message: self.message.to_string(), result: self.result });
+        response.extensions_mut().insert(Pending::Ok {
+            message: self.message.to_string(),
+            result: self.result,
+            meta: self.meta,
+        });
         response
     }
 }
@@ -54,7 +71,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Http { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
-            AppError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Busy | AppError::ReadTimeout => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) | AppError::NotProjected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,12 +115,18 @@ pub async fn render(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     let body = match pending {
-        Some(Pending::Ok { message, result }) => json!({
-            "responseCode": response_code(status),
-            "message": message,
-            "result": result,
-            "meta": {"formsVersion": [], "correlation": correlation},
-        }),
+        Some(Pending::Ok { message, result, meta }) => {
+            let mut all = Map::new();
+            all.insert("formsVersion".into(), json!([]));
+            all.insert("correlation".into(), json!(correlation));
+            all.extend(meta);
+            json!({
+                "responseCode": response_code(status),
+                "message": message,
+                "result": result,
+                "meta": all,
+            })
+        }
         Some(Pending::Err { message, errors }) => json!({
             "responseCode": response_code(status),
             "message": message,

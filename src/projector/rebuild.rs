@@ -158,8 +158,13 @@ impl Projector {
             if stale_listing {
                 sqlx::query("INSERT INTO user_listing_stale (since) VALUES ($1)").bind(&now).execute(&mut *tx).await?;
             }
-            for (parked_name, kind, _) in parked.iter().filter(|(_, kind, _)| kind != "REBUILD") {
-                sqlx::query(&format!("DROP {kind} \"{parked_name}\"")).execute(&mut *tx).await?;
+            for (parked_name, kind, _) in &parked {
+                let set_aside = match kind.as_str() {
+                    "REBUILD" => continue,
+                    "REFILL" => format!("DELETE FROM {parked_name}"),
+                    _ => format!("DROP {kind} \"{parked_name}\""),
+                };
+                sqlx::query(&set_aside).execute(&mut *tx).await?;
             }
             for table in tables {
                 sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
@@ -223,7 +228,8 @@ impl Projector {
             if stale_listing {
                 sqlx::query("SELECT roster_rebuild_listing()").execute(&mut *tx).await?;
             }
-            // Triggers before the search index is rebuilt from the table.
+            // Triggers before the search index is rebuilt and derived tables
+            // are refilled from the table.
             for (_, _, definition) in &parked {
                 sqlx::query(definition).execute(&mut *tx).await?;
             }

@@ -10,6 +10,7 @@ mod listing;
 pub mod log;
 pub mod orphaned_claims;
 mod parked_indexes;
+pub mod reader;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::ConnectOptions;
 
 pub use event_repo::EventRepo;
+pub use reader::{Count, Reader};
 
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -73,11 +75,24 @@ pub(crate) async fn begin_write<DB: sqlx::Database>(
 
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        Db::connect_limited(url, max_connections, None).await
+    }
+
+    /// A pool whose every statement is stopped after `statement_limit`
+    /// (`reader.rs` says how on each backend).
+    pub(crate) async fn connect_limited(
+        url: &str,
+        max_connections: u32,
+        statement_limit: Option<Duration>,
+    ) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = PgConnectOptions::from_str(url)
+            let mut options = PgConnectOptions::from_str(url)
                 .context("DATABASE_URL is not a valid PostgreSQL URL")?
                 .log_statements(tracing::log::LevelFilter::Trace)
                 .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
+            if let Some(limit) = statement_limit {
+                options = reader::limit_postgres(options, limit);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 // A ping before every checkout doubles the round trips of
@@ -103,13 +118,14 @@ impl Db {
                         .with_context(|| format!("cannot create the database folder {}", parent.display()))?;
                 }
             }
-            let pool = SqlitePoolOptions::new()
+            let mut pool = SqlitePoolOptions::new()
                 .max_connections(max_connections.min(8))
                 .test_before_acquire(false)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options)
-                .await
-                .context("cannot open the SQLite database")?;
+                .acquire_timeout(Duration::from_secs(30));
+            if let Some(limit) = statement_limit {
+                pool = reader::limit_sqlite(pool, limit);
+            }
+            let pool = pool.connect_with(options).await.context("cannot open the SQLite database")?;
             Ok(Db::Sqlite(pool))
         } else {
             anyhow::bail!("DATABASE_URL must start with postgres:// or sqlite:")

@@ -9,7 +9,9 @@
 //!
 //! On SQLite a table's triggers are parked too: they maintain its FTS5
 //! search index (`<table>_search`, sqlite migration 0010), which is then
-//! rebuilt from the table in one pass after the triggers are back.
+//! rebuilt from the table in one pass after the triggers are back, and the
+//! tables derived from it (`DERIVED_SQLITE`), which are emptied when the
+//! triggers are parked and refilled from their `_source` view after.
 
 use futures::future::try_join_all;
 
@@ -29,6 +31,12 @@ const PARKABLE_SQLITE: &str = "SELECT name, upper(type), sql FROM sqlite_master 
      UNION ALL \
      SELECT name, 'REBUILD', 'INSERT INTO ' || name || ' (' || name || ') VALUES (''rebuild'')' \
      FROM sqlite_master WHERE type = 'table' AND name = $1 || '_search'";
+
+/// Tables that SQLite triggers on a read table keep in step, emptied when
+/// those triggers are parked and refilled from `<derived>_source` (a view
+/// in the derived table's migration) when they are back. PostgreSQL
+/// rebuilds its own with the stale listing (`listing.rs`).
+const DERIVED_SQLITE: &[(&str, &str)] = &[("users", "user_search_prefixes")];
 
 impl Db {
     /// Records and drops the secondary indexes of `tables` (and on SQLite
@@ -56,6 +64,21 @@ impl Db {
                     .await?;
                     if kind != "REBUILD" {
                         sqlx::query(&format!("DROP {kind} \"{name}\"")).execute(&mut *tx).await?;
+                    }
+                }
+                if matches!(self, Db::Sqlite(_)) {
+                    for (_, derived) in DERIVED_SQLITE.iter().filter(|(source, _)| source == table) {
+                        let refill = format!("INSERT OR IGNORE INTO {derived} SELECT * FROM {derived}_source");
+                        sqlx::query(
+                            "INSERT INTO parked_indexes (name, table_name, definition) VALUES ($1, $2, $3) \
+                             ON CONFLICT (name) DO NOTHING",
+                        )
+                        .bind(derived)
+                        .bind(table)
+                        .bind(&refill)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(&format!("DELETE FROM {derived}")).execute(&mut *tx).await?;
                     }
                 }
             }
@@ -89,8 +112,12 @@ impl Db {
                 .await?;
                 for (name, definition) in parked {
                     let mut tx = begin_write(pool).await?;
-                    sqlx::query(&definition).execute(&mut *tx).await?;
+                    // The record goes first: that statement reads the schema
+                    // afresh if another connection changed it (the park). A
+                    // CREATE compiled against a connection's stale schema
+                    // fails with "already exists".
                     sqlx::query("DELETE FROM parked_indexes WHERE name = $1").bind(&name).execute(&mut *tx).await?;
+                    sqlx::query(&definition).execute(&mut *tx).await?;
                     tx.commit().await?;
                 }
             }
@@ -102,8 +129,9 @@ impl Db {
 impl Db {
     /// On SQLite, the secondary indexes and triggers of `tables` with the
     /// statements that create them again, then the rebuild of their search
-    /// index (kind `REBUILD`), in the order to run them; nothing on
-    /// PostgreSQL. A replay drops and recreates them inside its transaction.
+    /// index (kind `REBUILD`) and the refill of the tables their triggers
+    /// keep (kind `REFILL`: emptied first), in the order to run them;
+    /// nothing on PostgreSQL. A replay runs them inside its transaction.
     pub async fn parkable_sqlite(&self, tables: &[&str]) -> Result<Vec<(String, String, String)>, sqlx::Error> {
         let Db::Sqlite(pool) = self else { return Ok(Vec::new()) };
         let mut parkable = Vec::new();
@@ -111,8 +139,12 @@ impl Db {
             parkable.extend(
                 sqlx::query_as::<_, (String, String, String)>(PARKABLE_SQLITE).bind(table).fetch_all(pool).await?,
             );
+            for (_, derived) in DERIVED_SQLITE.iter().filter(|(source, _)| source == table) {
+                let refill = format!("INSERT OR IGNORE INTO {derived} SELECT * FROM {derived}_source");
+                parkable.push((derived.to_string(), "REFILL".to_string(), refill));
+            }
         }
-        parkable.sort_by_key(|(_, kind, _)| kind == "REBUILD");
+        parkable.sort_by_key(|(_, kind, _)| matches!(kind.as_str(), "REBUILD" | "REFILL"));
         Ok(parkable)
     }
 }

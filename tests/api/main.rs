@@ -24,5 +24,6 @@ mod orphaned_claims;
 mod parked_indexes;
 mod poisoned_events;
 mod publishing;
+mod search;
 mod seeding;
 mod text_hygiene;

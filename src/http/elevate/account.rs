@@ -13,6 +13,7 @@ use crate::http::authorize::guarded;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::read_models::{self, Profile, UserFilter, UserKey};
+use crate::storage::Count;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -152,7 +153,7 @@ fn role_filter(user_type: Option<String>) -> Option<String> {
 }
 
 /// ELEVATE groups listed users by the first letter of their name.
-fn grouped(profiles: &[Profile], count: i64) -> Value {
+fn grouped(profiles: &[Profile], count: Count) -> ApiOk {
     let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
     for profile in profiles {
         let name = profile.user.name.clone().unwrap_or_default();
@@ -171,10 +172,8 @@ fn grouped(profiles: &[Profile], count: i64) -> Value {
             None => groups.push((key, vec![value])),
         }
     }
-    json!({
-        "data": groups.into_iter().map(|(key, values)| json!({"key": key, "values": values})).collect::<Vec<_>>(),
-        "count": count,
-    })
+    let data: Vec<Value> = groups.into_iter().map(|(key, values)| json!({"key": key, "values": values})).collect();
+    ApiOk::counted("User list fetched successfully.", json!(data), count)
 }
 
 async fn list(
@@ -185,8 +184,8 @@ async fn list(
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
     let filter =
         UserFilter { search: query.search, role: role_filter(query.user_type), page, limit, ..Default::default() };
-    let (profiles, count) = read_models::list_users(&state.db, &filter).await?;
-    Ok(ApiOk::ok("User list fetched successfully.", grouped(&profiles, count)))
+    let (profiles, count) = read_models::list_users(&state.reader, &filter).await?;
+    Ok(grouped(&profiles, count))
 }
 
 /// Ids may come as numbers or strings (numeric ids or UUIDs).
@@ -236,6 +235,6 @@ async fn search(
         limit,
         ..Default::default()
     };
-    let (profiles, count) = read_models::list_users(&state.db, &filter).await?;
-    Ok(ApiOk::ok("User list fetched successfully.", grouped(&profiles, count)))
+    let (profiles, count) = read_models::list_users(&state.reader, &filter).await?;
+    Ok(grouped(&profiles, count))
 }

@@ -78,9 +78,9 @@ async fn get_requests(
         page,
         limit,
     };
-    let (rows, count) = read_models::role_requests(&state.db, &filter).await?;
+    let (rows, count) = read_models::role_requests(&state.reader, &filter).await?;
     let data: Vec<Value> = rows.iter().map(request_json).collect();
-    Ok(ApiOk::ok("Organization requests fetched successfully", json!({"data": data, "count": count})))
+    Ok(ApiOk::counted("Organization requests fetched successfully", json!(data), count))
 }
 
 #[derive(Deserialize)]
@@ -162,5 +162,6 @@ async fn deactivate_user(
         status: StatusCode::ACCEPTED,
         message: "User deactivated Successfully.",
         result: json!({"deactivated_users": count}),
+        meta: Default::default(),
     })
 }

@@ -66,9 +66,9 @@ struct ListQuery {
 
 async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
-    let (rows, count) = read_models::list_organizations(&state.db, query.search.as_deref(), page, limit).await?;
+    let (rows, count) = read_models::list_organizations(&state.reader, query.search.as_deref(), page, limit).await?;
     let data: Vec<Value> = rows.iter().map(|o| o.to_json()).collect();
-    Ok(ApiOk::ok("Organization fetched successfully.", json!({"data": data, "count": count})))
+    Ok(ApiOk::counted("Organization fetched successfully.", json!(data), count))
 }
 
 #[derive(Deserialize)]

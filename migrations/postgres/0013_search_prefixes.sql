@@ -1,0 +1,175 @@
+-- Short search terms (one or two characters) match the start of a word of
+-- the name or the start of the email (README, "Search"). pg_trgm needs three
+-- characters, so without this a short term scans every user.
+--
+-- `user_search_prefixes` holds, for every ACTIVE user, one row per distinct
+-- first one or two characters of each space-separated word of `search_text`
+-- (the lower-cased name, a space, the email), once with role_id 0 and once
+-- per role the user holds. So "mentees whose word starts with 'e', by name"
+-- is one range of `user_search_prefixes_order`, read in order and stopped at
+-- the page, and counting up to a bound reads that range only.
+--
+-- Kept in step with `users` and `user_roles` by the triggers below, in the
+-- same transaction as the projection's writes. Like `role_listing`
+-- (migration 0007), upkeep stops while `user_listing_stale` holds a row (a
+-- replay); `roster_rebuild_search_prefixes()` builds the table at its end.
+
+CREATE TABLE user_search_prefixes (
+    role_id bigint NOT NULL,
+    prefix  text   NOT NULL,
+    name    text,
+    id      bigint NOT NULL,
+    PRIMARY KEY (id, role_id, prefix)
+);
+CREATE INDEX user_search_prefixes_order ON user_search_prefixes (role_id, prefix, name, id);
+
+-- The prefixes of one search text. SQLite's migration splits the same way
+-- (on single spaces, empty words skipped), so both backends agree.
+CREATE FUNCTION roster_search_prefixes(search_text text) RETURNS SETOF text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT DISTINCT left(word, n)
+    FROM unnest(string_to_array(translate(search_text, E'\t\n\r', '   '), ' ')) AS word, (VALUES (1), (2)) AS k(n)
+    WHERE word <> ''
+$$;
+
+-- What the table must hold; the rebuild reads it, and tests compare with it.
+CREATE VIEW user_search_prefixes_source AS
+SELECT r.role_id, p.prefix, u.name, u.id
+FROM users u
+CROSS JOIN LATERAL roster_search_prefixes(u.search_text) AS p(prefix)
+CROSS JOIN LATERAL (SELECT 0::bigint UNION SELECT ur.role_id FROM user_roles ur WHERE ur.user_uuid = u.user_uuid) AS r(role_id)
+WHERE u.status = 'ACTIVE';
+
+-- Recomputes the rows of one user from `users` and `user_roles` as they are.
+CREATE FUNCTION roster_relist_search_prefixes(target bigint) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM user_search_prefixes WHERE id = target;
+    INSERT INTO user_search_prefixes (role_id, prefix, name, id)
+    SELECT r.role_id, p.prefix, u.name, u.id
+    FROM users u
+    CROSS JOIN LATERAL roster_search_prefixes(u.search_text) AS p(prefix)
+    CROSS JOIN LATERAL (SELECT 0::bigint UNION SELECT ur.role_id FROM user_roles ur WHERE ur.user_uuid = u.user_uuid) AS r(role_id)
+    WHERE u.id = target AND u.status = 'ACTIVE';
+END $$;
+
+-- New users, per statement (the runner folds a batch's registrations into
+-- one INSERT). EXECUTE plans afresh each time, and OFFSET 0 keeps the role
+-- lookup a per-row index probe, as in migration 0007.
+CREATE FUNCTION roster_search_users_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
+    EXECUTE $q$
+    INSERT INTO user_search_prefixes (role_id, prefix, name, id)
+    SELECT r.role_id, p.prefix, n.name, n.id
+    FROM new_rows n
+    CROSS JOIN LATERAL roster_search_prefixes(n.search_text) AS p(prefix)
+    CROSS JOIN LATERAL (SELECT 0::bigint UNION SELECT ur.role_id FROM user_roles ur WHERE ur.user_uuid = n.user_uuid OFFSET 0) AS r(role_id)
+    WHERE n.status = 'ACTIVE'
+    ON CONFLICT (id, role_id, prefix) DO NOTHING
+    $q$;
+    RETURN NULL;
+END $$;
+
+-- A user's status, name, search text or id changed (one-row statements).
+CREATE FUNCTION roster_search_users_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
+    IF OLD.id <> NEW.id THEN
+        DELETE FROM user_search_prefixes WHERE id = OLD.id;
+    END IF;
+    PERFORM roster_relist_search_prefixes(NEW.id);
+    RETURN NULL;
+END $$;
+
+-- Users leave `users` only by a replay's TRUNCATE, but a DELETE is kept right.
+CREATE FUNCTION roster_search_users_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
+    DELETE FROM user_search_prefixes WHERE id = ANY ((SELECT array_agg(id) FROM old_rows)::bigint[]);
+    RETURN NULL;
+END $$;
+
+-- Roles given, per statement: the role's rows copy the user's role-0 rows.
+CREATE FUNCTION roster_search_user_roles_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
+    EXECUTE $q$
+    INSERT INTO user_search_prefixes (role_id, prefix, name, id)
+    SELECT DISTINCT n.role_id, p.prefix, u.name, u.id
+    FROM new_rows n
+    CROSS JOIN LATERAL (SELECT id, name, search_text, status FROM users WHERE user_uuid = n.user_uuid OFFSET 0) u
+    CROSS JOIN LATERAL roster_search_prefixes(u.search_text) AS p(prefix)
+    WHERE u.status = 'ACTIVE'
+    ON CONFLICT (id, role_id, prefix) DO NOTHING
+    $q$;
+    RETURN NULL;
+END $$;
+
+-- Roles revoked (or moved), for each user concerned: rare and few rows.
+CREATE FUNCTION roster_search_user_roles_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    target bigint;
+BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
+    FOR target IN SELECT DISTINCT u.id FROM old_rows o JOIN users u ON u.user_uuid = o.user_uuid LOOP
+        PERFORM roster_relist_search_prefixes(target);
+    END LOOP;
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION roster_search_user_roles_row_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    target bigint;
+BEGIN
+    IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
+    FOR target IN SELECT id FROM users WHERE user_uuid IN (OLD.user_uuid, NEW.user_uuid) LOOP
+        PERFORM roster_relist_search_prefixes(target);
+    END LOOP;
+    RETURN NULL;
+END $$;
+
+-- A replay empties users and user_roles (0007's trigger marks the listing
+-- stale); this table is emptied with them.
+CREATE FUNCTION roster_search_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE user_search_prefixes;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER users_search_prefixes_insert AFTER INSERT ON users
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION roster_search_users_inserted();
+CREATE TRIGGER users_search_prefixes_update AFTER UPDATE ON users
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status OR OLD.name IS DISTINCT FROM NEW.name
+                       OR OLD.search_text IS DISTINCT FROM NEW.search_text OR OLD.id <> NEW.id
+                       OR OLD.user_uuid <> NEW.user_uuid)
+    EXECUTE FUNCTION roster_search_users_row_changed();
+CREATE TRIGGER users_search_prefixes_delete AFTER DELETE ON users
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION roster_search_users_deleted();
+CREATE TRIGGER users_search_prefixes_truncate AFTER TRUNCATE ON users
+    FOR EACH STATEMENT EXECUTE FUNCTION roster_search_truncated();
+CREATE TRIGGER user_roles_search_prefixes_insert AFTER INSERT ON user_roles
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION roster_search_user_roles_inserted();
+CREATE TRIGGER user_roles_search_prefixes_update AFTER UPDATE ON user_roles
+    FOR EACH ROW WHEN (OLD.role_id <> NEW.role_id OR OLD.user_uuid <> NEW.user_uuid)
+    EXECUTE FUNCTION roster_search_user_roles_row_changed();
+CREATE TRIGGER user_roles_search_prefixes_delete AFTER DELETE ON user_roles
+    REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION roster_search_user_roles_deleted();
+CREATE TRIGGER user_roles_search_prefixes_truncate AFTER TRUNCATE ON user_roles
+    FOR EACH STATEMENT EXECUTE FUNCTION roster_search_truncated();
+
+-- Builds the table from `users` and `user_roles` as they are. The ordered
+-- index is built after the rows are in (several times faster than keeping
+-- it up to date row by row). `finish_stale_listing` calls this before
+-- `roster_rebuild_listing()` clears the stale mark, in one transaction.
+CREATE FUNCTION roster_rebuild_search_prefixes() RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE users, user_roles IN SHARE MODE;
+    DROP INDEX IF EXISTS user_search_prefixes_order;
+    TRUNCATE user_search_prefixes;
+    INSERT INTO user_search_prefixes (role_id, prefix, name, id)
+    SELECT role_id, prefix, name, id FROM user_search_prefixes_source;
+    CREATE INDEX user_search_prefixes_order ON user_search_prefixes (role_id, prefix, name, id);
+END $$;
+
+-- Start from the rows already there.
+SELECT roster_rebuild_search_prefixes();

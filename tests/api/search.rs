@@ -1,0 +1,283 @@
+//! Search semantics and bounded work (README, "Search"): terms of one or two
+//! characters match the start of a name word or of the email, from
+//! `user_search_prefixes` (migration 0013), which must follow every user
+//! change and a replay; longer terms are substrings. Counts are exact up to
+//! `SEARCH_EXACT_COUNT_LIMIT` and a flagged estimate above it; a read past
+//! `READ_STATEMENT_TIMEOUT_MS` is a 503 in the envelope.
+
+use std::time::Duration;
+
+use aggregates::{ProfileChanges, User, UserCommand};
+use projections::Statement;
+use roster::app::AppState;
+use roster::commands::Metadata;
+use roster::seed::{seed_sign_up, SEED_PASSWORD};
+use roster::storage::Db;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    db.fetch_count(&Statement::new(sql, vec![])).await.unwrap()
+}
+
+/// `user_search_prefixes` holds exactly what its `_source` view says.
+async fn assert_prefixes_match_users(state: &AppState, when: &str) {
+    let last = state.db.last_committed_point().await.unwrap();
+    assert!(state.projector.wait_for(last, Duration::from_secs(30)).await, "read models catch up ({when})");
+    let db = &state.db;
+    let missing = count(
+        db,
+        "SELECT count(*) FROM (SELECT role_id, prefix, name, id FROM user_search_prefixes_source \
+         EXCEPT SELECT role_id, prefix, name, id FROM user_search_prefixes) d",
+    )
+    .await;
+    let extra = count(
+        db,
+        "SELECT count(*) FROM (SELECT role_id, prefix, name, id FROM user_search_prefixes \
+         EXCEPT SELECT role_id, prefix, name, id FROM user_search_prefixes_source) d",
+    )
+    .await;
+    assert_eq!((missing, extra), (0, 0), "search prefixes missing / extra, {when}");
+    assert!(
+        count(db, "SELECT count(*) FROM user_search_prefixes WHERE role_id > 0").await > 0,
+        "the prefixes are not trivially empty ({when})"
+    );
+}
+
+async fn search_prefixes_follow_every_user_change_and_a_replay(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let state = &app.state;
+    let meta = Metadata::system("search-test");
+    let hash = roster::auth::password::hash(SEED_PASSWORD.to_string()).await.unwrap();
+    state.seed_users((0..12).map(seed_sign_up).collect(), hash, &meta).await.unwrap();
+    assert_prefixes_match_users(state, "after seeding").await;
+    // "Asha Rao 0 user0@bench.roster.example": a, as, r, ra, 0, u, us.
+    let first: i64 = count(&state.db, "SELECT id FROM users WHERE email = 'user0@bench.roster.example'").await;
+    let prefixes: Vec<(String,)> = state
+        .db
+        .fetch_all(&Statement::new(
+            "SELECT prefix FROM user_search_prefixes WHERE id = $1 AND role_id = 0 ORDER BY prefix",
+            vec![first.into()],
+        ))
+        .await
+        .unwrap();
+    let prefixes: Vec<&str> = prefixes.iter().map(|(p,)| p.as_str()).collect();
+    assert_eq!(prefixes, ["0", "a", "as", "r", "ra", "u", "us"]);
+
+    let uuids: Vec<(String,)> = state
+        .db
+        .fetch_all(&Statement::new("SELECT user_uuid FROM users WHERE email LIKE 'user%' ORDER BY id", vec![]))
+        .await
+        .unwrap();
+    let at = chrono::Utc::now;
+    let rename = |name: &str| UserCommand::UpdateProfile {
+        changes: ProfileChanges { name: Some(name.into()), ..Default::default() },
+        at: at(),
+    };
+    let steps: Vec<(usize, UserCommand, &str)> = vec![
+        (1, UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() }, "a role granted"),
+        (1, UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() }, "the same role again"),
+        (2, rename("Zed  Renamed\tTwice"), "a rename"),
+        (3, UserCommand::Deactivate { at: at() }, "a deactivation"),
+        (3, UserCommand::AssignRole { role_id: 4, organization_id: 1, at: at() }, "a role given while inactive"),
+        (3, UserCommand::Activate { at: at() }, "a reactivation"),
+        (0, UserCommand::RevokeRole { role_id: 2, at: at() }, "a role revoked"),
+        (4, UserCommand::Delete { at: at() }, "a deletion"),
+        (5, UserCommand::AssignRole { role_id: 5, organization_id: 1, at: at() }, "another role"),
+    ];
+    for (user, command, what) in steps {
+        // A refused command (the same role twice, say) is fine: the table must still match.
+        let _ = state.bus.execute::<User>(&uuids[user].0, command, &meta).await;
+        assert_prefixes_match_users(state, what).await;
+    }
+    let renamed = count(&state.db, "SELECT count(*) FROM user_search_prefixes WHERE prefix = 'tw'").await;
+    assert_eq!(renamed, 2, "the renamed user's words, split on any white space, for role 0 and its role");
+
+    state.projector.rebuild(|_, _| {}).await.unwrap();
+    assert_prefixes_match_users(state, "after a replay").await;
+
+    // A replay that died midway: PostgreSQL leaves the stale mark, SQLite
+    // the parked triggers; the next start of the runners finishes either.
+    match &state.db {
+        Db::Postgres(pool) => {
+            sqlx::query("INSERT INTO user_listing_stale (since) VALUES ('test')").execute(pool).await.unwrap();
+            sqlx::query("DELETE FROM user_search_prefixes WHERE id % 2 = 0").execute(pool).await.unwrap();
+            state.db.finish_stale_listing().await.unwrap();
+        }
+        Db::Sqlite(_) => {
+            state.db.park_indexes(&["user_roles", "users"]).await.unwrap();
+            assert_eq!(count(&state.db, "SELECT count(*) FROM user_search_prefixes").await, 0, "parking empties it");
+            state.db.restore_parked_indexes().await.unwrap();
+        }
+    }
+    assert_prefixes_match_users(state, "after a died replay is finished").await;
+}
+
+/// Names found for `term`, as a list.
+async fn names(app: &TestApp, token: &str, query: &str) -> Vec<String> {
+    let reply = app.get(&format!("/user/v1/account/list?{query}"), Some(token)).await;
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    let mut names = listed_names(&reply);
+    names.sort();
+    names
+}
+
+async fn short_terms_match_word_and_email_starts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let s = app.sign_up("Lola Brandt", "lb1@mail.test").await;
+    app.sign_up("Bruno Alder", "x2@mail.test").await;
+    app.sign_up("Ines Ola", "olaf@mail.test").await;
+    app.sign_up("Carl Pola", "cp@mail.test").await;
+    let token = s.access_token.as_str();
+
+    // Word starts: "ol" starts "Ola" and "olaf@", and is inside "Lola",
+    // "Pola" and "Carl": only Ines.
+    assert_eq!(names(&app, token, "search=ol").await, ["Ines Ola"]);
+    assert_eq!(names(&app, token, "search=OL&userType=mentee").await, ["Ines Ola"], "case and a role");
+    assert_eq!(names(&app, token, "search=o").await, ["Ines Ola"]);
+    assert_eq!(names(&app, token, "search=br").await, ["Bruno Alder", "Lola Brandt"], "any word");
+    assert_eq!(names(&app, token, "search=%20b%20").await, ["Bruno Alder", "Lola Brandt"], "trimmed");
+    // Email starts, and nothing inside an email.
+    assert_eq!(names(&app, token, "search=x2").await, ["Bruno Alder"]);
+    assert_eq!(names(&app, token, "search=cp").await, ["Carl Pola"]);
+    assert!(names(&app, token, "search=ma").await.is_empty(), "\"mail.test\" is inside the email");
+    assert!(names(&app, token, "search=la").await.is_empty(), "inside Lola, Ola, Pola");
+    assert!(names(&app, token, "search=zq").await.is_empty());
+    assert!(names(&app, token, "search=ol&userType=mentor").await.is_empty(), "no mentor");
+    assert!(names(&app, token, "search=ol&userType=nosuchrole").await.is_empty());
+    // Three characters or more: substrings, as before.
+    assert_eq!(names(&app, token, "search=ola").await, ["Carl Pola", "Ines Ola", "Lola Brandt"]);
+    assert_eq!(names(&app, token, "search=a%20b").await, ["Lola Brandt"], "across words");
+    assert_eq!(names(&app, token, "search=ail.t").await.len(), 4, "inside the email");
+
+    // A rename moves the user's prefixes at once (read-your-writes).
+    app.patch("/user/v1/user/update", Some(token), Some(json!({"name": "Yara Brandt"}))).await;
+    assert_eq!(names(&app, token, "search=ya").await, ["Yara Brandt"]);
+    assert!(names(&app, token, "search=lo").await.is_empty(), "the old name is gone");
+    assert_eq!(names(&app, token, "search=lb").await, ["Yara Brandt"], "the email stays");
+
+    // account/search narrows by ids too; short terms keep prefix semantics.
+    let me = app.get("/user/v1/user/read", Some(token)).await.result()["id"].as_i64().unwrap();
+    let searched = app.post("/user/v1/account/search?search=br", Some(token), json!({"excluded_user_ids": [me]})).await;
+    assert_eq!(listed_names(&searched), ["Bruno Alder"]);
+    let searched = app.post("/user/v1/account/search?search=ol", Some(token), json!({"excluded_user_ids": [me]})).await;
+    assert_eq!(listed_names(&searched), ["Ines Ola"]);
+}
+
+/// `(count, meta.count_is_estimate)` of a list reply.
+fn counted(reply: &Reply) -> (i64, bool) {
+    assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+    let count = reply.result()["count"].as_i64().or_else(|| reply.result()["results"]["count"].as_i64());
+    (count.unwrap(), reply.body["meta"]["count_is_estimate"].as_bool().unwrap())
+}
+
+async fn list(app: &TestApp, token: &str, query: &str) -> Reply {
+    app.get(&format!("/user/v1/account/list?{query}"), Some(token)).await
+}
+
+async fn counts_are_exact_up_to_the_limit_then_flagged(backend: Backend) {
+    let database = fresh_database(backend).await;
+    let app = spawn_app_with(database, |s| s.search_exact_count_limit = 5).await;
+    let admin = app.admin_session().await;
+    for i in 0..7 {
+        app.sign_up(&format!("Kim Alpha{i}"), &format!("kim{i}@mail.test")).await;
+    }
+    for i in 0..3 {
+        app.sign_up(&format!("Jo Beta{i}"), &format!("jo{i}@mail.test")).await;
+    }
+    let token = admin.access_token.as_str();
+
+    // At or below the limit: exact, also when the page does not hold them all.
+    assert_eq!(counted(&list(&app, token, "search=jo&limit=2").await), (3, false));
+    assert_eq!(counted(&list(&app, token, "search=beta&limit=2").await), (3, false));
+    // A page that holds the end of the list tells the exact count, even above the limit.
+    assert_eq!(counted(&list(&app, token, "search=ki&limit=100").await), (7, false));
+    // Above it, with more to come: at least the limit plus one, flagged.
+    for query in ["search=ki&limit=2", "search=kim&limit=2", "search=ki&userType=mentee&limit=3&page=2"] {
+        let (value, estimate) = counted(&list(&app, token, query).await);
+        assert!(estimate && value >= 6, "{query}: {value} {estimate}");
+    }
+    let (value, estimate) =
+        counted(&app.post("/user/v1/account/search?search=ki&limit=2", Some(token), json!({})).await);
+    assert!(estimate && value >= 6, "account/search: {value}");
+    // No search: PostgreSQL keeps exact counts (user_list_counts), SQLite counts to the bound.
+    let (value, estimate) = counted(&list(&app, token, "limit=2").await);
+    match backend {
+        Backend::Postgres => assert_eq!((value, estimate), (11, false)),
+        Backend::Sqlite => assert!(estimate && value >= 6, "{value}"),
+    }
+    // The other lists count the same way: seven default roles.
+    let (value, estimate) = counted(&app.get("/user/v1/userRole/list?limit=2", Some(token)).await);
+    assert!(estimate && value >= 6, "roles: {value}");
+    assert_eq!(counted(&app.get("/user/v1/userRole/list?limit=2&search=ment", Some(token)).await), (2, false));
+    assert_eq!(counted(&app.get("/user/v1/organization/list?limit=2", Some(token)).await), (1, false));
+}
+
+async fn a_zero_limit_counts_exactly(backend: Backend) {
+    let database = fresh_database(backend).await;
+    let app = spawn_app_with(database, |s| s.search_exact_count_limit = 0).await;
+    let s = app.sign_up("Kim First", "kim@mail.test").await;
+    for i in 0..6 {
+        app.sign_up(&format!("Kim Alpha{i}"), &format!("kim{i}@mail.test")).await;
+    }
+    let list = app.get("/user/v1/account/list?search=ki&limit=2", Some(&s.access_token)).await;
+    assert_eq!(counted(&list), (7, false));
+    let list = app.get("/user/v1/account/list?search=kim&limit=2", Some(&s.access_token)).await;
+    assert_eq!(counted(&list), (7, false));
+}
+
+/// Events no projection reads, straight into the log: enough that a
+/// search of the log over all of them takes far longer than 1 ms. In short
+/// transactions: a long one would hold back the commit-order readers of
+/// every database on the PostgreSQL instance, other tests' too.
+async fn bulk_events(db: &Db, batches: i64) {
+    for _ in 0..batches {
+        let last = count(db, "SELECT coalesce(max(position), 0) FROM events").await;
+        let first = count(db, "SELECT coalesce(max(sequence), 0) FROM events WHERE aggregate_type = 'bulk'").await;
+        let sql = match db {
+            Db::Postgres(_) => {
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+                 payload, metadata) SELECT 'bulk', 'bulk', $1 + g, 'Bulk', '1', '{}', '{\"actor_id\": \"bulk\"}' \
+                 FROM generate_series(1, 5000) g"
+            }
+            Db::Sqlite(_) => {
+                "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000) \
+                 INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+                 payload, metadata, position) SELECT 'bulk', 'bulk', $1 + i, 'Bulk', '1', '{}', \
+                 '{\"actor_id\": \"bulk\"}', $2 + i FROM n"
+            }
+        };
+        let args = match db {
+            Db::Postgres(_) => vec![first.into()],
+            Db::Sqlite(_) => vec![first.into(), last.into()],
+        };
+        db.execute(&Statement::new(sql, args)).await.unwrap();
+    }
+}
+
+async fn a_read_past_its_time_is_a_503(backend: Backend) {
+    let database = fresh_database(backend).await;
+    let app = spawn_app_with(database, |s| s.read_statement_timeout_ms = 1).await;
+    let admin = app.admin_session().await;
+    bulk_events(&app.state.db, 10).await;
+
+    let slow = app.get("/user/v1/audit/events?actor_id=nobody&limit=5", Some(&admin.access_token)).await;
+    slow.assert_error_envelope(503);
+    assert_eq!(slow.body["responseCode"], "SERVER_ERROR");
+    assert!(slow.body["message"].as_str().unwrap().contains("took too long; narrow it"), "{}", slow.body);
+    // The service goes on: reads off the read pool are not limited.
+    let me = app.get("/user/v1/user/read", Some(&admin.access_token)).await;
+    assert_eq!(me.status.as_u16(), 200, "{}", me.body);
+    let health = app.get("/health", None).await;
+    assert_eq!(health.status.as_u16(), 200, "{}", health.body);
+}
+
+on_both_backends!(
+    search_prefixes_follow_every_user_change_and_a_replay,
+    short_terms_match_word_and_email_starts,
+    counts_are_exact_up_to_the_limit_then_flagged,
+    a_zero_limit_counts_exactly,
+    a_read_past_its_time_is_a_503,
+);
