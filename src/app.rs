@@ -98,6 +98,12 @@ impl Application {
         self.state.clone()
     }
 
+    /// Stops the runners and closes the pools without serving (one-shot CLI commands).
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.state.db.close().await;
+    }
+
     /// Serves until `shutdown` completes, then drains requests and stops the runners.
     pub async fn run_until(
         self,

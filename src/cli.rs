@@ -133,8 +133,8 @@ const TAIL_POLL: Duration = Duration::from_millis(200);
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    if matches!(cli.command, Some(Command::Events { .. })) {
-        // Their stdout is the data.
+    if matches!(cli.command, Some(Command::Events { .. } | Command::Admin { .. })) {
+        // Their stdout is the data, or the terminal a prompt is on.
         telemetry::init_logging_to_stderr(settings.log_format_json);
     } else {
         telemetry::init_logging(settings.log_format_json);

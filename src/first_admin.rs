@@ -61,7 +61,8 @@ impl AppState {
 }
 
 /// `roster admin create`: the same use case as `admin/create`, on an app
-/// that serves nothing and stops once the admin is written.
+/// that serves nothing and stops once the admin is written. On SQLite it
+/// takes the file's lock, so it runs while the service is stopped.
 pub async fn create_from_cli(mut settings: Settings, email: String, name: String) -> anyhow::Result<()> {
     let password = read_password()?;
     settings.addr = SocketAddr::from(([127, 0, 0, 1], 0));
@@ -69,7 +70,7 @@ pub async fn create_from_cli(mut settings: Settings, email: String, name: String
     settings.bootstrap_admin = None;
     let app = Application::build(settings).await?;
     let created = app.state().create_admin(name, email, password, &Metadata::system("cli-admin-create")).await;
-    app.run_until(async {}).await?;
+    app.stop().await;
     match created {
         Ok(profile) => {
             eprintln!("admin created: id {} ({})", profile.user.id, profile.user.email.unwrap_or_default());
@@ -98,7 +99,7 @@ fn read_password() -> anyhow::Result<String> {
 /// An error with its field messages, on one line (for the CLI and start-up).
 pub fn one_line(error: &AppError) -> String {
     match error {
-        AppError::BadRequest { message, errors } if !errors.is_empty() => {
+        AppError::BadRequest { message, errors } if errors.iter().any(|e| e.msg != *message) => {
             let fields: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.param, e.msg)).collect();
             format!("{message} ({})", fields.join("; "))
         }
