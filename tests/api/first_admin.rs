@@ -107,3 +107,27 @@ on_both_backends!(
     a_weak_bootstrap_password_is_refused,
     the_cli_creates_an_admin_from_stdin,
 );
+
+/// Two instances starting at once on one PostgreSQL with the same bootstrap
+/// email: the email claim lets one create the admin, and the other starts
+/// normally, having found it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_starting_at_once_create_one_bootstrap_admin() {
+    let database = fresh_database(Backend::Postgres).await;
+    let build = || {
+        let mut settings = test_settings(&database.url);
+        settings.bootstrap_admin = bootstrap("boot@example.com");
+        roster::app::Application::build(settings)
+    };
+    let (first, second) = tokio::join!(build(), build());
+    let (first, second) = match (first, second) {
+        (Ok(first), Ok(second)) => (first, second),
+        (first, second) => panic!("both start: {:?} / {:?}", first.err(), second.err()),
+    };
+    let count: i64 = roster::on_pool!(&first.state().db, pool => {
+        sqlx::query_scalar("SELECT count(*) FROM user_roles WHERE role_id = 4").fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(count, 1);
+    first.stop().await;
+    second.stop().await;
+}
