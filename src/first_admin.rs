@@ -64,6 +64,9 @@ impl AppState {
 /// that serves nothing and stops once the admin is written. On SQLite it
 /// takes the file's lock, so it runs while the service is stopped.
 pub async fn create_from_cli(mut settings: Settings, email: String, name: String) -> anyhow::Result<()> {
+    // Refused before the prompt rather than after the password is typed;
+    // `Application::build` takes the lock for real.
+    drop(crate::storage::file_lock::lock_database(&settings.database_url)?);
     let password = read_password()?;
     settings.addr = SocketAddr::from(([127, 0, 0, 1], 0));
     settings.kafka = None;
