@@ -132,6 +132,29 @@ impl AppState {
         self.start_session(&user_uuid, meta).await
     }
 
+    /// A system admin: `admin/create`, `roster admin create` and the
+    /// bootstrap admin all come here. Like a sign-up it opens a session
+    /// (unused outside HTTP), which also waits until the admin can log in.
+    pub async fn create_admin(
+        &self,
+        name: String,
+        email: String,
+        password: String,
+        meta: &Metadata,
+    ) -> Result<Profile, AppError> {
+        let input = SignUp {
+            name,
+            email,
+            password,
+            phone: None,
+            username: None,
+            has_accepted_terms_and_conditions: true,
+            preferred_language: None,
+            roles: vec!["admin".into()],
+        };
+        Ok(self.sign_up(input, meta).await?.0)
+    }
+
     /// Registers a user whose password was hashed elsewhere, through the same
     /// commands as a sign-up but without a session. For `roster dev seed`
     /// only: seeded users share one precomputed hash.

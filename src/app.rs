@@ -14,6 +14,7 @@ use crate::commands::CommandBus;
 use crate::config::Settings;
 use crate::projector::Projector;
 use crate::publisher::Publisher;
+use crate::storage::file_lock::{lock_database, ProcessLock};
 use crate::storage::{Db, Reader};
 use crate::{bootstrap, http};
 
@@ -41,12 +42,15 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     stop: CancellationToken,
+    /// One process per SQLite file, until this one stops.
+    _lock: ProcessLock,
 }
 
 impl Application {
     /// Connects, migrates, starts the projection runners and bootstraps the
     /// defaults, then binds (port 0 picks a free port; see `local_addr`).
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let lock = lock_database(&settings.database_url)?;
         let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
         db.migrate().await?;
         let reader = Reader::connect(&settings, &db).await?;
@@ -61,6 +65,7 @@ impl Application {
                 anyhow::bail!("projections did not catch up with the bootstrap events");
             }
         }
+        crate::startup_checks::default_role(&db, &projector, &settings.default_role).await?;
         let tokens = Arc::new(TokenService::load(&db, &settings).await?);
         // Erasures a crash interrupted between the deletion and the key.
         let unfinished = db.destroy_keys_of_deleted_users().await?;
@@ -80,8 +85,12 @@ impl Application {
         tokio::task::spawn_blocking(password::warm_up);
         let listener = TcpListener::bind(settings.addr).await?;
         let grants = Arc::default();
+        let bootstrap_admin = settings.bootstrap_admin.clone();
         let state = AppState { settings: Arc::new(settings), db, reader, bus, projector, tokens, grants, publisher };
-        Ok(Application { listener, state, stop })
+        if let Some(admin) = &bootstrap_admin {
+            state.bootstrap_admin(admin).await?;
+        }
+        Ok(Application { listener, state, stop, _lock: lock })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -90,6 +99,12 @@ impl Application {
 
     pub fn state(&self) -> AppState {
         self.state.clone()
+    }
+
+    /// Stops the runners and closes the pools without serving (one-shot CLI commands).
+    pub async fn stop(self) {
+        self.stop.cancel();
+        self.state.db.close().await;
     }
 
     /// Serves until `shutdown` completes, then drains requests and stops the runners.

@@ -55,6 +55,20 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
     let meta = Metadata::system("bootstrap");
     let at = chrono::Utc::now();
     let org_uuid = organization_uuid(DEFAULT_ORGANIZATION_ID);
+    // The default organisation's code is fixed at first start: a different
+    // one later would claim a code nobody owns and change nothing, so refuse.
+    let existing = bus
+        .load::<Organization>(&org_uuid)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot load the default organisation: {e}"))?;
+    if existing.created && existing.code != organisation_code {
+        anyhow::bail!(
+            "DEFAULT_ORGANISATION_CODE={organisation_code} but this database's default organisation has the code {}: \
+             set DEFAULT_ORGANISATION_CODE={} (or unset it if that is the default); the code cannot change after first start",
+            existing.code,
+            existing.code
+        );
+    }
     let claim = ClaimCommand::Claim { owner: org_uuid.clone(), at };
     match bus.execute::<UniqueClaim>(&claim_id(ClaimKind::OrganizationCode, organisation_code), claim, &meta).await {
         Ok(c) => last = c.point.or(last),

@@ -1,4 +1,4 @@
-//! `roster serve | migrate | replay | events export | events tail`.
+//! `roster serve | migrate | replay | admin create | events export | events tail`.
 
 use std::io::Write;
 use std::time::Duration;
@@ -10,6 +10,7 @@ use crate::app::{shutdown_signal, Application};
 use crate::audit::render_event;
 use crate::config::Settings;
 use crate::projector::Projector;
+use crate::storage::file_lock::lock_database;
 use crate::storage::log::CommitPoint;
 use crate::storage::Db;
 use crate::telemetry;
@@ -26,7 +27,16 @@ pub enum Command {
     /// Serve the HTTP APIs (the default).
     Serve,
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate {
+        /// Create the PostgreSQL database DATABASE_URL names first, if it does not exist.
+        #[arg(long)]
+        create_database: bool,
+    },
+    /// Manage system admins.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Rebuild every read model from the start of the log, each in one
     /// transaction: a rebuild that fails leaves the read models as they were.
     Replay {
@@ -49,6 +59,18 @@ pub enum Command {
     Events {
         #[command(subcommand)]
         command: EventsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create a system admin. The password is read from stdin (a prompt on a
+    /// terminal), never from the command line.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -94,8 +116,8 @@ pub enum EventsCommand {
         /// Only events after this position.
         #[arg(long, default_value_t = 0)]
         from_position: i64,
-        /// Only events of this aggregate type (user, organization, role, unique_claim).
-        #[arg(long)]
+        /// Only events of this aggregate type.
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(aggregates::AGGREGATE_TYPES))]
         aggregate_type: Option<String>,
     },
     /// Follow the log as it grows: JSON lines to stdout, in commit order, until interrupted.
@@ -111,8 +133,8 @@ const TAIL_POLL: Duration = Duration::from_millis(200);
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    if matches!(cli.command, Some(Command::Events { .. })) {
-        // Their stdout is the data.
+    if matches!(cli.command, Some(Command::Events { .. } | Command::Admin { .. })) {
+        // Their stdout is the data, or the terminal a prompt is on.
         telemetry::init_logging_to_stderr(settings.log_format_json);
     } else {
         telemetry::init_logging(settings.log_format_json);
@@ -120,13 +142,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::metrics();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Application::build(settings).await?.run_until(shutdown_signal()).await,
-        Command::Migrate => {
+        Command::Migrate { create_database } => {
+            let _lock = lock_database(&settings.database_url)?;
+            if create_database && crate::storage::create_database(&settings.database_url).await? {
+                eprintln!("database created");
+            }
             let db = Db::connect(&settings.database_url, 2).await?;
             db.migrate().await?;
             eprintln!("migrations applied ({})", db.backend());
             Ok(())
         }
-        Command::Replay { skip_failed } => replay(&settings, skip_failed).await,
+        Command::Replay { skip_failed } => {
+            let _lock = lock_database(&settings.database_url)?;
+            replay(&settings, skip_failed).await
+        }
+        Command::Admin { command: AdminCommand::Create { email, name } } => {
+            crate::first_admin::create_from_cli(settings, email, name).await
+        }
         Command::Projections { command } => projections(&settings, command).await,
         Command::Dev { command: DevCommand::Seed { users, start_at, concurrency } } => {
             crate::seed::seed(settings, users, start_at, concurrency).await

@@ -13,6 +13,8 @@ pub struct Settings {
     /// `None` (no `KAFKA_BROKERS`): the publisher is off.
     pub kafka: Option<KafkaSettings>,
     pub admin_secret_code: Option<String>,
+    /// `ROSTER_BOOTSTRAP_ADMIN_*`: an admin created at start while none exists.
+    pub bootstrap_admin: Option<BootstrapAdmin>,
     pub default_organisation_code: String,
     pub default_role: String,
     pub access_token_secret: Option<String>,
@@ -46,6 +48,39 @@ pub struct ConnectionLimits {
     pub keep_alive_timeout_ms: u64,
     /// Connections served at once; more wait to be accepted (`HTTP_MAX_CONNECTIONS`).
     pub max_connections: usize,
+}
+
+#[derive(Clone)]
+pub struct BootstrapAdmin {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+/// The password stays out of logs and panics.
+impl std::fmt::Debug for BootstrapAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapAdmin").field("email", &self.email).field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+impl BootstrapAdmin {
+    fn from_env() -> anyhow::Result<Option<BootstrapAdmin>> {
+        match (var("ROSTER_BOOTSTRAP_ADMIN_EMAIL"), std::env::var("ROSTER_BOOTSTRAP_ADMIN_PASSWORD").ok()) {
+            (None, None) => Ok(None),
+            (Some(email), Some(password)) if !password.is_empty() => Ok(Some(BootstrapAdmin {
+                email,
+                password,
+                name: var("ROSTER_BOOTSTRAP_ADMIN_NAME").unwrap_or_else(|| "Administrator".into()),
+            })),
+            (Some(_), _) => anyhow::bail!(
+                "ROSTER_BOOTSTRAP_ADMIN_PASSWORD is not set: set it with ROSTER_BOOTSTRAP_ADMIN_EMAIL, or unset both"
+            ),
+            (None, Some(_)) => anyhow::bail!(
+                "ROSTER_BOOTSTRAP_ADMIN_EMAIL is not set: set it with ROSTER_BOOTSTRAP_ADMIN_PASSWORD, or unset both"
+            ),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -96,6 +131,7 @@ impl Settings {
                 }),
             },
             admin_secret_code: var("ADMIN_SECRET_CODE"),
+            bootstrap_admin: BootstrapAdmin::from_env()?,
             default_organisation_code: var("DEFAULT_ORGANISATION_CODE").unwrap_or_else(|| "default".into()),
             default_role: var("DEFAULT_ROLE").unwrap_or_else(|| "mentee".into()),
             access_token_secret: var("ACCESS_TOKEN_SECRET"),

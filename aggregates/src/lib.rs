@@ -21,6 +21,18 @@ pub use role_request::{
 };
 pub use user::{LockoutPolicy, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent, UserStatus};
 
+/// Every aggregate type the log holds, as written in its `aggregate_type`
+/// column: filters on a type (CLI, audit API) are checked against this list.
+pub const AGGREGATE_TYPES: [&str; 7] = [
+    <User as cqrs_es::Aggregate>::TYPE,
+    <Organization as cqrs_es::Aggregate>::TYPE,
+    <Role as cqrs_es::Aggregate>::TYPE,
+    <Permission as cqrs_es::Aggregate>::TYPE,
+    <Module as cqrs_es::Aggregate>::TYPE,
+    <RoleRequest as cqrs_es::Aggregate>::TYPE,
+    <UniqueClaim as cqrs_es::Aggregate>::TYPE,
+];
+
 /// Instants in events are UTC.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
 

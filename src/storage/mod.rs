@@ -6,6 +6,7 @@ mod append;
 pub mod audit_log;
 mod event_repo;
 pub mod failed_events;
+pub mod file_lock;
 mod listing;
 pub mod log;
 pub mod orphaned_claims;
@@ -73,6 +74,53 @@ pub(crate) async fn begin_write<DB: sqlx::Database>(
     }
 }
 
+/// PostgreSQL's `invalid_catalog_name`: the database in the URL does not exist.
+const NO_SUCH_DATABASE: &str = "3D000";
+
+/// A missing database says how to create it; other failures keep their cause.
+fn missing_database(error: sqlx::Error, url: &str) -> anyhow::Error {
+    let missing = error.as_database_error().and_then(|e| e.code()).is_some_and(|code| code == NO_SUCH_DATABASE);
+    match PgConnectOptions::from_str(url).ok().and_then(|o| o.get_database().map(str::to_string)) {
+        Some(name) if missing => anyhow::anyhow!(
+            "DATABASE_URL names the PostgreSQL database \"{name}\", which does not exist: create it with \
+             `roster migrate --create-database` (or `createdb {name}`)"
+        ),
+        _ => anyhow::Error::new(error).context("cannot connect to PostgreSQL"),
+    }
+}
+
+/// `roster migrate --create-database`: creates the PostgreSQL database the
+/// URL names, through the server's `postgres` database, unless it exists.
+/// Returns whether it created it. SQLite files are created on connect.
+pub async fn create_database(url: &str) -> anyhow::Result<bool> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Ok(false);
+    }
+    let options = PgConnectOptions::from_str(url).context("DATABASE_URL is not a valid PostgreSQL URL")?;
+    let name = options.get_database().context("DATABASE_URL names no database")?.to_string();
+    let server = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.database("postgres"))
+        .await
+        .context("cannot connect to PostgreSQL's `postgres` database to create the database")?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(&name)
+        .fetch_one(&server)
+        .await?;
+    if !exists {
+        // Identifiers cannot be bound; quoted, with quotes doubled.
+        let created = sqlx::query(&format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""))).execute(&server).await;
+        // Another process may have created it in between.
+        if let Err(error) = created {
+            if error.as_database_error().and_then(|e| e.code()).as_deref() != Some("42P04") {
+                return Err(error).with_context(|| format!("cannot create the database {name}"));
+            }
+        }
+    }
+    server.close().await;
+    Ok(!exists)
+}
+
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         Db::connect_limited(url, max_connections, None).await
@@ -102,7 +150,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(options)
                 .await
-                .context("cannot connect to PostgreSQL")?;
+                .map_err(|e| missing_database(e, url))?;
             Ok(Db::Postgres(pool))
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)

@@ -296,6 +296,7 @@ async fn bad_parameters_are_400_in_the_envelope(backend: Backend) {
         ("/user/v1/audit/events?after_position=x".to_string(), "after_position"),
         ("/user/v1/audit/events?from=yesterday".to_string(), "from"),
         ("/user/v1/audit/events?to=2026-13-01T00:00:00Z".to_string(), "to"),
+        ("/user/v1/audit/events?aggregate_type=bogus".to_string(), "aggregate_type"),
         (format!("{own}/history?limit=5000"), "limit"),
         (format!("{own}/history?after_sequence=first"), "after_sequence"),
         (format!("{own}/state"), "at"),
@@ -314,6 +315,14 @@ async fn bad_parameters_are_400_in_the_envelope(backend: Backend) {
             assert_eq!(reply.body["error"][0]["param"], param, "{path}: {}", reply.body);
         }
     }
+    // Every real aggregate type is accepted, and the refusal lists them all.
+    for aggregate_type in aggregates::AGGREGATE_TYPES {
+        let reply = app.get(&format!("/user/v1/audit/events?aggregate_type={aggregate_type}"), Some(admin)).await;
+        assert_eq!(reply.status.as_u16(), 200, "{aggregate_type}: {}", reply.body);
+    }
+    let bogus = app.get("/user/v1/audit/events?aggregate_type=bogus", Some(admin)).await;
+    let message = bogus.body["error"][0]["msg"].as_str().unwrap_or_default().to_string();
+    assert!(aggregates::AGGREGATE_TYPES.iter().all(|t| message.contains(t)), "{message}");
 }
 
 /// Lines from a child's stdout, read on a thread so the test can wait with a deadline.

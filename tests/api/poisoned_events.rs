@@ -181,13 +181,15 @@ async fn a_failed_replay_leaves_the_read_models_and_the_service_as_they_were(bac
 /// `projections failed` lists it as JSON lines, `projections retry` fails
 /// while it still fails.
 async fn the_cli_reports_and_retries_failed_events(backend: Backend) {
-    let app = spawn_app(backend).await;
-    append_undecodable(&app.state.db).await;
-    wait_until_skipped(&app.state.db, 1).await;
+    let app = spawn_stoppable(fresh_database(backend).await, |_| {}).await;
+    append_undecodable(&app.app.state.db).await;
+    wait_until_skipped(&app.app.state.db, 1).await;
+    // `replay` takes the SQLite file's process lock: the service stops first.
+    let database = app.stop().await;
     let roster = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
             .args(args)
-            .env("DATABASE_URL", &app.database.url)
+            .env("DATABASE_URL", &database.url)
             .env("RUST_LOG", "error")
             .env_remove("KAFKA_BROKERS")
             .output()

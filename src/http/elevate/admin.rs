@@ -6,7 +6,6 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::accounts::SignUp;
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::http::authorize::guarded;
@@ -45,17 +44,7 @@ async fn create(
     if !allowed {
         return Err(AppError::Unauthorized);
     }
-    let input = SignUp {
-        name: body.name,
-        email: body.email,
-        password: body.password,
-        phone: None,
-        username: None,
-        has_accepted_terms_and_conditions: true,
-        preferred_language: None,
-        roles: vec!["admin".into()],
-    };
-    state.sign_up(input, &meta).await?;
+    state.create_admin(body.name, body.email, body.password, &meta).await?;
     Ok(ApiOk::created("Sign-up successful, Please wait while logging in.", json!([])))
 }
 

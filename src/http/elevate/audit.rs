@@ -60,13 +60,23 @@ fn cursor(name: &str, raw: Option<String>) -> Result<Option<i64>, AppError> {
         .transpose()
 }
 
+fn aggregate_type(raw: Option<String>) -> Result<Option<String>, AppError> {
+    match present(raw) {
+        Some(t) if !aggregates::AGGREGATE_TYPES.contains(&t.as_str()) => Err(AppError::invalid_field(
+            "aggregate_type",
+            format!("aggregate_type must be one of {}", aggregates::AGGREGATE_TYPES.join(", ")),
+        )),
+        t => Ok(t),
+    }
+}
+
 fn limit(raw: Option<String>) -> Result<i64, AppError> {
     Ok(paging(None, raw.as_deref())?.1)
 }
 
 async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> Result<ApiOk, AppError> {
     let query = LogQuery {
-        aggregate_type: present(q.aggregate_type),
+        aggregate_type: aggregate_type(q.aggregate_type)?,
         aggregate_id: present(q.aggregate_id),
         event_type: present(q.event_type),
         actor_id: present(q.actor_id),
