@@ -115,7 +115,7 @@ impl ClientProperties {
 }
 
 /// A property whose value must never reach a log.
-fn is_secret(property: &str) -> bool {
+pub(crate) fn is_secret(property: &str) -> bool {
     ["password", "secret", "key.pem", "sasl.jaas.config", "sasl.oauthbearer.config"]
         .iter()
         .any(|word| property.contains(word))

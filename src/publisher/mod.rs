@@ -81,7 +81,7 @@ enum PublishError {
 impl Publisher {
     pub fn new(db: Db, settings: KafkaSettings) -> anyhow::Result<Publisher> {
         // Built once here so a bad property fails the start, not the first batch.
-        drop(new_producer(&settings)?);
+        drop(new_producer(&settings).map_err(|e| anyhow::anyhow!(without_values(e)))?);
         Ok(Publisher {
             db,
             settings: Arc::new(settings),
@@ -162,7 +162,9 @@ impl Publisher {
                         producer = Some(fresh);
                         continue;
                     }
-                    Err(error) => Err(PublishError::Kafka(format!("cannot build a producer: {error}"))),
+                    Err(error) => {
+                        Err(PublishError::Kafka(format!("cannot build a producer: {}", without_values(error))))
+                    }
                 },
             };
             let pause = match result {
@@ -234,7 +236,7 @@ impl Publisher {
 
     async fn create_topics(&self, names: &[String]) -> Result<(), PublishError> {
         let admin: AdminClient<DefaultClientContext> =
-            client_config(&self.settings, &[]).create().map_err(|e| PublishError::Kafka(e.to_string()))?;
+            client_config(&self.settings, &[]).create().map_err(|e| PublishError::Kafka(without_values(e)))?;
         let topics: Vec<NewTopic> = names
             .iter()
             .map(|name| {
@@ -370,6 +372,20 @@ fn new_producer(settings: &KafkaSettings) -> rdkafka::error::KafkaResult<FutureP
         .create()
 }
 
+/// A client error fit for logs: rdkafka's own message ends with the
+/// property's value, which may be a password.
+fn without_values(error: rdkafka::error::KafkaError) -> String {
+    match error {
+        rdkafka::error::KafkaError::ClientConfig(_, _, key, _) if crate::config::is_secret(&key) => {
+            format!("Kafka client configuration refused the value of {key}")
+        }
+        rdkafka::error::KafkaError::ClientConfig(_, description, key, _) => {
+            format!("Kafka client configuration refused {key}: {description}")
+        }
+        other => other.to_string(),
+    }
+}
+
 /// Every client Roster builds: `defaults`, then the operator's properties.
 fn client_config(settings: &KafkaSettings, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut config = ClientConfig::new();
@@ -381,4 +397,43 @@ fn client_config(settings: &KafkaSettings, defaults: &[(&str, &str)]) -> ClientC
         config.set(key, value);
     }
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientProperties;
+
+    fn settings(properties: &[(&str, &str)]) -> KafkaSettings {
+        KafkaSettings {
+            brokers: "127.0.0.1:9".into(),
+            topic_prefix: "roster.".into(),
+            topic_partitions: 1,
+            replication: 1,
+            user_events_topic: None,
+            organization_events_topic: None,
+            delivery_timeout_ms: 1_000,
+            client_properties: ClientProperties(
+                properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn operator_properties_reach_the_client_after_roster_defaults() {
+        let config =
+            client_config(&settings(&[("linger.ms", "50"), ("security.protocol", "SASL_SSL")]), &[("linger.ms", "5")]);
+        assert_eq!(config.get("linger.ms"), Some("50"));
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(config.get("bootstrap.servers"), Some("127.0.0.1:9"));
+    }
+
+    #[test]
+    fn a_refused_property_is_named_but_a_secret_value_is_never_shown() {
+        let error = new_producer(&settings(&[("sasl.password.typo", "hunter2")])).err().map(without_values);
+        let error = error.expect("librdkafka refuses an unknown property");
+        assert!(error.contains("sasl.password.typo") && !error.contains("hunter2"), "{error}");
+        let error = new_producer(&settings(&[("security.protocol", "carrier-pigeon")])).err().map(without_values);
+        assert!(error.is_some_and(|e| e.contains("security.protocol")));
+    }
 }
