@@ -114,6 +114,18 @@ impl ClientProperties {
     }
 }
 
+/// The `KAFKA_*` environment (`std::env::vars` would panic on any variable
+/// that is not UTF-8, even one Roster does not read).
+fn kafka_vars() -> anyhow::Result<Vec<(String, String)>> {
+    let mut vars = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str().filter(|n| n.starts_with("KAFKA_")) else { continue };
+        let Some(value) = value.to_str() else { anyhow::bail!("{name} is not valid UTF-8") };
+        vars.push((name.to_string(), value.to_string()));
+    }
+    Ok(vars)
+}
+
 /// A property whose value must never reach a log.
 pub(crate) fn is_secret(property: &str) -> bool {
     ["password", "secret", "key.pem", "sasl.jaas.config", "sasl.oauthbearer.config"]
@@ -159,7 +171,7 @@ impl Settings {
                     user_events_topic: var("EVENT_USER_KAFKA_TOPIC"),
                     organization_events_topic: var("EVENT_ORGANIZATION_KAFKA_TOPIC"),
                     delivery_timeout_ms: parsed("KAFKA_DELIVERY_TIMEOUT_MS", 30_000)?,
-                    client_properties: ClientProperties::from_vars(std::env::vars())?,
+                    client_properties: ClientProperties::from_vars(kafka_vars()?)?,
                 }),
             },
             admin_secret_code: var("ADMIN_SECRET_CODE"),

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::mocking::MockCluster;
-use roster::config::KafkaSettings;
+use roster::config::{ClientProperties, KafkaSettings};
 use roster::event_id::event_id;
 use roster::storage::Db;
 use serde_json::{json, Value};
@@ -366,5 +366,70 @@ async fn the_standby_instance_takes_over_publishing_when_the_active_one_dies() {
         }
         assert!(killed_at.elapsed() < Duration::from_secs(20), "read models did not move over: {listed}");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Operator properties reach every client: TLS asked of a plaintext broker
+/// makes publishing fail (the admin client does not create the topics
+/// either) and health says so; a property Roster owns or librdkafka does not
+/// know stops the start, naming it and never showing a secret value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_client_properties_reach_every_client_and_bad_ones_stop_the_start() {
+    let broker = Broker::start().await;
+    let database = fresh_database(Backend::Sqlite).await;
+    let app = spawn_app_with(database, |s| {
+        let mut settings = kafka(&broker.address());
+        settings.client_properties = ClientProperties(vec![("security.protocol".into(), "ssl".into())]);
+        s.kafka = Some(settings);
+    })
+    .await;
+    app.sign_up("Tls User", "tls@example.com").await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let health = app.client.get(app.url("/health")).send().await.unwrap();
+        let status = health.status();
+        let body: Value = health.json().await.unwrap();
+        let kafka = body["result"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "Kafka").cloned();
+        if status == 503 && kafka.is_some_and(|k| k["errMsg"].as_str().is_some_and(|m| m.contains("publishing fails")))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "health never reported the failing publisher: {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(read_all(&broker.address(), &["roster.user"], 1, Duration::from_secs(3)).await.is_empty());
+
+    for (name, value, named) in [
+        ("KAFKA_PROPERTY_ENABLE_IDEMPOTENCE", "false", "KAFKA_PROPERTY_ENABLE_IDEMPOTENCE"),
+        ("KAFKA_PROPERTY_NO_SUCH_PROPERTY", "1", "no.such.property"),
+        ("KAFKA_PROPERTY_SASL_PASSWORD_TYPO", "hunter2-secret", "sasl.password.typo"),
+    ] {
+        let database = fresh_database(Backend::Sqlite).await;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+            .arg("serve")
+            .env("DATABASE_URL", &database.url)
+            .env("ROSTER_ADDR", "127.0.0.1:0")
+            .env("KAFKA_BROKERS", broker.address())
+            .env(name, value)
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{name}={value} did not stop the start");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success());
+        assert!(stderr.contains(named) && !stderr.contains("hunter2"), "{name}={value}: {stderr}");
     }
 }
