@@ -60,6 +60,19 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// The Kafka publisher.
+    Publisher {
+        #[command(subcommand)]
+        command: PublisherCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PublisherCommand {
+    /// Publish the whole log again from its start (e.g. to a broker that lost
+    /// its data); consumers deduplicate on `ce_id`. A running publisher picks
+    /// it up at its next batch.
+    Republish,
 }
 
 #[derive(Subcommand)]
@@ -167,6 +180,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             export(&settings, from_position, aggregate_type).await
         }
         Command::Events { command: EventsCommand::Tail { from_position } } => tail(&settings, from_position).await,
+        Command::Publisher { command: PublisherCommand::Republish } => {
+            let db = Db::connect(&settings.database_url, 2).await?;
+            db.migrate().await?;
+            db.reset_checkpoint(crate::publisher::CHECKPOINT).await?;
+            eprintln!("the Kafka publisher will send all {} events again, from the start", db.count_events().await?);
+            Ok(())
+        }
     }
 }
 

@@ -96,6 +96,91 @@ pub struct KafkaSettings {
     pub organization_events_topic: Option<String>,
     /// How long the producer keeps retrying one record before the batch is retried.
     pub delivery_timeout_ms: u64,
+    /// librdkafka properties for every client Roster builds (security, tuning).
+    pub client_properties: ClientProperties,
+}
+
+/// librdkafka properties from `KAFKA_SECURITY_PROTOCOL`, `KAFKA_SASL_*`,
+/// `KAFKA_SSL_CA_LOCATION` and `KAFKA_PROPERTY_<name>`; `Debug` hides
+/// secrets, so settings can be logged.
+#[derive(Clone, Default, PartialEq)]
+pub struct ClientProperties(pub Vec<(String, String)>);
+
+/// Named variables and the librdkafka property each sets.
+const KAFKA_NAMED_PROPERTIES: &[(&str, &str)] = &[
+    ("KAFKA_SECURITY_PROTOCOL", "security.protocol"),
+    ("KAFKA_SASL_MECHANISM", "sasl.mechanism"),
+    ("KAFKA_SASL_USERNAME", "sasl.username"),
+    ("KAFKA_SASL_PASSWORD", "sasl.password"),
+    ("KAFKA_SSL_CA_LOCATION", "ssl.ca.location"),
+];
+const KAFKA_PROPERTY_PREFIX: &str = "KAFKA_PROPERTY_";
+/// Properties Roster owns: its guarantees (idempotence, acks) and settings
+/// that have their own variable.
+const KAFKA_RESERVED_PROPERTIES: &[(&str, &str)] = &[
+    ("bootstrap.servers", "set KAFKA_BROKERS instead"),
+    ("enable.idempotence", "the publisher's no-gap guarantee needs it on"),
+    ("acks", "the publisher's no-gap guarantee needs acks=all"),
+    ("message.timeout.ms", "set KAFKA_DELIVERY_TIMEOUT_MS instead"),
+];
+
+impl ClientProperties {
+    /// Reads the properties out of environment variables (`vars`, any order);
+    /// a property given twice, or one Roster owns, is refused.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> anyhow::Result<ClientProperties> {
+        let mut properties: Vec<(String, String, String)> = Vec::new();
+        for (name, value) in vars {
+            if value.trim().is_empty() {
+                continue;
+            }
+            let property = if let Some((_, property)) = KAFKA_NAMED_PROPERTIES.iter().find(|(n, _)| *n == name) {
+                property.to_string()
+            } else if let Some(rest) = name.strip_prefix(KAFKA_PROPERTY_PREFIX) {
+                if rest.is_empty() {
+                    anyhow::bail!("{name} names no librdkafka property (KAFKA_PROPERTY_SASL_OAUTHBEARER_METHOD sets sasl.oauthbearer.method)");
+                }
+                rest.to_ascii_lowercase().replace('_', ".")
+            } else {
+                continue;
+            };
+            if let Some((_, why)) = KAFKA_RESERVED_PROPERTIES.iter().find(|(p, _)| *p == property) {
+                anyhow::bail!("{name} sets the librdkafka property {property}, which Roster owns: {why}");
+            }
+            if let Some((other, _, _)) = properties.iter().find(|(_, p, _)| *p == property) {
+                anyhow::bail!("{name} and {other} both set the librdkafka property {property}; keep one");
+            }
+            properties.push((name, property, value.trim().to_string()));
+        }
+        properties.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(ClientProperties(properties.into_iter().map(|(_, property, value)| (property, value)).collect()))
+    }
+}
+
+/// The `KAFKA_*` environment (`std::env::vars` would panic on any variable
+/// that is not UTF-8, even one Roster does not read).
+fn kafka_vars() -> anyhow::Result<Vec<(String, String)>> {
+    let mut vars = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str().filter(|n| n.starts_with("KAFKA_")) else { continue };
+        let Some(value) = value.to_str() else { anyhow::bail!("{name} is not valid UTF-8") };
+        vars.push((name.to_string(), value.to_string()));
+    }
+    Ok(vars)
+}
+
+/// A property whose value must never reach a log.
+pub(crate) fn is_secret(property: &str) -> bool {
+    ["password", "secret", "key.pem", "sasl.jaas.config", "sasl.oauthbearer.config"]
+        .iter()
+        .any(|word| property.contains(word))
+}
+
+impl std::fmt::Debug for ClientProperties {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| (k, if is_secret(k) { "<redacted>" } else { v.as_str() })))
+            .finish()
+    }
 }
 
 fn var(name: &str) -> Option<String> {
@@ -128,6 +213,7 @@ impl Settings {
                     user_events_topic: var("EVENT_USER_KAFKA_TOPIC"),
                     organization_events_topic: var("EVENT_ORGANIZATION_KAFKA_TOPIC"),
                     delivery_timeout_ms: parsed("KAFKA_DELIVERY_TIMEOUT_MS", 30_000)?,
+                    client_properties: ClientProperties::from_vars(kafka_vars()?)?,
                 }),
             },
             admin_secret_code: var("ADMIN_SECRET_CODE"),
@@ -155,5 +241,89 @@ impl Settings {
                 },
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn properties(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        ClientProperties::from_vars(vars(pairs)).unwrap().0
+    }
+
+    #[test]
+    fn named_variables_map_to_their_librdkafka_properties() {
+        let got = properties(&[
+            ("KAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+            ("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512"),
+            ("KAFKA_SASL_USERNAME", "roster"),
+            ("KAFKA_SASL_PASSWORD", "s3cret"),
+            ("KAFKA_SSL_CA_LOCATION", "/etc/ssl/kafka-ca.pem"),
+            ("KAFKA_BROKERS", "kafka:9092"),
+            ("PATH", "/usr/bin"),
+        ]);
+        assert_eq!(
+            got,
+            vars(&[
+                ("sasl.mechanism", "SCRAM-SHA-512"),
+                ("sasl.password", "s3cret"),
+                ("sasl.username", "roster"),
+                ("security.protocol", "SASL_SSL"),
+                ("ssl.ca.location", "/etc/ssl/kafka-ca.pem"),
+            ])
+        );
+    }
+
+    #[test]
+    fn any_property_passes_through_lower_cased_with_dots() {
+        let got = properties(&[
+            ("KAFKA_PROPERTY_SSL_ENDPOINT_IDENTIFICATION_ALGORITHM", "none"),
+            ("KAFKA_PROPERTY_linger_MS", "20"),
+            ("KAFKA_PROPERTY_CLIENT_RACK", " eu-1a "),
+            ("KAFKA_PROPERTY_SOCKET_KEEPALIVE_ENABLE", ""),
+        ]);
+        assert_eq!(
+            got,
+            vars(&[("client.rack", "eu-1a"), ("linger.ms", "20"), ("ssl.endpoint.identification.algorithm", "none")])
+        );
+    }
+
+    #[test]
+    fn a_property_set_twice_or_owned_by_roster_is_refused_by_name() {
+        let twice =
+            ClientProperties::from_vars(vars(&[("KAFKA_SASL_USERNAME", "a"), ("KAFKA_PROPERTY_SASL_USERNAME", "b")]))
+                .unwrap_err()
+                .to_string();
+        assert!(twice.contains("KAFKA_SASL_USERNAME") && twice.contains("KAFKA_PROPERTY_SASL_USERNAME"), "{twice}");
+        for (name, hint) in [
+            ("KAFKA_PROPERTY_ENABLE_IDEMPOTENCE", "no-gap"),
+            ("KAFKA_PROPERTY_BOOTSTRAP_SERVERS", "KAFKA_BROKERS"),
+            ("KAFKA_PROPERTY_MESSAGE_TIMEOUT_MS", "KAFKA_DELIVERY_TIMEOUT_MS"),
+        ] {
+            let error = ClientProperties::from_vars(vars(&[(name, "x")])).unwrap_err().to_string();
+            assert!(error.contains(name) && error.contains(hint), "{error}");
+        }
+        assert!(ClientProperties::from_vars(vars(&[("KAFKA_PROPERTY_", "x")])).is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let secrets = ClientProperties::from_vars(vars(&[
+            ("KAFKA_SASL_PASSWORD", "pw-one"),
+            ("KAFKA_PROPERTY_SSL_KEY_PASSWORD", "pw-two"),
+            ("KAFKA_PROPERTY_SASL_OAUTHBEARER_CLIENT_SECRET", "pw-three"),
+            ("KAFKA_SASL_USERNAME", "roster"),
+        ]))
+        .unwrap();
+        let shown = format!("{secrets:?}");
+        for secret in ["pw-one", "pw-two", "pw-three"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("roster") && shown.contains("sasl.password"), "{shown}");
     }
 }

@@ -6,6 +6,12 @@
 //! has acknowledged a whole batch, so a crash or an outage re-publishes the
 //! unacknowledged tail (duplicates possible, gaps not; `ce_id` is stable so
 //! consumers can deduplicate).
+//!
+//! A failed delivery replaces the producer: librdkafka's idempotent producer
+//! can be stuck for good (a broker that lost its state answers
+//! `UnknownProducerId`, a fenced epoch, any fatal error) and never recovers by
+//! itself, while a fresh one asks the broker for a new producer id. Topics are
+//! re-created after any Kafka failure, since such a broker has none either.
 
 pub mod cloudevents;
 pub mod elevate_events;
@@ -56,7 +62,6 @@ pub struct PublisherStatus {
 pub struct Publisher {
     db: Db,
     settings: Arc<KafkaSettings>,
-    producer: FutureProducer,
     status: Arc<watch::Sender<PublisherStatus>>,
 }
 
@@ -66,23 +71,20 @@ enum PublishError {
     Database(#[from] sqlx::Error),
     #[error("kafka: {0}")]
     Kafka(String),
+    /// Records the broker did not acknowledge: the producer is replaced.
+    #[error("kafka delivery: {0}")]
+    Delivery(String),
     #[error("checkpoint moved underneath this publisher")]
     CheckpointMoved,
 }
 
 impl Publisher {
     pub fn new(db: Db, settings: KafkaSettings) -> anyhow::Result<Publisher> {
-        let producer: FutureProducer = client_config(&settings)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("compression.type", "lz4")
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", settings.delivery_timeout_ms.to_string())
-            .create()?;
+        // Built once here so a bad property fails the start, not the first batch.
+        drop(new_producer(&settings).map_err(|e| anyhow::anyhow!(without_values(e)))?);
         Ok(Publisher {
             db,
             settings: Arc::new(settings),
-            producer,
             status: Arc::new(watch::channel(PublisherStatus::default()).0),
         })
     }
@@ -135,6 +137,8 @@ impl Publisher {
     async fn publish_while_leading(&self, mut leadership: Leadership, stop: &CancellationToken) -> bool {
         let mut topics: HashSet<String> = HashSet::new();
         let mut failures = 0u32;
+        // A new lead starts with a fresh producer (the last one may be stuck).
+        let mut producer: Option<FutureProducer> = None;
         let mut last_lease_check = tokio::time::Instant::now();
         loop {
             if stop.is_cancelled() {
@@ -148,13 +152,29 @@ impl Publisher {
                 }
                 last_lease_check = tokio::time::Instant::now();
             }
-            let result = match self.ensure_topics(&mut topics).await {
-                Ok(()) => self.publish_once(&mut topics).await,
-                Err(error) => Err(error),
+            let result = match &producer {
+                Some(producer) => match self.ensure_topics(producer, &mut topics).await {
+                    Ok(()) => self.publish_once(producer, &mut topics).await,
+                    Err(error) => Err(error),
+                },
+                None => match new_producer(&self.settings) {
+                    Ok(fresh) => {
+                        producer = Some(fresh);
+                        continue;
+                    }
+                    Err(error) => {
+                        Err(PublishError::Kafka(format!("cannot build a producer: {}", without_values(error))))
+                    }
+                },
             };
             let pause = match result {
                 Ok(published) => {
                     failures = 0;
+                    // The broker answered (topics are re-checked after any failure).
+                    self.status.send_modify(|s| {
+                        s.broker_reachable = true;
+                        s.last_error = None;
+                    });
                     if published > 0 {
                         continue;
                     }
@@ -163,14 +183,25 @@ impl Publisher {
                 Err(PublishError::CheckpointMoved) => Duration::ZERO,
                 Err(error) => {
                     failures += 1;
-                    if matches!(error, PublishError::Kafka(_)) {
+                    let kafka = matches!(error, PublishError::Kafka(_) | PublishError::Delivery(_));
+                    if kafka {
                         // A broker that came back empty needs its topics again.
                         topics.clear();
+                    }
+                    let fatal = producer.as_ref().and_then(|p| p.client().fatal_error());
+                    if matches!(error, PublishError::Delivery(_)) || fatal.is_some() {
+                        let fatal = fatal.map(|(code, reason)| format!("{code}: {reason}"));
+                        tracing::warn!(error = %error, fatal, "replacing the Kafka producer");
+                        metrics::counter!("roster_publisher_producer_replacements_total").increment(1);
+                        if let Some(old) = producer.take() {
+                            // Dropping purges and flushes for up to 500 ms: not on a runtime thread.
+                            tokio::task::spawn_blocking(move || drop(old));
+                        }
                     }
                     let message = error.to_string();
                     tracing::warn!(error = %message, failures, "publishing failed; retrying with backoff");
                     self.status.send_modify(|s| {
-                        s.broker_reachable = !matches!(error, PublishError::Kafka(_));
+                        s.broker_reachable = !kafka;
                         s.last_error = Some(message);
                     });
                     metrics::counter!("roster_publisher_failures_total").increment(1);
@@ -185,7 +216,7 @@ impl Publisher {
     }
 
     /// Creates the topics this deployment publishes to; an existing topic is fine.
-    async fn ensure_topics(&self, known: &mut HashSet<String>) -> Result<(), PublishError> {
+    async fn ensure_topics(&self, producer: &FutureProducer, known: &mut HashSet<String>) -> Result<(), PublishError> {
         let mut wanted: Vec<String> =
             AGGREGATE_TYPES.iter().map(|t| cloudevents::topic_for(&self.settings.topic_prefix, t)).collect();
         wanted.extend(self.settings.user_events_topic.iter().cloned());
@@ -194,7 +225,7 @@ impl Publisher {
         if wanted.is_empty() {
             return Ok(());
         }
-        let existing = self.existing_topics().await?;
+        let existing = existing_topics(producer).await?;
         let missing: Vec<String> = wanted.iter().filter(|t| !existing.contains(*t)).cloned().collect();
         if !missing.is_empty() {
             self.create_topics(&missing).await?;
@@ -203,21 +234,9 @@ impl Publisher {
         Ok(())
     }
 
-    /// The broker's topics (metadata requests are blocking in librdkafka).
-    async fn existing_topics(&self) -> Result<HashSet<String>, PublishError> {
-        let producer = self.producer.clone();
-        tokio::task::spawn_blocking(move || {
-            let metadata = producer.client().fetch_metadata(None, Duration::from_secs(10))?;
-            Ok(metadata.topics().iter().map(|t| t.name().to_string()).collect())
-        })
-        .await
-        .map_err(|e| PublishError::Kafka(e.to_string()))?
-        .map_err(|e: rdkafka::error::KafkaError| PublishError::Kafka(e.to_string()))
-    }
-
     async fn create_topics(&self, names: &[String]) -> Result<(), PublishError> {
         let admin: AdminClient<DefaultClientContext> =
-            client_config(&self.settings).create().map_err(|e| PublishError::Kafka(e.to_string()))?;
+            client_config(&self.settings, &[]).create().map_err(|e| PublishError::Kafka(without_values(e)))?;
         let topics: Vec<NewTopic> = names
             .iter()
             .map(|name| {
@@ -238,7 +257,11 @@ impl Publisher {
     }
 
     /// Publishes one batch and advances the checkpoint; returns how many events it covered.
-    async fn publish_once(&self, topics: &mut HashSet<String>) -> Result<usize, PublishError> {
+    async fn publish_once(
+        &self,
+        producer: &FutureProducer,
+        topics: &mut HashSet<String>,
+    ) -> Result<usize, PublishError> {
         let from = self.db.checkpoint(CHECKPOINT).await?;
         self.status.send_modify(|s| s.published = from);
         let entries = self.db.events_after(from, BATCH).await?;
@@ -256,15 +279,11 @@ impl Publisher {
             records.push(record);
             records.extend(self.elevate_message(entry).await?);
         }
-        self.send_all(&records).await?;
+        send_all(producer, &records).await?;
         if !self.db.advance_checkpoint(CHECKPOINT, from, last).await? {
             return Err(PublishError::CheckpointMoved);
         }
-        self.status.send_modify(|s| {
-            s.published = last;
-            s.broker_reachable = true;
-            s.last_error = None;
-        });
+        self.status.send_modify(|s| s.published = last);
         metrics::counter!("roster_published_events_total").increment(entries.len() as u64);
         Ok(entries.len())
     }
@@ -291,47 +310,130 @@ impl Publisher {
             headers: vec![("content-type", "application/json".to_string())],
         }))
     }
+}
 
-    /// Hands every record to the producer in order, then waits for all acknowledgements.
-    async fn send_all(&self, records: &[OutgoingRecord]) -> Result<(), PublishError> {
-        let mut deliveries = Vec::with_capacity(records.len());
-        for record in records {
-            let headers = record
-                .headers
-                .iter()
-                .fold(OwnedHeaders::new_with_capacity(record.headers.len()), |headers, (key, value)| {
-                    headers.insert(Header { key, value: Some(value.as_bytes()) })
-                });
-            let mut future_record =
-                FutureRecord::to(&record.topic).key(record.key.as_bytes()).payload(&record.payload).headers(headers);
-            // A full local queue is back-pressure, not failure: wait for room.
-            loop {
-                match self.producer.send_result(future_record) {
-                    Ok(delivery) => {
-                        deliveries.push(delivery);
-                        break;
-                    }
-                    Err((rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                        future_record = returned;
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    Err((error, _)) => return Err(PublishError::Kafka(error.to_string())),
+/// The broker's topics (metadata requests are blocking in librdkafka).
+async fn existing_topics(producer: &FutureProducer) -> Result<HashSet<String>, PublishError> {
+    let producer = producer.clone();
+    tokio::task::spawn_blocking(move || {
+        let metadata = producer.client().fetch_metadata(None, Duration::from_secs(10))?;
+        Ok(metadata.topics().iter().map(|t| t.name().to_string()).collect())
+    })
+    .await
+    .map_err(|e| PublishError::Kafka(e.to_string()))?
+    .map_err(|e: rdkafka::error::KafkaError| PublishError::Kafka(e.to_string()))
+}
+
+/// Hands every record to the producer in order, then waits for all acknowledgements.
+async fn send_all(producer: &FutureProducer, records: &[OutgoingRecord]) -> Result<(), PublishError> {
+    let mut deliveries = Vec::with_capacity(records.len());
+    for record in records {
+        let headers = record
+            .headers
+            .iter()
+            .fold(OwnedHeaders::new_with_capacity(record.headers.len()), |headers, (key, value)| {
+                headers.insert(Header { key, value: Some(value.as_bytes()) })
+            });
+        let mut future_record =
+            FutureRecord::to(&record.topic).key(record.key.as_bytes()).payload(&record.payload).headers(headers);
+        // A full local queue is back-pressure, not failure: wait for room.
+        loop {
+            match producer.send_result(future_record) {
+                Ok(delivery) => {
+                    deliveries.push(delivery);
+                    break;
                 }
+                Err((rdkafka::error::KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                    future_record = returned;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err((error, _)) => return Err(PublishError::Delivery(error.to_string())),
             }
         }
-        for delivery in join_all(deliveries).await {
-            match delivery {
-                Ok(Ok(_)) => {}
-                Ok(Err((error, _))) => return Err(PublishError::Kafka(error.to_string())),
-                Err(_) => return Err(PublishError::Kafka("the producer dropped a delivery".into())),
-            }
+    }
+    for delivery in join_all(deliveries).await {
+        match delivery {
+            Ok(Ok(_)) => {}
+            Ok(Err((error, _))) => return Err(PublishError::Delivery(error.to_string())),
+            Err(_) => return Err(PublishError::Delivery("the producer dropped a delivery".into())),
         }
-        Ok(())
+    }
+    Ok(())
+}
+
+/// The idempotent producer; operator properties may tune its defaults
+/// (compression, linger) but not its guarantees (`config::ClientProperties`).
+fn new_producer(settings: &KafkaSettings) -> rdkafka::error::KafkaResult<FutureProducer> {
+    let timeout = settings.delivery_timeout_ms.to_string();
+    client_config(settings, &[("compression.type", "lz4"), ("linger.ms", "5")])
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", timeout)
+        .create()
+}
+
+/// A client error fit for logs: rdkafka's own message ends with the
+/// property's value, which may be a password.
+fn without_values(error: rdkafka::error::KafkaError) -> String {
+    match error {
+        rdkafka::error::KafkaError::ClientConfig(_, _, key, _) if crate::config::is_secret(&key) => {
+            format!("Kafka client configuration refused the value of {key}")
+        }
+        rdkafka::error::KafkaError::ClientConfig(_, description, key, _) => {
+            format!("Kafka client configuration refused {key}: {description}")
+        }
+        other => other.to_string(),
     }
 }
 
-fn client_config(settings: &KafkaSettings) -> ClientConfig {
+/// Every client Roster builds: `defaults`, then the operator's properties.
+fn client_config(settings: &KafkaSettings, defaults: &[(&str, &str)]) -> ClientConfig {
     let mut config = ClientConfig::new();
     config.set("bootstrap.servers", &settings.brokers).set("client.id", "roster");
+    for (key, value) in defaults {
+        config.set(*key, *value);
+    }
+    for (key, value) in &settings.client_properties.0 {
+        config.set(key, value);
+    }
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClientProperties;
+
+    fn settings(properties: &[(&str, &str)]) -> KafkaSettings {
+        KafkaSettings {
+            brokers: "127.0.0.1:9".into(),
+            topic_prefix: "roster.".into(),
+            topic_partitions: 1,
+            replication: 1,
+            user_events_topic: None,
+            organization_events_topic: None,
+            delivery_timeout_ms: 1_000,
+            client_properties: ClientProperties(
+                properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn operator_properties_reach_the_client_after_roster_defaults() {
+        let config =
+            client_config(&settings(&[("linger.ms", "50"), ("security.protocol", "SASL_SSL")]), &[("linger.ms", "5")]);
+        assert_eq!(config.get("linger.ms"), Some("50"));
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(config.get("bootstrap.servers"), Some("127.0.0.1:9"));
+    }
+
+    #[test]
+    fn a_refused_property_is_named_but_a_secret_value_is_never_shown() {
+        let error = new_producer(&settings(&[("sasl.password.typo", "hunter2")])).err().map(without_values);
+        let error = error.expect("librdkafka refuses an unknown property");
+        assert!(error.contains("sasl.password.typo") && !error.contains("hunter2"), "{error}");
+        let error = new_producer(&settings(&[("security.protocol", "carrier-pigeon")])).err().map(without_values);
+        assert!(error.is_some_and(|e| e.contains("security.protocol")));
+    }
 }

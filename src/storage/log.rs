@@ -231,6 +231,21 @@ impl Db {
         })
     }
 
+    /// Puts a checkpoint back to the start of the log (its worker re-reads
+    /// everything; a running one notices at its next batch).
+    pub async fn reset_checkpoint(&self, name: &str) -> Result<(), sqlx::Error> {
+        self.checkpoint(name).await?;
+        let now = chrono::Utc::now().to_rfc3339();
+        crate::on_pool!(self, pool => {
+            sqlx::query("UPDATE projection_checkpoints SET transaction_id = 0, position = 0, updated_at = $2 WHERE name = $1")
+                .bind(name)
+                .bind(&now)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })
+    }
+
     /// Moves a checkpoint from `from` to `to`; false if someone else moved it first.
     pub async fn advance_checkpoint(
         &self,

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use rdkafka::mocking::MockCluster;
-use roster::config::KafkaSettings;
+use roster::config::{ClientProperties, KafkaSettings};
 use roster::event_id::event_id;
 use roster::storage::Db;
 use serde_json::{json, Value};
@@ -27,6 +27,7 @@ fn kafka(brokers: &str) -> KafkaSettings {
         user_events_topic: Some(USER_EVENTS.into()),
         organization_events_topic: None,
         delivery_timeout_ms: 2_000,
+        client_properties: Default::default(),
     }
 }
 
@@ -46,12 +47,19 @@ fn all_topics() -> Vec<String> {
 
 /// Reads the CloudEvents topics until every event of the log is there.
 async fn published(brokers: &str, db: &Db) -> (Vec<(String, String, i64)>, Vec<Received>) {
-    let expected = log_events(db).await;
+    published_since(brokers, db, 0).await
+}
+
+/// Likewise for the events of the log after its first `skip`.
+async fn published_since(brokers: &str, db: &Db, skip: usize) -> (Vec<(String, String, i64)>, Vec<Received>) {
+    let expected: Vec<_> = log_events(db).await.into_iter().skip(skip).collect();
     let topics = all_topics();
     let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
+    // Re-published duplicates count as records: read further each round.
+    let mut wanted = expected.len();
     loop {
-        let records = read_all(brokers, &topics, expected.len(), Duration::from_secs(10)).await;
+        let records = read_all(brokers, &topics, wanted, Duration::from_secs(10)).await;
         let ids: HashSet<&str> = records.iter().map(|r| r.header("ce_id")).collect();
         let missing =
             expected.iter().filter(|(t, a, s)| !ids.contains(event_id(t, a, *s).to_string().as_str())).count();
@@ -59,6 +67,7 @@ async fn published(brokers: &str, db: &Db) -> (Vec<(String, String, i64)>, Vec<R
             assert_eq!(missing, 0, "{missing} of {} events never reached the broker", expected.len());
             return (expected, records);
         }
+        wanted = wanted.max(records.len() + missing);
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
@@ -243,7 +252,56 @@ async fn kill_nine_mid_stream_loses_nothing_on_the_broker(backend: Backend) {
     assert_cloudevents(&records);
 }
 
+/// The broker is replaced by an empty one on the same address (in-memory
+/// tansu: no topics, no producer ids): the idempotent producer that knew the
+/// old one is stuck for good, so the publisher must build a new one and
+/// re-create the topics, without a restart. Events acknowledged by the lost
+/// broker are not re-sent by themselves (the checkpoint is past them);
+/// `roster publisher republish` sends the history again.
+async fn a_broker_that_lost_its_state_gets_every_later_event_without_a_restart(backend: Backend) {
+    let mut broker = Broker::start().await;
+    let port = broker.port;
+    let database = fresh_database(backend).await;
+    let app = spawn_app_with(database, |s| s.kafka = Some(kafka(&broker.address()))).await;
+    sign_up_and_change_some_users(&app, 2).await;
+    let (before, _) = published(&broker.address(), &app.state.db).await;
+
+    broker.stop();
+    let broker = Broker::start_on(port).await;
+    for i in 0..3 {
+        app.sign_up(&format!("After {i}"), &format!("after{i}@example.com")).await;
+    }
+    let started = Instant::now();
+    let (after, records) = published_since(&broker.address(), &app.state.db, before.len()).await;
+    assert!(after.len() >= 3, "the sign-ups after the restart are in the log: {after:?}");
+    assert_cloudevents(&records);
+    let ids: HashSet<&str> = records.iter().map(|r| r.header("ce_id")).collect();
+    let (t, a, s) = &before[0];
+    assert!(!ids.contains(event_id(t, a, *s).to_string().as_str()), "history is not re-sent by itself");
+    // Health follows within a bound, and the publisher keeps going.
+    while app.client.get(app.url("/health")).send().await.unwrap().status() != 200 {
+        assert!(started.elapsed() < Duration::from_secs(30), "health did not recover after the broker came back");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    app.sign_up("Later", "later@example.com").await;
+    published_since(&broker.address(), &app.state.db, before.len()).await;
+
+    // The operator re-publishes the lost history while the service runs.
+    let republish = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["publisher", "republish"])
+        .env("DATABASE_URL", &app.database.url)
+        .env("RUST_LOG", "error")
+        .env_remove("KAFKA_BROKERS")
+        .output()
+        .unwrap();
+    assert!(republish.status.success(), "{}", String::from_utf8_lossy(&republish.stderr));
+    let (all, records) = published(&broker.address(), &app.state.db).await;
+    assert!(all.len() > before.len() + after.len());
+    assert_cloudevents(&records);
+}
+
 on_both_backends!(
+    a_broker_that_lost_its_state_gets_every_later_event_without_a_restart,
     every_event_reaches_a_real_broker_as_a_cloudevent,
     commands_succeed_while_the_broker_is_down_and_everything_follows_later,
     kill_nine_mid_stream_loses_nothing_on_the_broker,
@@ -308,5 +366,70 @@ async fn the_standby_instance_takes_over_publishing_when_the_active_one_dies() {
         }
         assert!(killed_at.elapsed() < Duration::from_secs(20), "read models did not move over: {listed}");
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Operator properties reach every client: TLS asked of a plaintext broker
+/// makes publishing fail (the admin client does not create the topics
+/// either) and health says so; a property Roster owns or librdkafka does not
+/// know stops the start, naming it and never showing a secret value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_client_properties_reach_every_client_and_bad_ones_stop_the_start() {
+    let broker = Broker::start().await;
+    let database = fresh_database(Backend::Sqlite).await;
+    let app = spawn_app_with(database, |s| {
+        let mut settings = kafka(&broker.address());
+        settings.client_properties = ClientProperties(vec![("security.protocol".into(), "ssl".into())]);
+        s.kafka = Some(settings);
+    })
+    .await;
+    app.sign_up("Tls User", "tls@example.com").await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let health = app.client.get(app.url("/health")).send().await.unwrap();
+        let status = health.status();
+        let body: Value = health.json().await.unwrap();
+        let kafka = body["result"]["checks"].as_array().unwrap().iter().find(|c| c["name"] == "Kafka").cloned();
+        if status == 503 && kafka.is_some_and(|k| k["errMsg"].as_str().is_some_and(|m| m.contains("publishing fails")))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "health never reported the failing publisher: {body}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(read_all(&broker.address(), &["roster.user"], 1, Duration::from_secs(3)).await.is_empty());
+
+    for (name, value, named) in [
+        ("KAFKA_PROPERTY_ENABLE_IDEMPOTENCE", "false", "KAFKA_PROPERTY_ENABLE_IDEMPOTENCE"),
+        ("KAFKA_PROPERTY_NO_SUCH_PROPERTY", "1", "no.such.property"),
+        ("KAFKA_PROPERTY_SASL_PASSWORD_TYPO", "hunter2-secret", "sasl.password.typo"),
+    ] {
+        let database = fresh_database(Backend::Sqlite).await;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roster"))
+            .arg("serve")
+            .env("DATABASE_URL", &database.url)
+            .env("ROSTER_ADDR", "127.0.0.1:0")
+            .env("KAFKA_BROKERS", broker.address())
+            .env(name, value)
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("{name}={value} did not stop the start");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success());
+        assert!(stderr.contains(named) && !stderr.contains("hunter2"), "{name}={value}: {stderr}");
     }
 }
