@@ -761,3 +761,27 @@ pub async fn organization_uuid_of(db: &Db, raw: &str) -> Result<Option<String>, 
     let row: Option<AggregateId> = db.fetch_optional(&Statement::new(sql, vec![arg])).await?;
     Ok(row.map(|r| r.id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_under_three_characters_are_prefixes() {
+        assert_eq!(Term::parse("  A "), Some(Term::Prefix("a".into())));
+        assert_eq!(Term::parse("Él"), Some(Term::Prefix("él".into())));
+        assert_eq!(Term::parse("%"), Some(Term::Prefix("%".into())));
+        assert_eq!(Term::parse("a  b"), Some(Term::Substring("a b".into())), "spaces count, once");
+        assert_eq!(Term::parse("ola"), Some(Term::Substring("ola".into())));
+        assert_eq!(Term::parse(" \t "), None);
+    }
+
+    #[test]
+    fn a_page_tells_the_count_only_when_it_ends_the_list() {
+        assert_eq!(count_from_page(3, 10, 0), Some(Count::exact(3)));
+        assert_eq!(count_from_page(3, 10, 20), Some(Count::exact(23)));
+        assert_eq!(count_from_page(0, 10, 0), Some(Count::exact(0)));
+        assert_eq!(count_from_page(0, 10, 20), None, "empty past the end: how far is the end?");
+        assert_eq!(count_from_page(10, 10, 0), None, "a full page: more may follow");
+    }
+}
