@@ -414,27 +414,14 @@ async fn prefix_page(
     Ok((users, count))
 }
 
-/// Which roles a role title names. Role ids are per organisation, so a
-/// title may name several; their holders are then found by the general
-/// query, which counts a user holding two of them once.
-enum RoleChoice {
-    Unknown,
-    /// 0: no role asked for.
-    One(i64),
-    Several,
-}
-
-async fn role_choice(db: &Db, role: Option<&str>) -> Result<RoleChoice, sqlx::Error> {
-    let Some(title) = role else {
-        return Ok(RoleChoice::One(0));
-    };
+/// The ids of the roles a title names: one per organisation that has it.
+/// Filters use the ids, not the title: the planner then knows from its
+/// statistics how many users hold them (the title hides that, and it took
+/// a hash of every mentee to count "mentees whose name holds haddad").
+async fn role_ids(db: &Db, title: &str) -> Result<Vec<i64>, sqlx::Error> {
     let ids: Vec<RoleId> =
-        db.fetch_all(&Statement::new("SELECT id FROM roles WHERE title = $1 LIMIT 2", vec![title.into()])).await?;
-    Ok(match ids.as_slice() {
-        [] => RoleChoice::Unknown,
-        [only] => RoleChoice::One(only.id),
-        _ => RoleChoice::Several,
-    })
+        db.fetch_all(&Statement::new("SELECT id FROM roles WHERE title = $1 ORDER BY id", vec![title.into()])).await?;
+    Ok(ids.into_iter().map(|r| r.id).collect())
 }
 
 #[derive(sqlx::FromRow)]
@@ -446,18 +433,29 @@ struct RoleId {
 pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Profile>, Count), sqlx::Error> {
     let db = reader.db();
     let term = filter.search.as_deref().and_then(Term::parse);
+    let roles = match &filter.role {
+        None => None,
+        Some(title) => match role_ids(db, title).await?.as_slice() {
+            [] => return Ok((Vec::new(), Count::exact(0))),
+            ids => Some(ids.to_vec()),
+        },
+    };
     let mut conditions = vec!["u.status = 'ACTIVE'".to_string()];
     let mut args: Vec<SqlValue> = Vec::new();
     if let Some(term) = &term {
         conditions.push(search_condition(db, term, &mut args));
     }
-    if let Some(role) = &filter.role {
-        args.push(role.clone().into());
+    if let Some(ids) = &roles {
+        let mut marks = Vec::new();
+        for id in ids {
+            args.push((*id).into());
+            marks.push(format!("${}", args.len()));
+        }
         conditions.push(format!(
-            // Uncorrelated, so the holders are found from the role's side
-            // (`user_roles_role`) once, rather than probed for every user.
-            "u.user_uuid IN (SELECT ur.user_uuid FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.title = ${})",
-            args.len()
+            // Uncorrelated, so the planner may find the holders from the
+            // role's side (`user_roles_role`) once, or probe for each user.
+            "u.user_uuid IN (SELECT ur.user_uuid FROM user_roles ur WHERE ur.role_id IN ({}))",
+            marks.join(", ")
         ));
     }
     if let Some(org) = filter.organization_id {
@@ -496,16 +494,19 @@ pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Pro
             Some(Term::Substring(_)) => false,
             None => matches!(db, Db::Postgres(_)),
         };
+    // Role 0: every active user. A title that several roles share goes to
+    // the general query, which counts a user holding two of them once.
+    let role_id = match roles.as_deref() {
+        None => Some(0),
+        Some([only]) => Some(*only),
+        Some(_) => None,
+    };
     let mut found = None;
-    if derived {
-        found = match (role_choice(db, filter.role.as_deref()).await?, &term) {
-            (RoleChoice::Unknown, _) => Some((Vec::new(), Count::exact(0))),
-            (RoleChoice::One(role_id), Some(Term::Prefix(prefix))) => {
-                Some(prefix_page(reader, role_id, prefix, filter.limit, offset).await?)
-            }
-            (RoleChoice::One(role_id), _) => Some(listing_page(db, role_id, filter.limit, offset).await?),
-            (RoleChoice::Several, _) => None,
-        };
+    if let (true, Some(role_id)) = (derived, role_id) {
+        found = Some(match &term {
+            Some(Term::Prefix(prefix)) => prefix_page(reader, role_id, prefix, filter.limit, offset).await?,
+            _ => listing_page(db, role_id, filter.limit, offset).await?,
+        });
     }
     let (users, count) = match found {
         Some(found) => found,

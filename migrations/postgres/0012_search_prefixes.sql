@@ -14,14 +14,18 @@
 -- (migration 0007), upkeep stops while `user_listing_stale` holds a row (a
 -- replay); `roster_rebuild_search_prefixes()` builds the table at its end.
 
+-- Some 16 rows per user (8 prefixes, role 0 and one role), so no primary
+-- key: its index would weigh as much as the table (1 GB at 1M users). A
+-- user's rows are found by `id` (deduplicated, a few bytes a row), and the
+-- functions below never insert a row that is there.
 CREATE TABLE user_search_prefixes (
     role_id bigint NOT NULL,
     prefix  text   NOT NULL,
     name    text,
-    id      bigint NOT NULL,
-    PRIMARY KEY (id, role_id, prefix)
+    id      bigint NOT NULL
 );
 CREATE INDEX user_search_prefixes_order ON user_search_prefixes (role_id, prefix, name, id);
+CREATE INDEX user_search_prefixes_user ON user_search_prefixes (id);
 
 -- The prefixes of one search text. SQLite's migration splits the same way
 -- (on single spaces, empty words skipped), so both backends agree.
@@ -65,7 +69,8 @@ BEGIN
     CROSS JOIN LATERAL roster_search_prefixes(n.search_text) AS p(prefix)
     CROSS JOIN LATERAL (SELECT 0::bigint UNION SELECT ur.role_id FROM user_roles ur WHERE ur.user_uuid = n.user_uuid OFFSET 0) AS r(role_id)
     WHERE n.status = 'ACTIVE'
-    ON CONFLICT (id, role_id, prefix) DO NOTHING
+      -- A new user has no rows yet; this keeps it so if one came twice.
+      AND NOT EXISTS (SELECT 1 FROM user_search_prefixes s WHERE s.id = n.id)
     $q$;
     RETURN NULL;
 END $$;
@@ -89,18 +94,22 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Roles given, per statement: the role's rows copy the user's role-0 rows.
+-- Roles given, per statement. A role the user already holds (in another
+-- organisation) has its rows already.
 CREATE FUNCTION roster_search_user_roles_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     EXECUTE $q$
     INSERT INTO user_search_prefixes (role_id, prefix, name, id)
-    SELECT DISTINCT n.role_id, p.prefix, u.name, u.id
-    FROM new_rows n
-    CROSS JOIN LATERAL (SELECT id, name, search_text, status FROM users WHERE user_uuid = n.user_uuid OFFSET 0) u
-    CROSS JOIN LATERAL roster_search_prefixes(u.search_text) AS p(prefix)
-    WHERE u.status = 'ACTIVE'
-    ON CONFLICT (id, role_id, prefix) DO NOTHING
+    SELECT g.role_id, p.prefix, g.name, g.id
+    FROM (
+        SELECT DISTINCT n.role_id, u.name, u.id, u.search_text
+        FROM new_rows n
+        CROSS JOIN LATERAL (SELECT id, name, search_text, status FROM users WHERE user_uuid = n.user_uuid OFFSET 0) u
+        WHERE u.status = 'ACTIVE'
+    ) g
+    CROSS JOIN LATERAL roster_search_prefixes(g.search_text) AS p(prefix)
+    WHERE NOT EXISTS (SELECT 1 FROM user_search_prefixes s WHERE s.id = g.id AND s.role_id = g.role_id)
     $q$;
     RETURN NULL;
 END $$;
@@ -159,7 +168,7 @@ CREATE TRIGGER user_roles_search_prefixes_truncate AFTER TRUNCATE ON user_roles
 
 -- Builds the table from `users` and `user_roles` as they are. The ordered
 -- index is built after the rows are in (several times faster than keeping
--- it up to date row by row). `finish_stale_listing` calls this before
+-- it up to date row by row; the index by user is small and cheap to keep). `finish_stale_listing` calls this before
 -- `roster_rebuild_listing()` clears the stale mark, in one transaction.
 CREATE FUNCTION roster_rebuild_search_prefixes() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -169,6 +178,8 @@ BEGIN
     INSERT INTO user_search_prefixes (role_id, prefix, name, id)
     SELECT role_id, prefix, name, id FROM user_search_prefixes_source;
     CREATE INDEX user_search_prefixes_order ON user_search_prefixes (role_id, prefix, name, id);
+    -- Page and count plans, and the count estimate, need statistics at once.
+    ANALYZE user_search_prefixes;
 END $$;
 
 -- Start from the rows already there.
