@@ -188,6 +188,11 @@ fn json_column(text: &Option<String>) -> Value {
 }
 
 impl Profile {
+    /// The stored image value, as the profile shows it.
+    pub fn image(&self) -> Value {
+        json_column(&self.user.image)
+    }
+
     /// ELEVATE's profile shape (`user/read`, login, sign-up).
     pub fn to_elevate_json(&self) -> Value {
         let u = &self.user;
@@ -203,7 +208,7 @@ impl Profile {
         map.insert("gender".into(), json_column(&u.gender));
         map.insert("location".into(), json_column(&u.location).as_array().map_or(json!([]), |a| json!(a)));
         map.insert("languages".into(), json_column(&u.languages).as_array().map_or(json!([]), |a| json!(a)));
-        map.insert("image".into(), json_column(&u.image));
+        map.insert("image".into(), self.image());
         map.insert("share_link".into(), json_column(&u.share_link));
         map.insert("status".into(), json!(u.status));
         map.insert("has_accepted_terms_and_conditions".into(), json!(u.has_accepted_terms_and_conditions));
@@ -388,7 +393,8 @@ async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<
 
 /// A short term and at most a role (0: none): the page is one range of
 /// `user_search_prefixes_order`, read in name order and stopped at the
-/// page; the count reads that range up to the bound.
+/// page. PostgreSQL counts from `user_search_prefix_counts`, exactly;
+/// SQLite reads that range up to the bound.
 async fn prefix_page(
     reader: &Reader,
     role_id: i64,
@@ -400,15 +406,21 @@ async fn prefix_page(
                ORDER BY p.name, p.id LIMIT $1 OFFSET $2";
     let args = vec![limit.into(), offset.into(), role_id.into(), prefix.into()];
     let users = page_of(reader.db(), ids, args).await?;
-    let count = match count_from_page(users.len(), limit, offset) {
-        Some(count) => count,
-        None => {
+    let key = vec![role_id.into(), prefix.into()];
+    let count = match (count_from_page(users.len(), limit, offset), reader.db()) {
+        (Some(count), _) => count,
+        (None, Db::Postgres(_)) => Count::exact(
             reader
-                .count(
-                    "user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2",
-                    vec![role_id.into(), prefix.into()],
-                )
-                .await?
+                .db()
+                .fetch_count(&Statement::new(
+                    "SELECT coalesce((SELECT active FROM user_search_prefix_counts \
+                     WHERE role_id = $1 AND prefix = $2), 0)",
+                    key,
+                ))
+                .await?,
+        ),
+        (None, Db::Sqlite(_)) => {
+            reader.count("user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2", key).await?
         }
     };
     Ok((users, count))

@@ -163,7 +163,7 @@ fn grouped(profiles: &[Profile], count: Count) -> ApiOk {
             "uuid": profile.user.user_uuid,
             "name": name,
             "email": profile.user.email,
-            "image": profile.to_elevate_json()["image"],
+            "image": profile.image(),
             "organization_id": profile.user.organization_id,
             "user_roles": profile.roles,
         });
