@@ -38,15 +38,6 @@ pub struct RoleRow {
     pub status: String,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct UserRoleRow {
-    user_uuid: String,
-    id: i64,
-    title: String,
-    user_type: i64,
-    status: String,
-}
-
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct OrganizationRow {
     pub id: i64,
@@ -188,11 +179,6 @@ fn json_column(text: &Option<String>) -> Value {
 }
 
 impl Profile {
-    /// The stored image value, as the profile shows it.
-    pub fn image(&self) -> Value {
-        json_column(&self.user.image)
-    }
-
     /// ELEVATE's profile shape (`user/read`, login, sign-up).
     pub fn to_elevate_json(&self) -> Value {
         let u = &self.user;
@@ -208,7 +194,7 @@ impl Profile {
         map.insert("gender".into(), json_column(&u.gender));
         map.insert("location".into(), json_column(&u.location).as_array().map_or(json!([]), |a| json!(a)));
         map.insert("languages".into(), json_column(&u.languages).as_array().map_or(json!([]), |a| json!(a)));
-        map.insert("image".into(), self.image());
+        map.insert("image".into(), json_column(&u.image));
         map.insert("share_link".into(), json_column(&u.share_link));
         map.insert("status".into(), json!(u.status));
         map.insert("has_accepted_terms_and_conditions".into(), json!(u.has_accepted_terms_and_conditions));
@@ -223,6 +209,63 @@ impl Profile {
         map.insert("updated_at".into(), json!(u.updated_at));
         Value::Object(map)
     }
+}
+
+/// A user as lists show it: what ELEVATE's list items hold, and no more.
+#[derive(Debug, Clone)]
+pub struct ListedUser {
+    pub id: i64,
+    pub user_uuid: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    image: Option<String>,
+    pub organization_id: i64,
+    pub roles: Vec<RoleRow>,
+}
+
+impl ListedUser {
+    pub fn image(&self) -> Value {
+        json_column(&self.image)
+    }
+}
+
+/// One row per role of a listed user (one with no role if it has none).
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    user_uuid: String,
+    id: i64,
+    name: Option<String>,
+    email: Option<String>,
+    image: Option<String>,
+    organization_id: i64,
+    role_id: Option<i64>,
+    role_title: Option<String>,
+    role_user_type: Option<i64>,
+    role_status: Option<String>,
+}
+
+/// Folds the rows, ordered by user, into users with their roles.
+fn listed_users(rows: Vec<ListedRow>) -> Vec<ListedUser> {
+    let mut users: Vec<ListedUser> = Vec::new();
+    for row in rows {
+        let role = match (row.role_id, row.role_title, row.role_user_type, row.role_status) {
+            (Some(id), Some(title), Some(user_type), Some(status)) => Some(RoleRow { id, title, user_type, status }),
+            _ => None,
+        };
+        match users.last_mut() {
+            Some(last) if last.id == row.id => last.roles.extend(role),
+            _ => users.push(ListedUser {
+                id: row.id,
+                user_uuid: row.user_uuid,
+                name: row.name,
+                email: row.email,
+                image: row.image,
+                organization_id: row.organization_id,
+                roles: role.into_iter().collect(),
+            }),
+        }
+    }
+    users
 }
 
 /// Filters shared by every list and search endpoint.
@@ -340,18 +383,14 @@ async fn filtered_page(
     args: Vec<SqlValue>,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<UserRow>, Count), sqlx::Error> {
+) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let mut page_args = args.clone();
     page_args.push(limit.into());
     page_args.push(offset.into());
     let n = page_args.len();
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM (SELECT u.id FROM users u WHERE {where_clause} \
-         ORDER BY u.name, u.id LIMIT ${} OFFSET ${}) page JOIN users u ON u.id = page.id ORDER BY u.name, u.id",
-        n - 1,
-        n
-    );
-    let users: Vec<UserRow> = reader.db().fetch_all(&Statement::new(sql, page_args)).await?;
+    let ids =
+        format!("SELECT u.id FROM users u WHERE {where_clause} ORDER BY u.name, u.id LIMIT ${} OFFSET ${}", n - 1, n);
+    let users = page_of(reader.db(), &ids, page_args).await?;
     let count = match count_from_page(users.len(), limit, offset) {
         Some(count) => count,
         None => reader.count(&format!("users u WHERE {where_clause}"), args).await?,
@@ -359,20 +398,23 @@ async fn filtered_page(
     Ok((users, count))
 }
 
-/// Reads the page of `ids` (a query of user ids taking `$1` limit and `$2`
-/// offset), in name order.
-async fn page_of(db: &Db, ids: &str, args: Vec<SqlValue>) -> Result<Vec<UserRow>, sqlx::Error> {
+/// The users of `ids` (a query of user ids, a page of them) in name order,
+/// with their roles, in one query.
+async fn page_of(db: &Db, ids: &str, args: Vec<SqlValue>) -> Result<Vec<ListedUser>, sqlx::Error> {
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM ({ids}) page JOIN users u ON u.id = page.id \
-         WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id"
+        "SELECT u.user_uuid, u.id, u.name, u.email, u.image, u.organization_id, r.id AS role_id, \
+           r.title AS role_title, CAST(r.user_type AS BIGINT) AS role_user_type, r.status AS role_status \
+         FROM ({ids}) page JOIN users u ON u.id = page.id \
+         LEFT JOIN user_roles ur ON ur.user_uuid = u.user_uuid LEFT JOIN roles r ON r.id = ur.role_id \
+         WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id, r.id"
     );
-    db.fetch_all(&Statement::new(sql, args)).await
+    Ok(listed_users(db.fetch_all(&Statement::new(sql, args)).await?))
 }
 
 /// PostgreSQL, no search and no id lists: the page and the exact count come
 /// from `role_listing` and `user_list_counts` (migration 0007), which triggers
 /// keep in step with `users` and `user_roles`. Role 0: every active user.
-async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<(Vec<UserRow>, Count), sqlx::Error> {
+async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let count = db
         .fetch_count(&Statement::new(
             "SELECT coalesce((SELECT active FROM user_list_counts WHERE role_id = $1), 0)",
@@ -401,7 +443,7 @@ async fn prefix_page(
     prefix: &str,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<UserRow>, Count), sqlx::Error> {
+) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let ids = "SELECT p.id FROM user_search_prefixes p WHERE p.role_id = $3 AND p.prefix = $4 \
                ORDER BY p.name, p.id LIMIT $1 OFFSET $2";
     let args = vec![limit.into(), offset.into(), role_id.into(), prefix.into()];
@@ -442,7 +484,7 @@ struct RoleId {
 }
 
 /// One page of active users matching `filter`, and how many match.
-pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Profile>, Count), sqlx::Error> {
+pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let db = reader.db();
     let term = filter.search.as_deref().and_then(Term::parse);
     let roles = match &filter.role {
@@ -520,38 +562,10 @@ pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Pro
             _ => listing_page(db, role_id, filter.limit, offset).await?,
         });
     }
-    let (users, count) = match found {
+    Ok(match found {
         Some(found) => found,
         None => filtered_page(reader, &where_clause, args, filter.limit, offset).await?,
-    };
-    // One query for the roles of the whole page, not one per user.
-    let mut roles: Vec<UserRoleRow> = Vec::new();
-    if !users.is_empty() {
-        let marks: Vec<String> = (1..=users.len()).map(|i| format!("${i}")).collect();
-        let args = users.iter().map(|u| SqlValue::Text(u.user_uuid.clone())).collect();
-        roles = db
-            .fetch_all(&Statement::new(
-                format!(
-                    "SELECT ur.user_uuid, r.id, r.title, CAST(r.user_type AS BIGINT) AS user_type, r.status FROM user_roles ur \
-                     JOIN roles r ON r.id = ur.role_id WHERE ur.user_uuid IN ({}) ORDER BY r.id",
-                    marks.join(", ")
-                ),
-                args,
-            ))
-            .await?;
-    }
-    let profiles = users
-        .into_iter()
-        .map(|user| {
-            let roles = roles
-                .iter()
-                .filter(|r| r.user_uuid == user.user_uuid)
-                .map(|r| RoleRow { id: r.id, title: r.title.clone(), user_type: r.user_type, status: r.status.clone() })
-                .collect();
-            Profile { user, roles, organization: None }
-        })
-        .collect();
-    Ok((profiles, count))
+    })
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
