@@ -38,15 +38,6 @@ pub struct RoleRow {
     pub status: String,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct UserRoleRow {
-    user_uuid: String,
-    id: i64,
-    title: String,
-    user_type: i64,
-    status: String,
-}
-
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct OrganizationRow {
     pub id: i64,
@@ -220,6 +211,63 @@ impl Profile {
     }
 }
 
+/// A user as lists show it: what ELEVATE's list items hold, and no more.
+#[derive(Debug, Clone)]
+pub struct ListedUser {
+    pub id: i64,
+    pub user_uuid: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    image: Option<String>,
+    pub organization_id: i64,
+    pub roles: Vec<RoleRow>,
+}
+
+impl ListedUser {
+    pub fn image(&self) -> Value {
+        json_column(&self.image)
+    }
+}
+
+/// One row per role of a listed user (one with no role if it has none).
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    user_uuid: String,
+    id: i64,
+    name: Option<String>,
+    email: Option<String>,
+    image: Option<String>,
+    organization_id: i64,
+    role_id: Option<i64>,
+    role_title: Option<String>,
+    role_user_type: Option<i64>,
+    role_status: Option<String>,
+}
+
+/// Folds the rows, ordered by user, into users with their roles.
+fn listed_users(rows: Vec<ListedRow>) -> Vec<ListedUser> {
+    let mut users: Vec<ListedUser> = Vec::new();
+    for row in rows {
+        let role = match (row.role_id, row.role_title, row.role_user_type, row.role_status) {
+            (Some(id), Some(title), Some(user_type), Some(status)) => Some(RoleRow { id, title, user_type, status }),
+            _ => None,
+        };
+        match users.last_mut() {
+            Some(last) if last.id == row.id => last.roles.extend(role),
+            _ => users.push(ListedUser {
+                id: row.id,
+                user_uuid: row.user_uuid,
+                name: row.name,
+                email: row.email,
+                image: row.image,
+                organization_id: row.organization_id,
+                roles: role.into_iter().collect(),
+            }),
+        }
+    }
+    users
+}
+
 /// Filters shared by every list and search endpoint.
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
@@ -335,18 +383,14 @@ async fn filtered_page(
     args: Vec<SqlValue>,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<UserRow>, Count), sqlx::Error> {
+) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let mut page_args = args.clone();
     page_args.push(limit.into());
     page_args.push(offset.into());
     let n = page_args.len();
-    let sql = format!(
-        "SELECT {USER_COLUMNS} FROM (SELECT u.id FROM users u WHERE {where_clause} \
-         ORDER BY u.name, u.id LIMIT ${} OFFSET ${}) page JOIN users u ON u.id = page.id ORDER BY u.name, u.id",
-        n - 1,
-        n
-    );
-    let users: Vec<UserRow> = reader.db().fetch_all(&Statement::new(sql, page_args)).await?;
+    let ids =
+        format!("SELECT u.id FROM users u WHERE {where_clause} ORDER BY u.name, u.id LIMIT ${} OFFSET ${}", n - 1, n);
+    let users = page_of(reader.db(), &ids, page_args).await?;
     let count = match count_from_page(users.len(), limit, offset) {
         Some(count) => count,
         None => reader.count(&format!("users u WHERE {where_clause}"), args).await?,
@@ -354,20 +398,23 @@ async fn filtered_page(
     Ok((users, count))
 }
 
-/// Reads the page of `ids` (a query of user ids taking `$1` limit and `$2`
-/// offset), in name order.
-async fn page_of(db: &Db, ids: &str, args: Vec<SqlValue>) -> Result<Vec<UserRow>, sqlx::Error> {
+/// The users of `ids` (a query of user ids, a page of them) in name order,
+/// with their roles, in one query.
+async fn page_of(db: &Db, ids: &str, args: Vec<SqlValue>) -> Result<Vec<ListedUser>, sqlx::Error> {
     let sql = format!(
-        "SELECT {USER_COLUMNS} FROM ({ids}) page JOIN users u ON u.id = page.id \
-         WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id"
+        "SELECT u.user_uuid, u.id, u.name, u.email, u.image, u.organization_id, r.id AS role_id, \
+           r.title AS role_title, CAST(r.user_type AS BIGINT) AS role_user_type, r.status AS role_status \
+         FROM ({ids}) page JOIN users u ON u.id = page.id \
+         LEFT JOIN user_roles ur ON ur.user_uuid = u.user_uuid LEFT JOIN roles r ON r.id = ur.role_id \
+         WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id, r.id"
     );
-    db.fetch_all(&Statement::new(sql, args)).await
+    Ok(listed_users(db.fetch_all(&Statement::new(sql, args)).await?))
 }
 
 /// PostgreSQL, no search and no id lists: the page and the exact count come
 /// from `role_listing` and `user_list_counts` (migration 0007), which triggers
 /// keep in step with `users` and `user_roles`. Role 0: every active user.
-async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<(Vec<UserRow>, Count), sqlx::Error> {
+async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let count = db
         .fetch_count(&Statement::new(
             "SELECT coalesce((SELECT active FROM user_list_counts WHERE role_id = $1), 0)",
@@ -388,53 +435,47 @@ async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<
 
 /// A short term and at most a role (0: none): the page is one range of
 /// `user_search_prefixes_order`, read in name order and stopped at the
-/// page; the count reads that range up to the bound.
+/// page. PostgreSQL counts from `user_search_prefix_counts`, exactly;
+/// SQLite reads that range up to the bound.
 async fn prefix_page(
     reader: &Reader,
     role_id: i64,
     prefix: &str,
     limit: i64,
     offset: i64,
-) -> Result<(Vec<UserRow>, Count), sqlx::Error> {
+) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let ids = "SELECT p.id FROM user_search_prefixes p WHERE p.role_id = $3 AND p.prefix = $4 \
                ORDER BY p.name, p.id LIMIT $1 OFFSET $2";
     let args = vec![limit.into(), offset.into(), role_id.into(), prefix.into()];
     let users = page_of(reader.db(), ids, args).await?;
-    let count = match count_from_page(users.len(), limit, offset) {
-        Some(count) => count,
-        None => {
+    let key = vec![role_id.into(), prefix.into()];
+    let count = match (count_from_page(users.len(), limit, offset), reader.db()) {
+        (Some(count), _) => count,
+        (None, Db::Postgres(_)) => Count::exact(
             reader
-                .count(
-                    "user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2",
-                    vec![role_id.into(), prefix.into()],
-                )
-                .await?
+                .db()
+                .fetch_count(&Statement::new(
+                    "SELECT coalesce((SELECT active FROM user_search_prefix_counts \
+                     WHERE role_id = $1 AND prefix = $2), 0)",
+                    key,
+                ))
+                .await?,
+        ),
+        (None, Db::Sqlite(_)) => {
+            reader.count("user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2", key).await?
         }
     };
     Ok((users, count))
 }
 
-/// Which roles a role title names. Role ids are per organisation, so a
-/// title may name several; their holders are then found by the general
-/// query, which counts a user holding two of them once.
-enum RoleChoice {
-    Unknown,
-    /// 0: no role asked for.
-    One(i64),
-    Several,
-}
-
-async fn role_choice(db: &Db, role: Option<&str>) -> Result<RoleChoice, sqlx::Error> {
-    let Some(title) = role else {
-        return Ok(RoleChoice::One(0));
-    };
+/// The ids of the roles a title names: one per organisation that has it.
+/// Filters use the ids, not the title: the planner then knows from its
+/// statistics how many users hold them (the title hides that, and it took
+/// a hash of every mentee to count "mentees whose name holds haddad").
+async fn role_ids(db: &Db, title: &str) -> Result<Vec<i64>, sqlx::Error> {
     let ids: Vec<RoleId> =
-        db.fetch_all(&Statement::new("SELECT id FROM roles WHERE title = $1 LIMIT 2", vec![title.into()])).await?;
-    Ok(match ids.as_slice() {
-        [] => RoleChoice::Unknown,
-        [only] => RoleChoice::One(only.id),
-        _ => RoleChoice::Several,
-    })
+        db.fetch_all(&Statement::new("SELECT id FROM roles WHERE title = $1 ORDER BY id", vec![title.into()])).await?;
+    Ok(ids.into_iter().map(|r| r.id).collect())
 }
 
 #[derive(sqlx::FromRow)]
@@ -443,21 +484,32 @@ struct RoleId {
 }
 
 /// One page of active users matching `filter`, and how many match.
-pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Profile>, Count), sqlx::Error> {
+pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let db = reader.db();
     let term = filter.search.as_deref().and_then(Term::parse);
+    let roles = match &filter.role {
+        None => None,
+        Some(title) => match role_ids(db, title).await?.as_slice() {
+            [] => return Ok((Vec::new(), Count::exact(0))),
+            ids => Some(ids.to_vec()),
+        },
+    };
     let mut conditions = vec!["u.status = 'ACTIVE'".to_string()];
     let mut args: Vec<SqlValue> = Vec::new();
     if let Some(term) = &term {
         conditions.push(search_condition(db, term, &mut args));
     }
-    if let Some(role) = &filter.role {
-        args.push(role.clone().into());
+    if let Some(ids) = &roles {
+        let mut marks = Vec::new();
+        for id in ids {
+            args.push((*id).into());
+            marks.push(format!("${}", args.len()));
+        }
         conditions.push(format!(
-            // Uncorrelated, so the holders are found from the role's side
-            // (`user_roles_role`) once, rather than probed for every user.
-            "u.user_uuid IN (SELECT ur.user_uuid FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE r.title = ${})",
-            args.len()
+            // Uncorrelated, so the planner may find the holders from the
+            // role's side (`user_roles_role`) once, or probe for each user.
+            "u.user_uuid IN (SELECT ur.user_uuid FROM user_roles ur WHERE ur.role_id IN ({}))",
+            marks.join(", ")
         ));
     }
     if let Some(org) = filter.organization_id {
@@ -496,49 +548,24 @@ pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Pro
             Some(Term::Substring(_)) => false,
             None => matches!(db, Db::Postgres(_)),
         };
+    // Role 0: every active user. A title that several roles share goes to
+    // the general query, which counts a user holding two of them once.
+    let role_id = match roles.as_deref() {
+        None => Some(0),
+        Some([only]) => Some(*only),
+        Some(_) => None,
+    };
     let mut found = None;
-    if derived {
-        found = match (role_choice(db, filter.role.as_deref()).await?, &term) {
-            (RoleChoice::Unknown, _) => Some((Vec::new(), Count::exact(0))),
-            (RoleChoice::One(role_id), Some(Term::Prefix(prefix))) => {
-                Some(prefix_page(reader, role_id, prefix, filter.limit, offset).await?)
-            }
-            (RoleChoice::One(role_id), _) => Some(listing_page(db, role_id, filter.limit, offset).await?),
-            (RoleChoice::Several, _) => None,
-        };
+    if let (true, Some(role_id)) = (derived, role_id) {
+        found = Some(match &term {
+            Some(Term::Prefix(prefix)) => prefix_page(reader, role_id, prefix, filter.limit, offset).await?,
+            _ => listing_page(db, role_id, filter.limit, offset).await?,
+        });
     }
-    let (users, count) = match found {
+    Ok(match found {
         Some(found) => found,
         None => filtered_page(reader, &where_clause, args, filter.limit, offset).await?,
-    };
-    // One query for the roles of the whole page, not one per user.
-    let mut roles: Vec<UserRoleRow> = Vec::new();
-    if !users.is_empty() {
-        let marks: Vec<String> = (1..=users.len()).map(|i| format!("${i}")).collect();
-        let args = users.iter().map(|u| SqlValue::Text(u.user_uuid.clone())).collect();
-        roles = db
-            .fetch_all(&Statement::new(
-                format!(
-                    "SELECT ur.user_uuid, r.id, r.title, CAST(r.user_type AS BIGINT) AS user_type, r.status FROM user_roles ur \
-                     JOIN roles r ON r.id = ur.role_id WHERE ur.user_uuid IN ({}) ORDER BY r.id",
-                    marks.join(", ")
-                ),
-                args,
-            ))
-            .await?;
-    }
-    let profiles = users
-        .into_iter()
-        .map(|user| {
-            let roles = roles
-                .iter()
-                .filter(|r| r.user_uuid == user.user_uuid)
-                .map(|r| RoleRow { id: r.id, title: r.title.clone(), user_type: r.user_type, status: r.status.clone() })
-                .collect();
-            Profile { user, roles, organization: None }
-        })
-        .collect();
-    Ok((profiles, count))
+    })
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -760,4 +787,28 @@ pub async fn organization_uuid_of(db: &Db, raw: &str) -> Result<Option<String>, 
     let sql = format!("SELECT org_uuid AS id FROM organizations WHERE {condition}");
     let row: Option<AggregateId> = db.fetch_optional(&Statement::new(sql, vec![arg])).await?;
     Ok(row.map(|r| r.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_under_three_characters_are_prefixes() {
+        assert_eq!(Term::parse("  A "), Some(Term::Prefix("a".into())));
+        assert_eq!(Term::parse("Él"), Some(Term::Prefix("él".into())));
+        assert_eq!(Term::parse("%"), Some(Term::Prefix("%".into())));
+        assert_eq!(Term::parse("a  b"), Some(Term::Substring("a b".into())), "spaces count, once");
+        assert_eq!(Term::parse("ola"), Some(Term::Substring("ola".into())));
+        assert_eq!(Term::parse(" \t "), None);
+    }
+
+    #[test]
+    fn a_page_tells_the_count_only_when_it_ends_the_list() {
+        assert_eq!(count_from_page(3, 10, 0), Some(Count::exact(3)));
+        assert_eq!(count_from_page(3, 10, 20), Some(Count::exact(23)));
+        assert_eq!(count_from_page(0, 10, 0), Some(Count::exact(0)));
+        assert_eq!(count_from_page(0, 10, 20), None, "empty past the end: how far is the end?");
+        assert_eq!(count_from_page(10, 10, 0), None, "a full page: more may follow");
+    }
 }

@@ -7,21 +7,45 @@
 -- (the lower-cased name, a space, the email), once with role_id 0 and once
 -- per role the user holds. So "mentees whose word starts with 'e', by name"
 -- is one range of `user_search_prefixes_order`, read in order and stopped at
--- the page, and counting up to a bound reads that range only.
+-- the page.
+--
+-- `user_search_prefix_counts` holds how many rows each (role, prefix) has:
+-- the exact count of such a search, from one row, as `user_list_counts`
+-- (0007) is for lists without a search.
 --
 -- Kept in step with `users` and `user_roles` by the triggers below, in the
 -- same transaction as the projection's writes. Like `role_listing`
 -- (migration 0007), upkeep stops while `user_listing_stale` holds a row (a
 -- replay); `roster_rebuild_search_prefixes()` builds the table at its end.
 
+-- Some 16 rows per user (8 prefixes, role 0 and one role), so no primary
+-- key: its index would weigh as much as the table (1 GB at 1M users). A
+-- user's rows are found by `id` (deduplicated, a few bytes a row), and the
+-- functions below never insert a row that is there.
 CREATE TABLE user_search_prefixes (
     role_id bigint NOT NULL,
     prefix  text   NOT NULL,
     name    text,
-    id      bigint NOT NULL,
-    PRIMARY KEY (id, role_id, prefix)
+    id      bigint NOT NULL
 );
 CREATE INDEX user_search_prefixes_order ON user_search_prefixes (role_id, prefix, name, id);
+CREATE INDEX user_search_prefixes_user ON user_search_prefixes (id);
+
+CREATE TABLE user_search_prefix_counts (
+    role_id bigint NOT NULL,
+    prefix  text   NOT NULL,
+    active  bigint NOT NULL,
+    PRIMARY KEY (role_id, prefix)
+);
+
+-- Moves the count of each (role_ids[i], prefixes[i]) by `step` per time it
+-- appears (the rows a statement added or removed).
+CREATE FUNCTION roster_count_prefixes(role_ids bigint[], prefixes text[], step bigint) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO user_search_prefix_counts (role_id, prefix, active)
+    SELECT r, p, step * count(*) FROM unnest(role_ids, prefixes) AS t(r, p) GROUP BY r, p
+    ON CONFLICT (role_id, prefix) DO UPDATE SET active = user_search_prefix_counts.active + EXCLUDED.active;
+$$;
 
 -- The prefixes of one search text. SQLite's migration splits the same way
 -- (on single spaces, empty words skipped), so both backends agree.
@@ -40,16 +64,35 @@ CROSS JOIN LATERAL roster_search_prefixes(u.search_text) AS p(prefix)
 CROSS JOIN LATERAL (SELECT 0::bigint UNION SELECT ur.role_id FROM user_roles ur WHERE ur.user_uuid = u.user_uuid) AS r(role_id)
 WHERE u.status = 'ACTIVE';
 
+-- Removes the rows of the users `targets`, and counts them out.
+CREATE FUNCTION roster_unlist_search_prefixes(targets bigint[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r_ids bigint[];
+    p_ids text[];
+BEGIN
+    WITH gone AS (DELETE FROM user_search_prefixes WHERE id = ANY (targets) RETURNING role_id, prefix)
+    SELECT array_agg(role_id), array_agg(prefix) INTO r_ids, p_ids FROM gone;
+    PERFORM roster_count_prefixes(r_ids, p_ids, -1);
+END $$;
+
 -- Recomputes the rows of one user from `users` and `user_roles` as they are.
 CREATE FUNCTION roster_relist_search_prefixes(target bigint) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r_ids bigint[];
+    p_ids text[];
 BEGIN
-    DELETE FROM user_search_prefixes WHERE id = target;
-    INSERT INTO user_search_prefixes (role_id, prefix, name, id)
-    SELECT r.role_id, p.prefix, u.name, u.id
-    FROM users u
-    CROSS JOIN LATERAL roster_search_prefixes(u.search_text) AS p(prefix)
-    CROSS JOIN LATERAL (SELECT 0::bigint UNION SELECT ur.role_id FROM user_roles ur WHERE ur.user_uuid = u.user_uuid) AS r(role_id)
-    WHERE u.id = target AND u.status = 'ACTIVE';
+    PERFORM roster_unlist_search_prefixes(ARRAY[target]);
+    WITH added AS (
+        INSERT INTO user_search_prefixes (role_id, prefix, name, id)
+        SELECT r.role_id, p.prefix, u.name, u.id
+        FROM users u
+        CROSS JOIN LATERAL roster_search_prefixes(u.search_text) AS p(prefix)
+        CROSS JOIN LATERAL (SELECT 0::bigint UNION SELECT ur.role_id FROM user_roles ur WHERE ur.user_uuid = u.user_uuid) AS r(role_id)
+        WHERE u.id = target AND u.status = 'ACTIVE'
+        RETURNING role_id, prefix
+    )
+    SELECT array_agg(role_id), array_agg(prefix) INTO r_ids, p_ids FROM added;
+    PERFORM roster_count_prefixes(r_ids, p_ids, 1);
 END $$;
 
 -- New users, per statement (the runner folds a batch's registrations into
@@ -59,13 +102,18 @@ CREATE FUNCTION roster_search_users_inserted() RETURNS trigger LANGUAGE plpgsql 
 BEGIN
     IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     EXECUTE $q$
-    INSERT INTO user_search_prefixes (role_id, prefix, name, id)
-    SELECT r.role_id, p.prefix, n.name, n.id
-    FROM new_rows n
-    CROSS JOIN LATERAL roster_search_prefixes(n.search_text) AS p(prefix)
-    CROSS JOIN LATERAL (SELECT 0::bigint UNION SELECT ur.role_id FROM user_roles ur WHERE ur.user_uuid = n.user_uuid OFFSET 0) AS r(role_id)
-    WHERE n.status = 'ACTIVE'
-    ON CONFLICT (id, role_id, prefix) DO NOTHING
+    WITH added AS (
+        INSERT INTO user_search_prefixes (role_id, prefix, name, id)
+        SELECT r.role_id, p.prefix, n.name, n.id
+        FROM new_rows n
+        CROSS JOIN LATERAL roster_search_prefixes(n.search_text) AS p(prefix)
+        CROSS JOIN LATERAL (SELECT 0::bigint UNION SELECT ur.role_id FROM user_roles ur WHERE ur.user_uuid = n.user_uuid OFFSET 0) AS r(role_id)
+        WHERE n.status = 'ACTIVE'
+          -- A new user has no rows yet; this keeps it so if one came twice.
+          AND NOT EXISTS (SELECT 1 FROM user_search_prefixes s WHERE s.id = n.id)
+        RETURNING role_id, prefix
+    )
+    SELECT roster_count_prefixes(array_agg(role_id), array_agg(prefix), 1) FROM added
     $q$;
     RETURN NULL;
 END $$;
@@ -75,7 +123,7 @@ CREATE FUNCTION roster_search_users_row_changed() RETURNS trigger LANGUAGE plpgs
 BEGIN
     IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     IF OLD.id <> NEW.id THEN
-        DELETE FROM user_search_prefixes WHERE id = OLD.id;
+        PERFORM roster_unlist_search_prefixes(ARRAY[OLD.id]);
     END IF;
     PERFORM roster_relist_search_prefixes(NEW.id);
     RETURN NULL;
@@ -85,22 +133,30 @@ END $$;
 CREATE FUNCTION roster_search_users_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
-    DELETE FROM user_search_prefixes WHERE id = ANY ((SELECT array_agg(id) FROM old_rows)::bigint[]);
+    PERFORM roster_unlist_search_prefixes((SELECT array_agg(id) FROM old_rows));
     RETURN NULL;
 END $$;
 
--- Roles given, per statement: the role's rows copy the user's role-0 rows.
+-- Roles given, per statement. A role the user already holds (in another
+-- organisation) has its rows already.
 CREATE FUNCTION roster_search_user_roles_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM user_listing_stale) THEN RETURN NULL; END IF;
     EXECUTE $q$
-    INSERT INTO user_search_prefixes (role_id, prefix, name, id)
-    SELECT DISTINCT n.role_id, p.prefix, u.name, u.id
-    FROM new_rows n
-    CROSS JOIN LATERAL (SELECT id, name, search_text, status FROM users WHERE user_uuid = n.user_uuid OFFSET 0) u
-    CROSS JOIN LATERAL roster_search_prefixes(u.search_text) AS p(prefix)
-    WHERE u.status = 'ACTIVE'
-    ON CONFLICT (id, role_id, prefix) DO NOTHING
+    WITH added AS (
+        INSERT INTO user_search_prefixes (role_id, prefix, name, id)
+        SELECT g.role_id, p.prefix, g.name, g.id
+        FROM (
+            SELECT DISTINCT n.role_id, u.name, u.id, u.search_text
+            FROM new_rows n
+            CROSS JOIN LATERAL (SELECT id, name, search_text, status FROM users WHERE user_uuid = n.user_uuid OFFSET 0) u
+            WHERE u.status = 'ACTIVE'
+        ) g
+        CROSS JOIN LATERAL roster_search_prefixes(g.search_text) AS p(prefix)
+        WHERE NOT EXISTS (SELECT 1 FROM user_search_prefixes s WHERE s.id = g.id AND s.role_id = g.role_id)
+        RETURNING role_id, prefix
+    )
+    SELECT roster_count_prefixes(array_agg(role_id), array_agg(prefix), 1) FROM added
     $q$;
     RETURN NULL;
 END $$;
@@ -132,7 +188,7 @@ END $$;
 -- stale); this table is emptied with them.
 CREATE FUNCTION roster_search_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE user_search_prefixes;
+    TRUNCATE user_search_prefixes, user_search_prefix_counts;
     RETURN NULL;
 END $$;
 
@@ -159,16 +215,20 @@ CREATE TRIGGER user_roles_search_prefixes_truncate AFTER TRUNCATE ON user_roles
 
 -- Builds the table from `users` and `user_roles` as they are. The ordered
 -- index is built after the rows are in (several times faster than keeping
--- it up to date row by row). `finish_stale_listing` calls this before
+-- it up to date row by row; the index by user is small and cheap to keep). `finish_stale_listing` calls this before
 -- `roster_rebuild_listing()` clears the stale mark, in one transaction.
 CREATE FUNCTION roster_rebuild_search_prefixes() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     LOCK TABLE users, user_roles IN SHARE MODE;
     DROP INDEX IF EXISTS user_search_prefixes_order;
-    TRUNCATE user_search_prefixes;
+    TRUNCATE user_search_prefixes, user_search_prefix_counts;
     INSERT INTO user_search_prefixes (role_id, prefix, name, id)
     SELECT role_id, prefix, name, id FROM user_search_prefixes_source;
     CREATE INDEX user_search_prefixes_order ON user_search_prefixes (role_id, prefix, name, id);
+    INSERT INTO user_search_prefix_counts (role_id, prefix, active)
+    SELECT role_id, prefix, count(*) FROM user_search_prefixes GROUP BY role_id, prefix;
+    -- Page and count plans, and the count estimate, need statistics at once.
+    ANALYZE user_search_prefixes;
 END $$;
 
 -- Start from the rows already there.

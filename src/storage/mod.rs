@@ -182,7 +182,10 @@ impl Db {
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self {
-            Db::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Db::Postgres(pool) => {
+                sqlx::migrate!("./migrations/postgres").run(pool).await?;
+                listing::vacuum_new_search_prefixes(pool).await?;
+            }
             Db::Sqlite(pool) => {
                 sqlx::migrate!("./migrations/sqlite").run(pool).await?;
                 // SQLite keeps no statistics unless asked; this analyses the

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::http::authorize::guarded;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
-use crate::read_models::{self, Profile, UserFilter, UserKey};
+use crate::read_models::{self, ListedUser, Profile, UserFilter, UserKey};
 use crate::storage::Count;
 
 pub fn routes() -> Router<AppState> {
@@ -153,19 +153,19 @@ fn role_filter(user_type: Option<String>) -> Option<String> {
 }
 
 /// ELEVATE groups listed users by the first letter of their name.
-fn grouped(profiles: &[Profile], count: Count) -> ApiOk {
+fn grouped(users: &[ListedUser], count: Count) -> ApiOk {
     let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
-    for profile in profiles {
-        let name = profile.user.name.clone().unwrap_or_default();
+    for user in users {
+        let name = user.name.clone().unwrap_or_default();
         let key = name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_else(|| "#".into());
         let value = json!({
-            "id": profile.user.id,
-            "uuid": profile.user.user_uuid,
+            "id": user.id,
+            "uuid": user.user_uuid,
             "name": name,
-            "email": profile.user.email,
-            "image": profile.to_elevate_json()["image"],
-            "organization_id": profile.user.organization_id,
-            "user_roles": profile.roles,
+            "email": user.email,
+            "image": user.image(),
+            "organization_id": user.organization_id,
+            "user_roles": user.roles,
         });
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, values)) => values.push(value),
@@ -184,8 +184,8 @@ async fn list(
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
     let filter =
         UserFilter { search: query.search, role: role_filter(query.user_type), page, limit, ..Default::default() };
-    let (profiles, count) = read_models::list_users(&state.reader, &filter).await?;
-    Ok(grouped(&profiles, count))
+    let (users, count) = read_models::list_users(&state.reader, &filter).await?;
+    Ok(grouped(&users, count))
 }
 
 /// Ids may come as numbers or strings (numeric ids or UUIDs).
@@ -235,6 +235,6 @@ async fn search(
         limit,
         ..Default::default()
     };
-    let (profiles, count) = read_models::list_users(&state.reader, &filter).await?;
-    Ok(grouped(&profiles, count))
+    let (users, count) = read_models::list_users(&state.reader, &filter).await?;
+    Ok(grouped(&users, count))
 }
