@@ -33,12 +33,21 @@ const READ_YOUR_WRITES_WAIT_BUCKETS: &[f64] = &[
     1.0, 2.0,
 ];
 
+/// Every request's time in the service, by route and method: a histogram,
+/// so quantiles can be aggregated across instances.
+pub const HTTP_REQUEST_DURATION: &str = "roster_http_request_duration_seconds";
+const HTTP_REQUEST_DURATION_BUCKETS: &[f64] =
+    &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
 /// The process-wide metrics recorder (installed once, even with several apps in one test process).
 pub fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Full(READ_YOUR_WRITES_WAIT.into()), READ_YOUR_WRITES_WAIT_BUCKETS)
+            .and_then(|b| {
+                b.set_buckets_for_metric(Matcher::Full(HTTP_REQUEST_DURATION.into()), HTTP_REQUEST_DURATION_BUCKETS)
+            })
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();

@@ -73,7 +73,7 @@ async fn track_metrics(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     let elapsed: Duration = started.elapsed();
     metrics::counter!("roster_http_requests_total", "method" => method.clone(), "path" => path.clone(), "status" => status).increment(1);
-    metrics::histogram!("roster_http_request_duration_seconds", "method" => method, "path" => path)
+    metrics::histogram!(crate::telemetry::HTTP_REQUEST_DURATION, "method" => method, "path" => path)
         .record(elapsed.as_secs_f64());
     response
 }

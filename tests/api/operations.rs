@@ -51,6 +51,10 @@ async fn health_metrics_jwks_and_correlation(backend: Backend) {
     // counts a benchmark can difference), not a rolling summary.
     assert!(metrics.contains("roster_read_your_writes_wait_seconds_bucket{le=\"0.005\"}"), "{metrics}");
     assert!(metrics.contains("roster_read_your_writes_wait_seconds_count"), "{metrics}");
+    assert!(
+        metrics.contains("roster_http_request_duration_seconds_bucket{"),
+        "request duration is a histogram: {metrics}"
+    );
 
     let jwks = app.get("/.well-known/jwks.json", None).await;
     let key = &jwks.body["keys"][0];
