@@ -384,18 +384,21 @@ async fn filtered_page(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
-    let mut page_args = args.clone();
-    page_args.push(limit.into());
-    page_args.push(offset.into());
-    let n = page_args.len();
-    let ids =
-        format!("SELECT u.id FROM users u WHERE {where_clause} ORDER BY u.name, u.id LIMIT ${} OFFSET ${}", n - 1, n);
-    let users = page_of(reader.db(), &ids, page_args).await?;
+    let ids = format!("SELECT u.id FROM users u WHERE {where_clause} ORDER BY u.name, u.id {}", window(limit, offset));
+    let users = page_of(reader.db(), &ids, args.clone()).await?;
     let count = match count_from_page(users.len(), limit, offset) {
         Some(count) => count,
         None => reader.count(&format!("users u WHERE {where_clause}"), args).await?,
     };
     Ok((users, count))
+}
+
+/// `LIMIT .. OFFSET ..` of a page, written into the SQL (both are whole
+/// numbers `paging` checked). As parameters, PostgreSQL plans with a guess
+/// of a tenth of the rows, finds that plan dearer than one made for the
+/// values, and so plans every execution anew: about 1 ms of a 3 ms page.
+fn window(limit: i64, offset: i64) -> String {
+    format!("LIMIT {limit} OFFSET {offset}")
 }
 
 /// The users of `ids` (a query of user ids, a page of them) in name order,
@@ -421,15 +424,16 @@ async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<
             vec![role_id.into()],
         ))
         .await?;
+    let window = window(limit, offset);
     let (ids, args) = if role_id == 0 {
-        ("SELECT u.id FROM users u WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id LIMIT $1 OFFSET $2", vec![])
+        (format!("SELECT u.id FROM users u WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id {window}"), vec![])
     } else {
         (
-            "SELECT l.id FROM role_listing l WHERE l.role_id = $3 ORDER BY l.name, l.id LIMIT $1 OFFSET $2",
+            format!("SELECT l.id FROM role_listing l WHERE l.role_id = $1 ORDER BY l.name, l.id {window}"),
             vec![role_id.into()],
         )
     };
-    let users = page_of(db, ids, [vec![limit.into(), offset.into()], args].concat()).await?;
+    let users = page_of(db, &ids, args).await?;
     Ok((users, Count::exact(count)))
 }
 
@@ -444,11 +448,12 @@ async fn prefix_page(
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
-    let ids = "SELECT p.id FROM user_search_prefixes p WHERE p.role_id = $3 AND p.prefix = $4 \
-               ORDER BY p.name, p.id LIMIT $1 OFFSET $2";
-    let args = vec![limit.into(), offset.into(), role_id.into(), prefix.into()];
-    let users = page_of(reader.db(), ids, args).await?;
-    let key = vec![role_id.into(), prefix.into()];
+    let ids = format!(
+        "SELECT p.id FROM user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2 ORDER BY p.name, p.id {}",
+        window(limit, offset)
+    );
+    let key: Vec<SqlValue> = vec![role_id.into(), prefix.into()];
+    let users = page_of(reader.db(), &ids, key.clone()).await?;
     let count = match (count_from_page(users.len(), limit, offset), reader.db()) {
         (Some(count), _) => count,
         (None, Db::Postgres(_)) => Count::exact(

@@ -44,9 +44,11 @@ impl ApiOk {
     }
     /// A list: `count` in the result, and `meta.count_is_estimate` saying
     /// whether it was counted or estimated (README, "Search").
-    pub fn counted(message: &'static str, data: Value, count: Count) -> Self {
-        ApiOk::ok(message, json!({"data": data, "count": count.value}))
-            .with_meta("count_is_estimate", json!(count.estimate))
+    pub fn counted(message: &'static str, data: Vec<Value>, count: Count) -> Self {
+        let mut result = Map::new();
+        result.insert("data".into(), Value::Array(data));
+        result.insert("count".into(), count.value.into());
+        ApiOk::ok(message, Value::Object(result)).with_meta("count_is_estimate", count.estimate.into())
     }
 }
 
@@ -116,16 +118,17 @@ pub async fn render(request: Request, next: Next) -> Response {
         .is_some_and(|v| v.starts_with("application/json"));
     let body = match pending {
         Some(Pending::Ok { message, result, meta }) => {
+            // Built by moving `result` in: `json!` would copy the whole tree.
             let mut all = Map::new();
             all.insert("formsVersion".into(), json!([]));
             all.insert("correlation".into(), json!(correlation));
             all.extend(meta);
-            json!({
-                "responseCode": response_code(status),
-                "message": message,
-                "result": result,
-                "meta": all,
-            })
+            let mut body = Map::new();
+            body.insert("responseCode".into(), response_code(status).into());
+            body.insert("message".into(), message.into());
+            body.insert("result".into(), result);
+            body.insert("meta".into(), Value::Object(all));
+            Value::Object(body)
         }
         Some(Pending::Err { message, errors }) => json!({
             "responseCode": response_code(status),

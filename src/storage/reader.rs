@@ -101,11 +101,10 @@ impl Reader {
                 self.db.fetch_count(&Statement::new(format!("SELECT count(*) FROM {from_where}"), args)).await?,
             ));
         }
+        // The bound is written in, not bound: see `read_models::window`.
         let bound = self.exact_count_limit + 1;
-        let mut bounded_args = args.clone();
-        bounded_args.push(bound.into());
-        let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {from_where} LIMIT ${}) bounded", bounded_args.len());
-        let counted = self.db.fetch_count(&Statement::new(sql, bounded_args)).await?;
+        let sql = format!("SELECT count(*) FROM (SELECT 1 FROM {from_where} LIMIT {bound}) bounded");
+        let counted = self.db.fetch_count(&Statement::new(sql, args.clone())).await?;
         if counted <= self.exact_count_limit {
             return Ok(Count::exact(counted));
         }

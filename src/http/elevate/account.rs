@@ -4,7 +4,7 @@ use axum::extract::{Query, State};
 use axum::routing::{get, patch, post};
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use crate::accounts::{SignUp, Tokens};
 use crate::app::AppState;
@@ -172,8 +172,17 @@ fn grouped(users: &[ListedUser], count: Count) -> ApiOk {
             None => groups.push((key, vec![value])),
         }
     }
-    let data: Vec<Value> = groups.into_iter().map(|(key, values)| json!({"key": key, "values": values})).collect();
-    ApiOk::counted("User list fetched successfully.", json!(data), count)
+    let data: Vec<Value> = groups
+        .into_iter()
+        .map(|(key, values)| {
+            // Moved in: `json!` would copy every value.
+            let mut group = Map::new();
+            group.insert("key".into(), key.into());
+            group.insert("values".into(), Value::Array(values));
+            Value::Object(group)
+        })
+        .collect();
+    ApiOk::counted("User list fetched successfully.", data, count)
 }
 
 async fn list(

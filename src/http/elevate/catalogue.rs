@@ -132,7 +132,7 @@ async fn list_roles(State(state): State<AppState>, Query(q): Query<ListQuery>) -
     };
     let (rows, count) = state.list_roles(&filter).await?;
     let data: Vec<Value> = rows.iter().map(|r| r.to_json()).collect();
-    Ok(ApiOk::counted("Roles fetched successfully", json!(data), count))
+    Ok(ApiOk::counted("Roles fetched successfully", data, count))
 }
 
 #[derive(Deserialize)]
@@ -183,7 +183,7 @@ async fn list_modules(State(state): State<AppState>, Query(q): Query<ListQuery>)
     let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
     let (rows, count) = state.list_modules(q.search.as_deref(), page, limit).await?;
     let data: Vec<Value> = rows.iter().map(module_json).collect();
-    Ok(ApiOk::counted("Module fetched successfully", json!(data), count))
+    Ok(ApiOk::counted("Module fetched successfully", data, count))
 }
 
 #[derive(Deserialize)]

@@ -80,7 +80,7 @@ async fn get_requests(
     };
     let (rows, count) = read_models::role_requests(&state.reader, &filter).await?;
     let data: Vec<Value> = rows.iter().map(request_json).collect();
-    Ok(ApiOk::counted("Organization requests fetched successfully", json!(data), count))
+    Ok(ApiOk::counted("Organization requests fetched successfully", data, count))
 }
 
 #[derive(Deserialize)]

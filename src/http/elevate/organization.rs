@@ -68,7 +68,7 @@ async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> 
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
     let (rows, count) = read_models::list_organizations(&state.reader, query.search.as_deref(), page, limit).await?;
     let data: Vec<Value> = rows.iter().map(|o| o.to_json()).collect();
-    Ok(ApiOk::counted("Organization fetched successfully.", json!(data), count))
+    Ok(ApiOk::counted("Organization fetched successfully.", data, count))
 }
 
 #[derive(Deserialize)]
