@@ -74,8 +74,14 @@ pub fn start_release(db: Db, bus: CommandBus, stop: CancellationToken) {
         tokio::select! {
             _ = stop.cancelled() => {}
             released = release_orphaned_claims(&db, &bus, cutoff) => {
-                if let Err(error) = released {
-                    tracing::error!(error = format!("{error:#}"), "could not release orphaned claims");
+                // A process that stops (a one-shot CLI command) closes the
+                // pool under the sweep: that is no failure to report.
+                let closing = stop.is_cancelled() || crate::on_pool!(&db, pool => pool.is_closed());
+                match released {
+                    Err(error) if !closing => {
+                        tracing::error!(error = format!("{error:#}"), "could not release orphaned claims")
+                    }
+                    _ => {}
                 }
             }
         }
