@@ -25,5 +25,17 @@ for round in $(seq 1 "$rounds"); do
     "$new_dir/roster-bench" --base "http://$ROSTER_ADDR" --users "${USERS:-1000000}" --duration "${DURATION:-5}" $args
     kill "$server"
     wait "$server" 2>/dev/null || true
+    # PostgreSQL finishes a killed client's running statements (it notices
+    # the closed socket only when it sends the result): wait until none is
+    # left, or the next run shares the cores with them (the old binary's
+    # searches ran for seconds).
+    if command -v psql >/dev/null; then
+      for _ in $(seq 1 240); do
+        busy=$(psql "$url" -Atc "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+          AND state = 'active' AND pid <> pg_backend_pid()" 2>/dev/null || echo 0)
+        [ "$busy" = 0 ] && break
+        sleep 0.5
+      done
+    fi
   done
 done
