@@ -52,10 +52,25 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let lock = lock_database(&settings.database_url)?;
         let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
+        let stop = CancellationToken::new();
+        match Self::start(settings, db.clone(), stop.clone()).await {
+            Ok((listener, state)) => Ok(Application { listener, state, stop, _lock: lock }),
+            Err(error) => {
+                // Runners a refused start left behind would otherwise keep
+                // writing after the lock is released (a second projector on
+                // one SQLite file).
+                stop.cancel();
+                db.close().await;
+                drop(lock);
+                Err(error)
+            }
+        }
+    }
+
+    async fn start(settings: Settings, db: Db, stop: CancellationToken) -> anyhow::Result<(TcpListener, AppState)> {
         db.migrate().await?;
         let reader = Reader::connect(&settings, &db).await?;
         let projector = Projector::new(db.clone());
-        let stop = CancellationToken::new();
         projector.start(stop.clone()).await?;
         let bus = CommandBus::new(db.clone(), projector.clone());
         crate::telemetry::metrics();
@@ -67,6 +82,7 @@ impl Application {
         }
         crate::startup_checks::default_role(&db, &projector, &settings.default_role).await?;
         let tokens = Arc::new(TokenService::load(&db, &settings).await?);
+        tokens.start_refresh(Duration::from_millis(settings.signing_keys_refresh_ms), stop.clone());
         // Erasures a crash interrupted between the deletion and the key.
         let unfinished = db.destroy_keys_of_deleted_users().await?;
         if unfinished > 0 {
@@ -90,7 +106,7 @@ impl Application {
         if let Some(admin) = &bootstrap_admin {
             state.bootstrap_admin(admin).await?;
         }
-        Ok(Application { listener, state, stop, _lock: lock })
+        Ok((listener, state))
     }
 
     pub fn local_addr(&self) -> SocketAddr {
