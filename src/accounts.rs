@@ -468,7 +468,7 @@ impl AppState {
     /// Rotates the refresh token: the presented one is spent; presenting it
     /// again revokes the whole session.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, AppError> {
-        let claims = self.tokens.verify(REFRESH, refresh_token).map_err(|_| AppError::Unauthorized)?;
+        let claims = self.tokens.verify(REFRESH, refresh_token).await.map_err(|_| AppError::Unauthorized)?;
         let next_jti = Uuid::new_v4().to_string();
         let session_id = &claims.data.session_id;
         let profile =
@@ -489,7 +489,7 @@ impl AppState {
     /// organisation and active roles from the read model (so a role granted
     /// or revoked counts on the very next request): one query.
     pub async fn authenticate(&self, access_token: &str) -> Result<Caller, AppError> {
-        let claims = self.tokens.verify(ACCESS, access_token).map_err(|_| AppError::Unauthorized)?;
+        let claims = self.tokens.verify(ACCESS, access_token).await.map_err(|_| AppError::Unauthorized)?;
         let holder = sessions::live_holder(&self.db, &claims.data.session_id)
             .await?
             .filter(|holder| holder.user_uuid == claims.data.uuid)
@@ -503,7 +503,7 @@ impl AppState {
     pub async fn logout(&self, caller: &Caller, refresh_token: Option<&str>, meta: &Metadata) -> Result<(), AppError> {
         sessions::revoke(&self.db, &caller.claims.data.session_id, "logout").await?;
         if let Some(token) = refresh_token {
-            if let Ok(claims) = self.tokens.verify(REFRESH, token) {
+            if let Ok(claims) = self.tokens.verify(REFRESH, token).await {
                 if claims.data.uuid == caller.claims.data.uuid {
                     sessions::revoke(&self.db, &claims.data.session_id, "logout").await?;
                 }

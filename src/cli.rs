@@ -1,4 +1,4 @@
-//! `roster serve | migrate | replay | admin create | events export | events tail`.
+//! `roster serve | migrate | replay | admin create | events export | events tail | keys rotate | …`.
 
 use std::io::Write;
 use std::time::Duration;
@@ -65,6 +65,21 @@ pub enum Command {
         #[command(subcommand)]
         command: PublisherCommand,
     },
+    /// The Ed25519 keys tokens are signed with.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Add a new signing key. Running instances sign with it within
+    /// SIGNING_KEYS_REFRESH_MS; the old key keeps verifying, and stays in the
+    /// JWKS, until the last token it signed has expired.
+    Rotate,
+    /// The keys, as JSON lines (no secrets).
+    List,
 }
 
 #[derive(Subcommand)]
@@ -146,7 +161,7 @@ const TAIL_POLL: Duration = Duration::from_millis(200);
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    if matches!(cli.command, Some(Command::Events { .. } | Command::Admin { .. })) {
+    if matches!(cli.command, Some(Command::Events { .. } | Command::Admin { .. } | Command::Keys { .. })) {
         // Their stdout is the data, or the terminal a prompt is on.
         telemetry::init_logging_to_stderr(settings.log_format_json);
     } else {
@@ -180,6 +195,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             export(&settings, from_position, aggregate_type).await
         }
         Command::Events { command: EventsCommand::Tail { from_position } } => tail(&settings, from_position).await,
+        Command::Keys { command } => keys(&settings, command).await,
         Command::Publisher { command: PublisherCommand::Republish } => {
             let db = Db::connect(&settings.database_url, 2).await?;
             db.migrate().await?;
@@ -188,6 +204,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `keys rotate | list`.
+async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
+    use crate::auth::{master_key::MasterKey, signing_keys, tokens::LEEWAY_SECONDS};
+    let db = Db::connect(&settings.database_url, 2).await?;
+    db.migrate().await?;
+    match command {
+        KeysCommand::List => {
+            for key in signing_keys::list(&db).await? {
+                println!("{}", serde_json::to_string(&key)?);
+            }
+        }
+        KeysCommand::Rotate => {
+            if settings.access_token_secret.is_some() || settings.refresh_token_secret.is_some() {
+                anyhow::bail!(
+                    "tokens are signed with ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET (HS256): change those \
+                     instead, keeping the old ones in ACCESS_TOKEN_PREVIOUS_SECRET and REFRESH_TOKEN_PREVIOUS_SECRET"
+                );
+            }
+            let master = MasterKey::resolve(&settings.master_key, &settings.database_url)?;
+            signing_keys::prepare(&db, &master).await?;
+            // The old key's last token: signed just before an instance read
+            // the new key, living the longest token lifetime, plus the leeway.
+            let longest = settings.access_token_ttl_seconds.max(settings.refresh_token_ttl_seconds);
+            let refresh = (settings.signing_keys_refresh_ms / 1000 + 1) as i64;
+            let retire_after = chrono::Duration::seconds(longest + refresh + LEEWAY_SECONDS);
+            let kid = signing_keys::rotate(&db, &master, retire_after).await?;
+            eprintln!("new signing key {kid}; the previous one verifies until {}", chrono::Utc::now() + retire_after);
+            println!("{kid}");
+        }
+    }
+    db.close().await;
+    Ok(())
 }
 
 /// `projections failed | retry`.

@@ -17,8 +17,17 @@ pub struct Settings {
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub default_organisation_code: String,
     pub default_role: String,
-    pub access_token_secret: Option<String>,
-    pub refresh_token_secret: Option<String>,
+    /// HS256 instead of Ed25519 when both are set.
+    pub access_token_secret: Option<Secret>,
+    pub refresh_token_secret: Option<Secret>,
+    /// Secrets that signed earlier tokens, still accepted until those expire.
+    pub access_token_previous_secret: Option<Secret>,
+    pub refresh_token_previous_secret: Option<Secret>,
+    /// Seals the Ed25519 signing keys at rest (`crate::auth::master_key`).
+    pub master_key: MasterKeySource,
+    /// How often an instance reads the signing keys again, to sign with a
+    /// key `roster keys rotate` added (`SIGNING_KEYS_REFRESH_MS`).
+    pub signing_keys_refresh_ms: u64,
     pub access_token_ttl_seconds: i64,
     pub refresh_token_ttl_seconds: i64,
     pub login_max_failed_attempts: u32,
@@ -48,6 +57,53 @@ pub struct ConnectionLimits {
     pub keep_alive_timeout_ms: u64,
     /// Connections served at once; more wait to be accepted (`HTTP_MAX_CONNECTIONS`).
     pub max_connections: usize,
+}
+
+/// A secret from the environment: never printed, not even by `Debug`.
+#[derive(Clone, PartialEq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(value: &str) -> Secret {
+        Secret(value.to_string())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// Where the master key comes from: `ROSTER_MASTER_KEY`, `ROSTER_MASTER_KEY_FILE`, or neither.
+#[derive(Clone, Debug)]
+pub enum MasterKeySource {
+    Value(Secret),
+    File(std::path::PathBuf),
+    Unset,
+}
+
+impl MasterKeySource {
+    fn from_env() -> anyhow::Result<MasterKeySource> {
+        match (var("ROSTER_MASTER_KEY"), var("ROSTER_MASTER_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                anyhow::bail!("ROSTER_MASTER_KEY and ROSTER_MASTER_KEY_FILE are both set: set only one")
+            }
+            (Some(value), None) => Ok(MasterKeySource::Value(Secret(value))),
+            (None, Some(path)) => Ok(MasterKeySource::File(path.into())),
+            (None, None) => Ok(MasterKeySource::Unset),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -220,8 +276,12 @@ impl Settings {
             bootstrap_admin: BootstrapAdmin::from_env()?,
             default_organisation_code: var("DEFAULT_ORGANISATION_CODE").unwrap_or_else(|| "default".into()),
             default_role: var("DEFAULT_ROLE").unwrap_or_else(|| "mentee".into()),
-            access_token_secret: var("ACCESS_TOKEN_SECRET"),
-            refresh_token_secret: var("REFRESH_TOKEN_SECRET"),
+            access_token_secret: var("ACCESS_TOKEN_SECRET").map(Secret),
+            refresh_token_secret: var("REFRESH_TOKEN_SECRET").map(Secret),
+            access_token_previous_secret: var("ACCESS_TOKEN_PREVIOUS_SECRET").map(Secret),
+            refresh_token_previous_secret: var("REFRESH_TOKEN_PREVIOUS_SECRET").map(Secret),
+            master_key: MasterKeySource::from_env()?,
+            signing_keys_refresh_ms: parsed("SIGNING_KEYS_REFRESH_MS", 30_000)?,
             access_token_ttl_seconds: parsed("ACCESS_TOKEN_TTL_SECONDS", 86_400)?,
             refresh_token_ttl_seconds: parsed("REFRESH_TOKEN_TTL_SECONDS", 183 * 86_400)?,
             login_max_failed_attempts: parsed("LOGIN_MAX_FAILED_ATTEMPTS", 5)?,

@@ -1,5 +1,7 @@
 //! Authentication: password hashing, signed tokens and server-side sessions.
 
+pub mod master_key;
 pub mod password;
 pub mod sessions;
+pub mod signing_keys;
 pub mod tokens;

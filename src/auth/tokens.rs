@@ -1,20 +1,27 @@
 //! Access and refresh tokens. Claims are shaped like ELEVATE's
 //! (`data: {id, name, session_id, organization_id, roles: [...]}`) so existing
-//! consumers decode them. By default tokens are signed with an Ed25519 key
-//! created once and kept in the database (public half at
-//! `/.well-known/jwks.json`); `ACCESS_TOKEN_SECRET` / `REFRESH_TOKEN_SECRET`
-//! switch to HS256 for drop-in use with ELEVATE consumers.
+//! consumers decode them. By default tokens are signed with Ed25519 keys kept
+//! sealed in the database (`signing_keys`), named by `kid` and rotated with
+//! `roster keys rotate` (public halves at `/.well-known/jwks.json`);
+//! `ACCESS_TOKEN_SECRET` / `REFRESH_TOKEN_SECRET` switch to HS256 for drop-in
+//! use with ELEVATE consumers.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use ed25519_dalek::Signer as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
-use crate::on_pool;
+use crate::auth::master_key::MasterKey;
+use crate::auth::signing_keys::{self, StoredKey};
+use crate::config::{Secret, Settings};
 use crate::storage::Db;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -49,22 +56,114 @@ pub struct Claims {
 pub const ACCESS: &str = "access";
 pub const REFRESH: &str = "refresh";
 
-struct KeyPair {
-    signing: SigningKey,
-    decoding: DecodingKey,
+/// How tokens are signed: HS256 with shared secrets (ELEVATE's way), or
+/// Ed25519 keys Roster keeps, rotates and publishes.
+enum Signing {
+    Hs256 { access: Hs256Keys, refresh: Hs256Keys },
+    Ed25519(KeyRing),
 }
 
-enum SigningKey {
-    Hmac(EncodingKey),
-    Ed25519(ed25519_dalek::SigningKey),
+struct Hs256Keys {
+    encoding: EncodingKey,
+    /// The current secret first, then the previous one (tokens it signed
+    /// stay valid until they expire).
+    decoding: Vec<DecodingKey>,
+}
+
+impl Hs256Keys {
+    fn new(current: &Secret, previous: Option<&Secret>) -> Hs256Keys {
+        let decoding = std::iter::once(current)
+            .chain(previous)
+            .map(|secret| DecodingKey::from_secret(secret.expose().as_bytes()))
+            .collect();
+        Hs256Keys { encoding: EncodingKey::from_secret(current.expose().as_bytes()), decoding }
+    }
+}
+
+/// The Ed25519 keys, read again from the database now and then and when a
+/// token names a key this instance has not seen (another instance rotated).
+struct KeyRing {
+    db: Db,
+    master: MasterKey,
+    keys: RwLock<Arc<Keys>>,
+    last_read: tokio::sync::Mutex<Instant>,
+}
+
+struct Keys {
+    kid: String,
+    signing: ed25519_dalek::SigningKey,
+    verifying: HashMap<String, VerifyingKey>,
+}
+
+struct VerifyingKey {
+    decoding: DecodingKey,
+    public: [u8; 32],
+    retires_at: Option<DateTime<Utc>>,
+}
+
+impl VerifyingKey {
+    fn retired(&self, now: DateTime<Utc>) -> bool {
+        self.retires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// A token naming an unknown key reads the keys again at most this often,
+/// so made-up key ids cannot turn into a query each.
+const UNKNOWN_KEY_READ_INTERVAL: Duration = Duration::from_secs(1);
+/// Clock skew tolerated on `exp`; a retired key outlives its tokens by it.
+pub const LEEWAY_SECONDS: i64 = 5;
+
+impl KeyRing {
+    fn keys(&self) -> Arc<Keys> {
+        self.keys.read().expect("the key lock is never poisoned").clone()
+    }
+
+    async fn read_again(&self) -> anyhow::Result<()> {
+        let stored = signing_keys::load(&self.db, &self.master).await?;
+        *self.keys.write().expect("the key lock is never poisoned") = Arc::new(Keys::from_stored(stored)?);
+        *self.last_read.lock().await = Instant::now();
+        Ok(())
+    }
+
+    async fn verifying_key(&self, kid: &str) -> Option<Arc<Keys>> {
+        let keys = self.keys();
+        if keys.verifying.contains_key(kid) {
+            return Some(keys);
+        }
+        {
+            let last = self.last_read.lock().await;
+            if last.elapsed() < UNKNOWN_KEY_READ_INTERVAL {
+                return None;
+            }
+        }
+        if let Err(error) = self.read_again().await {
+            tracing::warn!(error = %format!("{error:#}"), "could not read the signing keys again");
+        }
+        let keys = self.keys();
+        keys.verifying.contains_key(kid).then_some(keys)
+    }
+}
+
+impl Keys {
+    fn from_stored(stored: Vec<StoredKey>) -> anyhow::Result<Keys> {
+        let current = stored
+            .iter()
+            .find(|key| key.retires_at.is_none())
+            .ok_or_else(|| anyhow::anyhow!("no current signing key in signing_keys"))?;
+        let verifying = stored
+            .iter()
+            .map(|key| {
+                let public = ed25519_dalek::SigningKey::from_bytes(&key.seed).verifying_key().to_bytes();
+                let decoding = DecodingKey::from_ed_der(&public);
+                (key.kid.clone(), VerifyingKey { decoding, public, retires_at: key.retires_at })
+            })
+            .collect();
+        Ok(Keys { kid: current.kid.clone(), signing: ed25519_dalek::SigningKey::from_bytes(&current.seed), verifying })
+    }
 }
 
 pub struct TokenService {
-    algorithm: Algorithm,
-    kid: Option<String>,
-    access: KeyPair,
-    refresh: KeyPair,
-    jwks: Value,
+    signing: Signing,
     pub access_ttl: i64,
     pub refresh_ttl: i64,
 }
@@ -79,78 +178,128 @@ pub enum TokenError {
 
 impl TokenService {
     pub async fn load(db: &Db, settings: &Settings) -> anyhow::Result<TokenService> {
-        let (algorithm, kid, access, refresh, jwks) =
-            match (&settings.access_token_secret, &settings.refresh_token_secret) {
-                (Some(access), Some(refresh)) => (
-                    Algorithm::HS256,
-                    None,
-                    KeyPair {
-                        signing: SigningKey::Hmac(EncodingKey::from_secret(access.as_bytes())),
-                        decoding: DecodingKey::from_secret(access.as_bytes()),
-                    },
-                    KeyPair {
-                        signing: SigningKey::Hmac(EncodingKey::from_secret(refresh.as_bytes())),
-                        decoding: DecodingKey::from_secret(refresh.as_bytes()),
-                    },
-                    json!({"keys": []}),
-                ),
-                (None, None) => {
-                    let (kid, seed) = signing_seed(db).await?;
-                    let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
-                    let public = signing.verifying_key().to_bytes();
-                    let pair = || KeyPair {
-                        signing: SigningKey::Ed25519(signing.clone()),
-                        decoding: DecodingKey::from_ed_der(&public),
-                    };
-                    let jwks = json!({"keys": [{
-                        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
-                        "kid": kid, "x": URL_SAFE_NO_PAD.encode(public),
-                    }]});
-                    (Algorithm::EdDSA, Some(kid), pair(), pair(), jwks)
-                }
-                _ => anyhow::bail!("set both ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET, or neither"),
-            };
+        let signing = match (&settings.access_token_secret, &settings.refresh_token_secret) {
+            (Some(access), Some(refresh)) => Signing::Hs256 {
+                access: Hs256Keys::new(access, settings.access_token_previous_secret.as_ref()),
+                refresh: Hs256Keys::new(refresh, settings.refresh_token_previous_secret.as_ref()),
+            },
+            (None, None) => {
+                let master = MasterKey::resolve(&settings.master_key, &settings.database_url)?;
+                let stored = signing_keys::prepare(db, &master).await?;
+                Signing::Ed25519(KeyRing {
+                    db: db.clone(),
+                    master,
+                    keys: RwLock::new(Arc::new(Keys::from_stored(stored)?)),
+                    last_read: tokio::sync::Mutex::new(Instant::now()),
+                })
+            }
+            _ => anyhow::bail!("set both ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET, or neither"),
+        };
         Ok(TokenService {
-            algorithm,
-            kid,
-            access,
-            refresh,
-            jwks,
+            signing,
             access_ttl: settings.access_token_ttl_seconds,
             refresh_ttl: settings.refresh_token_ttl_seconds,
         })
     }
 
-    pub fn jwks(&self) -> &Value {
-        &self.jwks
+    /// Reads the signing keys again every `interval` until `stop`, so that a
+    /// key `roster keys rotate` added signs here too.
+    pub fn start_refresh(self: &Arc<Self>, interval: Duration, stop: CancellationToken) {
+        if !matches!(self.signing, Signing::Ed25519(_)) || interval.is_zero() {
+            return;
+        }
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                if let Signing::Ed25519(ring) = &service.signing {
+                    if let Err(error) = ring.read_again().await {
+                        tracing::warn!(error = %format!("{error:#}"), "could not read the signing keys again");
+                    }
+                }
+            }
+        });
+    }
+
+    /// The public keys that verify tokens now (none with HS256).
+    pub fn jwks(&self) -> Value {
+        let Signing::Ed25519(ring) = &self.signing else { return json!({"keys": []}) };
+        let keys = ring.keys();
+        let now = Utc::now();
+        // The current key first: clients that take the first key find it.
+        let mut published: Vec<(&String, &VerifyingKey)> =
+            keys.verifying.iter().filter(|(_, key)| !key.retired(now)).collect();
+        published.sort_by_key(|(kid, key)| (**kid != keys.kid, std::cmp::Reverse(key.retires_at)));
+        let published: Vec<Value> = published
+            .into_iter()
+            .map(|(kid, key)| {
+                json!({
+                    "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig",
+                    "kid": kid, "x": URL_SAFE_NO_PAD.encode(key.public),
+                })
+            })
+            .collect();
+        json!({ "keys": published })
     }
 
     /// Signs a token of kind `typ` (ACCESS or REFRESH); returns it with its claims.
     pub fn issue(&self, typ: &str, data: TokenData, jti: String, now: i64) -> Result<String, TokenError> {
-        let (keys, ttl) =
-            if typ == REFRESH { (&self.refresh, self.refresh_ttl) } else { (&self.access, self.access_ttl) };
+        let ttl = if typ == REFRESH { self.refresh_ttl } else { self.access_ttl };
         let claims = Claims { data, typ: typ.to_string(), jti, iat: now, exp: now + ttl };
-        let mut header = Header::new(self.algorithm);
-        header.kid = self.kid.clone();
-        match &keys.signing {
-            SigningKey::Hmac(key) => jsonwebtoken::encode(&header, &claims, key).map_err(|_| TokenError::Signing),
-            SigningKey::Ed25519(key) => sign_ed25519(&header, &claims, key),
+        match &self.signing {
+            Signing::Hs256 { access, refresh } => {
+                let keys = if typ == REFRESH { refresh } else { access };
+                jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding)
+                    .map_err(|_| TokenError::Signing)
+            }
+            Signing::Ed25519(ring) => {
+                let keys = ring.keys();
+                let mut header = Header::new(Algorithm::EdDSA);
+                header.kid = Some(keys.kid.clone());
+                sign_ed25519(&header, &claims, &keys.signing)
+            }
         }
     }
 
-    /// Verifies signature, algorithm (never `none`), expiry and kind.
-    pub fn verify(&self, typ: &str, token: &str) -> Result<Claims, TokenError> {
-        let keys = if typ == REFRESH { &self.refresh } else { &self.access };
-        let mut validation = Validation::new(self.algorithm);
-        validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp"]);
-        let claims =
-            jsonwebtoken::decode::<Claims>(token, &keys.decoding, &validation).map_err(|_| TokenError::Invalid)?.claims;
+    /// Verifies signature, algorithm (never `none`), key, expiry and kind.
+    pub async fn verify(&self, typ: &str, token: &str) -> Result<Claims, TokenError> {
+        let claims = match &self.signing {
+            Signing::Hs256 { access, refresh } => {
+                let keys = if typ == REFRESH { refresh } else { access };
+                let validation = validation(Algorithm::HS256);
+                keys.decoding
+                    .iter()
+                    .find_map(|key| jsonwebtoken::decode::<Claims>(token, key, &validation).ok())
+                    .ok_or(TokenError::Invalid)?
+                    .claims
+            }
+            Signing::Ed25519(ring) => {
+                let kid = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid).ok_or(TokenError::Invalid)?;
+                let keys = ring.verifying_key(&kid).await.ok_or(TokenError::Invalid)?;
+                let key = &keys.verifying[&kid];
+                if key.retired(Utc::now()) {
+                    return Err(TokenError::Invalid);
+                }
+                jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation(Algorithm::EdDSA))
+                    .map_err(|_| TokenError::Invalid)?
+                    .claims
+            }
+        };
         if claims.typ != typ {
             return Err(TokenError::Invalid);
         }
         Ok(claims)
     }
+}
+
+fn validation(algorithm: Algorithm) -> Validation {
+    let mut validation = Validation::new(algorithm);
+    validation.leeway = LEEWAY_SECONDS as u64;
+    validation.set_required_spec_claims(&["exp"]);
+    validation
 }
 
 /// The compact JWS that `jsonwebtoken::encode` makes, signed with a key built
@@ -163,26 +312,6 @@ fn sign_ed25519(header: &Header, claims: &Claims, key: &ed25519_dalek::SigningKe
     let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims));
     let signature = key.sign(message.as_bytes());
     Ok(format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
-}
-
-/// The Ed25519 seed, created once. Concurrent first starts race on the
-/// primary key; everyone then reads the winner's key.
-async fn signing_seed(db: &Db) -> anyhow::Result<(String, [u8; 32])> {
-    let mut seed = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut seed);
-    let kid = uuid::Uuid::new_v4().to_string();
-    let (kid, secret): (String, String) = on_pool!(db, pool => {
-        sqlx::query("INSERT INTO signing_keys (id, kid, secret, created_at) VALUES ('primary', $1, $2, $3) ON CONFLICT (id) DO NOTHING")
-            .bind(&kid)
-            .bind(URL_SAFE_NO_PAD.encode(seed))
-            .bind(chrono::Utc::now().to_rfc3339())
-            .execute(pool)
-            .await?;
-        sqlx::query_as("SELECT kid, secret FROM signing_keys WHERE id = 'primary'").fetch_one(pool).await?
-    });
-    let bytes = URL_SAFE_NO_PAD.decode(secret)?;
-    let seed: [u8; 32] = bytes.try_into().map_err(|_| anyhow::anyhow!("stored signing key has the wrong length"))?;
-    Ok((kid, seed))
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    axum::Json(state.tokens.jwks().clone()).into_response()
+    axum::Json(state.tokens.jwks()).into_response()
 }
 
 async fn metrics_text() -> String {

@@ -66,6 +66,7 @@ fn admin_create(database_url: &str, email: &str, password: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
         .args(["admin", "create", "--email", email, "--name", "Cli Admin"])
         .env("DATABASE_URL", database_url)
+        .env("ROSTER_MASTER_KEY", MASTER_KEY)
         .env("RUST_LOG", "error")
         .env_remove("KAFKA_BROKERS")
         .env_remove("ADMIN_SECRET_CODE")

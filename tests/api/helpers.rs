@@ -36,6 +36,9 @@ macro_rules! on_both_backends {
 
 pub const PASSWORD: &str = "Str0ng!pass";
 pub const ADMIN_SECRET: &str = "let-me-in";
+/// Seals the signing keys of every test database (32 bytes, base64); child
+/// processes get it as ROSTER_MASTER_KEY.
+pub const MASTER_KEY: &str = "dGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE=";
 
 pub fn pg_server_url() -> String {
     std::env::var("ROSTER_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
@@ -75,6 +78,7 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.admin_secret_code = Some(ADMIN_SECRET.into());
     settings.access_token_secret = None;
     settings.refresh_token_secret = None;
+    settings.master_key = roster::config::MasterKeySource::Value(MASTER_KEY.into());
     settings.login_max_failed_attempts = 3;
     settings.login_lock_seconds = 600;
     settings
@@ -348,6 +352,7 @@ pub async fn start_server(database_url: &str, env: &[(&str, &str)]) -> Server {
         .env("ROSTER_ADDR", format!("127.0.0.1:{port}"))
         .env("RUST_LOG", "warn")
         .env("ADMIN_SECRET_CODE", ADMIN_SECRET)
+        .env("ROSTER_MASTER_KEY", MASTER_KEY)
         .env_remove("KAFKA_BROKERS")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());

@@ -27,5 +27,6 @@ mod poisoned_events;
 mod publishing;
 mod search;
 mod seeding;
+mod signing_keys;
 mod startup_checks;
 mod text_hygiene;
