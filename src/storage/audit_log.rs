@@ -109,7 +109,7 @@ impl Db {
             // committed: only show transactions older than every running one
             // (as the commit-order reader does), so a later page cannot gain
             // an event below the cursor.
-            clause.push_str(" AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())");
+            clause.push_str(" AND transaction_id < (SELECT roster_commit_horizon())");
         }
         args.push(query.limit.into());
         let order = match query.order {

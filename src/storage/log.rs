@@ -3,8 +3,10 @@
 //! PostgreSQL assigns `position` at insert but rows become visible at commit,
 //! so a reader that only remembered the highest position would skip a lower
 //! one that commits later. Readers therefore only take rows of transactions
-//! older than every transaction still running (`pg_snapshot_xmin`) and order
-//! by (transaction id, position); that pair is the checkpoint. SQLite
+//! older than every transaction of this database still running
+//! (`roster_commit_horizon()`, migration 0015: `pg_snapshot_xmin` without
+//! the other databases' transactions) and order by (transaction id,
+//! position); that pair is the checkpoint. SQLite
 //! serialises writers, so there position order is commit order.
 
 use projections::StoredEvent;
@@ -53,7 +55,7 @@ const PG_AFTER: &str = concat!(
     pg_columns!(),
     " FROM events \
     WHERE (transaction_id, position) > ($1::text::xid8, $2) \
-      AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+      AND transaction_id < (SELECT roster_commit_horizon()) \
     ORDER BY transaction_id, position LIMIT $3"
 );
 
@@ -292,7 +294,7 @@ impl Db {
 impl Db {
     /// Where a reader starts to see only what commits from now on.
     pub async fn end_of_log(&self) -> Result<CommitPoint, sqlx::Error> {
-        self.latest_point("WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())").await
+        self.latest_point("WHERE transaction_id < (SELECT roster_commit_horizon())").await
     }
 
     /// The last event committed so far, whether or not older transactions are
@@ -331,7 +333,7 @@ impl Db {
             Db::Postgres(pool) => {
                 // Every transaction still running is at or above xmin.
                 let txid: String = sqlx::query_scalar(
-                    "SELECT least(min(transaction_id), pg_snapshot_xmin(pg_current_snapshot()))::text \
+                    "SELECT least(min(transaction_id), (SELECT roster_commit_horizon()))::text \
                      FROM events WHERE position > $1",
                 )
                 .bind(position)

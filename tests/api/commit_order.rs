@@ -91,3 +91,38 @@ async fn reader_never_skips_a_late_commit(backend: Backend) {
 }
 
 on_both_backends!(reader_never_skips_a_late_commit);
+
+/// Transaction ids are cluster-wide, but a transaction in another database
+/// cannot write this log: a long one there (a dump, an index build, another
+/// deployment's replay) must not hold this database's readers back, while a
+/// long one here still must.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_transaction_in_another_database_does_not_hold_readers_back() {
+    let app = spawn_app(Backend::Postgres).await;
+    let elsewhere = fresh_database(Backend::Postgres).await;
+    let other = sqlx::PgPool::connect(&elsewhere.url).await.unwrap();
+    let mut long = other.begin().await.unwrap();
+    sqlx::query("SELECT pg_current_xact_id()").execute(&mut *long).await.unwrap();
+
+    // Read-your-writes waits for the projection, which reads below the horizon.
+    let user = app.sign_up("Not Held Back", "not-held-back@example.com").await;
+    let profile = app.get("/user/v1/user/read", Some(&user.access_token)).await;
+    assert_eq!(profile.status, reqwest::StatusCode::OK, "{}", profile.body);
+    let end = app.state.db.end_of_log().await.unwrap();
+    let last = app.state.db.last_committed_point().await.unwrap();
+    assert_eq!(end, last, "the horizon passes the foreign transaction");
+
+    // A transaction of this database that holds an id keeps the horizon below it.
+    let mut here = match &app.state.db {
+        Db::Postgres(pool) => pool.begin().await.unwrap(),
+        Db::Sqlite(_) => unreachable!(),
+    };
+    sqlx::query("SELECT pg_current_xact_id()").execute(&mut *here).await.unwrap();
+    insert(&app.state.db, "after-local-open", 1).await;
+    let end = app.state.db.end_of_log().await.unwrap();
+    let last = app.state.db.last_committed_point().await.unwrap();
+    assert!(end < last, "an open local transaction must hold the horizon: {end:?} vs {last:?}");
+    here.rollback().await.unwrap();
+    long.rollback().await.unwrap();
+    other.close().await;
+}
