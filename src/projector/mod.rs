@@ -74,6 +74,10 @@ pub enum Visibility {
     Skipped(Vec<String>),
 }
 
+fn report_lag(projection: &'static str, events: i64) {
+    metrics::gauge!(crate::telemetry::PROJECTION_LAG, "projection" => projection).set(events as f64);
+}
+
 /// The end of the log, read once for all runners woken together: a write
 /// wakes every runner, and each used to ask for the end of the log itself.
 /// A reading is shared only with runners that woke before it was started,
@@ -170,7 +174,12 @@ impl Projector {
                     for projection in self.projections.iter().cloned() {
                         let this = self.clone();
                         let leading = leading.clone();
-                        tokio::spawn(async move { this.run(projection, leading).await });
+                        tokio::spawn(async move {
+                            this.run(projection.as_ref(), leading).await;
+                            // A runner that stopped (shutdown, lost lead) no
+                            // longer knows; the leader reports from now on.
+                            report_lag(projection.name(), 0);
+                        });
                     }
                     loop {
                         tokio::select! {
@@ -234,7 +243,7 @@ impl Projector {
         Ok(())
     }
 
-    async fn run(&self, projection: Arc<dyn Projection>, stop: CancelToken) {
+    async fn run(&self, projection: &dyn Projection, stop: CancelToken) {
         let mut failures = 0u32;
         let mut cursor: Option<Cursor> = None;
         let mut woke_at = Instant::now();
@@ -247,7 +256,7 @@ impl Projector {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.catch_up_once(projection.as_ref(), &mut cursor, woke_at).await {
+            match self.catch_up_once(projection, &mut cursor, woke_at).await {
                 Ok(0) => {
                     failures = 0;
                     tokio::select! {
@@ -274,7 +283,7 @@ impl Projector {
                 Err(error) if failures + 1 >= isolation::ISOLATE_AFTER && isolation::blames_the_event(&error) => {
                     // The batch keeps failing: find the event(s) at fault.
                     cursor = None;
-                    match self.isolate(projection.as_ref()).await {
+                    match self.isolate(projection).await {
                         Ok(_) => failures = 0,
                         Err(error) => {
                             failures += 1;
@@ -335,10 +344,14 @@ impl Projector {
                 next = Cursor { read: reached, stored: reached, stored_at: Instant::now() };
             }
             *cursor = Some(next);
+            report_lag(name, reached.events_until(end));
             return Ok(0);
         }
+        // Before applying too, so a batch that keeps failing shows as lag.
+        report_lag(name, current.read.events_until(end));
         self.apply(projection, current.stored, &entries, reached).await?;
         *cursor = Some(Cursor { read: reached, stored: reached, stored_at: Instant::now() });
+        report_lag(name, reached.events_until(end));
         Ok(entries.len())
     }
 

@@ -131,6 +131,23 @@ impl Publisher {
     fn set_active(&self, active: bool) {
         self.status.send_modify(|s| s.active = active);
         metrics::gauge!("roster_publisher_active").set(if active { 1.0 } else { 0.0 });
+        if !active {
+            // The active instance reports the lag; a standby has none of its own.
+            report_lag(0);
+        }
+    }
+
+    /// Measures what is not yet published: two small queries, run when the
+    /// publisher takes the lead, after a full batch and after a failure
+    /// (at most once per backoff), never per event.
+    async fn measure_lag(&self, published: Option<CommitPoint>) {
+        let published = match published {
+            Some(point) => Ok(point),
+            None => self.db.checkpoint(CHECKPOINT).await,
+        };
+        if let (Ok(published), Ok(end)) = (published, self.db.end_of_log().await) {
+            report_lag(published.events_until(end));
+        }
     }
 
     /// Returns true when stopped, false when leadership was lost.
@@ -140,6 +157,7 @@ impl Publisher {
         // A new lead starts with a fresh producer (the last one may be stuck).
         let mut producer: Option<FutureProducer> = None;
         let mut last_lease_check = tokio::time::Instant::now();
+        self.measure_lag(None).await;
         loop {
             if stop.is_cancelled() {
                 leadership.release().await;
@@ -205,6 +223,7 @@ impl Publisher {
                         s.last_error = Some(message);
                     });
                     metrics::counter!("roster_publisher_failures_total").increment(1);
+                    self.measure_lag(None).await;
                     (Duration::from_millis(100) * 2u32.pow(failures.min(6))).min(MAX_BACKOFF)
                 }
             };
@@ -266,6 +285,7 @@ impl Publisher {
         self.status.send_modify(|s| s.published = from);
         let entries = self.db.events_after(from, BATCH).await?;
         let Some(last) = entries.last().map(|e| e.point) else {
+            report_lag(0);
             return Ok(0);
         };
         let mut records = Vec::with_capacity(entries.len());
@@ -285,6 +305,12 @@ impl Publisher {
         }
         self.status.send_modify(|s| s.published = last);
         metrics::counter!("roster_published_events_total").increment(entries.len() as u64);
+        if entries.len() < BATCH as usize {
+            // The read reached the end of the log.
+            report_lag(0);
+        } else {
+            self.measure_lag(Some(last)).await;
+        }
         Ok(entries.len())
     }
 
@@ -310,6 +336,10 @@ impl Publisher {
             headers: vec![("content-type", "application/json".to_string())],
         }))
     }
+}
+
+fn report_lag(events: i64) {
+    metrics::gauge!(crate::telemetry::PUBLISHER_LAG).set(events as f64);
 }
 
 /// The broker's topics (metadata requests are blocking in librdkafka).

@@ -21,6 +21,17 @@ pub struct CommitPoint {
     pub position: i64,
 }
 
+impl CommitPoint {
+    /// How many events lie after `self` up to `end`, counted as the
+    /// difference of positions: gaps left by writes that rolled back count
+    /// too, so it is an upper bound (exact when there are none). On
+    /// PostgreSQL commit order and position order can disagree by a few
+    /// events, hence the floor at zero.
+    pub fn events_until(self, end: CommitPoint) -> i64 {
+        (end.position - self.position).max(0)
+    }
+}
+
 pub struct LogEntry {
     pub point: CommitPoint,
     pub event: StoredEvent,

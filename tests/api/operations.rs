@@ -55,6 +55,13 @@ async fn health_metrics_jwks_and_correlation(backend: Backend) {
         metrics.contains("roster_http_request_duration_seconds_bucket{"),
         "request duration is a histogram: {metrics}"
     );
+    // Every read model reports its lag. The recorder is shared by the tests
+    // of this process, so only the shape and range are certain here; exact
+    // values are checked against a server of its own below.
+    for projection in app.state.projector.names() {
+        let lag = gauge(&metrics, &format!("roster_projection_lag_events{{projection=\"{projection}\"}}"));
+        assert!(lag.is_some_and(|lag| lag >= 0.0 && lag.fract() == 0.0), "{projection}: {metrics}");
+    }
 
     let jwks = app.get("/.well-known/jwks.json", None).await;
     let key = &jwks.body["keys"][0];
@@ -117,8 +124,65 @@ async fn bootstrap_is_idempotent_across_restarts(backend: Backend) {
     assert_eq!(roles, 7);
 }
 
+/// The value of the sample named `series` (name and labels as printed).
+fn gauge(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The lag gauges, on a server of its own (the recorder is per process):
+/// the read models catch up to zero, while a publisher whose broker is away
+/// shows every event of the log as unpublished, and more after a write.
+async fn lag_gauges_show_what_is_not_yet_applied_or_published(backend: Backend) {
+    let database = fresh_database(backend).await;
+    // Nothing listens on a port just freed: the broker is unreachable.
+    let broker = format!("127.0.0.1:{}", free_port());
+    let server = start_server(&database.url, &[("KAFKA_BROKERS", broker.as_str())]).await;
+    let client = reqwest::Client::new();
+    let metrics =
+        || async { client.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap() };
+    let wait_for = |what: &'static str, holds: Box<dyn Fn(&str) -> bool>| {
+        let metrics = &metrics;
+        async move {
+            let started = std::time::Instant::now();
+            loop {
+                let text = metrics().await;
+                if holds(&text) {
+                    return text;
+                }
+                assert!(started.elapsed() < std::time::Duration::from_secs(40), "{what}: {text}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let text =
+        wait_for("publisher lag reported", Box::new(|t| gauge(t, "roster_publisher_lag_events").is_some())).await;
+    let before = gauge(&text, "roster_publisher_lag_events").unwrap();
+    // The bootstrap wrote the default organisation, roles and permissions.
+    assert!(before >= 20.0, "nothing is published: {text}");
+
+    let reply = client
+        .post(format!("{}/user/v1/account/create", server.base))
+        .json(&json!({"name": "Lag Watcher", "email": "lag@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+
+    // A sign-up appends its claims and the registration: at least two more.
+    let text = wait_for(
+        "publisher lag grows",
+        Box::new(move |t| gauge(t, "roster_publisher_lag_events").is_some_and(|lag| lag >= before + 2.0)),
+    )
+    .await;
+    for projection in ["users", "organizations", "roles", "permissions", "role_requests"] {
+        let series = format!("roster_projection_lag_events{{projection=\"{projection}\"}}");
+        assert_eq!(gauge(&text, &series), Some(0.0), "{projection} caught up: {text}");
+    }
+}
+
 on_both_backends!(
     health_metrics_jwks_and_correlation,
+    lag_gauges_show_what_is_not_yet_applied_or_published,
     hs256_secrets_make_elevate_compatible_tokens,
     bootstrap_is_idempotent_across_restarts,
 );
