@@ -44,6 +44,11 @@ async fn health_metrics_jwks_and_correlation(backend: Backend) {
     assert_eq!(metadata["correlation_id"], "update-42");
     assert_eq!(metadata["dialect"], "elevate");
     assert_eq!(metadata["actor_id"], s.user["uuid"]);
+    // Every ELEVATE route names its dialect, not only those under `/user/v1/user/`.
+    let sign_up: String = roster::on_pool!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT CAST(metadata AS TEXT) FROM events WHERE event_type = 'UserRegistered' ORDER BY position DESC LIMIT 1").fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&sign_up).unwrap()["dialect"], "elevate", "{sign_up}");
 
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("roster_http_requests_total"), "{metrics}");
