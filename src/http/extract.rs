@@ -49,11 +49,16 @@ fn typed_body<T: DeserializeOwned>(value: Value) -> Result<T, AppError> {
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let param = if path == "." { "body".to_string() } else { path };
-        AppError::BadRequest {
-            message: "Invalid request body".into(),
-            errors: vec![FieldError { param, msg: error.inner().to_string() }],
-        }
+        let msg = error.inner().to_string();
+        // A missing field's path is the object that lacks it: name the field.
+        let missing = msg.strip_prefix("missing field `").and_then(|rest| rest.split_once('`')).map(|(name, _)| name);
+        let param = match (path.as_str(), missing) {
+            (".", Some(name)) => name.to_string(),
+            (_, Some(name)) => format!("{path}.{name}"),
+            (".", None) => "body".to_string(),
+            (_, None) => path,
+        };
+        AppError::BadRequest { message: "Invalid request body".into(), errors: vec![FieldError { param, msg }] }
     })
 }
 
