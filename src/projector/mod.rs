@@ -19,7 +19,7 @@ pub use isolation::RetryReport;
 pub use rebuild::RebuildFailed;
 
 use crate::leadership::{self, Leadership};
-use crate::storage::log::{CommitPoint, LogEntry, ADVANCE_CHECKPOINT};
+use crate::storage::log::{CommitPoint, LogEnds, LogEntry, ADVANCE_CHECKPOINT};
 use crate::storage::{begin_write, Db};
 use crate::{bind_values, on_pool};
 
@@ -84,21 +84,21 @@ fn report_lag(projection: &'static str, events: i64) {
 /// so it covers every write that woke them.
 #[derive(Default)]
 struct SharedLogEnd {
-    last: tokio::sync::Mutex<Option<(Instant, CommitPoint)>>,
+    last: tokio::sync::Mutex<Option<(Instant, LogEnds)>>,
 }
 
 impl SharedLogEnd {
-    async fn since(&self, db: &Db, woke_at: Instant) -> Result<CommitPoint, sqlx::Error> {
+    async fn since(&self, db: &Db, woke_at: Instant) -> Result<LogEnds, sqlx::Error> {
         let mut last = self.last.lock().await;
-        if let Some((started, end)) = *last {
+        if let Some((started, ends)) = *last {
             if started >= woke_at {
-                return Ok(end);
+                return Ok(ends);
             }
         }
         let started = Instant::now();
-        let end = db.end_of_log().await?;
-        *last = Some((started, end));
-        Ok(end)
+        let ends = db.log_ends().await?;
+        *last = Some((started, ends));
+        Ok(ends)
     }
 }
 
@@ -325,7 +325,8 @@ impl Projector {
                 Cursor { read: stored, stored, stored_at: Instant::now() }
             }
         };
-        let end = self.log_end.since(&self.db, woke_at).await?;
+        let ends = self.log_end.since(&self.db, woke_at).await?;
+        let end = ends.readable;
         let (entries, reached) =
             self.db.events_of_types_up_to(current.read, end, projection.aggregate_types(), BATCH).await?;
         if entries.is_empty() {
@@ -344,14 +345,14 @@ impl Projector {
                 next = Cursor { read: reached, stored: reached, stored_at: Instant::now() };
             }
             *cursor = Some(next);
-            report_lag(name, reached.events_until(end));
+            report_lag(name, reached.events_until(ends.last_position));
             return Ok(0);
         }
         // Before applying too, so a batch that keeps failing shows as lag.
-        report_lag(name, current.read.events_until(end));
+        report_lag(name, current.read.events_until(ends.last_position));
         self.apply(projection, current.stored, &entries, reached).await?;
         *cursor = Some(Cursor { read: reached, stored: reached, stored_at: Instant::now() });
-        report_lag(name, reached.events_until(end));
+        report_lag(name, reached.events_until(ends.last_position));
         Ok(entries.len())
     }
 

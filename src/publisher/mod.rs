@@ -41,6 +41,8 @@ pub const CHECKPOINT: &str = "publisher:kafka";
 const BATCH: i64 = 500;
 const IDLE_POLL: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often an idle publisher measures its lag (see `measure_lag`).
+const IDLE_LAG_CHECK: Duration = Duration::from_secs(1);
 
 /// Every aggregate type in the domain; their topics are created at start.
 pub const AGGREGATE_TYPES: &[&str] =
@@ -137,16 +139,18 @@ impl Publisher {
         }
     }
 
-    /// Measures what is not yet published: two small queries, run when the
-    /// publisher takes the lead, after a full batch and after a failure
-    /// (at most once per backoff), never per event.
+    /// Measures what is not yet published, against the last committed
+    /// event (not the readable end: a transaction open elsewhere in the
+    /// cluster holds the reader back, and that should show). Run when the
+    /// publisher takes the lead, after each batch, after a failure (at most
+    /// once per backoff) and at most once a second while idle; never per event.
     async fn measure_lag(&self, published: Option<CommitPoint>) {
         let published = match published {
             Some(point) => Ok(point),
             None => self.db.checkpoint(CHECKPOINT).await,
         };
-        if let (Ok(published), Ok(end)) = (published, self.db.end_of_log().await) {
-            report_lag(published.events_until(end));
+        if let (Ok(published), Ok(last)) = (published, self.db.last_committed_point().await) {
+            report_lag(published.events_until(last.position));
         }
     }
 
@@ -158,6 +162,7 @@ impl Publisher {
         let mut producer: Option<FutureProducer> = None;
         let mut last_lease_check = tokio::time::Instant::now();
         self.measure_lag(None).await;
+        let mut last_lag_check = tokio::time::Instant::now();
         loop {
             if stop.is_cancelled() {
                 leadership.release().await;
@@ -195,6 +200,10 @@ impl Publisher {
                     });
                     if published > 0 {
                         continue;
+                    }
+                    if last_lag_check.elapsed() >= IDLE_LAG_CHECK {
+                        self.measure_lag(None).await;
+                        last_lag_check = tokio::time::Instant::now();
                     }
                     IDLE_POLL
                 }
@@ -285,7 +294,6 @@ impl Publisher {
         self.status.send_modify(|s| s.published = from);
         let entries = self.db.events_after(from, BATCH).await?;
         let Some(last) = entries.last().map(|e| e.point) else {
-            report_lag(0);
             return Ok(0);
         };
         let mut records = Vec::with_capacity(entries.len());
@@ -305,12 +313,7 @@ impl Publisher {
         }
         self.status.send_modify(|s| s.published = last);
         metrics::counter!("roster_published_events_total").increment(entries.len() as u64);
-        if entries.len() < BATCH as usize {
-            // The read reached the end of the log.
-            report_lag(0);
-        } else {
-            self.measure_lag(Some(last)).await;
-        }
+        self.measure_lag(Some(last)).await;
         Ok(entries.len())
     }
 

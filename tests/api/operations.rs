@@ -183,6 +183,34 @@ async fn lag_gauges_show_what_is_not_yet_applied_or_published(backend: Backend) 
         let series = format!("roster_projection_lag_events{{projection=\"{projection}\"}}");
         assert_eq!(gauge(&text, &series), Some(0.0), "{projection} caught up: {text}");
     }
+
+    if backend == Backend::Postgres {
+        // A transaction open elsewhere (in any database of the cluster) keeps
+        // the commit-order readers below it: what is written meanwhile is
+        // committed but not applied, and the gauge says so until it ends.
+        // Events are written directly, so the stall (which every test on
+        // this server shares) lasts only until the gauge has shown it.
+        use sqlx::Connection;
+        let mut holder = sqlx::PgConnection::connect(&database.url).await.unwrap();
+        let mut writer = sqlx::PgConnection::connect(&database.url).await.unwrap();
+        let mut open = holder.begin().await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()").execute(&mut *open).await.unwrap();
+        for sequence in 1..=3i64 {
+            sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+                 VALUES ('probe', 'lag', $1, 'Probed', '1', '{}', '{}')",
+            )
+            .bind(sequence)
+            .execute(&mut writer)
+            .await
+            .unwrap();
+        }
+        let users = "roster_projection_lag_events{projection=\"users\"}";
+        let held = wait_for("lag while a transaction is open", Box::new(move |t| gauge(t, users) >= Some(3.0))).await;
+        open.rollback().await.unwrap();
+        wait_for("lag back to zero", Box::new(move |t| gauge(t, users) == Some(0.0))).await;
+        assert!(gauge(&held, users) >= Some(3.0));
+    }
 }
 
 on_both_backends!(
