@@ -171,7 +171,8 @@ impl Projector {
                         tracing::error!(%error, "could not finish what a replay left undone");
                     }
                     let leading = stop.child_token();
-                    for projection in self.projections.iter().cloned() {
+                    for projection in self.projections.iter() {
+                        let projection = Arc::clone(projection);
                         let this = self.clone();
                         let leading = leading.clone();
                         tokio::spawn(async move {
