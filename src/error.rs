@@ -26,7 +26,8 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("{status}: {message}")]
+    /// The status is the response's; the message alone is what clients read.
+    #[error("{message}")]
     Http { status: u16, message: String },
     #[error("Service temporarily busy, please retry")]
     Busy,

@@ -39,6 +39,14 @@ pub const HTTP_REQUEST_DURATION: &str = "roster_http_request_duration_seconds";
 const HTTP_REQUEST_DURATION_BUCKETS: &[f64] =
     &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
+/// Events in the log beyond a projection's checkpoint (label `projection`),
+/// as its runner last saw the end of the log: set after every read of a
+/// batch and after applying it, so no query is added for it.
+pub const PROJECTION_LAG: &str = "roster_projection_lag_events";
+
+/// Events in the log the Kafka publisher has not had acknowledged yet.
+pub const PUBLISHER_LAG: &str = "roster_publisher_lag_events";
+
 /// The process-wide metrics recorder (installed once, even with several apps in one test process).
 pub fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
@@ -49,11 +49,16 @@ fn typed_body<T: DeserializeOwned>(value: Value) -> Result<T, AppError> {
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let param = if path == "." { "body".to_string() } else { path };
-        AppError::BadRequest {
-            message: "Invalid request body".into(),
-            errors: vec![FieldError { param, msg: error.inner().to_string() }],
-        }
+        let msg = error.inner().to_string();
+        // A missing field's path is the object that lacks it: name the field.
+        let missing = msg.strip_prefix("missing field `").and_then(|rest| rest.split_once('`')).map(|(name, _)| name);
+        let param = match (path.as_str(), missing) {
+            (".", Some(name)) => name.to_string(),
+            (_, Some(name)) => format!("{path}.{name}"),
+            (".", None) => "body".to_string(),
+            (_, None) => path,
+        };
+        AppError::BadRequest { message: "Invalid request body".into(), errors: vec![FieldError { param, msg }] }
     })
 }
 
@@ -76,7 +81,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
         let correlation_id =
             parts.headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
         let client_addr = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-        let path = parts.uri.path();
+        // Inside a nested router `uri` has lost its prefix (`/user/v1`);
+        // the dialect is named by the path the client sent.
+        let path = parts.extensions.get::<OriginalUri>().map_or(parts.uri.path(), |original| original.0.path());
         let dialect = if path.starts_with("/user/") {
             "elevate"
         } else if path.starts_with("/api/v5/") {

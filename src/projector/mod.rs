@@ -19,7 +19,7 @@ pub use isolation::RetryReport;
 pub use rebuild::RebuildFailed;
 
 use crate::leadership::{self, Leadership};
-use crate::storage::log::{CommitPoint, LogEntry, ADVANCE_CHECKPOINT};
+use crate::storage::log::{CommitPoint, LogEnds, LogEntry, ADVANCE_CHECKPOINT};
 use crate::storage::{begin_write, Db};
 use crate::{bind_values, on_pool};
 
@@ -74,27 +74,31 @@ pub enum Visibility {
     Skipped(Vec<String>),
 }
 
+fn report_lag(projection: &'static str, events: i64) {
+    metrics::gauge!(crate::telemetry::PROJECTION_LAG, "projection" => projection).set(events as f64);
+}
+
 /// The end of the log, read once for all runners woken together: a write
 /// wakes every runner, and each used to ask for the end of the log itself.
 /// A reading is shared only with runners that woke before it was started,
 /// so it covers every write that woke them.
 #[derive(Default)]
 struct SharedLogEnd {
-    last: tokio::sync::Mutex<Option<(Instant, CommitPoint)>>,
+    last: tokio::sync::Mutex<Option<(Instant, LogEnds)>>,
 }
 
 impl SharedLogEnd {
-    async fn since(&self, db: &Db, woke_at: Instant) -> Result<CommitPoint, sqlx::Error> {
+    async fn since(&self, db: &Db, woke_at: Instant) -> Result<LogEnds, sqlx::Error> {
         let mut last = self.last.lock().await;
-        if let Some((started, end)) = *last {
+        if let Some((started, ends)) = *last {
             if started >= woke_at {
-                return Ok(end);
+                return Ok(ends);
             }
         }
         let started = Instant::now();
-        let end = db.end_of_log().await?;
-        *last = Some((started, end));
-        Ok(end)
+        let ends = db.log_ends().await?;
+        *last = Some((started, ends));
+        Ok(ends)
     }
 }
 
@@ -167,10 +171,16 @@ impl Projector {
                         tracing::error!(%error, "could not finish what a replay left undone");
                     }
                     let leading = stop.child_token();
-                    for projection in self.projections.iter().cloned() {
+                    for projection in self.projections.iter() {
+                        let projection = Arc::clone(projection);
                         let this = self.clone();
                         let leading = leading.clone();
-                        tokio::spawn(async move { this.run(projection, leading).await });
+                        tokio::spawn(async move {
+                            this.run(projection.as_ref(), leading).await;
+                            // A runner that stopped (shutdown, lost lead) no
+                            // longer knows; the leader reports from now on.
+                            report_lag(projection.name(), 0);
+                        });
                     }
                     loop {
                         tokio::select! {
@@ -234,7 +244,7 @@ impl Projector {
         Ok(())
     }
 
-    async fn run(&self, projection: Arc<dyn Projection>, stop: CancelToken) {
+    async fn run(&self, projection: &dyn Projection, stop: CancelToken) {
         let mut failures = 0u32;
         let mut cursor: Option<Cursor> = None;
         let mut woke_at = Instant::now();
@@ -247,7 +257,7 @@ impl Projector {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.catch_up_once(projection.as_ref(), &mut cursor, woke_at).await {
+            match self.catch_up_once(projection, &mut cursor, woke_at).await {
                 Ok(0) => {
                     failures = 0;
                     tokio::select! {
@@ -274,7 +284,7 @@ impl Projector {
                 Err(error) if failures + 1 >= isolation::ISOLATE_AFTER && isolation::blames_the_event(&error) => {
                     // The batch keeps failing: find the event(s) at fault.
                     cursor = None;
-                    match self.isolate(projection.as_ref()).await {
+                    match self.isolate(projection).await {
                         Ok(_) => failures = 0,
                         Err(error) => {
                             failures += 1;
@@ -316,7 +326,8 @@ impl Projector {
                 Cursor { read: stored, stored, stored_at: Instant::now() }
             }
         };
-        let end = self.log_end.since(&self.db, woke_at).await?;
+        let ends = self.log_end.since(&self.db, woke_at).await?;
+        let end = ends.readable;
         let (entries, reached) =
             self.db.events_of_types_up_to(current.read, end, projection.aggregate_types(), BATCH).await?;
         if entries.is_empty() {
@@ -335,10 +346,14 @@ impl Projector {
                 next = Cursor { read: reached, stored: reached, stored_at: Instant::now() };
             }
             *cursor = Some(next);
+            report_lag(name, reached.events_until(ends.last_position));
             return Ok(0);
         }
+        // Before applying too, so a batch that keeps failing shows as lag.
+        report_lag(name, current.read.events_until(ends.last_position));
         self.apply(projection, current.stored, &entries, reached).await?;
         *cursor = Some(Cursor { read: reached, stored: reached, stored_at: Instant::now() });
+        report_lag(name, reached.events_until(ends.last_position));
         Ok(entries.len())
     }
 

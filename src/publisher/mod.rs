@@ -41,6 +41,8 @@ pub const CHECKPOINT: &str = "publisher:kafka";
 const BATCH: i64 = 500;
 const IDLE_POLL: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// How often an idle publisher measures its lag (see `measure_lag`).
+const IDLE_LAG_CHECK: Duration = Duration::from_secs(1);
 
 /// Every aggregate type in the domain; their topics are created at start.
 pub const AGGREGATE_TYPES: &[&str] =
@@ -131,6 +133,25 @@ impl Publisher {
     fn set_active(&self, active: bool) {
         self.status.send_modify(|s| s.active = active);
         metrics::gauge!("roster_publisher_active").set(if active { 1.0 } else { 0.0 });
+        if !active {
+            // The active instance reports the lag; a standby has none of its own.
+            report_lag(0);
+        }
+    }
+
+    /// Measures what is not yet published, against the last committed
+    /// event (not the readable end: a transaction open elsewhere in the
+    /// cluster holds the reader back, and that should show). Run when the
+    /// publisher takes the lead, after each batch, after a failure (at most
+    /// once per backoff) and at most once a second while idle; never per event.
+    async fn measure_lag(&self, published: Option<CommitPoint>) {
+        let published = match published {
+            Some(point) => Ok(point),
+            None => self.db.checkpoint(CHECKPOINT).await,
+        };
+        if let (Ok(published), Ok(last)) = (published, self.db.last_committed_point().await) {
+            report_lag(published.events_until(last.position));
+        }
     }
 
     /// Returns true when stopped, false when leadership was lost.
@@ -140,6 +161,8 @@ impl Publisher {
         // A new lead starts with a fresh producer (the last one may be stuck).
         let mut producer: Option<FutureProducer> = None;
         let mut last_lease_check = tokio::time::Instant::now();
+        self.measure_lag(None).await;
+        let mut last_lag_check = tokio::time::Instant::now();
         loop {
             if stop.is_cancelled() {
                 leadership.release().await;
@@ -178,6 +201,10 @@ impl Publisher {
                     if published > 0 {
                         continue;
                     }
+                    if last_lag_check.elapsed() >= IDLE_LAG_CHECK {
+                        self.measure_lag(None).await;
+                        last_lag_check = tokio::time::Instant::now();
+                    }
                     IDLE_POLL
                 }
                 Err(PublishError::CheckpointMoved) => Duration::ZERO,
@@ -205,6 +232,7 @@ impl Publisher {
                         s.last_error = Some(message);
                     });
                     metrics::counter!("roster_publisher_failures_total").increment(1);
+                    self.measure_lag(None).await;
                     (Duration::from_millis(100) * 2u32.pow(failures.min(6))).min(MAX_BACKOFF)
                 }
             };
@@ -285,6 +313,7 @@ impl Publisher {
         }
         self.status.send_modify(|s| s.published = last);
         metrics::counter!("roster_published_events_total").increment(entries.len() as u64);
+        self.measure_lag(Some(last)).await;
         Ok(entries.len())
     }
 
@@ -310,6 +339,10 @@ impl Publisher {
             headers: vec![("content-type", "application/json".to_string())],
         }))
     }
+}
+
+fn report_lag(events: i64) {
+    metrics::gauge!(crate::telemetry::PUBLISHER_LAG).set(events as f64);
 }
 
 /// The broker's topics (metadata requests are blocking in librdkafka).

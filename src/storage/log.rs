@@ -23,6 +23,28 @@ pub struct CommitPoint {
     pub position: i64,
 }
 
+impl CommitPoint {
+    /// How many events lie after `self` up to the event at `last_position`,
+    /// counted as the difference of positions: gaps left by writes that
+    /// rolled back count too, so it is an upper bound (exact when there are
+    /// none). On PostgreSQL commit order and position order can disagree by
+    /// a few events, hence the floor at zero.
+    pub fn events_until(self, last_position: i64) -> i64 {
+        (last_position - self.position).max(0)
+    }
+}
+
+/// Where the log ends, for the lag gauges as well as the readers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogEnds {
+    /// What commit-order readers may read up to (`end_of_log`).
+    pub readable: CommitPoint,
+    /// The highest position committed. On PostgreSQL it runs ahead of
+    /// `readable` while any older transaction is open anywhere in the
+    /// cluster (readers wait below it), so lag counts what they wait for.
+    pub last_position: i64,
+}
+
 pub struct LogEntry {
     pub point: CommitPoint,
     pub event: StoredEvent,
@@ -295,6 +317,32 @@ impl Db {
     /// Where a reader starts to see only what commits from now on.
     pub async fn end_of_log(&self) -> Result<CommitPoint, sqlx::Error> {
         self.latest_point("WHERE transaction_id < (SELECT roster_commit_horizon())").await
+    }
+
+    /// `end_of_log` and the highest committed position, in one query.
+    pub async fn log_ends(&self) -> Result<LogEnds, sqlx::Error> {
+        match self {
+            Db::Postgres(pool) => {
+                // `max(position)` is read from the unique index on position.
+                let (txid, position, last): (Option<String>, Option<i64>, Option<i64>) = sqlx::query_as(
+                    "SELECT v.txid, v.position, (SELECT max(position) FROM events) AS last FROM (VALUES (1)) AS one(x) \
+                     LEFT JOIN LATERAL (SELECT transaction_id::text AS txid, position FROM events \
+                     WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+                     ORDER BY transaction_id DESC, position DESC LIMIT 1) v ON true",
+                )
+                .fetch_one(pool)
+                .await?;
+                let readable = match (txid, position) {
+                    (Some(txid), Some(position)) => commit_point(&txid, position)?,
+                    _ => CommitPoint::default(),
+                };
+                Ok(LogEnds { readable, last_position: last.unwrap_or(0).max(readable.position) })
+            }
+            Db::Sqlite(_) => {
+                let readable = self.end_of_log().await?;
+                Ok(LogEnds { readable, last_position: readable.position })
+            }
+        }
     }
 
     /// The last event committed so far, whether or not older transactions are

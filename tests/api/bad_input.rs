@@ -21,6 +21,12 @@ async fn malformed_bodies_get_4xx_in_the_envelope(backend: Backend) {
         assert_eq!(reply.status.as_u16(), status, "{what}: {}", reply.body);
         reply.assert_error_envelope(status);
     }
+    // A missing field is named (README, "Input rules"), not reported as `body`.
+    let missing = app.post(create, None, json!({"name": "x"})).await;
+    assert_eq!(missing.body["error"][0]["param"], "email", "{}", missing.body);
+    let admin = app.admin_session().await;
+    let no_id = app.post("/user/v1/rolePermissionMapping/create/2", Some(&admin.access_token), json!({})).await;
+    assert_eq!(no_id.body["error"][0]["param"], "permission_id", "{}", no_id.body);
     let wrong_type = app.raw(Method::POST, create, "text/plain", b"{}".to_vec()).await;
     wrong_type.assert_error_envelope(415);
 

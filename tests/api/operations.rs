@@ -44,6 +44,11 @@ async fn health_metrics_jwks_and_correlation(backend: Backend) {
     assert_eq!(metadata["correlation_id"], "update-42");
     assert_eq!(metadata["dialect"], "elevate");
     assert_eq!(metadata["actor_id"], s.user["uuid"]);
+    // Every ELEVATE route names its dialect, not only those under `/user/v1/user/`.
+    let sign_up: String = roster::on_pool!(&app.state.db, pool => {
+        sqlx::query_scalar("SELECT CAST(metadata AS TEXT) FROM events WHERE event_type = 'UserRegistered' ORDER BY position DESC LIMIT 1").fetch_one(pool).await.unwrap()
+    });
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&sign_up).unwrap()["dialect"], "elevate", "{sign_up}");
 
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("roster_http_requests_total"), "{metrics}");
@@ -55,6 +60,13 @@ async fn health_metrics_jwks_and_correlation(backend: Backend) {
         metrics.contains("roster_http_request_duration_seconds_bucket{"),
         "request duration is a histogram: {metrics}"
     );
+    // Every read model reports its lag. The recorder is shared by the tests
+    // of this process, so only the shape and range are certain here; exact
+    // values are checked against a server of its own below.
+    for projection in app.state.projector.names() {
+        let lag = gauge(&metrics, &format!("roster_projection_lag_events{{projection=\"{projection}\"}}"));
+        assert!(lag.is_some_and(|lag| lag >= 0.0 && lag.fract() == 0.0), "{projection}: {metrics}");
+    }
 
     let jwks = app.get("/.well-known/jwks.json", None).await;
     let key = &jwks.body["keys"][0];
@@ -117,8 +129,93 @@ async fn bootstrap_is_idempotent_across_restarts(backend: Backend) {
     assert_eq!(roles, 7);
 }
 
+/// The value of the sample named `series` (name and labels as printed).
+fn gauge(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The lag gauges, on a server of its own (the recorder is per process):
+/// the read models catch up to zero, while a publisher whose broker is away
+/// shows every event of the log as unpublished, and more after a write.
+async fn lag_gauges_show_what_is_not_yet_applied_or_published(backend: Backend) {
+    let database = fresh_database(backend).await;
+    // Nothing listens on a port just freed: the broker is unreachable.
+    let broker = format!("127.0.0.1:{}", free_port());
+    let server = start_server(&database.url, &[("KAFKA_BROKERS", broker.as_str())]).await;
+    let client = reqwest::Client::new();
+    let metrics =
+        || async { client.get(format!("{}/metrics", server.base)).send().await.unwrap().text().await.unwrap() };
+    let wait_for = |what: &'static str, holds: Box<dyn Fn(&str) -> bool>| {
+        let metrics = &metrics;
+        async move {
+            let started = std::time::Instant::now();
+            loop {
+                let text = metrics().await;
+                if holds(&text) {
+                    return text;
+                }
+                assert!(started.elapsed() < std::time::Duration::from_secs(40), "{what}: {text}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let text =
+        wait_for("publisher lag reported", Box::new(|t| gauge(t, "roster_publisher_lag_events").is_some())).await;
+    let before = gauge(&text, "roster_publisher_lag_events").unwrap();
+    // The bootstrap wrote the default organisation, roles and permissions.
+    assert!(before >= 20.0, "nothing is published: {text}");
+
+    let reply = client
+        .post(format!("{}/user/v1/account/create", server.base))
+        .json(&json!({"name": "Lag Watcher", "email": "lag@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::CREATED);
+
+    // A sign-up appends its claims and the registration: at least two more.
+    let text = wait_for(
+        "publisher lag grows",
+        Box::new(move |t| gauge(t, "roster_publisher_lag_events").is_some_and(|lag| lag >= before + 2.0)),
+    )
+    .await;
+    for projection in ["users", "organizations", "roles", "permissions", "role_requests"] {
+        let series = format!("roster_projection_lag_events{{projection=\"{projection}\"}}");
+        assert_eq!(gauge(&text, &series), Some(0.0), "{projection} caught up: {text}");
+    }
+
+    if backend == Backend::Postgres {
+        // A transaction open elsewhere (in any database of the cluster) keeps
+        // the commit-order readers below it: what is written meanwhile is
+        // committed but not applied, and the gauge says so until it ends.
+        // Events are written directly, so the stall (which every test on
+        // this server shares) lasts only until the gauge has shown it.
+        use sqlx::Connection;
+        let mut holder = sqlx::PgConnection::connect(&database.url).await.unwrap();
+        let mut writer = sqlx::PgConnection::connect(&database.url).await.unwrap();
+        let mut open = holder.begin().await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()").execute(&mut *open).await.unwrap();
+        for sequence in 1..=3i64 {
+            sqlx::query(
+                "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
+                 VALUES ('probe', 'lag', $1, 'Probed', '1', '{}', '{}')",
+            )
+            .bind(sequence)
+            .execute(&mut writer)
+            .await
+            .unwrap();
+        }
+        let users = "roster_projection_lag_events{projection=\"users\"}";
+        let held = wait_for("lag while a transaction is open", Box::new(move |t| gauge(t, users) >= Some(3.0))).await;
+        open.rollback().await.unwrap();
+        wait_for("lag back to zero", Box::new(move |t| gauge(t, users) == Some(0.0))).await;
+        assert!(gauge(&held, users) >= Some(3.0));
+    }
+}
+
 on_both_backends!(
     health_metrics_jwks_and_correlation,
+    lag_gauges_show_what_is_not_yet_applied_or_published,
     hs256_secrets_make_elevate_compatible_tokens,
     bootstrap_is_idempotent_across_restarts,
 );

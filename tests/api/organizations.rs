@@ -71,6 +71,7 @@ async fn request_approve_reject_flow(backend: Backend) {
     let again =
         app.post("/user/v1/organization/requestOrgRole", Some(&c.mentee.access_token), json!({"role": 6})).await;
     again.assert_error_envelope(406);
+    assert_eq!(again.body["message"], "Role change request is already pending", "no status in the message");
 
     let queue = app
         .post(
