@@ -293,6 +293,9 @@ impl Projector {
                         }
                     }
                 }
+                // The process is stopping and closed the pool under this batch:
+                // nothing failed, and a CLI's stderr stays one line.
+                Err(ProjectorError::Database(sqlx::Error::PoolClosed)) => return,
                 Err(error) => {
                     cursor = None;
                     failures += 1;

@@ -327,7 +327,7 @@ impl Db {
                 let (txid, position, last): (Option<String>, Option<i64>, Option<i64>) = sqlx::query_as(
                     "SELECT v.txid, v.position, (SELECT max(position) FROM events) AS last FROM (VALUES (1)) AS one(x) \
                      LEFT JOIN LATERAL (SELECT transaction_id::text AS txid, position FROM events \
-                     WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+                     WHERE transaction_id < (SELECT roster_commit_horizon()) \
                      ORDER BY transaction_id DESC, position DESC LIMIT 1) v ON true",
                 )
                 .fetch_one(pool)
