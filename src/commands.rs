@@ -1,25 +1,22 @@
 //! The command bus: load an aggregate from the log, let it decide, append its
 //! events with the request's metadata, and report where they landed.
 //!
-//! We load through our cqrs-es event repository, folding only the events
-//! after a cached state (`crate::aggregate_cache`), and append ourselves
-//! rather than through `CqrsFramework`: one INSERT that also returns the
-//! commit point (for read-your-writes), and a retry on optimistic-lock
-//! conflicts; queries are not used (projections read the log).
+//! Loading folds only the events after a cached state
+//! (`crate::aggregate_cache`); appending is one INSERT that also returns the
+//! commit point (for read-your-writes), with a retry on optimistic-lock
+//! conflicts. Read models are not updated here: projections read the log.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
-use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
+use aggregates::{Aggregate, DomainEvent};
 use rand::Rng;
 
 use crate::aggregate_cache::{self, AggregateCache};
 use crate::projector::Projector;
 use crate::storage::log::CommitPoint;
-use crate::storage::{Db, EventRepo};
+use crate::storage::{Db, NewEvent};
 
 /// Who did it and why, stored with every event.
 #[derive(Debug, Clone, Default)]
@@ -77,7 +74,6 @@ const MAX_ATTEMPTS: u32 = 40;
 #[derive(Clone)]
 pub struct CommandBus {
     db: Db,
-    repo: EventRepo,
     projector: Projector,
     cache: Arc<AggregateCache>,
 }
@@ -85,26 +81,33 @@ pub struct CommandBus {
 impl CommandBus {
     pub fn new(db: Db, projector: Projector) -> Self {
         let cache = Arc::new(AggregateCache::new(aggregate_cache::DEFAULT_CAPACITY));
-        CommandBus { repo: db.event_repo(), db, projector, cache }
+        CommandBus { db, projector, cache }
     }
 
     /// The aggregate's current state, replayed from the log.
-    pub async fn load<A: Aggregate + Clone + 'static>(&self, id: &str) -> Result<A, CommandError<A::Error>> {
+    pub async fn load<A: Aggregate>(&self, id: &str) -> Result<A, CommandError<A::Error>> {
         Ok(self.load_current::<A>(id).await?.0)
     }
 
     /// The aggregate and the sequence it is folded up to: the cached fold
     /// plus whatever the log holds after it (see `crate::aggregate_cache`).
-    async fn load_current<A: Aggregate + Clone + 'static>(&self, id: &str) -> Result<(A, i64), CommandError<A::Error>> {
+    async fn load_current<A: Aggregate>(&self, id: &str) -> Result<(A, i64), CommandError<A::Error>> {
         let (mut aggregate, mut sequence) = self.cache.get::<A>(id).unwrap_or_default();
-        let newer = self.repo.get_last_events::<A>(id, sequence as usize).await.map_err(persistence_error)?;
+        let newer = self.db.aggregate_events_after(A::TYPE, id, sequence).await.map_err(store_error)?;
         if newer.is_empty() {
             return Ok((aggregate, sequence));
         }
-        for serialized in newer {
-            let event = EventEnvelope::<A>::try_from(serialized).map_err(persistence_error)?;
-            aggregate.apply(event.payload);
-            sequence = event.sequence as i64;
+        for stored in newer {
+            let event: A::Event = serde_json::from_value(stored.payload).map_err(|error| {
+                CommandError::Store(format!(
+                    "cannot decode {} event {} of {id} (sequence {}): {error}",
+                    A::TYPE,
+                    stored.event_type,
+                    stored.sequence
+                ))
+            })?;
+            aggregate.apply(event);
+            sequence = stored.sequence;
         }
         self.cache.put::<A>(id, aggregate.clone(), sequence);
         Ok((aggregate, sequence))
@@ -120,20 +123,18 @@ impl CommandBus {
         metadata: &Metadata,
     ) -> Result<Committed, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()> + Clone + 'static,
+        A: Aggregate,
         A::Command: Clone,
     {
         let metadata = serde_json::json!(metadata.to_map());
         for attempt in 1..=MAX_ATTEMPTS {
-            let (mut aggregate, sequence) = self.load_current::<A>(id).await?;
-            let sink = EventSink::default();
-            aggregate.handle(command.clone(), &(), &sink).await.map_err(CommandError::Domain)?;
-            let events = sink.collect().await;
+            let (aggregate, sequence) = self.load_current::<A>(id).await?;
+            let events = aggregate.decide(command.clone()).map_err(CommandError::Domain)?;
             if events.is_empty() {
                 return Ok(Committed { point: None, events: 0 });
             }
             let count = events.len() as u64;
-            let serialized = serialize::<A>(id, sequence as usize + 1, events, &metadata)?;
+            let serialized = serialize::<A>(id, sequence + 1, events, &metadata)?;
             match self.db.append_events(serialized).await {
                 Ok(Some(point)) => {
                     self.projector.notify();
@@ -154,33 +155,32 @@ impl CommandBus {
     }
 }
 
-/// Events as the log stores them, numbered from `first_sequence`; the same
-/// shape cqrs-es' own `commit` gives them.
+/// Events as the log stores them, numbered from `first_sequence`.
 fn serialize<A: Aggregate>(
     id: &str,
-    first_sequence: usize,
+    first_sequence: i64,
     events: Vec<A::Event>,
     metadata: &serde_json::Value,
-) -> Result<Vec<SerializedEvent>, CommandError<A::Error>> {
+) -> Result<Vec<NewEvent>, CommandError<A::Error>> {
     events
         .into_iter()
         .zip(first_sequence..)
         .map(|(event, sequence)| {
             let payload = serde_json::to_value(&event).map_err(|e| CommandError::Store(e.to_string()))?;
-            Ok(SerializedEvent::new(
-                id.to_string(),
+            Ok(NewEvent {
+                aggregate_type: A::TYPE.to_string(),
+                aggregate_id: id.to_string(),
                 sequence,
-                A::TYPE.to_string(),
-                event.event_type(),
-                event.event_version(),
+                event_type: event.event_type().to_string(),
+                event_version: "1".to_string(),
                 payload,
-                metadata.clone(),
-            ))
+                metadata: metadata.clone(),
+            })
         })
         .collect()
 }
 
-fn persistence_error<E: std::error::Error>(error: PersistenceError) -> CommandError<E> {
+fn store_error<E: std::error::Error>(error: sqlx::Error) -> CommandError<E> {
     CommandError::Store(error.to_string())
 }
 
@@ -190,7 +190,7 @@ fn persistence_error<E: std::error::Error>(error: PersistenceError) -> CommandEr
 /// falls back to `CommandBus::execute` one by one.
 pub struct NewAggregates {
     metadata: serde_json::Value,
-    events: Vec<SerializedEvent>,
+    events: Vec<NewEvent>,
 }
 
 impl NewAggregates {
@@ -199,17 +199,13 @@ impl NewAggregates {
     }
 
     /// Handles `command` on a fresh aggregate `id` and keeps its events.
-    pub async fn decide<A>(&mut self, id: &str, command: A::Command) -> Result<(), CommandError<A::Error>>
-    where
-        A: Aggregate<Services = ()>,
-    {
-        let sink = EventSink::default();
-        A::default().handle(command, &(), &sink).await.map_err(CommandError::Domain)?;
-        self.events.extend(serialize::<A>(id, 1, sink.collect().await, &self.metadata)?);
+    pub async fn decide<A: Aggregate>(&mut self, id: &str, command: A::Command) -> Result<(), CommandError<A::Error>> {
+        let events = A::default().decide(command).map_err(CommandError::Domain)?;
+        self.events.extend(serialize::<A>(id, 1, events, &self.metadata)?);
         Ok(())
     }
 
-    pub fn into_events(self) -> Vec<SerializedEvent> {
+    pub fn into_events(self) -> Vec<NewEvent> {
         self.events
     }
 }

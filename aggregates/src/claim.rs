@@ -3,8 +3,7 @@
 //! by that value. The event store's primary key makes two concurrent first
 //! claims collide, so exactly one wins.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use crate::Aggregate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -58,7 +57,7 @@ pub enum ClaimEvent {
     ValueClaimed { owner: String, at: Timestamp },
     ValueReleased { owner: String, at: Timestamp },
 }
-domain_event!(ClaimEvent, "1", [ValueClaimed, ValueReleased]);
+domain_event!(ClaimEvent, [ValueClaimed, ValueReleased]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ClaimError {
@@ -79,37 +78,26 @@ impl Aggregate for UniqueClaim {
     type Command = ClaimCommand;
     type Event = ClaimEvent;
     type Error = ClaimError;
-    type Services = ();
 
-    async fn handle(&mut self, command: ClaimCommand, _: &(), sink: &EventSink<Self>) -> Result<(), ClaimError> {
+    fn decide(&self, command: ClaimCommand) -> Result<Vec<ClaimEvent>, ClaimError> {
         match command {
             ClaimCommand::Claim { owner, at } => match &self.owner {
-                Some(current) if *current == owner => Ok(()),
+                Some(current) if *current == owner => Ok(vec![]),
                 Some(_) => Err(ClaimError::Taken),
-                None => {
-                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
-                    Ok(())
-                }
+                None => Ok(vec![ClaimEvent::ValueClaimed { owner, at }]),
             },
             ClaimCommand::Release { owner, at } => match &self.owner {
-                Some(current) if *current == owner => {
-                    sink.write(ClaimEvent::ValueReleased { owner, at }, self).await;
-                    Ok(())
-                }
-                None => Ok(()),
+                Some(current) if *current == owner => Ok(vec![ClaimEvent::ValueReleased { owner, at }]),
+                None => Ok(vec![]),
                 Some(_) => Err(ClaimError::NotOwner),
             },
             ClaimCommand::TakeOver { abandoned_by, owner, at } => match &self.owner {
-                Some(current) if *current == owner => Ok(()),
-                Some(current) if *current == abandoned_by => {
-                    sink.write(ClaimEvent::ValueReleased { owner: abandoned_by, at }, self).await;
-                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
-                    Ok(())
-                }
-                None => {
-                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
-                    Ok(())
-                }
+                Some(current) if *current == owner => Ok(vec![]),
+                Some(current) if *current == abandoned_by => Ok(vec![
+                    ClaimEvent::ValueReleased { owner: abandoned_by, at },
+                    ClaimEvent::ValueClaimed { owner, at },
+                ]),
+                None => Ok(vec![ClaimEvent::ValueClaimed { owner, at }]),
                 Some(_) => Err(ClaimError::Taken),
             },
         }
@@ -132,74 +120,58 @@ impl Aggregate for UniqueClaim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cqrs_es::test::TestFramework;
+    use crate::testing::TestFramework;
 
     fn now() -> Timestamp {
         chrono::Utc::now()
     }
 
-    #[tokio::test]
-    async fn first_claim_wins() {
+    #[test]
+    fn first_claim_wins() {
         let at = now();
-        TestFramework::<UniqueClaim>::with(())
-            .given_no_previous_events()
-            .when_async(ClaimCommand::Claim { owner: "a".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given_no_previous_events()
+            .when(ClaimCommand::Claim { owner: "a".into(), at })
             .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }]);
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
-            .when_async(ClaimCommand::Claim { owner: "b".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
+            .when(ClaimCommand::Claim { owner: "b".into(), at })
             .then_expect_error(ClaimError::Taken);
     }
 
-    #[tokio::test]
-    async fn reclaim_by_owner_is_idempotent_and_release_frees() {
+    #[test]
+    fn reclaim_by_owner_is_idempotent_and_release_frees() {
         let at = now();
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
-            .when_async(ClaimCommand::Claim { owner: "a".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
+            .when(ClaimCommand::Claim { owner: "a".into(), at })
             .then_expect_events(vec![]);
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
-            .when_async(ClaimCommand::Release { owner: "b".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
+            .when(ClaimCommand::Release { owner: "b".into(), at })
             .then_expect_error(ClaimError::NotOwner);
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![
-                ClaimEvent::ValueClaimed { owner: "a".into(), at },
-                ClaimEvent::ValueReleased { owner: "a".into(), at },
-            ])
-            .when_async(ClaimCommand::Claim { owner: "b".into(), at })
-            .await
-            .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
+        TestFramework::<UniqueClaim>::given(vec![
+            ClaimEvent::ValueClaimed { owner: "a".into(), at },
+            ClaimEvent::ValueReleased { owner: "a".into(), at },
+        ])
+        .when(ClaimCommand::Claim { owner: "b".into(), at })
+        .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
     }
 
-    #[tokio::test]
-    async fn take_over_only_from_the_named_abandoned_owner() {
+    #[test]
+    fn take_over_only_from_the_named_abandoned_owner() {
         let at = now();
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "ghost".into(), at }])
-            .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "ghost".into(), at }])
+            .when(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
             .then_expect_events(vec![
                 ClaimEvent::ValueReleased { owner: "ghost".into(), at },
                 ClaimEvent::ValueClaimed { owner: "b".into(), at },
             ]);
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "c".into(), at }])
-            .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "c".into(), at }])
+            .when(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
             .then_expect_error(ClaimError::Taken);
         // Released in between (by the start-up sweep): the taker just claims it.
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![
-                ClaimEvent::ValueClaimed { owner: "ghost".into(), at },
-                ClaimEvent::ValueReleased { owner: "ghost".into(), at },
-            ])
-            .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
-            .await
-            .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
+        TestFramework::<UniqueClaim>::given(vec![
+            ClaimEvent::ValueClaimed { owner: "ghost".into(), at },
+            ClaimEvent::ValueReleased { owner: "ghost".into(), at },
+        ])
+        .when(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
+        .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
     }
 }

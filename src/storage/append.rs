@@ -1,10 +1,10 @@
 //! Appending events to the log: one statement for all of them, which also
 //! reports where they landed. A command's events take one round trip
-//! (postgres-es takes BEGIN, an INSERT per event and COMMIT, and the commit
+//! (postgres-es took BEGIN, an INSERT per event and COMMIT, and the commit
 //! point was then a fourth query); a seeding batch takes one per few
 //! thousand events. Personal fields are sealed on the way in.
 
-use cqrs_es::persist::SerializedEvent;
+use serde_json::Value;
 
 use super::log::{commit_point, CommitPoint};
 use super::{values_placeholders, Db};
@@ -16,12 +16,25 @@ const SQLITE_ROWS_PER_STATEMENT: usize = 1_000;
 /// PostgreSQL's unique-violation code: a sequence number is taken.
 const UNIQUE_VIOLATION: &str = "23505";
 
+/// An event to store: the row of `events` without what the database assigns
+/// (position, transaction id, time).
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+    pub metadata: Value,
+}
+
 impl Db {
     /// Writes `events` atomically and returns the commit point of the last
     /// one, or `None`, with nothing written, if one of their sequence
     /// numbers is taken: another writer appended to that aggregate first
     /// (the optimistic lock), or a new aggregate exists already.
-    pub async fn append_events(&self, mut events: Vec<SerializedEvent>) -> Result<Option<CommitPoint>, sqlx::Error> {
+    pub async fn append_events(&self, mut events: Vec<NewEvent>) -> Result<Option<CommitPoint>, sqlx::Error> {
         if events.is_empty() {
             return Ok(Some(CommitPoint::default()));
         }
@@ -29,8 +42,8 @@ impl Db {
         let result = match self {
             Db::Postgres(pool) => {
                 // One statement for the whole batch: arrays, unnested in order.
-                let column = |f: fn(&SerializedEvent) -> String| events.iter().map(f).collect::<Vec<String>>();
-                let sequences: Vec<i64> = events.iter().map(|e| e.sequence as i64).collect();
+                let column = |f: fn(&NewEvent) -> String| events.iter().map(f).collect::<Vec<String>>();
+                let sequences: Vec<i64> = events.iter().map(|e| e.sequence).collect();
                 sqlx::query_as::<_, (String, i64)>(
                     "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \
                      SELECT t, i, s, et, ev, p::json, m::json \
@@ -62,7 +75,7 @@ impl Db {
                             query = query
                                 .bind(&e.aggregate_type)
                                 .bind(&e.aggregate_id)
-                                .bind(e.sequence as i64)
+                                .bind(e.sequence)
                                 .bind(&e.event_type)
                                 .bind(&e.event_version)
                                 .bind(e.payload.to_string())
@@ -98,8 +111,8 @@ impl Db {
     }
 
     /// Seals the personal fields of every event, with one key per subject.
-    async fn seal_all(&self, events: &mut [SerializedEvent]) -> Result<(), sqlx::Error> {
-        let personal = |e: &SerializedEvent| {
+    async fn seal_all(&self, events: &mut [NewEvent]) -> Result<(), sqlx::Error> {
+        let personal = |e: &NewEvent| {
             privacy::carries_personal_data(&e.aggregate_type) && privacy::holds_personal_data(&e.payload)
         };
         let mut subjects: Vec<&str> = events.iter().filter(|e| personal(e)).map(|e| e.aggregate_id.as_str()).collect();

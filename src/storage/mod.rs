@@ -4,7 +4,6 @@
 mod aggregate_events;
 mod append;
 pub mod audit_log;
-mod event_repo;
 pub mod failed_events;
 pub mod file_lock;
 mod listing;
@@ -23,7 +22,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::ConnectOptions;
 
-pub use event_repo::EventRepo;
+pub use aggregate_events::AggregateEvent;
+pub use append::NewEvent;
 pub use reader::{Count, Reader};
 
 #[derive(Clone, Debug)]
@@ -215,10 +215,6 @@ impl Db {
             Db::Postgres(_) => "postgres",
             Db::Sqlite(_) => "sqlite",
         }
-    }
-
-    pub fn event_repo(&self) -> EventRepo {
-        EventRepo::new(self)
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
