@@ -17,6 +17,7 @@ use crate::aggregate_cache::{self, AggregateCache};
 use crate::projector::Projector;
 use crate::storage::log::CommitPoint;
 use crate::storage::{Db, NewEvent};
+use crate::upcasting;
 
 /// Who did it and why, stored with every event.
 #[derive(Debug, Clone, Default)]
@@ -172,7 +173,7 @@ fn serialize<A: Aggregate>(
                 aggregate_id: id.to_string(),
                 sequence,
                 event_type: event.event_type().to_string(),
-                event_version: "1".to_string(),
+                event_version: upcasting::current_version(A::TYPE, event.event_type()).to_string(),
                 payload,
                 metadata: metadata.clone(),
             })

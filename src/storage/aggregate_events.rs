@@ -3,11 +3,13 @@
 //!
 //! The personal key travels in the same query (a join), so loading a user
 //! costs one round trip whether or not its events hold personal fields; the
-//! fields come out opened, like every other reader of the log. The sequence
-//! is bound, not written into the SQL, so the statement is prepared once.
+//! events come out as every reader of the log gets them (`log::bring_out`:
+//! personal fields opened, old versions upcast). The sequence is bound, not
+//! written into the SQL, so the statement is prepared once.
 
 use serde_json::Value;
 
+use super::log::bring_out;
 use super::Db;
 use crate::privacy;
 
@@ -33,7 +35,7 @@ pub struct AggregateEvent {
 
 impl Db {
     /// The events of (`aggregate_type`, `aggregate_id`) with a sequence above
-    /// `after`, in order, personal fields opened (or erased if the key is gone).
+    /// `after`, in order, brought out of the log in their current shape.
     pub async fn aggregate_events_after(
         &self,
         aggregate_type: &str,
@@ -50,12 +52,10 @@ impl Db {
             _ => None,
         };
         rows.into_iter()
-            .map(|(sequence, event_type, event_version, payload, _)| {
+            .map(|(sequence, event_type, mut event_version, payload, _)| {
                 let mut payload: Value =
                     serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-                if personal {
-                    privacy::open(aggregate_id, &key, &mut payload);
-                }
+                bring_out(aggregate_type, aggregate_id, &key, &event_type, &mut event_version, &mut payload);
                 Ok(AggregateEvent { sequence, event_type, event_version, payload })
             })
             .collect()
