@@ -13,7 +13,7 @@ use crate::auth::password;
 use crate::auth::sessions::{self, RefreshOutcome};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
 use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
-use crate::commands::{CommandError, Committed, Metadata, NewAggregates};
+use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{AppError, FieldError};
 use crate::orphaned_claims::{ABANDONED_CLAIM_AGE, SIGN_UP_DEADLINE};
 use crate::projector::Visibility;
@@ -162,11 +162,12 @@ impl AppState {
         self.register_account(input, password_hash, meta).await
     }
 
-    /// Registers many seeded users with one append: each email claim and
-    /// each registration is decided by its aggregate, and all their events
-    /// enter the log in one transaction. If any of them exists already, the
-    /// users go through `seed_user` one by one instead, which refuses the
-    /// duplicates. Returns how many were registered.
+    /// Registers many seeded users with one unit of work: each email claim
+    /// and each registration is decided by its aggregate, taken to be new
+    /// (nothing is read), and all their events enter the log in one
+    /// transaction. If any of them exists already, the users go through
+    /// `seed_user` one by one instead, which refuses the duplicates. Returns
+    /// how many were registered.
     pub async fn seed_users(
         &self,
         inputs: Vec<SignUp>,
@@ -175,7 +176,7 @@ impl AppState {
     ) -> Result<u64, AppError> {
         let first_id = self.db.reserve_numeric_ids("user", inputs.len() as i64).await?;
         let at = chrono::Utc::now();
-        let mut batch = NewAggregates::new(meta);
+        let mut batch = self.bus.unit(meta);
         for (offset, input) in inputs.iter().enumerate() {
             let valid = validate_sign_up(input)?;
             if valid.phone.is_some() || valid.username.is_some() {
@@ -183,7 +184,7 @@ impl AppState {
             }
             let user_uuid = Uuid::new_v4().to_string();
             let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
-            batch.decide::<UniqueClaim>(&claim_id(ClaimKind::Email, &valid.email), claim).await?;
+            batch.decide_new::<UniqueClaim>(&claim_id(ClaimKind::Email, &valid.email), claim).await?;
             let registration = Registration {
                 numeric_id: first_id + offset as i64,
                 email: valid.email,
@@ -196,10 +197,10 @@ impl AppState {
                 has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
                 preferred_language: valid.preferred_language,
             };
-            batch.decide::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
+            batch.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
         }
         let count = inputs.len() as u64;
-        if self.bus.append_new(batch).await? {
+        if batch.commit().await?.is_some() {
             return Ok(count);
         }
         let mut registered = 0;

@@ -162,8 +162,7 @@ pub(crate) mod tests {
     /// as it was written; a new event is written at version 2.
     #[tokio::test]
     async fn a_v1_payload_reads_as_v2_on_every_read_path() {
-        let db = Db::connect("sqlite::memory:", 1).await.unwrap();
-        db.migrate().await.unwrap();
+        let db = Db::in_memory().await;
         crate::on_pool!(&db, pool => {
             sqlx::query(
                 "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) \

@@ -23,7 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::ConnectOptions;
 
 pub use aggregate_events::AggregateEvent;
-pub use append::NewEvent;
+pub use append::{NewEvent, SequenceGuard};
 pub use reader::{Count, Reader};
 
 #[derive(Clone, Debug)]
@@ -215,6 +215,14 @@ impl Db {
             Db::Postgres(_) => "postgres",
             Db::Sqlite(_) => "sqlite",
         }
+    }
+
+    /// A migrated SQLite database in memory, for unit tests of what runs on the log.
+    #[cfg(test)]
+    pub(crate) async fn in_memory() -> Db {
+        let db = Db::connect("sqlite::memory:", 1).await.expect("an in-memory SQLite database");
+        db.migrate().await.expect("migrations");
+        db
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
