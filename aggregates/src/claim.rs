@@ -1,7 +1,9 @@
 //! Set validation across aggregates: a value that must be unique (an email, a
 //! phone, a username, an organisation code) is claimed by an aggregate keyed
 //! by that value. The event store's primary key makes two concurrent first
-//! claims collide, so exactly one wins.
+//! claims collide, so exactly one wins. A claim is committed together with
+//! the write that needs it (the service's unit of work), so it never
+//! outlives a write that failed.
 
 use crate::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -45,11 +47,6 @@ pub enum ClaimCommand {
     Claim { owner: String, at: Timestamp },
     /// Give the value up; only its owner may.
     Release { owner: String, at: Timestamp },
-    /// Move a claim whose owner was never created (a sign-up that crashed
-    /// between claiming and registering) to a new owner. The caller decides
-    /// that `abandoned_by` is abandoned; the aggregate checks it still holds.
-    /// A value released meanwhile (by the start-up sweep) is simply claimed.
-    TakeOver { abandoned_by: String, owner: String, at: Timestamp },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,7 +67,6 @@ pub enum ClaimError {
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UniqueClaim {
     pub owner: Option<String>,
-    pub claimed_at: Option<Timestamp>,
 }
 
 impl Aggregate for UniqueClaim {
@@ -91,28 +87,13 @@ impl Aggregate for UniqueClaim {
                 None => Ok(vec![]),
                 Some(_) => Err(ClaimError::NotOwner),
             },
-            ClaimCommand::TakeOver { abandoned_by, owner, at } => match &self.owner {
-                Some(current) if *current == owner => Ok(vec![]),
-                Some(current) if *current == abandoned_by => Ok(vec![
-                    ClaimEvent::ValueReleased { owner: abandoned_by, at },
-                    ClaimEvent::ValueClaimed { owner, at },
-                ]),
-                None => Ok(vec![ClaimEvent::ValueClaimed { owner, at }]),
-                Some(_) => Err(ClaimError::Taken),
-            },
         }
     }
 
     fn apply(&mut self, event: ClaimEvent) {
         match event {
-            ClaimEvent::ValueClaimed { owner, at } => {
-                self.owner = Some(owner);
-                self.claimed_at = Some(at);
-            }
-            ClaimEvent::ValueReleased { .. } => {
-                self.owner = None;
-                self.claimed_at = None;
-            }
+            ClaimEvent::ValueClaimed { owner, .. } => self.owner = Some(owner),
+            ClaimEvent::ValueReleased { .. } => self.owner = None,
         }
     }
 }
@@ -151,27 +132,6 @@ mod tests {
             ClaimEvent::ValueReleased { owner: "a".into(), at },
         ])
         .when(ClaimCommand::Claim { owner: "b".into(), at })
-        .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
-    }
-
-    #[test]
-    fn take_over_only_from_the_named_abandoned_owner() {
-        let at = now();
-        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "ghost".into(), at }])
-            .when(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
-            .then_expect_events(vec![
-                ClaimEvent::ValueReleased { owner: "ghost".into(), at },
-                ClaimEvent::ValueClaimed { owner: "b".into(), at },
-            ]);
-        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "c".into(), at }])
-            .when(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
-            .then_expect_error(ClaimError::Taken);
-        // Released in between (by the start-up sweep): the taker just claims it.
-        TestFramework::<UniqueClaim>::given(vec![
-            ClaimEvent::ValueClaimed { owner: "ghost".into(), at },
-            ClaimEvent::ValueReleased { owner: "ghost".into(), at },
-        ])
-        .when(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
         .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
     }
 }
