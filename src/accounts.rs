@@ -13,11 +13,11 @@ use crate::auth::password;
 use crate::auth::sessions::{self, RefreshOutcome};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
 use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
-use crate::commands::{CommandError, Committed, Metadata, NewAggregates};
+use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{AppError, FieldError};
-use crate::orphaned_claims::{ABANDONED_CLAIM_AGE, SIGN_UP_DEADLINE};
 use crate::projector::Visibility;
 use crate::read_models::{self, Profile, UserKey};
+use crate::unit_of_work::UnitOfWork;
 
 pub struct SignUp {
     pub name: String,
@@ -65,6 +65,21 @@ impl Caller {
     /// System admins act on every organisation; org admins on their own.
     pub fn administers(&self, organization_id: i64) -> bool {
         self.is_admin() || (self.role_ids.contains(&ORG_ADMIN_ROLE_ID) && self.organization_id == organization_id)
+    }
+}
+
+/// A sign-up's value that is claimed already: ELEVATE's wording for an email.
+fn claim_refused(error: CommandError<ClaimError>, param: &str) -> AppError {
+    match error {
+        CommandError::Domain(ClaimError::Taken) => {
+            let message =
+                if param == "email" { "User already exists".to_string() } else { format!("{param} already in use") };
+            AppError::BadRequest {
+                message: message.clone(),
+                errors: vec![FieldError { param: param.into(), msg: message }],
+            }
+        }
+        other => other.into(),
     }
 }
 
@@ -162,11 +177,12 @@ impl AppState {
         self.register_account(input, password_hash, meta).await
     }
 
-    /// Registers many seeded users with one append: each email claim and
-    /// each registration is decided by its aggregate, and all their events
-    /// enter the log in one transaction. If any of them exists already, the
-    /// users go through `seed_user` one by one instead, which refuses the
-    /// duplicates. Returns how many were registered.
+    /// Registers many seeded users with one unit of work: each email claim
+    /// and each registration is decided by its aggregate, taken to be new
+    /// (nothing is read), and all their events enter the log in one
+    /// transaction. If any of them exists already, the users go through
+    /// `seed_user` one by one instead, which refuses the duplicates. Returns
+    /// how many were registered.
     pub async fn seed_users(
         &self,
         inputs: Vec<SignUp>,
@@ -175,7 +191,7 @@ impl AppState {
     ) -> Result<u64, AppError> {
         let first_id = self.db.reserve_numeric_ids("user", inputs.len() as i64).await?;
         let at = chrono::Utc::now();
-        let mut batch = NewAggregates::new(meta);
+        let mut batch = self.bus.unit(meta);
         for (offset, input) in inputs.iter().enumerate() {
             let valid = validate_sign_up(input)?;
             if valid.phone.is_some() || valid.username.is_some() {
@@ -183,7 +199,7 @@ impl AppState {
             }
             let user_uuid = Uuid::new_v4().to_string();
             let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
-            batch.decide::<UniqueClaim>(&claim_id(ClaimKind::Email, &valid.email), claim).await?;
+            batch.decide_new::<UniqueClaim>(&claim_id(ClaimKind::Email, &valid.email), claim).await?;
             let registration = Registration {
                 numeric_id: first_id + offset as i64,
                 email: valid.email,
@@ -196,10 +212,10 @@ impl AppState {
                 has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
                 preferred_language: valid.preferred_language,
             };
-            batch.decide::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
+            batch.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
         }
         let count = inputs.len() as u64;
-        if self.bus.append_new(batch).await? {
+        if batch.commit().await?.is_some() {
             return Ok(count);
         }
         let mut registered = 0;
@@ -231,22 +247,10 @@ impl AppState {
         Ok(role_ids)
     }
 
-    /// Claims the unique values, then registers the user; returns its UUID.
-    /// Runs in a task of its own: a client that hangs up between the claims
-    /// and the registration must not leave the claims behind.
+    /// Claims the unique values and registers the user, in one commit;
+    /// returns its UUID. A value already claimed refuses the whole sign-up,
+    /// and nothing of it is stored.
     async fn register_account(
-        &self,
-        input: SignUp,
-        password_hash: String,
-        meta: &Metadata,
-    ) -> Result<String, AppError> {
-        let (state, meta) = (self.clone(), meta.clone());
-        tokio::spawn(async move { state.claim_and_register(input, password_hash, &meta).await })
-            .await
-            .map_err(AppError::internal)?
-    }
-
-    async fn claim_and_register(
         &self,
         input: SignUp,
         password_hash: String,
@@ -256,102 +260,62 @@ impl AppState {
         let role_ids = self.role_ids_for(&input.roles).await?;
         let user_uuid = Uuid::new_v4().to_string();
         let at = chrono::Utc::now();
-
-        // Claim every unique value first; on any refusal give back what we took.
-        let mut claimed: Vec<String> = Vec::new();
         let wanted = [
             Some((ClaimKind::Email, valid.email.clone(), "email")),
             valid.phone.clone().map(|p| (ClaimKind::Phone, p, "phone")),
             valid.username.clone().map(|u| (ClaimKind::Username, u, "username")),
         ];
-        for (kind, value, param) in wanted.into_iter().flatten() {
-            let id = claim_id(kind, &value);
-            let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
-            let mut result = self.bus.execute::<UniqueClaim>(&id, claim, meta).await;
-            if let Err(CommandError::Domain(ClaimError::Taken)) = &result {
-                if let Some(abandoned_by) = self.abandoned_owner(&id).await? {
-                    tracing::warn!("taking over a unique-value claim left by an unfinished sign-up");
-                    let take_over = ClaimCommand::TakeOver { abandoned_by, owner: user_uuid.clone(), at };
-                    result = self.bus.execute::<UniqueClaim>(&id, take_over, meta).await;
-                }
+        // Taken once the values are known to be free, so a refused sign-up uses no id.
+        let mut numeric_id = None;
+        let mut unit = self.bus.unit(meta);
+        loop {
+            for (kind, value, param) in wanted.iter().flatten() {
+                let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
+                unit.decide::<UniqueClaim>(&claim_id(*kind, value), claim)
+                    .await
+                    .map_err(|e| claim_refused(e, param))?;
             }
-            match result {
-                Ok(_) => claimed.push(id),
-                Err(error) => {
-                    self.release_claims(&claimed, &user_uuid, meta).await;
-                    return Err(match error {
-                        CommandError::Domain(ClaimError::Taken) => {
-                            let message = if param == "email" {
-                                "User already exists".to_string()
-                            } else {
-                                format!("{param} already in use")
-                            };
-                            AppError::BadRequest {
-                                message: message.clone(),
-                                errors: vec![FieldError { param: param.into(), msg: message }],
-                            }
-                        }
-                        other => other.into(),
-                    });
-                }
-            }
-        }
-
-        // Past the deadline the claims may be taken over (`orphaned_claims`):
-        // give them back rather than register.
-        if chrono::Utc::now() - at > SIGN_UP_DEADLINE {
-            tracing::warn!("a sign-up took too long to claim its values; giving them back");
-            self.release_claims(&claimed, &user_uuid, meta).await;
-            return Err(AppError::Busy);
-        }
-        let registered = async {
-            let numeric_id = self.db.next_numeric_id("user").await?;
+            let numeric_id = match numeric_id {
+                Some(id) => id,
+                None => *numeric_id.insert(self.db.next_numeric_id("user").await?),
+            };
             let registration = Registration {
                 numeric_id,
-                email: valid.email,
-                name: valid.name,
-                phone: valid.phone,
-                username: valid.username,
-                password_hash,
+                email: valid.email.clone(),
+                name: valid.name.clone(),
+                phone: valid.phone.clone(),
+                username: valid.username.clone(),
+                password_hash: password_hash.clone(),
                 organization_id: DEFAULT_ORGANIZATION_ID,
-                role_ids,
+                role_ids: role_ids.clone(),
                 has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
-                preferred_language: valid.preferred_language,
+                preferred_language: valid.preferred_language.clone(),
             };
-            self.bus
-                .execute::<User>(&user_uuid, UserCommand::Register { registration, at }, meta)
-                .await
-                .map_err(AppError::from)
-        }
-        .await;
-        if let Err(error) = registered {
-            self.release_claims(&claimed, &user_uuid, meta).await;
-            return Err(error);
-        }
-        Ok(user_uuid)
-    }
-
-    /// The claim's owner if it is a user that was never registered and the
-    /// claim is old enough that its sign-up cannot still be running.
-    async fn abandoned_owner(&self, claim: &str) -> Result<Option<String>, AppError> {
-        let claim = self.bus.load::<UniqueClaim>(claim).await?;
-        let (Some(owner), Some(claimed_at)) = (claim.owner, claim.claimed_at) else {
-            return Ok(None);
-        };
-        if chrono::Utc::now() - claimed_at < ABANDONED_CLAIM_AGE {
-            return Ok(None);
-        }
-        let user = self.bus.load::<User>(&owner).await?;
-        Ok((user.status == UserStatus::NotRegistered).then_some(owner))
-    }
-
-    async fn release_claims(&self, claims: &[String], owner: &str, meta: &Metadata) {
-        for id in claims {
-            let release = ClaimCommand::Release { owner: owner.to_string(), at: chrono::Utc::now() };
-            if let Err(error) = self.bus.execute::<UniqueClaim>(id, release, meta).await {
-                tracing::error!(%error, "could not release a unique-value claim");
+            unit.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
+            if unit.commit().await?.is_some() {
+                return Ok(user_uuid);
             }
         }
+    }
+
+    /// Gives back claims `owner` holds, in the unit; one it no longer holds is skipped.
+    async fn release_claims(
+        unit: &mut UnitOfWork,
+        claims: &[String],
+        owner: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), AppError> {
+        for id in claims {
+            let release = ClaimCommand::Release { owner: owner.to_string(), at };
+            match unit.decide::<UniqueClaim>(id, release).await {
+                Ok(_) => {}
+                Err(CommandError::Domain(ClaimError::NotOwner)) => {
+                    tracing::warn!("a unique-value claim to give back is held by another owner; left as it is")
+                }
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Ok(())
     }
 
     /// Finds the account an identifier (email, phone or username) belongs to.
@@ -554,21 +518,28 @@ impl AppState {
     }
 
     /// Erases a user: personal data leaves the state and read model, every
-    /// session is revoked, and the email, phone and username become free.
+    /// session is revoked, and the email, phone and username become free,
+    /// in the same commit as the deletion.
     pub async fn delete_user(&self, user_uuid: &str, meta: &Metadata) -> Result<(), AppError> {
-        let user = self.bus.load::<User>(user_uuid).await?;
-        let committed =
-            self.bus.execute::<User>(user_uuid, UserCommand::Delete { at: chrono::Utc::now() }, meta).await?;
+        let at = chrono::Utc::now();
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            let user = unit.load::<User>(user_uuid).await?;
+            let held: Vec<String> = [
+                user.email.as_ref().map(|v| claim_id(ClaimKind::Email, v)),
+                user.phone.as_ref().map(|v| claim_id(ClaimKind::Phone, v)),
+                user.username.as_ref().map(|v| claim_id(ClaimKind::Username, v)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            unit.decide::<User>(user_uuid, UserCommand::Delete { at }).await?;
+            Self::release_claims(&mut unit, &held, user_uuid, at).await?;
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
         sessions::revoke_user(&self.db, user_uuid, "deleted").await?;
-        let held: Vec<String> = [
-            user.email.map(|v| claim_id(ClaimKind::Email, &v)),
-            user.phone.map(|v| claim_id(ClaimKind::Phone, &v)),
-            user.username.map(|v| claim_id(ClaimKind::Username, &v)),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        self.release_claims(&held, user_uuid, meta).await;
         // Last, so the claims above could still be read: from here on the
         // user's personal values in the log are unreadable.
         self.db.destroy_personal_key(user_uuid).await?;

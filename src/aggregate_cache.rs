@@ -11,7 +11,7 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex};
 
-use cqrs_es::Aggregate;
+use aggregates::Aggregate;
 use hashlink::LruCache;
 
 /// Entries kept; each is one aggregate's state (a user is well under 1 KiB).
@@ -34,14 +34,14 @@ impl AggregateCache {
     }
 
     /// The cached state of `id` and its sequence, if any.
-    pub fn get<A: Aggregate + Clone + 'static>(&self, id: &str) -> Option<(A, i64)> {
+    pub fn get<A: Aggregate>(&self, id: &str) -> Option<(A, i64)> {
         let entry = self.lock().get(&(A::TYPE, id.to_string())).cloned()?;
         let folded = entry.downcast_ref::<Folded<A>>()?;
         Some((folded.aggregate.clone(), folded.sequence))
     }
 
     /// Keeps `aggregate` as folded up to `sequence`, unless a later fold is kept already.
-    pub fn put<A: Aggregate + Clone + 'static>(&self, id: &str, aggregate: A, sequence: i64) {
+    pub fn put<A: Aggregate>(&self, id: &str, aggregate: A, sequence: i64) {
         let key = (A::TYPE, id.to_string());
         let mut entries = self.lock();
         let newer_kept =
@@ -67,29 +67,26 @@ impl AggregateCache {
 mod tests {
     use super::*;
     use aggregates::{ClaimCommand, UniqueClaim};
-    use cqrs_es::event_sink::EventSink;
 
-    async fn claimed(owner: &str) -> UniqueClaim {
+    fn claimed(owner: &str) -> UniqueClaim {
         let mut claim = UniqueClaim::default();
-        let sink = EventSink::default();
         let command = ClaimCommand::Claim { owner: owner.into(), at: chrono::Utc::now() };
-        claim.handle(command, &(), &sink).await.unwrap();
-        for event in sink.collect().await {
+        for event in claim.decide(command).unwrap() {
             claim.apply(event);
         }
         claim
     }
 
-    #[tokio::test]
-    async fn keeps_the_latest_fold_and_evicts_the_least_recently_used() {
+    #[test]
+    fn keeps_the_latest_fold_and_evicts_the_least_recently_used() {
         let cache = AggregateCache::new(2);
         assert!(cache.get::<UniqueClaim>("a").is_none());
-        cache.put("a", claimed("u1").await, 1);
+        cache.put("a", claimed("u1"), 1);
         cache.put("a", UniqueClaim::default(), 0); // an older fold does not replace a newer one
         assert_eq!(cache.get::<UniqueClaim>("a").map(|(c, s)| (c.owner, s)), Some((Some("u1".into()), 1)));
-        cache.put("b", claimed("u2").await, 1);
+        cache.put("b", claimed("u2"), 1);
         let _ = cache.get::<UniqueClaim>("a"); // "a" is now the most recently used
-        cache.put("c", claimed("u3").await, 1);
+        cache.put("c", claimed("u3"), 1);
         assert!(cache.get::<UniqueClaim>("b").is_none());
         assert!(cache.get::<UniqueClaim>("a").is_some());
         assert_eq!(cache.len(), 2);

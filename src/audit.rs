@@ -4,9 +4,9 @@
 //!
 //! One item shape for an event serves the audit API and the `events` CLI.
 
+use aggregates::Aggregate;
 use aggregates::{User, UserEvent, UserStatus};
 use chrono::{DateTime, SecondsFormat, Utc};
-use cqrs_es::Aggregate;
 use projections::StoredEvent;
 use serde_json::{json, Value};
 

@@ -3,14 +3,14 @@
 //! finds the aggregates already created and changes nothing.
 
 use aggregates::role::RoleDefinition;
+use aggregates::{Aggregate, Permission, PermissionCommand, PermissionDefinition, PermissionError};
 use aggregates::{
     ClaimCommand, ClaimKind, Organization, OrganizationCommand, OrganizationError, Role, RoleCommand, RoleError,
     UniqueClaim,
 };
-use aggregates::{Permission, PermissionCommand, PermissionDefinition, PermissionError};
 use uuid::Uuid;
 
-use crate::commands::{CommandBus, CommandError, Metadata};
+use crate::commands::{CommandBus, CommandError, Committed, Metadata};
 use crate::storage::log::CommitPoint;
 
 pub const DEFAULT_ORGANIZATION_ID: i64 = 1;
@@ -69,11 +69,6 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             existing.code
         );
     }
-    let claim = ClaimCommand::Claim { owner: org_uuid.clone(), at };
-    match bus.execute::<UniqueClaim>(&claim_id(ClaimKind::OrganizationCode, organisation_code), claim, &meta).await {
-        Ok(c) => last = c.point.or(last),
-        Err(e) => anyhow::bail!("cannot claim the default organisation code: {e}"),
-    }
     let create = OrganizationCommand::Create {
         numeric_id: DEFAULT_ORGANIZATION_ID,
         name: "Default Organisation".into(),
@@ -81,11 +76,13 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
         description: "Created by Roster at first start".into(),
         at,
     };
-    match bus.execute::<Organization>(&org_uuid, create, &meta).await {
-        Ok(c) => last = c.point.or(last),
-        Err(CommandError::Domain(OrganizationError::AlreadyExists)) => {}
-        Err(e) => anyhow::bail!("cannot create the default organisation: {e}"),
-    }
+    let code_claim = claim_id(ClaimKind::OrganizationCode, organisation_code);
+    let created = claim_and_create::<Organization>(bus, &meta, &code_claim, &org_uuid, create, |e| {
+        matches!(e, OrganizationError::AlreadyExists)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot create the default organisation: {e}"))?;
+    last = created.0.point.or(last);
     for (numeric_id, code, module, methods, api_path) in crate::authorization::DEFAULT_PERMISSIONS.iter().copied() {
         let permission = PermissionDefinition {
             numeric_id,
@@ -95,21 +92,17 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             api_path: api_path.into(),
             status: "ACTIVE".into(),
         };
-        let code_claim = ClaimCommand::Claim { owner: permission_uuid(numeric_id), at };
-        if let Err(e) = bus.execute::<UniqueClaim>(&claim_id(ClaimKind::PermissionCode, code), code_claim, &meta).await
-        {
-            anyhow::bail!("cannot claim the default permission code {code}: {e}");
-        }
-        match bus
-            .execute::<Permission>(&permission_uuid(numeric_id), PermissionCommand::Define { permission, at }, &meta)
+        let define = PermissionCommand::Define { permission, at };
+        let code_claim = claim_id(ClaimKind::PermissionCode, code);
+        let defined =
+            claim_and_create::<Permission>(bus, &meta, &code_claim, &permission_uuid(numeric_id), define, |e| {
+                matches!(e, PermissionError::AlreadyExists)
+            })
             .await
-        {
-            Ok(c) => {
-                last = c.point.or(last);
-                newly_defined.push(numeric_id);
-            }
-            Err(CommandError::Domain(PermissionError::AlreadyExists)) => {}
-            Err(e) => anyhow::bail!("cannot define the default permission {code}: {e}"),
+            .map_err(|e| anyhow::anyhow!("cannot define the default permission {code}: {e}"))?;
+        last = defined.0.point.or(last);
+        if defined.1 {
+            newly_defined.push(numeric_id);
         }
     }
     for (numeric_id, title, label, user_type) in DEFAULT_ROLES {
@@ -124,33 +117,59 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             translations: serde_json::Value::Null,
             meta: serde_json::Value::Null,
         };
-        let title_claim = ClaimCommand::Claim { owner: role_uuid(numeric_id), at };
-        let title_key = format!("{DEFAULT_ORGANIZATION_ID}:{title}");
-        if let Err(e) =
-            bus.execute::<UniqueClaim>(&claim_id(ClaimKind::RoleTitle, &title_key), title_claim, &meta).await
-        {
-            anyhow::bail!("cannot claim the default role title {title}: {e}");
-        }
+        let title_claim = claim_id(ClaimKind::RoleTitle, &format!("{DEFAULT_ORGANIZATION_ID}:{title}"));
         let permission_ids = crate::authorization::default_grants(title).to_vec();
-        match bus.execute::<Role>(&role_uuid(numeric_id), RoleCommand::Create { role, permission_ids, at }, &meta).await
-        {
-            Ok(c) => last = c.point.or(last),
-            Err(CommandError::Domain(RoleError::AlreadyExists)) => {
-                for permission_id in
-                    crate::authorization::default_grants(title).iter().filter(|p| newly_defined.contains(p))
-                {
-                    let grant = RoleCommand::GrantPermission { permission_id: *permission_id, at };
-                    match bus.execute::<Role>(&role_uuid(numeric_id), grant, &meta).await {
-                        Ok(c) => last = c.point.or(last),
-                        Err(CommandError::Domain(RoleError::AlreadyGranted)) => {}
-                        Err(e) => anyhow::bail!("cannot grant a new default permission to {title}: {e}"),
-                    }
+        let create = RoleCommand::Create { role, permission_ids, at };
+        let created = claim_and_create::<Role>(bus, &meta, &title_claim, &role_uuid(numeric_id), create, |e| {
+            matches!(e, RoleError::AlreadyExists)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the default role {title}: {e}"))?;
+        last = created.0.point.or(last);
+        if !created.1 {
+            for permission_id in
+                crate::authorization::default_grants(title).iter().filter(|p| newly_defined.contains(p))
+            {
+                let grant = RoleCommand::GrantPermission { permission_id: *permission_id, at };
+                match bus.execute::<Role>(&role_uuid(numeric_id), grant, &meta).await {
+                    Ok(c) => last = c.point.or(last),
+                    Err(CommandError::Domain(RoleError::AlreadyGranted)) => {}
+                    Err(e) => anyhow::bail!("cannot grant a new default permission to {title}: {e}"),
                 }
             }
-            Err(e) => anyhow::bail!("cannot create the default role {title}: {e}"),
         }
     }
     Ok(last)
+}
+
+/// Claims `claim` for `owner` and creates the aggregate `owner`, in one
+/// commit. If it exists already (`exists` says which refusal means that),
+/// only a missing claim is written (one made before its kind was claimed).
+/// Returns what was written and whether the aggregate was created.
+async fn claim_and_create<A: Aggregate>(
+    bus: &CommandBus,
+    meta: &Metadata,
+    claim: &str,
+    owner: &str,
+    create: A::Command,
+    exists: fn(&A::Error) -> bool,
+) -> anyhow::Result<(Committed, bool)>
+where
+    A::Command: Clone,
+{
+    let mut unit = bus.unit(meta);
+    loop {
+        let command = ClaimCommand::Claim { owner: owner.to_string(), at: chrono::Utc::now() };
+        unit.decide::<UniqueClaim>(claim, command).await.map_err(|e| anyhow::anyhow!("its claim: {e}"))?;
+        let created = match unit.decide::<A>(owner, create.clone()).await {
+            Ok(_) => true,
+            Err(CommandError::Domain(e)) if exists(&e) => false,
+            Err(e) => anyhow::bail!("{e}"),
+        };
+        if let Some(committed) = unit.commit().await? {
+            return Ok((committed, created));
+        }
+    }
 }
 
 pub fn permission_uuid(numeric_id: i64) -> String {

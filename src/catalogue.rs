@@ -17,6 +17,7 @@ use crate::commands::{CommandError, Metadata};
 use crate::error::AppError;
 use crate::read_models;
 use crate::storage::{Count, Reader};
+use crate::unit_of_work::UnitOfWork;
 
 fn module_uuid(numeric_id: i64) -> String {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("roster:module:{numeric_id}").as_bytes()).to_string()
@@ -145,32 +146,34 @@ impl Conditions {
     }
 }
 
+/// Claims a code or title for `owner` in the unit: committed with the
+/// definition that needs it, so a refused one leaves the value free.
+async fn claim(unit: &mut UnitOfWork, kind: ClaimKind, value: &str, owner: &str, param: &str) -> Result<(), AppError> {
+    let claim = ClaimCommand::Claim { owner: owner.to_string(), at: chrono::Utc::now() };
+    match unit.decide::<UniqueClaim>(&claim_id(kind, value), claim).await {
+        Ok(_) => Ok(()),
+        Err(CommandError::Domain(ClaimError::Taken)) => {
+            Err(AppError::invalid_field(param, format!("{param} already exists")))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Gives back a code or title `owner` held, in the unit; one it no longer
+/// holds is left as it is.
+async fn release(unit: &mut UnitOfWork, kind: ClaimKind, value: &str, owner: &str) -> Result<(), AppError> {
+    let release = ClaimCommand::Release { owner: owner.to_string(), at: chrono::Utc::now() };
+    match unit.decide::<UniqueClaim>(&claim_id(kind, value), release).await {
+        Ok(_) => Ok(()),
+        Err(CommandError::Domain(ClaimError::NotOwner)) => {
+            tracing::warn!("a unique-value claim to give back is held by another owner; left as it is");
+            Ok(())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 impl AppState {
-    async fn claim(
-        &self,
-        kind: ClaimKind,
-        value: &str,
-        owner: &str,
-        param: &str,
-        meta: &Metadata,
-    ) -> Result<(), AppError> {
-        let claim = ClaimCommand::Claim { owner: owner.to_string(), at: chrono::Utc::now() };
-        match self.bus.execute::<UniqueClaim>(&claim_id(kind, value), claim, meta).await {
-            Ok(_) => Ok(()),
-            Err(CommandError::Domain(ClaimError::Taken)) => {
-                Err(AppError::invalid_field(param, format!("{param} already exists")))
-            }
-            Err(other) => Err(other.into()),
-        }
-    }
-
-    async fn release(&self, kind: ClaimKind, value: &str, owner: &str, meta: &Metadata) {
-        let release = ClaimCommand::Release { owner: owner.to_string(), at: chrono::Utc::now() };
-        if let Err(error) = self.bus.execute::<UniqueClaim>(&claim_id(kind, value), release, meta).await {
-            tracing::error!(%error, "could not release a unique-value claim");
-        }
-    }
-
     pub async fn role_details(&self, id: i64) -> Result<RoleDetails, AppError> {
         self.db
             .fetch_optional(&Statement::new(
@@ -202,19 +205,17 @@ impl AppState {
         role.numeric_id = self.db.next_numeric_id("role").await?;
         let uuid = role_uuid(role.numeric_id);
         let title_key = format!("{}:{}", role.organization_id, role.title);
-        self.claim(ClaimKind::RoleTitle, &title_key, &uuid, "title", meta).await?;
         let id = role.numeric_id;
-        let created = self
-            .bus
-            .execute::<Role>(&uuid, RoleCommand::Create { role, permission_ids: vec![], at: chrono::Utc::now() }, meta)
-            .await;
-        match created {
-            Ok(committed) => self.settle(committed).await?,
-            Err(error) => {
-                self.release(ClaimKind::RoleTitle, &title_key, &uuid, meta).await;
-                return Err(role_error(error));
+        let create = RoleCommand::Create { role, permission_ids: vec![], at: chrono::Utc::now() };
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            claim(&mut unit, ClaimKind::RoleTitle, &title_key, &uuid, "title").await?;
+            unit.decide_new::<Role>(&uuid, create.clone()).await.map_err(role_error)?;
+            if let Some(committed) = unit.commit().await? {
+                break committed;
             }
-        }
+        };
+        self.settle(committed).await?;
         self.role_details(id).await
     }
 
@@ -223,23 +224,27 @@ impl AppState {
         let mut changes = validation::role_changes(changes).map_err(AppError::invalid_input)?;
         let uuid = role_uuid(id);
         let new_title = changes.title.take().filter(|t| *t != current.title);
-        if let Some(title) = &new_title {
-            self.claim(ClaimKind::RoleTitle, &format!("{}:{title}", current.organization_id), &uuid, "title", meta)
-                .await?;
-        }
         changes.title = new_title.clone();
-        let committed = self
-            .bus
-            .execute::<Role>(&uuid, RoleCommand::Update { changes, at: chrono::Utc::now() }, meta)
-            .await
-            .map_err(|e| match e {
+        let update = RoleCommand::Update { changes, at: chrono::Utc::now() };
+        // A new title is claimed, and the old one given back, with the update.
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            if let Some(title) = &new_title {
+                let title_key = format!("{}:{title}", current.organization_id);
+                claim(&mut unit, ClaimKind::RoleTitle, &title_key, &uuid, "title").await?;
+            }
+            unit.decide::<Role>(&uuid, update.clone()).await.map_err(|e| match e {
                 CommandError::Domain(RoleError::NothingToUpdate) => AppError::bad_request("Nothing to update"),
                 other => role_error(other),
             })?;
-        if new_title.is_some() {
-            self.release(ClaimKind::RoleTitle, &format!("{}:{}", current.organization_id, current.title), &uuid, meta)
-                .await;
-        }
+            if new_title.is_some() {
+                let old_key = format!("{}:{}", current.organization_id, current.title);
+                release(&mut unit, ClaimKind::RoleTitle, &old_key, &uuid).await?;
+            }
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
         self.settle(committed).await?;
         self.role_details(id).await
     }
@@ -250,13 +255,15 @@ impl AppState {
             return Err(AppError::bad_request("Default roles cannot be deleted"));
         }
         let uuid = role_uuid(id);
-        let committed = self
-            .bus
-            .execute::<Role>(&uuid, RoleCommand::Delete { at: chrono::Utc::now() }, meta)
-            .await
-            .map_err(role_error)?;
-        self.release(ClaimKind::RoleTitle, &format!("{}:{}", current.organization_id, current.title), &uuid, meta)
-            .await;
+        let title_key = format!("{}:{}", current.organization_id, current.title);
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            unit.decide::<Role>(&uuid, RoleCommand::Delete { at: chrono::Utc::now() }).await.map_err(role_error)?;
+            release(&mut unit, ClaimKind::RoleTitle, &title_key, &uuid).await?;
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
         self.settle(committed).await?;
         Ok(())
     }
@@ -316,9 +323,6 @@ impl AppState {
         };
         let uuid = module_uuid(numeric_id);
         let code_changed = current.as_ref().is_none_or(|m| m.code != code);
-        if code_changed {
-            self.claim(ClaimKind::ModuleCode, &code, &uuid, "code", meta).await?;
-        }
         let status = status.or_else(|| current.as_ref().map(|m| m.status.clone())).unwrap_or_else(|| "ACTIVE".into());
         let module = ModuleDefinition { numeric_id, code: code.clone(), status };
         let at = chrono::Utc::now();
@@ -327,13 +331,23 @@ impl AppState {
         } else {
             ModuleCommand::Define { module, at }
         };
-        let committed = self.bus.execute::<Module>(&uuid, command, meta).await.map_err(|e| match e {
-            CommandError::Domain(ModuleError::NotFound) => AppError::NotFound("Module not found".into()),
-            other => other.into(),
-        })?;
-        if let (Some(old), true) = (&current, code_changed) {
-            self.release(ClaimKind::ModuleCode, &old.code, &uuid, meta).await;
-        }
+        // A new code is claimed, and the old one given back, with the definition.
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            if code_changed {
+                claim(&mut unit, ClaimKind::ModuleCode, &code, &uuid, "code").await?;
+            }
+            unit.decide::<Module>(&uuid, command.clone()).await.map_err(|e| match e {
+                CommandError::Domain(ModuleError::NotFound) => AppError::NotFound("Module not found".into()),
+                other => other.into(),
+            })?;
+            if let (Some(old), true) = (&current, code_changed) {
+                release(&mut unit, ClaimKind::ModuleCode, &old.code, &uuid).await?;
+            }
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
         self.settle(committed).await?;
         self.module(numeric_id).await
     }
@@ -376,9 +390,14 @@ impl AppState {
         let current = self.module(id).await?;
         self.refuse_if_module_used(&current.code, "deleted").await?;
         let uuid = module_uuid(id);
-        let committed =
-            self.bus.execute::<Module>(&uuid, ModuleCommand::Delete { at: chrono::Utc::now() }, meta).await?;
-        self.release(ClaimKind::ModuleCode, &current.code, &uuid, meta).await;
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            unit.decide::<Module>(&uuid, ModuleCommand::Delete { at: chrono::Utc::now() }).await?;
+            release(&mut unit, ClaimKind::ModuleCode, &current.code, &uuid).await?;
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
         self.settle(committed).await?;
         Ok(())
     }
@@ -425,23 +444,30 @@ impl AppState {
         };
         let uuid = permission_uuid(permission.numeric_id);
         let code_changed = current.as_ref().is_none_or(|p| p.code != permission.code);
-        if code_changed {
-            self.claim(ClaimKind::PermissionCode, &permission.code, &uuid, "code", meta).await?;
-        }
-        let numeric_id = permission.numeric_id;
+        let (numeric_id, code) = (permission.numeric_id, permission.code.clone());
         let at = chrono::Utc::now();
         let command = if current.is_some() {
             PermissionCommand::Redefine { permission, at }
         } else {
             PermissionCommand::Define { permission, at }
         };
-        let committed = self.bus.execute::<Permission>(&uuid, command, meta).await.map_err(|e| match e {
-            CommandError::Domain(PermissionError::NotFound) => AppError::NotFound("Permission not found".into()),
-            other => other.into(),
-        })?;
-        if let (Some(old), true) = (&current, code_changed) {
-            self.release(ClaimKind::PermissionCode, &old.code, &uuid, meta).await;
-        }
+        // A new code is claimed, and the old one given back, with the definition.
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            if code_changed {
+                claim(&mut unit, ClaimKind::PermissionCode, &code, &uuid, "code").await?;
+            }
+            unit.decide::<Permission>(&uuid, command.clone()).await.map_err(|e| match e {
+                CommandError::Domain(PermissionError::NotFound) => AppError::NotFound("Permission not found".into()),
+                other => other.into(),
+            })?;
+            if let (Some(old), true) = (&current, code_changed) {
+                release(&mut unit, ClaimKind::PermissionCode, &old.code, &uuid).await?;
+            }
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
         self.settle(committed).await?;
         self.permission(numeric_id).await
     }
@@ -449,9 +475,14 @@ impl AppState {
     pub async fn delete_permission(&self, id: i64, meta: &Metadata) -> Result<(), AppError> {
         let current = self.permission(id).await?;
         let uuid = permission_uuid(id);
-        let committed =
-            self.bus.execute::<Permission>(&uuid, PermissionCommand::Delete { at: chrono::Utc::now() }, meta).await?;
-        self.release(ClaimKind::PermissionCode, &current.code, &uuid, meta).await;
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            unit.decide::<Permission>(&uuid, PermissionCommand::Delete { at: chrono::Utc::now() }).await?;
+            release(&mut unit, ClaimKind::PermissionCode, &current.code, &uuid).await?;
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
         self.settle(committed).await?;
         Ok(())
     }

@@ -1,25 +1,25 @@
 //! The command bus: load an aggregate from the log, let it decide, append its
 //! events with the request's metadata, and report where they landed.
 //!
-//! We load through our cqrs-es event repository, folding only the events
-//! after a cached state (`crate::aggregate_cache`), and append ourselves
-//! rather than through `CqrsFramework`: one INSERT that also returns the
-//! commit point (for read-your-writes), and a retry on optimistic-lock
-//! conflicts; queries are not used (projections read the log).
+//! Loading folds only the events after a cached state
+//! (`crate::aggregate_cache`); appending is one INSERT that also returns the
+//! commit point (for read-your-writes), with a retry on optimistic-lock
+//! conflicts. A write that changes several aggregates goes through a
+//! `UnitOfWork` (`crate::unit_of_work`), which commits them together;
+//! `execute` is a unit of one. Read models are not updated here: projections
+//! read the log.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, SerializedEvent};
-use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
-use rand::Rng;
+use aggregates::Aggregate;
 
 use crate::aggregate_cache::{self, AggregateCache};
 use crate::projector::Projector;
 use crate::storage::log::CommitPoint;
-use crate::storage::{Db, EventRepo};
+use crate::storage::Db;
 
 /// Who did it and why, stored with every event.
 #[derive(Debug, Clone, Default)]
@@ -64,6 +64,17 @@ pub enum CommandError<E: std::error::Error> {
     Store(String),
 }
 
+impl CommandError<Infallible> {
+    /// A failure that is never a refusal, as the error of any command.
+    pub fn widen<E: std::error::Error>(self) -> CommandError<E> {
+        match self {
+            CommandError::Domain(never) => match never {},
+            CommandError::Conflict => CommandError::Conflict,
+            CommandError::Store(message) => CommandError::Store(message),
+        }
+    }
+}
+
 /// What a successful command wrote: nothing, or `events` events ending at `point`.
 #[derive(Debug, Clone, Copy)]
 pub struct Committed {
@@ -71,40 +82,51 @@ pub struct Committed {
     pub events: u64,
 }
 
-// Enough for dozens of writers racing on one aggregate; each round lets one through.
-const MAX_ATTEMPTS: u32 = 40;
-
 #[derive(Clone)]
 pub struct CommandBus {
     db: Db,
-    repo: EventRepo,
     projector: Projector,
     cache: Arc<AggregateCache>,
+    /// Aggregate types whose next decision fails (`fail_next_decision_on`),
+    /// and whether there are any: commands only read the flag.
+    faults: Arc<Mutex<Vec<&'static str>>>,
+    faults_armed: Arc<AtomicBool>,
 }
 
 impl CommandBus {
     pub fn new(db: Db, projector: Projector) -> Self {
         let cache = Arc::new(AggregateCache::new(aggregate_cache::DEFAULT_CAPACITY));
-        CommandBus { repo: db.event_repo(), db, projector, cache }
+        CommandBus { db, projector, cache, faults: Arc::default(), faults_armed: Arc::default() }
     }
 
     /// The aggregate's current state, replayed from the log.
-    pub async fn load<A: Aggregate + Clone + 'static>(&self, id: &str) -> Result<A, CommandError<A::Error>> {
-        Ok(self.load_current::<A>(id).await?.0)
+    pub async fn load<A: Aggregate>(&self, id: &str) -> Result<A, CommandError<A::Error>> {
+        Ok(self.load_current::<A>(id).await.map_err(CommandError::widen)?.0)
     }
 
     /// The aggregate and the sequence it is folded up to: the cached fold
     /// plus whatever the log holds after it (see `crate::aggregate_cache`).
-    async fn load_current<A: Aggregate + Clone + 'static>(&self, id: &str) -> Result<(A, i64), CommandError<A::Error>> {
+    pub(crate) async fn load_current<A: Aggregate>(&self, id: &str) -> Result<(A, i64), CommandError<Infallible>> {
         let (mut aggregate, mut sequence) = self.cache.get::<A>(id).unwrap_or_default();
-        let newer = self.repo.get_last_events::<A>(id, sequence as usize).await.map_err(persistence_error)?;
+        let newer = self
+            .db
+            .aggregate_events_after(A::TYPE, id, sequence)
+            .await
+            .map_err(|error| CommandError::Store(error.to_string()))?;
         if newer.is_empty() {
             return Ok((aggregate, sequence));
         }
-        for serialized in newer {
-            let event = EventEnvelope::<A>::try_from(serialized).map_err(persistence_error)?;
-            aggregate.apply(event.payload);
-            sequence = event.sequence as i64;
+        for stored in newer {
+            let event: A::Event = serde_json::from_value(stored.payload).map_err(|error| {
+                CommandError::Store(format!(
+                    "cannot decode {} event {} of {id} (sequence {}): {error}",
+                    A::TYPE,
+                    stored.event_type,
+                    stored.sequence
+                ))
+            })?;
+            aggregate.apply(event);
+            sequence = stored.sequence;
         }
         self.cache.put::<A>(id, aggregate.clone(), sequence);
         Ok((aggregate, sequence))
@@ -120,108 +142,48 @@ impl CommandBus {
         metadata: &Metadata,
     ) -> Result<Committed, CommandError<A::Error>>
     where
-        A: Aggregate<Services = ()> + Clone + 'static,
+        A: Aggregate,
         A::Command: Clone,
     {
-        let metadata = serde_json::json!(metadata.to_map());
-        for attempt in 1..=MAX_ATTEMPTS {
-            let (mut aggregate, sequence) = self.load_current::<A>(id).await?;
-            let sink = EventSink::default();
-            aggregate.handle(command.clone(), &(), &sink).await.map_err(CommandError::Domain)?;
-            let events = sink.collect().await;
-            if events.is_empty() {
-                return Ok(Committed { point: None, events: 0 });
-            }
-            let count = events.len() as u64;
-            let serialized = serialize::<A>(id, sequence as usize + 1, events, &metadata)?;
-            match self.db.append_events(serialized).await {
-                Ok(Some(point)) => {
-                    self.projector.notify();
-                    metrics::counter!("roster_events_appended_total", "aggregate" => A::TYPE).increment(count);
-                    return Ok(Committed { point: Some(point), events: count });
-                }
-                // Someone appended to this aggregate since it was loaded.
-                Ok(None) if attempt < MAX_ATTEMPTS => {
-                    metrics::counter!("roster_command_conflicts_total", "aggregate" => A::TYPE).increment(1);
-                    let jitter = rand::thread_rng().gen_range(1..=2 * attempt as u64);
-                    tokio::time::sleep(Duration::from_millis(jitter)).await;
-                }
-                Ok(None) => return Err(CommandError::Conflict),
-                Err(error) => return Err(CommandError::Store(error.to_string())),
+        let mut unit = self.unit(metadata);
+        loop {
+            unit.decide::<A>(id, command.clone()).await?;
+            if let Some(committed) = unit.commit().await.map_err(CommandError::widen)? {
+                return Ok(committed);
             }
         }
-        Err(CommandError::Conflict)
-    }
-}
-
-/// Events as the log stores them, numbered from `first_sequence`; the same
-/// shape cqrs-es' own `commit` gives them.
-fn serialize<A: Aggregate>(
-    id: &str,
-    first_sequence: usize,
-    events: Vec<A::Event>,
-    metadata: &serde_json::Value,
-) -> Result<Vec<SerializedEvent>, CommandError<A::Error>> {
-    events
-        .into_iter()
-        .zip(first_sequence..)
-        .map(|(event, sequence)| {
-            let payload = serde_json::to_value(&event).map_err(|e| CommandError::Store(e.to_string()))?;
-            Ok(SerializedEvent::new(
-                id.to_string(),
-                sequence,
-                A::TYPE.to_string(),
-                event.event_type(),
-                event.event_version(),
-                payload,
-                metadata.clone(),
-            ))
-        })
-        .collect()
-}
-
-fn persistence_error<E: std::error::Error>(error: PersistenceError) -> CommandError<E> {
-    CommandError::Store(error.to_string())
-}
-
-/// The first events of many new aggregates, decided by their own command
-/// handlers and appended in one transaction (`roster dev seed`). A clash with
-/// an aggregate that already exists fails the whole append, and the caller
-/// falls back to `CommandBus::execute` one by one.
-pub struct NewAggregates {
-    metadata: serde_json::Value,
-    events: Vec<SerializedEvent>,
-}
-
-impl NewAggregates {
-    pub fn new(metadata: &Metadata) -> Self {
-        NewAggregates { metadata: serde_json::json!(metadata.to_map()), events: Vec::new() }
     }
 
-    /// Handles `command` on a fresh aggregate `id` and keeps its events.
-    pub async fn decide<A>(&mut self, id: &str, command: A::Command) -> Result<(), CommandError<A::Error>>
-    where
-        A: Aggregate<Services = ()>,
-    {
-        let sink = EventSink::default();
-        A::default().handle(command, &(), &sink).await.map_err(CommandError::Domain)?;
-        self.events.extend(serialize::<A>(id, 1, sink.collect().await, &self.metadata)?);
-        Ok(())
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 
-    pub fn into_events(self) -> Vec<SerializedEvent> {
-        self.events
+    pub(crate) fn notify_projector(&self) {
+        self.projector.notify();
     }
-}
 
-impl CommandBus {
-    /// Appends every event of `batch` in one transaction; `Ok(false)` if one
-    /// of its aggregates already existed (nothing is then written).
-    pub async fn append_new(&self, batch: NewAggregates) -> Result<bool, sqlx::Error> {
-        let appended = self.db.append_events(batch.into_events()).await?.is_some();
-        if appended {
-            self.projector.notify();
+    /// Test hook for failure injection: the next decision on an aggregate of
+    /// `aggregate_type`, in any write, fails as a failing store would, once.
+    /// Armed between the aggregates of a unit of work, it shows that nothing
+    /// of the write is stored.
+    #[doc(hidden)]
+    pub fn fail_next_decision_on(&self, aggregate_type: &'static str) {
+        self.lock_faults().push(aggregate_type);
+        self.faults_armed.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn injected_fault(&self, aggregate_type: &str) -> Result<(), CommandError<Infallible>> {
+        if !self.faults_armed.load(Ordering::Acquire) {
+            return Ok(());
         }
-        Ok(appended)
+        let mut faults = self.lock_faults();
+        let Some(index) = faults.iter().position(|armed| *armed == aggregate_type) else { return Ok(()) };
+        faults.remove(index);
+        self.faults_armed.store(!faults.is_empty(), Ordering::Release);
+        Err(CommandError::Store(format!("injected failure before deciding on a {aggregate_type}")))
+    }
+
+    fn lock_faults(&self) -> std::sync::MutexGuard<'_, Vec<&'static str>> {
+        self.faults.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

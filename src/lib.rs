@@ -28,3 +28,5 @@ pub mod seed;
 pub mod startup_checks;
 pub mod storage;
 pub mod telemetry;
+pub mod unit_of_work;
+pub mod upcasting;

@@ -21,6 +21,9 @@ use crate::commands::{CommandError, Metadata};
 use crate::error::AppError;
 use crate::read_models::{self, OrganizationDetails, OrganizationKey, RoleRequestRow, UserKey, UserRow};
 
+/// Users deactivated in one commit with their organisation (see `deactivate_organization`).
+pub const USERS_PER_COMMIT: usize = 1_000;
+
 /// Organisation codes are compared without case: stored lower-cased.
 pub fn normalize_org_code(raw: &str) -> Result<String, InvalidInput> {
     validation::code("code", &raw.to_lowercase())
@@ -66,15 +69,23 @@ impl AppState {
         let org_uuid = organization_uuid(numeric_id);
         let at = chrono::Utc::now();
         let claim = claim_id(ClaimKind::OrganizationCode, &code);
-        match self.bus.execute::<UniqueClaim>(&claim, ClaimCommand::Claim { owner: org_uuid.clone(), at }, meta).await {
-            Ok(_) => {}
-            Err(CommandError::Domain(ClaimError::Taken)) => {
-                return Err(AppError::invalid_field("code", "Organization code already exists"))
-            }
-            Err(other) => return Err(other.into()),
-        }
         let create = OrganizationCommand::Create { numeric_id, name, code, description, at };
-        let committed = self.bus.execute::<Organization>(&org_uuid, create, meta).await.map_err(org_error)?;
+        // The code's claim and the organisation are one commit: a refused
+        // creation leaves the code free.
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            match unit.decide::<UniqueClaim>(&claim, ClaimCommand::Claim { owner: org_uuid.clone(), at }).await {
+                Ok(_) => {}
+                Err(CommandError::Domain(ClaimError::Taken)) => {
+                    return Err(AppError::invalid_field("code", "Organization code already exists"))
+                }
+                Err(other) => return Err(other.into()),
+            }
+            unit.decide_new::<Organization>(&org_uuid, create.clone()).await.map_err(org_error)?;
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
         self.settle(committed).await?;
         self.organization(&OrganizationKey::Id(numeric_id)).await
     }
@@ -115,36 +126,79 @@ impl AppState {
 
     /// Deactivates the organisation and every active user in it; returns how
     /// many users. The caller must outrank every one of them.
+    ///
+    /// Up to `USERS_PER_COMMIT` users are deactivated in the same commit as
+    /// the organisation. A larger organisation's users go first, in commits
+    /// of that many, and the organisation with the last of them: a failure
+    /// midway leaves an active organisation some of whose users are inactive
+    /// (what an admin deactivating them one by one would leave), never an
+    /// inactive one with active users, and asking again finishes the job.
+    /// Why a bound: a unit of work loads each user (one query each) and is
+    /// decided again whenever any of them changes meanwhile (a login is a
+    /// change), so its cost and its chance of a conflict grow with its size.
     pub async fn deactivate_organization(&self, caller: &Caller, id: i64, meta: &Metadata) -> Result<usize, AppError> {
         self.require_outranks_members(caller, id).await?;
         let org = self.organization(&OrganizationKey::Id(id)).await?;
-        let committed = self
-            .bus
-            .execute::<Organization>(&org.org_uuid, OrganizationCommand::Deactivate { at: chrono::Utc::now() }, meta)
-            .await
-            .map_err(org_error)?;
-        self.settle(committed).await?;
-        let users = read_models::active_users_of_organization(&self.db, id).await?;
+        // Refused before any user is touched.
+        let current = self.bus.load::<Organization>(&org.org_uuid).await.map_err(org_error)?;
+        if !current.created {
+            return Err(org_error(CommandError::Domain(OrganizationError::NotFound)));
+        }
+        if !current.active {
+            return Err(org_error(CommandError::Domain(OrganizationError::AlreadyInactive)));
+        }
+        let members = read_models::active_users_of_organization(&self.db, id).await?;
+        let batches: Vec<&[String]> =
+            if members.is_empty() { vec![&[]] } else { members.chunks(USERS_PER_COMMIT).collect() };
+        let last = batches.len() - 1;
         let mut deactivated = 0;
-        for user in &users {
-            if self.deactivate_quietly(user, meta).await? {
-                deactivated += 1;
-            }
+        for (n, batch) in batches.into_iter().enumerate() {
+            let organization = (n == last).then_some((org.org_uuid.as_str(), id));
+            deactivated += self.deactivate_together(batch, organization, meta).await?;
         }
         Ok(deactivated)
     }
 
-    /// Deactivates a user; an already inactive one is not an error. True if it changed.
-    async fn deactivate_quietly(&self, user_uuid: &str, meta: &Metadata) -> Result<bool, AppError> {
-        match self.bus.execute::<User>(user_uuid, UserCommand::Deactivate { at: chrono::Utc::now() }, meta).await {
-            Ok(committed) => {
-                sessions::revoke_user(&self.db, user_uuid, "deactivated").await?;
-                self.settle(committed).await?;
-                Ok(true)
+    /// Deactivates `users` (those still active, and still in the
+    /// organisation if one is given) and the `organization`, if given, in one
+    /// commit; revokes their sessions. Returns how many users changed.
+    async fn deactivate_together(
+        &self,
+        users: &[String],
+        organization: Option<(&str, i64)>,
+        meta: &Metadata,
+    ) -> Result<usize, AppError> {
+        let at = chrono::Utc::now();
+        let mut unit = self.bus.unit(meta);
+        let (committed, changed) = loop {
+            let mut changed = Vec::new();
+            for user_uuid in users {
+                if let Some((_, organization_id)) = organization {
+                    // Moved to another organisation since the list was read.
+                    if unit.load::<User>(user_uuid).await?.organization_id != organization_id {
+                        continue;
+                    }
+                }
+                match unit.decide::<User>(user_uuid, UserCommand::Deactivate { at }).await {
+                    Ok(_) => changed.push(user_uuid.as_str()),
+                    Err(CommandError::Domain(UserError::AlreadyInactive)) => {}
+                    Err(other) => return Err(other.into()),
+                }
             }
-            Err(CommandError::Domain(UserError::AlreadyInactive)) => Ok(false),
-            Err(other) => Err(other.into()),
+            if let Some((org_uuid, _)) = organization {
+                unit.decide::<Organization>(org_uuid, OrganizationCommand::Deactivate { at })
+                    .await
+                    .map_err(org_error)?;
+            }
+            if let Some(committed) = unit.commit().await? {
+                break (committed, changed);
+            }
+        };
+        for user_uuid in &changed {
+            sessions::revoke_user(&self.db, user_uuid, "deactivated").await?;
         }
+        self.settle(committed).await?;
+        Ok(changed.len())
     }
 
     /// Resolves numeric ids and emails to users the caller outranks (see `rank`).
@@ -184,13 +238,8 @@ impl AppState {
             return Err(AppError::invalid_field("id", "id or email is required"));
         }
         let users = self.users_for_admin(caller, ids, emails).await?;
-        let mut deactivated = 0;
-        for user in users {
-            if self.deactivate_quietly(&user.user_uuid, meta).await? {
-                deactivated += 1;
-            }
-        }
-        Ok(deactivated)
+        let uuids: Vec<String> = users.into_iter().map(|u| u.user_uuid).collect();
+        self.deactivate_together(&uuids, None, meta).await
     }
 
     /// Erases a user the caller outranks.
@@ -261,50 +310,39 @@ impl AppState {
         let request_uuid = Uuid::new_v4().to_string();
         let at = chrono::Utc::now();
         let pending = claim_id(ClaimKind::PendingRoleRequest, caller.user_uuid());
-        match self
-            .bus
-            .execute::<UniqueClaim>(&pending, ClaimCommand::Claim { owner: request_uuid.clone(), at }, meta)
-            .await
-        {
-            Ok(_) => {}
-            Err(CommandError::Domain(ClaimError::Taken)) => {
-                return Err(AppError::Http { status: 406, message: "Role change request is already pending".into() })
+        // Taken once no other request is pending, so a refused one uses no id.
+        let mut numeric_id = None;
+        let mut unit = self.bus.unit(meta);
+        let (committed, numeric_id) = loop {
+            match unit.decide::<UniqueClaim>(&pending, ClaimCommand::Claim { owner: request_uuid.clone(), at }).await {
+                Ok(_) => {}
+                Err(CommandError::Domain(ClaimError::Taken)) => {
+                    return Err(AppError::Http {
+                        status: 406,
+                        message: "Role change request is already pending".into(),
+                    })
+                }
+                Err(other) => return Err(other.into()),
             }
-            Err(other) => return Err(other.into()),
-        }
-        let submitted = async {
+            let numeric_id = match numeric_id {
+                Some(id) => id,
+                None => *numeric_id.insert(self.db.next_numeric_id("role_request").await?),
+            };
             let details = RoleRequestDetails {
-                numeric_id: self.db.next_numeric_id("role_request").await?,
+                numeric_id,
                 requester_uuid: caller.user_uuid().to_string(),
                 requester_id: caller.numeric_id(),
                 role_id,
                 organization_id: caller.organization_id,
-                form_data,
+                form_data: form_data.clone(),
             };
-            let numeric_id = details.numeric_id;
-            let committed = self
-                .bus
-                .execute::<RoleRequest>(&request_uuid, RoleRequestCommand::Submit { details, at }, meta)
-                .await?;
-            self.settle(committed).await?;
-            Ok::<_, AppError>(numeric_id)
-        }
-        .await;
-        match submitted {
-            Ok(id) => self.role_request(id).await,
-            Err(error) => {
-                self.release_pending(caller.user_uuid(), &request_uuid, meta).await;
-                Err(error)
+            unit.decide_new::<RoleRequest>(&request_uuid, RoleRequestCommand::Submit { details, at }).await?;
+            if let Some(committed) = unit.commit().await? {
+                break (committed, numeric_id);
             }
-        }
-    }
-
-    async fn release_pending(&self, requester_uuid: &str, request_uuid: &str, meta: &Metadata) {
-        let release = ClaimCommand::Release { owner: request_uuid.to_string(), at: chrono::Utc::now() };
-        let claim = claim_id(ClaimKind::PendingRoleRequest, requester_uuid);
-        if let Err(error) = self.bus.execute::<UniqueClaim>(&claim, release, meta).await {
-            tracing::error!(%error, "could not release a pending role request claim");
-        }
+        };
+        self.settle(committed).await?;
+        self.role_request(numeric_id).await
     }
 
     pub async fn role_request(&self, id: i64) -> Result<RoleRequestRow, AppError> {
@@ -350,27 +388,37 @@ impl AppState {
             comments,
             at: chrono::Utc::now(),
         };
-        let committed =
-            self.bus.execute::<RoleRequest>(&request.request_uuid, decide, meta).await.map_err(|e| match e {
+        let at = chrono::Utc::now();
+        let pending = claim_id(ClaimKind::PendingRoleRequest, &request.requester_uuid);
+        // The decision, the role it grants and the pending claim it gives
+        // back are one commit: no approved request without its role.
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            unit.decide::<RoleRequest>(&request.request_uuid, decide.clone()).await.map_err(|e| match e {
                 CommandError::Domain(RoleRequestError::AlreadyDecided) => {
                     AppError::bad_request("Request has already been decided")
                 }
                 other => other.into(),
             })?;
-        let mut shown = Ok(());
-        if status == RequestStatus::Approved {
-            let assign = UserCommand::AssignRole {
-                role_id: request.role_id,
-                organization_id: request.organization_id,
-                at: chrono::Utc::now(),
-            };
-            let granted = self.bus.execute::<User>(&request.requester_uuid, assign, meta).await?;
-            shown = self.settle(granted).await;
-        }
-        if status.is_final() {
-            self.release_pending(&request.requester_uuid, &request.request_uuid, meta).await;
-        }
-        shown?;
+            if status == RequestStatus::Approved {
+                let assign =
+                    UserCommand::AssignRole { role_id: request.role_id, organization_id: request.organization_id, at };
+                unit.decide::<User>(&request.requester_uuid, assign).await?;
+            }
+            if status.is_final() {
+                let release = ClaimCommand::Release { owner: request.request_uuid.clone(), at };
+                match unit.decide::<UniqueClaim>(&pending, release).await {
+                    Ok(_) => {}
+                    Err(CommandError::Domain(ClaimError::NotOwner)) => {
+                        tracing::warn!("the pending role request claim is held by another request; left as it is")
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
         self.settle(committed).await?;
         self.role_request(id).await
     }

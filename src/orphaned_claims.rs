@@ -1,30 +1,26 @@
-//! Claims left behind. A sign-up claims its email, phone and username before
-//! it registers the user (creating an organisation, role, module, permission
-//! or role request claims its code or title the same way); a crash in
-//! between leaves a claim whose owner never existed, and the value looks
-//! taken for good. Until claim and creation are one commit, two things free
-//! such claims:
-//! - at start-up, `start_release` gives back every claim whose owner has no
-//!   events: on SQLite every claim recorded before this instance started
-//!   (one instance: nothing else can be signing up), on PostgreSQL those
-//!   older than `ABANDONED_CLAIM_AGE`, since another instance may be
-//!   mid-sign-up. It runs beside serving: it reads every claim in the log
-//!   (about 6 s on PostgreSQL and 13 s on SQLite for a million claims and
-//!   a million users on the 2-core test machine), and nothing waits for it;
-//! - a sign-up that finds its value claimed takes the claim over once it is
-//!   that old and its owner was never registered (`accounts`).
+//! Claims left behind by older versions. Until a write and its claims were
+//! one commit (`crate::unit_of_work`), a sign-up claimed its email, phone and
+//! username before it registered the user (creating an organisation, role,
+//! module, permission or role request claimed its code or title the same
+//! way); a crash in between left a claim whose owner never existed, and the
+//! value looked taken for good. Such claims can no longer be made, but a log
+//! written before may hold them, so at start-up `start_release` gives back
+//! every claim whose owner has no events: on SQLite every claim recorded
+//! before this instance started (one instance: nothing else can be writing),
+//! on PostgreSQL those older than `ABANDONED_CLAIM_AGE`, since an instance of
+//! an older version may still be running and mid-sign-up during a rolling
+//! upgrade. It runs beside serving: it reads every claim in the log (about
+//! 6 s on PostgreSQL and 13 s on SQLite for a million claims and a million
+//! users on the 2-core test machine), and nothing waits for it. An orphan
+//! younger than that at a PostgreSQL start is released at the next one.
 //!
-//! Why the age is safe: the part of a sign-up between its first claim and its
-//! registration runs in its own task, so a client that hangs up does not cut
-//! it short; it gives its claims back rather than start registering later
-//! than `SIGN_UP_DEADLINE` after claiming, and the registration is one
-//! append, which waits at most the pool's acquire timeout (10 s on
-//! PostgreSQL, 30 s on SQLite, plus SQLite's 30 s busy timeout). A claim
-//! older than the deadline plus that wait whose owner has no events will not
-//! get one. Two minutes covers the worst case (70 s on SQLite) with room for
-//! clock skew (the take-over compares its clock with the claiming instance's
-//! `at`, the start-up sweep with the database's `recorded_at`); a shorter age
-//! would need shorter database timeouts first.
+//! Why the age is safe: an older version's sign-up gave its claims back
+//! rather than start registering later than 10 s after claiming, and the
+//! registration was one append, which waits at most the pool's acquire
+//! timeout (10 s on PostgreSQL, 30 s on SQLite, plus SQLite's 30 s busy
+//! timeout). A claim older than that whose owner has no events will not get
+//! one. Two minutes covers the worst case (70 s on SQLite) with room for
+//! clock skew (the sweep compares the database's `recorded_at`).
 
 use aggregates::{ClaimCommand, ClaimError, ClaimKind, UniqueClaim};
 
@@ -35,10 +31,6 @@ use crate::storage::Db;
 
 /// A claim this old whose owner never came to exist was abandoned.
 pub const ABANDONED_CLAIM_AGE: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
-
-/// A sign-up that has not started registering this long after its claims
-/// gives them back instead.
-pub const SIGN_UP_DEADLINE: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
 /// The aggregate type whose id owns a claim of this kind.
 pub fn owner_type(kind: ClaimKind) -> &'static str {
@@ -104,13 +96,16 @@ pub async fn release_orphaned_claims(
         match bus.execute::<UniqueClaim>(&orphan.claim_id, release, &meta).await {
             Ok(committed) if committed.point.is_some() => released += 1,
             Ok(_) => {}
-            // Taken over by a sign-up since the query: nothing to do.
+            // Released and claimed again since the query: nothing to do.
             Err(CommandError::Domain(ClaimError::NotOwner)) => {}
             Err(error) => anyhow::bail!("cannot release an orphaned claim: {error}"),
         }
     }
     if released > 0 {
-        tracing::warn!(count = released, "released unique-value claims left by unfinished sign-ups or creations");
+        tracing::warn!(
+            count = released,
+            "released unique-value claims left by sign-ups or creations an older version did not finish"
+        );
     }
     Ok(released)
 }

@@ -26,6 +26,8 @@ const SEALED_PREFIX: &str = "pii:v1:";
 
 /// Where personal values sit in a user event, and what an erased one reads as
 /// (an empty string where the domain type needs a string, null otherwise).
+/// Fields are opened before old versions are upcast (`storage::log::bring_out`),
+/// so when an upcaster moves a personal field, list both its places here.
 const PERSONAL_FIELDS: &[(&str, &str, &[(&str, Erased)])] = &[
     (
         "UserRegistered",

@@ -1,10 +1,11 @@
 //! Set validation across aggregates: a value that must be unique (an email, a
 //! phone, a username, an organisation code) is claimed by an aggregate keyed
 //! by that value. The event store's primary key makes two concurrent first
-//! claims collide, so exactly one wins.
+//! claims collide, so exactly one wins. A claim is committed together with
+//! the write that needs it (the service's unit of work), so it never
+//! outlives a write that failed.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use crate::Aggregate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -46,11 +47,6 @@ pub enum ClaimCommand {
     Claim { owner: String, at: Timestamp },
     /// Give the value up; only its owner may.
     Release { owner: String, at: Timestamp },
-    /// Move a claim whose owner was never created (a sign-up that crashed
-    /// between claiming and registering) to a new owner. The caller decides
-    /// that `abandoned_by` is abandoned; the aggregate checks it still holds.
-    /// A value released meanwhile (by the start-up sweep) is simply claimed.
-    TakeOver { abandoned_by: String, owner: String, at: Timestamp },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,7 +54,7 @@ pub enum ClaimEvent {
     ValueClaimed { owner: String, at: Timestamp },
     ValueReleased { owner: String, at: Timestamp },
 }
-domain_event!(ClaimEvent, "1", [ValueClaimed, ValueReleased]);
+domain_event!(ClaimEvent, [ValueClaimed, ValueReleased]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ClaimError {
@@ -71,7 +67,6 @@ pub enum ClaimError {
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UniqueClaim {
     pub owner: Option<String>,
-    pub claimed_at: Option<Timestamp>,
 }
 
 impl Aggregate for UniqueClaim {
@@ -79,52 +74,26 @@ impl Aggregate for UniqueClaim {
     type Command = ClaimCommand;
     type Event = ClaimEvent;
     type Error = ClaimError;
-    type Services = ();
 
-    async fn handle(&mut self, command: ClaimCommand, _: &(), sink: &EventSink<Self>) -> Result<(), ClaimError> {
+    fn decide(&self, command: ClaimCommand) -> Result<Vec<ClaimEvent>, ClaimError> {
         match command {
             ClaimCommand::Claim { owner, at } => match &self.owner {
-                Some(current) if *current == owner => Ok(()),
+                Some(current) if *current == owner => Ok(vec![]),
                 Some(_) => Err(ClaimError::Taken),
-                None => {
-                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
-                    Ok(())
-                }
+                None => Ok(vec![ClaimEvent::ValueClaimed { owner, at }]),
             },
             ClaimCommand::Release { owner, at } => match &self.owner {
-                Some(current) if *current == owner => {
-                    sink.write(ClaimEvent::ValueReleased { owner, at }, self).await;
-                    Ok(())
-                }
-                None => Ok(()),
+                Some(current) if *current == owner => Ok(vec![ClaimEvent::ValueReleased { owner, at }]),
+                None => Ok(vec![]),
                 Some(_) => Err(ClaimError::NotOwner),
-            },
-            ClaimCommand::TakeOver { abandoned_by, owner, at } => match &self.owner {
-                Some(current) if *current == owner => Ok(()),
-                Some(current) if *current == abandoned_by => {
-                    sink.write(ClaimEvent::ValueReleased { owner: abandoned_by, at }, self).await;
-                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
-                    Ok(())
-                }
-                None => {
-                    sink.write(ClaimEvent::ValueClaimed { owner, at }, self).await;
-                    Ok(())
-                }
-                Some(_) => Err(ClaimError::Taken),
             },
         }
     }
 
     fn apply(&mut self, event: ClaimEvent) {
         match event {
-            ClaimEvent::ValueClaimed { owner, at } => {
-                self.owner = Some(owner);
-                self.claimed_at = Some(at);
-            }
-            ClaimEvent::ValueReleased { .. } => {
-                self.owner = None;
-                self.claimed_at = None;
-            }
+            ClaimEvent::ValueClaimed { owner, .. } => self.owner = Some(owner),
+            ClaimEvent::ValueReleased { .. } => self.owner = None,
         }
     }
 }
@@ -132,74 +101,37 @@ impl Aggregate for UniqueClaim {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cqrs_es::test::TestFramework;
+    use crate::testing::TestFramework;
 
     fn now() -> Timestamp {
         chrono::Utc::now()
     }
 
-    #[tokio::test]
-    async fn first_claim_wins() {
+    #[test]
+    fn first_claim_wins() {
         let at = now();
-        TestFramework::<UniqueClaim>::with(())
-            .given_no_previous_events()
-            .when_async(ClaimCommand::Claim { owner: "a".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given_no_previous_events()
+            .when(ClaimCommand::Claim { owner: "a".into(), at })
             .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }]);
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
-            .when_async(ClaimCommand::Claim { owner: "b".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
+            .when(ClaimCommand::Claim { owner: "b".into(), at })
             .then_expect_error(ClaimError::Taken);
     }
 
-    #[tokio::test]
-    async fn reclaim_by_owner_is_idempotent_and_release_frees() {
+    #[test]
+    fn reclaim_by_owner_is_idempotent_and_release_frees() {
         let at = now();
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
-            .when_async(ClaimCommand::Claim { owner: "a".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
+            .when(ClaimCommand::Claim { owner: "a".into(), at })
             .then_expect_events(vec![]);
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
-            .when_async(ClaimCommand::Release { owner: "b".into(), at })
-            .await
+        TestFramework::<UniqueClaim>::given(vec![ClaimEvent::ValueClaimed { owner: "a".into(), at }])
+            .when(ClaimCommand::Release { owner: "b".into(), at })
             .then_expect_error(ClaimError::NotOwner);
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![
-                ClaimEvent::ValueClaimed { owner: "a".into(), at },
-                ClaimEvent::ValueReleased { owner: "a".into(), at },
-            ])
-            .when_async(ClaimCommand::Claim { owner: "b".into(), at })
-            .await
-            .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
-    }
-
-    #[tokio::test]
-    async fn take_over_only_from_the_named_abandoned_owner() {
-        let at = now();
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "ghost".into(), at }])
-            .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
-            .await
-            .then_expect_events(vec![
-                ClaimEvent::ValueReleased { owner: "ghost".into(), at },
-                ClaimEvent::ValueClaimed { owner: "b".into(), at },
-            ]);
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![ClaimEvent::ValueClaimed { owner: "c".into(), at }])
-            .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
-            .await
-            .then_expect_error(ClaimError::Taken);
-        // Released in between (by the start-up sweep): the taker just claims it.
-        TestFramework::<UniqueClaim>::with(())
-            .given(vec![
-                ClaimEvent::ValueClaimed { owner: "ghost".into(), at },
-                ClaimEvent::ValueReleased { owner: "ghost".into(), at },
-            ])
-            .when_async(ClaimCommand::TakeOver { abandoned_by: "ghost".into(), owner: "b".into(), at })
-            .await
-            .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
+        TestFramework::<UniqueClaim>::given(vec![
+            ClaimEvent::ValueClaimed { owner: "a".into(), at },
+            ClaimEvent::ValueReleased { owner: "a".into(), at },
+        ])
+        .when(ClaimCommand::Claim { owner: "b".into(), at })
+        .then_expect_events(vec![ClaimEvent::ValueClaimed { owner: "b".into(), at }]);
     }
 }

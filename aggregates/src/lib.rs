@@ -8,6 +8,8 @@ pub mod organization;
 pub mod permission;
 pub mod role;
 pub mod role_request;
+#[cfg(test)]
+mod testing;
 pub mod user;
 pub mod validation;
 
@@ -23,31 +25,51 @@ pub use user::{LockoutPolicy, ProfileChanges, Registration, User, UserCommand, U
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 7] = [
-    <User as cqrs_es::Aggregate>::TYPE,
-    <Organization as cqrs_es::Aggregate>::TYPE,
-    <Role as cqrs_es::Aggregate>::TYPE,
-    <Permission as cqrs_es::Aggregate>::TYPE,
-    <Module as cqrs_es::Aggregate>::TYPE,
-    <RoleRequest as cqrs_es::Aggregate>::TYPE,
-    <UniqueClaim as cqrs_es::Aggregate>::TYPE,
-];
+pub const AGGREGATE_TYPES: [&str; 7] =
+    [User::TYPE, Organization::TYPE, Role::TYPE, Permission::TYPE, Module::TYPE, RoleRequest::TYPE, UniqueClaim::TYPE];
 
 /// Instants in events are UTC.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
 
-/// Every event enum reports its variant name as its type and a schema version,
-/// so the log stays readable by tools that do not link this crate.
+/// An aggregate: state folded from its own events, which decides whether a
+/// command is allowed and which events it leads to. Deciding and applying are
+/// pure (no I/O, no clock), so a decision can be retried on fresher state and
+/// several aggregates can decide before anything is stored (the command bus's
+/// unit of work).
+///
+/// Our own trait rather than cqrs-es's: its `handle` is async, takes a
+/// services argument and writes into a sink that applies as it goes; ours
+/// returns the events and leaves applying them to the caller.
+pub trait Aggregate: Default + Clone + Send + Sync + 'static {
+    /// The `aggregate_type` its events are stored under.
+    const TYPE: &'static str;
+    type Command;
+    type Event: DomainEvent;
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// The events `command` leads to from this state (none: nothing to do),
+    /// or why it is refused. The state does not change until they are applied.
+    fn decide(&self, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// Folds one event into the state. It happened, so this cannot fail.
+    fn apply(&mut self, event: Self::Event);
+}
+
+/// An event as the log stores it: serialised in serde's externally tagged
+/// form (`{"Variant": {...}}`) and named by its variant, so the log stays
+/// readable by tools that do not link this crate. Its schema version is the
+/// log's business (the service's upcaster registry), not the type's.
+pub trait DomainEvent: serde::Serialize + serde::de::DeserializeOwned + Clone + std::fmt::Debug + Send + Sync {
+    fn event_type(&self) -> &'static str;
+}
+
 macro_rules! domain_event {
-    ($event:ty, $version:literal, [$($variant:ident),+ $(,)?]) => {
-        impl cqrs_es::DomainEvent for $event {
-            fn event_type(&self) -> String {
+    ($event:ty, [$($variant:ident),+ $(,)?]) => {
+        impl $crate::DomainEvent for $event {
+            fn event_type(&self) -> &'static str {
                 match self {
-                    $(Self::$variant { .. } => stringify!($variant).to_string(),)+
+                    $(Self::$variant { .. } => stringify!($variant),)+
                 }
-            }
-            fn event_version(&self) -> String {
-                $version.to_string()
             }
         }
     };

@@ -1,7 +1,6 @@
 //! Modules: the groups permissions belong to (ELEVATE's `modules` API).
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use crate::Aggregate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -27,7 +26,7 @@ pub enum ModuleEvent {
     ModuleRedefined { module: ModuleDefinition, at: Timestamp },
     ModuleDeleted { at: Timestamp },
 }
-domain_event!(ModuleEvent, "1", [ModuleDefined, ModuleRedefined, ModuleDeleted]);
+domain_event!(ModuleEvent, [ModuleDefined, ModuleRedefined, ModuleDeleted]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ModuleError {
@@ -48,9 +47,8 @@ impl Aggregate for Module {
     type Command = ModuleCommand;
     type Event = ModuleEvent;
     type Error = ModuleError;
-    type Services = ();
 
-    async fn handle(&mut self, command: ModuleCommand, _: &(), sink: &EventSink<Self>) -> Result<(), ModuleError> {
+    fn decide(&self, command: ModuleCommand) -> Result<Vec<ModuleEvent>, ModuleError> {
         let live = self.definition.is_some() && !self.deleted;
         let event = match command {
             ModuleCommand::Define { module, at } => {
@@ -63,8 +61,7 @@ impl Aggregate for Module {
             ModuleCommand::Delete { at } if live => ModuleEvent::ModuleDeleted { at },
             _ => return Err(ModuleError::NotFound),
         };
-        sink.write(event, self).await;
-        Ok(())
+        Ok(vec![event])
     }
 
     fn apply(&mut self, event: ModuleEvent) {
@@ -80,7 +77,7 @@ impl Aggregate for Module {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cqrs_es::test::TestFramework;
+    use crate::testing::TestFramework;
 
     const AT: Timestamp = chrono::DateTime::UNIX_EPOCH;
 
@@ -88,28 +85,20 @@ mod tests {
         ModuleDefinition { numeric_id: 1, code: "users".into(), status: "ACTIVE".into() }
     }
 
-    #[tokio::test]
-    async fn lifecycle() {
+    #[test]
+    fn lifecycle() {
         let defined = ModuleEvent::ModuleDefined { module: module(), at: AT };
-        TestFramework::<Module>::with(())
-            .given(vec![defined.clone()])
-            .when_async(ModuleCommand::Define { module: module(), at: AT })
-            .await
+        TestFramework::<Module>::given(vec![defined.clone()])
+            .when(ModuleCommand::Define { module: module(), at: AT })
             .then_expect_error(ModuleError::AlreadyExists);
-        TestFramework::<Module>::with(())
-            .given(vec![defined.clone(), ModuleEvent::ModuleDeleted { at: AT }])
-            .when_async(ModuleCommand::Redefine { module: module(), at: AT })
-            .await
+        TestFramework::<Module>::given(vec![defined.clone(), ModuleEvent::ModuleDeleted { at: AT }])
+            .when(ModuleCommand::Redefine { module: module(), at: AT })
             .then_expect_error(ModuleError::NotFound);
-        TestFramework::<Module>::with(())
-            .given_no_previous_events()
-            .when_async(ModuleCommand::Delete { at: AT })
-            .await
+        TestFramework::<Module>::given_no_previous_events()
+            .when(ModuleCommand::Delete { at: AT })
             .then_expect_error(ModuleError::NotFound);
-        TestFramework::<Module>::with(())
-            .given(vec![defined])
-            .when_async(ModuleCommand::Delete { at: AT })
-            .await
+        TestFramework::<Module>::given(vec![defined])
+            .when(ModuleCommand::Delete { at: AT })
             .then_expect_events(vec![ModuleEvent::ModuleDeleted { at: AT }]);
     }
 }

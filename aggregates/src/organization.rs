@@ -1,8 +1,7 @@
 //! Organisations: created with a unique code (claimed separately), updated by
 //! system or organisation admins, and deactivated once.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use crate::Aggregate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -32,7 +31,7 @@ pub enum OrganizationEvent {
     OrganizationUpdated { changes: OrganizationChanges, at: Timestamp },
     OrganizationDeactivated { at: Timestamp },
 }
-domain_event!(OrganizationEvent, "1", [OrganizationCreated, OrganizationUpdated, OrganizationDeactivated]);
+domain_event!(OrganizationEvent, [OrganizationCreated, OrganizationUpdated, OrganizationDeactivated]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum OrganizationError {
@@ -64,14 +63,8 @@ impl Aggregate for Organization {
     type Command = OrganizationCommand;
     type Event = OrganizationEvent;
     type Error = OrganizationError;
-    type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: OrganizationCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), OrganizationError> {
+    fn decide(&self, command: OrganizationCommand) -> Result<Vec<OrganizationEvent>, OrganizationError> {
         let event = match command {
             OrganizationCommand::Create { numeric_id, name, code, description, at } => {
                 if self.created {
@@ -96,8 +89,7 @@ impl Aggregate for Organization {
                 OrganizationEvent::OrganizationDeactivated { at }
             }
         };
-        sink.write(event, self).await;
-        Ok(())
+        Ok(vec![event])
     }
 
     fn apply(&mut self, event: OrganizationEvent) {
@@ -142,7 +134,7 @@ impl Organization {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cqrs_es::test::TestFramework;
+    use crate::testing::TestFramework;
 
     type Test = TestFramework<Organization>;
 
@@ -156,8 +148,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn created_once() {
+    #[test]
+    fn created_once() {
         let at = chrono::DateTime::UNIX_EPOCH;
         let create = || OrganizationCommand::Create {
             numeric_id: 1,
@@ -166,57 +158,39 @@ mod tests {
             description: "".into(),
             at,
         };
-        Test::with(()).given_no_previous_events().when_async(create()).await.then_expect_events(vec![created()]);
-        Test::with(())
-            .given(vec![created()])
-            .when_async(create())
-            .await
-            .then_expect_error(OrganizationError::AlreadyExists);
+        Test::given_no_previous_events().when(create()).then_expect_events(vec![created()]);
+        Test::given(vec![created()]).when(create()).then_expect_error(OrganizationError::AlreadyExists);
     }
 
-    #[tokio::test]
-    async fn updates_need_an_active_organization_and_a_change() {
+    #[test]
+    fn updates_need_an_active_organization_and_a_change() {
         let at = chrono::DateTime::UNIX_EPOCH;
         let changes = OrganizationChanges { name: Some("New".into()), ..Default::default() };
-        Test::with(())
-            .given(vec![created()])
-            .when_async(OrganizationCommand::Update { changes: changes.clone(), at })
-            .await
+        Test::given(vec![created()])
+            .when(OrganizationCommand::Update { changes: changes.clone(), at })
             .then_expect_events(vec![OrganizationEvent::OrganizationUpdated { changes: changes.clone(), at }]);
-        Test::with(())
-            .given(vec![created()])
-            .when_async(OrganizationCommand::Update { changes: OrganizationChanges::default(), at })
-            .await
+        Test::given(vec![created()])
+            .when(OrganizationCommand::Update { changes: OrganizationChanges::default(), at })
             .then_expect_error(OrganizationError::NothingToUpdate);
-        Test::with(())
-            .given_no_previous_events()
-            .when_async(OrganizationCommand::Update { changes: changes.clone(), at })
-            .await
+        Test::given_no_previous_events()
+            .when(OrganizationCommand::Update { changes: changes.clone(), at })
             .then_expect_error(OrganizationError::NotFound);
-        Test::with(())
-            .given(vec![created(), OrganizationEvent::OrganizationDeactivated { at }])
-            .when_async(OrganizationCommand::Update { changes, at })
-            .await
+        Test::given(vec![created(), OrganizationEvent::OrganizationDeactivated { at }])
+            .when(OrganizationCommand::Update { changes, at })
             .then_expect_error(OrganizationError::NotActive);
     }
 
-    #[tokio::test]
-    async fn deactivating_twice_is_refused() {
+    #[test]
+    fn deactivating_twice_is_refused() {
         let at = chrono::DateTime::UNIX_EPOCH;
-        Test::with(())
-            .given(vec![created()])
-            .when_async(OrganizationCommand::Deactivate { at })
-            .await
+        Test::given(vec![created()])
+            .when(OrganizationCommand::Deactivate { at })
             .then_expect_events(vec![OrganizationEvent::OrganizationDeactivated { at }]);
-        Test::with(())
-            .given(vec![created(), OrganizationEvent::OrganizationDeactivated { at }])
-            .when_async(OrganizationCommand::Deactivate { at })
-            .await
+        Test::given(vec![created(), OrganizationEvent::OrganizationDeactivated { at }])
+            .when(OrganizationCommand::Deactivate { at })
             .then_expect_error(OrganizationError::AlreadyInactive);
-        Test::with(())
-            .given_no_previous_events()
-            .when_async(OrganizationCommand::Deactivate { at })
-            .await
+        Test::given_no_previous_events()
+            .when(OrganizationCommand::Deactivate { at })
             .then_expect_error(OrganizationError::NotFound);
     }
 }

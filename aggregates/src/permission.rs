@@ -1,8 +1,7 @@
 //! Permissions: what a role may call, as ELEVATE models it (a module, the
 //! HTTP methods and an API path, where a trailing `*` matches a prefix).
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use crate::Aggregate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -40,7 +39,7 @@ pub enum PermissionEvent {
     PermissionRedefined { permission: PermissionDefinition, at: Timestamp },
     PermissionDeleted { at: Timestamp },
 }
-domain_event!(PermissionEvent, "1", [PermissionDefined, PermissionRedefined, PermissionDeleted]);
+domain_event!(PermissionEvent, [PermissionDefined, PermissionRedefined, PermissionDeleted]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PermissionError {
@@ -61,14 +60,8 @@ impl Aggregate for Permission {
     type Command = PermissionCommand;
     type Event = PermissionEvent;
     type Error = PermissionError;
-    type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: PermissionCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), PermissionError> {
+    fn decide(&self, command: PermissionCommand) -> Result<Vec<PermissionEvent>, PermissionError> {
         let live = self.definition.is_some() && !self.deleted;
         let event = match command {
             PermissionCommand::Define { permission, at } => {
@@ -83,8 +76,7 @@ impl Aggregate for Permission {
             PermissionCommand::Delete { at } if live => PermissionEvent::PermissionDeleted { at },
             _ => return Err(PermissionError::NotFound),
         };
-        sink.write(event, self).await;
-        Ok(())
+        Ok(vec![event])
     }
 
     fn apply(&mut self, event: PermissionEvent) {

@@ -1,8 +1,7 @@
 //! Roles and the permissions granted to them (ELEVATE's role-permission
 //! mapping lives on the role, so grants are serialised per role).
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use crate::Aggregate;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -76,7 +75,7 @@ pub enum RoleEvent {
     RoleUpdated { changes: RoleChanges, at: Timestamp },
     RoleDeleted { at: Timestamp },
 }
-domain_event!(RoleEvent, "1", [RoleCreated, PermissionGranted, PermissionRevoked, RoleUpdated, RoleDeleted]);
+domain_event!(RoleEvent, [RoleCreated, PermissionGranted, PermissionRevoked, RoleUpdated, RoleDeleted]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum RoleError {
@@ -113,21 +112,22 @@ impl Aggregate for Role {
     type Command = RoleCommand;
     type Event = RoleEvent;
     type Error = RoleError;
-    type Services = ();
 
-    async fn handle(&mut self, command: RoleCommand, _: &(), sink: &EventSink<Self>) -> Result<(), RoleError> {
+    fn decide(&self, command: RoleCommand) -> Result<Vec<RoleEvent>, RoleError> {
         let event = match command {
             RoleCommand::Create { role, permission_ids, at } => {
                 if self.definition.is_some() {
                     return Err(RoleError::AlreadyExists);
                 }
-                sink.write(RoleEvent::RoleCreated { role, at }, self).await;
+                let mut events = vec![RoleEvent::RoleCreated { role, at }];
+                let mut granted: Vec<i64> = Vec::new();
                 for permission_id in permission_ids {
-                    if !self.permission_ids.contains(&permission_id) {
-                        sink.write(RoleEvent::PermissionGranted { permission_id, at }, self).await;
+                    if !self.permission_ids.contains(&permission_id) && !granted.contains(&permission_id) {
+                        granted.push(permission_id);
+                        events.push(RoleEvent::PermissionGranted { permission_id, at });
                     }
                 }
-                return Ok(());
+                return Ok(events);
             }
             RoleCommand::GrantPermission { permission_id, at } => {
                 self.require_live()?;
@@ -155,8 +155,7 @@ impl Aggregate for Role {
                 RoleEvent::RoleDeleted { at }
             }
         };
-        sink.write(event, self).await;
-        Ok(())
+        Ok(vec![event])
     }
 
     fn apply(&mut self, event: RoleEvent) {
@@ -184,7 +183,7 @@ impl Aggregate for Role {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cqrs_es::test::TestFramework;
+    use crate::testing::TestFramework;
 
     const AT: Timestamp = chrono::DateTime::UNIX_EPOCH;
 
@@ -205,52 +204,36 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn grants_and_revocations_are_checked() {
-        TestFramework::<Role>::with(())
-            .given(vec![created()])
-            .when_async(RoleCommand::GrantPermission { permission_id: 5, at: AT })
-            .await
+    #[test]
+    fn grants_and_revocations_are_checked() {
+        TestFramework::<Role>::given(vec![created()])
+            .when(RoleCommand::GrantPermission { permission_id: 5, at: AT })
             .then_expect_events(vec![RoleEvent::PermissionGranted { permission_id: 5, at: AT }]);
-        TestFramework::<Role>::with(())
-            .given(vec![created(), RoleEvent::PermissionGranted { permission_id: 5, at: AT }])
-            .when_async(RoleCommand::GrantPermission { permission_id: 5, at: AT })
-            .await
+        TestFramework::<Role>::given(vec![created(), RoleEvent::PermissionGranted { permission_id: 5, at: AT }])
+            .when(RoleCommand::GrantPermission { permission_id: 5, at: AT })
             .then_expect_error(RoleError::AlreadyGranted);
-        TestFramework::<Role>::with(())
-            .given(vec![created()])
-            .when_async(RoleCommand::RevokePermission { permission_id: 5, at: AT })
-            .await
+        TestFramework::<Role>::given(vec![created()])
+            .when(RoleCommand::RevokePermission { permission_id: 5, at: AT })
             .then_expect_error(RoleError::NotGranted);
-        TestFramework::<Role>::with(())
-            .given_no_previous_events()
-            .when_async(RoleCommand::GrantPermission { permission_id: 5, at: AT })
-            .await
+        TestFramework::<Role>::given_no_previous_events()
+            .when(RoleCommand::GrantPermission { permission_id: 5, at: AT })
             .then_expect_error(RoleError::NotFound);
     }
 
-    #[tokio::test]
-    async fn updates_and_deletion() {
+    #[test]
+    fn updates_and_deletion() {
         let changes = RoleChanges { label: Some("Guide".into()), ..Default::default() };
-        TestFramework::<Role>::with(())
-            .given(vec![created()])
-            .when_async(RoleCommand::Update { changes: changes.clone(), at: AT })
-            .await
+        TestFramework::<Role>::given(vec![created()])
+            .when(RoleCommand::Update { changes: changes.clone(), at: AT })
             .then_expect_events(vec![RoleEvent::RoleUpdated { changes: changes.clone(), at: AT }]);
-        TestFramework::<Role>::with(())
-            .given(vec![created()])
-            .when_async(RoleCommand::Update { changes: RoleChanges::default(), at: AT })
-            .await
+        TestFramework::<Role>::given(vec![created()])
+            .when(RoleCommand::Update { changes: RoleChanges::default(), at: AT })
             .then_expect_error(RoleError::NothingToUpdate);
-        TestFramework::<Role>::with(())
-            .given(vec![created(), RoleEvent::RoleDeleted { at: AT }])
-            .when_async(RoleCommand::Update { changes, at: AT })
-            .await
+        TestFramework::<Role>::given(vec![created(), RoleEvent::RoleDeleted { at: AT }])
+            .when(RoleCommand::Update { changes, at: AT })
             .then_expect_error(RoleError::NotFound);
-        TestFramework::<Role>::with(())
-            .given(vec![created(), RoleEvent::RoleDeleted { at: AT }])
-            .when_async(RoleCommand::Delete { at: AT })
-            .await
+        TestFramework::<Role>::given(vec![created(), RoleEvent::RoleDeleted { at: AT }])
+            .when(RoleCommand::Delete { at: AT })
             .then_expect_error(RoleError::NotFound);
     }
 }

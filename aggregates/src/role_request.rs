@@ -2,8 +2,7 @@
 //! "ApproveOrgRequest"): REQUESTED, then UNDER_REVIEW, then APPROVED or
 //! REJECTED. A decided request is final.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use crate::Aggregate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
@@ -77,7 +76,7 @@ pub enum RoleRequestEvent {
         at: Timestamp,
     },
 }
-domain_event!(RoleRequestEvent, "1", [RoleRequested, RoleRequestStatusChanged]);
+domain_event!(RoleRequestEvent, [RoleRequested, RoleRequestStatusChanged]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum RoleRequestError {
@@ -104,14 +103,8 @@ impl Aggregate for RoleRequest {
     type Command = RoleRequestCommand;
     type Event = RoleRequestEvent;
     type Error = RoleRequestError;
-    type Services = ();
 
-    async fn handle(
-        &mut self,
-        command: RoleRequestCommand,
-        _: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), RoleRequestError> {
+    fn decide(&self, command: RoleRequestCommand) -> Result<Vec<RoleRequestEvent>, RoleRequestError> {
         let event = match command {
             RoleRequestCommand::Submit { details, at } => {
                 if self.status != RequestStatus::NotRequested {
@@ -131,8 +124,7 @@ impl Aggregate for RoleRequest {
                 RoleRequestEvent::RoleRequestStatusChanged { status, handler_uuid, handler_id, comments, at }
             }
         };
-        sink.write(event, self).await;
-        Ok(())
+        Ok(vec![event])
     }
 
     fn apply(&mut self, event: RoleRequestEvent) {
@@ -153,7 +145,7 @@ impl Aggregate for RoleRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cqrs_es::test::TestFramework;
+    use crate::testing::TestFramework;
 
     type Test = TestFramework<RoleRequest>;
     const AT: Timestamp = chrono::DateTime::UNIX_EPOCH;
@@ -193,50 +185,34 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn submitted_once() {
-        Test::with(())
-            .given_no_previous_events()
-            .when_async(RoleRequestCommand::Submit { details: details(), at: AT })
-            .await
+    #[test]
+    fn submitted_once() {
+        Test::given_no_previous_events()
+            .when(RoleRequestCommand::Submit { details: details(), at: AT })
             .then_expect_events(vec![requested()]);
-        Test::with(())
-            .given(vec![requested()])
-            .when_async(RoleRequestCommand::Submit { details: details(), at: AT })
-            .await
+        Test::given(vec![requested()])
+            .when(RoleRequestCommand::Submit { details: details(), at: AT })
             .then_expect_error(RoleRequestError::AlreadySubmitted);
     }
 
-    #[tokio::test]
-    async fn decisions_follow_the_lifecycle() {
+    #[test]
+    fn decisions_follow_the_lifecycle() {
         for status in [RequestStatus::Approved, RequestStatus::Rejected, RequestStatus::UnderReview] {
-            Test::with(())
-                .given(vec![requested()])
-                .when_async(set(status))
-                .await
-                .then_expect_events(vec![changed(status)]);
+            Test::given(vec![requested()]).when(set(status)).then_expect_events(vec![changed(status)]);
         }
-        Test::with(())
-            .given(vec![requested(), changed(RequestStatus::UnderReview)])
-            .when_async(set(RequestStatus::Approved))
-            .await
+        Test::given(vec![requested(), changed(RequestStatus::UnderReview)])
+            .when(set(RequestStatus::Approved))
             .then_expect_events(vec![changed(RequestStatus::Approved)]);
         for decided in [RequestStatus::Approved, RequestStatus::Rejected] {
-            Test::with(())
-                .given(vec![requested(), changed(decided)])
-                .when_async(set(RequestStatus::Approved))
-                .await
+            Test::given(vec![requested(), changed(decided)])
+                .when(set(RequestStatus::Approved))
                 .then_expect_error(RoleRequestError::AlreadyDecided);
         }
-        Test::with(())
-            .given_no_previous_events()
-            .when_async(set(RequestStatus::Approved))
-            .await
+        Test::given_no_previous_events()
+            .when(set(RequestStatus::Approved))
             .then_expect_error(RoleRequestError::NotFound);
-        Test::with(())
-            .given(vec![requested()])
-            .when_async(set(RequestStatus::Requested))
-            .await
+        Test::given(vec![requested()])
+            .when(set(RequestStatus::Requested))
             .then_expect_error(RoleRequestError::InvalidStatus);
     }
 

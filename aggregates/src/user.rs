@@ -1,8 +1,7 @@
 //! The user account: registration, profile, login bookkeeping with lockout,
 //! activation and erasure.
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
+use crate::Aggregate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
@@ -187,7 +186,6 @@ pub enum UserEvent {
 }
 domain_event!(
     UserEvent,
-    "1",
     [
         UserRegistered,
         ProfileUpdated,
@@ -267,9 +265,8 @@ impl Aggregate for User {
     type Command = UserCommand;
     type Event = UserEvent;
     type Error = UserError;
-    type Services = ();
 
-    async fn handle(&mut self, command: UserCommand, _: &(), sink: &EventSink<Self>) -> Result<(), UserError> {
+    fn decide(&self, command: UserCommand) -> Result<Vec<UserEvent>, UserError> {
         let event = match command {
             UserCommand::Register { registration, at } => {
                 if self.status != UserStatus::NotRegistered {
@@ -287,7 +284,7 @@ impl Aggregate for User {
             UserCommand::AcceptTerms { at } => {
                 self.require_active()?;
                 if self.has_accepted_terms_and_conditions {
-                    return Ok(());
+                    return Ok(vec![]);
                 }
                 UserEvent::TermsAccepted { at }
             }
@@ -304,12 +301,12 @@ impl Aggregate for User {
                     return Err(UserError::Locked);
                 }
                 let consecutive_failures = self.consecutive_failures + 1;
-                sink.write(UserEvent::LoginFailed { consecutive_failures, at }, self).await;
+                let mut events = vec![UserEvent::LoginFailed { consecutive_failures, at }];
                 if policy.max_failed_attempts > 0 && consecutive_failures >= policy.max_failed_attempts {
                     let until = at + chrono::Duration::seconds(policy.lock_seconds);
-                    sink.write(UserEvent::AccountLocked { until, at }, self).await;
+                    events.push(UserEvent::AccountLocked { until, at });
                 }
-                return Ok(());
+                return Ok(events);
             }
             UserCommand::RecordLogout { session_id, at } => {
                 self.require_registered()?;
@@ -335,25 +332,25 @@ impl Aggregate for User {
             }
             UserCommand::AssignRole { role_id, organization_id, at } => {
                 self.require_registered()?;
+                let mut events = Vec::new();
                 if self.organization_id != organization_id {
                     let from = self.organization_id;
-                    sink.write(UserEvent::OrganizationChanged { from, to: organization_id, at }, self).await;
+                    events.push(UserEvent::OrganizationChanged { from, to: organization_id, at });
                 }
-                if self.role_ids.contains(&role_id) {
-                    return Ok(());
+                if !self.role_ids.contains(&role_id) {
+                    events.push(UserEvent::RoleAssigned { role_id, organization_id, at });
                 }
-                UserEvent::RoleAssigned { role_id, organization_id, at }
+                return Ok(events);
             }
             UserCommand::RevokeRole { role_id, at } => {
                 self.require_registered()?;
                 if !self.role_ids.contains(&role_id) {
-                    return Ok(());
+                    return Ok(vec![]);
                 }
                 UserEvent::RoleRevoked { role_id, at }
             }
         };
-        sink.write(event, self).await;
-        Ok(())
+        Ok(vec![event])
     }
 
     fn apply(&mut self, event: UserEvent) {
@@ -409,7 +406,7 @@ impl Aggregate for User {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cqrs_es::test::TestFramework;
+    use crate::testing::TestFramework;
 
     type Test = TestFramework<User>;
 
@@ -438,22 +435,18 @@ mod tests {
 
     const POLICY: LockoutPolicy = LockoutPolicy { max_failed_attempts: 3, lock_seconds: 60 };
 
-    #[tokio::test]
-    async fn registers_once() {
-        Test::with(())
-            .given_no_previous_events()
-            .when_async(UserCommand::Register { registration: registration(), at: at() })
-            .await
+    #[test]
+    fn registers_once() {
+        Test::given_no_previous_events()
+            .when(UserCommand::Register { registration: registration(), at: at() })
             .then_expect_events(vec![registered()]);
-        Test::with(())
-            .given(vec![registered()])
-            .when_async(UserCommand::Register { registration: registration(), at: at() })
-            .await
+        Test::given(vec![registered()])
+            .when(UserCommand::Register { registration: registration(), at: at() })
             .then_expect_error(UserError::AlreadyRegistered);
     }
 
-    #[tokio::test]
-    async fn commands_on_unknown_user_are_refused() {
+    #[test]
+    fn commands_on_unknown_user_are_refused() {
         for command in [
             UserCommand::AcceptTerms { at: at() },
             UserCommand::Deactivate { at: at() },
@@ -461,45 +454,37 @@ mod tests {
             UserCommand::RecordLoginSuccess { session_id: "s".into(), at: at() },
             UserCommand::RecordLoginFailure { policy: POLICY, at: at() },
         ] {
-            Test::with(()).given_no_previous_events().when_async(command).await.then_expect_error(UserError::NotFound);
+            Test::given_no_previous_events().when(command).then_expect_error(UserError::NotFound);
         }
     }
 
-    #[tokio::test]
-    async fn empty_profile_update_is_refused() {
-        Test::with(())
-            .given(vec![registered()])
-            .when_async(UserCommand::UpdateProfile { changes: ProfileChanges::default(), at: at() })
-            .await
+    #[test]
+    fn empty_profile_update_is_refused() {
+        Test::given(vec![registered()])
+            .when(UserCommand::UpdateProfile { changes: ProfileChanges::default(), at: at() })
             .then_expect_error(UserError::NothingToUpdate);
     }
 
-    #[tokio::test]
-    async fn third_failure_locks_and_lock_refuses_even_a_right_password() {
+    #[test]
+    fn third_failure_locks_and_lock_refuses_even_a_right_password() {
         let failed = |n| UserEvent::LoginFailed { consecutive_failures: n, at: at() };
         let until = at() + chrono::Duration::seconds(60);
-        Test::with(())
-            .given(vec![registered(), failed(1), failed(2)])
-            .when_async(UserCommand::RecordLoginFailure { policy: POLICY, at: at() })
-            .await
+        Test::given(vec![registered(), failed(1), failed(2)])
+            .when(UserCommand::RecordLoginFailure { policy: POLICY, at: at() })
             .then_expect_events(vec![failed(3), UserEvent::AccountLocked { until, at: at() }]);
         let locked = vec![registered(), failed(1), failed(2), failed(3), UserEvent::AccountLocked { until, at: at() }];
-        Test::with(())
-            .given(locked.clone())
-            .when_async(UserCommand::RecordLoginSuccess { session_id: "s".into(), at: at() })
-            .await
+        Test::given(locked.clone())
+            .when(UserCommand::RecordLoginSuccess { session_id: "s".into(), at: at() })
             .then_expect_error(UserError::Locked);
         // After the lock expires, a login works again.
         let later = until + chrono::Duration::seconds(1);
-        Test::with(())
-            .given(locked)
-            .when_async(UserCommand::RecordLoginSuccess { session_id: "s".into(), at: later })
-            .await
+        Test::given(locked)
+            .when(UserCommand::RecordLoginSuccess { session_id: "s".into(), at: later })
             .then_expect_events(vec![UserEvent::LoginSucceeded { session_id: "s".into(), at: later }]);
     }
 
-    #[tokio::test]
-    async fn success_resets_the_failure_count() {
+    #[test]
+    fn success_resets_the_failure_count() {
         let mut user = User::default();
         user.apply(registered());
         user.apply(UserEvent::LoginFailed { consecutive_failures: 2, at: at() });
@@ -508,33 +493,25 @@ mod tests {
         assert_eq!(user.last_logged_in_at, Some(at()));
     }
 
-    #[tokio::test]
-    async fn inactive_users_cannot_log_in_and_activation_is_checked() {
+    #[test]
+    fn inactive_users_cannot_log_in_and_activation_is_checked() {
         let deactivated = vec![registered(), UserEvent::UserDeactivated { at: at() }];
-        Test::with(())
-            .given(deactivated.clone())
-            .when_async(UserCommand::RecordLoginSuccess { session_id: "s".into(), at: at() })
-            .await
+        Test::given(deactivated.clone())
+            .when(UserCommand::RecordLoginSuccess { session_id: "s".into(), at: at() })
             .then_expect_error(UserError::NotActive);
-        Test::with(())
-            .given(deactivated.clone())
-            .when_async(UserCommand::Deactivate { at: at() })
-            .await
+        Test::given(deactivated.clone())
+            .when(UserCommand::Deactivate { at: at() })
             .then_expect_error(UserError::AlreadyInactive);
-        Test::with(())
-            .given(deactivated)
-            .when_async(UserCommand::Activate { at: at() })
-            .await
+        Test::given(deactivated)
+            .when(UserCommand::Activate { at: at() })
             .then_expect_events(vec![UserEvent::UserActivated { at: at() }]);
-        Test::with(())
-            .given(vec![registered()])
-            .when_async(UserCommand::Activate { at: at() })
-            .await
+        Test::given(vec![registered()])
+            .when(UserCommand::Activate { at: at() })
             .then_expect_error(UserError::AlreadyActive);
     }
 
-    #[tokio::test]
-    async fn deletion_erases_personal_data_and_refuses_later_commands() {
+    #[test]
+    fn deletion_erases_personal_data_and_refuses_later_commands() {
         let mut user = User::default();
         user.apply(registered());
         user.apply(UserEvent::UserDeleted { at: at() });
@@ -542,45 +519,33 @@ mod tests {
         assert_eq!(user.email, None);
         assert_eq!(user.password_hash, None);
         assert_eq!(user.numeric_id, 7);
-        Test::with(())
-            .given(vec![registered(), UserEvent::UserDeleted { at: at() }])
-            .when_async(UserCommand::UpdateProfile {
+        Test::given(vec![registered(), UserEvent::UserDeleted { at: at() }])
+            .when(UserCommand::UpdateProfile {
                 changes: ProfileChanges { name: Some("x".into()), ..Default::default() },
                 at: at(),
             })
-            .await
             .then_expect_error(UserError::NotFound);
     }
 
-    #[tokio::test]
-    async fn assigning_a_role_is_idempotent_and_moves_organisation_when_needed() {
-        Test::with(())
-            .given(vec![registered()])
-            .when_async(UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() })
-            .await
+    #[test]
+    fn assigning_a_role_is_idempotent_and_moves_organisation_when_needed() {
+        Test::given(vec![registered()])
+            .when(UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() })
             .then_expect_events(vec![UserEvent::RoleAssigned { role_id: 2, organization_id: 1, at: at() }]);
-        Test::with(())
-            .given(vec![registered()])
-            .when_async(UserCommand::AssignRole { role_id: 3, organization_id: 1, at: at() })
-            .await
+        Test::given(vec![registered()])
+            .when(UserCommand::AssignRole { role_id: 3, organization_id: 1, at: at() })
             .then_expect_events(vec![]);
-        Test::with(())
-            .given(vec![registered()])
-            .when_async(UserCommand::AssignRole { role_id: 5, organization_id: 9, at: at() })
-            .await
+        Test::given(vec![registered()])
+            .when(UserCommand::AssignRole { role_id: 5, organization_id: 9, at: at() })
             .then_expect_events(vec![
                 UserEvent::OrganizationChanged { from: 1, to: 9, at: at() },
                 UserEvent::RoleAssigned { role_id: 5, organization_id: 9, at: at() },
             ]);
-        Test::with(())
-            .given(vec![registered()])
-            .when_async(UserCommand::RevokeRole { role_id: 3, at: at() })
-            .await
+        Test::given(vec![registered()])
+            .when(UserCommand::RevokeRole { role_id: 3, at: at() })
             .then_expect_events(vec![UserEvent::RoleRevoked { role_id: 3, at: at() }]);
-        Test::with(())
-            .given(vec![registered()])
-            .when_async(UserCommand::RevokeRole { role_id: 2, at: at() })
-            .await
+        Test::given(vec![registered()])
+            .when(UserCommand::RevokeRole { role_id: 2, at: at() })
             .then_expect_events(vec![]);
     }
 }

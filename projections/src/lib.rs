@@ -38,7 +38,7 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
-    /// Events are stored in cqrs-es' externally tagged form: `{"Variant": {...}}`.
+    /// Events are stored in serde's externally tagged form: `{"Variant": {...}}`.
     pub fn decode<E: serde::de::DeserializeOwned>(&self) -> Result<E, ProjectionError> {
         serde_json::from_value(self.payload.clone()).map_err(|source| ProjectionError::Decode {
             position: self.position,

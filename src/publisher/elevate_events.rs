@@ -8,7 +8,7 @@
 
 use aggregates::organization::{Organization, OrganizationEvent};
 use aggregates::user::UserEvent;
-use cqrs_es::Aggregate;
+use aggregates::Aggregate;
 use serde_json::{json, Map, Value};
 
 use crate::storage::log::LogEntry;

@@ -1,38 +1,47 @@
-//! One aggregate's events after a known sequence: what `EventRepo` hands
-//! cqrs-es, and what the command bus folds onto a cached state.
+//! One aggregate's events after a known sequence: what the command bus folds
+//! onto a cached state (`crate::aggregate_cache`) or an empty one.
 //!
 //! The personal key travels in the same query (a join), so loading a user
 //! costs one round trip whether or not its events hold personal fields; the
-//! fields come out opened, like every other reader of the log. (postgres-es'
-//! own query writes the sequence into the SQL text, so every sequence would
-//! be a new prepared statement, and the key would be a second query.)
+//! events come out as every reader of the log gets them (`log::bring_out`:
+//! personal fields opened, old versions upcast). The sequence is bound, not
+//! written into the SQL, so the statement is prepared once.
 
-use cqrs_es::persist::SerializedEvent;
 use serde_json::Value;
 
+use super::log::bring_out;
 use super::Db;
 use crate::privacy;
 
 /// For aggregate types whose events carry personal data: the key rides along.
 const WITH_KEY: &str = "SELECT e.sequence, e.event_type, e.event_version, CAST(e.payload AS TEXT) AS payload, \
-     CAST(e.metadata AS TEXT) AS metadata, k.secret FROM events e \
+     k.secret FROM events e \
      LEFT JOIN personal_data_keys k ON k.subject = e.aggregate_id \
      WHERE e.aggregate_type = $1 AND e.aggregate_id = $2 AND e.sequence > $3 ORDER BY e.sequence";
 const WITHOUT_KEY: &str = "SELECT sequence, event_type, event_version, CAST(payload AS TEXT) AS payload, \
-     CAST(metadata AS TEXT) AS metadata, CAST(NULL AS TEXT) AS secret FROM events \
+     CAST(NULL AS TEXT) AS secret FROM events \
      WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence > $3 ORDER BY sequence";
 
-type Row = (i64, String, String, String, String, Option<String>);
+type Row = (i64, String, String, String, Option<String>);
+
+/// One event of one aggregate, as the log returns it to be folded.
+#[derive(Debug, Clone)]
+pub struct AggregateEvent {
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: Value,
+}
 
 impl Db {
     /// The events of (`aggregate_type`, `aggregate_id`) with a sequence above
-    /// `after`, in order, personal fields opened (or erased if the key is gone).
+    /// `after`, in order, brought out of the log in their current shape.
     pub async fn aggregate_events_after(
         &self,
         aggregate_type: &str,
         aggregate_id: &str,
         after: i64,
-    ) -> Result<Vec<SerializedEvent>, sqlx::Error> {
+    ) -> Result<Vec<AggregateEvent>, sqlx::Error> {
         let personal = privacy::carries_personal_data(aggregate_type);
         let sql = if personal { WITH_KEY } else { WITHOUT_KEY };
         let rows: Vec<Row> = crate::on_pool!(self, pool => {
@@ -42,22 +51,12 @@ impl Db {
             Some((.., secret)) if personal => privacy::key_from_secret(secret.as_deref()),
             _ => None,
         };
-        let json = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| sqlx::Error::Decode(Box::new(e)));
         rows.into_iter()
-            .map(|(sequence, event_type, event_version, payload, metadata, _)| {
-                let mut payload = json(&payload)?;
-                if personal {
-                    privacy::open(aggregate_id, &key, &mut payload);
-                }
-                Ok(SerializedEvent::new(
-                    aggregate_id.to_string(),
-                    sequence as usize,
-                    aggregate_type.to_string(),
-                    event_type,
-                    event_version,
-                    payload,
-                    json(&metadata)?,
-                ))
+            .map(|(sequence, event_type, mut event_version, payload, _)| {
+                let mut payload: Value =
+                    serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+                bring_out(aggregate_type, aggregate_id, &key, &event_type, &mut event_version, &mut payload);
+                Ok(AggregateEvent { sequence, event_type, event_version, payload })
             })
             .collect()
     }

@@ -10,10 +10,12 @@
 //! serialises writers, so there position order is commit order.
 
 use projections::StoredEvent;
+use serde_json::Value;
 use sqlx::Row;
 
 use super::Db;
-use crate::privacy;
+use crate::privacy::{self, PersonalKey};
+use crate::upcasting;
 
 /// A place in the log, comparable across the two orders above
 /// (`txid` is always 0 on SQLite).
@@ -83,6 +85,24 @@ const PG_AFTER: &str = concat!(
 
 const SQLITE_AFTER: &str =
     concat!("SELECT ", sqlite_columns!(), " FROM events WHERE position > $1 ORDER BY position LIMIT $2");
+
+/// An event as every reader gets it out of the log: personal fields, stored
+/// encrypted, opened with the subject's `key` (or erased once it is
+/// destroyed: `crate::privacy`), then the payload brought from its stored
+/// version to its event type's current one (`crate::upcasting`).
+pub(crate) fn bring_out(
+    aggregate_type: &str,
+    aggregate_id: &str,
+    key: &PersonalKey,
+    event_type: &str,
+    event_version: &mut String,
+    payload: &mut Value,
+) {
+    if privacy::carries_personal_data(aggregate_type) {
+        privacy::open(aggregate_id, key, payload);
+    }
+    upcasting::upcast(aggregate_type, event_type, event_version, payload);
+}
 
 /// A point from the transaction id as text (xid8 has no Rust type in sqlx).
 pub(crate) fn commit_point(txid: &str, position: i64) -> Result<CommitPoint, sqlx::Error> {
@@ -211,24 +231,29 @@ impl Db {
         Ok((self.reveal(entries).await?, reached))
     }
 
-    /// Every reader of the log passes its entries through here: personal
-    /// fields are stored encrypted and come out readable, or erased once the
-    /// owner's key is destroyed (see `crate::privacy`).
+    /// Every reader of the log passes its entries through here (the
+    /// command bus's loads through `aggregate_events_after`), and so through
+    /// `bring_out`.
     pub async fn reveal(&self, mut entries: Vec<LogEntry>) -> Result<Vec<LogEntry>, sqlx::Error> {
         let mut subjects: Vec<&str> = entries
             .iter()
             .filter(|e| privacy::carries_personal_data(&e.event.aggregate_type))
             .map(|e| e.event.aggregate_id.as_str())
             .collect();
-        if subjects.is_empty() {
-            return Ok(entries);
-        }
         subjects.sort_unstable();
         subjects.dedup();
         let keys = self.personal_keys(&subjects).await?;
-        for entry in entries.iter_mut().filter(|e| privacy::carries_personal_data(&e.event.aggregate_type)) {
-            let key = keys.get(&entry.event.aggregate_id).copied().flatten();
-            privacy::open(&entry.event.aggregate_id, &key, &mut entry.event.payload);
+        for entry in entries.iter_mut() {
+            let event = &mut entry.event;
+            let key = keys.get(&event.aggregate_id).copied().flatten();
+            bring_out(
+                &event.aggregate_type,
+                &event.aggregate_id,
+                &key,
+                &event.event_type,
+                &mut event.event_version,
+                &mut event.payload,
+            );
         }
         Ok(entries)
     }

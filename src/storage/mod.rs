@@ -4,7 +4,6 @@
 mod aggregate_events;
 mod append;
 pub mod audit_log;
-mod event_repo;
 pub mod failed_events;
 pub mod file_lock;
 mod listing;
@@ -23,7 +22,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::ConnectOptions;
 
-pub use event_repo::EventRepo;
+pub use aggregate_events::AggregateEvent;
+pub use append::{NewEvent, SequenceGuard};
 pub use reader::{Count, Reader};
 
 #[derive(Clone, Debug)]
@@ -217,8 +217,12 @@ impl Db {
         }
     }
 
-    pub fn event_repo(&self) -> EventRepo {
-        EventRepo::new(self)
+    /// A migrated SQLite database in memory, for unit tests of what runs on the log.
+    #[cfg(test)]
+    pub(crate) async fn in_memory() -> Db {
+        let db = Db::connect("sqlite::memory:", 1).await.expect("an in-memory SQLite database");
+        db.migrate().await.expect("migrations");
+        db
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

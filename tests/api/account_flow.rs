@@ -204,7 +204,6 @@ on_both_backends!(
     admin_creation_is_refused_without_a_configured_secret,
     repeated_failures_lock_the_account,
     deactivation_and_deletion_revoke_tokens_at_once,
-    a_claim_left_by_a_crashed_sign_up_is_recovered,
     a_refresh_for_a_user_no_longer_active_is_refused_and_ends_the_session,
 );
 
@@ -265,41 +264,4 @@ async fn deactivation_and_deletion_revoke_tokens_at_once(backend: Backend) {
             .unwrap()
     });
     assert_eq!(leftovers, 0);
-}
-
-/// A crash between claiming an email and registering the user leaves a claim
-/// whose owner never existed; a later sign-up takes it over once it is stale,
-/// but not while the first sign-up could still be running.
-async fn a_claim_left_by_a_crashed_sign_up_is_recovered(backend: Backend) {
-    use aggregates::{ClaimCommand, ClaimKind, UniqueClaim};
-    let app = spawn_app(backend).await;
-    let meta = roster::commands::Metadata::system("test");
-    let claim = |email: &str, age_minutes: i64| {
-        let id = roster::bootstrap::claim_id(ClaimKind::Email, email);
-        let at = chrono::Utc::now() - chrono::Duration::minutes(age_minutes);
-        let command = ClaimCommand::Claim { owner: uuid::Uuid::new_v4().to_string(), at };
-        let bus = app.state.bus.clone();
-        let meta = meta.clone();
-        async move { bus.execute::<UniqueClaim>(&id, command, &meta).await.unwrap() }
-    };
-    claim("stale@example.com", 10).await;
-    claim("fresh@example.com", 0).await;
-    app.sign_up("Recovered", "stale@example.com").await;
-    assert_eq!(app.login("stale@example.com", PASSWORD).await.status.as_u16(), 200);
-    // Taken over once: the value now belongs to the new user.
-    app.post(
-        "/user/v1/account/create",
-        None,
-        json!({"name": "Again", "email": "stale@example.com", "password": PASSWORD}),
-    )
-    .await
-    .assert_error_envelope(400);
-    let blocked = app
-        .post(
-            "/user/v1/account/create",
-            None,
-            json!({"name": "Too Soon", "email": "fresh@example.com", "password": PASSWORD}),
-        )
-        .await;
-    blocked.assert_error_envelope(400);
 }

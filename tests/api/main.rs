@@ -19,6 +19,7 @@ mod fuzz;
 mod input_rules;
 mod kafka_support;
 mod listing;
+mod one_commit;
 mod operations;
 pub mod organizations;
 mod orphaned_claims;

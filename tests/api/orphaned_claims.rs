@@ -1,8 +1,9 @@
-//! A crash between a sign-up's claim and its registration leaves the email
-//! claimed by a user who never existed. Such claims are released at the next
-//! start (on PostgreSQL once they are old enough that no other instance can
-//! still be signing up); the take-over by a later sign-up is tested in
-//! `account_flow`.
+//! Before a sign-up and its claims were one commit, a crash between an
+//! older version's claim and its registration left the email claimed by a
+//! user who never existed. Such claims are released at the next start (on
+//! PostgreSQL once they are old enough that no instance of an older version
+//! can still be signing up); a sign-up never takes them over (a failed one
+//! leaves no claim: `one_commit`).
 
 use aggregates::{ClaimCommand, ClaimKind, UniqueClaim};
 use reqwest::StatusCode;
@@ -13,8 +14,8 @@ use serde_json::json;
 use crate::helpers::*;
 use crate::on_both_backends;
 
-/// What a sign-up killed after its email claim leaves: a `ValueClaimed` for
-/// an owner that has no events. Returns the claim's id.
+/// What an older version's sign-up killed after its email claim left: a
+/// `ValueClaimed` for an owner that has no events. Returns the claim's id.
 async fn orphan_claim(app: &TestApp, email: &str, claimed_at: chrono::DateTime<chrono::Utc>) -> String {
     orphan(app, ClaimKind::Email, email, claimed_at).await
 }
