@@ -401,6 +401,14 @@ impl AppState {
                 other => other.into(),
             })?;
             if status == RequestStatus::Approved {
+                // Approving a request from an organisation the user has left
+                // would move them back (the request names the old one).
+                if unit.load::<User>(&request.requester_uuid).await?.organization_id != request.organization_id {
+                    return Err(AppError::invalid_field(
+                        "request_id",
+                        "The requester has moved to another organisation since asking; reject this request",
+                    ));
+                }
                 let assign =
                     UserCommand::AssignRole { role_id: request.role_id, organization_id: request.organization_id, at };
                 unit.decide::<User>(&request.requester_uuid, assign).await?;

@@ -330,6 +330,76 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Fields of the personal containers that are not personal data, so a
+    /// field added to `Registration` or `ProfileChanges` must be classified.
+    const NOT_PERSONAL: &[&str] = &[
+        "numeric_id",
+        "organization_id",
+        "role_ids",
+        "has_accepted_terms_and_conditions",
+        "preferred_language",
+        "languages",
+    ];
+
+    /// `PERSONAL_FIELDS` names fields of real serialised `UserEvent`s: a
+    /// renamed field or variant would otherwise silently stop its encryption.
+    #[test]
+    fn personal_fields_match_the_serialised_user_events() {
+        use aggregates::user::{ProfileChanges, Registration, UserEvent};
+        let at = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+        let registered = UserEvent::UserRegistered {
+            registration: Registration {
+                numeric_id: 7,
+                email: "ada@example.com".into(),
+                name: "Ada".into(),
+                phone: Some("+100".into()),
+                username: Some("ada".into()),
+                password_hash: "$argon2id$x".into(),
+                organization_id: 1,
+                role_ids: vec![3],
+                has_accepted_terms_and_conditions: true,
+                preferred_language: "en".into(),
+            },
+            at,
+        };
+        let some = || Some(json!("x"));
+        let updated = UserEvent::ProfileUpdated {
+            changes: ProfileChanges {
+                name: Some("Ada".into()),
+                about: some(),
+                gender: some(),
+                location: some(),
+                image: some(),
+                languages: some(),
+                share_link: some(),
+                preferred_language: some(),
+                has_accepted_terms_and_conditions: Some(true),
+            },
+            at,
+        };
+        for event in [registered, updated] {
+            let value = serde_json::to_value(&event).unwrap();
+            let (variant, body) = value.as_object().unwrap().iter().next().unwrap();
+            let (_, container, fields) = PERSONAL_FIELDS
+                .iter()
+                .find(|(name, _, _)| name == variant)
+                .unwrap_or_else(|| panic!("{variant} carries personal data but is not in PERSONAL_FIELDS"));
+            let serialised = body[*container].as_object().unwrap_or_else(|| panic!("{variant} has no {container}"));
+            for (field, _) in fields.iter() {
+                assert!(
+                    serialised.contains_key(*field),
+                    "{variant}.{container}.{field} is not in the serialised event"
+                );
+            }
+            for field in serialised.keys() {
+                assert!(
+                    fields.iter().any(|(personal, _)| personal == field) || NOT_PERSONAL.contains(&field.as_str()),
+                    "{variant}.{container}.{field} is neither personal nor listed as not personal"
+                );
+            }
+        }
+    }
+
     fn registered() -> Value {
         json!({"UserRegistered": {"registration": {
             "numeric_id": 7, "email": "ada@example.com", "name": "Ada", "phone": null,

@@ -293,7 +293,47 @@ async fn deactivation_by_id_and_email_and_deletion(backend: Backend) {
         .assert_error_envelope(404);
 }
 
+/// A request made in one organisation is not approved after the user moved
+/// to another: approving would move them back. Rejecting it still works.
+async fn a_request_from_an_organisation_the_user_left_is_not_approved(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = cast(&app).await;
+    let asked =
+        app.post("/user/v1/organization/requestOrgRole", Some(&c.mentee.access_token), json!({"role": 2})).await;
+    assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
+    let request_id = asked.result()["request_id"].as_i64().unwrap();
+    let moved = app
+        .post(
+            "/user/v1/admin/assignRole",
+            Some(&c.admin.access_token),
+            json!({"identifier": "mina@example.com", "role_id": 3, "organization_id": c.other_org_id}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    let approved = app
+        .post(
+            "/user/v1/org-admin/updateRequestStatus",
+            Some(&c.admin.access_token),
+            json!({"request_id": request_id, "status": "APPROVED", "comments": []}),
+        )
+        .await;
+    approved.assert_error_envelope(400);
+    assert_eq!(approved.body["error"][0]["param"], "request_id", "{}", approved.body);
+    let me = app.get("/user/v1/user/read", Some(&c.mentee.access_token)).await;
+    assert_eq!(me.result()["organization_id"], c.other_org_id, "{}", me.body);
+    assert!(!has_role(me.result(), "mentor"), "{}", me.body);
+    let rejected = app
+        .post(
+            "/user/v1/org-admin/updateRequestStatus",
+            Some(&c.admin.access_token),
+            json!({"request_id": request_id, "status": "REJECTED", "comments": ["moved"]}),
+        )
+        .await;
+    assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.body);
+}
+
 on_both_backends!(
+    a_request_from_an_organisation_the_user_left_is_not_approved,
     request_approve_reject_flow,
     parallel_approve_and_reject_leave_one_decision,
     organisations_are_created_updated_listed_and_deactivated,
