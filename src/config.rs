@@ -42,6 +42,33 @@ pub struct Settings {
     pub read_max_connections: u32,
     pub log_format_json: bool,
     pub connections: ConnectionLimits,
+    pub hardening: Hardening,
+}
+
+impl Hardening {
+    /// Every origin a browser could send: `*`, or a scheme and a host.
+    fn checked(self) -> anyhow::Result<Hardening> {
+        for origin in &self.cors_allowed_origins {
+            let valid = origin == "*"
+                || ((origin.starts_with("https://") || origin.starts_with("http://"))
+                    && origin.bytes().all(|b| b.is_ascii_graphic()));
+            if !valid {
+                anyhow::bail!("CORS_ALLOWED_ORIGINS has {origin:?}: give origins like https://app.example.org, or *");
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Response headers and request bounds (`crate::http::hardening`).
+#[derive(Clone, Debug, Default)]
+pub struct Hardening {
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins, `*` for any; empty: no CORS.
+    pub cors_allowed_origins: Vec<String>,
+    /// `HSTS_MAX_AGE_SECONDS`: sends `Strict-Transport-Security` (behind TLS only).
+    pub hsts_max_age_seconds: Option<u64>,
+    /// `HTTP_REQUEST_TIMEOUT_MS`: a whole request's limit (0: none).
+    pub request_timeout_ms: u64,
 }
 
 /// Limits on client connections, so slow or idle clients cannot hold
@@ -300,6 +327,22 @@ impl Settings {
                     n => n,
                 },
             },
+            hardening: Hardening {
+                cors_allowed_origins: var("CORS_ALLOWED_ORIGINS")
+                    .map(|list| {
+                        list.split(',')
+                            .map(|o| o.trim().trim_end_matches('/').to_string())
+                            .filter(|o| !o.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                hsts_max_age_seconds: var("HSTS_MAX_AGE_SECONDS")
+                    .map(|v| v.trim().parse())
+                    .transpose()
+                    .context("HSTS_MAX_AGE_SECONDS has an invalid value")?,
+                request_timeout_ms: parsed("HTTP_REQUEST_TIMEOUT_MS", 30_000)?,
+            }
+            .checked()?,
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod authorize;
 mod elevate;
 pub mod envelope;
 pub mod extract;
+pub mod hardening;
 mod health;
 pub mod server;
 pub mod text_hygiene;
@@ -40,20 +41,33 @@ pub fn router(state: AppState) -> Router {
         Some(timeout) => routes.layer(middleware::from_fn_with_state(timeout, server::body_read_timeout)),
         None => routes,
     };
-    let routes = routes.with_state(state);
+    let hardening = state.settings.hardening.clone();
+    let mut routes = routes.with_state(state);
+    // Inside `render`, so its 503 comes in the envelope.
+    if let Some(timeout) = hardening::request_timeout(&hardening) {
+        routes = routes.layer(timeout);
+    }
+    let mut routes = routes.layer(
+        ServiceBuilder::new()
+            .layer(middleware::from_fn(envelope::render))
+            .layer(CatchPanicLayer::new())
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
+    );
+    // Outside `render`: errors get the CORS headers too, and preflights are answered here.
+    if let Some(cors) = hardening::cors(&hardening) {
+        routes = routes.layer(cors);
+    }
     routes.layer(
         ServiceBuilder::new()
+            .layer(middleware::from_fn_with_state(hardening::hsts_header(&hardening), hardening::security_headers))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
                 let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
                 // Paths only: query strings may carry search terms (PII).
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id)
             }))
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .layer(middleware::from_fn(envelope::render))
-            .layer(CatchPanicLayer::new())
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
-            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
+            .layer(PropagateRequestIdLayer::x_request_id()),
     )
 }
 

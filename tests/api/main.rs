@@ -16,6 +16,7 @@ mod crash_and_replay;
 mod erasure;
 mod first_admin;
 mod fuzz;
+mod hardening;
 mod input_rules;
 mod kafka_support;
 mod listing;
