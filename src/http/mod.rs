@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod extract;
 pub mod hardening;
 mod health;
+mod oversized;
 pub mod server;
 pub mod text_hygiene;
 
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         ServiceBuilder::new()
             .layer(middleware::from_fn(envelope::render))
             .layer(CatchPanicLayer::new())
+            .layer(middleware::from_fn(oversized::drain_oversized))
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
             .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
     );

@@ -87,7 +87,44 @@ async fn a_request_past_the_timeout_is_answered_in_the_envelope(backend: Backend
     assert_eq!(reply.body["message"], "The request took too long; retry it");
 }
 
+/// A client that writes its whole 2 MiB body before reading (as Python's
+/// urllib does) reads the 413 in the envelope, not a broken pipe or reset.
+async fn a_write_first_client_reads_the_413(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let addr = app.addr;
+    let (head, body) = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let body = format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.set_write_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        let request = format!(
+            "POST /user/v1/account/create HTTP/1.1\r\nHost: roster\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        // In pieces, as a real client over a real link: the server answers
+        // (and would close) long before the last piece is written.
+        for piece in body.as_bytes().chunks(64 * 1024) {
+            stream.write_all(piece).expect("the whole body is taken, not refused mid-way");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("the answer arrives before the connection closes");
+        let answer = String::from_utf8(answer).unwrap();
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        (head.to_string(), body.to_string())
+    })
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    let envelope: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(envelope["responseCode"], "CLIENT_ERROR", "{envelope}");
+    assert_eq!(envelope["message"], "Request body is larger than 1048576 bytes");
+}
+
 on_both_backends!(
+    a_write_first_client_reads_the_413,
     every_response_carries_the_security_headers_and_no_cors_by_default,
     allowed_origins_get_cors_and_hsts_is_sent_when_configured,
     a_request_past_the_timeout_is_answered_in_the_envelope
