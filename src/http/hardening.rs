@@ -1,6 +1,6 @@
 //! What every response carries and every request is bounded by, whatever
 //! the dialect: security headers, CORS for the origins an operator allows
-//! (none by default), and a whole-request timeout.
+//! (none by default), a whole-request timeout, and gzip where it pays.
 
 use std::time::Duration;
 
@@ -8,6 +8,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
@@ -70,3 +72,11 @@ pub fn request_timeout(settings: &Hardening) -> Option<TimeoutLayer> {
         )
     })
 }
+
+/// gzip for clients that ask for it, on answers large enough to gain from it
+/// (lists and searches; a profile or a token answer is sent as it is).
+pub fn compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new().gzip(true).compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES)))
+}
+
+const COMPRESS_ABOVE_BYTES: u16 = 2048;

@@ -60,6 +60,7 @@ pub fn router(state: AppState) -> Router {
     if let Some(cors) = hardening::cors(&hardening) {
         routes = routes.layer(cors);
     }
+    let routes = routes.layer(hardening::compression());
     routes.layer(
         ServiceBuilder::new()
             .layer(middleware::from_fn_with_state(hardening::hsts_header(&hardening), hardening::security_headers))

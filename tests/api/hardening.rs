@@ -123,7 +123,39 @@ async fn a_write_first_client_reads_the_413(backend: Backend) {
     assert_eq!(envelope["message"], "Request body is larger than 1048576 bytes");
 }
 
+/// Lists are gzipped for a client that asks; small answers and clients
+/// that do not ask get plain JSON.
+async fn large_answers_are_gzipped_for_clients_that_ask(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_session().await;
+    for i in 0..30 {
+        app.sign_up(&format!("Gzip User {i}"), &format!("gzip{i}@example.com")).await;
+    }
+    let get = |path: &'static str, gzip: bool| {
+        let mut request =
+            app.client.get(app.url(path)).header("X-auth-token", format!("bearer {}", admin.access_token));
+        if gzip {
+            request = request.header("accept-encoding", "gzip");
+        }
+        request.send()
+    };
+    let list = get("/user/v1/account/list?limit=50", true).await.unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    assert_eq!(list.headers()["content-encoding"], "gzip");
+    let compressed = list.bytes().await.unwrap();
+    let mut plain = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&compressed[..]), &mut plain).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&plain).unwrap();
+    assert_eq!(body["result"]["count"], 31, "{body}");
+    assert!(compressed.len() * 2 < plain.len(), "{} of {}", compressed.len(), plain.len());
+    let unasked = get("/user/v1/account/list?limit=50", false).await.unwrap();
+    assert!(unasked.headers().get("content-encoding").is_none());
+    let small = get("/user/v1/user/read", true).await.unwrap();
+    assert!(small.headers().get("content-encoding").is_none(), "a profile is too small to gain");
+}
+
 on_both_backends!(
+    large_answers_are_gzipped_for_clients_that_ask,
     a_write_first_client_reads_the_413,
     every_response_carries_the_security_headers_and_no_cors_by_default,
     allowed_origins_get_cors_and_hsts_is_sent_when_configured,
