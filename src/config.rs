@@ -43,6 +43,19 @@ pub struct Settings {
     pub log_format_json: bool,
     pub connections: ConnectionLimits,
     pub hardening: Hardening,
+    pub rate_limits: RateLimits,
+}
+
+/// Requests per minute at each door (`crate::http::rate_limit`), per instance.
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    /// `RATE_LIMIT_ENABLED` (default true; off for benchmarks).
+    pub enabled: bool,
+    pub login_per_address_per_minute: u32,
+    pub login_per_identity_per_minute: u32,
+    pub sign_up_per_address_per_minute: u32,
+    pub sign_up_per_identity_per_minute: u32,
+    pub refresh_per_address_per_minute: u32,
 }
 
 impl Hardening {
@@ -270,6 +283,13 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+fn positive(name: &str, default: u32) -> anyhow::Result<u32> {
+    match parsed(name, default)? {
+        0 => anyhow::bail!("{name} must be at least 1 (RATE_LIMIT_ENABLED=false turns rate limits off)"),
+        n => Ok(n),
+    }
+}
+
 fn parsed<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
@@ -343,6 +363,14 @@ impl Settings {
                 request_timeout_ms: parsed("HTTP_REQUEST_TIMEOUT_MS", 30_000)?,
             }
             .checked()?,
+            rate_limits: RateLimits {
+                enabled: parsed("RATE_LIMIT_ENABLED", true)?,
+                login_per_address_per_minute: positive("RATE_LIMIT_LOGIN_PER_ADDRESS_PER_MINUTE", 120)?,
+                login_per_identity_per_minute: positive("RATE_LIMIT_LOGIN_PER_IDENTITY_PER_MINUTE", 10)?,
+                sign_up_per_address_per_minute: positive("RATE_LIMIT_SIGN_UP_PER_ADDRESS_PER_MINUTE", 30)?,
+                sign_up_per_identity_per_minute: positive("RATE_LIMIT_SIGN_UP_PER_IDENTITY_PER_MINUTE", 5)?,
+                refresh_per_address_per_minute: positive("RATE_LIMIT_REFRESH_PER_ADDRESS_PER_MINUTE", 600)?,
+            },
         })
     }
 }

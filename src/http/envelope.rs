@@ -143,6 +143,9 @@ pub async fn render(request: Request, next: Next) -> Response {
                     format!("Request body is larger than {} bytes", super::BODY_LIMIT_BYTES)
                 }
                 StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong".to_string(),
+                StatusCode::TOO_MANY_REQUESTS => {
+                    "Too many requests; retry after the seconds in Retry-After".to_string()
+                }
                 // Only the request timeout answers 503 without a message.
                 StatusCode::SERVICE_UNAVAILABLE => "The request took too long; retry it".to_string(),
                 other => other.canonical_reason().unwrap_or("Request failed").to_string(),

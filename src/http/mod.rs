@@ -8,6 +8,7 @@ pub mod extract;
 pub mod hardening;
 mod health;
 mod oversized;
+pub mod rate_limit;
 pub mod server;
 pub mod text_hygiene;
 
@@ -35,6 +36,10 @@ pub fn router(state: AppState) -> Router {
         .route("/.well-known/jwks.json", get(jwks))
         .route("/metrics", get(metrics_text))
         .route_layer(middleware::from_fn(text_hygiene::refuse_unstorable_uri))
+        .route_layer(middleware::from_fn_with_state(
+            rate_limit::Doors::new(&state.settings.rate_limits, elevate::doors::DOORS),
+            rate_limit::limit,
+        ))
         .route_layer(middleware::from_fn(track_metrics))
         .layer(axum::Extension(state.clone()));
     // Inside `render`, so its 408 comes in the envelope.

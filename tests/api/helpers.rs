@@ -79,6 +79,9 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.access_token_secret = None;
     settings.refresh_token_secret = None;
     settings.master_key = roster::config::MasterKeySource::Value(MASTER_KEY.into());
+    // Tests sign up and log in from one address far faster than any user;
+    // tests/api/rate_limits.rs turns the limits on.
+    settings.rate_limits.enabled = false;
     settings.login_max_failed_attempts = 3;
     settings.login_lock_seconds = 600;
     settings
@@ -353,6 +356,7 @@ pub async fn start_server(database_url: &str, env: &[(&str, &str)]) -> Server {
         .env("RUST_LOG", "warn")
         .env("ADMIN_SECRET_CODE", ADMIN_SECRET)
         .env("ROSTER_MASTER_KEY", MASTER_KEY)
+        .env("RATE_LIMIT_ENABLED", "false")
         .env_remove("KAFKA_BROKERS")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());

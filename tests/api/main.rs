@@ -27,6 +27,7 @@ mod orphaned_claims;
 mod parked_indexes;
 mod poisoned_events;
 mod publishing;
+mod rate_limits;
 mod search;
 mod seeding;
 mod signing_keys;

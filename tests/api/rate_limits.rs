@@ -1,0 +1,101 @@
+//! Rate limits at the login, sign-up and refresh doors: per address and per
+//! identity, answered 429 with Retry-After in the envelope, and recovered
+//! once the quota refills.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::on_both_backends;
+
+fn retry_after(reply: &reqwest::Response) -> u64 {
+    reply.headers()["retry-after"].to_str().unwrap().parse().unwrap()
+}
+
+async fn post(app: &TestApp, path: &str, body: serde_json::Value) -> reqwest::Response {
+    app.client.post(app.url(path)).json(&body).send().await.unwrap()
+}
+
+/// Per identity: the sixth login for one email within the minute is refused
+/// whatever the password, while another email from the same address goes
+/// through; after the wait it is let in again.
+async fn logins_for_one_identity_are_limited_and_recover(backend: Backend) {
+    let app = spawn_app_with(fresh_database(backend).await, |s| {
+        // Five a minute: one more every 12 s, soon enough to see it recover.
+        s.rate_limits.enabled = true;
+        s.rate_limits.login_per_identity_per_minute = 5;
+    })
+    .await;
+    app.sign_up("Rate Limited", "limited@example.com").await;
+    app.sign_up("Not Limited", "free@example.com").await;
+    for _ in 0..5 {
+        let login = app.login("limited@example.com", PASSWORD).await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    }
+    let refused =
+        post(&app, "/user/v1/account/login", json!({"email": " LIMITED@example.com", "password": PASSWORD})).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after(&refused);
+    assert!((1..=12).contains(&wait), "Retry-After {wait}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["responseCode"], "CLIENT_ERROR", "{body}");
+    assert_eq!(body["message"], "Too many requests; retry after the seconds in Retry-After");
+    assert!(body["meta"]["correlation"].is_string());
+    // The admin door shares the identity's quota.
+    let admin_door =
+        post(&app, "/user/v1/admin/login", json!({"email": "limited@example.com", "password": PASSWORD})).await;
+    assert_eq!(admin_door.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(app.login("free@example.com", PASSWORD).await.status, StatusCode::OK);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("roster_rate_limited_total{door=\"login\",by=\"identity\"}"), "{metrics}");
+    // Recovered once one more request's worth has refilled.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    tokio::time::sleep(Duration::from_secs(wait)).await;
+    loop {
+        let again = app.login("limited@example.com", PASSWORD).await;
+        if again.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS, "{}", again.body);
+        assert!(Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Per address: sign-ups and refreshes from one address beyond their quota
+/// are refused, each door on its own.
+async fn sign_ups_and_refreshes_from_one_address_are_limited(backend: Backend) {
+    let app = spawn_app_with(fresh_database(backend).await, |s| {
+        s.rate_limits.enabled = true;
+        s.rate_limits.sign_up_per_address_per_minute = 3;
+        s.rate_limits.refresh_per_address_per_minute = 2;
+    })
+    .await;
+    let first = app.sign_up("First Door", "door1@example.com").await;
+    app.sign_up("Second Door", "door2@example.com").await;
+    app.sign_up("Third Door", "door3@example.com").await;
+    let fourth = post(
+        &app,
+        "/user/v1/account/create",
+        json!({"name": "Fourth", "email": "door4@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(fourth.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&fourth) >= 1);
+    // Nothing of the refused sign-up was stored: the email is free.
+    assert_eq!(app.login("door4@example.com", PASSWORD).await.status, StatusCode::BAD_REQUEST);
+    let mut refresh = first.refresh_token.clone();
+    for _ in 0..2 {
+        let refreshed = app.post("/user/v1/account/generateToken", None, json!({"refresh_token": refresh})).await;
+        assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+        refresh = refreshed.result()["refresh_token"].as_str().unwrap().to_string();
+    }
+    let third = post(&app, "/user/v1/account/generateToken", json!({"refresh_token": refresh})).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Logins are another door, with their own quota.
+    assert_eq!(app.login("door1@example.com", PASSWORD).await.status, StatusCode::OK);
+}
+
+on_both_backends!(logins_for_one_identity_are_limited_and_recover, sign_ups_and_refreshes_from_one_address_are_limited);
