@@ -29,5 +29,6 @@ mod publishing;
 mod search;
 mod seeding;
 mod signing_keys;
+mod soak;
 mod startup_checks;
 mod text_hygiene;
