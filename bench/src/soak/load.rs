@@ -47,6 +47,8 @@ impl Kind {
 enum Outcome {
     Acknowledged(Value),
     Refused(u16, String),
+    /// The connection was refused (the server is down): nothing was sent.
+    NotSent,
     Unknown,
 }
 
@@ -80,6 +82,10 @@ pub struct Ledger {
     pub acknowledged: BTreeMap<Kind, u64>,
     pub refused: BTreeMap<Kind, u64>,
     pub unknown: BTreeMap<Kind, u64>,
+    /// Commands not sent: the connection was refused while the server restarted.
+    pub not_sent: u64,
+    /// Approvals whose first try had an unknown outcome, then answered "already decided".
+    pub confirmed_approvals: u64,
     /// 5xx answers (each also counted as an unknown outcome), with the first few bodies.
     pub server_errors: u64,
     pub server_error_samples: Vec<String>,
@@ -101,6 +107,8 @@ impl Ledger {
             }
         }
         self.server_errors += other.server_errors;
+        self.not_sent += other.not_sent;
+        self.confirmed_approvals += other.confirmed_approvals;
         self.server_error_samples.extend(other.server_error_samples);
         self.server_error_samples.truncate(5);
         self.unexpected_refusal_samples.extend(other.unexpected_refusal_samples);
@@ -112,6 +120,10 @@ impl Ledger {
             Outcome::Acknowledged(_) => &mut self.acknowledged,
             Outcome::Refused(..) => &mut self.refused,
             Outcome::Unknown => &mut self.unknown,
+            Outcome::NotSent => {
+                self.not_sent += 1;
+                return;
+            }
         };
         *into.entry(kind).or_default() += 1;
     }
@@ -140,6 +152,7 @@ pub struct Shared {
 async fn send(request: RequestBuilder, ledger: &mut Ledger) -> Outcome {
     let response = match request.timeout(Duration::from_secs(30)).send().await {
         Ok(response) => response,
+        Err(error) if error.is_connect() => return Outcome::NotSent,
         Err(_) => return Outcome::Unknown,
     };
     let status = response.status();
@@ -179,7 +192,7 @@ pub async fn client_task(client: Arc<Shared>, index: usize, seed: u64, stop: Arc
             67..=78 => Kind::Approval,
             _ => Kind::List,
         };
-        let unknown_before = ledger.unknown.values().sum::<u64>();
+        let unknown_before = ledger.unknown.values().sum::<u64>() + ledger.not_sent;
         match kind {
             Kind::SignUp => {
                 created += 1;
@@ -217,7 +230,7 @@ pub async fn client_task(client: Arc<Shared>, index: usize, seed: u64, stop: Arc
             }
         }
         // The server is down (killed, restarting): do not spin.
-        if ledger.unknown.values().sum::<u64>() > unknown_before {
+        if ledger.unknown.values().sum::<u64>() + ledger.not_sent > unknown_before {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -246,6 +259,7 @@ async fn sign_up(client: &Shared, ledger: &mut Ledger, email: String) {
             });
         }
         Outcome::Unknown => ledger.unknown_sign_ups.push(email),
+        Outcome::NotSent => {}
         Outcome::Refused(status, body) => ledger.unexpected(Kind::SignUp, status, &body),
     }
 }
@@ -262,7 +276,7 @@ async fn login(client: &Shared, ledger: &mut Ledger, at: usize) {
                 account.token = token.to_string();
             }
         }
-        Outcome::Unknown => {}
+        Outcome::Unknown | Outcome::NotSent => {}
         Outcome::Refused(status, body) => ledger.unexpected(Kind::Login, status, &body),
     }
 }
@@ -279,6 +293,7 @@ async fn update(client: &Shared, ledger: &mut Ledger, at: usize, about: String) 
             account.later_unknown_abouts.clear();
         }
         Outcome::Unknown => account.later_unknown_abouts.push(about),
+        Outcome::NotSent => {}
         Outcome::Refused(status, body) => ledger.unexpected(Kind::Update, status, &body),
     }
 }
@@ -300,6 +315,7 @@ async fn request_role(client: &Shared, ledger: &mut Ledger, at: usize) {
             account.pending = Some((id, role, false));
         }
         Outcome::Unknown => account.asks_no_more = true,
+        Outcome::NotSent => {}
         Outcome::Refused(status, body) => ledger.unexpected(Kind::RoleRequest, status, &body),
     }
 }
@@ -319,11 +335,14 @@ async fn approve(client: &Shared, ledger: &mut Ledger, at: usize) {
             account.pending = None;
         }
         Outcome::Unknown => account.pending = Some((id, role, true)),
+        Outcome::NotSent => {}
         // Only this client decides this request: "already decided" after an
         // unknown outcome says that earlier approval committed.
         Outcome::Refused(400, body) if tried_before && body.contains("already been decided") => {
             account.roles_granted.insert(role);
             account.pending = None;
+            ledger.confirmed_approvals += 1;
+            *ledger.refused.entry(Kind::Approval).or_default() -= 1;
         }
         Outcome::Refused(status, body) => {
             account.pending = None;

@@ -61,6 +61,8 @@ pub struct Report {
     pub refused: BTreeMap<Kind, u64>,
     pub unknown: BTreeMap<Kind, u64>,
     pub server_errors: u64,
+    pub not_sent: u64,
+    pub confirmed_approvals: u64,
     pub kills: usize,
     /// Time from each restart's spawn to its first answer.
     pub restart_times: Vec<Duration>,
@@ -86,13 +88,16 @@ impl Report {
     pub fn print(&self) {
         let by_kind = |counts: &BTreeMap<Kind, u64>| {
             let total: u64 = counts.values().sum();
-            let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{} {n}", k.name())).collect();
+            let parts: Vec<String> =
+                counts.iter().filter(|(_, n)| **n > 0).map(|(k, n)| format!("{} {n}", k.name())).collect();
             format!("{total} ({})", parts.join(", "))
         };
         println!("soak: database {}, seed {}", self.database, self.seed);
         println!("load: {:.1?} with {} kills", self.load_time, self.kills);
         println!("commands acknowledged: {}", by_kind(&self.acknowledged));
         println!("unknown outcomes (connection cut by a kill, or 5xx): {}", by_kind(&self.unknown));
+        println!("not sent (connection refused while the server restarted): {}", self.not_sent);
+        println!("approvals confirmed by \"already decided\" after an unknown outcome: {}", self.confirmed_approvals);
         println!("refused (4xx): {}", by_kind(&self.refused));
         println!("server errors (5xx): {}", self.server_errors);
         if !self.restart_times.is_empty() {
@@ -198,6 +203,8 @@ pub async fn run(config: Config) -> anyhow::Result<Report> {
     report.refused = ledger.refused.clone();
     report.unknown = ledger.unknown.clone();
     report.server_errors = ledger.server_errors;
+    report.not_sent = ledger.not_sent;
+    report.confirmed_approvals = ledger.confirmed_approvals;
 
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&database_url).await?;
     let verdict = |check: Check, violations: Vec<String>, report: &mut Report| {
@@ -234,6 +241,7 @@ pub async fn run(config: Config) -> anyhow::Result<Report> {
     };
     report.lost = lost;
     verdict(Check::Effects, violations, &mut report);
+    verdict(Check::Effects, checks::failed_projection_events(&pool).await?, &mut report);
     if !ledger.server_error_samples.is_empty() {
         report
             .violations
