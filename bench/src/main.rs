@@ -66,6 +66,33 @@ enum Scenario {
         #[arg(long)]
         pid: u32,
     },
+    /// Issue 16: mixed load against a `roster serve` it starts (PostgreSQL,
+    /// tansu), SIGKILLed and restarted `--kills` times; then checks nothing
+    /// acknowledged was lost. `--concurrency` is the number of clients.
+    Soak {
+        /// The roster binary to serve with.
+        #[arg(long, env = "ROSTER_BIN", default_value = "target/release/roster")]
+        roster: std::path::PathBuf,
+        #[arg(long, env = "TANSU_BIN", default_value = "tansu")]
+        tansu: std::path::PathBuf,
+        /// A PostgreSQL server; the soak creates a fresh database on it.
+        #[arg(long, env = "ROSTER_SOAK_PG_URL", default_value = "postgres://postgres@127.0.0.1:5432")]
+        postgres: String,
+        #[arg(long, default_value_t = 10)]
+        kills: usize,
+        /// Seconds of load (the kills fall inside it).
+        #[arg(long, default_value_t = 180)]
+        load_seconds: u64,
+        /// Longest wait for read models and broker to catch up afterwards.
+        #[arg(long, default_value_t = 120)]
+        settle_seconds: u64,
+        /// Seeds the kill times and each client's choices (default: random).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Where the server's and broker's logs go.
+        #[arg(long, default_value = "target/soak")]
+        work_dir: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -89,5 +116,25 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Publish => scenarios::publish(&target).await,
         Scenario::Floor => scenarios::floor(&target, &load).await,
         Scenario::Memory { pid } => scenarios::memory(pid),
+        Scenario::Soak { roster, tansu, postgres, kills, load_seconds, settle_seconds, seed, work_dir } => {
+            let config = roster_bench::soak::Config {
+                roster,
+                tansu,
+                postgres,
+                clients: cli.concurrency,
+                duration: std::time::Duration::from_secs(load_seconds),
+                kills,
+                settle: std::time::Duration::from_secs(settle_seconds),
+                seed: seed.unwrap_or_else(rand::random),
+                work_dir,
+                skip: Vec::new(),
+            };
+            let report = roster_bench::soak::run(config).await?;
+            report.print();
+            if !report.passed() {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
     }
 }

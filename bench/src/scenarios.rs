@@ -10,25 +10,11 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 
 use crate::driver::{run, Load, Report};
+use roster_bench::http::{client, expect_ok};
 
 pub struct Target {
     pub base: String,
     pub users: u64,
-}
-
-fn client() -> Client {
-    Client::builder().pool_max_idle_per_host(1024).tcp_nodelay(true).build().expect("a reqwest client builds")
-}
-
-async fn expect_ok(response: reqwest::Result<reqwest::Response>) -> Result<Value, String> {
-    let response = response.map_err(|e| e.to_string())?;
-    let status = response.status();
-    let body: Value = response.json().await.map_err(|e| e.to_string())?;
-    if status.is_success() {
-        Ok(body)
-    } else {
-        Err(format!("{status}: {body}"))
-    }
 }
 
 /// Sends `request` with the user's access token; Ok with the body on 2xx.

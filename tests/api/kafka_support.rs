@@ -17,7 +17,7 @@ use crate::helpers::free_port;
 
 /// Where the broker binary is: `TANSU_BIN`, else `tansu` on PATH or in ~/.cargo/bin
 /// (`.ci/run` installs it there).
-fn tansu_binary() -> PathBuf {
+pub fn tansu_binary() -> PathBuf {
     if let Ok(path) = std::env::var("TANSU_BIN") {
         return PathBuf::from(path);
     }

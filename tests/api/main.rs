@@ -31,5 +31,6 @@ mod rate_limits;
 mod search;
 mod seeding;
 mod signing_keys;
+mod soak;
 mod startup_checks;
 mod text_hygiene;
