@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod authorization;
 pub mod bootstrap;
+pub mod capabilities;
 pub mod catalogue;
 pub mod cli;
 pub mod commands;

@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod audit;
+pub mod capabilities;
 mod catalogue;
 mod org_admin;
 mod organization;
