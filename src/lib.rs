@@ -29,3 +29,4 @@ pub mod seed;
 pub mod startup_checks;
 pub mod storage;
 pub mod telemetry;
+pub mod visibility;

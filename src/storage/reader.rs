@@ -83,6 +83,11 @@ impl Reader {
         Ok(Reader { db, exact_count_limit: settings.search_exact_count_limit })
     }
 
+    /// Whether a count of `rows` is within what `count` counts exactly.
+    pub fn counts_exactly(&self, rows: i64) -> bool {
+        self.exact_count_limit <= 0 || rows <= self.exact_count_limit
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
     }

@@ -30,3 +30,4 @@ mod seeding;
 mod signing_keys;
 mod startup_checks;
 mod text_hygiene;
+mod visibility;
