@@ -247,16 +247,16 @@ async fn capabilities_follow_the_permission_data(backend: Backend) {
 
     // Org admins (role 5) see their users' contacts through the capabilities
     // of `org-admin/*` (30): without it, public profiles and no org-admin routes.
-    let olga = Some(p.c.org_admin.access_token.as_str());
-    assert_full(&read(&app, olga.unwrap(), &p.colleague).await, COLLEAGUE.1, COLLEAGUE.2, "with org-admin/*");
+    let olga = p.c.org_admin.access_token.as_str();
+    assert_full(&read(&app, olga, &p.colleague).await, COLLEAGUE.1, COLLEAGUE.2, "with org-admin/*");
     let unmapped = app.post("/user/v1/role-permission-mapping/delete/5", root, json!({"permission_id": 30})).await;
     assert_eq!(unmapped.status.as_u16(), 200, "{}", unmapped.body);
-    assert_eq!(app.post("/user/v1/org-admin/getRequests", olga, json!({})).await.status.as_u16(), 403);
-    assert_public(&read(&app, olga.unwrap(), &p.colleague).await, "without org-admin/*");
-    assert_eq!(emails_listed(&app, olga.unwrap(), &[&p.colleague]).await, [false]);
+    assert_eq!(app.post("/user/v1/org-admin/getRequests", Some(olga), json!({})).await.status.as_u16(), 403);
+    assert_public(&read(&app, olga, &p.colleague).await, "without org-admin/*");
+    assert_eq!(emails_listed(&app, olga, &[&p.colleague]).await, [false]);
     let mapped = app.post("/user/v1/rolePermissionMapping/create/5", root, json!({"permission_id": 30})).await;
     assert_eq!(mapped.status.as_u16(), 201, "{}", mapped.body);
-    assert_full(&read(&app, olga.unwrap(), &p.colleague).await, COLLEAGUE.1, COLLEAGUE.2, "org-admin/* again");
+    assert_full(&read(&app, olga, &p.colleague).await, COLLEAGUE.1, COLLEAGUE.2, "org-admin/* again");
 }
 
 on_both_backends!(

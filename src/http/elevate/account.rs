@@ -271,7 +271,6 @@ async fn search(
         exclude_ids: keys(body.excluded_user_ids)?,
         page,
         limit,
-        ..Default::default()
     };
     let (users, count) = read_models::list_users(&state.reader, &filter).await?;
     Ok(grouped(&users, count, &scope))
