@@ -323,3 +323,30 @@ on_both_backends!(
     a_zero_limit_counts_exactly,
     a_read_past_its_time_is_a_503,
 );
+
+/// A member's substring search reads other users' name matches from the
+/// name's own trigram index (postgres migration 0016): the index must be on
+/// the very expression the search uses (`read_models::SEARCH_NAME`), and the
+/// search must ask for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_substring_search_can_use_the_name_index() {
+    let app = spawn_app(Backend::Postgres).await;
+    let Db::Postgres(pool) = &app.state.db else { unreachable!("PostgreSQL only") };
+    let plan = |sql: String| async move {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();
+        let lines: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}")).fetch_all(&mut *tx).await.unwrap();
+        lines.join("\n")
+    };
+    let name = roster::read_models::SEARCH_NAME;
+    let direct = plan(format!("SELECT u.id FROM users u WHERE {name} LIKE '%mail.test%'")).await;
+    assert!(direct.contains("users_search_name_trgm"), "{direct}");
+    // As the member's search asks: name matches, or matches in scope (on
+    // an empty table the planner reads `status` from users_listing; at
+    // 116,000 users it takes a BitmapOr of this index and the primary key).
+    let asked = plan(format!(
+        "SELECT u.id FROM users u WHERE ({name} LIKE '%mail.test%' OR (u.id = 1 AND u.search_text LIKE '%mail.test%'))"
+    ))
+    .await;
+    assert!(asked.contains("users_search_name_trgm"), "{asked}");
+}
