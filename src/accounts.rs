@@ -13,6 +13,7 @@ use crate::auth::password;
 use crate::auth::sessions::{self, RefreshOutcome};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
 use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
+use crate::capabilities::{Capability, CapabilitySet};
 use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{AppError, FieldError};
 use crate::projector::Visibility;
@@ -45,13 +46,19 @@ pub struct Caller {
     /// role granted or revoked counts on the very next request.
     pub role_ids: Vec<i64>,
     pub organization_id: i64,
+    /// What the caller's roles (and the public role) may do; set by the
+    /// authorisation middleware, empty until then.
+    pub capabilities: CapabilitySet,
 }
 
 impl Caller {
     fn from_claims(claims: Claims) -> Caller {
         let role_ids = claims.data.roles.iter().map(|r| r.id).collect();
         let organization_id = claims.data.organization_id;
-        Caller { claims, role_ids, organization_id }
+        Caller { claims, role_ids, organization_id, capabilities: CapabilitySet::default() }
+    }
+    pub fn can(&self, capability: Capability) -> bool {
+        self.capabilities.contains(capability)
     }
     pub fn user_uuid(&self) -> &str {
         &self.claims.data.uuid

@@ -100,7 +100,7 @@ impl Application {
         };
         tokio::task::spawn_blocking(password::warm_up);
         let listener = TcpListener::bind(settings.addr).await?;
-        let grants = Arc::default();
+        let grants = Arc::new(GrantCache::new(http::ELEVATE_ROUTES));
         let bootstrap_admin = settings.bootstrap_admin.clone();
         let state = AppState { settings: Arc::new(settings), db, reader, bus, projector, tokens, grants, publisher };
         if let Some(admin) = &bootstrap_admin {

@@ -1,13 +1,17 @@
 //! Authorisation is data: roles hold permissions (module, methods, API
-//! path), and one middleware checks every `/user/v1` route against the
-//! caller's current roles. These are the defaults written at bootstrap;
-//! admins change them through the permission APIs.
+//! path, as ELEVATE models them), a permission grants the capabilities of
+//! the routes it covers, and one middleware checks the capability each
+//! route asks for against the caller's current roles. These are the
+//! defaults written at bootstrap; admins change them through the permission
+//! APIs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use aggregates::permission::permits;
 use projections::Statement;
 
+use crate::capabilities::{CapabilitySet, RouteCapability};
 use crate::projector::Projector;
 use crate::storage::Db;
 
@@ -57,54 +61,77 @@ pub fn default_grants(role_title: &str) -> &'static [i64] {
 /// The projections whose read tables grants are read from.
 pub const GRANT_PROJECTIONS: [&str; 2] = ["roles", "permissions"];
 
-/// One active grant: a role may call `api_path` with `methods`.
+/// One active grant: a role holds a permission covering `api_path` with `methods`.
 struct Grant {
     role_id: i64,
     api_path: String,
     methods: Vec<String>,
 }
 
-/// Every active grant, held in memory and read again as soon as the tables of
-/// a projection that writes grants may have changed on this instance
-/// (`Projector::changes_of`). On the instance that ran the change, its
-/// read-your-writes wait ends after that, so a permission change counts at
-/// the next request; other instances follow within their checkpoint polling
-/// (100 ms). Saves a query on every request.
-#[derive(Default)]
+/// The capabilities one permission grants: those of the routes of
+/// `vocabulary` (the ELEVATE route table) its `api_path` and `request_type`
+/// cover. A pattern that covers no route grants nothing.
+pub fn granted_by(vocabulary: &[RouteCapability], api_path: &str, methods: &[String]) -> CapabilitySet {
+    vocabulary.iter().filter(|r| permits(api_path, methods, r.path, r.method)).map(|r| r.capability).collect()
+}
+
+/// Every role's capabilities, held in memory and computed again as soon as
+/// the tables of a projection that writes grants may have changed on this
+/// instance (`Projector::changes_of`). On the instance that ran the change,
+/// its read-your-writes wait ends after that, so a permission change counts
+/// at the next request; other instances follow within their checkpoint
+/// polling (100 ms). Saves a query on every request, and reading the
+/// permission patterns against the route table happens once per change.
 pub struct GrantCache {
+    vocabulary: &'static [RouteCapability],
     loaded: std::sync::RwLock<Option<LoadedGrants>>,
 }
 
-/// The grants, with the change counts of `GRANT_PROJECTIONS` read before them.
-type LoadedGrants = (Vec<u64>, Arc<Vec<Grant>>);
+/// The capabilities of each role, with the change counts of
+/// `GRANT_PROJECTIONS` read before them.
+type LoadedGrants = (Vec<u64>, Arc<HashMap<i64, CapabilitySet>>);
 
 impl GrantCache {
-    /// Whether any of `role_ids` holds an active permission covering the route.
-    pub async fn allowed(
+    /// `vocabulary` says which capability each route of the permission
+    /// data's `api_path`s asks for (the ELEVATE route table).
+    pub fn new(vocabulary: &'static [RouteCapability]) -> GrantCache {
+        GrantCache { vocabulary, loaded: Default::default() }
+    }
+
+    /// What the roles `role_ids` may do between them.
+    pub async fn capabilities(
         &self,
         db: &Db,
         projector: &Projector,
         role_ids: &[i64],
-        route: &str,
-        method: &str,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<CapabilitySet, sqlx::Error> {
         // Read before the grants are: a stale version only costs a reload.
         let version: Option<Vec<u64>> = GRANT_PROJECTIONS.iter().map(|name| projector.changes_of(name)).collect();
         let cached = match (&version, &*self.loaded.read().unwrap_or_else(|p| p.into_inner())) {
-            (Some(version), Some((at, grants))) if at == version => Some(grants.clone()),
+            (Some(version), Some((at, roles))) if at == version => Some(roles.clone()),
             _ => None,
         };
-        let grants = match cached {
-            Some(grants) => grants,
+        let roles = match cached {
+            Some(roles) => roles,
             None => {
-                let grants = Arc::new(load_grants(db).await?);
+                let roles = Arc::new(self.by_role(load_grants(db).await?));
                 if let Some(version) = version {
-                    *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some((version, grants.clone()));
+                    *self.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some((version, roles.clone()));
                 }
-                grants
+                roles
             }
         };
-        Ok(grants.iter().any(|g| role_ids.contains(&g.role_id) && permits(&g.api_path, &g.methods, route, method)))
+        Ok(role_ids.iter().filter_map(|id| roles.get(id)).fold(CapabilitySet::default(), |all, set| all.union(*set)))
+    }
+
+    fn by_role(&self, grants: Vec<Grant>) -> HashMap<i64, CapabilitySet> {
+        let mut roles: HashMap<i64, CapabilitySet> = HashMap::new();
+        for grant in grants {
+            let granted = granted_by(self.vocabulary, &grant.api_path, &grant.methods);
+            let set = roles.entry(grant.role_id).or_default();
+            *set = set.union(granted);
+        }
+        roles
     }
 }
 
@@ -134,7 +161,53 @@ async fn load_grants(db: &Db) -> Result<Vec<Grant>, sqlx::Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::GRANT_PROJECTIONS;
+    use super::*;
+    use crate::capabilities::Capability::{self, *};
+    use crate::http::ELEVATE_ROUTES;
+
+    fn of_permission(id: i64) -> CapabilitySet {
+        let (_, _, _, methods, path) = DEFAULT_PERMISSIONS.iter().find(|p| p.0 == id).unwrap();
+        let methods: Vec<String> = methods.iter().map(|m| m.to_string()).collect();
+        granted_by(ELEVATE_ROUTES, path, &methods)
+    }
+
+    fn of_role(title: &str) -> CapabilitySet {
+        default_grants(title).iter().fold(CapabilitySet::default(), |all, id| all.union(of_permission(*id)))
+    }
+
+    #[test]
+    fn every_default_permission_grants_something() {
+        for (id, code, ..) in DEFAULT_PERMISSIONS {
+            assert!(of_permission(*id).iter().count() > 0, "{code} covers no route");
+        }
+    }
+
+    #[test]
+    fn default_permissions_read_as_the_capabilities_of_their_routes() {
+        let read: Vec<Capability> = of_permission(14).iter().collect();
+        assert_eq!(read, [UserReadSelf, UserReadAny], "user/read* covers both reads");
+        let all = of_permission(99);
+        let routed: CapabilitySet = ELEVATE_ROUTES.iter().map(|r| r.capability).collect();
+        assert_eq!(all, routed, "/user/v1/* grants every route's capability");
+        assert!(all.contains(UserContactRead), "and what they imply");
+    }
+
+    #[test]
+    fn only_administrators_see_contacts_by_default() {
+        for title in ["public", "user", "mentor", "mentee", "session_manager"] {
+            assert!(!of_role(title).contains(UserContactRead), "{title}");
+        }
+        assert!(of_role("org_admin").contains(UserContactRead));
+        assert!(of_role("org_admin").contains(UserDeactivateOrg));
+        assert!(!of_role("org_admin").contains(UserDeactivateAny));
+        assert!(of_role("admin").contains(UserContactRead));
+    }
+
+    #[test]
+    fn a_method_outside_the_permission_grants_nothing() {
+        assert_eq!(granted_by(ELEVATE_ROUTES, "/user/v1/user/read*", &["PATCH".to_string()]), CapabilitySet::default());
+        assert_eq!(granted_by(ELEVATE_ROUTES, "/user/v1/form/read*", &["*".to_string()]), CapabilitySet::default());
+    }
 
     /// The grant cache is invalidated by exactly these projections; it must
     /// cover every table the grants are read from.

@@ -137,7 +137,7 @@ mod tests {
             roles: vec![],
         };
         let claims = Claims { data, typ: "access".into(), jti: "j".into(), iat: 0, exp: 0 };
-        Caller { claims, role_ids: role_ids.to_vec(), organization_id }
+        Caller { claims, role_ids: role_ids.to_vec(), organization_id, capabilities: Default::default() }
     }
 
     fn held(role_id: i64, defined_in: i64) -> HeldRole {

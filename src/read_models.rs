@@ -5,6 +5,7 @@ use projections::{SqlValue, Statement};
 use serde_json::{json, Map, Value};
 
 use crate::storage::{Count, Db, Reader};
+use crate::visibility::{ContactScope, ProfileView, PUBLIC_PROFILE_FIELDS};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -209,6 +210,15 @@ impl Profile {
         map.insert("updated_at".into(), json!(u.updated_at));
         Value::Object(map)
     }
+
+    /// The profile as `view` shows it: all of it, or its public fields.
+    pub fn to_elevate_view(&self, view: ProfileView) -> Value {
+        let mut full = self.to_elevate_json();
+        if let (ProfileView::Public, Value::Object(map)) = (view, &mut full) {
+            map.retain(|field, _| PUBLIC_PROFILE_FIELDS.contains(&field.as_str()));
+        }
+        full
+    }
 }
 
 /// A user as lists show it: what ELEVATE's list items hold, and no more.
@@ -279,13 +289,71 @@ pub struct UserFilter {
     pub include_ids: Vec<UserKey>,
     pub include_emails: Vec<String>,
     pub exclude_ids: Vec<UserKey>,
+    /// Whose emails the search term and `include_emails` may match: the
+    /// users whose contact data the caller may see (`visibility`). Others
+    /// are found by name only, so a search cannot tell what their email is.
+    pub contacts: ContactScope,
     pub page: i64,
     pub limit: i64,
 }
 
+fn like_escaped(search: &str) -> String {
+    search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
 fn like_pattern(search: &str) -> String {
-    let escaped = search.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
+    format!("%{}%", like_escaped(search))
+}
+
+/// The users whose email a search may match, or `None` for every user.
+fn contact_condition(scope: &ContactScope, args: &mut Vec<SqlValue>) -> Option<String> {
+    match *scope {
+        ContactScope::Everyone => None,
+        ContactScope::Organization { organization_id, caller_id } => {
+            args.push(organization_id.into());
+            args.push(caller_id.into());
+            Some(format!("(u.organization_id = ${} OR u.id = ${})", args.len() - 1, args.len()))
+        }
+        ContactScope::Themselves { caller_id } => {
+            args.push(caller_id.into());
+            Some(format!("u.id = ${}", args.len()))
+        }
+        ContactScope::Nobody => Some("1 = 0".into()),
+    }
+}
+
+/// The name part of `search_text` (the lower-cased name, a space, the
+/// email): what a term may match of users whose email the caller may not
+/// see. PostgreSQL indexes this very expression (migration 0016).
+pub const SEARCH_NAME: &str =
+    "substr(u.search_text, 1, CASE WHEN length(u.search_text) > length(coalesce(u.email, '')) \
+     THEN length(u.search_text) - length(coalesce(u.email, '')) - 1 ELSE 0 END)";
+
+/// Whether `term` matches the name as `search_condition` matches name or email.
+fn name_condition(term: &Term, args: &mut Vec<SqlValue>) -> String {
+    match term {
+        Term::Prefix(prefix) => {
+            args.push(format!("% {}%", like_escaped(prefix)).into());
+            format!("(' ' || {SEARCH_NAME}) LIKE ${} ESCAPE '\\'", args.len())
+        }
+        Term::Substring(search) => {
+            args.push(like_pattern(search).into());
+            format!("{SEARCH_NAME} LIKE ${} ESCAPE '\\'", args.len())
+        }
+    }
+}
+
+/// A term's condition `matched` (name or email), limited to what
+/// `contacts` lets match an email: users in scope by either, the others by
+/// `name` alone (which implies `matched`). PostgreSQL answers a substring
+/// term's name part from its own trigram index (migration 0016), so it asks
+/// for the name matches or the matches in scope; otherwise the term's own
+/// index finds the candidates and the rest is a filter on them.
+fn term_within_contacts(db: &Db, term: &Term, matched: String, contacts: &str, name: String) -> String {
+    match (db, term) {
+        (Db::Postgres(_), Term::Substring(_)) => format!("({name} OR ({contacts} AND {matched}))"),
+        _ => format!("({matched} AND ({contacts} OR {name}))"),
+    }
 }
 
 /// How a user search term matches (README, "Search"). Lower-cased, its
@@ -441,34 +509,69 @@ async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<
 /// `user_search_prefixes_order`, read in name order and stopped at the
 /// page. PostgreSQL counts from `user_search_prefix_counts`, exactly;
 /// SQLite reads that range up to the bound.
+///
+/// `contacts` (the users whose email the term may match, `None`: all)
+/// joins each row of the range to its user, to match the others by name
+/// only: a probe per row read, about 0.5 ms a page. The prefix counts then
+/// only bound the count: on PostgreSQL, above `JOINED_EXACT_COUNT` (or
+/// `SEARCH_EXACT_COUNT_LIMIT`) they are its estimate, below it the range is
+/// counted through the same join; SQLite counts through the join to its bound.
+/// Up to how many rows of a prefix range PostgreSQL counts through the
+/// join to users (`prefix_page`), at a probe per row.
+const JOINED_EXACT_COUNT: i64 = 1_000;
+
 async fn prefix_page(
     reader: &Reader,
     role_id: i64,
     prefix: &str,
+    contacts: &ContactScope,
     limit: i64,
     offset: i64,
 ) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
-    let ids = format!(
-        "SELECT p.id FROM user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2 ORDER BY p.name, p.id {}",
-        window(limit, offset)
-    );
-    let key: Vec<SqlValue> = vec![role_id.into(), prefix.into()];
-    let users = page_of(reader.db(), &ids, key.clone()).await?;
-    let count = match (count_from_page(users.len(), limit, offset), reader.db()) {
-        (Some(count), _) => count,
-        (None, Db::Postgres(_)) => Count::exact(
-            reader
-                .db()
-                .fetch_count(&Statement::new(
-                    "SELECT coalesce((SELECT active FROM user_search_prefix_counts \
-                     WHERE role_id = $1 AND prefix = $2), 0)",
-                    key,
-                ))
-                .await?,
-        ),
-        (None, Db::Sqlite(_)) => {
-            reader.count("user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2", key).await?
+    let mut args: Vec<SqlValue> = vec![role_id.into(), prefix.into()];
+    let contacts = contact_condition(contacts, &mut args);
+    let joined = contacts.is_some();
+    let range = match contacts {
+        None => "user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2".to_string(),
+        Some(contacts) => {
+            let name = name_condition(&Term::Prefix(prefix.to_string()), &mut args);
+            format!(
+                "user_search_prefixes p JOIN users u ON u.id = p.id \
+                 WHERE p.role_id = $1 AND p.prefix = $2 AND ({contacts} OR {name})"
+            )
         }
+    };
+    let ids = format!("SELECT p.id FROM {range} ORDER BY p.name, p.id {}", window(limit, offset));
+    let users = page_of(reader.db(), &ids, args.clone()).await?;
+    if let Some(count) = count_from_page(users.len(), limit, offset) {
+        return Ok((users, count));
+    }
+    let count = match reader.db() {
+        Db::Postgres(_) => {
+            let counted = Count::exact(
+                reader
+                    .db()
+                    .fetch_count(&Statement::new(
+                        "SELECT coalesce((SELECT active FROM user_search_prefix_counts \
+                         WHERE role_id = $1 AND prefix = $2), 0)",
+                        args[..2].to_vec(),
+                    ))
+                    .await?,
+            );
+            // Counting through the join costs a probe per row of the range
+            // (20-50 ms for 8,000 rows here): only where that is cheap, or
+            // where every count must be exact; otherwise the prefix count,
+            // an upper bound, stands for it, flagged.
+            let limit = reader.exact_count_limit();
+            match joined {
+                false => counted,
+                true if limit <= 0 || counted.value <= limit.min(JOINED_EXACT_COUNT) => {
+                    reader.count(&range, args).await?
+                }
+                true => Count { value: counted.value, estimate: true },
+            }
+        }
+        Db::Sqlite(_) => reader.count(&range, args).await?,
     };
     Ok((users, count))
 }
@@ -501,8 +604,19 @@ pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Lis
     };
     let mut conditions = vec!["u.status = 'ACTIVE'".to_string()];
     let mut args: Vec<SqlValue> = Vec::new();
+    let contacts = match term.is_some() || !filter.include_emails.is_empty() {
+        true => contact_condition(&filter.contacts, &mut args),
+        false => None,
+    };
     if let Some(term) = &term {
-        conditions.push(search_condition(db, term, &mut args));
+        let matched = search_condition(db, term, &mut args);
+        conditions.push(match &contacts {
+            None => matched,
+            Some(contacts) => {
+                let name = name_condition(term, &mut args);
+                term_within_contacts(db, term, matched, contacts, name)
+            }
+        });
     }
     if let Some(ids) = &roles {
         let mut marks = Vec::new();
@@ -531,7 +645,11 @@ pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Lis
             args.push(email.trim().to_lowercase().into());
             marks.push(format!("${}", args.len()));
         }
-        includes.push(format!("u.email IN ({})", marks.join(", ")));
+        let listed = format!("u.email IN ({})", marks.join(", "));
+        includes.push(match &contacts {
+            None => listed,
+            Some(contacts) => format!("({listed} AND {contacts})"),
+        });
     }
     if !includes.is_empty() {
         conditions.push(format!("({})", includes.join(" OR ")));
@@ -563,7 +681,9 @@ pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Lis
     let mut found = None;
     if let (true, Some(role_id)) = (derived, role_id) {
         found = Some(match &term {
-            Some(Term::Prefix(prefix)) => prefix_page(reader, role_id, prefix, filter.limit, offset).await?,
+            Some(Term::Prefix(prefix)) => {
+                prefix_page(reader, role_id, prefix, &filter.contacts, filter.limit, offset).await?
+            }
             _ => listing_page(db, role_id, filter.limit, offset).await?,
         });
     }
@@ -693,12 +813,13 @@ pub struct RoleRequestRow {
     pub updated_at: String,
     pub requester_name: Option<String>,
     pub requester_email: Option<String>,
+    pub requester_organization_id: Option<i64>,
     pub role_title: Option<String>,
 }
 
 const REQUEST_SELECT: &str = "SELECT q.id, q.request_uuid, q.requester_uuid, q.requester_id, q.role_id, q.organization_id, \
     q.status, q.handled_by, q.form_data, q.created_at, q.updated_at, u.name AS requester_name, u.email AS requester_email, \
-    r.title AS role_title FROM role_requests q LEFT JOIN users u ON u.user_uuid = q.requester_uuid \
+    u.organization_id AS requester_organization_id, r.title AS role_title FROM role_requests q LEFT JOIN users u ON u.user_uuid = q.requester_uuid \
     LEFT JOIN roles r ON r.id = q.role_id";
 
 pub async fn role_request(db: &Db, id: i64) -> Result<Option<RoleRequestRow>, sqlx::Error> {

@@ -1,10 +1,15 @@
-//! One middleware decides every `/user/v1` request: it authenticates the
+//! One middleware decides every guarded request: it authenticates the
 //! caller (if a token is sent), takes the caller's current roles from the
 //! read model (so a granted or revoked role counts at once), adds the public
-//! role everyone holds, and asks whether any of them permits this route and
-//! method. Handlers then find the caller in the request extensions.
+//! role everyone holds, and asks whether their capabilities hold the one the
+//! route asks for (`ELEVATE_ROUTES`). Handlers then find the caller, with
+//! those capabilities, in the request extensions.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
@@ -12,14 +17,34 @@ use axum::Extension;
 
 use crate::app::AppState;
 use crate::authorization::PUBLIC_ROLE_ID;
+use crate::capabilities::{Capability, RouteCapability};
 use crate::error::AppError;
 
 use super::extract::token_from_headers;
+use super::ELEVATE_ROUTES;
 
 /// Puts a route under the authorisation check. Applied per method router
 /// (not per `Router`) so a wrong method still answers 405, not 401.
 pub fn guarded(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
     route.route_layer(axum::middleware::from_fn(authorize))
+}
+
+/// The route tables of every dialect, by (method, matched path).
+fn route_capabilities() -> &'static HashMap<(&'static str, &'static str), Capability> {
+    static TABLE: OnceLock<HashMap<(&'static str, &'static str), Capability>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let tables: [&[RouteCapability]; 1] = [ELEVATE_ROUTES];
+        tables.iter().flat_map(|t| t.iter()).map(|r| ((r.method, r.path), r.capability)).collect()
+    })
+}
+
+/// The capability a route asks for; `None` for a route missing from the
+/// tables, which is then refused to everyone (a test keeps the tables
+/// complete).
+pub fn capability_of(method: &Method, route: &str) -> Option<Capability> {
+    // HEAD is answered by the GET handler.
+    let method = if method == Method::HEAD { "GET" } else { method.as_str() };
+    route_capabilities().get(&(method, route)).copied()
 }
 
 async fn authorize(Extension(state): Extension<AppState>, mut request: Request, next: Next) -> Response {
@@ -33,7 +58,11 @@ async fn decide(state: &AppState, request: &mut Request) -> Result<(), AppError>
     let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return Ok(());
     };
-    let caller = match token_from_headers(request.headers()) {
+    let needed = capability_of(request.method(), &route);
+    if needed.is_none() {
+        tracing::error!(%route, method = %request.method(), "route has no capability in the route tables; refused");
+    }
+    let mut caller = match token_from_headers(request.headers()) {
         Some(token) => Some(state.authenticate(&token).await?),
         None => None,
     };
@@ -41,10 +70,12 @@ async fn decide(state: &AppState, request: &mut Request) -> Result<(), AppError>
     if let Some(caller) = &caller {
         role_ids.extend(caller.role_ids.iter().copied());
     }
-    if !state.grants.allowed(&state.db, &state.projector, &role_ids, &route, request.method().as_str()).await? {
+    let held = state.grants.capabilities(&state.db, &state.projector, &role_ids).await?;
+    if !needed.is_some_and(|needed| held.contains(needed)) {
         return Err(if caller.is_some() { AppError::Forbidden } else { AppError::Unauthorized });
     }
-    if let Some(caller) = caller {
+    if let Some(mut caller) = caller.take() {
+        caller.capabilities = held;
         request.extensions_mut().insert(caller);
     }
     Ok(())

@@ -27,6 +27,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 
+/// Which capability each ELEVATE route asks for; also how ELEVATE's
+/// permission data is read (`authorization::granted_by`).
+pub use elevate::capabilities::ROUTES as ELEVATE_ROUTES;
+
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {

@@ -83,6 +83,12 @@ impl Reader {
         Ok(Reader { db, exact_count_limit: settings.search_exact_count_limit })
     }
 
+    /// `SEARCH_EXACT_COUNT_LIMIT`: up to how many rows `count` counts
+    /// exactly (0 or less: every count is exact).
+    pub fn exact_count_limit(&self) -> i64 {
+        self.exact_count_limit
+    }
+
     pub fn db(&self) -> &Db {
         &self.db
     }

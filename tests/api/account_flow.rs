@@ -103,11 +103,15 @@ async fn list_and_search_see_writes_at_once(backend: Backend) {
     app.sign_up("Bilal Shah", "bilal@sample.org").await;
     app.sign_up("Chitra Iyer", "chitra@example.com").await;
 
-    // Substring, case-insensitive, on name or email.
+    // Substring, case-insensitive, on name or email (the email only of
+    // users whose contact data the caller may see: an admin here).
     let found = app.get("/user/v1/account/list?userType=mentee&search=KHA", Some(&s.access_token)).await;
     assert_eq!(listed_names(&found), vec!["Zara Khan"]);
-    let by_email = app.get("/user/v1/account/list?search=sample.org", Some(&s.access_token)).await;
+    let admin = app.admin_session().await;
+    let by_email = app.get("/user/v1/account/list?search=sample.org", Some(&admin.access_token)).await;
     assert_eq!(listed_names(&by_email), vec!["Bilal Shah"]);
+    let by_email = app.get("/user/v1/account/list?search=sample.org", Some(&s.access_token)).await;
+    assert!(listed_names(&by_email).is_empty(), "Bilal's email is not Zara's to search");
     let all = app.get("/user/v1/account/list?userType=mentee&page=1&limit=2", Some(&s.access_token)).await;
     assert_eq!(all.result()["count"], 3);
     assert_eq!(listed_names(&all), vec!["Bilal Shah", "Chitra Iyer"]);
@@ -131,15 +135,13 @@ async fn list_and_search_see_writes_at_once(backend: Backend) {
     // account/search: include by id and email, exclude by id.
     let me = app.get("/user/v1/user/read", Some(&s.access_token)).await;
     let my_id = me.result()["id"].as_i64().unwrap();
-    let picked = app
-        .post(
-            "/user/v1/account/search?type=all",
-            Some(&s.access_token),
-            json!({"user_ids": [my_id.to_string()], "email_ids": ["CHITRA@example.com"], "excluded_user_ids": []}),
-        )
-        .await;
+    // Emails pick only users whose contact data the caller may see.
+    let pick = json!({"user_ids": [my_id.to_string()], "email_ids": ["CHITRA@example.com"], "excluded_user_ids": []});
+    let picked = app.post("/user/v1/account/search?type=all", Some(&admin.access_token), pick.clone()).await;
     assert_eq!(picked.status, StatusCode::OK, "{}", picked.body);
     assert_eq!(listed_names(&picked), vec!["Chitra Iyer", "Yasmin Khan"]);
+    let picked = app.post("/user/v1/account/search?type=all", Some(&s.access_token), pick).await;
+    assert_eq!(listed_names(&picked), vec!["Yasmin Khan"], "Chitra's email is not hers to look up");
     let excluded = app
         .post("/user/v1/account/search?type=mentee", Some(&s.access_token), json!({"excluded_user_ids": [my_id]}))
         .await;

@@ -490,3 +490,25 @@ fn every_elevate_route_is_guarded() {
     }
     assert!(routes >= 30, "expected the ELEVATE routes, found {routes}");
 }
+
+/// No route is left unchecked: every route the handler sources register
+/// (read as the fuzz test reads them) asks for a capability in the route
+/// table, and every entry of the table is a route. A route missing from the
+/// table is refused to everyone, admins included.
+#[test]
+fn every_route_asks_for_a_capability() {
+    let in_source: std::collections::BTreeSet<(String, String)> =
+        crate::fuzz::routes_in_source().into_iter().filter(|(_, path)| path.starts_with("/user/v1/")).collect();
+    let in_table: std::collections::BTreeSet<(String, String)> =
+        roster::http::ELEVATE_ROUTES.iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+    assert_eq!(in_table.len(), roster::http::ELEVATE_ROUTES.len(), "a route is in the table twice");
+    let unchecked: Vec<_> = in_source.difference(&in_table).collect();
+    let stale: Vec<_> = in_table.difference(&in_source).collect();
+    assert!(unchecked.is_empty(), "routes without a capability: {unchecked:?}");
+    assert!(stale.is_empty(), "table entries without a route: {stale:?}");
+    assert!(in_source.len() >= 58, "expected every ELEVATE route, read {}", in_source.len());
+    for (method, path) in &in_source {
+        let method = axum::http::Method::from_bytes(method.as_bytes()).unwrap();
+        assert!(roster::http::authorize::capability_of(&method, path).is_some(), "{method} {path}");
+    }
+}

@@ -58,6 +58,8 @@ mod table;
 use afterwards::*;
 use probes::*;
 use run::*;
+/// Every (method, path) the handler sources register, for other tests.
+pub(crate) use table::routes_in_source;
 use table::*;
 
 /// At most `max` characters of `text` for a report, NUL shown escaped.

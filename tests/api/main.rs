@@ -34,3 +34,4 @@ mod signing_keys;
 mod soak;
 mod startup_checks;
 mod text_hygiene;
+mod visibility;

@@ -150,10 +150,17 @@ async fn short_terms_match_word_and_email_starts(backend: Backend) {
     assert_eq!(names(&app, token, "search=o").await, ["Ines Ola"]);
     assert_eq!(names(&app, token, "search=br").await, ["Bruno Alder", "Lola Brandt"], "any word");
     assert_eq!(names(&app, token, "search=%20b%20").await, ["Bruno Alder", "Lola Brandt"], "trimmed");
-    // Email starts, and nothing inside an email.
-    assert_eq!(names(&app, token, "search=x2").await, ["Bruno Alder"]);
-    assert_eq!(names(&app, token, "search=cp").await, ["Carl Pola"]);
-    assert!(names(&app, token, "search=ma").await.is_empty(), "\"mail.test\" is inside the email");
+    // Email starts, and nothing inside an email, for a caller who may see
+    // the emails (README, "Field-level visibility"); Lola may not, and
+    // finds the others by name only.
+    let root = app.admin_session().await;
+    let admin = root.access_token.as_str();
+    assert_eq!(names(&app, admin, "search=x2").await, ["Bruno Alder"]);
+    assert_eq!(names(&app, admin, "search=cp").await, ["Carl Pola"]);
+    assert!(names(&app, admin, "search=ma").await.is_empty(), "\"mail.test\" is inside the email");
+    assert!(names(&app, token, "search=x2").await.is_empty(), "Bruno's email is not Lola's to see");
+    assert!(names(&app, token, "search=cp").await.is_empty());
+    assert_eq!(names(&app, token, "search=lb").await, ["Lola Brandt"], "her own email");
     assert!(names(&app, token, "search=la").await.is_empty(), "inside Lola, Ola, Pola");
     assert!(names(&app, token, "search=zq").await.is_empty());
     assert!(names(&app, token, "search=ol&userType=mentor").await.is_empty(), "no mentor");
@@ -161,7 +168,8 @@ async fn short_terms_match_word_and_email_starts(backend: Backend) {
     // Three characters or more: substrings, as before.
     assert_eq!(names(&app, token, "search=ola").await, ["Carl Pola", "Ines Ola", "Lola Brandt"]);
     assert_eq!(names(&app, token, "search=a%20b").await, ["Lola Brandt"], "across words");
-    assert_eq!(names(&app, token, "search=ail.t").await.len(), 4, "inside the email");
+    assert_eq!(names(&app, admin, "search=ail.t").await.len(), 4, "inside the email");
+    assert_eq!(names(&app, token, "search=ail.t").await, ["Lola Brandt"], "inside her own email only");
 
     // A rename moves the user's prefixes at once (read-your-writes).
     app.patch("/user/v1/user/update", Some(token), Some(json!({"name": "Yara Brandt"}))).await;
@@ -232,6 +240,21 @@ async fn counts_are_exact_up_to_the_limit_then_flagged(backend: Backend) {
     assert!(estimate && value >= 6, "roles: {value}");
     assert_eq!(counted(&app.get("/user/v1/userRole/list?limit=2&search=ment", Some(token)).await), (2, false));
     assert_eq!(counted(&app.get("/user/v1/organization/list?limit=2", Some(token)).await), (1, false));
+
+    // A member, who may not see the others' emails, does not find nor count
+    // a user whose email alone matches: exactly, when the page ends the list;
+    // above the limit the prefix count is the estimate (flagged).
+    let xavier = app.sign_up("Xavier Zed", "kix@mail.test").await;
+    let lee = app.sign_up("Lee Gamma", "lee@mail.test").await;
+    let member = lee.access_token.as_str();
+    let all = list(&app, member, "search=ki&limit=100").await;
+    assert_eq!(counted(&all), (7, false));
+    assert!(!listed_names(&all).contains(&"Xavier Zed".to_string()));
+    above(&list(&app, member, "search=ki&limit=2").await, 7, false);
+    assert_eq!(counted(&list(&app, member, "search=jo&limit=2").await), (3, false), "below the limit, counted");
+    assert_eq!(counted(&list(&app, member, "search=kim&limit=100").await), (7, false));
+    assert_eq!(counted(&list(&app, &xavier.access_token, "search=ki&limit=100").await), (8, false), "his own");
+    assert_eq!(counted(&list(&app, token, "search=ki&limit=100").await), (8, false), "the admin's");
 }
 
 async fn a_zero_limit_counts_exactly(backend: Backend) {
@@ -300,3 +323,30 @@ on_both_backends!(
     a_zero_limit_counts_exactly,
     a_read_past_its_time_is_a_503,
 );
+
+/// A member's substring search reads other users' name matches from the
+/// name's own trigram index (postgres migration 0016): the index must be on
+/// the very expression the search uses (`read_models::SEARCH_NAME`), and the
+/// search must ask for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_members_substring_search_can_use_the_name_index() {
+    let app = spawn_app(Backend::Postgres).await;
+    let Db::Postgres(pool) = &app.state.db else { unreachable!("PostgreSQL only") };
+    let plan = |sql: String| async move {
+        let mut tx = pool.begin().await.unwrap();
+        sqlx::query("SET LOCAL enable_seqscan = off").execute(&mut *tx).await.unwrap();
+        let lines: Vec<String> = sqlx::query_scalar(&format!("EXPLAIN {sql}")).fetch_all(&mut *tx).await.unwrap();
+        lines.join("\n")
+    };
+    let name = roster::read_models::SEARCH_NAME;
+    let direct = plan(format!("SELECT u.id FROM users u WHERE {name} LIKE '%mail.test%'")).await;
+    assert!(direct.contains("users_search_name_trgm"), "{direct}");
+    // As the member's search asks: name matches, or matches in scope (on
+    // an empty table the planner reads `status` from users_listing; at
+    // 116,000 users it takes a BitmapOr of this index and the primary key).
+    let asked = plan(format!(
+        "SELECT u.id FROM users u WHERE ({name} LIKE '%mail.test%' OR (u.id = 1 AND u.search_text LIKE '%mail.test%'))"
+    ))
+    .await;
+    assert!(asked.contains("users_search_name_trgm"), "{asked}");
+}

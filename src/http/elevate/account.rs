@@ -14,6 +14,7 @@ use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::read_models::{self, ListedUser, Profile, UserFilter, UserKey};
 use crate::storage::Count;
+use crate::visibility::ContactScope;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -146,27 +147,42 @@ struct ListQuery {
     page: Option<String>,
     limit: Option<String>,
     search: Option<String>,
+    /// ELEVATE's optional narrowing to one organisation.
+    organization_id: Option<String>,
+}
+
+fn organization_filter(raw: Option<&str>) -> Result<Option<i64>, AppError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(raw) => raw
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::invalid_field("organization_id", "organization_id must be a whole number")),
+    }
 }
 
 fn role_filter(user_type: Option<String>) -> Option<String> {
     user_type.map(|t| t.trim().to_lowercase()).filter(|t| !t.is_empty() && t != "all")
 }
 
-/// ELEVATE groups listed users by the first letter of their name.
-fn grouped(users: &[ListedUser], count: Count) -> ApiOk {
+/// ELEVATE groups listed users by the first letter of their name. Each
+/// user's email is there only if `seen_by` covers them (`visibility`).
+fn grouped(users: &[ListedUser], count: Count, seen_by: &ContactScope) -> ApiOk {
     let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
     for user in users {
         let name = user.name.clone().unwrap_or_default();
         let key = name.chars().next().map(|c| c.to_uppercase().to_string()).unwrap_or_else(|| "#".into());
-        let value = json!({
+        let mut value = json!({
             "id": user.id,
             "uuid": user.user_uuid,
             "name": name,
-            "email": user.email,
             "image": user.image(),
             "organization_id": user.organization_id,
             "user_roles": user.roles,
         });
+        if seen_by.covers(user.id, user.organization_id) {
+            value["email"] = json!(user.email);
+        }
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, values)) => values.push(value),
             None => groups.push((key, vec![value])),
@@ -185,16 +201,26 @@ fn grouped(users: &[ListedUser], count: Count) -> ApiOk {
     ApiOk::counted("User list fetched successfully.", data, count)
 }
 
+/// Every organisation's active users, as ELEVATE lists its tenant's; each
+/// in the view the caller may see of them.
 async fn list(
     State(state): State<AppState>,
-    Authenticated(_): Authenticated,
+    Authenticated(caller): Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
-    let filter =
-        UserFilter { search: query.search, role: role_filter(query.user_type), page, limit, ..Default::default() };
+    let scope = ContactScope::of(&caller);
+    let filter = UserFilter {
+        search: query.search,
+        role: role_filter(query.user_type),
+        organization_id: organization_filter(query.organization_id.as_deref())?,
+        contacts: scope,
+        page,
+        limit,
+        ..Default::default()
+    };
     let (users, count) = read_models::list_users(&state.reader, &filter).await?;
-    Ok(grouped(&users, count))
+    Ok(grouped(&users, count, &scope))
 }
 
 /// Ids may come as numbers or strings (numeric ids or UUIDs).
@@ -228,22 +254,24 @@ struct SearchBody {
 
 async fn search(
     State(state): State<AppState>,
-    Authenticated(_): Authenticated,
+    Authenticated(caller): Authenticated,
     Query(query): Query<ListQuery>,
     body: Option<JsonBody<SearchBody>>,
 ) -> Result<ApiOk, AppError> {
     let body = body.map(|b| b.0).unwrap_or_default();
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
+    let scope = ContactScope::of(&caller);
     let filter = UserFilter {
         search: query.search,
         role: role_filter(query.user_type),
+        organization_id: organization_filter(query.organization_id.as_deref())?,
+        contacts: scope,
         include_ids: keys(body.user_ids)?,
         include_emails: body.email_ids,
         exclude_ids: keys(body.excluded_user_ids)?,
         page,
         limit,
-        ..Default::default()
     };
     let (users, count) = read_models::list_users(&state.reader, &filter).await?;
-    Ok(grouped(&users, count))
+    Ok(grouped(&users, count, &scope))
 }

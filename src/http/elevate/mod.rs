@@ -3,6 +3,7 @@
 mod account;
 mod admin;
 mod audit;
+pub mod capabilities;
 mod catalogue;
 pub mod doors;
 mod org_admin;

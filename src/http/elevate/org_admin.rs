@@ -16,6 +16,7 @@ use crate::http::authorize::guarded;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::read_models::{self, RequestFilter, RoleRequestRow};
+use crate::visibility::ContactScope;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -26,7 +27,12 @@ pub fn routes() -> Router<AppState> {
         .route("/org-admin/deactivateUser", guarded(post(deactivate_user)))
 }
 
-fn request_json(r: &RoleRequestRow) -> Value {
+/// The requester's email only for callers who may see it (`visibility`).
+fn request_json(r: &RoleRequestRow, seen_by: &ContactScope) -> Value {
+    let email = match r.requester_organization_id {
+        Some(org) if seen_by.covers(r.requester_id, org) => json!(r.requester_email),
+        _ => Value::Null,
+    };
     json!({
         "id": r.id,
         "requester_id": r.requester_id,
@@ -34,7 +40,7 @@ fn request_json(r: &RoleRequestRow) -> Value {
         "status": r.status,
         "org_id": r.organization_id,
         "handled_by": r.handled_by,
-        "requester": {"id": r.requester_id, "name": r.requester_name, "email": r.requester_email},
+        "requester": {"id": r.requester_id, "name": r.requester_name, "email": email},
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     })
@@ -79,7 +85,8 @@ async fn get_requests(
         limit,
     };
     let (rows, count) = read_models::role_requests(&state.reader, &filter).await?;
-    let data: Vec<Value> = rows.iter().map(request_json).collect();
+    let scope = ContactScope::of(&caller);
+    let data: Vec<Value> = rows.iter().map(|r| request_json(r, &scope)).collect();
     Ok(ApiOk::counted("Organization requests fetched successfully", data, count))
 }
 
@@ -100,13 +107,16 @@ async fn update_request_status(
     let status = RequestStatus::parse_decision(&body.status)
         .ok_or_else(|| AppError::invalid_field("status", "status must be APPROVED, REJECTED or UNDER_REVIEW"))?;
     let request = state.decide_role_request(&caller, body.request_id, status, body.comments, &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("Successfully updated organization request status", request_json(&request)))
+    Ok(ApiOk::ok(
+        "Successfully updated organization request status",
+        request_json(&request, &ContactScope::of(&caller)),
+    ))
 }
 
 async fn request_details(state: &AppState, caller: &crate::accounts::Caller, id: i64) -> Result<ApiOk, AppError> {
     let request = state.role_request_for(caller, id).await?;
     let comments = read_models::role_request_comments(&state.db, &request.request_uuid).await?;
-    let mut result = request_json(&request);
+    let mut result = request_json(&request, &ContactScope::of(caller));
     result["role"] = json!(request.role_title);
     result["comments"] = json!(comments);
     result["meta"] = serde_json::from_str(&request.form_data).unwrap_or_else(|_| json!({}));

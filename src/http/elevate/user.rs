@@ -14,6 +14,7 @@ use crate::http::authorize::guarded;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
 use crate::read_models::UserKey;
+use crate::visibility::ContactScope;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -28,14 +29,16 @@ async fn read_self(State(state): State<AppState>, Authenticated(caller): Authent
     Ok(ApiOk::ok("Profile fetched successfully.", profile.to_elevate_json()))
 }
 
+/// Any user, in the view the caller may see of them (`visibility`).
 async fn read_one(
     State(state): State<AppState>,
-    Authenticated(_): Authenticated,
+    Authenticated(caller): Authenticated,
     Path(id): Path<String>,
 ) -> Result<ApiOk, AppError> {
     let key = UserKey::parse(&id).ok_or_else(|| AppError::NotFound("User not found".into()))?;
     let profile = state.profile(&key).await?;
-    Ok(ApiOk::ok("Profile fetched successfully.", profile.to_elevate_json()))
+    let view = ContactScope::of(&caller).view_of(profile.user.id, profile.user.organization_id);
+    Ok(ApiOk::ok("Profile fetched successfully.", profile.to_elevate_view(view)))
 }
 
 /// Fields of a profile update. Identity and access fields (email, password,

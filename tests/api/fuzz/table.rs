@@ -349,7 +349,7 @@ pub(super) fn expand(template: &str, before: &str) -> Vec<String> {
 }
 
 /// (method, path template) of every `.route(...)` under src/http.
-pub(super) fn routes_in_source() -> BTreeSet<(String, String)> {
+pub(crate) fn routes_in_source() -> BTreeSet<(String, String)> {
     let http = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
     let mut files = Vec::new();
     rust_files(&http, &mut files);
