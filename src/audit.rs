@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::accounts::Caller;
 use crate::app::AppState;
-use crate::error::AppError;
+use crate::error::{Entity, ServiceError};
 use crate::event_id::event_id;
 use crate::read_models::{self, UserKey};
 use crate::storage::audit_log::{LogOrder, LogQuery};
@@ -56,7 +56,7 @@ const FOLD_BATCH: i64 = 1000;
 
 impl AppState {
     /// Asks for one event more than the page holds, to know whether another follows.
-    async fn page(&self, mut query: LogQuery) -> Result<Page, AppError> {
+    async fn page(&self, mut query: LogQuery) -> Result<Page, ServiceError> {
         let limit = query.limit;
         query.limit = limit + 1;
         let mut events = self.reader.db().search_events(&query).await?;
@@ -72,7 +72,7 @@ impl AppState {
 
     /// The log, filtered, in position order. A numeric `actor_id` is taken
     /// as a user's numeric id; the log records actors by UUID.
-    pub async fn audit_events(&self, mut query: LogQuery) -> Result<Page, AppError> {
+    pub async fn audit_events(&self, mut query: LogQuery) -> Result<Page, ServiceError> {
         if let Some(actor) = &query.actor_id {
             if let Ok(id) = actor.trim().parse::<i64>() {
                 let uuid = read_models::user_uuid_of(&self.db, &UserKey::Numeric(id)).await?;
@@ -86,15 +86,15 @@ impl AppState {
     /// The aggregate id of a user the caller may audit: admins any user,
     /// everyone else only themselves. Refused before the lookup, so the
     /// answer does not tell others which ids exist.
-    async fn auditable_user(&self, caller: &Caller, key: &UserKey) -> Result<String, AppError> {
+    async fn auditable_user(&self, caller: &Caller, key: &UserKey) -> Result<String, ServiceError> {
         let own = match key {
             UserKey::Numeric(id) => *id == caller.numeric_id(),
             UserKey::Uuid(uuid) => uuid == caller.user_uuid(),
         };
         if !own && !caller.is_admin() {
-            return Err(AppError::Forbidden);
+            return Err(ServiceError::Forbidden);
         }
-        read_models::user_uuid_of(&self.db, key).await?.ok_or_else(|| AppError::NotFound("User not found".into()))
+        read_models::user_uuid_of(&self.db, key).await?.ok_or_else(|| ServiceError::not_found(Entity::User))
     }
 
     pub async fn user_history(
@@ -103,7 +103,7 @@ impl AppState {
         key: &UserKey,
         after_sequence: Option<i64>,
         limit: i64,
-    ) -> Result<Page, AppError> {
+    ) -> Result<Page, ServiceError> {
         let user_uuid = self.auditable_user(caller, key).await?;
         self.page(history_query(User::TYPE, user_uuid, after_sequence, limit)).await
     }
@@ -113,16 +113,21 @@ impl AppState {
         raw_id: &str,
         after_sequence: Option<i64>,
         limit: i64,
-    ) -> Result<Page, AppError> {
+    ) -> Result<Page, ServiceError> {
         let org_uuid = read_models::organization_uuid_of(&self.db, raw_id)
             .await?
-            .ok_or_else(|| AppError::NotFound("Organization not found".into()))?;
+            .ok_or_else(|| ServiceError::not_found(Entity::Organization))?;
         self.page(history_query(aggregates::Organization::TYPE, org_uuid, after_sequence, limit)).await
     }
 
     /// The user as they were at `at`: their events recorded up to then,
     /// folded onto an empty aggregate exactly as a command load does.
-    pub async fn user_state_at(&self, caller: &Caller, key: &UserKey, at: DateTime<Utc>) -> Result<Value, AppError> {
+    pub async fn user_state_at(
+        &self,
+        caller: &Caller,
+        key: &UserKey,
+        at: DateTime<Utc>,
+    ) -> Result<Value, ServiceError> {
         let user_uuid = self.auditable_user(caller, key).await?;
         let mut user = User::default();
         let mut last: Option<StoredEvent> = None;
@@ -135,7 +140,7 @@ impl AppState {
             let batch = self.reader.db().search_events(&query).await?;
             let done = (batch.len() as i64) < FOLD_BATCH;
             for entry in batch {
-                let event: UserEvent = entry.event.decode().map_err(AppError::internal)?;
+                let event: UserEvent = entry.event.decode().map_err(ServiceError::internal)?;
                 user.apply(event);
                 last = Some(entry.event);
             }
@@ -147,7 +152,7 @@ impl AppState {
             Some(last) if user.status != UserStatus::NotRegistered => {
                 Ok(render_user_state(&user_uuid, &user, at, &last))
             }
-            _ => Err(AppError::NotFound("User did not exist at that time".into())),
+            _ => Err(ServiceError::not_found(Entity::UserState)),
         }
     }
 }

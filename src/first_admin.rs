@@ -10,7 +10,6 @@ use crate::app::{AppState, Application};
 use crate::bootstrap::ADMIN_ROLE_ID;
 use crate::commands::Metadata;
 use crate::config::{BootstrapAdmin, Settings};
-use crate::error::AppError;
 use crate::on_pool;
 
 /// How long the bootstrap waits for the read models to reach the end of the
@@ -45,7 +44,7 @@ impl AppState {
                 }
                 anyhow::bail!(
                     "ROSTER_BOOTSTRAP_ADMIN_EMAIL / _PASSWORD / _NAME: cannot create the bootstrap admin: {}",
-                    one_line(&error)
+                    error
                 )
             }
         }
@@ -79,7 +78,7 @@ pub async fn create_from_cli(mut settings: Settings, email: String, name: String
             eprintln!("admin created: id {} ({})", profile.user.id, profile.user.email.unwrap_or_default());
             Ok(())
         }
-        Err(error) => anyhow::bail!("{}", one_line(&error)),
+        Err(error) => anyhow::bail!("{}", error),
     }
 }
 
@@ -97,15 +96,4 @@ fn read_password() -> anyhow::Result<String> {
         anyhow::bail!("no password given: type it at the prompt or pipe it on stdin");
     }
     Ok(password)
-}
-
-/// An error with its field messages, on one line (for the CLI and start-up).
-pub fn one_line(error: &AppError) -> String {
-    match error {
-        AppError::BadRequest { message, errors } if errors.iter().any(|e| e.msg != *message) => {
-            let fields: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.param, e.msg)).collect();
-            format!("{message} ({})", fields.join("; "))
-        }
-        other => other.to_string(),
-    }
 }

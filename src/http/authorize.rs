@@ -12,7 +12,7 @@ use axum::Extension;
 
 use crate::app::AppState;
 use crate::authorization::PUBLIC_ROLE_ID;
-use crate::error::AppError;
+use crate::http::elevate::errors::AppError;
 
 use super::extract::token_from_headers;
 

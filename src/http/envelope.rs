@@ -14,7 +14,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::error::AppError;
+use crate::http::elevate::errors::AppError;
 use crate::storage::Count;
 
 #[derive(Clone)]
@@ -71,7 +71,6 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Http { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
             AppError::Busy | AppError::ReadTimeout => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) | AppError::NotProjected(_) => StatusCode::INTERNAL_SERVER_ERROR,

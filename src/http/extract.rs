@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::accounts::Caller;
 use crate::app::AppState;
 use crate::commands::Metadata;
-use crate::error::{AppError, FieldError};
+use crate::http::elevate::errors::{AppError, FieldError};
 use crate::http::text_hygiene;
 
 /// A JSON body whose rejections speak the envelope: malformed JSON, wrong
@@ -133,7 +133,7 @@ impl FromRequestParts<AppState> for Authenticated {
             return Ok(Authenticated(caller.clone()));
         }
         let token = token_from_headers(&parts.headers).filter(|t| !t.is_empty()).ok_or(AppError::Unauthorized)?;
-        state.authenticate(&token).await.map(Authenticated)
+        Ok(Authenticated(state.authenticate(&token).await?))
     }
 }
 

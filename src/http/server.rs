@@ -42,7 +42,7 @@ use tower::ServiceExt;
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
 use crate::config::ConnectionLimits;
-use crate::error::AppError;
+use crate::http::elevate::errors::AppError;
 
 fn millis(ms: u64) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms))

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::error::AppError;
+use crate::http::elevate::errors::AppError;
 
 /// Longest `x-request-id` kept as an event's correlation id.
 pub const MAX_CORRELATION_CHARS: usize = 200;

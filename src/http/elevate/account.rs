@@ -8,8 +8,8 @@ use serde_json::{json, Map, Value};
 
 use crate::accounts::{SignUp, Tokens};
 use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
+use crate::http::elevate::errors::AppError;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::read_models::{self, ListedUser, Profile, UserFilter, UserKey};

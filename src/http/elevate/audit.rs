@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
+use crate::http::elevate::errors::AppError;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated};
 use crate::read_models::UserKey;

@@ -12,8 +12,8 @@ use aggregates::{PermissionDefinition, RoleChanges, RoleDefinition};
 
 use crate::app::AppState;
 use crate::catalogue::RoleFilter;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
+use crate::http::elevate::errors::AppError;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 

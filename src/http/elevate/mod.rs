@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod audit;
 mod catalogue;
+pub mod errors;
 mod org_admin;
 mod organization;
 mod user;

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use aggregates::OrganizationChanges;
 
 use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
+use crate::http::elevate::errors::AppError;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::read_models::{self, OrganizationKey};

@@ -9,8 +9,8 @@ use serde_json::Value;
 use aggregates::ProfileChanges;
 
 use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
+use crate::http::elevate::errors::AppError;
 use crate::http::envelope::ApiOk;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
 use crate::read_models::UserKey;
