@@ -45,7 +45,7 @@ impl From<JsonRejection> for AppError {
 /// The body as `T`, once every string in it is storable.
 fn typed_body<T: DeserializeOwned>(value: Value) -> Result<T, AppError> {
     if let Some(path) = text_hygiene::first_unstorable(&value) {
-        return Err(text_hygiene::unstorable_field(&path));
+        return Err(text_hygiene::unstorable_field(&path).into());
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();

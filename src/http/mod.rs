@@ -1,18 +1,21 @@
-//! The HTTP surface: one router per dialect merged here, wrapped in the
-//! layers every request shares (request id, tracing, envelope, limits).
+//! The HTTP surface: one router per dialect (its envelope around the shared
+//! limits), the neutral routes (health, metrics, JWKS), and the layers every
+//! request shares (request id, tracing, security headers, CORS).
 
 pub mod authorize;
 mod elevate;
-pub mod envelope;
 pub mod extract;
 pub mod hardening;
 mod health;
+mod neutral;
+pub mod refusal;
 pub mod server;
 pub mod text_hygiene;
 
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -24,37 +27,29 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
+use crate::config::Settings;
 
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .nest("/user/v1", elevate::routes())
+    // Each dialect wraps its routes (and its unknown paths) in its own
+    // envelope, outside the shared limits so what they refuse is worded by it.
+    let elevate = shared_layers(elevate::routes().fallback(route_not_found), &state.settings)
+        .layer(middleware::from_fn(elevate::envelope::render));
+    let neutral = Router::new()
         .merge(health::routes())
         .route("/.well-known/jwks.json", get(jwks))
         .route("/metrics", get(metrics_text))
-        .route_layer(middleware::from_fn(text_hygiene::refuse_unstorable_uri))
-        .route_layer(middleware::from_fn(track_metrics))
-        .layer(axum::Extension(state.clone()));
-    // Inside `render`, so its 408 comes in the envelope.
-    let routes = match server::body_timeout(&state.settings.connections) {
-        Some(timeout) => routes.layer(middleware::from_fn_with_state(timeout, server::body_read_timeout)),
-        None => routes,
-    };
+        .fallback(route_not_found);
+    let neutral = shared_layers(neutral, &state.settings).layer(middleware::from_fn(neutral::render));
     let hardening = state.settings.hardening.clone();
-    let mut routes = routes.with_state(state);
-    // Inside `render`, so its 503 comes in the envelope.
-    if let Some(timeout) = hardening::request_timeout(&hardening) {
-        routes = routes.layer(timeout);
-    }
-    let mut routes = routes.layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn(envelope::render))
-            .layer(CatchPanicLayer::new())
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
-            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
-    );
-    // Outside `render`: errors get the CORS headers too, and preflights are answered here.
+    let mut routes = Router::new()
+        .nest("/user/v1", elevate)
+        .merge(neutral)
+        .route_layer(middleware::from_fn(track_metrics))
+        .layer(axum::Extension(state.clone()))
+        .with_state(state);
+    // Outside the envelopes: errors get the CORS headers too, and preflights are answered here.
     if let Some(cors) = hardening::cors(&hardening) {
         routes = routes.layer(cors);
     }
@@ -69,6 +64,35 @@ pub fn router(state: AppState) -> Router {
             }))
             .layer(PropagateRequestIdLayer::x_request_id()),
     )
+}
+
+/// The limits every route has, whatever its dialect (innermost first): text
+/// the stores cannot hold, a stalled body (408), the whole-request timeout
+/// (503), the body size (413) and panics (500). Each answers with a status
+/// (and an `EdgeRefusal`) that the dialect's envelope, applied around these,
+/// words. `routes` must hold all its routes: the text check is a route layer.
+fn shared_layers<S: Clone + Send + Sync + 'static>(routes: Router<S>, settings: &Settings) -> Router<S> {
+    let mut routes = routes;
+    if routes.has_routes() {
+        routes = routes.route_layer(middleware::from_fn(text_hygiene::refuse_unstorable_uri));
+    }
+    if let Some(timeout) = server::body_timeout(&settings.connections) {
+        routes = routes.layer(middleware::from_fn_with_state(timeout, server::body_read_timeout));
+    }
+    if let Some(timeout) = hardening::request_timeout(&settings.hardening) {
+        routes = routes.layer(timeout);
+    }
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(CatchPanicLayer::new())
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
+    )
+}
+
+/// An unknown path; its dialect's envelope (or the neutral one) words it.
+async fn route_not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
 }
 
 async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
@@ -90,4 +114,62 @@ async fn track_metrics(request: Request, next: Next) -> Response {
     metrics::histogram!(crate::telemetry::HTTP_REQUEST_DURATION, "method" => method, "path" => path)
         .record(elapsed.as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::{to_bytes, Body};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A panic and a too-large body: answered by the shared layers, worded
+    /// by the envelope around them.
+    async fn answer(envelope: Router, request: Request) -> (StatusCode, serde_json::Value) {
+        let response = envelope.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// Any path panics, or echoes its body (fallbacks, so the fuzz test's
+    /// route scan does not take them for real routes).
+    fn routes(panics: bool) -> Router {
+        let settings = crate::config::Settings::from_env().unwrap();
+        let routes = if panics {
+            Router::new().fallback(|| async { panic!("a handler bug") as &'static str })
+        } else {
+            Router::new().fallback(|body: String| async move { body })
+        };
+        shared_layers(routes, &settings)
+    }
+
+    fn boom() -> Request {
+        Request::builder().uri("/boom").body(Body::empty()).unwrap()
+    }
+
+    fn huge() -> Request {
+        let body = vec![b'x'; BODY_LIMIT_BYTES + 1];
+        let request = Request::builder().method("POST").uri("/echo").header("content-length", body.len());
+        request.body(Body::from(body)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn panics_and_huge_bodies_come_out_in_each_envelope() {
+        let elevate = |panics| routes(panics).layer(middleware::from_fn(elevate::envelope::render));
+        let (status, body) = answer(elevate(true), boom()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["responseCode"], "SERVER_ERROR", "{body}");
+        assert_eq!(body["message"], "Something went wrong", "{body}");
+        let (status, body) = answer(elevate(false), huge()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["responseCode"], "CLIENT_ERROR", "{body}");
+
+        let neutral = |panics| routes(panics).layer(middleware::from_fn(neutral::render));
+        let (status, body) = answer(neutral(true), boom()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"], "internal", "{body}");
+        let (_, body) = answer(neutral(false), huge()).await;
+        assert_eq!(body["error"], "body_too_large", "{body}");
+    }
 }

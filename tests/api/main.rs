@@ -13,6 +13,7 @@ mod commit_order;
 mod concurrency;
 mod connections;
 mod crash_and_replay;
+mod dialects;
 mod erasure;
 mod first_admin;
 mod fuzz;

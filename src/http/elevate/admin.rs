@@ -8,8 +8,8 @@ use serde_json::json;
 
 use crate::app::AppState;
 use crate::http::authorize::guarded;
+use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
-use crate::http::envelope::ApiOk;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
 use crate::read_models::{self, UserKey, UserRow};
 

@@ -9,8 +9,8 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::http::authorize::guarded;
+use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
-use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated};
 use crate::read_models::UserKey;
 use crate::storage::audit_log::LogQuery;

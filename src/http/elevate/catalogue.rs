@@ -13,8 +13,8 @@ use aggregates::{PermissionDefinition, RoleChanges, RoleDefinition};
 use crate::app::AppState;
 use crate::catalogue::RoleFilter;
 use crate::http::authorize::guarded;
+use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
-use crate::http::envelope::ApiOk;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 
 pub fn routes() -> Router<AppState> {

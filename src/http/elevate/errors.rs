@@ -6,6 +6,7 @@ use aggregates::validation::InvalidInput;
 
 use crate::commands::CommandError;
 use crate::error::{Change, Clash, Entity, Invalid, Reason, ServiceError};
+use crate::http::refusal::EdgeRefusal;
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct FieldError {
@@ -144,6 +145,24 @@ impl From<ServiceError> for AppError {
             ServiceError::ReadTimeout => AppError::ReadTimeout,
             ServiceError::NotProjected(projections) => AppError::NotProjected(projections),
             ServiceError::Internal(error) => AppError::Internal(error),
+        }
+    }
+}
+
+impl From<EdgeRefusal> for AppError {
+    fn from(refusal: EdgeRefusal) -> Self {
+        match refusal {
+            EdgeRefusal::Unstorable { field } => {
+                let message = format!("{field} contains a NUL character, which cannot be stored");
+                AppError::invalid_field(&field, message)
+            }
+            EdgeRefusal::CorrelationTooLong { max } => {
+                AppError::invalid_field("x-request-id", format!("x-request-id must be at most {max} characters"))
+            }
+            EdgeRefusal::BodyTimeout { after } => AppError::Http {
+                status: 408,
+                message: format!("The request body did not arrive within {} ms", after.as_millis()),
+            },
         }
     }
 }

@@ -4,6 +4,7 @@ mod account;
 mod admin;
 mod audit;
 mod catalogue;
+pub mod envelope;
 pub mod errors;
 mod org_admin;
 mod organization;

@@ -10,8 +10,8 @@ use aggregates::ProfileChanges;
 
 use crate::app::AppState;
 use crate::http::authorize::guarded;
+use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
-use crate::http::envelope::ApiOk;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
 use crate::read_models::UserKey;
 

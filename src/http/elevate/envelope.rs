@@ -3,9 +3,11 @@
 //! for errors `{responseCode, message, error: [...], meta}`.
 //!
 //! Handlers return `ApiOk` or `AppError`; both leave a pending body in the
-//! response extensions, and the `render` middleware writes it with the
-//! request's correlation id. Anything else that fails (unknown route, body
-//! too large, a panic) is wrapped in the same envelope there too.
+//! response extensions, and the `render` middleware, which the ELEVATE
+//! router applies to its routes (`/user/v1/...`, unknown ones included),
+//! writes it with the request's correlation id. What the shared layers
+//! refuse (`EdgeRefusal`) and anything else that fails (unknown route, body
+//! too large, a timeout, a panic) is wrapped in the same envelope there too.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -14,7 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::http::elevate::errors::AppError;
+use super::errors::AppError;
+use crate::http::refusal::EdgeRefusal;
 use crate::storage::Count;
 
 #[derive(Clone)]
@@ -109,7 +112,11 @@ pub async fn render(request: Request, next: Next) -> Response {
         request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let mut response = next.run(request).await;
     let status = response.status();
-    let pending = response.extensions_mut().remove::<Pending>();
+    let refusal = response.extensions_mut().remove::<EdgeRefusal>();
+    let pending = match (response.extensions_mut().remove::<Pending>(), refusal) {
+        (None, Some(refusal)) => AppError::from(refusal).into_response().extensions_mut().remove::<Pending>(),
+        (pending, _) => pending,
+    };
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -139,7 +146,7 @@ pub async fn render(request: Request, next: Next) -> Response {
             let message = match status {
                 StatusCode::NOT_FOUND => "Route not found".to_string(),
                 StatusCode::PAYLOAD_TOO_LARGE => {
-                    format!("Request body is larger than {} bytes", super::BODY_LIMIT_BYTES)
+                    format!("Request body is larger than {} bytes", crate::http::BODY_LIMIT_BYTES)
                 }
                 StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong".to_string(),
                 // Only the request timeout answers 503 without a message.
