@@ -8,7 +8,6 @@ use aggregates::{
 };
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::sessions::{self, RefreshOutcome};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
@@ -17,6 +16,7 @@ use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{Entity, ServiceError};
 use crate::projector::Visibility;
 use crate::read_models::{self, Profile, UserKey};
+use crate::services::Services;
 use crate::unit_of_work::UnitOfWork;
 
 pub struct SignUp {
@@ -113,7 +113,7 @@ fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, ServiceError> {
     }
 }
 
-impl AppState {
+impl Services {
     fn lockout_policy(&self) -> LockoutPolicy {
         LockoutPolicy {
             max_failed_attempts: self.settings.login_max_failed_attempts,

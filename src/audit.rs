@@ -11,10 +11,10 @@ use projections::StoredEvent;
 use serde_json::{json, Value};
 
 use crate::accounts::Caller;
-use crate::app::AppState;
 use crate::error::{Entity, ServiceError};
 use crate::event_id::event_id;
 use crate::read_models::{self, UserKey};
+use crate::services::Services;
 use crate::storage::audit_log::{LogOrder, LogQuery};
 use crate::storage::log::LogEntry;
 
@@ -54,7 +54,7 @@ impl Page {
 /// Events rebuilt into state are read in batches of this size.
 const FOLD_BATCH: i64 = 1000;
 
-impl AppState {
+impl Services {
     /// Asks for one event more than the page holds, to know whether another follows.
     async fn page(&self, mut query: LogQuery) -> Result<Page, ServiceError> {
         let limit = query.limit;

@@ -11,11 +11,11 @@ use projections::{SqlValue, Statement};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::bootstrap::{claim_id, permission_uuid, role_uuid};
 use crate::commands::{CommandError, Metadata};
 use crate::error::{Change, Clash, Entity, Reason, ServiceError};
 use crate::read_models;
+use crate::services::Services;
 use crate::storage::{Count, Reader};
 use crate::unit_of_work::UnitOfWork;
 
@@ -178,7 +178,7 @@ async fn release(unit: &mut UnitOfWork, kind: ClaimKind, value: &str, owner: &st
     }
 }
 
-impl AppState {
+impl Services {
     pub async fn role_details(&self, id: i64) -> Result<RoleDetails, ServiceError> {
         self.db
             .fetch_optional(&Statement::new(

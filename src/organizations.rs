@@ -13,13 +13,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::accounts::Caller;
-use crate::app::AppState;
 use crate::auth::sessions;
 use crate::authorization::PUBLIC_ROLE_ID;
 use crate::bootstrap::{claim_id, organization_uuid, ADMIN_ROLE_ID, ORG_ADMIN_ROLE_ID};
 use crate::commands::{CommandError, Metadata};
 use crate::error::{Clash, Entity, Reason, ServiceError};
 use crate::read_models::{self, OrganizationDetails, OrganizationKey, RoleRequestRow, UserKey, UserRow};
+use crate::services::Services;
 
 /// Users deactivated in one commit with their organisation (see `deactivate_organization`).
 pub const USERS_PER_COMMIT: usize = 1_000;
@@ -39,7 +39,7 @@ fn org_error(error: CommandError<OrganizationError>) -> ServiceError {
     }
 }
 
-impl AppState {
+impl Services {
     pub async fn organization(&self, key: &OrganizationKey) -> Result<OrganizationDetails, ServiceError> {
         read_models::organization_details(&self.db, key)
             .await?

@@ -19,11 +19,11 @@
 //! Refusals are 403.
 
 use crate::accounts::Caller;
-use crate::app::AppState;
 use crate::authorization::PUBLIC_ROLE_ID;
 use crate::bootstrap::{ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID};
 use crate::error::{Entity, Reason, ServiceError};
 use crate::read_models::UserRow;
+use crate::services::Services;
 use projections::Statement;
 
 /// A role someone holds, with the organisation that defined it (`None` if
@@ -56,7 +56,7 @@ impl Caller {
 const HELD_ROLES: &str = "SELECT DISTINCT ur.role_id, r.organization_id AS defined_in FROM user_roles ur \
      LEFT JOIN roles r ON r.id = ur.role_id";
 
-impl AppState {
+impl Services {
     /// 403 unless the caller outranks `user`.
     pub async fn require_outranks(&self, caller: &Caller, user: &UserRow) -> Result<(), ServiceError> {
         if caller.is_admin() {

@@ -34,7 +34,7 @@
 //! ```
 //!
 //! The commit point it returns is where the write's caller waits for its
-//! read models (`AppState::settle`).
+//! read models (`Services::settle`).
 
 use std::any::Any;
 use std::collections::HashMap;

@@ -10,9 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Extension;
 
-use crate::app::AppState;
 use crate::authorization::PUBLIC_ROLE_ID;
 use crate::http::elevate::errors::AppError;
+use crate::http::AppState;
 
 use super::extract::token_from_headers;
 

@@ -11,10 +11,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::accounts::Caller;
-use crate::app::AppState;
 use crate::commands::Metadata;
 use crate::http::elevate::errors::{AppError, FieldError};
 use crate::http::text_hygiene;
+use crate::http::AppState;
 
 /// A JSON body whose rejections speak the envelope: malformed JSON, wrong
 /// types and missing fields are 400 naming the field (413 and 415 kept for

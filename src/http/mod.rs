@@ -26,8 +26,10 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
 use crate::config::Settings;
+
+/// The state every handler receives: the services, defined below HTTP.
+pub type AppState = crate::services::Services;
 
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 

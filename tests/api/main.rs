@@ -20,6 +20,7 @@ mod fuzz;
 mod hardening;
 mod input_rules;
 mod kafka_support;
+mod layering;
 mod listing;
 mod one_commit;
 mod operations;

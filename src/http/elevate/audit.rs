@@ -7,11 +7,11 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
 use crate::http::extract::{paging, Authenticated};
+use crate::http::AppState;
 use crate::read_models::UserKey;
 use crate::storage::audit_log::LogQuery;
 

@@ -10,12 +10,12 @@ use serde_json::{json, Value};
 
 use aggregates::{PermissionDefinition, RoleChanges, RoleDefinition};
 
-use crate::app::AppState;
 use crate::catalogue::RoleFilter;
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+use crate::http::AppState;
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();

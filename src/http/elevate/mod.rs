@@ -12,7 +12,7 @@ mod user;
 
 use axum::Router;
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

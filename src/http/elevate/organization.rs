@@ -8,11 +8,11 @@ use serde_json::{json, Value};
 
 use aggregates::OrganizationChanges;
 
-use crate::app::AppState;
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+use crate::http::AppState;
 use crate::read_models::{self, OrganizationKey};
 
 pub fn routes() -> Router<AppState> {
