@@ -8,7 +8,6 @@ use aggregates::{
     RoleError, UniqueClaim,
 };
 use projections::{SqlValue, Statement};
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::bootstrap::{claim_id, permission_uuid, role_uuid};
@@ -43,17 +42,6 @@ pub struct RoleDetails {
     pub meta: Option<String>,
 }
 
-impl RoleDetails {
-    pub fn to_json(&self) -> Value {
-        let parse = |t: &Option<String>| t.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
-        json!({
-            "id": self.id, "title": self.title, "label": self.label, "user_type": self.user_type,
-            "status": self.status, "visibility": self.visibility, "organization_id": self.organization_id,
-            "translations": parse(&self.translations), "meta": parse(&self.meta),
-        })
-    }
-}
-
 const ROLE_COLUMNS: &str =
     "id, title, label, CAST(user_type AS BIGINT) AS user_type, status, visibility, organization_id, \
     translations, meta";
@@ -77,16 +65,6 @@ pub struct PermissionRow {
     pub request_type: String,
     pub api_path: String,
     pub status: String,
-}
-
-impl PermissionRow {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id, "code": self.code, "module": self.module,
-            "request_type": serde_json::from_str::<Value>(&self.request_type).unwrap_or(json!([])),
-            "api_path": self.api_path, "status": self.status,
-        })
-    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

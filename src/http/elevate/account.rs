@@ -10,6 +10,7 @@ use crate::accounts::{SignUp, Tokens};
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
+use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::http::AppState;
 use crate::read_models::{self, ListedUser, Profile, UserFilter, UserKey};

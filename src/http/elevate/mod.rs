@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod errors;
 mod org_admin;
 mod organization;
+mod render;
 mod user;
 
 use axum::Router;

@@ -11,6 +11,7 @@ use aggregates::ProfileChanges;
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
+use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
 use crate::http::AppState;
 use crate::read_models::UserKey;
