@@ -167,7 +167,7 @@ pub enum ServiceError {
     /// `roster projections failed`), so reads will not show it.
     #[error("not projected by {}", .0.join(", "))]
     NotProjected(Vec<String>),
-    #[error("internal error: {0:#}")]
+    #[error("internal failure: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
 

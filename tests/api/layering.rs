@@ -51,3 +51,82 @@ fn no_module_below_http_imports_the_http_layer_or_the_wiring() {
     }
     assert!(offenders.is_empty(), "below HTTP, but importing it or the wiring:\n{}", offenders.join("\n"));
 }
+
+/// The string literals of a source text's code lines (escapes as written).
+fn literals(text: &str) -> Vec<String> {
+    let code: String = code_lines(text).map(|(_, line)| format!("{line}\n")).collect();
+    let code = code.replace("'\"'", "").replace("'\\\"'", "");
+    let mut found = Vec::new();
+    let mut chars = code.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            continue;
+        }
+        let mut literal = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    literal.push(c);
+                    literal.extend(chars.next());
+                }
+                '"' => break,
+                c => literal.push(c),
+            }
+        }
+        found.push(literal);
+    }
+    found
+}
+
+/// What ELEVATE clients read: every message-like piece of text in
+/// `src/http/elevate/` (format placeholders split out): words, or an
+/// UPPER_SNAKE message or response code.
+fn elevate_messages(sources: &[(String, String)]) -> std::collections::BTreeSet<String> {
+    let mut messages = std::collections::BTreeSet::new();
+    for (_, text) in sources.iter().filter(|(path, _)| path.starts_with("http/elevate/")) {
+        for literal in literals(text) {
+            // A piece between placeholders ("… does not exist") must be
+            // longer to count: short ones are everyday English.
+            let pieces: Vec<&str> = literal.split(['{', '}']).step_by(2).collect();
+            let shortest = if pieces.len() > 1 { 20 } else { 12 };
+            for piece in pieces {
+                let piece = piece.trim();
+                let words = piece.contains(' ') && piece.chars().any(|c| c.is_alphabetic());
+                let code = piece.contains('_') && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+                if piece.len() >= shortest && (words || code) {
+                    messages.insert(piece.to_string());
+                }
+            }
+        }
+    }
+    messages
+}
+
+/// `needle` in `line`, not as part of a longer word (`INTERNAL_SERVER_ERROR`
+/// does not hold `SERVER_ERROR`).
+fn contains_word(line: &str, needle: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    line.match_indices(needle)
+        .any(|(at, _)| !word(line[..at].chars().next_back()) && !word(line[at + needle.len()..].chars().next()))
+}
+
+/// ELEVATE's wording and envelope belong to its dialect: a Sunbird or
+/// entity-v5 route must not be able to borrow them by accident.
+#[test]
+fn elevate_strings_live_only_in_src_http_elevate() {
+    let sources = sources();
+    let messages = elevate_messages(&sources);
+    assert!(messages.contains("User already exists"), "the scan found no messages: {messages:?}");
+    assert!(messages.contains("MODULES_CREATED_SUCCESSFULLY"), "{messages:?}");
+    let mut offenders = Vec::new();
+    for (path, text) in sources.iter().filter(|(path, _)| !path.starts_with("http/elevate/")) {
+        for (line_number, line) in text.lines().enumerate() {
+            let envelope = ["responseCode", "formsVersion"].into_iter().filter(|key| line.contains(key));
+            let wording = messages.iter().map(String::as_str).filter(|m| contains_word(line, m));
+            for found in envelope.chain(wording) {
+                offenders.push(format!("src/{path}:{}: {found:?}", line_number + 1));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "ELEVATE's strings outside src/http/elevate/:\n{}", offenders.join("\n"));
+}

@@ -167,3 +167,25 @@ pub async fn render(request: Request, next: Next) -> Response {
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::middleware;
+
+    use crate::http::tests::{answer, boom, huge, routes};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn panics_and_huge_bodies_come_out_in_the_envelope() {
+        let elevate = |panics| routes(panics).layer(middleware::from_fn(render));
+        let (status, body) = answer(elevate(true), boom()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["responseCode"], "SERVER_ERROR", "{body}");
+        assert_eq!(body["message"], "Something went wrong", "{body}");
+        let (status, body) = answer(elevate(false), huge()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["responseCode"], "CLIENT_ERROR", "{body}");
+        assert_eq!(body["message"], format!("Request body is larger than {} bytes", crate::http::BODY_LIMIT_BYTES));
+    }
+}

@@ -6,6 +6,7 @@ mod audit;
 mod catalogue;
 pub mod envelope;
 pub mod errors;
+pub mod extract;
 mod org_admin;
 mod organization;
 mod render;

@@ -1,5 +1,5 @@
-//! Extractors: JSON bodies whose rejections speak the envelope, request
-//! metadata for events, and the authenticated caller.
+//! ELEVATE's extractors: JSON bodies whose rejections speak its envelope, request
+//! metadata for events, and the caller authenticated by `X-auth-token`.
 
 use std::net::SocketAddr;
 
