@@ -5,6 +5,7 @@
 //! chain and are logged by the dialect, never shown to clients.
 
 use aggregates::validation::InvalidInput;
+use aggregates::{ClaimError, ModuleError, OrganizationError, PermissionError, RoleError, RoleRequestError, UserError};
 
 use crate::commands::CommandError;
 
@@ -155,9 +156,10 @@ pub enum ServiceError {
     Conflict { what: Clash },
     #[error("request already decided")]
     AlreadyDecided,
-    /// An aggregate refused the command; `reason` is the domain's own words.
+    /// An aggregate refused the command: `refusal` names it
+    /// (`Refusal::code`), `reason` is the domain's own words.
     #[error("{reason}")]
-    Refused { reason: String },
+    Refused { refusal: &'static str, reason: String },
     #[error("busy")]
     Busy,
     /// A list or search statement ran past `READ_STATEMENT_TIMEOUT_MS`.
@@ -200,8 +202,8 @@ impl ServiceError {
     }
 
     /// The stable code a dialect maps to its status and message, e.g.
-    /// `duplicate.user.email`, `not_found.user`, `invalid` (see each field's
-    /// `Invalid::code`).
+    /// `duplicate.user.email`, `not_found.user`, `refused.user.locked`,
+    /// `invalid` (see each field's `Invalid::code`).
     pub fn code(&self) -> String {
         match self {
             ServiceError::Invalid(_) => "invalid".into(),
@@ -213,7 +215,7 @@ impl ServiceError {
             ServiceError::Duplicate { entity, field } => format!("duplicate.{}.{field}", entity.as_str()),
             ServiceError::Conflict { what } => format!("conflict.{}", what.as_str()),
             ServiceError::AlreadyDecided => "already_decided".into(),
-            ServiceError::Refused { .. } => "refused".into(),
+            ServiceError::Refused { refusal, .. } => format!("refused.{refusal}"),
             ServiceError::Busy => "busy".into(),
             ServiceError::ReadTimeout => "read_timeout".into(),
             ServiceError::NotProjected(_) => "not_projected".into(),
@@ -246,10 +248,97 @@ impl From<sqlx::Error> for ServiceError {
     }
 }
 
-impl<E: std::error::Error + Send + Sync + 'static> From<CommandError<E>> for ServiceError {
+/// An aggregate's refusal, named by a stable code (`user.not_active`).
+pub trait Refusal: std::error::Error + Send + Sync + 'static {
+    fn code(&self) -> &'static str;
+}
+
+impl Refusal for std::convert::Infallible {
+    fn code(&self) -> &'static str {
+        match *self {}
+    }
+}
+
+impl Refusal for UserError {
+    fn code(&self) -> &'static str {
+        match self {
+            UserError::NotFound => "user.not_found",
+            UserError::AlreadyRegistered => "user.already_registered",
+            UserError::NotActive => "user.not_active",
+            UserError::AlreadyActive => "user.already_active",
+            UserError::AlreadyInactive => "user.already_inactive",
+            UserError::Locked => "user.locked",
+            UserError::NothingToUpdate => "user.nothing_to_update",
+        }
+    }
+}
+
+impl Refusal for OrganizationError {
+    fn code(&self) -> &'static str {
+        match self {
+            OrganizationError::AlreadyExists => "organization.already_exists",
+            OrganizationError::NotFound => "organization.not_found",
+            OrganizationError::AlreadyInactive => "organization.already_inactive",
+            OrganizationError::NotActive => "organization.not_active",
+            OrganizationError::NothingToUpdate => "organization.nothing_to_update",
+        }
+    }
+}
+
+impl Refusal for RoleError {
+    fn code(&self) -> &'static str {
+        match self {
+            RoleError::AlreadyExists => "role.already_exists",
+            RoleError::NotFound => "role.not_found",
+            RoleError::AlreadyGranted => "role.already_granted",
+            RoleError::NotGranted => "role.not_granted",
+            RoleError::NothingToUpdate => "role.nothing_to_update",
+        }
+    }
+}
+
+impl Refusal for PermissionError {
+    fn code(&self) -> &'static str {
+        match self {
+            PermissionError::AlreadyExists => "permission.already_exists",
+            PermissionError::NotFound => "permission.not_found",
+        }
+    }
+}
+
+impl Refusal for ModuleError {
+    fn code(&self) -> &'static str {
+        match self {
+            ModuleError::AlreadyExists => "module.already_exists",
+            ModuleError::NotFound => "module.not_found",
+        }
+    }
+}
+
+impl Refusal for RoleRequestError {
+    fn code(&self) -> &'static str {
+        match self {
+            RoleRequestError::AlreadySubmitted => "role_request.already_submitted",
+            RoleRequestError::NotFound => "role_request.not_found",
+            RoleRequestError::AlreadyDecided => "role_request.already_decided",
+            RoleRequestError::InvalidStatus => "role_request.invalid_status",
+        }
+    }
+}
+
+impl Refusal for ClaimError {
+    fn code(&self) -> &'static str {
+        match self {
+            ClaimError::Taken => "claim.taken",
+            ClaimError::NotOwner => "claim.not_owner",
+        }
+    }
+}
+
+impl<E: Refusal> From<CommandError<E>> for ServiceError {
     fn from(error: CommandError<E>) -> Self {
         match error {
-            CommandError::Domain(e) => ServiceError::Refused { reason: e.to_string() },
+            CommandError::Domain(e) => ServiceError::Refused { refusal: e.code(), reason: e.to_string() },
             CommandError::Conflict => ServiceError::Busy,
             CommandError::Store(error) => ServiceError::Internal(error.context("event store")),
         }
@@ -267,6 +356,8 @@ mod tests {
         assert_eq!(ServiceError::not_found(Entity::User).code(), "not_found.user");
         let role = Invalid::new("role_id", Reason::NotFound { entity: Entity::Role, id: None });
         assert_eq!(role.code(), "invalid.not_found.role");
+        let refused: ServiceError = CommandError::Domain(UserError::Locked).into();
+        assert_eq!(refused.code(), "refused.user.locked");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use aggregates::validation::InvalidInput;
 
 use crate::commands::CommandError;
-use crate::error::{Change, Clash, Entity, Invalid, Reason, ServiceError};
+use crate::error::{Change, Clash, Entity, Invalid, Reason, Refusal, ServiceError};
 use crate::http::refusal::EdgeRefusal;
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -140,7 +140,7 @@ impl From<ServiceError> for AppError {
                 AppError::bad_request("Permission is not mapped to the role")
             }
             ServiceError::AlreadyDecided => AppError::bad_request("Request has already been decided"),
-            ServiceError::Refused { reason } => AppError::bad_request(reason),
+            ServiceError::Refused { reason, .. } => AppError::bad_request(reason),
             ServiceError::Busy => AppError::Busy,
             ServiceError::ReadTimeout => AppError::ReadTimeout,
             ServiceError::NotProjected(projections) => AppError::NotProjected(projections),
@@ -185,7 +185,7 @@ impl From<anyhow::Error> for AppError {
     }
 }
 
-impl<E: std::error::Error + Send + Sync + 'static> From<CommandError<E>> for AppError {
+impl<E: Refusal> From<CommandError<E>> for AppError {
     fn from(error: CommandError<E>) -> Self {
         ServiceError::from(error).into()
     }
