@@ -48,7 +48,10 @@ pub fn router(state: AppState) -> Router {
     let neutral = shared_layers(neutral, &state.settings).layer(middleware::from_fn(neutral::render));
     let hardening = state.settings.hardening.clone();
     let mut routes = Router::new()
-        .nest("/user/v1", elevate)
+        .nest("/user/v1", elevate.clone())
+        // `/user/v1/` is neither a nested route nor under the nest's
+        // `/{*rest}` fallback: the ELEVATE router answers it (404) whole.
+        .route_service("/user/v1/", elevate.with_state::<()>(state.clone()))
         .merge(neutral)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(axum::Extension(state.clone()))

@@ -8,9 +8,11 @@ use crate::on_both_backends;
 
 async fn unknown_paths_are_answered_by_the_dialect_of_their_prefix(backend: Backend) {
     let app = spawn_app(backend).await;
-    let elevate = app.get("/user/v1/no/such/route", None).await;
-    elevate.assert_error_envelope(404);
-    assert_eq!(elevate.body["message"], "Route not found");
+    for path in ["/user/v1/no/such/route", "/user/v1/", "/user/v1"] {
+        let elevate = app.get(path, None).await;
+        elevate.assert_error_envelope(404);
+        assert_eq!(elevate.body["message"], "Route not found", "{path}");
+    }
 
     for path in ["/no/such/route", "/api/user/v1/read", "/user/v2/account/login", "/user/v1x"] {
         let neutral = app.get(path, None).await;
