@@ -1,4 +1,9 @@
-//! The ELEVATE user-service dialect (`/user/v1/...`).
+//! The ELEVATE user-service dialect (`/user/v1/...`): every string and shape
+//! its clients see lives here. `envelope` wraps its routes' answers,
+//! `errors` maps the use cases' neutral codes to its statuses and messages,
+//! `render` writes its JSON for their typed results, `extract` parses its
+//! requests (`X-auth-token`, JSON rejections, paging); the other modules are
+//! its handlers, one per area.
 
 mod account;
 mod admin;
