@@ -8,16 +8,16 @@ use aggregates::{
 };
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::auth::password;
 use crate::auth::sessions::{self, RefreshOutcome};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
 use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
 use crate::capabilities::{Capability, CapabilitySet};
 use crate::commands::{CommandError, Committed, Metadata};
-use crate::error::{AppError, FieldError};
+use crate::error::{Entity, ServiceError};
 use crate::projector::Visibility;
 use crate::read_models::{self, Profile, UserKey};
+use crate::services::Services;
 use crate::unit_of_work::UnitOfWork;
 
 pub struct SignUp {
@@ -75,17 +75,10 @@ impl Caller {
     }
 }
 
-/// A sign-up's value that is claimed already: ELEVATE's wording for an email.
-fn claim_refused(error: CommandError<ClaimError>, param: &str) -> AppError {
+/// A sign-up's value that is claimed already.
+fn claim_refused(error: CommandError<ClaimError>, field: &'static str) -> ServiceError {
     match error {
-        CommandError::Domain(ClaimError::Taken) => {
-            let message =
-                if param == "email" { "User already exists".to_string() } else { format!("{param} already in use") };
-            AppError::BadRequest {
-                message: message.clone(),
-                errors: vec![FieldError { param: param.into(), msg: message }],
-            }
-        }
+        CommandError::Domain(ClaimError::Taken) => ServiceError::Duplicate { entity: Entity::User, field },
         other => other.into(),
     }
 }
@@ -98,7 +91,7 @@ struct ValidSignUp {
     preferred_language: String,
 }
 
-fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, AppError> {
+fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, ServiceError> {
     let mut errors: Vec<InvalidInput> = Vec::new();
     let name = validation::normalize_name(&input.name).map_err(|e| errors.push(e)).ok();
     let email = validation::normalize_email(&input.email).map_err(|e| errors.push(e)).ok();
@@ -123,11 +116,11 @@ fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, AppError> {
         (Some(name), Some(email), Some(preferred_language)) if errors.is_empty() => {
             Ok(ValidSignUp { name, email, phone, username, preferred_language })
         }
-        _ => Err(AppError::invalid_input(errors)),
+        _ => Err(ServiceError::invalid_input(errors)),
     }
 }
 
-impl AppState {
+impl Services {
     fn lockout_policy(&self) -> LockoutPolicy {
         LockoutPolicy {
             max_failed_attempts: self.settings.login_max_failed_attempts,
@@ -138,15 +131,15 @@ impl AppState {
     /// Read-your-writes: the caller's next read sees what this command wrote.
     /// A read model that skipped one of the write's events will never show
     /// it: that is said plainly rather than answered as "not found".
-    pub async fn settle(&self, committed: Committed) -> Result<(), AppError> {
+    pub async fn settle(&self, committed: Committed) -> Result<(), ServiceError> {
         let Some(point) = committed.point else { return Ok(()) };
         match self.projector.wait_for_write(point, committed.events, self.read_your_writes_timeout()).await? {
-            Visibility::Skipped(projections) => Err(AppError::NotProjected(projections)),
+            Visibility::Skipped(projections) => Err(ServiceError::NotProjected(projections)),
             Visibility::Visible | Visibility::TimedOut => Ok(()),
         }
     }
 
-    pub async fn sign_up(&self, input: SignUp, meta: &Metadata) -> Result<(Profile, Tokens), AppError> {
+    pub async fn sign_up(&self, input: SignUp, meta: &Metadata) -> Result<(Profile, Tokens), ServiceError> {
         validate_sign_up(&input)?;
         let password_hash = password::hash(input.password.clone()).await?;
         let user_uuid = self.register_account(input, password_hash, meta).await?;
@@ -163,7 +156,7 @@ impl AppState {
         email: String,
         password: String,
         meta: &Metadata,
-    ) -> Result<Profile, AppError> {
+    ) -> Result<Profile, ServiceError> {
         let input = SignUp {
             name,
             email,
@@ -180,7 +173,12 @@ impl AppState {
     /// Registers a user whose password was hashed elsewhere, through the same
     /// commands as a sign-up but without a session. For `roster dev seed`
     /// only: seeded users share one precomputed hash.
-    pub async fn seed_user(&self, input: SignUp, password_hash: String, meta: &Metadata) -> Result<String, AppError> {
+    pub async fn seed_user(
+        &self,
+        input: SignUp,
+        password_hash: String,
+        meta: &Metadata,
+    ) -> Result<String, ServiceError> {
         self.register_account(input, password_hash, meta).await
     }
 
@@ -195,14 +193,14 @@ impl AppState {
         inputs: Vec<SignUp>,
         password_hash: String,
         meta: &Metadata,
-    ) -> Result<u64, AppError> {
+    ) -> Result<u64, ServiceError> {
         let first_id = self.db.reserve_numeric_ids("user", inputs.len() as i64).await?;
         let at = chrono::Utc::now();
         let mut batch = self.bus.unit(meta);
         for (offset, input) in inputs.iter().enumerate() {
             let valid = validate_sign_up(input)?;
             if valid.phone.is_some() || valid.username.is_some() {
-                return Err(AppError::internal("seeded users are claimed by email only"));
+                return Err(ServiceError::internal("seeded users are claimed by email only"));
             }
             let user_uuid = Uuid::new_v4().to_string();
             let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
@@ -235,7 +233,7 @@ impl AppState {
     }
 
     /// The ids of the role titles a sign-up asks for (none: the default role).
-    async fn role_ids_for(&self, titles: &[String]) -> Result<Vec<i64>, AppError> {
+    async fn role_ids_for(&self, titles: &[String]) -> Result<Vec<i64>, ServiceError> {
         let default = [self.settings.default_role.clone()];
         let titles = if titles.is_empty() { &default[..] } else { titles };
         let mut role_ids = Vec::with_capacity(titles.len());
@@ -245,7 +243,7 @@ impl AppState {
                 None => {
                     read_models::role_by_title(&self.db, title, DEFAULT_ORGANIZATION_ID)
                         .await?
-                        .ok_or_else(|| AppError::internal(format!("role {title} is not defined")))?
+                        .ok_or_else(|| ServiceError::internal(format!("role {title} is not defined")))?
                         .id
                 }
             };
@@ -262,7 +260,7 @@ impl AppState {
         input: SignUp,
         password_hash: String,
         meta: &Metadata,
-    ) -> Result<String, AppError> {
+    ) -> Result<String, ServiceError> {
         let valid = validate_sign_up(&input)?;
         let role_ids = self.role_ids_for(&input.roles).await?;
         let user_uuid = Uuid::new_v4().to_string();
@@ -311,7 +309,7 @@ impl AppState {
         claims: &[String],
         owner: &str,
         at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), ServiceError> {
         for id in claims {
             let release = ClaimCommand::Release { owner: owner.to_string(), at };
             match unit.decide::<UniqueClaim>(id, release).await {
@@ -326,14 +324,14 @@ impl AppState {
     }
 
     /// Finds the account an identifier (email, phone or username) belongs to.
-    async fn owner_of(&self, identifier: &str) -> Result<Option<String>, AppError> {
+    async fn owner_of(&self, identifier: &str) -> Result<Option<String>, ServiceError> {
         let candidates = [
             validation::normalize_email(identifier).ok().map(|v| claim_id(ClaimKind::Email, &v)),
             validation::normalize_phone(identifier).ok().map(|v| claim_id(ClaimKind::Phone, &v)),
             validation::normalize_username(identifier).ok().map(|v| claim_id(ClaimKind::Username, &v)),
         ];
         for id in candidates.into_iter().flatten() {
-            let claim = self.bus.load::<UniqueClaim>(&id).await.map_err(AppError::from)?;
+            let claim = self.bus.load::<UniqueClaim>(&id).await.map_err(ServiceError::from)?;
             if let Some(owner) = claim.owner {
                 return Ok(Some(owner));
             }
@@ -349,16 +347,16 @@ impl AppState {
         password: String,
         require_admin: bool,
         meta: &Metadata,
-    ) -> Result<(Profile, Tokens), AppError> {
+    ) -> Result<(Profile, Tokens), ServiceError> {
         let owner = self.owner_of(identifier).await?;
         let user = match &owner {
-            Some(id) => Some(self.bus.load::<User>(id).await.map_err(AppError::from)?),
+            Some(id) => Some(self.bus.load::<User>(id).await.map_err(ServiceError::from)?),
             None => None,
         };
         let hash = user.as_ref().and_then(|u| u.password_hash.clone());
         let verified = password::verify(password, hash).await;
         let (Some(user_uuid), Some(user)) = (owner, user) else {
-            return Err(AppError::InvalidCredentials);
+            return Err(ServiceError::InvalidCredentials);
         };
         if !verified {
             metrics::counter!("roster_login_failures_total").increment(1);
@@ -367,20 +365,20 @@ impl AppState {
                 Ok(_) | Err(CommandError::Domain(_)) => {}
                 Err(error) => tracing::error!(%error, "could not record a failed login"),
             }
-            return Err(AppError::InvalidCredentials);
+            return Err(ServiceError::InvalidCredentials);
         }
         if require_admin && !user.role_ids.contains(&ADMIN_ROLE_ID) {
-            return Err(AppError::InvalidCredentials);
+            return Err(ServiceError::InvalidCredentials);
         }
         match self.start_session(&user_uuid, meta).await {
-            Err(AppError::BadRequest { .. }) => Err(AppError::InvalidCredentials),
+            Err(ServiceError::Invalid(_) | ServiceError::Refused { .. }) => Err(ServiceError::InvalidCredentials),
             other => other,
         }
     }
 
     /// Records the login on the user (refused if locked or inactive), opens a
     /// session and signs its first pair of tokens.
-    async fn start_session(&self, user_uuid: &str, meta: &Metadata) -> Result<(Profile, Tokens), AppError> {
+    async fn start_session(&self, user_uuid: &str, meta: &Metadata) -> Result<(Profile, Tokens), ServiceError> {
         let session_id = Uuid::new_v4().to_string();
         let at = chrono::Utc::now();
         let recorded = self
@@ -390,7 +388,7 @@ impl AppState {
         let committed = match recorded {
             Ok(c) => c,
             Err(CommandError::Domain(UserError::Locked | UserError::NotActive | UserError::NotFound)) => {
-                return Err(AppError::InvalidCredentials)
+                return Err(ServiceError::InvalidCredentials)
             }
             Err(other) => return Err(other.into()),
         };
@@ -423,34 +421,34 @@ impl AppState {
         }
     }
 
-    fn sign_pair(&self, profile: &Profile, session_id: &str, refresh_jti: String) -> Result<Tokens, AppError> {
+    fn sign_pair(&self, profile: &Profile, session_id: &str, refresh_jti: String) -> Result<Tokens, ServiceError> {
         let now = chrono::Utc::now().timestamp();
         let data = Self::token_data(profile, session_id);
         let access_token =
-            self.tokens.issue(ACCESS, data.clone(), Uuid::new_v4().to_string(), now).map_err(AppError::internal)?;
-        let refresh_token = self.tokens.issue(REFRESH, data, refresh_jti, now).map_err(AppError::internal)?;
+            self.tokens.issue(ACCESS, data.clone(), Uuid::new_v4().to_string(), now).map_err(ServiceError::internal)?;
+        let refresh_token = self.tokens.issue(REFRESH, data, refresh_jti, now).map_err(ServiceError::internal)?;
         Ok(Tokens { access_token, refresh_token })
     }
 
-    pub async fn profile(&self, key: &UserKey) -> Result<Profile, AppError> {
-        read_models::profile(&self.db, key).await?.ok_or_else(|| AppError::NotFound("User not found".into()))
+    pub async fn profile(&self, key: &UserKey) -> Result<Profile, ServiceError> {
+        read_models::profile(&self.db, key).await?.ok_or_else(|| ServiceError::not_found(Entity::User))
     }
 
     /// Rotates the refresh token: the presented one is spent; presenting it
     /// again revokes the whole session.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, AppError> {
-        let claims = self.tokens.verify(REFRESH, refresh_token).await.map_err(|_| AppError::Unauthorized)?;
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Tokens, ServiceError> {
+        let claims = self.tokens.verify(REFRESH, refresh_token).await.map_err(|_| ServiceError::Unauthenticated)?;
         let next_jti = Uuid::new_v4().to_string();
         let session_id = &claims.data.session_id;
         let profile =
             match sessions::rotate_reading_profile(&self.db, session_id, &claims.data.uuid, &claims.jti, &next_jti)
                 .await?
             {
-                RefreshOutcome::Refused => return Err(AppError::Unauthorized),
+                RefreshOutcome::Refused => return Err(ServiceError::Unauthenticated),
                 RefreshOutcome::Rotated(Some(p)) if p.user.status == UserStatus::Active.as_str() => p,
                 RefreshOutcome::Rotated(_) => {
                     sessions::revoke(&self.db, &claims.data.session_id, "user not active").await?;
-                    return Err(AppError::Unauthorized);
+                    return Err(ServiceError::Unauthenticated);
                 }
             };
         self.sign_pair(&profile, &claims.data.session_id, next_jti)
@@ -459,19 +457,24 @@ impl AppState {
     /// Verifies an access token and its session, and takes the caller's
     /// organisation and active roles from the read model (so a role granted
     /// or revoked counts on the very next request): one query.
-    pub async fn authenticate(&self, access_token: &str) -> Result<Caller, AppError> {
-        let claims = self.tokens.verify(ACCESS, access_token).await.map_err(|_| AppError::Unauthorized)?;
+    pub async fn authenticate(&self, access_token: &str) -> Result<Caller, ServiceError> {
+        let claims = self.tokens.verify(ACCESS, access_token).await.map_err(|_| ServiceError::Unauthenticated)?;
         let holder = sessions::live_holder(&self.db, &claims.data.session_id)
             .await?
             .filter(|holder| holder.user_uuid == claims.data.uuid)
-            .ok_or(AppError::Unauthorized)?;
+            .ok_or(ServiceError::Unauthenticated)?;
         let mut caller = Caller::from_claims(claims);
         caller.role_ids = holder.active_role_ids;
         caller.organization_id = holder.organization_id;
         Ok(caller)
     }
 
-    pub async fn logout(&self, caller: &Caller, refresh_token: Option<&str>, meta: &Metadata) -> Result<(), AppError> {
+    pub async fn logout(
+        &self,
+        caller: &Caller,
+        refresh_token: Option<&str>,
+        meta: &Metadata,
+    ) -> Result<(), ServiceError> {
         sessions::revoke(&self.db, &caller.claims.data.session_id, "logout").await?;
         if let Some(token) = refresh_token {
             if let Ok(claims) = self.tokens.verify(REFRESH, token).await {
@@ -492,21 +495,21 @@ impl AppState {
         caller: &Caller,
         changes: ProfileChanges,
         meta: &Metadata,
-    ) -> Result<Profile, AppError> {
-        let changes = validation::profile_changes(changes).map_err(AppError::invalid_input)?;
+    ) -> Result<Profile, ServiceError> {
+        let changes = validation::profile_changes(changes).map_err(ServiceError::invalid_input)?;
         let committed = self
             .bus
             .execute::<User>(caller.user_uuid(), UserCommand::UpdateProfile { changes, at: chrono::Utc::now() }, meta)
             .await
             .map_err(|e| match e {
-                CommandError::Domain(UserError::NothingToUpdate) => AppError::bad_request("Nothing to update"),
+                CommandError::Domain(UserError::NothingToUpdate) => ServiceError::NothingToUpdate,
                 other => other.into(),
             })?;
         self.settle(committed).await?;
         self.profile(&UserKey::Uuid(caller.user_uuid().to_string())).await
     }
 
-    pub async fn accept_terms(&self, caller: &Caller, meta: &Metadata) -> Result<(), AppError> {
+    pub async fn accept_terms(&self, caller: &Caller, meta: &Metadata) -> Result<(), ServiceError> {
         let committed = self
             .bus
             .execute::<User>(caller.user_uuid(), UserCommand::AcceptTerms { at: chrono::Utc::now() }, meta)
@@ -516,7 +519,7 @@ impl AppState {
     }
 
     /// Deactivation takes effect at once: every live session is revoked.
-    pub async fn deactivate(&self, user_uuid: &str, meta: &Metadata) -> Result<(), AppError> {
+    pub async fn deactivate(&self, user_uuid: &str, meta: &Metadata) -> Result<(), ServiceError> {
         let committed =
             self.bus.execute::<User>(user_uuid, UserCommand::Deactivate { at: chrono::Utc::now() }, meta).await?;
         sessions::revoke_user(&self.db, user_uuid, "deactivated").await?;
@@ -527,7 +530,7 @@ impl AppState {
     /// Erases a user: personal data leaves the state and read model, every
     /// session is revoked, and the email, phone and username become free,
     /// in the same commit as the deletion.
-    pub async fn delete_user(&self, user_uuid: &str, meta: &Metadata) -> Result<(), AppError> {
+    pub async fn delete_user(&self, user_uuid: &str, meta: &Metadata) -> Result<(), ServiceError> {
         let at = chrono::Utc::now();
         let mut unit = self.bus.unit(meta);
         let committed = loop {

@@ -1,4 +1,7 @@
-//! Application wiring: storage, projections, bootstrap, HTTP server.
+//! The composition root: connects storage, starts the projections and the
+//! publisher, bootstraps the defaults, builds the `Services` the use cases
+//! run on, and serves them through the HTTP router. It is the one module
+//! that knows both the services and the HTTP layer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,33 +17,18 @@ use crate::commands::CommandBus;
 use crate::config::Settings;
 use crate::projector::Projector;
 use crate::publisher::Publisher;
+use crate::services::Services;
 use crate::storage::file_lock::{lock_database, ProcessLock};
 use crate::storage::{Db, Reader};
 use crate::{bootstrap, http};
 
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    /// Lists, searches and the audit log: time-limited, counts bounded.
-    pub reader: Reader,
-    pub bus: CommandBus,
-    pub projector: Projector,
-    pub tokens: Arc<TokenService>,
-    pub grants: Arc<GrantCache>,
-    /// `None` when Kafka is not configured.
-    pub publisher: Option<Publisher>,
-}
-
-impl AppState {
-    pub fn read_your_writes_timeout(&self) -> Duration {
-        Duration::from_millis(self.settings.read_your_writes_timeout_ms)
-    }
-}
+/// The name the handlers' state had before it moved below HTTP; kept for
+/// the tests and tools that build an `Application` and reach into it.
+pub type AppState = Services;
 
 pub struct Application {
     listener: TcpListener,
-    state: AppState,
+    state: Services,
     stop: CancellationToken,
     /// One process per SQLite file, until this one stops.
     _lock: ProcessLock,
@@ -67,7 +55,7 @@ impl Application {
         }
     }
 
-    async fn start(settings: Settings, db: Db, stop: CancellationToken) -> anyhow::Result<(TcpListener, AppState)> {
+    async fn start(settings: Settings, db: Db, stop: CancellationToken) -> anyhow::Result<(TcpListener, Services)> {
         db.migrate().await?;
         let reader = Reader::connect(&settings, &db).await?;
         let projector = Projector::new(db.clone());
@@ -102,7 +90,7 @@ impl Application {
         let listener = TcpListener::bind(settings.addr).await?;
         let grants = Arc::new(GrantCache::new(http::ELEVATE_ROUTES));
         let bootstrap_admin = settings.bootstrap_admin.clone();
-        let state = AppState { settings: Arc::new(settings), db, reader, bus, projector, tokens, grants, publisher };
+        let state = Services { settings: Arc::new(settings), db, reader, bus, projector, tokens, grants, publisher };
         if let Some(admin) = &bootstrap_admin {
             state.bootstrap_admin(admin).await?;
         }
@@ -113,7 +101,7 @@ impl Application {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
-    pub fn state(&self) -> AppState {
+    pub fn state(&self) -> Services {
         self.state.clone()
     }
 

@@ -6,15 +6,15 @@
 
 use aggregates::Aggregate;
 use aggregates::{User, UserEvent, UserStatus};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use projections::StoredEvent;
 use serde_json::{json, Value};
 
 use crate::accounts::Caller;
-use crate::app::AppState;
-use crate::error::AppError;
+use crate::error::{Entity, ServiceError};
 use crate::event_id::event_id;
 use crate::read_models::{self, UserKey};
+use crate::services::Services;
 use crate::storage::audit_log::{LogOrder, LogQuery};
 use crate::storage::log::LogEntry;
 
@@ -44,19 +44,20 @@ pub struct Page {
     pub next_cursor: Option<i64>,
 }
 
-impl Page {
-    pub fn to_json(&self) -> Value {
-        let events: Vec<Value> = self.events.iter().map(|e| render_event(&e.event)).collect();
-        json!({"events": events, "next_cursor": self.next_cursor})
-    }
+/// A user as they were at `at`, rebuilt from the log up to `last`.
+pub struct UserState {
+    pub user_uuid: String,
+    pub user: User,
+    pub at: DateTime<Utc>,
+    pub last: StoredEvent,
 }
 
 /// Events rebuilt into state are read in batches of this size.
 const FOLD_BATCH: i64 = 1000;
 
-impl AppState {
+impl Services {
     /// Asks for one event more than the page holds, to know whether another follows.
-    async fn page(&self, mut query: LogQuery) -> Result<Page, AppError> {
+    async fn page(&self, mut query: LogQuery) -> Result<Page, ServiceError> {
         let limit = query.limit;
         query.limit = limit + 1;
         let mut events = self.reader.db().search_events(&query).await?;
@@ -72,7 +73,7 @@ impl AppState {
 
     /// The log, filtered, in position order. A numeric `actor_id` is taken
     /// as a user's numeric id; the log records actors by UUID.
-    pub async fn audit_events(&self, mut query: LogQuery) -> Result<Page, AppError> {
+    pub async fn audit_events(&self, mut query: LogQuery) -> Result<Page, ServiceError> {
         if let Some(actor) = &query.actor_id {
             if let Ok(id) = actor.trim().parse::<i64>() {
                 let uuid = read_models::user_uuid_of(&self.db, &UserKey::Numeric(id)).await?;
@@ -86,15 +87,15 @@ impl AppState {
     /// The aggregate id of a user the caller may audit: admins any user,
     /// everyone else only themselves. Refused before the lookup, so the
     /// answer does not tell others which ids exist.
-    async fn auditable_user(&self, caller: &Caller, key: &UserKey) -> Result<String, AppError> {
+    async fn auditable_user(&self, caller: &Caller, key: &UserKey) -> Result<String, ServiceError> {
         let own = match key {
             UserKey::Numeric(id) => *id == caller.numeric_id(),
             UserKey::Uuid(uuid) => uuid == caller.user_uuid(),
         };
         if !own && !caller.is_admin() {
-            return Err(AppError::Forbidden);
+            return Err(ServiceError::Forbidden);
         }
-        read_models::user_uuid_of(&self.db, key).await?.ok_or_else(|| AppError::NotFound("User not found".into()))
+        read_models::user_uuid_of(&self.db, key).await?.ok_or_else(|| ServiceError::not_found(Entity::User))
     }
 
     pub async fn user_history(
@@ -103,7 +104,7 @@ impl AppState {
         key: &UserKey,
         after_sequence: Option<i64>,
         limit: i64,
-    ) -> Result<Page, AppError> {
+    ) -> Result<Page, ServiceError> {
         let user_uuid = self.auditable_user(caller, key).await?;
         self.page(history_query(User::TYPE, user_uuid, after_sequence, limit)).await
     }
@@ -113,16 +114,21 @@ impl AppState {
         raw_id: &str,
         after_sequence: Option<i64>,
         limit: i64,
-    ) -> Result<Page, AppError> {
+    ) -> Result<Page, ServiceError> {
         let org_uuid = read_models::organization_uuid_of(&self.db, raw_id)
             .await?
-            .ok_or_else(|| AppError::NotFound("Organization not found".into()))?;
+            .ok_or_else(|| ServiceError::not_found(Entity::Organization))?;
         self.page(history_query(aggregates::Organization::TYPE, org_uuid, after_sequence, limit)).await
     }
 
     /// The user as they were at `at`: their events recorded up to then,
     /// folded onto an empty aggregate exactly as a command load does.
-    pub async fn user_state_at(&self, caller: &Caller, key: &UserKey, at: DateTime<Utc>) -> Result<Value, AppError> {
+    pub async fn user_state_at(
+        &self,
+        caller: &Caller,
+        key: &UserKey,
+        at: DateTime<Utc>,
+    ) -> Result<UserState, ServiceError> {
         let user_uuid = self.auditable_user(caller, key).await?;
         let mut user = User::default();
         let mut last: Option<StoredEvent> = None;
@@ -135,7 +141,7 @@ impl AppState {
             let batch = self.reader.db().search_events(&query).await?;
             let done = (batch.len() as i64) < FOLD_BATCH;
             for entry in batch {
-                let event: UserEvent = entry.event.decode().map_err(AppError::internal)?;
+                let event: UserEvent = entry.event.decode().map_err(ServiceError::internal)?;
                 user.apply(event);
                 last = Some(entry.event);
             }
@@ -144,10 +150,8 @@ impl AppState {
             }
         }
         match last {
-            Some(last) if user.status != UserStatus::NotRegistered => {
-                Ok(render_user_state(&user_uuid, &user, at, &last))
-            }
-            _ => Err(AppError::NotFound("User did not exist at that time".into())),
+            Some(last) if user.status != UserStatus::NotRegistered => Ok(UserState { user_uuid, user, at, last }),
+            _ => Err(ServiceError::not_found(Entity::UserState)),
         }
     }
 }
@@ -161,47 +165,6 @@ fn history_query(aggregate_type: &str, aggregate_id: String, after_sequence: Opt
         limit,
         ..LogQuery::default()
     }
-}
-
-/// The rebuilt state. Fields are listed one by one (no `..`), so a field
-/// added to the aggregate has to be decided on here; the password hash is
-/// never shown.
-fn render_user_state(user_uuid: &str, user: &User, at: DateTime<Utc>, last: &StoredEvent) -> Value {
-    let User {
-        status,
-        numeric_id,
-        email,
-        phone,
-        username,
-        name,
-        password_hash: _,
-        organization_id,
-        role_ids,
-        has_accepted_terms_and_conditions,
-        consecutive_failures,
-        locked_until,
-        last_logged_in_at,
-    } = user;
-    let instant = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
-    json!({
-        "id": numeric_id,
-        "uuid": user_uuid,
-        "status": status.as_str(),
-        "email": email,
-        "phone": phone,
-        "username": username,
-        "name": name,
-        "organization_id": organization_id,
-        "roles": role_ids,
-        "has_accepted_terms_and_conditions": has_accepted_terms_and_conditions,
-        "consecutive_failed_logins": consecutive_failures,
-        "locked_until": instant(locked_until),
-        "last_logged_in_at": instant(last_logged_in_at),
-        "as_of": at.to_rfc3339_opts(SecondsFormat::Millis, true),
-        "sequence": last.sequence,
-        "event_id": event_id(&last.aggregate_type, &last.aggregate_id, last.sequence),
-        "recorded_at": last.recorded_at,
-    })
 }
 
 #[cfg(test)]
@@ -232,21 +195,5 @@ mod tests {
         assert_eq!(item["payload"]["TermsAccepted"]["at"], "2026-01-01T00:00:00Z");
         // A sign-up has no actor yet.
         assert!(render_event(&stored(1, json!({"correlation_id": "c"})))["actor"].is_null());
-    }
-
-    #[test]
-    fn state_never_shows_the_password_hash() {
-        let user = User {
-            status: UserStatus::Active,
-            name: Some("Ann".into()),
-            password_hash: Some("$argon2id$secret-hash".into()),
-            role_ids: vec![3],
-            ..User::default()
-        };
-        let state = render_user_state("u-1", &user, Utc::now(), &stored(2, json!({})));
-        assert_eq!(state["name"], "Ann");
-        assert_eq!(state["roles"], json!([3]));
-        assert_eq!(state["status"], "ACTIVE");
-        assert!(!state.to_string().contains("secret-hash"), "{state}");
     }
 }

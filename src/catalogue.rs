@@ -8,14 +8,13 @@ use aggregates::{
     RoleError, UniqueClaim,
 };
 use projections::{SqlValue, Statement};
-use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::app::AppState;
 use crate::bootstrap::{claim_id, permission_uuid, role_uuid};
 use crate::commands::{CommandError, Metadata};
-use crate::error::AppError;
+use crate::error::{Change, Clash, Entity, Reason, ServiceError};
 use crate::read_models;
+use crate::services::Services;
 use crate::storage::{Count, Reader};
 use crate::unit_of_work::UnitOfWork;
 
@@ -23,9 +22,9 @@ fn module_uuid(numeric_id: i64) -> String {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("roster:module:{numeric_id}").as_bytes()).to_string()
 }
 
-fn role_error(error: CommandError<RoleError>) -> AppError {
+fn role_error(error: CommandError<RoleError>) -> ServiceError {
     match error {
-        CommandError::Domain(RoleError::NotFound) => AppError::NotFound("Role not found".into()),
+        CommandError::Domain(RoleError::NotFound) => ServiceError::not_found(Entity::Role),
         other => other.into(),
     }
 }
@@ -41,17 +40,6 @@ pub struct RoleDetails {
     pub organization_id: i64,
     pub translations: Option<String>,
     pub meta: Option<String>,
-}
-
-impl RoleDetails {
-    pub fn to_json(&self) -> Value {
-        let parse = |t: &Option<String>| t.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null);
-        json!({
-            "id": self.id, "title": self.title, "label": self.label, "user_type": self.user_type,
-            "status": self.status, "visibility": self.visibility, "organization_id": self.organization_id,
-            "translations": parse(&self.translations), "meta": parse(&self.meta),
-        })
-    }
 }
 
 const ROLE_COLUMNS: &str =
@@ -77,16 +65,6 @@ pub struct PermissionRow {
     pub request_type: String,
     pub api_path: String,
     pub status: String,
-}
-
-impl PermissionRow {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id, "code": self.code, "module": self.module,
-            "request_type": serde_json::from_str::<Value>(&self.request_type).unwrap_or(json!([])),
-            "api_path": self.api_path, "status": self.status,
-        })
-    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -148,20 +126,25 @@ impl Conditions {
 
 /// Claims a code or title for `owner` in the unit: committed with the
 /// definition that needs it, so a refused one leaves the value free.
-async fn claim(unit: &mut UnitOfWork, kind: ClaimKind, value: &str, owner: &str, param: &str) -> Result<(), AppError> {
+async fn claim(
+    unit: &mut UnitOfWork,
+    kind: ClaimKind,
+    value: &str,
+    owner: &str,
+    entity: Entity,
+    field: &'static str,
+) -> Result<(), ServiceError> {
     let claim = ClaimCommand::Claim { owner: owner.to_string(), at: chrono::Utc::now() };
     match unit.decide::<UniqueClaim>(&claim_id(kind, value), claim).await {
         Ok(_) => Ok(()),
-        Err(CommandError::Domain(ClaimError::Taken)) => {
-            Err(AppError::invalid_field(param, format!("{param} already exists")))
-        }
+        Err(CommandError::Domain(ClaimError::Taken)) => Err(ServiceError::Duplicate { entity, field }),
         Err(other) => Err(other.into()),
     }
 }
 
 /// Gives back a code or title `owner` held, in the unit; one it no longer
 /// holds is left as it is.
-async fn release(unit: &mut UnitOfWork, kind: ClaimKind, value: &str, owner: &str) -> Result<(), AppError> {
+async fn release(unit: &mut UnitOfWork, kind: ClaimKind, value: &str, owner: &str) -> Result<(), ServiceError> {
     let release = ClaimCommand::Release { owner: owner.to_string(), at: chrono::Utc::now() };
     match unit.decide::<UniqueClaim>(&claim_id(kind, value), release).await {
         Ok(_) => Ok(()),
@@ -173,34 +156,35 @@ async fn release(unit: &mut UnitOfWork, kind: ClaimKind, value: &str, owner: &st
     }
 }
 
-impl AppState {
-    pub async fn role_details(&self, id: i64) -> Result<RoleDetails, AppError> {
+impl Services {
+    pub async fn role_details(&self, id: i64) -> Result<RoleDetails, ServiceError> {
         self.db
             .fetch_optional(&Statement::new(
                 format!("SELECT {ROLE_COLUMNS} FROM roles WHERE id = $1 AND status <> 'DELETED'"),
                 vec![id.into()],
             ))
             .await?
-            .ok_or_else(|| AppError::NotFound("Role not found".into()))
+            .ok_or_else(|| ServiceError::not_found(Entity::Role))
     }
 
     /// A role belongs to an organisation that exists and is active.
-    async fn require_role_organization(&self, organization_id: i64) -> Result<(), AppError> {
+    async fn require_role_organization(&self, organization_id: i64) -> Result<(), ServiceError> {
         let key = read_models::OrganizationKey::Id(organization_id);
         match read_models::organization_details(&self.db, &key).await? {
-            None => Err(AppError::invalid_field(
+            None => Err(ServiceError::invalid(
                 "organization_id",
-                format!("organisation {organization_id} does not exist"),
+                Reason::NotFound { entity: Entity::Organization, id: Some(organization_id.to_string()) },
             )),
-            Some(org) if org.status != "ACTIVE" => {
-                Err(AppError::invalid_field("organization_id", format!("organisation {organization_id} is not active")))
-            }
+            Some(org) if org.status != "ACTIVE" => Err(ServiceError::invalid(
+                "organization_id",
+                Reason::NotActive { entity: Entity::Organization, id: Some(organization_id.to_string()) },
+            )),
             Some(_) => Ok(()),
         }
     }
 
-    pub async fn create_role(&self, role: RoleDefinition, meta: &Metadata) -> Result<RoleDetails, AppError> {
-        let mut role = validation::role_definition(role).map_err(AppError::invalid_input)?;
+    pub async fn create_role(&self, role: RoleDefinition, meta: &Metadata) -> Result<RoleDetails, ServiceError> {
+        let mut role = validation::role_definition(role).map_err(ServiceError::invalid_input)?;
         self.require_role_organization(role.organization_id).await?;
         role.numeric_id = self.db.next_numeric_id("role").await?;
         let uuid = role_uuid(role.numeric_id);
@@ -209,7 +193,7 @@ impl AppState {
         let create = RoleCommand::Create { role, permission_ids: vec![], at: chrono::Utc::now() };
         let mut unit = self.bus.unit(meta);
         let committed = loop {
-            claim(&mut unit, ClaimKind::RoleTitle, &title_key, &uuid, "title").await?;
+            claim(&mut unit, ClaimKind::RoleTitle, &title_key, &uuid, Entity::Role, "title").await?;
             unit.decide_new::<Role>(&uuid, create.clone()).await.map_err(role_error)?;
             if let Some(committed) = unit.commit().await? {
                 break committed;
@@ -219,9 +203,14 @@ impl AppState {
         self.role_details(id).await
     }
 
-    pub async fn update_role(&self, id: i64, changes: RoleChanges, meta: &Metadata) -> Result<RoleDetails, AppError> {
+    pub async fn update_role(
+        &self,
+        id: i64,
+        changes: RoleChanges,
+        meta: &Metadata,
+    ) -> Result<RoleDetails, ServiceError> {
         let current = self.role_details(id).await?;
-        let mut changes = validation::role_changes(changes).map_err(AppError::invalid_input)?;
+        let mut changes = validation::role_changes(changes).map_err(ServiceError::invalid_input)?;
         let uuid = role_uuid(id);
         let new_title = changes.title.take().filter(|t| *t != current.title);
         changes.title = new_title.clone();
@@ -231,10 +220,10 @@ impl AppState {
         let committed = loop {
             if let Some(title) = &new_title {
                 let title_key = format!("{}:{title}", current.organization_id);
-                claim(&mut unit, ClaimKind::RoleTitle, &title_key, &uuid, "title").await?;
+                claim(&mut unit, ClaimKind::RoleTitle, &title_key, &uuid, Entity::Role, "title").await?;
             }
             unit.decide::<Role>(&uuid, update.clone()).await.map_err(|e| match e {
-                CommandError::Domain(RoleError::NothingToUpdate) => AppError::bad_request("Nothing to update"),
+                CommandError::Domain(RoleError::NothingToUpdate) => ServiceError::NothingToUpdate,
                 other => role_error(other),
             })?;
             if new_title.is_some() {
@@ -249,10 +238,10 @@ impl AppState {
         self.role_details(id).await
     }
 
-    pub async fn delete_role(&self, id: i64, meta: &Metadata) -> Result<(), AppError> {
+    pub async fn delete_role(&self, id: i64, meta: &Metadata) -> Result<(), ServiceError> {
         let current = self.role_details(id).await?;
         if id <= crate::bootstrap::DEFAULT_ROLES.len() as i64 {
-            return Err(AppError::bad_request("Default roles cannot be deleted"));
+            return Err(ServiceError::Conflict { what: Clash::DefaultRole });
         }
         let uuid = role_uuid(id);
         let title_key = format!("{}:{}", current.organization_id, current.title);
@@ -268,7 +257,7 @@ impl AppState {
         Ok(())
     }
 
-    pub async fn list_roles(&self, filter: &RoleFilter) -> Result<(Vec<RoleDetails>, Count), AppError> {
+    pub async fn list_roles(&self, filter: &RoleFilter) -> Result<(Vec<RoleDetails>, Count), ServiceError> {
         let mut c = Conditions::new("status <> 'DELETED'");
         c.search("title", filter.search.as_deref());
         if let Some(v) = filter.user_type {
@@ -286,11 +275,11 @@ impl AppState {
         Ok(c.page(&self.reader, "roles", ROLE_COLUMNS, filter.page, filter.limit).await?)
     }
 
-    pub async fn module(&self, id: i64) -> Result<ModuleRow, AppError> {
+    pub async fn module(&self, id: i64) -> Result<ModuleRow, ServiceError> {
         self.db
             .fetch_optional(&Statement::new("SELECT id, code, status FROM modules WHERE id = $1", vec![id.into()]))
             .await?
-            .ok_or_else(|| AppError::NotFound("Module not found".into()))
+            .ok_or_else(|| ServiceError::not_found(Entity::Module))
     }
 
     pub async fn save_module(
@@ -299,7 +288,7 @@ impl AppState {
         code: &str,
         status: Option<String>,
         meta: &Metadata,
-    ) -> Result<ModuleRow, AppError> {
+    ) -> Result<ModuleRow, ServiceError> {
         let checked = (
             validation::code("code", &code.to_lowercase()),
             status.as_deref().map(|s| validation::one_of("status", s, STATUSES)).transpose(),
@@ -307,7 +296,7 @@ impl AppState {
         let (code, status) = match checked {
             (Ok(code), Ok(status)) => (code, status.map(str::to_string)),
             (code, status) => {
-                return Err(AppError::invalid_input([code.err(), status.err()].into_iter().flatten().collect()))
+                return Err(ServiceError::invalid_input([code.err(), status.err()].into_iter().flatten().collect()))
             }
         };
         let current = match id {
@@ -315,7 +304,7 @@ impl AppState {
             None => None,
         };
         if let Some(old) = current.as_ref().filter(|m| m.code != code) {
-            self.refuse_if_module_used(&old.code, "renamed").await?;
+            self.refuse_if_module_used(&old.code, Change::Renamed).await?;
         }
         let numeric_id = match &current {
             Some(m) => m.id,
@@ -335,10 +324,10 @@ impl AppState {
         let mut unit = self.bus.unit(meta);
         let committed = loop {
             if code_changed {
-                claim(&mut unit, ClaimKind::ModuleCode, &code, &uuid, "code").await?;
+                claim(&mut unit, ClaimKind::ModuleCode, &code, &uuid, Entity::Module, "code").await?;
             }
             unit.decide::<Module>(&uuid, command.clone()).await.map_err(|e| match e {
-                CommandError::Domain(ModuleError::NotFound) => AppError::NotFound("Module not found".into()),
+                CommandError::Domain(ModuleError::NotFound) => ServiceError::not_found(Entity::Module),
                 other => other.into(),
             })?;
             if let (Some(old), true) = (&current, code_changed) {
@@ -353,7 +342,7 @@ impl AppState {
     }
 
     /// Permissions name their module by code: a module they use keeps its code.
-    async fn refuse_if_module_used(&self, code: &str, change: &str) -> Result<(), AppError> {
+    async fn refuse_if_module_used(&self, code: &str, change: Change) -> Result<(), ServiceError> {
         let used = self
             .db
             .fetch_count(&Statement::new(
@@ -362,17 +351,14 @@ impl AppState {
             ))
             .await?;
         if used > 0 {
-            return Err(AppError::invalid_field(
-                "code",
-                format!("module {code} is used by {used} permission(s) and cannot be {change}"),
-            ));
+            return Err(ServiceError::invalid("code", Reason::InUse { value: code.to_string(), count: used, change }));
         }
         Ok(())
     }
 
     /// A permission's module is a module defined through the API or one the
     /// default permissions use.
-    async fn require_module(&self, code: &str) -> Result<(), AppError> {
+    async fn require_module(&self, code: &str) -> Result<(), ServiceError> {
         if crate::authorization::DEFAULT_PERMISSIONS.iter().any(|p| p.2 == code) {
             return Ok(());
         }
@@ -381,14 +367,17 @@ impl AppState {
             .fetch_count(&Statement::new("SELECT count(*) FROM modules WHERE code = $1", vec![code.to_string().into()]))
             .await?;
         if defined == 0 {
-            return Err(AppError::invalid_field("module", format!("module {code} does not exist")));
+            return Err(ServiceError::invalid(
+                "module",
+                Reason::NotFound { entity: Entity::Module, id: Some(code.to_string()) },
+            ));
         }
         Ok(())
     }
 
-    pub async fn delete_module(&self, id: i64, meta: &Metadata) -> Result<(), AppError> {
+    pub async fn delete_module(&self, id: i64, meta: &Metadata) -> Result<(), ServiceError> {
         let current = self.module(id).await?;
-        self.refuse_if_module_used(&current.code, "deleted").await?;
+        self.refuse_if_module_used(&current.code, Change::Deleted).await?;
         let uuid = module_uuid(id);
         let mut unit = self.bus.unit(meta);
         let committed = loop {
@@ -407,20 +396,20 @@ impl AppState {
         search: Option<&str>,
         page: i64,
         limit: i64,
-    ) -> Result<(Vec<ModuleRow>, Count), AppError> {
+    ) -> Result<(Vec<ModuleRow>, Count), ServiceError> {
         let mut c = Conditions::new("1 = 1");
         c.search("code", search);
         Ok(c.page(&self.reader, "modules", "id, code, status", page, limit).await?)
     }
 
-    pub async fn permission(&self, id: i64) -> Result<PermissionRow, AppError> {
+    pub async fn permission(&self, id: i64) -> Result<PermissionRow, ServiceError> {
         self.db
             .fetch_optional(&Statement::new(
                 "SELECT id, code, module, request_type, api_path, status FROM permissions WHERE id = $1",
                 vec![id.into()],
             ))
             .await?
-            .ok_or_else(|| AppError::NotFound("Permission not found".into()))
+            .ok_or_else(|| ServiceError::not_found(Entity::Permission))
     }
 
     pub async fn save_permission(
@@ -428,8 +417,8 @@ impl AppState {
         id: Option<i64>,
         permission: PermissionDefinition,
         meta: &Metadata,
-    ) -> Result<PermissionRow, AppError> {
-        let mut permission = validation::permission_definition(permission).map_err(AppError::invalid_input)?;
+    ) -> Result<PermissionRow, ServiceError> {
+        let mut permission = validation::permission_definition(permission).map_err(ServiceError::invalid_input)?;
         let current = match id {
             Some(id) => Some(self.permission(id).await?),
             None => None,
@@ -455,10 +444,10 @@ impl AppState {
         let mut unit = self.bus.unit(meta);
         let committed = loop {
             if code_changed {
-                claim(&mut unit, ClaimKind::PermissionCode, &code, &uuid, "code").await?;
+                claim(&mut unit, ClaimKind::PermissionCode, &code, &uuid, Entity::Permission, "code").await?;
             }
             unit.decide::<Permission>(&uuid, command.clone()).await.map_err(|e| match e {
-                CommandError::Domain(PermissionError::NotFound) => AppError::NotFound("Permission not found".into()),
+                CommandError::Domain(PermissionError::NotFound) => ServiceError::not_found(Entity::Permission),
                 other => other.into(),
             })?;
             if let (Some(old), true) = (&current, code_changed) {
@@ -472,7 +461,7 @@ impl AppState {
         self.permission(numeric_id).await
     }
 
-    pub async fn delete_permission(&self, id: i64, meta: &Metadata) -> Result<(), AppError> {
+    pub async fn delete_permission(&self, id: i64, meta: &Metadata) -> Result<(), ServiceError> {
         let current = self.permission(id).await?;
         let uuid = permission_uuid(id);
         let mut unit = self.bus.unit(meta);
@@ -492,7 +481,7 @@ impl AppState {
         search: Option<&str>,
         page: i64,
         limit: i64,
-    ) -> Result<(Vec<PermissionRow>, Count), AppError> {
+    ) -> Result<(Vec<PermissionRow>, Count), ServiceError> {
         let mut c = Conditions::new("1 = 1");
         c.search("code", search);
         Ok(c.page(&self.reader, "permissions", "id, code, module, request_type, api_path, status", page, limit).await?)
@@ -504,7 +493,7 @@ impl AppState {
         permission_id: i64,
         grant: bool,
         meta: &Metadata,
-    ) -> Result<PermissionRow, AppError> {
+    ) -> Result<PermissionRow, ServiceError> {
         self.role_details(role_id).await?;
         let permission = self.permission(permission_id).await?;
         let at = chrono::Utc::now();
@@ -515,11 +504,9 @@ impl AppState {
         };
         let committed = self.bus.execute::<Role>(&role_uuid(role_id), command, meta).await.map_err(|e| match e {
             CommandError::Domain(RoleError::AlreadyGranted) => {
-                AppError::bad_request("Permission already added to the role")
+                ServiceError::Conflict { what: Clash::PermissionGranted }
             }
-            CommandError::Domain(RoleError::NotGranted) => {
-                AppError::bad_request("Permission is not mapped to the role")
-            }
+            CommandError::Domain(RoleError::NotGranted) => ServiceError::Conflict { what: Clash::PermissionNotGranted },
             other => role_error(other),
         })?;
         self.settle(committed).await?;
@@ -527,7 +514,7 @@ impl AppState {
     }
 
     /// (role id, permission) pairs, optionally for some roles only.
-    pub async fn role_permissions(&self, role_ids: &[i64]) -> Result<Vec<(i64, PermissionRow)>, AppError> {
+    pub async fn role_permissions(&self, role_ids: &[i64]) -> Result<Vec<(i64, PermissionRow)>, ServiceError> {
         #[derive(sqlx::FromRow)]
         struct Mapped {
             role_id: i64,

@@ -1,6 +1,7 @@
 //! `roster serve | migrate | replay | admin create | events export | events tail | keys rotate | …`.
 
-use std::io::Write;
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
@@ -8,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::app::{shutdown_signal, Application};
 use crate::audit::render_event;
+use crate::commands::Metadata;
 use crate::config::Settings;
 use crate::projector::Projector;
 use crate::storage::file_lock::lock_database;
@@ -184,12 +186,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let _lock = lock_database(&settings.database_url)?;
             replay(&settings, skip_failed).await
         }
-        Command::Admin { command: AdminCommand::Create { email, name } } => {
-            crate::first_admin::create_from_cli(settings, email, name).await
-        }
+        Command::Admin { command: AdminCommand::Create { email, name } } => admin_create(settings, email, name).await,
         Command::Projections { command } => projections(&settings, command).await,
         Command::Dev { command: DevCommand::Seed { users, start_at, concurrency } } => {
-            crate::seed::seed(settings, users, start_at, concurrency).await
+            let app = Application::build(crate::seed::settings(settings)?).await?;
+            let seeded = crate::seed::seed(&app.state(), users, start_at, concurrency).await;
+            app.stop().await;
+            seeded
         }
         Command::Events { command: EventsCommand::Export { from_position, aggregate_type } } => {
             export(&settings, from_position, aggregate_type).await
@@ -207,6 +210,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// `keys rotate | list`.
+/// `roster admin create`: the same use case as `admin/create`, on an app
+/// that serves nothing and stops once the admin is written. On SQLite it
+/// takes the file's lock, so it runs while the service is stopped.
+async fn admin_create(mut settings: Settings, email: String, name: String) -> anyhow::Result<()> {
+    // Refused before the prompt rather than after the password is typed;
+    // `Application::build` takes the lock for real.
+    drop(crate::storage::file_lock::lock_database(&settings.database_url)?);
+    let password = read_password()?;
+    settings.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.kafka = None;
+    settings.bootstrap_admin = None;
+    let app = Application::build(settings).await?;
+    let created = app.state().create_admin(name, email, password, &Metadata::system("cli-admin-create")).await;
+    app.stop().await;
+    match created {
+        Ok(profile) => {
+            eprintln!("admin created: id {} ({})", profile.user.id, profile.user.email.unwrap_or_default());
+            Ok(())
+        }
+        Err(error) => anyhow::bail!("{}", error),
+    }
+}
+
+/// A prompt without echo on a terminal; otherwise the first line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    let line = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password("Password for the new admin: ")?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line
+    };
+    let password = line.trim_end_matches(['\r', '\n']).to_string();
+    if password.is_empty() {
+        anyhow::bail!("no password given: type it at the prompt or pipe it on stdin");
+    }
+    Ok(password)
+}
+
 async fn keys(settings: &Settings, command: KeysCommand) -> anyhow::Result<()> {
     use crate::auth::{master_key::MasterKey, signing_keys, tokens::LEEWAY_SECONDS};
     let db = Db::connect(&settings.database_url, 2).await?;

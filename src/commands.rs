@@ -60,8 +60,9 @@ pub enum CommandError<E: std::error::Error> {
     Domain(E),
     #[error("too many concurrent changes to the same record")]
     Conflict,
-    #[error("event store: {0}")]
-    Store(String),
+    /// Kept whole (`anyhow`), so the log shows the cause under it.
+    #[error("event store: {0:#}")]
+    Store(anyhow::Error),
 }
 
 impl CommandError<Infallible> {
@@ -70,7 +71,7 @@ impl CommandError<Infallible> {
         match self {
             CommandError::Domain(never) => match never {},
             CommandError::Conflict => CommandError::Conflict,
-            CommandError::Store(message) => CommandError::Store(message),
+            CommandError::Store(error) => CommandError::Store(error),
         }
     }
 }
@@ -112,18 +113,18 @@ impl CommandBus {
             .db
             .aggregate_events_after(A::TYPE, id, sequence)
             .await
-            .map_err(|error| CommandError::Store(error.to_string()))?;
+            .map_err(|error| CommandError::Store(error.into()))?;
         if newer.is_empty() {
             return Ok((aggregate, sequence));
         }
         for stored in newer {
             let event: A::Event = serde_json::from_value(stored.payload).map_err(|error| {
-                CommandError::Store(format!(
-                    "cannot decode {} event {} of {id} (sequence {}): {error}",
+                CommandError::Store(anyhow::Error::new(error).context(format!(
+                    "cannot decode {} event {} of {id} (sequence {})",
                     A::TYPE,
                     stored.event_type,
                     stored.sequence
-                ))
+                )))
             })?;
             aggregate.apply(event);
             sequence = stored.sequence;
@@ -180,7 +181,7 @@ impl CommandBus {
         let Some(index) = faults.iter().position(|armed| *armed == aggregate_type) else { return Ok(()) };
         faults.remove(index);
         self.faults_armed.store(!faults.is_empty(), Ordering::Release);
-        Err(CommandError::Store(format!("injected failure before deciding on a {aggregate_type}")))
+        Err(CommandError::Store(anyhow::anyhow!("injected failure before deciding on a {aggregate_type}")))
     }
 
     fn lock_faults(&self) -> std::sync::MutexGuard<'_, Vec<&'static str>> {

@@ -26,6 +26,7 @@ pub mod publisher;
 pub mod rank;
 pub mod read_models;
 pub mod seed;
+pub mod services;
 pub mod startup_checks;
 pub mod storage;
 pub mod telemetry;

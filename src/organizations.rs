@@ -13,13 +13,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::accounts::Caller;
-use crate::app::AppState;
 use crate::auth::sessions;
 use crate::authorization::PUBLIC_ROLE_ID;
 use crate::bootstrap::{claim_id, organization_uuid, ADMIN_ROLE_ID, ORG_ADMIN_ROLE_ID};
 use crate::commands::{CommandError, Metadata};
-use crate::error::AppError;
+use crate::error::{Clash, Entity, Reason, ServiceError};
 use crate::read_models::{self, OrganizationDetails, OrganizationKey, RoleRequestRow, UserKey, UserRow};
+use crate::services::Services;
 
 /// Users deactivated in one commit with their organisation (see `deactivate_organization`).
 pub const USERS_PER_COMMIT: usize = 1_000;
@@ -29,21 +29,21 @@ pub fn normalize_org_code(raw: &str) -> Result<String, InvalidInput> {
     validation::code("code", &raw.to_lowercase())
 }
 
-fn org_error(error: CommandError<OrganizationError>) -> AppError {
+fn org_error(error: CommandError<OrganizationError>) -> ServiceError {
     match error {
-        CommandError::Domain(OrganizationError::NotFound) => AppError::NotFound("Organization not found".into()),
+        CommandError::Domain(OrganizationError::NotFound) => ServiceError::not_found(Entity::Organization),
         CommandError::Domain(OrganizationError::AlreadyInactive) => {
-            AppError::bad_request("Organization is already deactivated")
+            ServiceError::Conflict { what: Clash::OrganizationDeactivated }
         }
         other => other.into(),
     }
 }
 
-impl AppState {
-    pub async fn organization(&self, key: &OrganizationKey) -> Result<OrganizationDetails, AppError> {
+impl Services {
+    pub async fn organization(&self, key: &OrganizationKey) -> Result<OrganizationDetails, ServiceError> {
         read_models::organization_details(&self.db, key)
             .await?
-            .ok_or_else(|| AppError::NotFound("Organization not found".into()))
+            .ok_or_else(|| ServiceError::not_found(Entity::Organization))
     }
 
     pub async fn create_organization(
@@ -52,7 +52,7 @@ impl AppState {
         code: &str,
         description: &str,
         meta: &Metadata,
-    ) -> Result<OrganizationDetails, AppError> {
+    ) -> Result<OrganizationDetails, ServiceError> {
         let checked = (
             validation::normalize_name(name),
             normalize_org_code(code),
@@ -62,7 +62,7 @@ impl AppState {
             (Ok(name), Ok(code), Ok(description)) => (name, code, description),
             (name, code, description) => {
                 let errors = [name.err(), code.err(), description.err()].into_iter().flatten().collect();
-                return Err(AppError::invalid_input(errors));
+                return Err(ServiceError::invalid_input(errors));
             }
         };
         let numeric_id = self.db.next_numeric_id("organization").await?;
@@ -77,7 +77,7 @@ impl AppState {
             match unit.decide::<UniqueClaim>(&claim, ClaimCommand::Claim { owner: org_uuid.clone(), at }).await {
                 Ok(_) => {}
                 Err(CommandError::Domain(ClaimError::Taken)) => {
-                    return Err(AppError::invalid_field("code", "Organization code already exists"))
+                    return Err(ServiceError::Duplicate { entity: Entity::Organization, field: "code" })
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -98,26 +98,29 @@ impl AppState {
         id: i64,
         changes: OrganizationChanges,
         meta: &Metadata,
-    ) -> Result<OrganizationDetails, AppError> {
+    ) -> Result<OrganizationDetails, ServiceError> {
         if !caller.administers(id) {
-            return Err(AppError::Forbidden);
+            return Err(ServiceError::Forbidden);
         }
         if changes.related_orgs.is_some() && !caller.is_admin() {
-            return Err(AppError::invalid_field("related_orgs", "only a system admin can change related_orgs"));
+            return Err(ServiceError::invalid("related_orgs", Reason::AdminOnly));
         }
-        let changes = validation::organization_changes(changes).map_err(AppError::invalid_input)?;
+        let changes = validation::organization_changes(changes).map_err(ServiceError::invalid_input)?;
         let org = self.organization(&OrganizationKey::Id(id)).await?;
         for related in changes.related_orgs.iter().flatten() {
             if *related == id {
-                return Err(AppError::invalid_field("related_orgs", "an organisation cannot be related to itself"));
+                return Err(ServiceError::invalid("related_orgs", Reason::SelfReference));
             }
             if read_models::organization_details(&self.db, &OrganizationKey::Id(*related)).await?.is_none() {
-                return Err(AppError::invalid_field("related_orgs", format!("organisation {related} does not exist")));
+                return Err(ServiceError::invalid(
+                    "related_orgs",
+                    Reason::NotFound { entity: Entity::Organization, id: Some(related.to_string()) },
+                ));
             }
         }
         let update = OrganizationCommand::Update { changes, at: chrono::Utc::now() };
         let committed = self.bus.execute::<Organization>(&org.org_uuid, update, meta).await.map_err(|e| match e {
-            CommandError::Domain(OrganizationError::NothingToUpdate) => AppError::bad_request("Nothing to update"),
+            CommandError::Domain(OrganizationError::NothingToUpdate) => ServiceError::NothingToUpdate,
             other => org_error(other),
         })?;
         self.settle(committed).await?;
@@ -136,7 +139,12 @@ impl AppState {
     /// Why a bound: a unit of work loads each user (one query each) and is
     /// decided again whenever any of them changes meanwhile (a login is a
     /// change), so its cost and its chance of a conflict grow with its size.
-    pub async fn deactivate_organization(&self, caller: &Caller, id: i64, meta: &Metadata) -> Result<usize, AppError> {
+    pub async fn deactivate_organization(
+        &self,
+        caller: &Caller,
+        id: i64,
+        meta: &Metadata,
+    ) -> Result<usize, ServiceError> {
         self.require_outranks_members(caller, id).await?;
         let org = self.organization(&OrganizationKey::Id(id)).await?;
         // Refused before any user is touched.
@@ -167,7 +175,7 @@ impl AppState {
         users: &[String],
         organization: Option<(&str, i64)>,
         meta: &Metadata,
-    ) -> Result<usize, AppError> {
+    ) -> Result<usize, ServiceError> {
         let at = chrono::Utc::now();
         let mut unit = self.bus.unit(meta);
         let (committed, changed) = loop {
@@ -207,18 +215,18 @@ impl AppState {
         caller: &Caller,
         ids: &[i64],
         emails: &[String],
-    ) -> Result<Vec<UserRow>, AppError> {
+    ) -> Result<Vec<UserRow>, ServiceError> {
         let mut users = Vec::new();
         for id in ids {
-            let user = read_models::user(&self.db, &UserKey::Numeric(*id))
-                .await?
-                .ok_or_else(|| AppError::invalid_field("id", format!("User {id} not found")))?;
+            let user = read_models::user(&self.db, &UserKey::Numeric(*id)).await?.ok_or_else(|| {
+                ServiceError::invalid("id", Reason::NotFound { entity: Entity::User, id: Some(id.to_string()) })
+            })?;
             users.push(user);
         }
         for email in emails {
             let user = read_models::user_by_email(&self.db, email)
                 .await?
-                .ok_or_else(|| AppError::invalid_field("email", "User not found"))?;
+                .ok_or_else(|| ServiceError::invalid("email", Reason::NotFound { entity: Entity::User, id: None }))?;
             users.push(user);
         }
         for user in &users {
@@ -233,9 +241,9 @@ impl AppState {
         ids: &[i64],
         emails: &[String],
         meta: &Metadata,
-    ) -> Result<usize, AppError> {
+    ) -> Result<usize, ServiceError> {
         if ids.is_empty() && emails.is_empty() {
-            return Err(AppError::invalid_field("id", "id or email is required"));
+            return Err(ServiceError::invalid("id", Reason::Required { or: Some("email") }));
         }
         let users = self.users_for_admin(caller, ids, emails).await?;
         let uuids: Vec<String> = users.into_iter().map(|u| u.user_uuid).collect();
@@ -243,7 +251,7 @@ impl AppState {
     }
 
     /// Erases a user the caller outranks.
-    pub async fn erase_user(&self, caller: &Caller, user: &UserRow, meta: &Metadata) -> Result<(), AppError> {
+    pub async fn erase_user(&self, caller: &Caller, user: &UserRow, meta: &Metadata) -> Result<(), ServiceError> {
         self.require_outranks(caller, user).await?;
         self.delete_user(&user.user_uuid, meta).await
     }
@@ -257,21 +265,26 @@ impl AppState {
         role_id: i64,
         organization_id: i64,
         meta: &Metadata,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), ServiceError> {
         let role = read_models::role(&self.db, role_id)
             .await?
             .filter(|r| r.status != "DELETED")
-            .ok_or_else(|| AppError::invalid_field("role_id", "Role not found"))?;
+            .ok_or_else(|| ServiceError::invalid("role_id", Reason::NotFound { entity: Entity::Role, id: None }))?;
         if role.status != "ACTIVE" {
-            return Err(AppError::invalid_field("role_id", "Role is not active"));
+            return Err(ServiceError::invalid("role_id", Reason::NotActive { entity: Entity::Role, id: None }));
         }
         self.require_outranks(caller, user).await?;
         self.require_may_grant(caller, role_id, organization_id).await?;
         let org = read_models::organization_details(&self.db, &OrganizationKey::Id(organization_id))
             .await?
-            .ok_or_else(|| AppError::invalid_field("organization_id", "Organization not found"))?;
+            .ok_or_else(|| {
+                ServiceError::invalid("organization_id", Reason::NotFound { entity: Entity::Organization, id: None })
+            })?;
         if org.status != "ACTIVE" {
-            return Err(AppError::invalid_field("organization_id", "Organization is not active"));
+            return Err(ServiceError::invalid(
+                "organization_id",
+                Reason::NotActive { entity: Entity::Organization, id: None },
+            ));
         }
         let assign = UserCommand::AssignRole { role_id, organization_id, at: chrono::Utc::now() };
         let committed = self.bus.execute::<User>(&user.user_uuid, assign, meta).await?;
@@ -285,7 +298,7 @@ impl AppState {
         user: &UserRow,
         organization_id: i64,
         meta: &Metadata,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), ServiceError> {
         self.assign_role(caller, user, ORG_ADMIN_ROLE_ID, organization_id, meta).await
     }
 
@@ -296,16 +309,16 @@ impl AppState {
         role_id: i64,
         form_data: Value,
         meta: &Metadata,
-    ) -> Result<RoleRequestRow, AppError> {
+    ) -> Result<RoleRequestRow, ServiceError> {
         validation::json_object("form_data", &form_data)?;
         let role = read_models::role(&self.db, role_id)
             .await?
-            .ok_or_else(|| AppError::invalid_field("role", "Role not found"))?;
+            .ok_or_else(|| ServiceError::invalid("role", Reason::NotFound { entity: Entity::Role, id: None }))?;
         if [ADMIN_ROLE_ID, PUBLIC_ROLE_ID].contains(&role.id) || role.status != "ACTIVE" {
-            return Err(AppError::invalid_field("role", "This role cannot be requested"));
+            return Err(ServiceError::invalid("role", Reason::NotRequestable));
         }
         if caller.role_ids.contains(&role_id) {
-            return Err(AppError::invalid_field("role", "Role already assigned"));
+            return Err(ServiceError::invalid("role", Reason::AlreadyAssigned));
         }
         let request_uuid = Uuid::new_v4().to_string();
         let at = chrono::Utc::now();
@@ -317,10 +330,7 @@ impl AppState {
             match unit.decide::<UniqueClaim>(&pending, ClaimCommand::Claim { owner: request_uuid.clone(), at }).await {
                 Ok(_) => {}
                 Err(CommandError::Domain(ClaimError::Taken)) => {
-                    return Err(AppError::Http {
-                        status: 406,
-                        message: "Role change request is already pending".into(),
-                    })
+                    return Err(ServiceError::Conflict { what: Clash::PendingRoleRequest })
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -345,17 +355,17 @@ impl AppState {
         self.role_request(numeric_id).await
     }
 
-    pub async fn role_request(&self, id: i64) -> Result<RoleRequestRow, AppError> {
-        read_models::role_request(&self.db, id)
-            .await?
-            .ok_or_else(|| AppError::invalid_field("request_id", "Request not found"))
+    pub async fn role_request(&self, id: i64) -> Result<RoleRequestRow, ServiceError> {
+        read_models::role_request(&self.db, id).await?.ok_or_else(|| {
+            ServiceError::invalid("request_id", Reason::NotFound { entity: Entity::RoleRequest, id: None })
+        })
     }
 
     /// Only admins of the request's organisation (or system admins) may see or decide it.
-    pub async fn role_request_for(&self, caller: &Caller, id: i64) -> Result<RoleRequestRow, AppError> {
+    pub async fn role_request_for(&self, caller: &Caller, id: i64) -> Result<RoleRequestRow, ServiceError> {
         let request = self.role_request(id).await?;
         if !caller.administers(request.organization_id) {
-            return Err(AppError::Forbidden);
+            return Err(ServiceError::Forbidden);
         }
         Ok(request)
     }
@@ -371,13 +381,14 @@ impl AppState {
         status: RequestStatus,
         comments: Vec<String>,
         meta: &Metadata,
-    ) -> Result<RoleRequestRow, AppError> {
+    ) -> Result<RoleRequestRow, ServiceError> {
         let request = self.role_request_for(caller, id).await?;
         let comments = validation::comments(comments)?;
         if status == RequestStatus::Approved {
-            let requester = read_models::user(&self.db, &UserKey::Uuid(request.requester_uuid.clone()))
-                .await?
-                .ok_or_else(|| AppError::invalid_field("request_id", "The requester no longer exists"))?;
+            let requester =
+                read_models::user(&self.db, &UserKey::Uuid(request.requester_uuid.clone())).await?.ok_or_else(
+                    || ServiceError::invalid("request_id", Reason::NotFound { entity: Entity::Requester, id: None }),
+                )?;
             self.require_outranks(caller, &requester).await?;
             self.require_may_grant(caller, request.role_id, request.organization_id).await?;
         }
@@ -395,19 +406,14 @@ impl AppState {
         let mut unit = self.bus.unit(meta);
         let committed = loop {
             unit.decide::<RoleRequest>(&request.request_uuid, decide.clone()).await.map_err(|e| match e {
-                CommandError::Domain(RoleRequestError::AlreadyDecided) => {
-                    AppError::bad_request("Request has already been decided")
-                }
+                CommandError::Domain(RoleRequestError::AlreadyDecided) => ServiceError::AlreadyDecided,
                 other => other.into(),
             })?;
             if status == RequestStatus::Approved {
                 // Approving a request from an organisation the user has left
                 // would move them back (the request names the old one).
                 if unit.load::<User>(&request.requester_uuid).await?.organization_id != request.organization_id {
-                    return Err(AppError::invalid_field(
-                        "request_id",
-                        "The requester has moved to another organisation since asking; reject this request",
-                    ));
+                    return Err(ServiceError::invalid("request_id", Reason::RequesterMoved));
                 }
                 let assign =
                     UserCommand::AssignRole { role_id: request.role_id, organization_id: request.organization_id, at };

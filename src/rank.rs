@@ -19,11 +19,11 @@
 //! Refusals are 403.
 
 use crate::accounts::Caller;
-use crate::app::AppState;
 use crate::authorization::PUBLIC_ROLE_ID;
 use crate::bootstrap::{ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID};
-use crate::error::AppError;
+use crate::error::{Entity, Reason, ServiceError};
 use crate::read_models::UserRow;
+use crate::services::Services;
 use projections::Statement;
 
 /// A role someone holds, with the organisation that defined it (`None` if
@@ -56,9 +56,9 @@ impl Caller {
 const HELD_ROLES: &str = "SELECT DISTINCT ur.role_id, r.organization_id AS defined_in FROM user_roles ur \
      LEFT JOIN roles r ON r.id = ur.role_id";
 
-impl AppState {
+impl Services {
     /// 403 unless the caller outranks `user`.
-    pub async fn require_outranks(&self, caller: &Caller, user: &UserRow) -> Result<(), AppError> {
+    pub async fn require_outranks(&self, caller: &Caller, user: &UserRow) -> Result<(), ServiceError> {
         if caller.is_admin() {
             return Ok(());
         }
@@ -72,12 +72,12 @@ impl AppState {
         if caller.outranks(user.organization_id, &held) {
             Ok(())
         } else {
-            Err(AppError::Forbidden)
+            Err(ServiceError::Forbidden)
         }
     }
 
     /// 403 unless the caller outranks every active member of the organisation.
-    pub async fn require_outranks_members(&self, caller: &Caller, organization_id: i64) -> Result<(), AppError> {
+    pub async fn require_outranks_members(&self, caller: &Caller, organization_id: i64) -> Result<(), ServiceError> {
         if caller.is_admin() {
             return Ok(());
         }
@@ -94,13 +94,18 @@ impl AppState {
         if caller.outranks(organization_id, &held) {
             Ok(())
         } else {
-            Err(AppError::Forbidden)
+            Err(ServiceError::Forbidden)
         }
     }
 
     /// 403 unless the caller may grant the role to a user of `organization_id`;
     /// 400 if the role does not exist.
-    pub async fn require_may_grant(&self, caller: &Caller, role_id: i64, organization_id: i64) -> Result<(), AppError> {
+    pub async fn require_may_grant(
+        &self,
+        caller: &Caller,
+        role_id: i64,
+        organization_id: i64,
+    ) -> Result<(), ServiceError> {
         let role: Option<HeldRole> = self
             .db
             .fetch_optional(&Statement::new(
@@ -108,11 +113,12 @@ impl AppState {
                 vec![role_id.into()],
             ))
             .await?;
-        let role = role.ok_or_else(|| AppError::invalid_field("role_id", "Role not found"))?;
+        let role =
+            role.ok_or_else(|| ServiceError::invalid("role_id", Reason::NotFound { entity: Entity::Role, id: None }))?;
         if caller.may_grant(&role, organization_id) {
             Ok(())
         } else {
-            Err(AppError::Forbidden)
+            Err(ServiceError::Forbidden)
         }
     }
 }

@@ -2,10 +2,10 @@
 //! these rows in their own shapes.
 
 use projections::{SqlValue, Statement};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::storage::{Count, Db, Reader};
-use crate::visibility::{ContactScope, ProfileView, PUBLIC_PROFILE_FIELDS};
+use crate::visibility::ContactScope;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
@@ -175,50 +175,9 @@ pub(crate) async fn profile_query(
     Ok(Some(Profile { user, roles, organization }))
 }
 
-fn json_column(text: &Option<String>) -> Value {
+/// A JSON text column, parsed (`null` when empty or unreadable).
+pub fn json_column(text: &Option<String>) -> Value {
     text.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or(Value::Null)
-}
-
-impl Profile {
-    /// ELEVATE's profile shape (`user/read`, login, sign-up).
-    pub fn to_elevate_json(&self) -> Value {
-        let u = &self.user;
-        let mut map = Map::new();
-        map.insert("id".into(), json!(u.id));
-        map.insert("uuid".into(), json!(u.user_uuid));
-        map.insert("email".into(), json!(u.email));
-        map.insert("email_verified".into(), json!(false));
-        map.insert("name".into(), json!(u.name));
-        map.insert("phone".into(), json!(u.phone));
-        map.insert("username".into(), json!(u.username));
-        map.insert("about".into(), json_column(&u.about));
-        map.insert("gender".into(), json_column(&u.gender));
-        map.insert("location".into(), json_column(&u.location).as_array().map_or(json!([]), |a| json!(a)));
-        map.insert("languages".into(), json_column(&u.languages).as_array().map_or(json!([]), |a| json!(a)));
-        map.insert("image".into(), json_column(&u.image));
-        map.insert("share_link".into(), json_column(&u.share_link));
-        map.insert("status".into(), json!(u.status));
-        map.insert("has_accepted_terms_and_conditions".into(), json!(u.has_accepted_terms_and_conditions));
-        map.insert("preferred_language".into(), json_column(&u.preferred_language));
-        map.insert("organization_id".into(), json!(u.organization_id));
-        map.insert("organization".into(), json!(self.organization));
-        map.insert("roles".into(), json!(self.roles.iter().map(|r| r.id).collect::<Vec<_>>()));
-        map.insert("user_roles".into(), json!(self.roles));
-        map.insert("last_logged_in_at".into(), json!(u.last_logged_in_at));
-        map.insert("deleted_at".into(), json!(u.deleted_at));
-        map.insert("created_at".into(), json!(u.created_at));
-        map.insert("updated_at".into(), json!(u.updated_at));
-        Value::Object(map)
-    }
-
-    /// The profile as `view` shows it: all of it, or its public fields.
-    pub fn to_elevate_view(&self, view: ProfileView) -> Value {
-        let mut full = self.to_elevate_json();
-        if let (ProfileView::Public, Value::Object(map)) = (view, &mut full) {
-            map.retain(|field, _| PUBLIC_PROFILE_FIELDS.contains(&field.as_str()));
-        }
-        full
-    }
 }
 
 /// A user as lists show it: what ELEVATE's list items hold, and no more.
@@ -704,21 +663,6 @@ pub struct OrganizationDetails {
     pub related_orgs: String,
     pub created_at: String,
     pub updated_at: String,
-}
-
-impl OrganizationDetails {
-    pub fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "name": self.name,
-            "code": self.code,
-            "description": self.description,
-            "status": self.status,
-            "related_orgs": serde_json::from_str::<Value>(&self.related_orgs).unwrap_or(json!([])),
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        })
-    }
 }
 
 const ORGANIZATION_COLUMNS: &str =

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::accounts::SignUp;
-use crate::app::Application;
 use crate::auth::password;
 use crate::commands::Metadata;
 use crate::config::Settings;
+use crate::services::Services;
 
 /// Users per append: one transaction of about 2,000 events.
 const BATCH: u64 = 1_000;
@@ -54,11 +54,14 @@ pub fn seed_sign_up(i: u64) -> SignUp {
     }
 }
 
-pub async fn seed(mut settings: Settings, users: u64, start_at: u64, concurrency: usize) -> anyhow::Result<()> {
+/// The settings of the app `seed` runs on: it serves nothing and publishes nothing.
+pub fn settings(mut settings: Settings) -> anyhow::Result<Settings> {
     settings.addr = "127.0.0.1:0".parse()?;
     settings.kafka = None;
-    let app = Application::build(settings).await?;
-    let state = app.state();
+    Ok(settings)
+}
+
+pub async fn seed(state: &Services, users: u64, start_at: u64, concurrency: usize) -> anyhow::Result<()> {
     let hash = password::hash(SEED_PASSWORD.to_string()).await?;
     let next = Arc::new(AtomicU64::new(start_at));
     let end = start_at + users;

@@ -34,7 +34,7 @@
 //! ```
 //!
 //! The commit point it returns is where the write's caller waits for its
-//! read models (`AppState::settle`).
+//! read models (`Services::settle`).
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -173,7 +173,7 @@ impl UnitOfWork {
                 tokio::time::sleep(Duration::from_millis(jitter)).await;
                 Ok(None)
             }
-            Err(error) => Err(CommandError::Store(error.to_string())),
+            Err(error) => Err(CommandError::Store(error.into())),
         }
     }
 
@@ -206,7 +206,7 @@ impl UnitOfWork {
         let decided = state.decide(command).map_err(CommandError::Domain)?;
         let count = decided.len();
         for event in decided {
-            let payload = serde_json::to_value(&event).map_err(|e| CommandError::Store(e.to_string()))?;
+            let payload = serde_json::to_value(&event).map_err(|e| CommandError::Store(e.into()))?;
             let event_type = event.event_type();
             events.push(NewEvent {
                 aggregate_type: A::TYPE.to_string(),
@@ -233,7 +233,7 @@ fn state_of_mut<A: Aggregate>(
 }
 
 fn two_types(aggregate_type: &str) -> CommandError<Infallible> {
-    CommandError::Store(format!("two aggregate types are both named {aggregate_type}"))
+    CommandError::Store(anyhow::anyhow!("two aggregate types are both named {aggregate_type}"))
 }
 
 #[cfg(test)]

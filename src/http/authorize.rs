@@ -15,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Extension;
 
-use crate::app::AppState;
 use crate::authorization::PUBLIC_ROLE_ID;
 use crate::capabilities::{Capability, RouteCapability};
-use crate::error::AppError;
+use crate::http::elevate::errors::AppError;
+use crate::http::AppState;
 
 use super::extract::token_from_headers;
 use super::ELEVATE_ROUTES;

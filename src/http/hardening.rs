@@ -63,7 +63,7 @@ pub fn cors(settings: &Hardening) -> Option<CorsLayer> {
 }
 
 /// A request that takes longer than `HTTP_REQUEST_TIMEOUT_MS` is answered
-/// 503 (in the envelope) and its handler dropped.
+/// 503 (in its dialect's envelope) and its handler dropped.
 pub fn request_timeout(settings: &Hardening) -> Option<TimeoutLayer> {
     (settings.request_timeout_ms > 0).then(|| {
         TimeoutLayer::with_status_code(

@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use std::time::Duration;
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/health", get(health)).route("/user/health", get(health))

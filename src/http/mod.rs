@@ -1,20 +1,25 @@
-//! The HTTP surface: one router per dialect merged here, wrapped in the
-//! layers every request shares (request id, tracing, envelope, limits).
+//! The HTTP surface: one router per dialect (its envelope around the shared
+//! limits), the neutral routes (health, metrics, JWKS), and the layers every
+//! request shares (request id, tracing, security headers, CORS).
 
 pub mod authorize;
 mod elevate;
-pub mod envelope;
-pub mod extract;
+/// ELEVATE's extractors (its JSON rejections, `X-auth-token`, paging), kept
+/// at their old path for the handlers and `authorize`.
+pub use elevate::extract;
 pub mod hardening;
 mod health;
+mod neutral;
 mod oversized;
 pub mod rate_limit;
+pub mod refusal;
 pub mod server;
 pub mod text_hygiene;
 
 use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -25,7 +30,10 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::app::AppState;
+use crate::config::Settings;
+
+/// The state every handler receives: the services, defined below HTTP.
+pub type AppState = crate::services::Services;
 
 /// Which capability each ELEVATE route asks for; also how ELEVATE's
 /// permission data is read (`authorization::granted_by`).
@@ -34,38 +42,29 @@ pub use elevate::capabilities::ROUTES as ELEVATE_ROUTES;
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .nest("/user/v1", elevate::routes())
+    // Each dialect wraps its routes (and its unknown paths) in its own
+    // envelope, outside the shared limits so what they refuse is worded by it.
+    let doors = rate_limit::Doors::new(&state.settings.rate_limits, elevate::doors::DOORS);
+    let elevate_routes = elevate::routes().route_layer(middleware::from_fn_with_state(doors, rate_limit::limit));
+    let elevate = shared_layers(elevate_routes.fallback(route_not_found), &state.settings)
+        .layer(middleware::from_fn(elevate::envelope::render));
+    let neutral = Router::new()
         .merge(health::routes())
         .route("/.well-known/jwks.json", get(jwks))
         .route("/metrics", get(metrics_text))
-        .route_layer(middleware::from_fn(text_hygiene::refuse_unstorable_uri))
-        .route_layer(middleware::from_fn_with_state(
-            rate_limit::Doors::new(&state.settings.rate_limits, elevate::doors::DOORS),
-            rate_limit::limit,
-        ))
-        .route_layer(middleware::from_fn(track_metrics))
-        .layer(axum::Extension(state.clone()));
-    // Inside `render`, so its 408 comes in the envelope.
-    let routes = match server::body_timeout(&state.settings.connections) {
-        Some(timeout) => routes.layer(middleware::from_fn_with_state(timeout, server::body_read_timeout)),
-        None => routes,
-    };
+        .fallback(route_not_found);
+    let neutral = shared_layers(neutral, &state.settings).layer(middleware::from_fn(neutral::render));
     let hardening = state.settings.hardening.clone();
-    let mut routes = routes.with_state(state);
-    // Inside `render`, so its 503 comes in the envelope.
-    if let Some(timeout) = hardening::request_timeout(&hardening) {
-        routes = routes.layer(timeout);
-    }
-    let mut routes = routes.layer(
-        ServiceBuilder::new()
-            .layer(middleware::from_fn(envelope::render))
-            .layer(CatchPanicLayer::new())
-            .layer(middleware::from_fn(oversized::drain_oversized))
-            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
-            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
-    );
-    // Outside `render`: errors get the CORS headers too, and preflights are answered here.
+    let mut routes = Router::new()
+        .nest("/user/v1", elevate.clone())
+        // `/user/v1/` is neither a nested route nor under the nest's
+        // `/{*rest}` fallback: the ELEVATE router answers it (404) whole.
+        .route_service("/user/v1/", elevate.with_state::<()>(state.clone()))
+        .merge(neutral)
+        .route_layer(middleware::from_fn(track_metrics))
+        .layer(axum::Extension(state.clone()))
+        .with_state(state);
+    // Outside the envelopes: errors get the CORS headers too, and preflights are answered here.
     if let Some(cors) = hardening::cors(&hardening) {
         routes = routes.layer(cors);
     }
@@ -81,6 +80,36 @@ pub fn router(state: AppState) -> Router {
             }))
             .layer(PropagateRequestIdLayer::x_request_id()),
     )
+}
+
+/// The limits every route has, whatever its dialect (innermost first): text
+/// the stores cannot hold, a stalled body (408), the whole-request timeout
+/// (503), the body size (413) and panics (500). Each answers with a status
+/// (and an `EdgeRefusal`) that the dialect's envelope, applied around these,
+/// words. `routes` must hold all its routes: the text check is a route layer.
+fn shared_layers<S: Clone + Send + Sync + 'static>(routes: Router<S>, settings: &Settings) -> Router<S> {
+    let mut routes = routes;
+    if routes.has_routes() {
+        routes = routes.route_layer(middleware::from_fn(text_hygiene::refuse_unstorable_uri));
+    }
+    if let Some(timeout) = server::body_timeout(&settings.connections) {
+        routes = routes.layer(middleware::from_fn_with_state(timeout, server::body_read_timeout));
+    }
+    if let Some(timeout) = hardening::request_timeout(&settings.hardening) {
+        routes = routes.layer(timeout);
+    }
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(CatchPanicLayer::new())
+            .layer(middleware::from_fn(oversized::drain_oversized))
+            .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
+            .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
+    )
+}
+
+/// An unknown path; its dialect's envelope (or the neutral one) words it.
+async fn route_not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
 }
 
 async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
@@ -102,4 +131,55 @@ async fn track_metrics(request: Request, next: Next) -> Response {
     metrics::histogram!(crate::telemetry::HTTP_REQUEST_DURATION, "method" => method, "path" => path)
         .record(elapsed.as_secs_f64());
     response
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use axum::body::{to_bytes, Body};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A panic and a too-large body: answered by the shared layers, worded
+    /// by the envelope around them (the neutral one here).
+    pub(crate) async fn answer(envelope: Router, request: Request) -> (StatusCode, serde_json::Value) {
+        let response = envelope.oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    /// Any path panics, or echoes its body (fallbacks, so the fuzz test's
+    /// route scan does not take them for real routes).
+    pub(crate) fn routes(panics: bool) -> Router {
+        let settings = crate::config::Settings::from_env().unwrap();
+        let routes = if panics {
+            Router::new().fallback(|| async { panic!("a handler bug") as &'static str })
+        } else {
+            Router::new().fallback(|body: String| async move { body })
+        };
+        shared_layers(routes, &settings)
+    }
+
+    pub(crate) fn boom() -> Request {
+        Request::builder().uri("/boom").body(Body::empty()).unwrap()
+    }
+
+    pub(crate) fn huge() -> Request {
+        let body = vec![b'x'; BODY_LIMIT_BYTES + 1];
+        let request = Request::builder().method("POST").uri("/echo").header("content-length", body.len());
+        request.body(Body::from(body)).unwrap()
+    }
+
+    /// ELEVATE's side: `elevate::envelope`'s tests.
+    #[tokio::test]
+    async fn panics_and_huge_bodies_come_out_in_the_neutral_body() {
+        let neutral = |panics| routes(panics).layer(middleware::from_fn(neutral::render));
+        let (status, body) = answer(neutral(true), boom()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["error"], "internal", "{body}");
+        let (status, body) = answer(neutral(false), huge()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["error"], "body_too_large", "{body}");
+    }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, OriginalUri, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -105,7 +105,9 @@ impl Doors {
 
 pub async fn limit(State(doors): State<Option<Arc<Doors>>>, request: Request, next: Next) -> Response {
     let Some(doors) = doors else { return next.run(request).await };
-    let Some(door) = doors.door(request.uri().path()) else { return next.run(request).await };
+    // Inside a dialect's nest the URI has lost its prefix; the doors are full paths.
+    let path = request.extensions().get::<OriginalUri>().map_or_else(|| request.uri().path(), |uri| uri.path());
+    let Some(door) = doors.door(path) else { return next.run(request).await };
     let (by_address, by_identity) = doors.limiters(door);
     let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
     if let Some(address) = address {

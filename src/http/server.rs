@@ -42,7 +42,7 @@ use tower::ServiceExt;
 use tower_http::timeout::{TimeoutBody, TimeoutError};
 
 use crate::config::ConnectionLimits;
-use crate::error::AppError;
+use crate::http::refusal::EdgeRefusal;
 
 fn millis(ms: u64) -> Option<Duration> {
     (ms > 0).then(|| Duration::from_millis(ms))
@@ -333,7 +333,7 @@ async fn serve_connection(stream: TcpStream, addr: SocketAddr, router: Router, m
 }
 
 /// A request body must keep arriving: a wait longer than `timeout` for its
-/// next piece fails the read, and the request is answered 408 in the envelope.
+/// next piece fails the read, and the request is answered 408 in its dialect's envelope.
 pub async fn body_read_timeout(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
     let timed_out = Arc::new(AtomicBool::new(false));
     let flag = timed_out.clone();
@@ -347,8 +347,7 @@ pub async fn body_read_timeout(State(timeout): State<Duration>, request: Request
     });
     let response = next.run(request).await;
     if timed_out.load(Ordering::Relaxed) {
-        let message = format!("The request body did not arrive within {} ms", timeout.as_millis());
-        return AppError::Http { status: 408, message }.into_response();
+        return EdgeRefusal::BodyTimeout { after: timeout }.into_response();
     }
     response
 }

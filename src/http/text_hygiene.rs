@@ -5,12 +5,12 @@
 //! or the correlation header is a 400 naming the field, before any use case
 //! or event sees it, on both backends alike.
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, OriginalUri, Request};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::error::AppError;
+use crate::http::refusal::EdgeRefusal;
 
 /// Longest `x-request-id` kept as an event's correlation id.
 pub const MAX_CORRELATION_CHARS: usize = 200;
@@ -48,9 +48,9 @@ fn dotted(rest: String) -> String {
     }
 }
 
-pub fn unstorable_field(param: &str) -> AppError {
-    let param = if param.is_empty() { "body" } else { param };
-    AppError::invalid_field(param, format!("{param} contains a NUL character, which cannot be stored"))
+pub fn unstorable_field(param: &str) -> EdgeRefusal {
+    let field = if param.is_empty() { "body" } else { param };
+    EdgeRefusal::Unstorable { field: field.to_string() }
 }
 
 /// Middleware: refuses a request whose path segments, query parameters or
@@ -62,10 +62,16 @@ pub async fn refuse_unstorable_uri(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-fn check_uri(request: &Request) -> Result<(), AppError> {
+fn check_uri(request: &Request) -> Result<(), EdgeRefusal> {
     let template = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let template: Vec<&str> = template.split('/').collect();
-    for (i, segment) in request.uri().path().split('/').enumerate() {
+    // Inside a dialect's nested router the URI lost its prefix; the
+    // template (`MatchedPath`) did not.
+    let path = match request.extensions().get::<OriginalUri>() {
+        Some(original) => original.path(),
+        None => request.uri().path(),
+    };
+    for (i, segment) in path.split('/').enumerate() {
         let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
         if !is_storable(&decoded) {
             let name =
@@ -83,10 +89,7 @@ fn check_uri(request: &Request) -> Result<(), AppError> {
     }
     if let Some(correlation) = request.headers().get("x-request-id") {
         if correlation.len() > MAX_CORRELATION_CHARS {
-            return Err(AppError::invalid_field(
-                "x-request-id",
-                format!("x-request-id must be at most {MAX_CORRELATION_CHARS} characters"),
-            ));
+            return Err(EdgeRefusal::CorrelationTooLong { max: MAX_CORRELATION_CHARS });
         }
     }
     Ok(())

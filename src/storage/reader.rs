@@ -9,7 +9,7 @@
 //! progress handler that interrupts a statement once its time is up (the
 //! deadline starts when the connection is taken from the pool, and every
 //! `Db` query takes one for a single statement). Either way the query fails
-//! with a cancellation that `AppError` answers as 503. Its own pool also
+//! with a cancellation, reported as `ServiceError::ReadTimeout`. Its own pool also
 //! means searches can hold at most `READ_MAX_CONNECTIONS` connections,
 //! whatever they cost, and leave the rest to everything else.
 

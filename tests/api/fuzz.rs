@@ -141,7 +141,7 @@ async fn fuzz_every_route(backend: Backend) {
                 if *status >= 500 {
                     Some(format!("status {status}"))
                 } else if *status >= 400 {
-                    envelope_problem(&outcome.body).map(|why| format!("{status} {why}"))
+                    envelope_problem(&routes[p.route].template, &outcome.body).map(|why| format!("{status} {why}"))
                 } else {
                     None
                 }

@@ -13,7 +13,7 @@ use aggregates::{Organization, OrganizationCommand};
 use reqwest::StatusCode;
 use roster::bootstrap::organization_uuid;
 use roster::commands::{Committed, Metadata};
-use roster::error::AppError;
+use roster::error::ServiceError;
 use roster::projector::Projector;
 use roster::storage::Db;
 use serde_json::Value;
@@ -85,7 +85,7 @@ async fn a_poison_event_is_skipped_reported_and_retried(backend: Backend) {
     let clash = create_organization(&app, 999, "clash", "").await;
     // The write's own wait says what happened instead of a later "not found".
     match app.state.settle(clash).await {
-        Err(AppError::NotProjected(projections)) => assert_eq!(projections, vec!["organizations".to_string()]),
+        Err(ServiceError::NotProjected(projections)) => assert_eq!(projections, vec!["organizations".to_string()]),
         other => panic!("the writer must hear that its event was skipped: {other:?}"),
     }
     append_undecodable(db).await;

@@ -7,11 +7,12 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::accounts::{SignUp, Tokens};
-use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
-use crate::http::envelope::ApiOk;
+use crate::http::elevate::envelope::ApiOk;
+use crate::http::elevate::errors::AppError;
+use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+use crate::http::AppState;
 use crate::read_models::{self, ListedUser, Profile, UserFilter, UserKey};
 use crate::storage::Count;
 use crate::visibility::ContactScope;

@@ -6,11 +6,11 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
-use crate::http::envelope::ApiOk;
+use crate::http::elevate::envelope::ApiOk;
+use crate::http::elevate::errors::AppError;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
+use crate::http::AppState;
 use crate::read_models::{self, UserKey, UserRow};
 
 use super::account::{tokens_result, LoginBody};

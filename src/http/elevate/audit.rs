@@ -7,11 +7,12 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
-use crate::http::envelope::ApiOk;
+use crate::http::elevate::envelope::ApiOk;
+use crate::http::elevate::errors::AppError;
+use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated};
+use crate::http::AppState;
 use crate::read_models::UserKey;
 use crate::storage::audit_log::LogQuery;
 
@@ -87,7 +88,7 @@ async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> 
         ..LogQuery::default()
     };
     let page = state.audit_events(query).await?;
-    Ok(ApiOk::ok("Events fetched successfully.", page.to_json()))
+    Ok(ApiOk::ok("Events fetched successfully.", page.to_elevate_json()))
 }
 
 #[derive(Deserialize)]
@@ -108,7 +109,7 @@ async fn user_history(
 ) -> Result<ApiOk, AppError> {
     let (after, limit) = (cursor("after_sequence", q.after_sequence)?, limit(q.limit)?);
     let page = state.user_history(&caller, &user_key(&id)?, after, limit).await?;
-    Ok(ApiOk::ok("User history fetched successfully.", page.to_json()))
+    Ok(ApiOk::ok("User history fetched successfully.", page.to_elevate_json()))
 }
 
 async fn organization_history(
@@ -118,7 +119,7 @@ async fn organization_history(
 ) -> Result<ApiOk, AppError> {
     let (after, limit) = (cursor("after_sequence", q.after_sequence)?, limit(q.limit)?);
     let page = state.organization_history(&id, after, limit).await?;
-    Ok(ApiOk::ok("Organization history fetched successfully.", page.to_json()))
+    Ok(ApiOk::ok("Organization history fetched successfully.", page.to_elevate_json()))
 }
 
 #[derive(Deserialize)]
@@ -134,5 +135,5 @@ async fn user_state(
 ) -> Result<ApiOk, AppError> {
     let at = instant("at", q.at)?.ok_or_else(|| AppError::invalid_field("at", "at is required"))?;
     let user = state.user_state_at(&caller, &user_key(&id)?, at).await?;
-    Ok(ApiOk::ok("User state fetched successfully.", user))
+    Ok(ApiOk::ok("User state fetched successfully.", user.to_elevate_json()))
 }

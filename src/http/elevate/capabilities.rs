@@ -80,3 +80,77 @@ pub const ROUTES: &[RouteCapability] = &[
     route("GET", "/user/v1/audit/users/{id}/state", AuditUserRead),
     route("GET", "/user/v1/audit/organizations/{id}/history", AuditOrganizationRead),
 ];
+
+/// The default ELEVATE permissions read through this table (here, so that
+/// `authorization` stays below HTTP).
+#[cfg(test)]
+mod default_permissions {
+    use super::ROUTES as ELEVATE_ROUTES;
+    use crate::authorization::*;
+    use crate::capabilities::Capability::{self, *};
+    use crate::capabilities::CapabilitySet;
+
+    fn of_permission(id: i64) -> CapabilitySet {
+        let (_, _, _, methods, path) = DEFAULT_PERMISSIONS.iter().find(|p| p.0 == id).unwrap();
+        let methods: Vec<String> = methods.iter().map(|m| m.to_string()).collect();
+        granted_by(ELEVATE_ROUTES, path, &methods)
+    }
+
+    fn of_role(title: &str) -> CapabilitySet {
+        default_grants(title).iter().fold(CapabilitySet::default(), |all, id| all.union(of_permission(*id)))
+    }
+
+    #[test]
+    fn every_default_permission_grants_something() {
+        for (id, code, ..) in DEFAULT_PERMISSIONS {
+            assert!(of_permission(*id).iter().count() > 0, "{code} covers no route");
+        }
+    }
+
+    #[test]
+    fn default_permissions_read_as_the_capabilities_of_their_routes() {
+        let read: Vec<Capability> = of_permission(14).iter().collect();
+        assert_eq!(read, [UserReadSelf, UserReadAny], "user/read* covers both reads");
+        let all = of_permission(99);
+        let routed: CapabilitySet = ELEVATE_ROUTES.iter().map(|r| r.capability).collect();
+        assert_eq!(all, routed, "/user/v1/* grants every route's capability");
+        assert!(all.contains(UserContactRead), "and what they imply");
+    }
+
+    #[test]
+    fn only_administrators_see_contacts_by_default() {
+        for title in ["public", "user", "mentor", "mentee", "session_manager"] {
+            assert!(!of_role(title).contains(UserContactRead), "{title}");
+        }
+        assert!(of_role("org_admin").contains(UserContactRead));
+        assert!(of_role("org_admin").contains(UserDeactivateOrg));
+        assert!(!of_role("org_admin").contains(UserDeactivateAny));
+        assert!(of_role("admin").contains(UserContactRead));
+    }
+
+    #[test]
+    fn a_method_outside_the_permission_grants_nothing() {
+        assert_eq!(granted_by(ELEVATE_ROUTES, "/user/v1/user/read*", &["PATCH".to_string()]), CapabilitySet::default());
+        assert_eq!(granted_by(ELEVATE_ROUTES, "/user/v1/form/read*", &["*".to_string()]), CapabilitySet::default());
+    }
+
+    /// The grant cache is invalidated by exactly these projections; it must
+    /// cover every table the grants are read from.
+    #[test]
+    fn the_grant_projections_write_every_table_grants_are_read_from() {
+        let registry = projections::registry();
+        let written: Vec<&str> = registry
+            .iter()
+            .filter(|p| GRANT_PROJECTIONS.contains(&p.name()))
+            .flat_map(|p| p.tables().iter().copied())
+            .collect();
+        assert_eq!(registry.iter().filter(|p| GRANT_PROJECTIONS.contains(&p.name())).count(), GRANT_PROJECTIONS.len());
+        for table in ["role_permissions", "permissions"] {
+            assert!(written.contains(&table), "{table} is not written by a grant projection");
+        }
+        // No other projection writes them behind the cache's back.
+        for projection in registry.iter().filter(|p| !GRANT_PROJECTIONS.contains(&p.name())) {
+            assert!(!projection.tables().iter().any(|t| ["role_permissions", "permissions"].contains(t)));
+        }
+    }
+}

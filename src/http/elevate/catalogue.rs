@@ -10,12 +10,13 @@ use serde_json::{json, Value};
 
 use aggregates::{PermissionDefinition, RoleChanges, RoleDefinition};
 
-use crate::app::AppState;
 use crate::catalogue::RoleFilter;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
-use crate::http::envelope::ApiOk;
+use crate::http::elevate::envelope::ApiOk;
+use crate::http::elevate::errors::AppError;
+use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+use crate::http::AppState;
 
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
@@ -95,7 +96,7 @@ async fn create_role(
         meta: body.meta,
     };
     let role = state.create_role(role, &meta.by(&caller)).await?;
-    Ok(ApiOk::created("Roles added successfully", role.to_json()))
+    Ok(ApiOk::created("Roles added successfully", role.to_elevate_json()))
 }
 
 async fn update_role(
@@ -106,7 +107,7 @@ async fn update_role(
     JsonBody(changes): JsonBody<RoleChanges>,
 ) -> Result<ApiOk, AppError> {
     let role = state.update_role(numeric(&id, "Role")?, changes, &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("Roles updated successfully", role.to_json()))
+    Ok(ApiOk::ok("Roles updated successfully", role.to_elevate_json()))
 }
 
 async fn delete_role(
@@ -131,7 +132,7 @@ async fn list_roles(State(state): State<AppState>, Query(q): Query<ListQuery>) -
         limit,
     };
     let (rows, count) = state.list_roles(&filter).await?;
-    let data: Vec<Value> = rows.iter().map(|r| r.to_json()).collect();
+    let data: Vec<Value> = rows.iter().map(|r| r.to_elevate_json()).collect();
     Ok(ApiOk::counted("Roles fetched successfully", data, count))
 }
 
@@ -216,7 +217,7 @@ async fn create_permission(
     JsonBody(body): JsonBody<PermissionBody>,
 ) -> Result<ApiOk, AppError> {
     let p = state.save_permission(None, body.definition(), &meta.by(&caller)).await?;
-    let mut result = p.to_json();
+    let mut result = p.to_elevate_json();
     result["Id"] = json!(p.id);
     Ok(ApiOk::created("PERMISSION_CREATED_SUCCESSFULLY", result))
 }
@@ -229,7 +230,7 @@ async fn update_permission(
     JsonBody(body): JsonBody<PermissionBody>,
 ) -> Result<ApiOk, AppError> {
     let p = state.save_permission(Some(numeric(&id, "Permission")?), body.definition(), &meta.by(&caller)).await?;
-    let mut result = p.to_json();
+    let mut result = p.to_elevate_json();
     result["Id"] = json!(p.id);
     Ok(ApiOk::ok("PERMISSION_UPDATED_SUCCESSFULLY", result))
 }
@@ -247,7 +248,7 @@ async fn delete_permission(
 async fn list_permissions(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
     let (rows, count) = state.list_permissions(q.search.as_deref(), page, limit).await?;
-    let data: Vec<Value> = rows.iter().map(|p| p.to_json()).collect();
+    let data: Vec<Value> = rows.iter().map(|p| p.to_elevate_json()).collect();
     Ok(ApiOk::ok("Permissions fetched successfully", json!({"results": {"data": data, "count": count.value}}))
         .with_meta("count_is_estimate", json!(count.estimate)))
 }
@@ -312,7 +313,7 @@ async fn list_mappings(
     let data: Vec<Value> = rows
         .iter()
         .map(|(role_id, p)| {
-            let mut v = p.to_json();
+            let mut v = p.to_elevate_json();
             v["role_id"] = json!(role_id);
             v["permission_id"] = json!(p.id);
             v

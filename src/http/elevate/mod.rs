@@ -1,4 +1,9 @@
-//! The ELEVATE user-service dialect (`/user/v1/...`).
+//! The ELEVATE user-service dialect (`/user/v1/...`): every string and shape
+//! its clients see lives here. `envelope` wraps its routes' answers,
+//! `errors` maps the use cases' neutral codes to its statuses and messages,
+//! `render` writes its JSON for their typed results, `extract` parses its
+//! requests (`X-auth-token`, JSON rejections, paging); the other modules are
+//! its handlers, one per area.
 
 mod account;
 mod admin;
@@ -6,13 +11,17 @@ mod audit;
 pub mod capabilities;
 mod catalogue;
 pub mod doors;
+pub mod envelope;
+pub mod errors;
+pub mod extract;
 mod org_admin;
 mod organization;
+mod render;
 mod user;
 
 use axum::Router;
 
-use crate::app::AppState;
+use crate::http::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

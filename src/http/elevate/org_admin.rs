@@ -10,11 +10,11 @@ use serde_json::{json, Value};
 
 use aggregates::RequestStatus;
 
-use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
-use crate::http::envelope::ApiOk;
+use crate::http::elevate::envelope::ApiOk;
+use crate::http::elevate::errors::AppError;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+use crate::http::AppState;
 use crate::read_models::{self, RequestFilter, RoleRequestRow};
 use crate::visibility::ContactScope;
 

@@ -8,11 +8,12 @@ use serde_json::{json, Value};
 
 use aggregates::OrganizationChanges;
 
-use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
-use crate::http::envelope::ApiOk;
+use crate::http::elevate::envelope::ApiOk;
+use crate::http::elevate::errors::AppError;
+use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
+use crate::http::AppState;
 use crate::read_models::{self, OrganizationKey};
 
 pub fn routes() -> Router<AppState> {
@@ -39,7 +40,7 @@ async fn create(
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<ApiOk, AppError> {
     let org = state.create_organization(&body.name, &body.code, &body.description, &meta.by(&caller)).await?;
-    Ok(ApiOk::created("Organization created successfully", org.to_json()))
+    Ok(ApiOk::created("Organization created successfully", org.to_elevate_json()))
 }
 
 pub(super) fn organization_id(raw: &str) -> Result<i64, AppError> {
@@ -54,7 +55,7 @@ async fn update(
     JsonBody(changes): JsonBody<OrganizationChanges>,
 ) -> Result<ApiOk, AppError> {
     let org = state.update_organization(&caller, organization_id(&id)?, changes, &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("Organization updated successfully", org.to_json()))
+    Ok(ApiOk::ok("Organization updated successfully", org.to_elevate_json()))
 }
 
 #[derive(Deserialize)]
@@ -67,7 +68,7 @@ struct ListQuery {
 async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
     let (rows, count) = read_models::list_organizations(&state.reader, query.search.as_deref(), page, limit).await?;
-    let data: Vec<Value> = rows.iter().map(|o| o.to_json()).collect();
+    let data: Vec<Value> = rows.iter().map(|o| o.to_elevate_json()).collect();
     Ok(ApiOk::counted("Organization fetched successfully.", data, count))
 }
 
@@ -88,7 +89,7 @@ async fn read(State(state): State<AppState>, Query(query): Query<ReadQuery>) -> 
         }
     };
     let org = state.organization(&key).await?;
-    Ok(ApiOk::ok("Organization fetched successfully.", org.to_json()))
+    Ok(ApiOk::ok("Organization fetched successfully.", org.to_elevate_json()))
 }
 
 #[derive(Deserialize)]

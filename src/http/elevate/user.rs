@@ -8,11 +8,12 @@ use serde_json::Value;
 
 use aggregates::ProfileChanges;
 
-use crate::app::AppState;
-use crate::error::AppError;
 use crate::http::authorize::guarded;
-use crate::http::envelope::ApiOk;
+use crate::http::elevate::envelope::ApiOk;
+use crate::http::elevate::errors::AppError;
+use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
+use crate::http::AppState;
 use crate::read_models::UserKey;
 use crate::visibility::ContactScope;
 

@@ -155,11 +155,17 @@ pub(super) async fn send(
     }
 }
 
-/// Why an error body is not ELEVATE's envelope, if it is not.
-pub(super) fn envelope_problem(body: &[u8]) -> Option<String> {
+/// Why an error body is not the envelope of the route's dialect, if it is
+/// not: ELEVATE's under `/user/v1`, the neutral `{error, message}` outside
+/// any dialect (health, metrics, JWKS).
+pub(super) fn envelope_problem(template: &str, body: &[u8]) -> Option<String> {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return Some("body is not JSON".into());
     };
+    if !template.starts_with("/user/v1/") {
+        let neutral = v["error"].is_string() && v["message"].is_string() && v.get("responseCode").is_none();
+        return (!neutral).then(|| "not in the neutral error body ({error, message})".to_string());
+    }
     let missing: Vec<&str> = [
         ("responseCode", v["responseCode"].is_string()),
         ("message", v["message"].is_string()),

@@ -3,9 +3,11 @@
 //! for errors `{responseCode, message, error: [...], meta}`.
 //!
 //! Handlers return `ApiOk` or `AppError`; both leave a pending body in the
-//! response extensions, and the `render` middleware writes it with the
-//! request's correlation id. Anything else that fails (unknown route, body
-//! too large, a panic) is wrapped in the same envelope there too.
+//! response extensions, and the `render` middleware, which the ELEVATE
+//! router applies to its routes (`/user/v1/...`, unknown ones included),
+//! writes it with the request's correlation id. What the shared layers
+//! refuse (`EdgeRefusal`) and anything else that fails (unknown route, body
+//! too large, a timeout, a panic) is wrapped in the same envelope there too.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -14,7 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use crate::error::AppError;
+use super::errors::AppError;
+use crate::http::refusal::EdgeRefusal;
 use crate::storage::Count;
 
 #[derive(Clone)]
@@ -71,7 +74,6 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Http { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_REQUEST),
             AppError::Busy | AppError::ReadTimeout => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) | AppError::NotProjected(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -110,7 +112,11 @@ pub async fn render(request: Request, next: Next) -> Response {
         request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let mut response = next.run(request).await;
     let status = response.status();
-    let pending = response.extensions_mut().remove::<Pending>();
+    let refusal = response.extensions_mut().remove::<EdgeRefusal>();
+    let pending = match (response.extensions_mut().remove::<Pending>(), refusal) {
+        (None, Some(refusal)) => AppError::from(refusal).into_response().extensions_mut().remove::<Pending>(),
+        (pending, _) => pending,
+    };
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -140,7 +146,7 @@ pub async fn render(request: Request, next: Next) -> Response {
             let message = match status {
                 StatusCode::NOT_FOUND => "Route not found".to_string(),
                 StatusCode::PAYLOAD_TOO_LARGE => {
-                    format!("Request body is larger than {} bytes", super::BODY_LIMIT_BYTES)
+                    format!("Request body is larger than {} bytes", crate::http::BODY_LIMIT_BYTES)
                 }
                 StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong".to_string(),
                 StatusCode::TOO_MANY_REQUESTS => {
@@ -163,4 +169,26 @@ pub async fn render(request: Request, next: Next) -> Response {
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::middleware;
+
+    use crate::http::tests::{answer, boom, huge, routes};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn panics_and_huge_bodies_come_out_in_the_envelope() {
+        let elevate = |panics| routes(panics).layer(middleware::from_fn(render));
+        let (status, body) = answer(elevate(true), boom()).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body["responseCode"], "SERVER_ERROR", "{body}");
+        assert_eq!(body["message"], "Something went wrong", "{body}");
+        let (status, body) = answer(elevate(false), huge()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body["responseCode"], "CLIENT_ERROR", "{body}");
+        assert_eq!(body["message"], format!("Request body is larger than {} bytes", crate::http::BODY_LIMIT_BYTES));
+    }
 }

@@ -1,5 +1,5 @@
-//! Extractors: JSON bodies whose rejections speak the envelope, request
-//! metadata for events, and the authenticated caller.
+//! ELEVATE's extractors: JSON bodies whose rejections speak its envelope, request
+//! metadata for events, and the caller authenticated by `X-auth-token`.
 
 use std::net::SocketAddr;
 
@@ -11,10 +11,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::accounts::Caller;
-use crate::app::AppState;
 use crate::commands::Metadata;
-use crate::error::{AppError, FieldError};
+use crate::http::elevate::errors::{AppError, FieldError};
 use crate::http::text_hygiene;
+use crate::http::AppState;
 
 /// A JSON body whose rejections speak the envelope: malformed JSON, wrong
 /// types and missing fields are 400 naming the field (413 and 415 kept for
@@ -45,7 +45,7 @@ impl From<JsonRejection> for AppError {
 /// The body as `T`, once every string in it is storable.
 fn typed_body<T: DeserializeOwned>(value: Value) -> Result<T, AppError> {
     if let Some(path) = text_hygiene::first_unstorable(&value) {
-        return Err(text_hygiene::unstorable_field(&path));
+        return Err(text_hygiene::unstorable_field(&path).into());
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
@@ -133,7 +133,7 @@ impl FromRequestParts<AppState> for Authenticated {
             return Ok(Authenticated(caller.clone()));
         }
         let token = token_from_headers(&parts.headers).filter(|t| !t.is_empty()).ok_or(AppError::Unauthorized)?;
-        state.authenticate(&token).await.map(Authenticated)
+        Ok(Authenticated(state.authenticate(&token).await?))
     }
 }
 

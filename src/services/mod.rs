@@ -1,0 +1,39 @@
+//! What the use cases work with, and what every dialect's handlers receive:
+//! storage, the command bus, the projections, the token keys, the grant
+//! cache and the publisher. The use cases (`crate::accounts`,
+//! `crate::organizations`, `crate::catalogue`, `crate::audit`,
+//! `crate::rank`, `crate::first_admin`) are methods on it, typed in and out,
+//! failing with `crate::error::ServiceError`. It sits below the HTTP layer
+//! and knows nothing of it; the composition root (`crate::app`) builds it
+//! and hands it to the router.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::tokens::TokenService;
+use crate::authorization::GrantCache;
+use crate::commands::CommandBus;
+use crate::config::Settings;
+use crate::projector::Projector;
+use crate::publisher::Publisher;
+use crate::storage::{Db, Reader};
+
+#[derive(Clone)]
+pub struct Services {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    /// Lists, searches and the audit log: time-limited, counts bounded.
+    pub reader: Reader,
+    pub bus: CommandBus,
+    pub projector: Projector,
+    pub tokens: Arc<TokenService>,
+    pub grants: Arc<GrantCache>,
+    /// `None` when Kafka is not configured.
+    pub publisher: Option<Publisher>,
+}
+
+impl Services {
+    pub fn read_your_writes_timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.read_your_writes_timeout_ms)
+    }
+}

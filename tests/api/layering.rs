@@ -1,0 +1,132 @@
+//! The layers, checked on the source text (like the Dockerfile test in
+//! `operations.rs`): use cases and storage sit below HTTP and the wiring.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            found.push(path);
+        }
+    }
+}
+
+/// Every source file under `src/`, with its path relative to `src/`.
+pub fn sources() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let relative = path.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+            (relative, std::fs::read_to_string(&path).unwrap())
+        })
+        .collect()
+}
+
+/// Code lines, without the comments that may name other layers.
+pub fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().filter(|(_, line)| !line.trim_start().starts_with("//")).map(|(i, l)| (i + 1, l))
+}
+
+#[test]
+fn no_module_below_http_imports_the_http_layer_or_the_wiring() {
+    // The composition root and the binary's entry points know both sides.
+    let wiring = ["app.rs", "cli.rs", "main.rs", "lib.rs"];
+    let mut offenders = Vec::new();
+    for (path, text) in sources() {
+        if wiring.contains(&path.as_str()) || path.starts_with("http/") {
+            continue;
+        }
+        for (line_number, line) in code_lines(&text) {
+            if ["crate::http", "crate::app", "super::app", "super::http"].iter().any(|layer| line.contains(layer)) {
+                offenders.push(format!("src/{path}:{line_number}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "below HTTP, but importing it or the wiring:\n{}", offenders.join("\n"));
+}
+
+/// The string literals of a source text's code lines (escapes as written).
+fn literals(text: &str) -> Vec<String> {
+    let code: String = code_lines(text).map(|(_, line)| format!("{line}\n")).collect();
+    let code = code.replace("'\"'", "").replace("'\\\"'", "");
+    let mut found = Vec::new();
+    let mut chars = code.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            continue;
+        }
+        let mut literal = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    literal.push(c);
+                    literal.extend(chars.next());
+                }
+                '"' => break,
+                c => literal.push(c),
+            }
+        }
+        found.push(literal);
+    }
+    found
+}
+
+/// What ELEVATE clients read: every message-like piece of text in
+/// `src/http/elevate/` (format placeholders split out): words, or an
+/// UPPER_SNAKE message or response code.
+fn elevate_messages(sources: &[(String, String)]) -> std::collections::BTreeSet<String> {
+    let mut messages = std::collections::BTreeSet::new();
+    for (_, text) in sources.iter().filter(|(path, _)| path.starts_with("http/elevate/")) {
+        for literal in literals(text) {
+            // A piece between placeholders ("… does not exist") must be
+            // longer to count: short ones are everyday English.
+            let pieces: Vec<&str> = literal.split(['{', '}']).step_by(2).collect();
+            let shortest = if pieces.len() > 1 { 20 } else { 12 };
+            for piece in pieces {
+                let piece = piece.trim();
+                let words = piece.contains(' ') && piece.chars().any(|c| c.is_alphabetic());
+                let code = piece.contains('_') && piece.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+                if piece.len() >= shortest && (words || code) {
+                    messages.insert(piece.to_string());
+                }
+            }
+        }
+    }
+    messages
+}
+
+/// `needle` in `line`, not as part of a longer word (`INTERNAL_SERVER_ERROR`
+/// does not hold `SERVER_ERROR`).
+fn contains_word(line: &str, needle: &str) -> bool {
+    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    line.match_indices(needle)
+        .any(|(at, _)| !word(line[..at].chars().next_back()) && !word(line[at + needle.len()..].chars().next()))
+}
+
+/// ELEVATE's wording and envelope belong to its dialect: a Sunbird or
+/// entity-v5 route must not be able to borrow them by accident.
+#[test]
+fn elevate_strings_live_only_in_src_http_elevate() {
+    let sources = sources();
+    let messages = elevate_messages(&sources);
+    assert!(messages.contains("User already exists"), "the scan found no messages: {messages:?}");
+    assert!(messages.contains("MODULES_CREATED_SUCCESSFULLY"), "{messages:?}");
+    let mut offenders = Vec::new();
+    for (path, text) in sources.iter().filter(|(path, _)| !path.starts_with("http/elevate/")) {
+        for (line_number, line) in text.lines().enumerate() {
+            let envelope = ["responseCode", "formsVersion"].into_iter().filter(|key| line.contains(key));
+            let wording = messages.iter().map(String::as_str).filter(|m| contains_word(line, m));
+            for found in envelope.chain(wording) {
+                offenders.push(format!("src/{path}:{}: {found:?}", line_number + 1));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "ELEVATE's strings outside src/http/elevate/:\n{}", offenders.join("\n"));
+}
