@@ -52,6 +52,23 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A caller without a token or session behind it, for the unit tests of
+    /// rank and visibility.
+    #[cfg(test)]
+    pub(crate) fn for_tests(id: i64, role_ids: &[i64], organization_id: i64, capabilities: CapabilitySet) -> Caller {
+        let data = TokenData {
+            id,
+            uuid: "u".into(),
+            name: "n".into(),
+            session_id: "s".into(),
+            organization_id,
+            organization_code: "c".into(),
+            roles: vec![],
+        };
+        let claims = Claims { data, typ: "access".into(), jti: "j".into(), iat: 0, exp: 0 };
+        Caller { claims, role_ids: role_ids.to_vec(), organization_id, capabilities }
+    }
+
     fn from_claims(claims: Claims) -> Caller {
         let role_ids = claims.data.roles.iter().map(|r| r.id).collect();
         let organization_id = claims.data.organization_id;

@@ -126,24 +126,13 @@ impl Services {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::tokens::{Claims, TokenData};
     use crate::bootstrap::ORG_ADMIN_ROLE_ID;
 
     const MENTEE: i64 = 3;
     const OTHER_ORG: i64 = 2;
 
     fn caller(role_ids: &[i64], organization_id: i64) -> Caller {
-        let data = TokenData {
-            id: 1,
-            uuid: "u".into(),
-            name: "n".into(),
-            session_id: "s".into(),
-            organization_id,
-            organization_code: "c".into(),
-            roles: vec![],
-        };
-        let claims = Claims { data, typ: "access".into(), jti: "j".into(), iat: 0, exp: 0 };
-        Caller { claims, role_ids: role_ids.to_vec(), organization_id, capabilities: Default::default() }
+        Caller::for_tests(1, role_ids, organization_id, Default::default())
     }
 
     fn held(role_id: i64, defined_in: i64) -> HeldRole {

@@ -93,25 +93,14 @@ pub const PUBLIC_PROFILE_FIELDS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::tokens::{Claims, TokenData};
     use crate::bootstrap::ADMIN_ROLE_ID;
     use crate::capabilities::CapabilitySet;
 
     const MENTEE: i64 = 3;
 
     fn caller(id: i64, role_ids: &[i64], organization_id: i64, capabilities: &[Capability]) -> Caller {
-        let data = TokenData {
-            id,
-            uuid: "u".into(),
-            name: "n".into(),
-            session_id: "s".into(),
-            organization_id,
-            organization_code: "c".into(),
-            roles: vec![],
-        };
-        let claims = Claims { data, typ: "access".into(), jti: "j".into(), iat: 0, exp: 0 };
         let capabilities: CapabilitySet = capabilities.iter().copied().collect();
-        Caller { claims, role_ids: role_ids.to_vec(), organization_id, capabilities }
+        Caller::for_tests(id, role_ids, organization_id, capabilities)
     }
 
     #[test]

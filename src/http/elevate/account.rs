@@ -6,7 +6,7 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::accounts::{SignUp, Tokens};
+use crate::accounts::{Caller, SignUp, Tokens};
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
@@ -209,19 +209,25 @@ async fn list(
     Authenticated(caller): Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<ApiOk, AppError> {
+    let filter = listing_filter(&caller, query)?;
+    let scope = filter.contacts;
+    let (users, count) = read_models::list_users(&state.reader, &filter).await?;
+    Ok(grouped(&users, count, &scope))
+}
+
+/// What `account/list` and `account/search` share: the query's search,
+/// role, organisation and page, in the view the caller may see.
+fn listing_filter(caller: &Caller, query: ListQuery) -> Result<UserFilter, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
-    let scope = ContactScope::of(&caller);
-    let filter = UserFilter {
+    Ok(UserFilter {
         search: query.search,
         role: role_filter(query.user_type),
         organization_id: organization_filter(query.organization_id.as_deref())?,
-        contacts: scope,
+        contacts: ContactScope::of(caller),
         page,
         limit,
         ..Default::default()
-    };
-    let (users, count) = read_models::list_users(&state.reader, &filter).await?;
-    Ok(grouped(&users, count, &scope))
+    })
 }
 
 /// Ids may come as numbers or strings (numeric ids or UUIDs).
@@ -260,19 +266,13 @@ async fn search(
     body: Option<JsonBody<SearchBody>>,
 ) -> Result<ApiOk, AppError> {
     let body = body.map(|b| b.0).unwrap_or_default();
-    let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
-    let scope = ContactScope::of(&caller);
     let filter = UserFilter {
-        search: query.search,
-        role: role_filter(query.user_type),
-        organization_id: organization_filter(query.organization_id.as_deref())?,
-        contacts: scope,
         include_ids: keys(body.user_ids)?,
         include_emails: body.email_ids,
         exclude_ids: keys(body.excluded_user_ids)?,
-        page,
-        limit,
+        ..listing_filter(&caller, query)?
     };
+    let scope = filter.contacts;
     let (users, count) = read_models::list_users(&state.reader, &filter).await?;
     Ok(grouped(&users, count, &scope))
 }
