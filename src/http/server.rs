@@ -296,6 +296,10 @@ async fn serve_connection(stream: TcpStream, addr: SocketAddr, router: Router, m
     // hyper's own header timeout also runs between requests; ours tells
     // idle time (keep-alive) from a request's headers.
     builder.timer(TokioTimer::new()).header_read_timeout(None);
+    // A client may shut its write side once its request is sent (curl -T,
+    // a raw socket, the oversized-body test): without this hyper drops the
+    // request in flight at that EOF and the client reads nothing.
+    builder.half_close(true);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);
     let mut draining = false;

@@ -210,10 +210,31 @@ async fn shutdown_drains_and_closes_idle_connections(backend: Backend) {
     let _database = tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("drained in time").unwrap();
 }
 
+/// A client that shuts its write side once the request is sent still gets
+/// the answer: a login (an argon2 hash, so the request is in flight when the
+/// EOF arrives) over a raw socket, then `shutdown`.
+async fn a_half_closed_client_gets_its_answer(backend: Backend) {
+    let app = app_with(backend, |_| {}).await;
+    app.sign_up("Half Closed", "half@example.com").await;
+    let body = serde_json::json!({"email": "half@example.com", "password": PASSWORD}).to_string();
+    let request = format!(
+        "POST /user/v1/account/login HTTP/1.1\r\nHost: roster\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let (received, _) = read_until_closed(&mut stream, Instant::now(), Duration::from_secs(10)).await;
+    assert!(received.starts_with("HTTP/1.1 "), "no answer to a half-closed client: {received:?}");
+    assert!(received.contains("\"responseCode\""), "{received}");
+}
+
 on_both_backends!(
     slow_headers_are_cut_off,
     a_stalled_body_gets_408_in_the_envelope,
     an_idle_keep_alive_connection_is_closed,
     connections_beyond_the_maximum_wait,
     shutdown_drains_and_closes_idle_connections,
+    a_half_closed_client_gets_its_answer,
 );
