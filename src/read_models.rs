@@ -469,16 +469,11 @@ async fn listing_page(db: &Db, role_id: i64, limit: i64, offset: i64) -> Result<
 /// page. PostgreSQL counts from `user_search_prefix_counts`, exactly;
 /// SQLite reads that range up to the bound.
 ///
-/// `contacts` (the users whose email the term may match, `None`: all)
-/// joins each row of the range to its user, to match the others by name
-/// only: a probe per row read, about 0.5 ms a page. The prefix counts then
-/// only bound the count: on PostgreSQL, above `JOINED_EXACT_COUNT` (or
-/// `SEARCH_EXACT_COUNT_LIMIT`) they are its estimate, below it the range is
-/// counted through the same join; SQLite counts through the join to its bound.
-/// Up to how many rows of a prefix range PostgreSQL counts through the
-/// join to users (`prefix_page`), at a probe per row.
-const JOINED_EXACT_COUNT: i64 = 1_000;
-
+/// `contacts` (the users whose email the term may match) filters the
+/// range on the rows themselves (migration 0018): a row from a word of the
+/// name, or of a user in scope. The filter columns ride in the index, so a
+/// member's page is the same index-only read as an admin's, and its count
+/// is the by-name count plus the email-only rows in scope.
 async fn prefix_page(
     reader: &Reader,
     role_id: i64,
@@ -488,16 +483,11 @@ async fn prefix_page(
     offset: i64,
 ) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let mut args: Vec<SqlValue> = vec![role_id.into(), prefix.into()];
-    let contacts = contact_condition(contacts, &mut args);
-    let joined = contacts.is_some();
-    let range = match contacts {
+    let in_scope = prefix_row_in_scope(contacts, &mut args);
+    let range = match &in_scope {
         None => "user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2".to_string(),
-        Some(contacts) => {
-            let name = name_condition(&Term::Prefix(prefix.to_string()), &mut args);
-            format!(
-                "user_search_prefixes p JOIN users u ON u.id = p.id \
-                 WHERE p.role_id = $1 AND p.prefix = $2 AND ({contacts} OR {name})"
-            )
+        Some(in_scope) => {
+            format!("user_search_prefixes p WHERE p.role_id = $1 AND p.prefix = $2 AND (p.by_name OR {in_scope})")
         }
     };
     let ids = format!("SELECT p.id FROM {range} ORDER BY p.name, p.id {}", window(limit, offset));
@@ -507,32 +497,51 @@ async fn prefix_page(
     }
     let count = match reader.db() {
         Db::Postgres(_) => {
-            let counted = Count::exact(
+            let (column, email_rows) = match &in_scope {
+                None => ("active", "0".to_string()),
+                Some(in_scope) => (
+                    "named",
+                    format!(
+                        "(SELECT count(*) FROM user_search_prefixes p \
+                         WHERE p.role_id = $1 AND p.prefix = $2 AND NOT p.by_name AND {in_scope})"
+                    ),
+                ),
+            };
+            Count::exact(
                 reader
                     .db()
                     .fetch_count(&Statement::new(
-                        "SELECT coalesce((SELECT active FROM user_search_prefix_counts \
-                         WHERE role_id = $1 AND prefix = $2), 0)",
-                        args[..2].to_vec(),
+                        format!(
+                            "SELECT coalesce((SELECT {column} FROM user_search_prefix_counts \
+                             WHERE role_id = $1 AND prefix = $2), 0) + {email_rows}"
+                        ),
+                        args,
                     ))
                     .await?,
-            );
-            // Counting through the join costs a probe per row of the range
-            // (20-50 ms for 8,000 rows here): only where that is cheap, or
-            // where every count must be exact; otherwise the prefix count,
-            // an upper bound, stands for it, flagged.
-            let limit = reader.exact_count_limit();
-            match joined {
-                false => counted,
-                true if limit <= 0 || counted.value <= limit.min(JOINED_EXACT_COUNT) => {
-                    reader.count(&range, args).await?
-                }
-                true => Count { value: counted.value, estimate: true },
-            }
+            )
         }
         Db::Sqlite(_) => reader.count(&range, args).await?,
     };
     Ok((users, count))
+}
+
+/// Which prefix rows of users whose email the caller may not see still
+/// count: the condition on a row `p` that its user is in `contacts`
+/// (`None`: everyone is).
+fn prefix_row_in_scope(scope: &ContactScope, args: &mut Vec<SqlValue>) -> Option<String> {
+    match *scope {
+        ContactScope::Everyone => None,
+        ContactScope::Organization { organization_id, caller_id } => {
+            args.push(organization_id.into());
+            args.push(caller_id.into());
+            Some(format!("(p.organization_id = ${} OR p.id = ${})", args.len() - 1, args.len()))
+        }
+        ContactScope::Themselves { caller_id } => {
+            args.push(caller_id.into());
+            Some(format!("p.id = ${}", args.len()))
+        }
+        ContactScope::Nobody => Some("1 = 0".into()),
+    }
 }
 
 /// The ids of the roles a title names: one per organisation that has it.

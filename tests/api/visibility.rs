@@ -181,6 +181,35 @@ async fn an_org_admin_sees_their_organisation_in_full(backend: Backend) {
     assert_eq!(queue.result()["data"][0]["requester"]["email"], COLLEAGUE.1, "{}", queue.body);
 }
 
+/// Short terms read the prefix rows (migration 0018): the start of an email
+/// matches only for callers who may see that email, and the count of a full
+/// page (computed, not taken from the page) agrees with the whole list.
+async fn short_terms_match_emails_in_scope_and_count_right(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let p = people(&app).await;
+    let (mentee, olga) = (p.c.mentee.access_token.as_str(), p.c.org_admin.access_token.as_str());
+    let (oscar, root) = (p.c.other_org_admin.access_token.as_str(), p.c.admin.access_token.as_str());
+    let own = p.stranger.access_token.as_str();
+    // "zb" starts only the stranger's email (zb@beta.test), in oscar's organisation.
+    for (who, token, found) in [
+        ("mentee", mentee, false),
+        ("olga", olga, false),
+        ("oscar", oscar, true),
+        ("admin", root, true),
+        ("self", own, true),
+    ] {
+        let listed = list(&app, token, "search=zb").await;
+        assert_eq!(listed.iter().any(|e| e["id"] == p.stranger.user["id"]), found, "{who}: {listed:?}");
+    }
+    for token in [mentee, olga, oscar, root, own] {
+        for term in ["a", "b", "z", "an", "ze"] {
+            let all = list(&app, token, &format!("search={term}&limit=100")).await.len() as i64;
+            let first = app.get(&format!("/user/v1/account/list?search={term}&limit=1"), Some(token)).await;
+            assert_eq!(first.result()["count"], all, "search={term}: {}", first.body);
+        }
+    }
+}
+
 async fn an_admin_sees_everyone_in_full(backend: Backend) {
     let app = spawn_app(backend).await;
     let p = people(&app).await;
@@ -264,5 +293,6 @@ on_both_backends!(
     everyone_sees_themself_in_full,
     an_org_admin_sees_their_organisation_in_full,
     an_admin_sees_everyone_in_full,
+    short_terms_match_emails_in_scope_and_count_right,
     capabilities_follow_the_permission_data
 );
