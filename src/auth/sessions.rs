@@ -52,7 +52,8 @@ pub struct Holder {
     pub active_role_ids: Vec<i64>,
 }
 
-/// The holder of `session_id` if the session is live and its user exists:
+/// The holder of `session_id` if the session is live and its user active
+/// (a deactivation whose session revocation never ran still stops it):
 /// one query, as every authenticated request runs it.
 pub async fn live_holder(db: &Db, session_id: &str) -> Result<Option<Holder>, sqlx::Error> {
     #[derive(sqlx::FromRow)]
@@ -64,7 +65,7 @@ pub async fn live_holder(db: &Db, session_id: &str) -> Result<Option<Holder>, sq
     let rows: Vec<Row> = db
         .fetch_all(&Statement::new(
             "SELECT s.user_uuid, u.organization_id, r.id AS role_id FROM sessions s \
-             JOIN users u ON u.user_uuid = s.user_uuid AND u.status <> 'DELETED' \
+             JOIN users u ON u.user_uuid = s.user_uuid AND u.status = 'ACTIVE' \
              LEFT JOIN user_roles ur ON ur.user_uuid = u.user_uuid \
              LEFT JOIN roles r ON r.id = ur.role_id AND r.status = 'ACTIVE' \
              WHERE s.id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 ORDER BY r.id",

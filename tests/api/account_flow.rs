@@ -211,7 +211,8 @@ on_both_backends!(
 
 /// The refresh reads the profile in the same step as its rotation; a user
 /// made inactive without its sessions being revoked (a write by a command
-/// alone) must still not get new tokens, and the session ends.
+/// alone) must not use its access token nor get new tokens, and the session
+/// ends.
 async fn a_refresh_for_a_user_no_longer_active_is_refused_and_ends_the_session(backend: Backend) {
     let app = spawn_app(backend).await;
     let s = app.sign_up("Quietly Gone", "quietly@example.com").await;
@@ -226,6 +227,9 @@ async fn a_refresh_for_a_user_no_longer_active_is_refused_and_ends_the_session(b
         .unwrap();
     app.state.settle(committed).await.unwrap();
 
+    // Its access token stops at once, though no session was revoked (a crash
+    // between the deactivation's commit and the revocation leaves this state).
+    app.get("/user/v1/user/read", Some(&s.access_token)).await.assert_error_envelope(401);
     app.post("/user/v1/account/generateToken", None, json!({"refresh_token": s.refresh_token}))
         .await
         .assert_error_envelope(401);
