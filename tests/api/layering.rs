@@ -130,3 +130,22 @@ fn elevate_strings_live_only_in_src_http_elevate() {
     }
     assert!(offenders.is_empty(), "ELEVATE's strings outside src/http/elevate/:\n{}", offenders.join("\n"));
 }
+
+/// A dialect reads through the use cases (`crate::services::Services`'
+/// methods), never the read models' queries or the stores themselves, so a
+/// second dialect finds every read it needs there, with its scoping.
+#[test]
+fn no_dialect_reads_the_read_models_or_the_stores() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources().iter().filter(|(path, _)| path.starts_with("http/")) {
+        let dialect = path.starts_with("http/elevate/");
+        for (line_number, line) in code_lines(text) {
+            let read_models = line.contains("read_models");
+            let stores = ["state.db", "state.reader", "Statement::new", "sqlx::query"].iter().any(|s| line.contains(s));
+            if read_models || (dialect && stores) {
+                offenders.push(format!("src/{path}:{line_number}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "HTTP reading below the use cases:\n{}", offenders.join("\n"));
+}

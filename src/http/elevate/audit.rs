@@ -13,8 +13,8 @@ use crate::http::elevate::errors::AppError;
 use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated};
 use crate::http::AppState;
-use crate::read_models::UserKey;
 use crate::storage::audit_log::LogQuery;
+use crate::users::UserKey;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -14,7 +14,7 @@ use crate::http::elevate::errors::AppError;
 use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::http::AppState;
-use crate::read_models::{self, OrganizationKey};
+use crate::organizations::OrganizationKey;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -67,7 +67,7 @@ struct ListQuery {
 
 async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
-    let (rows, count) = read_models::list_organizations(&state.reader, query.search.as_deref(), page, limit).await?;
+    let (rows, count) = state.list_organizations(query.search.as_deref(), page, limit).await?;
     let data: Vec<Value> = rows.iter().map(|o| o.to_elevate_json()).collect();
     Ok(ApiOk::counted("Organization fetched successfully.", data, count))
 }

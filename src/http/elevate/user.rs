@@ -14,7 +14,7 @@ use crate::http::elevate::errors::AppError;
 use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
 use crate::http::AppState;
-use crate::read_models::UserKey;
+use crate::users::UserKey;
 use crate::visibility::ContactScope;
 
 pub fn routes() -> Router<AppState> {
