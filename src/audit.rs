@@ -44,6 +44,22 @@ pub struct Page {
     pub next_cursor: Option<i64>,
 }
 
+/// What a search of the log asks for; every given field must match.
+#[derive(Debug, Clone, Default)]
+pub struct EventSearch {
+    pub aggregate_type: Option<String>,
+    pub aggregate_id: Option<String>,
+    pub event_type: Option<String>,
+    /// A user's UUID, numeric id, or "system".
+    pub actor_id: Option<String>,
+    /// Inclusive bounds on when the event was recorded.
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// The cursor: events after this position.
+    pub after_position: Option<i64>,
+    pub limit: i64,
+}
+
 /// A user as they were at `at`, rebuilt from the log up to `last`.
 pub struct UserState {
     pub user_uuid: String,
@@ -73,14 +89,26 @@ impl Services {
 
     /// The log, filtered, in position order. A numeric `actor_id` is taken
     /// as a user's numeric id; the log records actors by UUID.
-    pub async fn audit_events(&self, mut query: LogQuery) -> Result<Page, ServiceError> {
-        if let Some(actor) = &query.actor_id {
+    pub async fn audit_events(&self, search: EventSearch) -> Result<Page, ServiceError> {
+        let mut actor_id = search.actor_id;
+        if let Some(actor) = &actor_id {
             if let Ok(id) = actor.trim().parse::<i64>() {
                 let uuid = read_models::user_uuid_of(&self.db, &UserKey::Numeric(id)).await?;
-                query.actor_id = Some(uuid.unwrap_or_default());
+                actor_id = Some(uuid.unwrap_or_default());
             }
         }
-        query.order = LogOrder::Position;
+        let query = LogQuery {
+            aggregate_type: search.aggregate_type,
+            aggregate_id: search.aggregate_id,
+            event_type: search.event_type,
+            actor_id,
+            from: search.from,
+            to: search.to,
+            after_position: search.after_position,
+            after_sequence: None,
+            order: LogOrder::Position,
+            limit: search.limit,
+        };
         self.page(query).await
     }
 

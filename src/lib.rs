@@ -32,4 +32,5 @@ pub mod storage;
 pub mod telemetry;
 pub mod unit_of_work;
 pub mod upcasting;
+pub mod users;
 pub mod visibility;

@@ -18,11 +18,50 @@ use crate::authorization::PUBLIC_ROLE_ID;
 use crate::bootstrap::{claim_id, organization_uuid, ADMIN_ROLE_ID, ORG_ADMIN_ROLE_ID};
 use crate::commands::{CommandError, Metadata};
 use crate::error::{Clash, Entity, Reason, ServiceError};
-use crate::read_models::{self, OrganizationDetails, OrganizationKey, RoleRequestRow, UserKey, UserRow};
+use crate::read_models::{self, RequestFilter, UserKey, UserRow};
 use crate::services::Services;
+use crate::storage::Count;
+use crate::users::{RoleRow, UserRef};
+
+/// The rows these use cases return, and the key an organisation is read by.
+pub use crate::read_models::{OrganizationDetails, OrganizationKey, RoleRequestRow};
 
 /// Users deactivated in one commit with their organisation (see `deactivate_organization`).
 pub const USERS_PER_COMMIT: usize = 1_000;
+
+/// What the role-request queue of the caller's organisation is filtered
+/// by; any value of a list matches, an empty list matches all.
+#[derive(Debug, Clone, Default)]
+pub struct RequestQuery {
+    pub roles: Vec<i64>,
+    pub statuses: Vec<String>,
+    pub handled_by: Vec<i64>,
+    pub page: i64,
+    pub limit: i64,
+}
+
+/// A role request with its comments and whoever handled it.
+#[derive(Debug, Clone)]
+pub struct RequestDetails {
+    pub request: RoleRequestRow,
+    pub comments: Vec<String>,
+    pub handler: Option<Handler>,
+}
+
+/// The admin who handled a request; `name` is `None` once they are deleted.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    pub id: i64,
+    pub name: Option<String>,
+}
+
+/// A role granted to a user, and the roles they hold now.
+#[derive(Debug, Clone)]
+pub struct RoleAssignment {
+    pub user: UserRow,
+    pub organization_id: i64,
+    pub roles: Vec<RoleRow>,
+}
 
 /// Organisation codes are compared without case: stored lower-cased.
 pub fn normalize_org_code(raw: &str) -> Result<String, InvalidInput> {
@@ -44,6 +83,16 @@ impl Services {
         read_models::organization_details(&self.db, key)
             .await?
             .ok_or_else(|| ServiceError::not_found(Entity::Organization))
+    }
+
+    /// Organisations whose name or code holds `search`, by id.
+    pub async fn list_organizations(
+        &self,
+        search: Option<&str>,
+        page: i64,
+        limit: i64,
+    ) -> Result<(Vec<OrganizationDetails>, Count), ServiceError> {
+        Ok(read_models::list_organizations(&self.reader, search, page, limit).await?)
     }
 
     pub async fn create_organization(
@@ -250,15 +299,34 @@ impl Services {
         self.deactivate_together(&uuids, None, meta).await
     }
 
-    /// Erases a user the caller outranks.
-    pub async fn erase_user(&self, caller: &Caller, user: &UserRow, meta: &Metadata) -> Result<(), ServiceError> {
-        self.require_outranks(caller, user).await?;
-        self.delete_user(&user.user_uuid, meta).await
+    /// Erases a user the caller outranks; returns them as they were.
+    pub async fn erase_user(&self, caller: &Caller, key: &UserKey, meta: &Metadata) -> Result<UserRow, ServiceError> {
+        let user = self.user(key).await?;
+        self.require_outranks(caller, &user).await?;
+        self.delete_user(&user.user_uuid, meta).await?;
+        Ok(user)
+    }
+
+    /// Grants a role to the user `who` names, in `organization_id` (or the
+    /// user's own organisation); returns the roles the user holds now.
+    pub async fn assign_role(
+        &self,
+        caller: &Caller,
+        who: &UserRef,
+        role_id: i64,
+        organization_id: Option<i64>,
+        meta: &Metadata,
+    ) -> Result<RoleAssignment, ServiceError> {
+        let user = self.named_user(who).await?;
+        let organization_id = organization_id.unwrap_or(user.organization_id);
+        self.grant_role(caller, &user, role_id, organization_id, meta).await?;
+        let roles = self.roles_of(&user).await?;
+        Ok(RoleAssignment { user, organization_id, roles })
     }
 
     /// Grants a role to a user the caller outranks; the caller must be able to
     /// grant that role in that organisation.
-    pub async fn assign_role(
+    async fn grant_role(
         &self,
         caller: &Caller,
         user: &UserRow,
@@ -292,14 +360,15 @@ impl Services {
         Ok(())
     }
 
+    /// Makes the user `who` names an org admin of `organization_id`.
     pub async fn add_org_admin(
         &self,
         caller: &Caller,
-        user: &UserRow,
+        who: &UserRef,
         organization_id: i64,
         meta: &Metadata,
-    ) -> Result<(), ServiceError> {
-        self.assign_role(caller, user, ORG_ADMIN_ROLE_ID, organization_id, meta).await
+    ) -> Result<RoleAssignment, ServiceError> {
+        self.assign_role(caller, who, ORG_ADMIN_ROLE_ID, Some(organization_id), meta).await
     }
 
     /// A user asks for a role in their organisation; one open request at a time.
@@ -368,6 +437,38 @@ impl Services {
             return Err(ServiceError::Forbidden);
         }
         Ok(request)
+    }
+
+    /// The requests to the caller's organisation matching `query`, newest first.
+    pub async fn role_requests(
+        &self,
+        caller: &Caller,
+        query: RequestQuery,
+    ) -> Result<(Vec<RoleRequestRow>, Count), ServiceError> {
+        let filter = RequestFilter {
+            organization_id: caller.organization_id,
+            roles: query.roles,
+            statuses: query.statuses,
+            handled_by: query.handled_by,
+            page: query.page,
+            limit: query.limit,
+        };
+        Ok(read_models::role_requests(&self.reader, &filter).await?)
+    }
+
+    /// A request the caller may see (`role_request_for`), with its comments
+    /// and its handler.
+    pub async fn role_request_details(&self, caller: &Caller, id: i64) -> Result<RequestDetails, ServiceError> {
+        let request = self.role_request_for(caller, id).await?;
+        let comments = read_models::role_request_comments(&self.db, &request.request_uuid).await?;
+        let handler = match request.handled_by {
+            Some(id) => {
+                let name = read_models::user(&self.db, &UserKey::Numeric(id)).await?.and_then(|u| u.name);
+                Some(Handler { id, name })
+            }
+            None => None,
+        };
+        Ok(RequestDetails { request, comments, handler })
     }
 
     /// Decides a request. Two admins deciding at once are serialised on the

@@ -1,11 +1,12 @@
 //! What the use cases work with, and what every dialect's handlers receive:
 //! storage, the command bus, the projections, the token keys, the grant
 //! cache and the publisher. The use cases (`crate::accounts`,
-//! `crate::organizations`, `crate::catalogue`, `crate::audit`,
-//! `crate::rank`, `crate::first_admin`) are methods on it, typed in and out,
-//! failing with `crate::error::ServiceError`. It sits below the HTTP layer
-//! and knows nothing of it; the composition root (`crate::app`) builds it
-//! and hands it to the router.
+//! `crate::users`, `crate::organizations`, `crate::catalogue`,
+//! `crate::audit`, `crate::rank`, `crate::first_admin`) are methods on it,
+//! typed in and out, failing with `crate::error::ServiceError`; every read a
+//! dialect needs is one of them, so no handler queries the read models or
+//! the stores. It sits below the HTTP layer and knows nothing of it; the
+//! composition root (`crate::app`) builds it and hands it to the router.
 
 use std::sync::Arc;
 use std::time::Duration;

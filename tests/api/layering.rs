@@ -130,3 +130,65 @@ fn elevate_strings_live_only_in_src_http_elevate() {
     }
     assert!(offenders.is_empty(), "ELEVATE's strings outside src/http/elevate/:\n{}", offenders.join("\n"));
 }
+
+/// A dialect reads through the use cases (`crate::services::Services`'
+/// methods), never the read models' queries or the stores themselves, so a
+/// second dialect finds every read it needs there, with its scoping.
+#[test]
+fn no_dialect_reads_the_read_models_or_the_stores() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources().iter().filter(|(path, _)| path.starts_with("http/")) {
+        let dialect = path.starts_with("http/elevate/");
+        for (line_number, line) in code_lines(text) {
+            let read_models = line.contains("read_models");
+            let stores = ["state.db", "state.reader", "Statement::new", "sqlx::query"].iter().any(|s| line.contains(s));
+            if read_models || (dialect && stores) {
+                offenders.push(format!("src/{path}:{line_number}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "HTTP reading below the use cases:\n{}", offenders.join("\n"));
+}
+
+/// The type names a source text imports from the `aggregates` crate.
+fn aggregate_imports(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for (_, line) in code_lines(text) {
+        let Some(rest) = line.trim().strip_prefix("use aggregates::") else { continue };
+        let rest = rest.trim_end_matches(';');
+        let list = rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')).unwrap_or(rest);
+        for item in list.split(',') {
+            let name = item.trim().rsplit("::").next().unwrap_or_default();
+            let name = name.rsplit(" as ").next().unwrap_or_default().trim();
+            if name.chars().next().is_some_and(char::is_uppercase) {
+                names.push(name.to_string());
+            }
+        }
+    }
+    names
+}
+
+/// A dialect parses its own request types and maps them onto the commands:
+/// an ELEVATE body is never an aggregate's type (a change-set, a definition),
+/// so renaming one of ELEVATE's fields cannot change an event's schema.
+#[test]
+fn elevate_bodies_are_its_own_types_not_the_aggregates() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources().iter().filter(|(path, _)| path.starts_with("http/elevate/")) {
+        let names = aggregate_imports(text);
+        let lines: Vec<(usize, &str)> = code_lines(text).collect();
+        for (i, (line_number, line)) in lines.iter().enumerate() {
+            let extracted = ["JsonBody<", "Query<", "Json<"]
+                .iter()
+                .any(|extractor| names.iter().any(|name| line.contains(&format!("{extractor}{name}>"))));
+            let flattened = line.contains("#[serde(flatten)]")
+                && lines.get(i + 1).is_some_and(|(_, field)| {
+                    names.iter().any(|name| contains_word(field.split_once(':').map_or("", |(_, t)| t), name))
+                });
+            if extracted || flattened {
+                offenders.push(format!("src/{path}:{line_number}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "ELEVATE bodies parsed as aggregates' types:\n{}", offenders.join("\n"));
+}

@@ -6,15 +6,15 @@ use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::accounts::{Caller, SignUp, Tokens};
+use crate::accounts::{SignUp, Tokens};
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
 use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::http::AppState;
-use crate::read_models::{self, ListedUser, Profile, UserFilter, UserKey};
 use crate::storage::Count;
+use crate::users::{ListedUser, Profile, UserKey, UserQuery};
 use crate::visibility::ContactScope;
 
 pub fn routes() -> Router<AppState> {
@@ -209,21 +209,18 @@ async fn list(
     Authenticated(caller): Authenticated,
     Query(query): Query<ListQuery>,
 ) -> Result<ApiOk, AppError> {
-    let filter = listing_filter(&caller, query)?;
-    let scope = filter.contacts;
-    let (users, count) = read_models::list_users(&state.reader, &filter).await?;
-    Ok(grouped(&users, count, &scope))
+    let (users, count) = state.list_users(&caller, listing_query(query)?).await?;
+    Ok(grouped(&users, count, &ContactScope::of(&caller)))
 }
 
 /// What `account/list` and `account/search` share: the query's search,
-/// role, organisation and page, in the view the caller may see.
-fn listing_filter(caller: &Caller, query: ListQuery) -> Result<UserFilter, AppError> {
+/// role, organisation and page.
+fn listing_query(query: ListQuery) -> Result<UserQuery, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
-    Ok(UserFilter {
+    Ok(UserQuery {
         search: query.search,
         role: role_filter(query.user_type),
         organization_id: organization_filter(query.organization_id.as_deref())?,
-        contacts: ContactScope::of(caller),
         page,
         limit,
         ..Default::default()
@@ -266,13 +263,12 @@ async fn search(
     body: Option<JsonBody<SearchBody>>,
 ) -> Result<ApiOk, AppError> {
     let body = body.map(|b| b.0).unwrap_or_default();
-    let filter = UserFilter {
+    let query = UserQuery {
         include_ids: keys(body.user_ids)?,
         include_emails: body.email_ids,
         exclude_ids: keys(body.excluded_user_ids)?,
-        ..listing_filter(&caller, query)?
+        ..listing_query(query)?
     };
-    let scope = filter.contacts;
-    let (users, count) = read_models::list_users(&state.reader, &filter).await?;
-    Ok(grouped(&users, count, &scope))
+    let (users, count) = state.list_users(&caller, query).await?;
+    Ok(grouped(&users, count, &ContactScope::of(&caller)))
 }

@@ -11,7 +11,7 @@ use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
 use crate::http::AppState;
-use crate::read_models::{self, UserKey, UserRow};
+use crate::users::{UserKey, UserRef};
 
 use super::account::{tokens_result, LoginBody};
 
@@ -75,13 +75,15 @@ struct TargetUser {
     identifier: Option<String>,
 }
 
-async fn target(state: &AppState, target: &TargetUser) -> Result<UserRow, AppError> {
-    let user = match (&target.user_id, &target.identifier) {
-        (Some(id), _) => read_models::user(&state.db, &UserKey::Numeric(*id)).await?,
-        (None, Some(identifier)) => read_models::user_by_email(&state.db, identifier).await?,
-        (None, None) => return Err(AppError::invalid_field("user_id", "user_id or identifier is required")),
-    };
-    user.ok_or_else(|| AppError::invalid_field("user_id", "User not found"))
+impl TargetUser {
+    /// The user named: by `user_id`, else by `identifier` (an email).
+    fn named(&self) -> Result<UserRef, AppError> {
+        match (&self.user_id, &self.identifier) {
+            (Some(id), _) => Ok(UserRef::Id(*id)),
+            (None, Some(identifier)) => Ok(UserRef::Email(identifier.clone())),
+            (None, None) => Err(AppError::invalid_field("user_id", "user_id or identifier is required")),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -97,12 +99,11 @@ async fn add_org_admin(
     meta: RequestMeta,
     JsonBody(body): JsonBody<AddOrgAdminBody>,
 ) -> Result<ApiOk, AppError> {
-    let user = target(&state, &body.user).await?;
-    state.add_org_admin(&caller, &user, body.organization_id, &meta.by(&caller)).await?;
-    let roles = read_models::roles_of(&state.db, &user.user_uuid).await?;
+    let who = body.user.named()?;
+    let assigned = state.add_org_admin(&caller, &who, body.organization_id, &meta.by(&caller)).await?;
     Ok(ApiOk::ok(
         "User Assigned As The Org-Admin Successfully",
-        json!({"user_id": user.id, "org_id": body.organization_id, "user_roles": [roles]}),
+        json!({"user_id": assigned.user.id, "org_id": assigned.organization_id, "user_roles": [assigned.roles]}),
     ))
 }
 
@@ -134,8 +135,7 @@ async fn delete_user(
     Path(id): Path<String>,
 ) -> Result<ApiOk, AppError> {
     let key = UserKey::parse(&id).ok_or_else(|| AppError::NotFound("User not found".into()))?;
-    let user = read_models::user(&state.db, &key).await?.ok_or_else(|| AppError::NotFound("User not found".into()))?;
-    state.erase_user(&caller, &user, &meta.by(&caller)).await?;
+    let user = state.erase_user(&caller, &key, &meta.by(&caller)).await?;
     Ok(ApiOk::ok("User deleted successfully", json!([{"user_id": user.id}])))
 }
 
@@ -154,12 +154,10 @@ async fn assign_role(
     meta: RequestMeta,
     JsonBody(body): JsonBody<AssignRoleBody>,
 ) -> Result<ApiOk, AppError> {
-    let user = target(&state, &body.user).await?;
-    let organization_id = body.organization_id.unwrap_or(user.organization_id);
-    state.assign_role(&caller, &user, body.role_id, organization_id, &meta.by(&caller)).await?;
-    let roles = read_models::roles_of(&state.db, &user.user_uuid).await?;
+    let who = body.user.named()?;
+    let assigned = state.assign_role(&caller, &who, body.role_id, body.organization_id, &meta.by(&caller)).await?;
     Ok(ApiOk::ok(
         "Role assigned successfully",
-        json!({"user_id": user.id, "org_id": organization_id, "user_roles": roles}),
+        json!({"user_id": assigned.user.id, "org_id": assigned.organization_id, "user_roles": assigned.roles}),
     ))
 }

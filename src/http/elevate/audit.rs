@@ -7,14 +7,14 @@ use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
+use crate::audit::EventSearch;
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
 use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated};
 use crate::http::AppState;
-use crate::read_models::UserKey;
-use crate::storage::audit_log::LogQuery;
+use crate::users::UserKey;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -76,7 +76,7 @@ fn limit(raw: Option<String>) -> Result<i64, AppError> {
 }
 
 async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> Result<ApiOk, AppError> {
-    let query = LogQuery {
+    let search = EventSearch {
         aggregate_type: aggregate_type(q.aggregate_type)?,
         aggregate_id: present(q.aggregate_id),
         event_type: present(q.event_type),
@@ -85,9 +85,8 @@ async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> 
         to: instant("to", q.to)?,
         after_position: cursor("after_position", q.after_position)?,
         limit: limit(q.limit)?,
-        ..LogQuery::default()
     };
-    let page = state.audit_events(query).await?;
+    let page = state.audit_events(search).await?;
     Ok(ApiOk::ok("Events fetched successfully.", page.to_elevate_json()))
 }
 

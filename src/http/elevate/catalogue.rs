@@ -99,14 +99,47 @@ async fn create_role(
     Ok(ApiOk::created("Roles added successfully", role.to_elevate_json()))
 }
 
+/// What `userRole/update/{id}` may change; `None` leaves it as it is.
+#[derive(Deserialize)]
+struct RoleUpdateBody {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    user_type: Option<i32>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    visibility: Option<String>,
+    #[serde(default)]
+    translations: Option<Value>,
+    #[serde(default)]
+    meta: Option<Value>,
+}
+
+impl From<RoleUpdateBody> for RoleChanges {
+    fn from(body: RoleUpdateBody) -> Self {
+        RoleChanges {
+            title: body.title,
+            label: body.label,
+            user_type: body.user_type,
+            status: body.status,
+            visibility: body.visibility,
+            translations: body.translations,
+            meta: body.meta,
+        }
+    }
+}
+
 async fn update_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     meta: RequestMeta,
     Path(id): Path<String>,
-    JsonBody(changes): JsonBody<RoleChanges>,
+    JsonBody(body): JsonBody<RoleUpdateBody>,
 ) -> Result<ApiOk, AppError> {
-    let role = state.update_role(numeric(&id, "Role")?, changes, &meta.by(&caller)).await?;
+    let role = state.update_role(numeric(&id, "Role")?, body.into(), &meta.by(&caller)).await?;
     Ok(ApiOk::ok("Roles updated successfully", role.to_elevate_json()))
 }
 

@@ -15,7 +15,7 @@ use crate::http::elevate::envelope::ApiOk;
 use crate::http::elevate::errors::AppError;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::http::AppState;
-use crate::read_models::{self, RequestFilter, RoleRequestRow};
+use crate::organizations::{RequestQuery, RoleRequestRow};
 use crate::visibility::ContactScope;
 
 pub fn routes() -> Router<AppState> {
@@ -76,15 +76,9 @@ async fn get_requests(
 ) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
     let filters = body.map(|b| b.0.filters).unwrap_or_default();
-    let filter = RequestFilter {
-        organization_id: caller.organization_id,
-        roles: filters.role,
-        statuses: filters.status,
-        handled_by: filters.handled_by,
-        page,
-        limit,
-    };
-    let (rows, count) = read_models::role_requests(&state.reader, &filter).await?;
+    let query =
+        RequestQuery { roles: filters.role, statuses: filters.status, handled_by: filters.handled_by, page, limit };
+    let (rows, count) = state.role_requests(&caller, query).await?;
     let scope = ContactScope::of(&caller);
     let data: Vec<Value> = rows.iter().map(|r| request_json(r, &scope)).collect();
     Ok(ApiOk::counted("Organization requests fetched successfully", data, count))
@@ -114,15 +108,14 @@ async fn update_request_status(
 }
 
 async fn request_details(state: &AppState, caller: &crate::accounts::Caller, id: i64) -> Result<ApiOk, AppError> {
-    let request = state.role_request_for(caller, id).await?;
-    let comments = read_models::role_request_comments(&state.db, &request.request_uuid).await?;
-    let mut result = request_json(&request, &ContactScope::of(caller));
+    let details = state.role_request_details(caller, id).await?;
+    let request = &details.request;
+    let mut result = request_json(request, &ContactScope::of(caller));
     result["role"] = json!(request.role_title);
-    result["comments"] = json!(comments);
+    result["comments"] = json!(details.comments);
     result["meta"] = serde_json::from_str(&request.form_data).unwrap_or_else(|_| json!({}));
-    if let Some(handler) = request.handled_by {
-        let name = read_models::user(&state.db, &read_models::UserKey::Numeric(handler)).await?.and_then(|u| u.name);
-        result["handler"] = json!({"id": handler, "name": name});
+    if let Some(handler) = &details.handler {
+        result["handler"] = json!({"id": handler.id, "name": handler.name});
     }
     Ok(ApiOk::ok("Organisation request details fetched successfully", result))
 }

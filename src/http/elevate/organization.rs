@@ -14,7 +14,7 @@ use crate::http::elevate::errors::AppError;
 use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{paging, Authenticated, JsonBody, RequestMeta};
 use crate::http::AppState;
-use crate::read_models::{self, OrganizationKey};
+use crate::organizations::OrganizationKey;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -47,14 +47,31 @@ pub(super) fn organization_id(raw: &str) -> Result<i64, AppError> {
     raw.trim().parse().map_err(|_| AppError::NotFound("Organization not found".into()))
 }
 
+/// What `organization/update/{id}` may change; `None` leaves it as it is.
+#[derive(Deserialize)]
+struct UpdateBody {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    related_orgs: Option<Vec<i64>>,
+}
+
+impl From<UpdateBody> for OrganizationChanges {
+    fn from(body: UpdateBody) -> Self {
+        OrganizationChanges { name: body.name, description: body.description, related_orgs: body.related_orgs }
+    }
+}
+
 async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     meta: RequestMeta,
     Path(id): Path<String>,
-    JsonBody(changes): JsonBody<OrganizationChanges>,
+    JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<ApiOk, AppError> {
-    let org = state.update_organization(&caller, organization_id(&id)?, changes, &meta.by(&caller)).await?;
+    let org = state.update_organization(&caller, organization_id(&id)?, body.into(), &meta.by(&caller)).await?;
     Ok(ApiOk::ok("Organization updated successfully", org.to_elevate_json()))
 }
 
@@ -67,7 +84,7 @@ struct ListQuery {
 
 async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
-    let (rows, count) = read_models::list_organizations(&state.reader, query.search.as_deref(), page, limit).await?;
+    let (rows, count) = state.list_organizations(query.search.as_deref(), page, limit).await?;
     let data: Vec<Value> = rows.iter().map(|o| o.to_elevate_json()).collect();
     Ok(ApiOk::counted("Organization fetched successfully.", data, count))
 }

@@ -10,7 +10,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::audit::{render_event, Page, UserState};
 use crate::catalogue::{PermissionRow, RoleDetails};
 use crate::event_id::event_id;
-use crate::read_models::{json_column, OrganizationDetails, Profile};
+use crate::organizations::OrganizationDetails;
+use crate::users::{json_column, Profile};
 use crate::visibility::{ProfileView, PUBLIC_PROFILE_FIELDS};
 
 pub trait ToElevateJson {

@@ -14,7 +14,7 @@ use crate::http::elevate::errors::AppError;
 use crate::http::elevate::render::ToElevateJson;
 use crate::http::extract::{Authenticated, JsonBody, RequestMeta};
 use crate::http::AppState;
-use crate::read_models::UserKey;
+use crate::users::UserKey;
 use crate::visibility::ContactScope;
 
 pub fn routes() -> Router<AppState> {
@@ -42,14 +42,55 @@ async fn read_one(
     Ok(ApiOk::ok("Profile fetched successfully.", profile.to_elevate_view(view)))
 }
 
-/// Fields of a profile update. Identity and access fields (email, password,
-/// roles, organisation, status) cannot be changed here and are refused.
+/// Fields of a profile update, as ELEVATE names them. Identity and access
+/// fields (email, password, roles, organisation, status) cannot be changed
+/// here and are refused.
 #[derive(Deserialize)]
 struct UpdateBody {
     #[serde(flatten)]
-    changes: ProfileChanges,
+    changes: ProfileFields,
     #[serde(flatten)]
     rest: serde_json::Map<String, Value>,
+}
+
+/// The profile fields ELEVATE clients send; `None` leaves a field as it is.
+/// Free-form ones (gender, location, languages) keep the client's JSON.
+#[derive(Deserialize)]
+struct ProfileFields {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    about: Option<Value>,
+    #[serde(default)]
+    gender: Option<Value>,
+    #[serde(default)]
+    location: Option<Value>,
+    #[serde(default)]
+    image: Option<Value>,
+    #[serde(default)]
+    languages: Option<Value>,
+    #[serde(default)]
+    share_link: Option<Value>,
+    #[serde(default)]
+    preferred_language: Option<Value>,
+    #[serde(default)]
+    has_accepted_terms_and_conditions: Option<bool>,
+}
+
+impl From<ProfileFields> for ProfileChanges {
+    fn from(f: ProfileFields) -> Self {
+        ProfileChanges {
+            name: f.name,
+            about: f.about,
+            gender: f.gender,
+            location: f.location,
+            image: f.image,
+            languages: f.languages,
+            share_link: f.share_link,
+            preferred_language: f.preferred_language,
+            has_accepted_terms_and_conditions: f.has_accepted_terms_and_conditions,
+        }
+    }
 }
 
 const PROTECTED: [&str; 9] =
@@ -64,7 +105,7 @@ async fn update(
     if let Some(field) = body.rest.keys().find(|k| PROTECTED.contains(&k.as_str())) {
         return Err(AppError::invalid_field(field, format!("{field} cannot be changed through user/update")));
     }
-    let profile = state.update_profile(&caller, body.changes, &meta.by(&caller)).await?;
+    let profile = state.update_profile(&caller, body.changes.into(), &meta.by(&caller)).await?;
     Ok(ApiOk::ok("Profile updated successfully.", profile.to_elevate_json()))
 }
 
