@@ -90,7 +90,17 @@ impl Application {
         let listener = TcpListener::bind(settings.addr).await?;
         let grants = Arc::new(GrantCache::new(http::ELEVATE_ROUTES));
         let bootstrap_admin = settings.bootstrap_admin.clone();
-        let state = Services { settings: Arc::new(settings), db, reader, bus, projector, tokens, grants, publisher };
+        let state = Services {
+            settings: Arc::new(settings),
+            db,
+            reader,
+            bus,
+            projector,
+            tokens,
+            grants,
+            publisher,
+            form_versions: Default::default(),
+        };
         if let Some(admin) = &bootstrap_admin {
             state.bootstrap_admin(admin).await?;
         }

@@ -38,14 +38,15 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
     (20, "organization_read", "organization", &["GET"], "/user/v1/organization/read"),
     (21, "organization_list", "organization", &["GET"], "/user/v1/organization/list"),
     (22, "organization_request_role", "organization", &["POST"], "/user/v1/organization/requestOrgRole"),
+    (23, "form_read", "form", &["GET", "POST"], "/user/v1/form/read*"),
     (30, "org_admin_apis", "org-admin", &["*"], "/user/v1/org-admin/*"),
     (31, "organization_update", "organization", &["PATCH"], "/user/v1/organization/update/*"),
     (99, "all_apis", "system", &["*"], "/user/v1/*"),
 ];
 
 const PUBLIC: &[i64] = &[1, 2, 3, 4, 5];
-const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22];
-const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 30, 31];
+const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 23];
+const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 23, 30, 31];
 
 /// Which default role holds which permissions.
 pub fn default_grants(role_title: &str) -> &'static [i64] {

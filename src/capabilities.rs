@@ -92,6 +92,10 @@ capabilities! {
     /// A user's history and past state (self or, for admins, anyone).
     AuditUserRead = "audit.user.read",
     AuditOrganizationRead = "audit.organization.read",
+    /// Create and update forms (of the caller's organisation).
+    FormWrite = "form.write",
+    /// Read forms: the caller's organisation's, or the default one's.
+    FormRead = "form.read",
 }
 
 impl Capability {

@@ -22,6 +22,7 @@ pub enum Entity {
     Module,
     Permission,
     RoleRequest,
+    Form,
 }
 
 impl Entity {
@@ -35,6 +36,7 @@ impl Entity {
             Entity::Module => "module",
             Entity::Permission => "permission",
             Entity::RoleRequest => "role_request",
+            Entity::Form => "form",
         }
     }
 }
@@ -311,6 +313,16 @@ impl Refusal for ModuleError {
         match self {
             ModuleError::AlreadyExists => "module.already_exists",
             ModuleError::NotFound => "module.not_found",
+        }
+    }
+}
+
+impl Refusal for aggregates::FormError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::FormError::AlreadyExists => "form.already_exists",
+            aggregates::FormError::NotFound => "form.not_found",
+            aggregates::FormError::OrganizationChanged => "form.organization_changed",
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod config;
 pub mod error;
 pub mod event_id;
 pub mod first_admin;
+pub mod forms;
 pub mod http;
 pub mod leadership;
 pub mod organizations;

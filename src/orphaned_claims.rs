@@ -41,6 +41,7 @@ pub fn owner_type(kind: ClaimKind) -> &'static str {
         ClaimKind::RoleTitle => "role",
         ClaimKind::ModuleCode => "module",
         ClaimKind::PermissionCode => "permission",
+        ClaimKind::FormType => "form",
     }
 }
 

@@ -24,6 +24,8 @@ pub enum ClaimKind {
     RoleTitle,
     ModuleCode,
     PermissionCode,
+    /// A form type within one organisation ("{organization_id}:{type}").
+    FormType,
 }
 
 impl ClaimKind {
@@ -37,6 +39,7 @@ impl ClaimKind {
             ClaimKind::RoleTitle => "role_title",
             ClaimKind::ModuleCode => "module_code",
             ClaimKind::PermissionCode => "permission_code",
+            ClaimKind::FormType => "form_type",
         }
     }
 }

@@ -3,6 +3,7 @@
 //! arrive inside commands so that handling stays deterministic and testable.
 
 pub mod claim;
+pub mod form;
 pub mod module;
 pub mod organization;
 pub mod permission;
@@ -14,6 +15,7 @@ pub mod user;
 pub mod validation;
 
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
+pub use form::{Form, FormCommand, FormDefinition, FormError, FormEvent};
 pub use module::{Module, ModuleCommand, ModuleDefinition, ModuleError, ModuleEvent};
 pub use organization::{Organization, OrganizationChanges, OrganizationCommand, OrganizationError, OrganizationEvent};
 pub use permission::{Permission, PermissionCommand, PermissionDefinition, PermissionError, PermissionEvent};
@@ -25,8 +27,16 @@ pub use user::{LockoutPolicy, ProfileChanges, Registration, User, UserCommand, U
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 7] =
-    [User::TYPE, Organization::TYPE, Role::TYPE, Permission::TYPE, Module::TYPE, RoleRequest::TYPE, UniqueClaim::TYPE];
+pub const AGGREGATE_TYPES: [&str; 8] = [
+    User::TYPE,
+    Organization::TYPE,
+    Role::TYPE,
+    Permission::TYPE,
+    Module::TYPE,
+    RoleRequest::TYPE,
+    UniqueClaim::TYPE,
+    Form::TYPE,
+];
 
 /// Instants in events are UTC.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

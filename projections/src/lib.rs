@@ -7,6 +7,7 @@
 //! placeholders, `ON CONFLICT`), so a projection is written once for both.
 
 mod batching;
+mod forms;
 mod organizations;
 mod permissions;
 mod role_requests;
@@ -17,6 +18,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use batching::merge_inserts;
+pub use forms::FormsProjection;
 pub use organizations::OrganizationsProjection;
 pub use permissions::PermissionsProjection;
 pub use role_requests::RoleRequestsProjection;
@@ -126,6 +128,7 @@ pub fn registry() -> Vec<Box<dyn Projection>> {
         Box::new(RolesProjection),
         Box::new(PermissionsProjection),
         Box::new(RoleRequestsProjection),
+        Box::new(FormsProjection),
     ]
 }
 

@@ -47,7 +47,7 @@ pub fn router(state: AppState) -> Router {
     let doors = rate_limit::Doors::new(&state.settings.rate_limits, elevate::doors::DOORS);
     let elevate_routes = elevate::routes().route_layer(middleware::from_fn_with_state(doors, rate_limit::limit));
     let elevate = shared_layers(elevate_routes.fallback(route_not_found), &state.settings)
-        .layer(middleware::from_fn(elevate::envelope::render));
+        .layer(middleware::from_fn_with_state(state.clone(), elevate::envelope::render_with_forms));
     let neutral = Router::new()
         .merge(health::routes())
         .route("/.well-known/jwks.json", get(jwks))

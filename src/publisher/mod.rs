@@ -45,8 +45,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(5);
 const IDLE_LAG_CHECK: Duration = Duration::from_secs(1);
 
 /// Every aggregate type in the domain; their topics are created at start.
-pub const AGGREGATE_TYPES: &[&str] =
-    &["user", "organization", "role", "role_request", "permission", "module", "unique_claim"];
+pub const AGGREGATE_TYPES: &[&str] = &aggregates::AGGREGATE_TYPES;
 
 /// What the health check and metrics report about the publisher.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -31,6 +31,7 @@ pub struct Services {
     pub grants: Arc<GrantCache>,
     /// `None` when Kafka is not configured.
     pub publisher: Option<Publisher>,
+    pub form_versions: Arc<crate::forms::FormVersionCache>,
 }
 
 impl Services {

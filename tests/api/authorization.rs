@@ -59,9 +59,14 @@ struct Targets {
     role_id: i64,
     module_id: i64,
     permission_id: i64,
+    form_id: i64,
 }
 
 /// Destructive rows come late and logout last: it ends the caller's session.
+fn form(form_type: &str) -> Value {
+    json!({"type": form_type, "sub_type": "matrixForm", "data": {"fields": {}}})
+}
+
 fn matrix(t: &Targets) -> Vec<Row> {
     let empty = || Some(json!({}));
     vec![
@@ -86,6 +91,11 @@ fn matrix(t: &Targets) -> Vec<Row> {
         row(Method::GET, "/user/v1/organization/read?organisation_id=1", None, SIGNED_IN),
         row(Method::POST, "/user/v1/organization/requestOrgRole", Some(json!({"role": 6})), SIGNED_IN),
         row(Method::GET, "/user/v1/audit/events", None, ADMIN),
+        row(Method::POST, "/user/v1/form/create", Some(form("matrix_form_new")), ADMIN),
+        row(Method::PATCH, format!("/user/v1/form/update/{}", t.form_id), Some(form("matrix_form")), ADMIN),
+        row(Method::POST, "/user/v1/form/update", Some(form("matrix_form")), ADMIN),
+        row(Method::GET, format!("/user/v1/form/read/{}", t.form_id), None, SIGNED_IN),
+        row(Method::POST, "/user/v1/form/read", Some(json!({"type": "matrix_form"})), SIGNED_IN),
         row(Method::GET, format!("/user/v1/audit/users/{}/history", t.mentee_id), None, SELF_OR_ADMIN),
         row(
             Method::GET,
@@ -213,6 +223,7 @@ async fn every_route_against_every_caller(backend: Backend) {
             json!({"code": "matrix_perm", "module": "matrix_mod", "request_type": ["GET"], "api_path": "/z"}),
         )
         .await;
+    let made_form = app.post("/user/v1/form/create", admin, form("matrix_form")).await;
     let admin_token = c.admin.access_token.as_str();
     let admin2 = {
         let body = json!({"name": "Second Root", "email": "root2@example.com", "password": PASSWORD, "secret_code": ADMIN_SECRET});
@@ -259,6 +270,7 @@ async fn every_route_against_every_caller(backend: Backend) {
         role_id: made_role.result()["id"].as_i64().unwrap(),
         module_id: made_module.result()["id"].as_i64().unwrap(),
         permission_id: made_permission.result()["id"].as_i64().unwrap(),
+        form_id: made_form.result()["id"].as_i64().unwrap(),
         request_id: asked.result()["request_id"].as_i64().unwrap(),
         mentee_id: id_of(&c.mentee),
         victim_id: id_of(&app.sign_up("Victim", "victim@example.com").await),

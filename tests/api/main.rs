@@ -16,6 +16,7 @@ mod crash_and_replay;
 mod dialects;
 mod erasure;
 mod first_admin;
+mod forms;
 mod fuzz;
 mod hardening;
 mod input_rules;

@@ -63,6 +63,16 @@ pub const ROUTES: &[RouteCapability] = &[
     route("POST", "/user/v1/role-permission-mapping/create/{role_id}", RolePermissionGrant),
     route("POST", "/user/v1/role-permission-mapping/delete/{role_id}", RolePermissionRevoke),
     route("POST", "/user/v1/role-permission-mapping/list", RolePermissionList),
+    // forms
+    route("POST", "/user/v1/form/create", FormWrite),
+    route("POST", "/user/v1/form/update", FormWrite),
+    route("PATCH", "/user/v1/form/update", FormWrite),
+    route("POST", "/user/v1/form/update/{id}", FormWrite),
+    route("PATCH", "/user/v1/form/update/{id}", FormWrite),
+    route("POST", "/user/v1/form/read", FormRead),
+    route("GET", "/user/v1/form/read", FormRead),
+    route("POST", "/user/v1/form/read/{id}", FormRead),
+    route("GET", "/user/v1/form/read/{id}", FormRead),
     // catalogue: modules and permissions
     route("POST", "/user/v1/modules/create", ModuleCreate),
     route("POST", "/user/v1/modules/update/{id}", ModuleUpdate),

@@ -10,7 +10,7 @@
 //! too large, a timeout, a panic) is wrapped in the same envelope there too.
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 
 use super::errors::AppError;
 use crate::http::refusal::EdgeRefusal;
+use crate::services::Services;
 use crate::storage::Count;
 
 #[derive(Clone)]
@@ -107,7 +108,31 @@ fn response_code(status: StatusCode) -> &'static str {
     }
 }
 
+/// `render` with `meta.formsVersion` listing every form's id, type and
+/// version (from the services' in-memory list), as ELEVATE answers; read
+/// after the handler, so an answer to a form change shows it.
+pub async fn render_with_forms(State(services): State<Services>, request: Request, next: Next) -> Response {
+    let forms = async move {
+        match services.form_versions().await {
+            Ok(list) => Value::Array(
+                list.iter().map(|f| json!({"id": f.id, "type": f.form_type, "version": f.version})).collect(),
+            ),
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the form versions; answering without them");
+                json!([])
+            }
+        }
+    };
+    render_listing(forms, request, next).await
+}
+
+/// The envelope without form versions (unit tests of the shared layers).
+#[cfg(test)]
 pub async fn render(request: Request, next: Next) -> Response {
+    render_listing(async { json!([]) }, request, next).await
+}
+
+async fn render_listing(forms: impl std::future::Future<Output = Value>, request: Request, next: Next) -> Response {
     let correlation =
         request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let mut response = next.run(request).await;
@@ -122,11 +147,15 @@ pub async fn render(request: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
+    let forms = match (&pending, status.is_client_error() || status.is_server_error(), is_json) {
+        (None, false, _) | (None, true, true) => return response,
+        _ => forms.await,
+    };
     let body = match pending {
         Some(Pending::Ok { message, result, meta }) => {
             // Built by moving `result` in: `json!` would copy the whole tree.
             let mut all = Map::new();
-            all.insert("formsVersion".into(), json!([]));
+            all.insert("formsVersion".into(), forms);
             all.insert("correlation".into(), json!(correlation));
             all.extend(meta);
             let mut body = Map::new();
@@ -140,7 +169,7 @@ pub async fn render(request: Request, next: Next) -> Response {
             "responseCode": response_code(status),
             "message": message,
             "error": errors,
-            "meta": {"formsVersion": [], "correlation": correlation},
+            "meta": {"formsVersion": forms, "correlation": correlation},
         }),
         None if (status.is_client_error() || status.is_server_error()) && !is_json => {
             let message = match status {
@@ -160,7 +189,7 @@ pub async fn render(request: Request, next: Next) -> Response {
                 "responseCode": response_code(status),
                 "message": message,
                 "error": [],
-                "meta": {"formsVersion": [], "correlation": correlation},
+                "meta": {"formsVersion": forms, "correlation": correlation},
             })
         }
         None => return response,

@@ -68,6 +68,7 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::Module => "Module not found",
         Entity::Permission => "Permission not found",
         Entity::RoleRequest => "Request not found",
+        Entity::Form => "Form not found",
     }
 }
 
@@ -108,6 +109,7 @@ fn duplicate(entity: Entity, field: &str) -> String {
         (Entity::User, "email") => "User already exists".to_string(),
         (Entity::User, field) => format!("{field} already in use"),
         (Entity::Organization, "code") => "Organization code already exists".to_string(),
+        (Entity::Form, _) => "Form already exists".to_string(),
         (_, field) => format!("{field} already exists"),
     }
 }

@@ -14,6 +14,7 @@ pub mod doors;
 pub mod envelope;
 pub mod errors;
 pub mod extract;
+mod form;
 mod org_admin;
 mod organization;
 mod render;
@@ -33,4 +34,5 @@ pub fn routes() -> Router<AppState> {
         .merge(org_admin::routes())
         .merge(catalogue::routes())
         .merge(audit::routes())
+        .merge(form::routes())
 }

@@ -118,6 +118,7 @@ pub(super) struct Targets {
     pub(super) doomed_module_id: i64,
     pub(super) permission_id: i64,
     pub(super) doomed_permission_id: i64,
+    pub(super) form_id: i64,
 }
 
 /// Every route the service serves, with a valid-shaped example request.
@@ -205,6 +206,15 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
             .body(json!({"id": [t.victims[2]], "email": ["victim2@example.com"]}))
             .phase(Phase::Destructive),
         route(M::POST, "/user/v1/modules/create").body(json!({"code": "fuzz_module_new", "status": "ACTIVE"})).unique("code"),
+        route(M::POST, "/user/v1/form/create").body(form_body("fuzz_form_new")).unique("type"),
+        route(M::POST, "/user/v1/form/update").body(form_body("fuzz_form")),
+        route(M::PATCH, "/user/v1/form/update").body(form_body("fuzz_form")),
+        route(M::POST, "/user/v1/form/update/{id}").param("id", t.form_id).body(form_body("fuzz_form")),
+        route(M::PATCH, "/user/v1/form/update/{id}").param("id", t.form_id).body(form_body("fuzz_form")),
+        route(M::POST, "/user/v1/form/read").body(json!({"type": "fuzz_form", "sub_type": "fuzzForm"})),
+        route(M::GET, "/user/v1/form/read").query("type", "fuzz_form").query("sub_type", "fuzzForm"),
+        route(M::POST, "/user/v1/form/read/{id}").param("id", t.form_id).body(json!({})),
+        route(M::GET, "/user/v1/form/read/{id}").param("id", t.form_id),
         route(M::DELETE, "/user/v1/modules/delete/{id}").param("id", t.doomed_module_id).phase(Phase::Destructive),
         page(route(M::GET, "/user/v1/modules/list")),
         route(M::POST, "/user/v1/permissions/create").body(json!({
@@ -416,6 +426,13 @@ fn the_fuzz_table_covers_every_route() {
     assert_table_complete();
 }
 
+/// A form of `form_type`, as ELEVATE's example sends it.
+pub(super) fn form_body(form_type: &str) -> Value {
+    json!({"type": form_type, "sub_type": "fuzzForm", "data": {"template_name": "defaultTemplate", "fields": {"controls": [
+        {"name": "name", "label": "name", "value": "", "type": "text", "validators": {"required": true, "minLength": 10}}
+    ]}}})
+}
+
 pub(super) async fn created_id(app: &TestApp, token: &str, path: &str, body: Value) -> i64 {
     let reply = app.post(path, Some(token), body).await;
     assert!(reply.status.is_success(), "set-up {path}: {}", reply.body);
@@ -460,6 +477,7 @@ pub(super) async fn set_up(app: &TestApp) -> (Targets, Tokens) {
         permission_id: created_id(app, a, "/user/v1/permissions/create", permission("fuzz_permission")).await,
         doomed_permission_id: created_id(app, a, "/user/v1/permissions/create", permission("fuzz_doomed_permission"))
             .await,
+        form_id: created_id(app, a, "/user/v1/form/create", form_body("fuzz_form")).await,
     };
     let tokens = Tokens {
         user: mentee.access_token,
