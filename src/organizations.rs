@@ -324,6 +324,28 @@ impl Services {
         Ok(RoleAssignment { user, organization_id, roles })
     }
 
+    /// The roles a user who leaves `organization_id` gives up: `org_admin`
+    /// (power over the organisation left) and the roles that organisation
+    /// defined. The default roles other than `org_admin` (user, mentor,
+    /// mentee, ...) and system roles travel with the user.
+    async fn roles_of_organization(&self, organization_id: i64) -> Result<Vec<i64>, ServiceError> {
+        #[derive(sqlx::FromRow)]
+        struct Id {
+            id: i64,
+        }
+        let defined: Vec<Id> = self
+            .db
+            .fetch_all(&projections::Statement::new(
+                "SELECT id FROM roles WHERE organization_id = $1",
+                vec![organization_id.into()],
+            ))
+            .await?;
+        let default_ids: Vec<i64> = crate::bootstrap::DEFAULT_ROLES.iter().map(|r| r.0).collect();
+        let mut dropped: Vec<i64> = defined.into_iter().map(|r| r.id).filter(|id| !default_ids.contains(id)).collect();
+        dropped.push(ORG_ADMIN_ROLE_ID);
+        Ok(dropped)
+    }
+
     /// Grants a role to a user the caller outranks; the caller must be able to
     /// grant that role in that organisation.
     async fn grant_role(
@@ -354,7 +376,8 @@ impl Services {
                 Reason::NotActive { entity: Entity::Organization, id: None },
             ));
         }
-        let assign = UserCommand::AssignRole { role_id, organization_id, at: chrono::Utc::now() };
+        let dropped_on_move = self.roles_of_organization(user.organization_id).await?;
+        let assign = UserCommand::AssignRole { role_id, organization_id, dropped_on_move, at: chrono::Utc::now() };
         let committed = self.bus.execute::<User>(&user.user_uuid, assign, meta).await?;
         self.settle(committed).await?;
         Ok(())
@@ -516,8 +539,13 @@ impl Services {
                 if unit.load::<User>(&request.requester_uuid).await?.organization_id != request.organization_id {
                     return Err(ServiceError::invalid("request_id", Reason::RequesterMoved));
                 }
-                let assign =
-                    UserCommand::AssignRole { role_id: request.role_id, organization_id: request.organization_id, at };
+                // Same organisation (checked above): nothing is dropped.
+                let assign = UserCommand::AssignRole {
+                    role_id: request.role_id,
+                    organization_id: request.organization_id,
+                    dropped_on_move: vec![],
+                    at,
+                };
                 unit.decide::<User>(&request.requester_uuid, assign).await?;
             }
             if status.is_final() {

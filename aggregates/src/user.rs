@@ -118,10 +118,13 @@ pub enum UserCommand {
     Delete {
         at: Timestamp,
     },
-    /// Grants a role in an organisation; a user in another organisation moves there first.
+    /// Grants a role in an organisation; a user in another organisation moves there first,
+    /// and loses the roles of `dropped_on_move` it holds (those that belong to the
+    /// organisation it leaves: the service says which), bar the one granted.
     AssignRole {
         role_id: i64,
         organization_id: i64,
+        dropped_on_move: Vec<i64>,
         at: Timestamp,
     },
     RevokeRole {
@@ -330,14 +333,19 @@ impl Aggregate for User {
                 self.require_registered()?;
                 UserEvent::UserDeleted { at }
             }
-            UserCommand::AssignRole { role_id, organization_id, at } => {
+            UserCommand::AssignRole { role_id, organization_id, dropped_on_move, at } => {
                 self.require_registered()?;
                 let mut events = Vec::new();
+                let mut kept = self.role_ids.clone();
                 if self.organization_id != organization_id {
+                    for dropped in dropped_on_move.into_iter().filter(|r| *r != role_id && self.role_ids.contains(r)) {
+                        kept.retain(|r| *r != dropped);
+                        events.push(UserEvent::RoleRevoked { role_id: dropped, at });
+                    }
                     let from = self.organization_id;
                     events.push(UserEvent::OrganizationChanged { from, to: organization_id, at });
                 }
-                if !self.role_ids.contains(&role_id) {
+                if !kept.contains(&role_id) {
                     events.push(UserEvent::RoleAssigned { role_id, organization_id, at });
                 }
                 return Ok(events);
@@ -530,17 +538,38 @@ mod tests {
     #[test]
     fn assigning_a_role_is_idempotent_and_moves_organisation_when_needed() {
         Test::given(vec![registered()])
-            .when(UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() })
+            .when(UserCommand::AssignRole { role_id: 2, organization_id: 1, dropped_on_move: vec![5], at: at() })
             .then_expect_events(vec![UserEvent::RoleAssigned { role_id: 2, organization_id: 1, at: at() }]);
         Test::given(vec![registered()])
-            .when(UserCommand::AssignRole { role_id: 3, organization_id: 1, at: at() })
+            .when(UserCommand::AssignRole { role_id: 3, organization_id: 1, dropped_on_move: vec![3], at: at() })
             .then_expect_events(vec![]);
         Test::given(vec![registered()])
-            .when(UserCommand::AssignRole { role_id: 5, organization_id: 9, at: at() })
+            .when(UserCommand::AssignRole { role_id: 5, organization_id: 9, dropped_on_move: vec![5], at: at() })
             .then_expect_events(vec![
                 UserEvent::OrganizationChanged { from: 1, to: 9, at: at() },
                 UserEvent::RoleAssigned { role_id: 5, organization_id: 9, at: at() },
             ]);
+        // A move drops the roles the service names (held ones only), then grants.
+        let org_admin_of_1 = UserEvent::RoleAssigned { role_id: 5, organization_id: 1, at: at() };
+        Test::given(vec![registered(), org_admin_of_1.clone()])
+            .when(UserCommand::AssignRole { role_id: 2, organization_id: 9, dropped_on_move: vec![5, 8], at: at() })
+            .then_expect_events(vec![
+                UserEvent::RoleRevoked { role_id: 5, at: at() },
+                UserEvent::OrganizationChanged { from: 1, to: 9, at: at() },
+                UserEvent::RoleAssigned { role_id: 2, organization_id: 9, at: at() },
+            ]);
+        // Dropped and granted again in the new organisation: revoked, then assigned there.
+        Test::given(vec![registered()])
+            .when(UserCommand::AssignRole { role_id: 2, organization_id: 9, dropped_on_move: vec![3], at: at() })
+            .then_expect_events(vec![
+                UserEvent::RoleRevoked { role_id: 3, at: at() },
+                UserEvent::OrganizationChanged { from: 1, to: 9, at: at() },
+                UserEvent::RoleAssigned { role_id: 2, organization_id: 9, at: at() },
+            ]);
+        // Without a move nothing is dropped.
+        Test::given(vec![registered(), org_admin_of_1])
+            .when(UserCommand::AssignRole { role_id: 2, organization_id: 1, dropped_on_move: vec![5], at: at() })
+            .then_expect_events(vec![UserEvent::RoleAssigned { role_id: 2, organization_id: 1, at: at() }]);
         Test::given(vec![registered()])
             .when(UserCommand::RevokeRole { role_id: 3, at: at() })
             .then_expect_events(vec![UserEvent::RoleRevoked { role_id: 3, at: at() }]);

@@ -74,15 +74,31 @@ async fn listing_counters_follow_every_user_change_and_a_replay() {
         at: at(),
     };
     let steps: Vec<(usize, UserCommand, &str)> = vec![
-        (1, UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() }, "a role granted"),
-        (1, UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() }, "the same role again"),
+        (
+            1,
+            UserCommand::AssignRole { role_id: 2, organization_id: 1, dropped_on_move: vec![], at: at() },
+            "a role granted",
+        ),
+        (
+            1,
+            UserCommand::AssignRole { role_id: 2, organization_id: 1, dropped_on_move: vec![], at: at() },
+            "the same role again",
+        ),
         (2, rename("Zed Renamed"), "a rename"),
         (3, UserCommand::Deactivate { at: at() }, "a deactivation"),
-        (3, UserCommand::AssignRole { role_id: 4, organization_id: 1, at: at() }, "a role given while inactive"),
+        (
+            3,
+            UserCommand::AssignRole { role_id: 4, organization_id: 1, dropped_on_move: vec![], at: at() },
+            "a role given while inactive",
+        ),
         (3, UserCommand::Activate { at: at() }, "a reactivation"),
         (0, UserCommand::RevokeRole { role_id: 2, at: at() }, "a role revoked"),
         (4, UserCommand::Delete { at: at() }, "a deletion"),
-        (5, UserCommand::AssignRole { role_id: 5, organization_id: 1, at: at() }, "another role"),
+        (
+            5,
+            UserCommand::AssignRole { role_id: 5, organization_id: 1, dropped_on_move: vec![], at: at() },
+            "another role",
+        ),
     ];
     for (user, command, what) in steps {
         // A refused command (the same role twice, say) is fine: the listing must still match.

@@ -332,7 +332,46 @@ async fn a_request_from_an_organisation_the_user_left_is_not_approved(backend: B
     assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.body);
 }
 
+/// A user moved to another organisation leaves the roles of the one left:
+/// `org_admin` (power over it) and the roles it defined; default roles
+/// travel. An org admin moved away is no org admin anywhere, unless made one
+/// of the new organisation.
+async fn a_moved_user_leaves_the_old_organisations_roles(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = cast(&app).await;
+    let admin = Some(c.admin.access_token.as_str());
+    let own_role = app
+        .post("/user/v1/userRole/create", admin, json!({"title": "other_only", "organization_id": c.other_org_id}))
+        .await;
+    assert_eq!(own_role.status, StatusCode::CREATED, "{}", own_role.body);
+    let oscar = c.other_org_admin.user["id"].clone();
+    let grant = json!({"user_id": oscar, "role_id": own_role.result()["id"], "organization_id": c.other_org_id});
+    assert_eq!(app.post("/user/v1/admin/assignRole", admin, grant).await.status, StatusCode::OK);
+    let moved = app
+        .post("/user/v1/admin/assignRole", admin, json!({"user_id": oscar, "role_id": 2, "organization_id": 1}))
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    let me = app.get("/user/v1/user/read", Some(&c.other_org_admin.access_token)).await;
+    assert_eq!(me.result()["organization_id"], 1, "{}", me.body);
+    assert!(has_role(me.result(), "mentor"), "{}", me.body);
+    assert!(!has_role(me.result(), "org_admin"), "org_admin of the organisation left: {}", me.body);
+    assert!(!has_role(me.result(), "other_only"), "a role the organisation left defined: {}", me.body);
+    // No org-admin powers in the new organisation.
+    app.post("/user/v1/org-admin/getRequests", Some(&c.other_org_admin.access_token), json!({}))
+        .await
+        .assert_error_envelope(403);
+    // Made an org admin of a new organisation, they are one there.
+    let back = app
+        .post("/user/v1/admin/addOrgAdmin", admin, json!({"user_id": oscar, "organization_id": c.other_org_id}))
+        .await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    let me = app.get("/user/v1/user/read", Some(&c.other_org_admin.access_token)).await;
+    assert!(has_role(me.result(), "org_admin"), "{}", me.body);
+    assert_eq!(me.result()["organization_id"], c.other_org_id, "{}", me.body);
+}
+
 on_both_backends!(
+    a_moved_user_leaves_the_old_organisations_roles,
     a_request_from_an_organisation_the_user_left_is_not_approved,
     request_approve_reject_flow,
     parallel_approve_and_reject_leave_one_decision,

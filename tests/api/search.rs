@@ -102,16 +102,36 @@ async fn search_prefixes_follow_every_user_change_and_a_replay(backend: Backend)
         at: at(),
     };
     let steps: Vec<(usize, UserCommand, &str)> = vec![
-        (1, UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() }, "a role granted"),
-        (1, UserCommand::AssignRole { role_id: 2, organization_id: 1, at: at() }, "the same role again"),
+        (
+            1,
+            UserCommand::AssignRole { role_id: 2, organization_id: 1, dropped_on_move: vec![], at: at() },
+            "a role granted",
+        ),
+        (
+            1,
+            UserCommand::AssignRole { role_id: 2, organization_id: 1, dropped_on_move: vec![], at: at() },
+            "the same role again",
+        ),
         (2, rename("Zed  Renamed\tTwice"), "a rename"),
         (3, UserCommand::Deactivate { at: at() }, "a deactivation"),
-        (3, UserCommand::AssignRole { role_id: 4, organization_id: 1, at: at() }, "a role given while inactive"),
+        (
+            3,
+            UserCommand::AssignRole { role_id: 4, organization_id: 1, dropped_on_move: vec![], at: at() },
+            "a role given while inactive",
+        ),
         (3, UserCommand::Activate { at: at() }, "a reactivation"),
         (0, UserCommand::RevokeRole { role_id: 2, at: at() }, "a role revoked"),
         (4, UserCommand::Delete { at: at() }, "a deletion"),
-        (5, UserCommand::AssignRole { role_id: 5, organization_id: 1, at: at() }, "another role"),
-        (6, UserCommand::AssignRole { role_id: 2, organization_id: 2, at: at() }, "a move to another organisation"),
+        (
+            5,
+            UserCommand::AssignRole { role_id: 5, organization_id: 1, dropped_on_move: vec![], at: at() },
+            "another role",
+        ),
+        (
+            6,
+            UserCommand::AssignRole { role_id: 2, organization_id: 2, dropped_on_move: vec![], at: at() },
+            "a move to another organisation",
+        ),
     ];
     for (user, command, what) in steps {
         // A refused command (the same role twice, say) is fine: the table must still match.
