@@ -159,9 +159,21 @@ impl Services {
     pub async fn sign_up(&self, input: SignUp, meta: &Metadata) -> Result<(Profile, Tokens), ServiceError> {
         validate_sign_up(&input)?;
         let password_hash = password::hash(input.password.clone()).await?;
-        let user_uuid = self.register_account(input, password_hash, meta).await?;
+        let (user_uuid, _) = self.register_account(input, password_hash, meta).await?;
         metrics::counter!("roster_sign_ups_total").increment(1);
         self.start_session(&user_uuid, meta).await
+    }
+
+    /// A user registered for them by someone else (a client app, an admin):
+    /// the same commands and claims as a sign-up, without a session. Returns
+    /// the profile once reads show it.
+    pub async fn create_account(&self, input: SignUp, meta: &Metadata) -> Result<Profile, ServiceError> {
+        validate_sign_up(&input)?;
+        let password_hash = password::hash(input.password.clone()).await?;
+        let (user_uuid, committed) = self.register_account(input, password_hash, meta).await?;
+        metrics::counter!("roster_sign_ups_total").increment(1);
+        self.settle(committed).await?;
+        self.profile(&UserKey::Uuid(user_uuid)).await
     }
 
     /// A system admin: `admin/create`, `roster admin create` and the
@@ -196,7 +208,7 @@ impl Services {
         password_hash: String,
         meta: &Metadata,
     ) -> Result<String, ServiceError> {
-        self.register_account(input, password_hash, meta).await
+        Ok(self.register_account(input, password_hash, meta).await?.0)
     }
 
     /// Registers many seeded users with one unit of work: each email claim
@@ -270,14 +282,14 @@ impl Services {
     }
 
     /// Claims the unique values and registers the user, in one commit;
-    /// returns its UUID. A value already claimed refuses the whole sign-up,
-    /// and nothing of it is stored.
+    /// returns its UUID and where the commit landed. A value already claimed
+    /// refuses the whole sign-up, and nothing of it is stored.
     async fn register_account(
         &self,
         input: SignUp,
         password_hash: String,
         meta: &Metadata,
-    ) -> Result<String, ServiceError> {
+    ) -> Result<(String, Committed), ServiceError> {
         let valid = validate_sign_up(&input)?;
         let role_ids = self.role_ids_for(&input.roles).await?;
         let user_uuid = Uuid::new_v4().to_string();
@@ -314,8 +326,8 @@ impl Services {
                 preferred_language: valid.preferred_language.clone(),
             };
             unit.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
-            if unit.commit().await?.is_some() {
-                return Ok(user_uuid);
+            if let Some(committed) = unit.commit().await? {
+                return Ok((user_uuid, committed));
             }
         }
     }
@@ -513,17 +525,27 @@ impl Services {
         changes: ProfileChanges,
         meta: &Metadata,
     ) -> Result<Profile, ServiceError> {
+        self.update_profile_of(caller.user_uuid(), changes, meta).await
+    }
+
+    /// Changes the profile of `user_uuid`; who may is the caller's to check.
+    pub(crate) async fn update_profile_of(
+        &self,
+        user_uuid: &str,
+        changes: ProfileChanges,
+        meta: &Metadata,
+    ) -> Result<Profile, ServiceError> {
         let changes = validation::profile_changes(changes).map_err(ServiceError::invalid_input)?;
         let committed = self
             .bus
-            .execute::<User>(caller.user_uuid(), UserCommand::UpdateProfile { changes, at: chrono::Utc::now() }, meta)
+            .execute::<User>(user_uuid, UserCommand::UpdateProfile { changes, at: chrono::Utc::now() }, meta)
             .await
             .map_err(|e| match e {
                 CommandError::Domain(UserError::NothingToUpdate) => ServiceError::NothingToUpdate,
                 other => other.into(),
             })?;
         self.settle(committed).await?;
-        self.profile(&UserKey::Uuid(caller.user_uuid().to_string())).await
+        self.profile(&UserKey::Uuid(user_uuid.to_string())).await
     }
 
     pub async fn accept_terms(&self, caller: &Caller, meta: &Metadata) -> Result<(), ServiceError> {
@@ -540,6 +562,14 @@ impl Services {
         let committed =
             self.bus.execute::<User>(user_uuid, UserCommand::Deactivate { at: chrono::Utc::now() }, meta).await?;
         sessions::revoke_user(&self.db, user_uuid, "deactivated").await?;
+        self.settle(committed).await?;
+        Ok(())
+    }
+
+    /// Lets a deactivated user log in again.
+    pub async fn activate(&self, user_uuid: &str, meta: &Metadata) -> Result<(), ServiceError> {
+        let committed =
+            self.bus.execute::<User>(user_uuid, UserCommand::Activate { at: chrono::Utc::now() }, meta).await?;
         self.settle(committed).await?;
         Ok(())
     }

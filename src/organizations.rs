@@ -63,6 +63,16 @@ pub struct RoleAssignment {
     pub roles: Vec<RoleRow>,
 }
 
+/// Roles to grant and to revoke by title, in one organisation (`None`: the
+/// user's own); `replace` revokes every other role the user holds.
+#[derive(Debug, Clone, Default)]
+pub struct RoleChanges {
+    pub organization_id: Option<i64>,
+    pub grant: Vec<String>,
+    pub revoke: Vec<String>,
+    pub replace: bool,
+}
+
 /// Organisation codes are compared without case: stored lower-cased.
 pub fn normalize_org_code(raw: &str) -> Result<String, InvalidInput> {
     validation::code("code", &raw.to_lowercase())
@@ -365,6 +375,16 @@ impl Services {
         }
         self.require_outranks(caller, user).await?;
         self.require_may_grant(caller, role_id, organization_id).await?;
+        self.require_active_organization(organization_id).await?;
+        let dropped_on_move = self.roles_of_organization(user.organization_id).await?;
+        let assign = UserCommand::AssignRole { role_id, organization_id, dropped_on_move, at: chrono::Utc::now() };
+        let committed = self.bus.execute::<User>(&user.user_uuid, assign, meta).await?;
+        self.settle(committed).await?;
+        Ok(())
+    }
+
+    /// 400 naming `organization_id` unless that organisation exists and is active.
+    async fn require_active_organization(&self, organization_id: i64) -> Result<(), ServiceError> {
         let org = read_models::organization_details(&self.db, &OrganizationKey::Id(organization_id))
             .await?
             .ok_or_else(|| {
@@ -376,11 +396,75 @@ impl Services {
                 Reason::NotActive { entity: Entity::Organization, id: None },
             ));
         }
-        let dropped_on_move = self.roles_of_organization(user.organization_id).await?;
-        let assign = UserCommand::AssignRole { role_id, organization_id, dropped_on_move, at: chrono::Utc::now() };
-        let committed = self.bus.execute::<User>(&user.user_uuid, assign, meta).await?;
-        self.settle(committed).await?;
         Ok(())
+    }
+
+    /// Grants and revokes roles of the user `key` names, by title, in one
+    /// commit. `replace`: the user ends up holding exactly the granted roles
+    /// (every other one is revoked). Each role must exist and be active, the
+    /// organisation too, the caller must outrank the user and may grant (or
+    /// take away) each role in that organisation. Returns the roles held now.
+    pub async fn change_roles(
+        &self,
+        caller: &Caller,
+        key: &UserKey,
+        changes: &RoleChanges,
+        meta: &Metadata,
+    ) -> Result<RoleAssignment, ServiceError> {
+        let user = self.user(key).await?;
+        self.require_outranks(caller, &user).await?;
+        let organization_id = changes.organization_id.unwrap_or(user.organization_id);
+        self.require_active_organization(organization_id).await?;
+        let mut grant = Vec::new();
+        for title in &changes.grant {
+            grant.push(self.changeable_role(caller, title, organization_id).await?);
+        }
+        let mut revoke = Vec::new();
+        for title in &changes.revoke {
+            revoke.push(self.changeable_role(caller, title, organization_id).await?);
+        }
+        if changes.replace {
+            for held in self.roles_of(&user).await? {
+                if !grant.contains(&held.id) && !revoke.contains(&held.id) {
+                    self.require_may_grant(caller, held.id, organization_id).await?;
+                    revoke.push(held.id);
+                }
+            }
+        }
+        let dropped_on_move = self.roles_of_organization(user.organization_id).await?;
+        let at = chrono::Utc::now();
+        let mut unit = self.bus.unit(meta);
+        let committed = loop {
+            for role_id in &revoke {
+                unit.decide::<User>(&user.user_uuid, UserCommand::RevokeRole { role_id: *role_id, at }).await?;
+            }
+            for role_id in &grant {
+                let dropped_on_move = dropped_on_move.clone();
+                let assign = UserCommand::AssignRole { role_id: *role_id, organization_id, dropped_on_move, at };
+                unit.decide::<User>(&user.user_uuid, assign).await?;
+            }
+            if let Some(committed) = unit.commit().await? {
+                break committed;
+            }
+        };
+        self.settle(committed).await?;
+        let roles = self.roles_of(&user).await?;
+        Ok(RoleAssignment { user, organization_id, roles })
+    }
+
+    /// The id of an active role, by title (compared without case), that the
+    /// caller may grant in `organization_id`.
+    async fn changeable_role(&self, caller: &Caller, title: &str, organization_id: i64) -> Result<i64, ServiceError> {
+        let refused = |reason| ServiceError::invalid("roles", reason);
+        let role = read_models::role_by_title(&self.db, &title.trim().to_lowercase(), organization_id)
+            .await?
+            .filter(|r| r.status != "DELETED")
+            .ok_or_else(|| refused(Reason::NotFound { entity: Entity::Role, id: Some(title.to_string()) }))?;
+        if role.status != "ACTIVE" {
+            return Err(refused(Reason::NotActive { entity: Entity::Role, id: Some(title.to_string()) }));
+        }
+        self.require_may_grant(caller, role.id, organization_id).await?;
+        Ok(role.id)
     }
 
     /// Makes the user `who` names an org admin of `organization_id`.

@@ -4,7 +4,12 @@
 //! `ServiceError`; the queries themselves stay in `crate::read_models`, and
 //! no dialect calls them but through here.
 
+use aggregates::validation::{self, InvalidInput};
+use aggregates::{ClaimKind, ProfileChanges, UniqueClaim};
+
 use crate::accounts::Caller;
+use crate::bootstrap::claim_id;
+use crate::commands::Metadata;
 use crate::error::{Entity, Reason, ServiceError};
 use crate::read_models::{self, UserFilter};
 use crate::services::Services;
@@ -37,7 +42,84 @@ pub enum UserRef {
     Email(String),
 }
 
+/// A unique value a user is found by.
+#[derive(Debug, Clone)]
+pub enum Identifier {
+    Email(String),
+    Phone(String),
+    Username(String),
+}
+
+impl Identifier {
+    /// The claim that holds the value, once it is normalised as claims are;
+    /// a value that is not an email (a phone, a username) has none.
+    fn claim(&self) -> Result<String, InvalidInput> {
+        Ok(match self {
+            Identifier::Email(raw) => claim_id(ClaimKind::Email, &validation::normalize_email(raw)?),
+            Identifier::Phone(raw) => claim_id(ClaimKind::Phone, &validation::normalize_phone(raw)?),
+            Identifier::Username(raw) => claim_id(ClaimKind::Username, &validation::normalize_username(raw)?),
+        })
+    }
+}
+
 impl Services {
+    /// The user who holds `identifier`, if anyone does; a malformed value
+    /// belongs to no one. Who may learn the answer is the caller's to decide.
+    pub async fn find_user(&self, identifier: &Identifier) -> Result<Option<Profile>, ServiceError> {
+        let Ok(claim) = identifier.claim() else { return Ok(None) };
+        let owner = self.bus.load::<UniqueClaim>(&claim).await.map_err(ServiceError::from)?.owner;
+        match owner {
+            Some(uuid) => match self.profile(&UserKey::Uuid(uuid)).await {
+                Ok(profile) => Ok(Some(profile)),
+                Err(ServiceError::NotFound { .. }) => Ok(None),
+                Err(other) => Err(other),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The user `key` names, if the caller may act on them as an
+    /// administrator: a system admin on anyone, an org admin on the users of
+    /// their organisation that they outrank (`rank`).
+    async fn administered_user(&self, caller: &Caller, key: &UserKey) -> Result<UserRow, ServiceError> {
+        let user = self.user(key).await?;
+        if !caller.administers(user.organization_id) {
+            return Err(ServiceError::Forbidden);
+        }
+        self.require_outranks(caller, &user).await?;
+        Ok(user)
+    }
+
+    /// Blocks a user the caller administers: deactivated, every session revoked.
+    pub async fn block_user(&self, caller: &Caller, key: &UserKey, meta: &Metadata) -> Result<UserRow, ServiceError> {
+        let user = self.administered_user(caller, key).await?;
+        self.deactivate(&user.user_uuid, meta).await?;
+        Ok(user)
+    }
+
+    /// Lets a blocked user the caller administers log in again.
+    pub async fn unblock_user(&self, caller: &Caller, key: &UserKey, meta: &Metadata) -> Result<UserRow, ServiceError> {
+        let user = self.administered_user(caller, key).await?;
+        self.activate(&user.user_uuid, meta).await?;
+        Ok(user)
+    }
+
+    /// Changes the profile of the user `key` names: the caller's own, or
+    /// that of a user the caller administers.
+    pub async fn update_user(
+        &self,
+        caller: &Caller,
+        key: &UserKey,
+        changes: ProfileChanges,
+        meta: &Metadata,
+    ) -> Result<Profile, ServiceError> {
+        let user = self.user(key).await?;
+        if user.user_uuid != caller.user_uuid() {
+            self.administered_user(caller, key).await?;
+        }
+        self.update_profile_of(&user.user_uuid, changes, meta).await
+    }
+
     /// Active users matching `query`, each with their roles; a search term
     /// and `include_emails` match only the emails the caller may see.
     pub async fn list_users(

@@ -15,8 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use axum::Extension;
 
+use crate::accounts::Caller;
 use crate::authorization::PUBLIC_ROLE_ID;
-use crate::capabilities::{Capability, RouteCapability};
+use crate::capabilities::{Capability, CapabilitySet, RouteCapability};
+use crate::error::ServiceError;
 use crate::http::elevate::errors::AppError;
 use crate::http::AppState;
 
@@ -33,7 +35,7 @@ pub fn guarded(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
 fn route_capabilities() -> &'static HashMap<(&'static str, &'static str), Capability> {
     static TABLE: OnceLock<HashMap<(&'static str, &'static str), Capability>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let tables: [&[RouteCapability]; 1] = [ELEVATE_ROUTES];
+        let tables: [&[RouteCapability]; 2] = [ELEVATE_ROUTES, super::sunbird_routes()];
         tables.iter().flat_map(|t| t.iter()).map(|r| ((r.method, r.path), r.capability)).collect()
     })
 }
@@ -54,6 +56,16 @@ async fn authorize(Extension(state): Extension<AppState>, mut request: Request, 
     }
 }
 
+/// What the caller (or, without one, anyone) may do: the capabilities of
+/// their current roles and of the public role everyone holds.
+pub async fn held_capabilities(state: &AppState, caller: Option<&Caller>) -> Result<CapabilitySet, ServiceError> {
+    let mut role_ids = vec![PUBLIC_ROLE_ID];
+    if let Some(caller) = caller {
+        role_ids.extend(caller.role_ids.iter().copied());
+    }
+    Ok(state.grants.capabilities(&state.db, &state.projector, &role_ids).await?)
+}
+
 async fn decide(state: &AppState, request: &mut Request) -> Result<(), AppError> {
     let Some(route) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
         return Ok(());
@@ -66,11 +78,7 @@ async fn decide(state: &AppState, request: &mut Request) -> Result<(), AppError>
         Some(token) => Some(state.authenticate(&token).await?),
         None => None,
     };
-    let mut role_ids = vec![PUBLIC_ROLE_ID];
-    if let Some(caller) = &caller {
-        role_ids.extend(caller.role_ids.iter().copied());
-    }
-    let held = state.grants.capabilities(&state.db, &state.projector, &role_ids).await?;
+    let held = held_capabilities(state, caller.as_ref()).await?;
     if !needed.is_some_and(|needed| held.contains(needed)) {
         return Err(if caller.is_some() { AppError::Forbidden } else { AppError::Unauthorized });
     }

@@ -14,6 +14,7 @@ mod oversized;
 pub mod rate_limit;
 pub mod refusal;
 pub mod server;
+mod sunbird;
 pub mod text_hygiene;
 
 use std::time::{Duration, Instant};
@@ -39,15 +40,27 @@ pub type AppState = crate::services::Services;
 /// permission data is read (`authorization::granted_by`).
 pub use elevate::capabilities::ROUTES as ELEVATE_ROUTES;
 
+/// Which capability each Sunbird route asks for (both of its forms).
+pub fn sunbird_routes() -> &'static [crate::capabilities::RouteCapability] {
+    sunbird::capabilities::route_capabilities()
+}
+
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
     // Each dialect wraps its routes (and its unknown paths) in its own
     // envelope, outside the shared limits so what they refuse is worded by it.
-    let doors = rate_limit::Doors::new(&state.settings.rate_limits, elevate::doors::DOORS);
-    let elevate_routes = elevate::routes().route_layer(middleware::from_fn_with_state(doors, rate_limit::limit));
+    // One set of limiters for every dialect's doors: a client gets one quota.
+    let doors = elevate::doors::DOORS.iter().chain(sunbird::doors::DOORS).copied();
+    let doors = rate_limit::Doors::new(&state.settings.rate_limits, doors.collect());
+    let elevate_routes =
+        elevate::routes().route_layer(middleware::from_fn_with_state(doors.clone(), rate_limit::limit));
     let elevate = shared_layers(elevate_routes.fallback(route_not_found), &state.settings)
         .layer(middleware::from_fn_with_state(state.clone(), elevate::envelope::render_with_forms));
+    // Sunbird's routes sit at their full paths (two forms, several
+    // prefixes), each prefix with a catch-all that its envelope words.
+    let sunbird_routes = sunbird::routes().route_layer(middleware::from_fn_with_state(doors, rate_limit::limit));
+    let sunbird = shared_layers(sunbird_routes, &state.settings).layer(middleware::from_fn(sunbird::envelope::render));
     let neutral = Router::new()
         .merge(health::routes())
         .route("/.well-known/jwks.json", get(jwks))
@@ -60,6 +73,7 @@ pub fn router(state: AppState) -> Router {
         // `/user/v1/` is neither a nested route nor under the nest's
         // `/{*rest}` fallback: the ELEVATE router answers it (404) whole.
         .route_service("/user/v1/", elevate.with_state::<()>(state.clone()))
+        .merge(sunbird)
         .merge(neutral)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(axum::Extension(state.clone()))

@@ -36,7 +36,7 @@ type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
 
 /// The limiters of every door; `None` when rate limiting is off.
 pub struct Doors {
-    routes: &'static [(&'static str, Door)],
+    routes: Vec<(&'static str, Door)>,
     login_by_address: Keyed,
     login_by_identity: Keyed,
     sign_up_by_address: Keyed,
@@ -44,12 +44,13 @@ pub struct Doors {
     refresh_by_address: Keyed,
 }
 
-/// Body fields that name who a request is for, in the order they are looked up.
-const IDENTITY_FIELDS: &[&str] = &["email", "identifier", "phone", "username"];
+/// Body fields that name who a request is for, in the order they are looked
+/// up: at the top of the body, or inside a Sunbird body's `request` wrapper.
+const IDENTITY_FIELDS: &[&str] = &["email", "identifier", "phone", "username", "userName"];
 
 impl Doors {
     /// `routes`: each door's path, as the dialects define them.
-    pub fn new(limits: &RateLimits, routes: &'static [(&'static str, Door)]) -> Option<Arc<Doors>> {
+    pub fn new(limits: &RateLimits, routes: Vec<(&'static str, Door)>) -> Option<Arc<Doors>> {
         if !limits.enabled {
             return None;
         }
@@ -134,10 +135,13 @@ pub async fn limit(State(doors): State<Option<Arc<Doors>>>, request: Request, ne
 /// The first identity field of a JSON body, normalised as claims are.
 fn identity(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    IDENTITY_FIELDS
-        .iter()
-        .find_map(|field| value.get(*field)?.as_str().map(|v| v.trim().to_lowercase()))
-        .filter(|v| !v.is_empty())
+    let found = [Some(&value), value.get("request")].into_iter().flatten().find_map(|fields| {
+        IDENTITY_FIELDS
+            .iter()
+            .find_map(|field| fields.get(*field)?.as_str().map(|v| v.trim().to_lowercase()))
+            .filter(|v| !v.is_empty())
+    });
+    found
 }
 
 /// 429 with the seconds to wait; the dialect's envelope gives it its body.
@@ -161,5 +165,6 @@ mod tests {
         assert_eq!(identity(br#"{"refresh_token": "t"}"#), None);
         assert_eq!(identity(br#"{"email": 7}"#), None);
         assert_eq!(identity(b"not json"), None);
+        assert_eq!(identity(br#"{"request": {"email": "Ada@Example.com"}}"#), Some("ada@example.com".into()));
     }
 }

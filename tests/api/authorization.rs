@@ -503,6 +503,26 @@ fn every_elevate_route_is_guarded() {
     assert!(routes >= 30, "expected the ELEVATE routes, found {routes}");
 }
 
+/// Every Sunbird route goes through its credential and capability check.
+#[test]
+fn every_sunbird_route_is_guarded_and_asks_for_a_capability() {
+    let source =
+        std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/sunbird/user.rs"))
+            .unwrap();
+    let lines: Vec<&str> = source.lines().filter(|l| l.contains(".route(")).collect();
+    for line in &lines {
+        assert!(line.contains("guarded("), "unguarded Sunbird route: {line}");
+    }
+    let in_source: std::collections::BTreeSet<(String, String)> = crate::fuzz::routes_in_source()
+        .into_iter()
+        .filter(|(_, path)| path.starts_with("/api/user/") || (path.starts_with("/v") && !path.starts_with("/user")))
+        .collect();
+    assert_eq!(in_source.len(), lines.len(), "every Sunbird route is read from the source");
+    let in_table: std::collections::BTreeSet<(String, String)> =
+        roster::http::sunbird_routes().iter().map(|r| (r.method.to_string(), r.path.to_string())).collect();
+    assert_eq!(in_source, in_table, "the Sunbird capability table lists exactly the Sunbird routes");
+}
+
 /// No route is left unchecked: every route the handler sources register
 /// (read as the fuzz test reads them) asks for a capability in the route
 /// table, and every entry of the table is a route. A route missing from the

@@ -14,12 +14,19 @@ async fn unknown_paths_are_answered_by_the_dialect_of_their_prefix(backend: Back
         assert_eq!(elevate.body["message"], "Route not found", "{path}");
     }
 
-    for path in ["/no/such/route", "/api/user/v1/read", "/user/v2/account/login", "/user/v1x"] {
+    for path in ["/no/such/route", "/api/other/v1/read", "/user/v2/account/login", "/user/v1x"] {
         let neutral = app.get(path, None).await;
         assert_eq!(neutral.status, StatusCode::NOT_FOUND, "{path}: {}", neutral.body);
         assert_eq!(neutral.body["error"], "not_found", "{path}: {}", neutral.body);
         assert!(neutral.body["message"].is_string(), "{path}: {}", neutral.body);
         assert!(neutral.body.get("responseCode").is_none(), "{path}: no ELEVATE envelope: {}", neutral.body);
+    }
+    // Sunbird's prefixes are Sunbird's, unknown paths included.
+    for path in ["/api/user/v1/read", "/v1/user/no/such/route"] {
+        let sunbird = app.get(path, None).await;
+        assert_eq!(sunbird.status, StatusCode::NOT_FOUND, "{path}: {}", sunbird.body);
+        assert_eq!(sunbird.body["responseCode"], "RESOURCE_NOT_FOUND", "{path}: {}", sunbird.body);
+        assert_eq!(sunbird.body["params"]["status"], "failed", "{path}: {}", sunbird.body);
     }
     let wrong_method = app.call(Method::POST, "/health", None, None).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);

@@ -146,7 +146,7 @@ pub struct Reply {
 }
 
 impl Reply {
-    async fn from(response: Response) -> Reply {
+    pub async fn from(response: Response) -> Reply {
         let status = response.status();
         let text = response.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or_else(|_| panic!("response is not JSON ({status}): {text}"));

@@ -36,5 +36,6 @@ mod seeding;
 mod signing_keys;
 mod soak;
 mod startup_checks;
+mod sunbird;
 mod text_hygiene;
 mod visibility;

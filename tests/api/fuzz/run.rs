@@ -106,7 +106,12 @@ pub(super) async fn attempt(
 ) -> Result<(u16, Vec<u8>), reqwest::Error> {
     let mut request = client.request(p.method.clone(), format!("{base}{}", p.url)).timeout(REQUEST_TIMEOUT);
     if let Some(header) = header {
-        request = request.header("X-auth-token", header);
+        if is_sunbird(&p.url) {
+            // Sunbird's credentials: the client's key and the acting user's token.
+            request = request.header("Authorization", header).header("x-authenticated-user-token", header);
+        } else {
+            request = request.header("X-auth-token", header);
+        }
     }
     if let Some(ct) = &p.content_type {
         request = request.header("content-type", ct.as_str());
@@ -155,13 +160,36 @@ pub(super) async fn send(
     }
 }
 
+/// Sunbird's paths: the gateway's `/api/user/...` and the service's `/vN/...`.
+pub(super) fn is_sunbird(path: &str) -> bool {
+    path.starts_with("/api/user/") || (path.starts_with("/v") && path.as_bytes().get(2).is_some_and(u8::is_ascii_digit))
+}
+
 /// Why an error body is not the envelope of the route's dialect, if it is
-/// not: ELEVATE's under `/user/v1`, the neutral `{error, message}` outside
-/// any dialect (health, metrics, JWKS).
+/// not: ELEVATE's under `/user/v1`, Sunbird's under its prefixes, the
+/// neutral `{error, message}` outside any dialect (health, metrics, JWKS).
 pub(super) fn envelope_problem(template: &str, body: &[u8]) -> Option<String> {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return Some("body is not JSON".into());
     };
+    if is_sunbird(template) {
+        let missing: Vec<&str> = [
+            ("id", v["id"].is_string()),
+            ("ver", v["ver"].is_string()),
+            ("ts", v["ts"].is_string()),
+            ("params.err", v["params"]["err"].is_string()),
+            ("params.errmsg", v["params"]["errmsg"].is_string()),
+            // "failed", or an old code Sunbird keeps there (`USER_NOT_FOUND`).
+            ("params.status", v["params"]["status"].is_string() && v["params"]["status"] != "success"),
+            ("responseCode", v["responseCode"].is_string()),
+            ("result", v["result"].is_object()),
+        ]
+        .iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(name, _)| *name)
+        .collect();
+        return (!missing.is_empty()).then(|| format!("not in Sunbird's envelope (missing {})", missing.join(", ")));
+    }
     if !template.starts_with("/user/v1/") {
         let neutral = v["error"].is_string() && v["message"].is_string() && v.get("responseCode").is_none();
         return (!neutral).then(|| "not in the neutral error body ({error, message})".to_string());

@@ -241,6 +241,7 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         route(M::GET, "/.well-known/jwks.json"),
         route(M::GET, "/metrics"),
     ];
+    routes.extend(sunbird_routes(t));
     let module = json!({"code": "fuzz_module", "status": "ACTIVE"});
     let permission = json!({
         "code": "fuzz_permission", "module": "fuzz_module", "request_type": ["GET"], "api_path": "/user/v1/fuzz", "status": "ACTIVE"
@@ -286,6 +287,84 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         );
         routes.push(route(M::POST, at(mapping_base, "/delete/{role_id}")).param("role_id", t.role_id).body(mapping));
         routes.push(route(M::POST, at(mapping_base, "/list")).body(json!({"role_ids": [t.role_id]})));
+    }
+    routes
+}
+
+/// Sunbird's routes, in both forms: the gateway's `/api/user/vN/...` and the
+/// service's `/vN/user/...`.
+fn sunbird_routes(t: &Targets) -> Vec<Route> {
+    use Method as M;
+    let both = |gateway: &str, service: &str| [gateway.to_string(), service.to_string()];
+    let create = json!({"request": {
+        "firstName": "Fuzz", "lastName": "Sunbird", "email": "fuzz-sunbird@example.com", "password": PASSWORD,
+        "phone": "+911234567899", "userName": "fuzz_sunbird", "emailVerified": true, "phoneVerified": false, "countryCode": "+91"
+    }});
+    let mut routes = Vec::new();
+    for (gateway, service) in [
+        ("/api/user/v1/create", "/v1/user/create"),
+        ("/api/user/v2/create", "/v2/user/create"),
+        ("/api/user/v3/create", "/v3/user/create"),
+        ("/api/user/v1/sso/create", "/v1/ssouser/create"),
+        ("/api/user/v1/signup", "/v1/user/signup"),
+        ("/api/user/v2/signup", "/v2/user/signup"),
+    ] {
+        for path in both(gateway, service) {
+            routes.push(route(M::POST, path).body(create.clone()).hashes());
+        }
+    }
+    for version in 1..=5 {
+        for path in both(&format!("/api/user/v{version}/read/{{userId}}"), &format!("/v{version}/user/read/{{userId}}"))
+        {
+            routes.push(
+                route(M::GET, path)
+                    .param("userId", &t.mentee_uuid)
+                    .query("fields", "organisations,roles")
+                    .query("withTokens", "false"),
+            );
+        }
+    }
+    for version in 1..=2 {
+        for what in ["get", "exists"] {
+            for path in both(
+                &format!("/api/user/v{version}/{what}/{{idType}}/{{id}}"),
+                &format!("/v{version}/user/{what}/{{idType}}/{{id}}"),
+            ) {
+                routes.push(route(M::GET, path).param("idType", "email").param("id", "mina@example.com"));
+            }
+        }
+    }
+    for (gateway, service) in [("/api/user/v1/block", "/v1/user/block"), ("/api/user/v1/unblock", "/v1/user/unblock")] {
+        for path in both(gateway, service) {
+            routes.push(
+                route(M::POST, path)
+                    .body(json!({"request": {"userId": t.victims[0].to_string()}}))
+                    .phase(Phase::Destructive),
+            );
+        }
+    }
+    for version in 1..=3 {
+        for path in both(&format!("/api/user/v{version}/update"), &format!("/v{version}/user/update")) {
+            routes.push(
+                route(M::PATCH, path)
+                    .body(json!({"request": {"userId": t.mentee_uuid, "firstName": "Mina", "lastName": "Fuzzed"}})),
+            );
+        }
+        for path in both(&format!("/api/user/v{version}/search"), &format!("/v{version}/user/search")) {
+            routes.push(route(M::POST, path).body(json!({"request": {
+                "filters": {"email": "mina@example.com", "rootOrgId": "1", "roles": "mentee", "status": 1},
+                "query": "mi", "limit": 10, "offset": 0, "fields": ["firstName", "email"]
+            }})));
+        }
+    }
+    for path in both("/api/user/v1/role/assign", "/v1/user/assign/role") {
+        routes.push(route(M::POST, path).body(json!({"request": {"userId": t.promotee_id.to_string(), "organisationId": 1, "roles": ["mentee", "mentor"]}})));
+    }
+    for path in both("/api/user/v2/role/assign", "/v2/user/assign/role") {
+        routes.push(route(M::POST, path).body(json!({"request": {"userId": t.promotee_id.to_string(), "roles": [
+            {"role": "mentor", "operation": "add", "scope": [{"organisationId": "1"}]},
+            {"role": "mentee", "operation": "remove", "scope": [{"organisationId": 1}]}
+        ]}})));
     }
     routes
 }
@@ -369,6 +448,8 @@ pub(crate) fn routes_in_source() -> BTreeSet<(String, String)> {
         let prefix = match relative.parent().and_then(|p| p.to_str()) {
             Some("") => "",
             Some("elevate") => "/user/v1",
+            // Sunbird's routes are written at their full paths.
+            Some("sunbird") => "",
             other => panic!("{}: teach the fuzz test the prefix under which {other:?} is nested", file.display()),
         };
         let source: String = std::fs::read_to_string(&file)

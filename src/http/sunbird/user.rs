@@ -1,0 +1,574 @@
+//! Sunbird's user routes, in both forms: create (v1-v3, sso, sign-up),
+//! read (v1-v5), get by identifier and exists, block and unblock, update
+//! (v1-v3), search (v1-v3) and role assignment (v1 replaces, v2 adds and
+//! removes). Sunbird's field names are mapped onto the shared use cases
+//! here (see the README's Sunbird section for the mapping).
+
+use std::collections::BTreeSet;
+
+use axum::extract::{MatchedPath, Path, Query, State};
+use axum::routing::{get, patch, post};
+use axum::{Extension, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use aggregates::ProfileChanges;
+
+use super::envelope::SbOk;
+use super::errors::{Code, SbError, INVALID_VALUE, UPDATE_NOT_ALLOWED};
+use super::extract::{guarded, Acting, SbBody, SbMeta};
+use super::render;
+use crate::accounts::{Caller, SignUp};
+use crate::error::ServiceError;
+use crate::http::AppState;
+use crate::organizations::RoleChanges;
+use crate::users::{Identifier, UserKey, UserQuery};
+use crate::visibility::ContactScope;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/user/v1/create", guarded(post(create)))
+        .route("/api/user/v2/create", guarded(post(create)))
+        .route("/api/user/v3/create", guarded(post(create)))
+        .route("/api/user/v1/sso/create", guarded(post(create)))
+        .route("/api/user/v1/signup", guarded(post(create)))
+        .route("/api/user/v2/signup", guarded(post(create)))
+        .route("/v1/user/create", guarded(post(create)))
+        .route("/v2/user/create", guarded(post(create)))
+        .route("/v3/user/create", guarded(post(create)))
+        .route("/v1/ssouser/create", guarded(post(create)))
+        .route("/v1/user/signup", guarded(post(create)))
+        .route("/v2/user/signup", guarded(post(create)))
+        .route("/api/user/v1/read/{userId}", guarded(get(read)))
+        .route("/api/user/v2/read/{userId}", guarded(get(read)))
+        .route("/api/user/v3/read/{userId}", guarded(get(read)))
+        .route("/api/user/v4/read/{userId}", guarded(get(read)))
+        .route("/api/user/v5/read/{userId}", guarded(get(read)))
+        .route("/v1/user/read/{userId}", guarded(get(read)))
+        .route("/v2/user/read/{userId}", guarded(get(read)))
+        .route("/v3/user/read/{userId}", guarded(get(read)))
+        .route("/v4/user/read/{userId}", guarded(get(read)))
+        .route("/v5/user/read/{userId}", guarded(get(read)))
+        .route("/api/user/v1/get/{idType}/{id}", guarded(get(get_by)))
+        .route("/api/user/v2/get/{idType}/{id}", guarded(get(get_by)))
+        .route("/v1/user/get/{idType}/{id}", guarded(get(get_by)))
+        .route("/v2/user/get/{idType}/{id}", guarded(get(get_by)))
+        .route("/api/user/v1/exists/{idType}/{id}", guarded(get(exists)))
+        .route("/api/user/v2/exists/{idType}/{id}", guarded(get(exists)))
+        .route("/v1/user/exists/{idType}/{id}", guarded(get(exists)))
+        .route("/v2/user/exists/{idType}/{id}", guarded(get(exists)))
+        .route("/api/user/v1/block", guarded(post(block)))
+        .route("/api/user/v1/unblock", guarded(post(unblock)))
+        .route("/v1/user/block", guarded(post(block)))
+        .route("/v1/user/unblock", guarded(post(unblock)))
+        .route("/api/user/v1/update", guarded(patch(update)))
+        .route("/api/user/v2/update", guarded(patch(update)))
+        .route("/api/user/v3/update", guarded(patch(update)))
+        .route("/v1/user/update", guarded(patch(update)))
+        .route("/v2/user/update", guarded(patch(update)))
+        .route("/v3/user/update", guarded(patch(update)))
+        .route("/api/user/v1/search", guarded(post(search)))
+        .route("/api/user/v2/search", guarded(post(search)))
+        .route("/api/user/v3/search", guarded(post(search)))
+        .route("/v1/user/search", guarded(post(search)))
+        .route("/v2/user/search", guarded(post(search)))
+        .route("/v3/user/search", guarded(post(search)))
+        .route("/api/user/v1/role/assign", guarded(post(assign_roles)))
+        .route("/v1/user/assign/role", guarded(post(assign_roles)))
+        .route("/api/user/v2/role/assign", guarded(post(change_roles)))
+        .route("/v2/user/assign/role", guarded(post(change_roles)))
+}
+
+/// A phone number, sent as text or as a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Phone {
+    Text(String),
+    Number(u64),
+}
+
+impl Phone {
+    fn text(self) -> String {
+        match self {
+            Phone::Text(text) => text,
+            Phone::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// An organisation id, sent as text or as a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OrgId {
+    Text(String),
+    Number(i64),
+}
+
+impl OrgId {
+    fn id(&self) -> Result<i64, SbError> {
+        match self {
+            OrgId::Number(n) => Ok(*n),
+            OrgId::Text(text) => text.trim().parse().map_err(|_| SbError::invalid_value(&clip(text), "organisationId")),
+        }
+    }
+}
+
+/// A client's value, short enough to echo in a message.
+fn clip(text: &str) -> String {
+    text.chars().take(64).collect()
+}
+
+fn user_key(raw: &str) -> Result<UserKey, SbError> {
+    UserKey::parse(raw).ok_or_else(|| SbError::not_found("user"))
+}
+
+/// The fields a create takes. Sunbird spells the names both ways.
+/// `emailVerified`, `phoneVerified` and `countryCode` are accepted and not
+/// kept (Roster does not verify contacts); anything else is refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    #[serde(rename = "firstName", alias = "firstname")]
+    first_name: String,
+    #[serde(default, rename = "lastName", alias = "lastname")]
+    last_name: Option<String>,
+    email: String,
+    password: String,
+    #[serde(default)]
+    phone: Option<Phone>,
+    #[serde(default, rename = "userName", alias = "username")]
+    user_name: Option<String>,
+    #[serde(default, rename = "emailVerified")]
+    _email_verified: Option<bool>,
+    #[serde(default, rename = "phoneVerified")]
+    _phone_verified: Option<bool>,
+    #[serde(default, rename = "countryCode")]
+    _country_code: Option<Value>,
+}
+
+/// Roster's one name from Sunbird's two.
+fn full_name(first: &str, last: Option<&str>) -> String {
+    match last.map(str::trim).filter(|l| !l.is_empty()) {
+        Some(last) => format!("{} {last}", first.trim()),
+        None => first.to_string(),
+    }
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Option<Extension<Caller>>,
+    meta: SbMeta,
+    SbBody(body): SbBody<CreateBody>,
+) -> Result<SbOk, SbError> {
+    let meta = match &caller {
+        Some(Extension(caller)) => meta.by(caller),
+        None => meta.0,
+    };
+    let input = SignUp {
+        name: full_name(&body.first_name, body.last_name.as_deref()),
+        email: body.email,
+        password: body.password,
+        phone: body.phone.map(Phone::text),
+        username: body.user_name,
+        has_accepted_terms_and_conditions: false,
+        preferred_language: None,
+        roles: vec![],
+    };
+    let profile = state.create_account(input, &meta).await?;
+    Ok(SbOk::success(json!({"userId": profile.user.user_uuid, "errors": []})))
+}
+
+/// `fields` and `withTokens`: Roster always answers with the organisations
+/// and roles (`fields` may ask for them), and has no tokens to give.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct ReadQuery {
+    fields: Option<String>,
+    #[serde(rename = "withTokens")]
+    with_tokens: Option<String>,
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Acting(caller): Acting,
+    Path(user_id): Path<String>,
+    Query(_query): Query<ReadQuery>,
+) -> Result<SbOk, SbError> {
+    let profile = state.profile(&user_key(&user_id)?).await?;
+    let view = ContactScope::of(&caller).view_of(profile.user.id, profile.user.organization_id);
+    Ok(SbOk(json!({"response": render::user(&profile, view)})))
+}
+
+fn identifier(id_type: &str, value: String) -> Result<Identifier, SbError> {
+    match id_type {
+        "email" => Ok(Identifier::Email(value)),
+        "phone" => Ok(Identifier::Phone(value)),
+        "loginId" | "userName" | "username" => Ok(Identifier::Username(value)),
+        other => Err(SbError::client(
+            INVALID_VALUE,
+            format!("Invalid idType: {}. Valid values are: email, phone, loginId, userName.", clip(other)),
+        )),
+    }
+}
+
+/// The user an identifier names, if the caller may see their contact data:
+/// anyone else is "not found", so the route cannot tell whose an email is.
+async fn get_by(
+    State(state): State<AppState>,
+    Acting(caller): Acting,
+    matched: MatchedPath,
+    Path((id_type, id)): Path<(String, String)>,
+) -> Result<SbOk, SbError> {
+    let scope = ContactScope::of(&caller);
+    let found = state.find_user(&identifier(&id_type, id)?).await?;
+    match found.filter(|p| scope.covers(p.user.id, p.user.organization_id)) {
+        Some(profile) => Ok(SbOk(
+            json!({"response": render::user(&profile, scope.view_of(profile.user.id, profile.user.organization_id))}),
+        )),
+        None => {
+            let mut error = SbError::not_found("user");
+            // Sunbird's v1 answers its old code here, in `err` and `status`.
+            if matched.as_str().contains("/v1/user/get/") || matched.as_str().starts_with("/api/user/v1/get/") {
+                error.code = Code::Whole("USER_NOT_FOUND");
+                error.status_text = Some("USER_NOT_FOUND");
+            }
+            Err(error)
+        }
+    }
+}
+
+/// Whether anyone holds the identifier (what a sign-up form asks).
+async fn exists(
+    State(state): State<AppState>,
+    Acting(_caller): Acting,
+    Path((id_type, id)): Path<(String, String)>,
+) -> Result<SbOk, SbError> {
+    let found = state.find_user(&identifier(&id_type, id)?).await?;
+    Ok(SbOk(json!({"exists": found.is_some()})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetBody {
+    #[serde(rename = "userId")]
+    user_id: String,
+}
+
+impl TargetBody {
+    fn key(&self) -> Result<UserKey, SbError> {
+        if self.user_id.trim().is_empty() {
+            return Err(SbError::missing("userId"));
+        }
+        user_key(&self.user_id)
+    }
+}
+
+async fn block(
+    State(state): State<AppState>,
+    Acting(caller): Acting,
+    meta: SbMeta,
+    SbBody(body): SbBody<TargetBody>,
+) -> Result<SbOk, SbError> {
+    state.block_user(&caller, &body.key()?, &meta.by(&caller)).await?;
+    Ok(SbOk::success(json!({})))
+}
+
+async fn unblock(
+    State(state): State<AppState>,
+    Acting(caller): Acting,
+    meta: SbMeta,
+    SbBody(body): SbBody<TargetBody>,
+) -> Result<SbOk, SbError> {
+    state.unblock_user(&caller, &body.key()?, &meta.by(&caller)).await?;
+    Ok(SbOk::success(json!({})))
+}
+
+/// The fields an update takes: the user (the caller when absent) and the
+/// names. Email, phone and user name cannot be changed yet (refused with
+/// Sunbird's "update not allowed"); the verification flags are accepted
+/// and not kept; anything else is refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateBody {
+    #[serde(default, rename = "userId", alias = "id")]
+    user_id: Option<String>,
+    #[serde(default, rename = "firstName", alias = "firstname")]
+    first_name: Option<String>,
+    #[serde(default, rename = "lastName", alias = "lastname")]
+    last_name: Option<String>,
+    #[serde(default)]
+    email: Option<Value>,
+    #[serde(default)]
+    phone: Option<Value>,
+    #[serde(default, rename = "userName", alias = "username")]
+    user_name: Option<Value>,
+    #[serde(default, rename = "emailVerified")]
+    _email_verified: Option<bool>,
+    #[serde(default, rename = "phoneVerified")]
+    _phone_verified: Option<bool>,
+    #[serde(default, rename = "countryCode")]
+    _country_code: Option<Value>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Acting(caller): Acting,
+    meta: SbMeta,
+    SbBody(body): SbBody<UpdateBody>,
+) -> Result<SbOk, SbError> {
+    for (field, value) in [("email", &body.email), ("phone", &body.phone), ("userName", &body.user_name)] {
+        if value.as_ref().is_some_and(|v| !v.is_null()) {
+            return Err(SbError::client(UPDATE_NOT_ALLOWED, format!("Update of {field} is not allowed.")));
+        }
+    }
+    let key = match body.user_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
+        Some(id) => user_key(id)?,
+        None => UserKey::Uuid(caller.user_uuid().to_string()),
+    };
+    let name = match (body.first_name, body.last_name) {
+        (None, None) => None,
+        (Some(first), Some(last)) => Some(full_name(&first, Some(&last))),
+        (first, last) => {
+            // One of the two: the other is kept from the current name.
+            let current = state.user(&key).await?.name.unwrap_or_default();
+            let (current_first, current_last) = render::split_name(&current);
+            let first = first.unwrap_or(current_first);
+            Some(full_name(&first, last.as_deref().or(current_last.as_deref())))
+        }
+    };
+    let changes = ProfileChanges { name, ..Default::default() };
+    match state.update_user(&caller, &key, changes, &meta.by(&caller)).await {
+        Ok(_) | Err(ServiceError::NothingToUpdate) => Ok(SbOk::success(json!({"errors": []}))),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Default and largest page of a search.
+const SEARCH_LIMIT: i64 = 250;
+const SEARCH_MAX_LIMIT: i64 = 1000;
+/// How deep `offset` may page when it is not a multiple of `limit`.
+const SEARCH_MAX_WINDOW: i64 = 10_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SearchBody {
+    #[serde(default)]
+    filters: Option<Map<String, Value>>,
+    #[serde(default)]
+    query: Option<String>,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: Option<i64>,
+    #[serde(default)]
+    fields: Option<Vec<String>>,
+}
+
+/// A filter's value: one, or a list of which any matches.
+fn values(field: &str, value: &Value) -> Result<Vec<String>, SbError> {
+    let one = |v: &Value| match v {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        _ => Err(SbError::data_type(&format!("filters.{field}"), "String")),
+    };
+    match value {
+        Value::Array(items) => items.iter().map(one).collect(),
+        other => Ok(vec![one(other)?]),
+    }
+}
+
+/// What the filters ask, for `list_users`: the users they may be (`None`:
+/// anyone), and the rest of the query. `Ok(None)` when nothing can match.
+async fn search_query(
+    state: &AppState,
+    caller: &Caller,
+    filters: &Map<String, Value>,
+) -> Result<Option<(Option<BTreeSet<String>>, UserQuery)>, SbError> {
+    let scope = ContactScope::of(caller);
+    let mut users: Option<BTreeSet<String>> = None;
+    let mut narrow = |found: BTreeSet<String>| {
+        users = Some(match users.take() {
+            None => found,
+            Some(before) => before.intersection(&found).cloned().collect(),
+        });
+    };
+    let mut query = UserQuery::default();
+    for (field, value) in filters {
+        match field.as_str() {
+            "id" | "userId" | "identifier" => {
+                let mut found = BTreeSet::new();
+                for raw in values(field, value)? {
+                    if let Some(user) = match UserKey::parse(&raw) {
+                        Some(key) => state.user(&key).await.ok(),
+                        None => None,
+                    } {
+                        found.insert(user.user_uuid);
+                    }
+                }
+                narrow(found);
+            }
+            "email" | "phone" | "userName" | "loginId" => {
+                let id_type = if field == "userName" { "loginId" } else { field.as_str() };
+                let mut found = BTreeSet::new();
+                for raw in values(field, value)? {
+                    let profile = state.find_user(&identifier(id_type, raw)?).await?;
+                    // Only users whose contact data the caller may see are found by it.
+                    if let Some(p) = profile.filter(|p| scope.covers(p.user.id, p.user.organization_id)) {
+                        found.insert(p.user.user_uuid);
+                    }
+                }
+                narrow(found);
+            }
+            "rootOrgId" | "organisationId" | "organisations.organisationId" => {
+                let [id] =
+                    values(field, value)?.try_into().map_err(|_| SbError::invalid(&format!("filters.{field}")))?;
+                query.organization_id = Some(OrgId::Text(id).id()?);
+            }
+            "roles" | "organisations.roles" => {
+                let [role] =
+                    values(field, value)?.try_into().map_err(|_| SbError::invalid(&format!("filters.{field}")))?;
+                query.role = Some(role.trim().to_lowercase());
+            }
+            // Searches list active users: asking for others finds none.
+            "status" => {
+                if values(field, value)?.iter().all(|s| s != "1") {
+                    return Ok(None);
+                }
+            }
+            "isDeleted" => {
+                if value != &Value::Bool(false) && !values(field, value)?.iter().any(|s| s == "false") {
+                    return Ok(None);
+                }
+            }
+            other => return Err(SbError::unknown_parameter(&format!("filters.{}", clip(other)))),
+        }
+    }
+    if users.as_ref().is_some_and(|u| u.is_empty()) {
+        return Ok(None);
+    }
+    Ok(Some((users, query)))
+}
+
+async fn search(
+    State(state): State<AppState>,
+    Acting(caller): Acting,
+    SbBody(body): SbBody<SearchBody>,
+) -> Result<SbOk, SbError> {
+    let filters = body.filters.filter(|f| !f.is_empty()).ok_or_else(|| SbError::missing("filters"))?;
+    let limit = body.limit.unwrap_or(SEARCH_LIMIT);
+    if !(1..=SEARCH_MAX_LIMIT).contains(&limit) {
+        return Err(SbError::invalid("limit"));
+    }
+    let offset = body.offset.unwrap_or(0);
+    let window = offset.checked_add(limit).filter(|end| *end <= SEARCH_MAX_WINDOW);
+    if offset < 0 || (offset % limit != 0 && window.is_none()) {
+        return Err(SbError::invalid("offset"));
+    }
+    let empty = || SbOk(json!({"response": {"count": 0, "content": []}}));
+    let Some((users, mut query)) = search_query(&state, &caller, &filters).await? else { return Ok(empty()) };
+    query.search = body.query.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
+    query.include_ids = users.into_iter().flatten().map(UserKey::Uuid).collect();
+    // A page of `limit` at `offset`; an offset between pages reads from the start.
+    let skip = if offset % limit == 0 {
+        (query.page, query.limit) = (offset / limit + 1, limit);
+        0
+    } else {
+        (query.page, query.limit) = (1, offset + limit);
+        offset as usize
+    };
+    let (listed, count) = state.list_users(&caller, query).await?;
+    let scope = ContactScope::of(&caller);
+    let fields = body.fields.unwrap_or_default();
+    let content: Vec<Value> = listed
+        .iter()
+        .skip(skip)
+        .map(|user| {
+            let mut entry = render::listed(user, scope.covers(user.id, user.organization_id));
+            if let (false, Value::Object(map)) = (fields.is_empty(), &mut entry) {
+                map.retain(|key, _| fields.contains(key));
+            }
+            entry
+        })
+        .collect();
+    Ok(SbOk(json!({"response": {"count": count.value, "content": content}})))
+}
+
+/// v1: the roles the user holds in one organisation become exactly these.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    #[serde(rename = "userId")]
+    user_id: String,
+    #[serde(rename = "organisationId")]
+    organisation_id: OrgId,
+    roles: Vec<String>,
+}
+
+async fn assign_roles(
+    State(state): State<AppState>,
+    Acting(caller): Acting,
+    meta: SbMeta,
+    SbBody(body): SbBody<AssignBody>,
+) -> Result<SbOk, SbError> {
+    let changes = RoleChanges {
+        organization_id: Some(body.organisation_id.id()?),
+        grant: body.roles,
+        revoke: vec![],
+        replace: true,
+    };
+    state.change_roles(&caller, &user_key(&body.user_id)?, &changes, &meta.by(&caller)).await?;
+    Ok(SbOk::success(json!({})))
+}
+
+/// v2: roles added or removed (`operation`, default add), each scoped to
+/// organisations; Roster keeps a user in one organisation, so every scope
+/// of a request must name the same one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    #[serde(rename = "userId")]
+    user_id: String,
+    roles: Vec<RoleEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleEntry {
+    role: String,
+    #[serde(default)]
+    operation: Option<String>,
+    #[serde(default)]
+    scope: Vec<Scope>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Scope {
+    #[serde(rename = "organisationId")]
+    organisation_id: OrgId,
+}
+
+async fn change_roles(
+    State(state): State<AppState>,
+    Acting(caller): Acting,
+    meta: SbMeta,
+    SbBody(body): SbBody<ChangeBody>,
+) -> Result<SbOk, SbError> {
+    let mut changes = RoleChanges::default();
+    for entry in body.roles {
+        for scope in &entry.scope {
+            let id = scope.organisation_id.id()?;
+            if changes.organization_id.is_some_and(|before| before != id) {
+                return Err(SbError::invalid("scope"));
+            }
+            changes.organization_id = Some(id);
+        }
+        match entry.operation.as_deref().map(str::trim) {
+            None | Some("add") => changes.grant.push(entry.role),
+            Some("remove") => changes.revoke.push(entry.role),
+            Some(other) => return Err(SbError::invalid_value(&clip(other), "operation")),
+        }
+    }
+    state.change_roles(&caller, &user_key(&body.user_id)?, &changes, &meta.by(&caller)).await?;
+    Ok(SbOk::success(json!({})))
+}
