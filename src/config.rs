@@ -12,7 +12,7 @@ pub struct Settings {
     pub database_max_connections: u32,
     /// `None` (no `KAFKA_BROKERS`): the publisher is off.
     pub kafka: Option<KafkaSettings>,
-    pub admin_secret_code: Option<String>,
+    pub admin_secret_code: Option<Secret>,
     /// `ROSTER_BOOTSTRAP_ADMIN_*`: an admin created at start while none exists.
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub default_organisation_code: String,
@@ -319,7 +319,7 @@ impl Settings {
                     client_properties: ClientProperties::from_vars(kafka_vars()?)?,
                 }),
             },
-            admin_secret_code: var("ADMIN_SECRET_CODE"),
+            admin_secret_code: var("ADMIN_SECRET_CODE").map(Secret),
             bootstrap_admin: BootstrapAdmin::from_env()?,
             default_organisation_code: var("DEFAULT_ORGANISATION_CODE").unwrap_or_else(|| "default".into()),
             default_role: var("DEFAULT_ROLE").unwrap_or_else(|| "mentee".into()),
@@ -440,6 +440,19 @@ mod tests {
             assert!(error.contains(name) && error.contains(hint), "{error}");
         }
         assert!(ClientProperties::from_vars(vars(&[("KAFKA_PROPERTY_", "x")])).is_err());
+    }
+
+    /// Settings may be logged whole: no secret they hold shows.
+    #[test]
+    fn settings_debug_output_shows_no_secret() {
+        let mut settings = Settings::from_env().unwrap();
+        settings.admin_secret_code = Some("admin-SECRET-1".into());
+        settings.access_token_secret = Some("hs-SECRET-2".into());
+        settings.refresh_token_previous_secret = Some("hs-SECRET-3".into());
+        settings.master_key = MasterKeySource::Value("master-SECRET-4".into());
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("SECRET"), "{shown}");
+        assert!(shown.contains("admin_secret_code: Some(Secret(…))"), "{shown}");
     }
 
     #[test]

@@ -40,7 +40,7 @@ async fn create(
     JsonBody(body): JsonBody<CreateAdminBody>,
 ) -> Result<ApiOk, AppError> {
     let allowed =
-        state.settings.admin_secret_code.as_deref().is_some_and(|secret| same_secret(secret, &body.secret_code));
+        state.settings.admin_secret_code.as_ref().is_some_and(|secret| same_secret(secret.expose(), &body.secret_code));
     if !allowed {
         return Err(AppError::Unauthorized);
     }
