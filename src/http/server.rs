@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
@@ -340,11 +341,15 @@ async fn serve_connection(stream: TcpStream, addr: SocketAddr, router: Router, m
 /// next piece fails the read, and the request is answered 408 in its dialect's envelope.
 pub async fn body_read_timeout(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
     let timed_out = Arc::new(AtomicBool::new(false));
-    let flag = timed_out.clone();
+    let over_limit = Arc::new(AtomicBool::new(false));
+    let (timed_flag, limit_flag) = (timed_out.clone(), over_limit.clone());
     let request = request.map(|body| {
         Body::new(TimeoutBody::new(timeout, body).map_err(move |error| {
             if error.is::<TimeoutError>() {
-                flag.store(true, Ordering::Relaxed);
+                timed_flag.store(true, Ordering::Relaxed);
+            }
+            if exceeds_body_limit(&*error) {
+                limit_flag.store(true, Ordering::Relaxed);
             }
             error
         }))
@@ -353,7 +358,25 @@ pub async fn body_read_timeout(State(timeout): State<Duration>, request: Request
     if timed_out.load(Ordering::Relaxed) {
         return EdgeRefusal::BodyTimeout { after: timeout }.into_response();
     }
+    // Wrapped here, the body limit's error no longer reads as one to the
+    // JSON extractors (a chunked body has no length to refuse up front):
+    // the dialect's envelope words the 413 instead of a "bad body" 400.
+    if over_limit.load(Ordering::Relaxed) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
     response
+}
+
+/// Whether `error`, or an error it wraps, is the body size limit's.
+fn exceeds_body_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// The body read timeout from the settings (`None`: off).

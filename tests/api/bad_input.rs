@@ -34,6 +34,9 @@ async fn malformed_bodies_get_4xx_in_the_envelope(backend: Backend) {
     let huge = format!("{{\"name\": \"{}\", \"email\": \"a@b.co\", \"password\": \"x\"}}", "x".repeat(2 * 1024 * 1024));
     let reply = oversized_post(&app, create, huge.into_bytes()).await;
     reply.assert_error_envelope(413);
+    // The same without a length (chunked): refused as it passes the limit, also 413.
+    let chunked = chunked_post(&app, create, 2 * 1024 * 1024).await;
+    chunked.assert_error_envelope(413);
 
     // Validation: bad email, weak password, empty name.
     let invalid = app.post(create, None, json!({"name": " ", "email": "not-an-email", "password": "weak"})).await;
@@ -100,6 +103,43 @@ async fn oversized_post(app: &TestApp, path: &str, body: Vec<u8>) -> Reply {
     let write = tokio::spawn(async move {
         let _ = writer.write_all(head.as_bytes()).await;
         let _ = writer.write_all(&body).await;
+    });
+    let mut raw = Vec::new();
+    let _ = reader.read_to_end(&mut raw).await;
+    let _ = write.await;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    Reply {
+        status: reqwest::StatusCode::from_u16(status).unwrap(),
+        body: serde_json::from_str(body).expect("a JSON body"),
+    }
+}
+
+/// A POST whose body (`size` bytes of a JSON string) comes chunked, with no
+/// `Content-Length`, over a raw socket.
+async fn chunked_post(app: &TestApp, path: &str, size: usize) -> Reply {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+        app.addr
+    );
+    let write = tokio::spawn(async move {
+        let _ = writer.write_all(head.as_bytes()).await;
+        let mut body = b"{\"name\": \"".to_vec();
+        body.extend(std::iter::repeat_n(b'x', size));
+        body.extend_from_slice(b"\"}");
+        for chunk in body.chunks(64 * 1024) {
+            if writer.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.is_err()
+                || writer.write_all(chunk).await.is_err()
+                || writer.write_all(b"\r\n").await.is_err()
+            {
+                return;
+            }
+        }
+        let _ = writer.write_all(b"0\r\n\r\n").await;
     });
     let mut raw = Vec::new();
     let _ = reader.read_to_end(&mut raw).await;
