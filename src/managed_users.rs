@@ -16,7 +16,7 @@ use crate::accounts::Caller;
 use crate::auth::sessions;
 use crate::bootstrap::DEFAULT_ORGANIZATION_ID;
 use crate::commands::Metadata;
-use crate::error::ServiceError;
+use crate::error::{Entity, ServiceError};
 use crate::read_models::{self, Profile, UserKey};
 use crate::services::Services;
 
@@ -40,7 +40,8 @@ pub struct ManagedUser {
 impl Services {
     /// Registers a user managed by the caller: no email, phone, username or
     /// password, in the default organisation with the default role. Refused
-    /// (`Forbidden`) when `managed_by` is anyone but the caller, and with
+    /// (`Forbidden`) when `managed_by` is anyone but the caller, not found
+    /// when the manager is a managed user themselves, and with
     /// `refused.user.managed_user_limit` past the limit.
     pub async fn create_managed_user(
         &self,
@@ -52,6 +53,10 @@ impl Services {
         let manager = self.user(&input.managed_by).await?;
         if manager.user_uuid != caller.user_uuid() {
             return Err(ServiceError::Forbidden);
+        }
+        // A managed user manages no one: as a manager they do not exist.
+        if manager.managed_by.is_some() {
+            return Err(ServiceError::not_found(Entity::User));
         }
         let role_ids = self.role_ids_for(&[]).await?;
         let user_uuid = Uuid::new_v4().to_string();

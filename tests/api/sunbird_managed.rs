@@ -110,6 +110,9 @@ async fn managed_users_are_created_listed_and_act_with_their_tokens(backend: Bac
     let elevate = app.get("/user/v1/user/read", Some(kim_token)).await;
     assert_eq!(elevate.status, StatusCode::OK, "{}", elevate.body);
     assert_eq!(elevate.result()["name"], "Kim Child", "{}", elevate.body);
+    let grandchild = child("Grand", &first);
+    let grandchild = sb(&app, Method::POST, "/api/user/v4/create", Some(key), Some(kim_token), Some(grandchild)).await;
+    assert_error(&grandchild, 404, "UOS_USRCRT0013", "RESOURCE_NOT_FOUND", None);
     let listed_by_elevate = app.get("/user/v1/account/list?search=kim", Some(key)).await;
     assert_eq!(listed_names(&listed_by_elevate), ["Kim Child"]);
 
