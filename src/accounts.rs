@@ -236,15 +236,16 @@ impl Services {
             batch.decide_new::<UniqueClaim>(&claim_id(ClaimKind::Email, &valid.email), claim).await?;
             let registration = Registration {
                 numeric_id: first_id + offset as i64,
-                email: valid.email,
+                email: Some(valid.email),
                 name: valid.name,
                 phone: None,
                 username: None,
-                password_hash: password_hash.clone(),
+                password_hash: Some(password_hash.clone()),
                 organization_id: DEFAULT_ORGANIZATION_ID,
                 role_ids: self.role_ids_for(&input.roles).await?,
                 has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
                 preferred_language: valid.preferred_language,
+                managed_by: None,
             };
             batch.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
         }
@@ -262,7 +263,7 @@ impl Services {
     }
 
     /// The ids of the role titles a sign-up asks for (none: the default role).
-    async fn role_ids_for(&self, titles: &[String]) -> Result<Vec<i64>, ServiceError> {
+    pub(crate) async fn role_ids_for(&self, titles: &[String]) -> Result<Vec<i64>, ServiceError> {
         let default = [self.settings.default_role.clone()];
         let titles = if titles.is_empty() { &default[..] } else { titles };
         let mut role_ids = Vec::with_capacity(titles.len());
@@ -315,15 +316,16 @@ impl Services {
             };
             let registration = Registration {
                 numeric_id,
-                email: valid.email.clone(),
+                email: Some(valid.email.clone()),
                 name: valid.name.clone(),
                 phone: valid.phone.clone(),
                 username: valid.username.clone(),
-                password_hash: password_hash.clone(),
+                password_hash: Some(password_hash.clone()),
                 organization_id: DEFAULT_ORGANIZATION_ID,
                 role_ids: role_ids.clone(),
                 has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
                 preferred_language: valid.preferred_language.clone(),
+                managed_by: None,
             };
             unit.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
             if let Some(committed) = unit.commit().await? {
@@ -450,7 +452,12 @@ impl Services {
         }
     }
 
-    fn sign_pair(&self, profile: &Profile, session_id: &str, refresh_jti: String) -> Result<Tokens, ServiceError> {
+    pub(crate) fn sign_pair(
+        &self,
+        profile: &Profile,
+        session_id: &str,
+        refresh_jti: String,
+    ) -> Result<Tokens, ServiceError> {
         let now = chrono::Utc::now().timestamp();
         let data = Self::token_data(profile, session_id);
         let access_token =

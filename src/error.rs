@@ -271,6 +271,7 @@ impl Refusal for UserError {
             UserError::AlreadyInactive => "user.already_inactive",
             UserError::Locked => "user.locked",
             UserError::NothingToUpdate => "user.nothing_to_update",
+            UserError::ManagedUserLimit => "user.managed_user_limit",
         }
     }
 }

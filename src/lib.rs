@@ -19,6 +19,7 @@ pub mod first_admin;
 pub mod forms;
 pub mod http;
 pub mod leadership;
+pub mod managed_users;
 pub mod organizations;
 pub mod orphaned_claims;
 pub mod privacy;

@@ -350,15 +350,16 @@ mod tests {
         let registered = UserEvent::UserRegistered {
             registration: Registration {
                 numeric_id: 7,
-                email: "ada@example.com".into(),
+                email: Some("ada@example.com".into()),
                 name: "Ada".into(),
                 phone: Some("+100".into()),
                 username: Some("ada".into()),
-                password_hash: "$argon2id$x".into(),
+                password_hash: Some("$argon2id$x".into()),
                 organization_id: 1,
                 role_ids: vec![3],
                 has_accepted_terms_and_conditions: true,
                 preferred_language: "en".into(),
+                managed_by: None,
             },
             at,
         };

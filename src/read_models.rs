@@ -29,6 +29,8 @@ pub struct UserRow {
     pub created_at: String,
     pub updated_at: String,
     pub deleted_at: Option<String>,
+    /// The user who manages this one (a Sunbird managed user), if anyone does.
+    pub managed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -48,7 +50,7 @@ pub struct OrganizationRow {
 
 const USER_COLUMNS: &str = "u.user_uuid, u.id, u.email, u.name, u.phone, u.username, u.status, u.organization_id, \
     u.about, u.gender, u.location, u.image, u.languages, u.share_link, u.preferred_language, \
-    u.has_accepted_terms_and_conditions, u.last_logged_in_at, u.created_at, u.updated_at, u.deleted_at";
+    u.has_accepted_terms_and_conditions, u.last_logged_in_at, u.created_at, u.updated_at, u.deleted_at, u.managed_by";
 
 /// A user is addressed by numeric id or UUID.
 #[derive(Debug, Clone)]
@@ -733,6 +735,21 @@ pub async fn active_users_of_organization(db: &Db, organization_id: i64) -> Resu
         .fetch_all(&Statement::new(
             "SELECT user_uuid FROM users WHERE organization_id = $1 AND status = 'ACTIVE' ORDER BY id",
             vec![organization_id.into()],
+        ))
+        .await?;
+    Ok(rows.into_iter().map(|r| r.user_uuid).collect())
+}
+
+/// The UUIDs of the users `manager_uuid` manages who are not deleted, oldest first.
+pub async fn managed_users(db: &Db, manager_uuid: &str) -> Result<Vec<String>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Id {
+        user_uuid: String,
+    }
+    let rows: Vec<Id> = db
+        .fetch_all(&Statement::new(
+            "SELECT user_uuid FROM users WHERE managed_by = $1 AND status <> 'DELETED' ORDER BY id",
+            vec![manager_uuid.into()],
         ))
         .await?;
     Ok(rows.into_iter().map(|r| r.user_uuid).collect())

@@ -71,15 +71,21 @@ pub struct LockoutPolicy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registration {
     pub numeric_id: i64,
-    pub email: String,
+    /// `None` for a managed user, who signs in through their manager.
+    pub email: Option<String>,
     pub name: String,
     pub phone: Option<String>,
     pub username: Option<String>,
-    pub password_hash: String,
+    /// `None` for a managed user: no password logs them in.
+    pub password_hash: Option<String>,
     pub organization_id: i64,
     pub role_ids: Vec<i64>,
     pub has_accepted_terms_and_conditions: bool,
     pub preferred_language: String,
+    /// The user who manages this one (Sunbird's managed users); absent in
+    /// the events written before managed users existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,6 +135,13 @@ pub enum UserCommand {
     },
     RevokeRole {
         role_id: i64,
+        at: Timestamp,
+    },
+    /// On the manager: `user_id` (registered in the same commit) is one of
+    /// the users they manage, refused past `limit` of them.
+    AddManagedUser {
+        user_id: String,
+        limit: u32,
         at: Timestamp,
     },
 }
@@ -186,6 +199,11 @@ pub enum UserEvent {
         role_id: i64,
         at: Timestamp,
     },
+    /// On the manager: one more user they manage.
+    ManagedUserAdded {
+        user_id: String,
+        at: Timestamp,
+    },
 }
 domain_event!(
     UserEvent,
@@ -202,7 +220,8 @@ domain_event!(
         UserDeleted,
         OrganizationChanged,
         RoleAssigned,
-        RoleRevoked
+        RoleRevoked,
+        ManagedUserAdded
     ]
 );
 
@@ -222,6 +241,8 @@ pub enum UserError {
     Locked,
     #[error("nothing to update")]
     NothingToUpdate,
+    #[error("the manager manages as many users as they may")]
+    ManagedUserLimit,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -239,6 +260,11 @@ pub struct User {
     pub consecutive_failures: u32,
     pub locked_until: Option<Timestamp>,
     pub last_logged_in_at: Option<Timestamp>,
+    #[serde(default)]
+    pub managed_by: Option<String>,
+    /// The users this one manages.
+    #[serde(default)]
+    pub managed_users: Vec<String>,
 }
 
 impl User {
@@ -357,6 +383,16 @@ impl Aggregate for User {
                 }
                 UserEvent::RoleRevoked { role_id, at }
             }
+            UserCommand::AddManagedUser { user_id, limit, at } => {
+                self.require_active()?;
+                if self.managed_users.contains(&user_id) {
+                    return Ok(vec![]);
+                }
+                if self.managed_users.len() >= limit as usize {
+                    return Err(UserError::ManagedUserLimit);
+                }
+                UserEvent::ManagedUserAdded { user_id, at }
+            }
         };
         Ok(vec![event])
     }
@@ -366,14 +402,15 @@ impl Aggregate for User {
             UserEvent::UserRegistered { registration: r, .. } => {
                 self.status = UserStatus::Active;
                 self.numeric_id = r.numeric_id;
-                self.email = Some(r.email);
+                self.email = r.email;
                 self.phone = r.phone;
                 self.username = r.username;
                 self.name = Some(r.name);
-                self.password_hash = Some(r.password_hash);
+                self.password_hash = r.password_hash;
                 self.organization_id = r.organization_id;
                 self.role_ids = r.role_ids;
                 self.has_accepted_terms_and_conditions = r.has_accepted_terms_and_conditions;
+                self.managed_by = r.managed_by;
             }
             UserEvent::ProfileUpdated { changes, .. } => {
                 if let Some(name) = changes.name {
@@ -403,6 +440,11 @@ impl Aggregate for User {
             UserEvent::OrganizationChanged { to, .. } => self.organization_id = to,
             UserEvent::RoleAssigned { role_id, .. } => self.role_ids.push(role_id),
             UserEvent::RoleRevoked { role_id, .. } => self.role_ids.retain(|r| *r != role_id),
+            UserEvent::ManagedUserAdded { user_id, .. } => {
+                if !self.managed_users.contains(&user_id) {
+                    self.managed_users.push(user_id);
+                }
+            }
             UserEvent::UserDeleted { .. } => {
                 let numeric_id = self.numeric_id;
                 *self = User { status: UserStatus::Deleted, numeric_id, ..User::default() };
@@ -425,15 +467,16 @@ mod tests {
     fn registration() -> Registration {
         Registration {
             numeric_id: 7,
-            email: "a@b.co".into(),
+            email: Some("a@b.co".into()),
             name: "A".into(),
             phone: None,
             username: None,
-            password_hash: "$argon2id$x".into(),
+            password_hash: Some("$argon2id$x".into()),
             organization_id: 1,
             role_ids: vec![3],
             has_accepted_terms_and_conditions: false,
             preferred_language: "en".into(),
+            managed_by: None,
         }
     }
 
@@ -576,5 +619,31 @@ mod tests {
         Test::given(vec![registered()])
             .when(UserCommand::RevokeRole { role_id: 2, at: at() })
             .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn registrations_written_before_managed_users_still_read() {
+        let old = serde_json::json!({
+            "numeric_id": 7, "email": "a@b.co", "name": "A", "phone": null, "username": null,
+            "password_hash": "$argon2id$x", "organization_id": 1, "role_ids": [3],
+            "has_accepted_terms_and_conditions": false, "preferred_language": "en"
+        });
+        let read: Registration = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(read, registration());
+        assert_eq!(serde_json::to_value(&read).unwrap(), old, "written as before");
+    }
+
+    #[test]
+    fn a_manager_adds_managed_users_up_to_the_limit() {
+        let added = |n: usize| UserEvent::ManagedUserAdded { user_id: format!("m{n}"), at: at() };
+        let add = |n: usize| UserCommand::AddManagedUser { user_id: format!("m{n}"), limit: 2, at: at() };
+        Test::given(vec![registered()]).when(add(1)).then_expect_events(vec![added(1)]);
+        Test::given(vec![registered(), added(1)]).when(add(1)).then_expect_events(vec![]);
+        Test::given(vec![registered(), added(1)]).when(add(2)).then_expect_events(vec![added(2)]);
+        Test::given(vec![registered(), added(1), added(2)]).when(add(3)).then_expect_error(UserError::ManagedUserLimit);
+        Test::given(vec![registered(), UserEvent::UserDeactivated { at: at() }])
+            .when(add(1))
+            .then_expect_error(UserError::NotActive);
+        Test::given(vec![]).when(add(1)).then_expect_error(UserError::NotFound);
     }
 }

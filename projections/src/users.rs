@@ -48,8 +48,9 @@ impl Projection for UsersProjection {
                 let at = format_time(&at);
                 let mut statements = vec![Statement::new(
                     "INSERT INTO users (user_uuid, id, email, name, phone, username, status, organization_id, \
-                     has_accepted_terms_and_conditions, preferred_language, search_text, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9, $10, $11, $11)",
+                     has_accepted_terms_and_conditions, preferred_language, search_text, created_at, updated_at, \
+                     managed_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9, $10, $11, $11, $12)",
                     vec![
                         id.clone(),
                         r.numeric_id.into(),
@@ -60,8 +61,10 @@ impl Projection for UsersProjection {
                         r.organization_id.into(),
                         r.has_accepted_terms_and_conditions.into(),
                         json_text(&Value::String(r.preferred_language)),
-                        search_text(&r.name, &r.email).into(),
+                        // As a profile update writes it: a managed user has no email.
+                        search_text(&r.name, r.email.as_deref().unwrap_or_default()).into(),
                         at.into(),
+                        r.managed_by.into(),
                     ],
                 )];
                 for role_id in r.role_ids {
@@ -82,7 +85,10 @@ impl Projection for UsersProjection {
                 "UPDATE users SET last_logged_in_at = $2 WHERE user_uuid = $1",
                 vec![id, format_time(&at).into()],
             )],
-            UserEvent::LoginFailed { .. } | UserEvent::AccountLocked { .. } | UserEvent::LoggedOut { .. } => vec![],
+            UserEvent::LoginFailed { .. }
+            | UserEvent::AccountLocked { .. }
+            | UserEvent::LoggedOut { .. }
+            | UserEvent::ManagedUserAdded { .. } => vec![],
             UserEvent::UserDeactivated { at } => vec![set_status(id, "INACTIVE", &format_time(&at))],
             UserEvent::UserActivated { at } => vec![set_status(id, "ACTIVE", &format_time(&at))],
             UserEvent::OrganizationChanged { to, at, .. } => vec![

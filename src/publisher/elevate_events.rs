@@ -112,7 +112,8 @@ fn user_view<'a>(events: impl IntoIterator<Item = &'a LogEntry>) -> Value {
             UserEvent::LoginSucceeded { .. }
             | UserEvent::LoginFailed { .. }
             | UserEvent::AccountLocked { .. }
-            | UserEvent::LoggedOut { .. } => {}
+            | UserEvent::LoggedOut { .. }
+            | UserEvent::ManagedUserAdded { .. } => {}
         }
     }
     if let Some(organization_id) = view.get("organization_id").cloned() {

@@ -37,5 +37,6 @@ mod signing_keys;
 mod soak;
 mod startup_checks;
 mod sunbird;
+mod sunbird_managed;
 mod text_hygiene;
 mod visibility;

@@ -11,7 +11,7 @@ use crate::on_both_backends;
 
 /// A Sunbird call: `key` in `Authorization: Bearer`, `user` in
 /// `x-authenticated-user-token`.
-async fn sb(
+pub(crate) async fn sb(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -33,7 +33,7 @@ async fn sb(
 }
 
 /// The envelope, whatever the answer.
-fn assert_envelope(reply: &Reply, status: u16, id: &str) {
+pub(crate) fn assert_envelope(reply: &Reply, status: u16, id: &str) {
     let b = &reply.body;
     assert_eq!(reply.status.as_u16(), status, "{b}");
     assert_eq!(b["id"], id, "{b}");
@@ -54,7 +54,7 @@ fn assert_envelope(reply: &Reply, status: u16, id: &str) {
 }
 
 /// An error: status, `params.err`, `responseCode` and (if given) `errmsg`.
-fn assert_error(reply: &Reply, status: u16, err: &str, response_code: &str, errmsg: Option<&str>) {
+pub(crate) fn assert_error(reply: &Reply, status: u16, err: &str, response_code: &str, errmsg: Option<&str>) {
     let b = &reply.body;
     assert_eq!(reply.status.as_u16(), status, "{b}");
     assert_eq!(b["params"]["err"], err, "{b}");
@@ -65,12 +65,12 @@ fn assert_error(reply: &Reply, status: u16, err: &str, response_code: &str, errm
     }
 }
 
-fn create_body(first: &str, last: &str, email: &str) -> Value {
+pub(crate) fn create_body(first: &str, last: &str, email: &str) -> Value {
     json!({"request": {"firstName": first, "lastName": last, "email": email, "password": PASSWORD, "emailVerified": true}})
 }
 
 /// Creates a user through Sunbird's gateway form with `key`; its UUID.
-async fn create(app: &TestApp, key: &str, first: &str, last: &str, email: &str) -> String {
+pub(crate) async fn create(app: &TestApp, key: &str, first: &str, last: &str, email: &str) -> String {
     let reply =
         sb(app, Method::POST, "/api/user/v1/create", Some(key), None, Some(create_body(first, last, email))).await;
     assert_envelope(&reply, 200, "api.user.create");

@@ -125,9 +125,11 @@ impl ToElevateJson for UserState {
             consecutive_failures,
             locked_until,
             last_logged_in_at,
+            managed_by,
+            managed_users,
         } = user;
         let instant = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
-        json!({
+        let mut state = json!({
             "id": numeric_id,
             "uuid": user_uuid,
             "status": status.as_str(),
@@ -145,7 +147,15 @@ impl ToElevateJson for UserState {
             "sequence": last.sequence,
             "event_id": event_id(&last.aggregate_type, &last.aggregate_id, last.sequence),
             "recorded_at": last.recorded_at,
-        })
+        });
+        // Managed users (Sunbird's) only: other users' state reads as before.
+        if let Some(manager) = managed_by {
+            state["managed_by"] = json!(manager);
+        }
+        if !managed_users.is_empty() {
+            state["managed_users"] = json!(managed_users);
+        }
+        state
     }
 }
 

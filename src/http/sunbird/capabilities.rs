@@ -38,6 +38,10 @@ const EXISTS: &str = "api.user.exists.{idType}";
 const UPDATE: &str = "api.user.update";
 const SEARCH: &str = "api.user.search";
 const ROLES: &str = "api.user.assign.role";
+const MANAGED_CREATE: &str = "api.manageduser.create";
+const MANAGED: &str = "api.user.managed";
+const GET_USER: &str = "api.user.getuser";
+const TNC: &str = "api.user.tnc.accept";
 
 pub const ROUTES: &[SunbirdRoute] = &[
     // create: sign-ups and users created by a client app
@@ -97,6 +101,20 @@ pub const ROUTES: &[SunbirdRoute] = &[
     sb("POST", "/api/user/v2/role/assign", UserRoleAssign, "ROLUPD", ROLES),
     sb("POST", "/v1/user/assign/role", UserRoleAssign, "ROLUPD", ROLES),
     sb("POST", "/v2/user/assign/role", UserRoleAssign, "ROLUPD", ROLES),
+    // managed users: created by the signed-in user who manages them (the
+    // use case checks that `managedBy` is the caller), and listed
+    sb("POST", "/api/user/v4/create", AccountCreate, "USRCRT", CREATE),
+    sb("POST", "/api/user/v1/managed/create", AccountCreate, "USRCRT", MANAGED_CREATE),
+    sb("POST", "/v4/user/create", AccountCreate, "USRCRT", CREATE),
+    sb("POST", "/v1/manageduser/create", AccountCreate, "USRCRT", MANAGED_CREATE),
+    sb("GET", "/api/user/v1/managed/{userId}", UserReadAny, "USRRED", MANAGED),
+    sb("GET", "/v1/user/managed/{userId}", UserReadAny, "USRRED", MANAGED),
+    // a user by login id, in the body
+    sb("POST", "/api/user/v1/profile/read", UserSearch, "USRRED", GET_USER),
+    sb("POST", "/v1/user/getuser", UserSearch, "USRRED", GET_USER),
+    // terms and conditions: one's own, or a managed user's
+    sb("POST", "/api/user/v1/tnc/accept", UserTermsAcceptSelf, "TNCACCPT", TNC),
+    sb("POST", "/v1/user/tnc/accept", UserTermsAcceptSelf, "TNCACCPT", TNC),
 ];
 
 /// The table as the authorisation check reads every dialect's.

@@ -61,6 +61,8 @@ pub const MSG_UNAUTHORIZED: &str = "You are not authorized.";
 pub const MSG_FORBIDDEN: &str = "You are forbidden from accessing specified resource.";
 pub const MSG_SERVER_ERROR: &str = "server error";
 pub const MSG_UNAVAILABLE: &str = "SERVICE UNAVAILABLE";
+pub const MANAGED_USER_LIMIT_EXCEEDED: &str = "MANAGED_USER_LIMIT_EXCEEDED";
+pub const MSG_MANAGED_USER_LIMIT: &str = "Managed user creation limit exceeded";
 pub const MSG_PASSWORD: &str = "Password must contain a minimum of 8 characters including numerals, lower and upper case alphabets and special characters";
 
 impl SbError {
@@ -220,6 +222,13 @@ impl From<ServiceError> for SbError {
                     SbError::client(INACTIVE_USER, "User is Inactive. Please make it active to proceed.")
                 }
                 "user.not_found" => SbError::not_found("user"),
+                // Sunbird's managed-user creates answer its old code, in `err` and `status`.
+                "user.managed_user_limit" => SbError {
+                    status: StatusCode::BAD_REQUEST,
+                    code: Code::Whole(MANAGED_USER_LIMIT_EXCEEDED),
+                    message: MSG_MANAGED_USER_LIMIT.into(),
+                    status_text: Some(MANAGED_USER_LIMIT_EXCEEDED),
+                },
                 _ => SbError::bad_request_data(),
             },
             ServiceError::Busy | ServiceError::ReadTimeout => SbError::unavailable(),

@@ -14,6 +14,7 @@ pub mod doors;
 pub mod envelope;
 pub mod errors;
 pub mod extract;
+mod managed;
 mod render;
 mod user;
 

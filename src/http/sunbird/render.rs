@@ -89,6 +89,7 @@ pub fn user(profile: &Profile, view: ProfileView) -> Value {
     map.insert("rootOrgName".into(), json!(org_name));
     map.insert("channel".into(), json!(profile.organization.as_ref().map(|o| o.code.as_str())));
     map.insert("organisations".into(), json!([organisation(u.organization_id, org_name, &u.user_uuid, &roles)]));
+    map.insert("managedBy".into(), json!(u.managed_by));
     if view == ProfileView::Full {
         map.insert("email".into(), json!(u.email));
         map.insert("maskedEmail".into(), json!(u.email.as_deref().map(mask_email)));

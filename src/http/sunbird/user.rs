@@ -1,4 +1,5 @@
-//! Sunbird's user routes, in both forms: create (v1-v3, sso, sign-up),
+//! Sunbird's user routes, in both forms (the managed-user, login-id and
+//! terms routes' handlers live in `managed`): create (v1-v3, sso, sign-up),
 //! read (v1-v5), get by identifier and exists, block and unblock, update
 //! (v1-v3), search (v1-v3) and role assignment (v1 replaces, v2 adds and
 //! removes). Sunbird's field names are mapped onto the shared use cases
@@ -17,6 +18,7 @@ use aggregates::ProfileChanges;
 use super::envelope::SbOk;
 use super::errors::{Code, SbError, INVALID_VALUE, UPDATE_NOT_ALLOWED};
 use super::extract::{guarded, Acting, SbBody, SbMeta};
+use super::managed;
 use super::render;
 use crate::accounts::{Caller, SignUp};
 use crate::error::ServiceError;
@@ -77,6 +79,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/user/assign/role", guarded(post(assign_roles)))
         .route("/api/user/v2/role/assign", guarded(post(change_roles)))
         .route("/v2/user/assign/role", guarded(post(change_roles)))
+        .route("/api/user/v4/create", guarded(post(managed::create_managed)))
+        .route("/api/user/v1/managed/create", guarded(post(managed::create_managed)))
+        .route("/v4/user/create", guarded(post(managed::create_managed)))
+        .route("/v1/manageduser/create", guarded(post(managed::create_managed)))
+        .route("/api/user/v1/managed/{userId}", guarded(get(managed::managed_users)))
+        .route("/v1/user/managed/{userId}", guarded(get(managed::managed_users)))
+        .route("/api/user/v1/profile/read", guarded(post(managed::by_login_id)))
+        .route("/v1/user/getuser", guarded(post(managed::by_login_id)))
+        .route("/api/user/v1/tnc/accept", guarded(post(managed::accept_tnc)))
+        .route("/v1/user/tnc/accept", guarded(post(managed::accept_tnc)))
 }
 
 /// A phone number, sent as text or as a number.
@@ -147,7 +159,7 @@ struct CreateBody {
 }
 
 /// Roster's one name from Sunbird's two.
-fn full_name(first: &str, last: Option<&str>) -> String {
+pub(super) fn full_name(first: &str, last: Option<&str>) -> String {
     match last.map(str::trim).filter(|l| !l.is_empty()) {
         Some(last) => format!("{} {last}", first.trim()),
         None => first.to_string(),

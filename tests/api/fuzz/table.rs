@@ -366,6 +366,32 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
             {"role": "mentee", "operation": "remove", "scope": [{"organisationId": 1}]}
         ]}})));
     }
+    let managed = json!({"request": {
+        "firstName": "Fuzz", "lastName": "Child", "managedBy": t.mentee_uuid,
+        "profileLocation": [{"code": "02", "type": "state"}], "framework": {"board": ["CBSE"]}
+    }});
+    for (gateway, service) in
+        [("/api/user/v4/create", "/v4/user/create"), ("/api/user/v1/managed/create", "/v1/manageduser/create")]
+    {
+        for path in both(gateway, service) {
+            routes.push(route(M::POST, path).body(managed.clone()));
+        }
+    }
+    for path in both("/api/user/v1/managed/{userId}", "/v1/user/managed/{userId}") {
+        routes.push(
+            route(M::GET, path)
+                .param("userId", &t.mentee_uuid)
+                .query("withTokens", "true")
+                .query("sortBy", "createdDate")
+                .query("order", "desc"),
+        );
+    }
+    for path in both("/api/user/v1/profile/read", "/v1/user/getuser") {
+        routes.push(route(M::POST, path).query("fields", "roles").body(json!({"request": {"loginId": "mina"}})));
+    }
+    for path in both("/api/user/v1/tnc/accept", "/v1/user/tnc/accept") {
+        routes.push(route(M::POST, path).body(json!({"request": {"version": "v1", "userId": t.mentee_uuid}})));
+    }
     routes
 }
 
