@@ -102,6 +102,9 @@ pub async fn release_orphaned_claims(
             Err(error) => anyhow::bail!("cannot release an orphaned claim: {error}"),
         }
     }
+    // Everything looked at stays swept; an orphan a failed release left
+    // above stops the mark there (the error returned before this).
+    db.advance_sweep_mark(cutoff).await?;
     if released > 0 {
         tracing::warn!(
             count = released,

@@ -110,4 +110,57 @@ async fn an_orphaned_claim_is_released_at_restart(backend: Backend) {
     assert_eq!(app.login("real@example.com", PASSWORD).await.status, StatusCode::OK);
 }
 
-on_both_backends!(an_orphaned_claim_is_released_at_restart);
+/// Makes every event of the log an hour older (PostgreSQL's sweep waits
+/// `ABANDONED_CLAIM_AGE` before it takes a claim for abandoned).
+async fn age_the_log(app: &TestApp) {
+    if let roster::storage::Db::Postgres(pool) = &app.state.db {
+        sqlx::query("UPDATE events SET recorded_at = recorded_at - interval '1 hour'").execute(pool).await.unwrap();
+    }
+}
+
+async fn position_of(app: &TestApp, claim: &str) -> i64 {
+    roster::on_pool!(&app.state.db, pool => {
+        sqlx::query_scalar::<_, i64>("SELECT max(position) FROM events WHERE aggregate_id = $1")
+            .bind(claim)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    })
+}
+
+async fn wait_released(app: &TestApp, claim: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while claim_events(app, claim).await.len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(claim_events(app, claim).await.len(), 2, "{claim} released");
+}
+
+/// A start sweeps only the claims after the mark the last sweep left, so
+/// it does not read the whole log again; an orphan after the mark is still
+/// found by the next start.
+async fn a_sweep_reads_only_what_came_after_its_mark(backend: Backend) {
+    let first = spawn_stoppable(fresh_database(backend).await, |_| {}).await;
+    let early = orphan_claim(&first.app, "early@example.com", chrono::Utc::now()).await;
+    age_the_log(&first.app).await;
+    let second = spawn_stoppable(first.stop().await, |_| {}).await;
+    wait_released(&second.app, &early).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let released_at = position_of(&second.app, &early).await;
+    while second.app.state.db.sweep_mark().await.unwrap() < released_at - 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let mark = second.app.state.db.sweep_mark().await.unwrap();
+    assert!(mark >= released_at - 1, "the mark {mark} passed the swept claims (released at {released_at})");
+
+    let late = orphan_claim(&second.app, "late@example.com", chrono::Utc::now()).await;
+    assert!(position_of(&second.app, &late).await > mark);
+    age_the_log(&second.app).await;
+    let third = spawn_app_with(second.stop().await, |_| {}).await;
+    wait_released(&third, &late).await;
+    assert_eq!(sign_up(&third, "late@example.com").await.status, StatusCode::CREATED);
+    let moved = third.state.db.sweep_mark().await.unwrap();
+    assert!(moved >= mark, "the mark never goes back: {mark} then {moved}");
+}
+
+on_both_backends!(an_orphaned_claim_is_released_at_restart, a_sweep_reads_only_what_came_after_its_mark);
