@@ -58,20 +58,19 @@ async fn an_orphaned_claim_is_released_at_restart(backend: Backend) {
     let refused = sign_up(&first.app, "crashed@example.com").await;
     refused.assert_error_envelope(400);
     assert_eq!(refused.body["message"], "User already exists");
-    if backend == Backend::Postgres {
-        // The crash was long ago by the database's clock.
-        roster::on_pool!(&first.app.state.db, pool => {
-            sqlx::query("UPDATE events SET recorded_at = recorded_at - interval '1 hour' WHERE aggregate_id IN ($1, $2)")
-                .bind(&old)
-                .bind(&lost_org)
-                .execute(pool)
-                .await
-                .unwrap()
-                .rows_affected()
-        });
-    }
-
     let database = first.stop().await;
+    if backend == Backend::Postgres {
+        // The crash was long ago by the database's clock (changed while no
+        // app runs, so no sweep sees the log change under it).
+        let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+        sqlx::query("UPDATE events SET recorded_at = recorded_at - interval '1 hour' WHERE aggregate_id IN ($1, $2)")
+            .bind(&old)
+            .bind(&lost_org)
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    }
     let app = spawn_app_with(database, |_| {}).await;
 
     // The sweep runs beside serving; on SQLite it releases both.
@@ -111,10 +110,13 @@ async fn an_orphaned_claim_is_released_at_restart(backend: Backend) {
 }
 
 /// Makes every event of the log an hour older (PostgreSQL's sweep waits
-/// `ABANDONED_CLAIM_AGE` before it takes a claim for abandoned).
-async fn age_the_log(app: &TestApp) {
-    if let roster::storage::Db::Postgres(pool) = &app.state.db {
-        sqlx::query("UPDATE events SET recorded_at = recorded_at - interval '1 hour'").execute(pool).await.unwrap();
+/// `ABANDONED_CLAIM_AGE` before it takes a claim for abandoned), while no
+/// app runs on it: a sweep must not see the log change under it.
+async fn age_the_log(database: &TestDatabase) {
+    if database.url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(&database.url).await.unwrap();
+        sqlx::query("UPDATE events SET recorded_at = recorded_at - interval '1 hour'").execute(&pool).await.unwrap();
+        pool.close().await;
     }
 }
 
@@ -142,8 +144,9 @@ async fn wait_released(app: &TestApp, claim: &str) {
 async fn a_sweep_reads_only_what_came_after_its_mark(backend: Backend) {
     let first = spawn_stoppable(fresh_database(backend).await, |_| {}).await;
     let early = orphan_claim(&first.app, "early@example.com", chrono::Utc::now()).await;
-    age_the_log(&first.app).await;
-    let second = spawn_stoppable(first.stop().await, |_| {}).await;
+    let database = first.stop().await;
+    age_the_log(&database).await;
+    let second = spawn_stoppable(database, |_| {}).await;
     wait_released(&second.app, &early).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let released_at = position_of(&second.app, &early).await;
@@ -155,8 +158,9 @@ async fn a_sweep_reads_only_what_came_after_its_mark(backend: Backend) {
 
     let late = orphan_claim(&second.app, "late@example.com", chrono::Utc::now()).await;
     assert!(position_of(&second.app, &late).await > mark);
-    age_the_log(&second.app).await;
-    let third = spawn_app_with(second.stop().await, |_| {}).await;
+    let database = second.stop().await;
+    age_the_log(&database).await;
+    let third = spawn_app_with(database, |_| {}).await;
     wait_released(&third, &late).await;
     assert_eq!(sign_up(&third, "late@example.com").await.status, StatusCode::CREATED);
     let moved = third.state.db.sweep_mark().await.unwrap();
