@@ -65,6 +65,50 @@ pub(crate) fn assert_error(reply: &Reply, status: u16, err: &str, response_code:
     }
 }
 
+/// Who calls in a route × caller matrix.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Who {
+    Anonymous,
+    Mentee,
+    OtherOrgAdmin,
+    OrgAdmin,
+    Admin,
+}
+pub(crate) const EVERYONE: &[Who] = &[Who::Anonymous, Who::Mentee, Who::OtherOrgAdmin, Who::OrgAdmin, Who::Admin];
+
+/// A matrix row: method, path, body, and who may call it.
+pub(crate) type MatrixRow = (Method, String, Option<Value>, &'static [Who]);
+
+/// Calls every row as every caller (the service account's credentials, the
+/// caller's user token) and fails listing each decision that is not the
+/// row's: refused (401/403) for those not allowed, let through for the others.
+pub(crate) async fn assert_matrix(
+    app: &TestApp,
+    c: &crate::organizations::Cast,
+    service: &Session,
+    rows: &[MatrixRow],
+) {
+    let mut unexpected = Vec::new();
+    for (method, path, body, allowed) in rows {
+        for who in EVERYONE {
+            let user = match who {
+                Who::Anonymous => None,
+                Who::Mentee => Some(c.mentee.access_token.as_str()),
+                Who::OtherOrgAdmin => Some(c.other_org_admin.access_token.as_str()),
+                Who::OrgAdmin => Some(c.org_admin.access_token.as_str()),
+                Who::Admin => Some(c.admin.access_token.as_str()),
+            };
+            let reply = sb(app, method.clone(), path, Some(&service.access_token), user, body.clone()).await;
+            assert!(!reply.status.is_server_error(), "{method} {path} as {who:?}: {}", reply.body);
+            let denied = matches!(reply.status.as_u16(), 401 | 403);
+            if denied == allowed.contains(who) {
+                unexpected.push(format!("{method} {path} as {who:?}: {} {}", reply.status, reply.body["params"]));
+            }
+        }
+    }
+    assert!(unexpected.is_empty(), "unexpected decisions:\n{}", unexpected.join("\n"));
+}
+
 pub(crate) fn create_body(first: &str, last: &str, email: &str) -> Value {
     json!({"request": {"firstName": first, "lastName": last, "email": email, "password": PASSWORD, "emailVerified": true}})
 }
@@ -551,16 +595,7 @@ async fn bad_inputs_never_give_a_server_error(backend: Backend) {
 /// account's token throughout (it authenticates the client and grants
 /// nothing); the acting user is `x-authenticated-user-token`.
 async fn every_route_against_every_caller(backend: Backend) {
-    #[derive(Clone, Copy, Debug, PartialEq)]
-    enum Who {
-        Anonymous,
-        Mentee,
-        OtherOrgAdmin,
-        OrgAdmin,
-        Admin,
-    }
     use Who::*;
-    const EVERYONE: &[Who] = &[Anonymous, Mentee, OtherOrgAdmin, OrgAdmin, Admin];
     const SIGNED_IN: &[Who] = &[Mentee, OtherOrgAdmin, OrgAdmin, Admin];
     const THIS_ORG_ADMIN: &[Who] = &[OrgAdmin, Admin];
     const MENTEE_OR_HER_ADMINS: &[Who] = &[Mentee, OrgAdmin, Admin];
@@ -575,7 +610,7 @@ async fn every_route_against_every_caller(backend: Backend) {
     let promotee = app.sign_up("Promotee", "promotee@example.com").await;
     let mentee = c.mentee.user["uuid"].as_str().unwrap().to_string();
     let (victim, promotee) = (victim.user["uuid"].clone(), promotee.user["uuid"].clone());
-    let rows: Vec<(Method, String, Option<Value>, &[Who])> = vec![
+    let rows: Vec<MatrixRow> = vec![
         (Method::POST, "/api/user/v1/create".into(), Some(create_body("New", "User", "new@example.com")), EVERYONE),
         (Method::GET, format!("/api/user/v1/read/{mentee}"), None, SIGNED_IN),
         (Method::GET, "/api/user/v1/get/email/mina@example.com".into(), None, SIGNED_IN),
@@ -603,25 +638,7 @@ async fn every_route_against_every_caller(backend: Backend) {
             ADMIN,
         ),
     ];
-    let mut unexpected = Vec::new();
-    for (method, path, body, allowed) in &rows {
-        for who in EVERYONE {
-            let user = match who {
-                Anonymous => None,
-                Mentee => Some(c.mentee.access_token.as_str()),
-                OtherOrgAdmin => Some(c.other_org_admin.access_token.as_str()),
-                OrgAdmin => Some(c.org_admin.access_token.as_str()),
-                Admin => Some(c.admin.access_token.as_str()),
-            };
-            let reply = sb(&app, method.clone(), path, Some(&service.access_token), user, body.clone()).await;
-            assert!(!reply.status.is_server_error(), "{method} {path} as {who:?}: {}", reply.body);
-            let denied = matches!(reply.status.as_u16(), 401 | 403);
-            if denied == allowed.contains(who) {
-                unexpected.push(format!("{method} {path} as {who:?}: {} {}", reply.status, reply.body["params"]));
-            }
-        }
-    }
-    assert!(unexpected.is_empty(), "unexpected decisions:\n{}", unexpected.join("\n"));
+    assert_matrix(&app, &c, &service, &rows).await;
 }
 
 on_both_backends!(

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::on_both_backends;
-use crate::sunbird::{assert_envelope, assert_error, create, sb};
+use crate::sunbird::{assert_envelope, assert_error, assert_matrix, create, sb, MatrixRow, Who};
 
 fn child(first: &str, manager: &str) -> Value {
     json!({"request": {"firstName": first, "lastName": "Child", "managedBy": manager}})
@@ -324,16 +324,7 @@ async fn terms_accepted_for_oneself_and_for_a_managed_user(backend: Backend) {
 /// The new routes against every kind of acting user, as
 /// `sunbird::every_route_against_every_caller` runs the others.
 async fn new_routes_against_every_caller(backend: Backend) {
-    #[derive(Clone, Copy, Debug, PartialEq)]
-    enum Who {
-        Anonymous,
-        Mentee,
-        OtherOrgAdmin,
-        OrgAdmin,
-        Admin,
-    }
     use Who::*;
-    const EVERYONE: &[Who] = &[Anonymous, Mentee, OtherOrgAdmin, OrgAdmin, Admin];
     const SIGNED_IN: &[Who] = &[Mentee, OtherOrgAdmin, OrgAdmin, Admin];
     const MENTEE: &[Who] = &[Mentee];
     const MENTEE_OR_HER_ADMINS: &[Who] = &[Mentee, OrgAdmin, Admin];
@@ -342,7 +333,7 @@ async fn new_routes_against_every_caller(backend: Backend) {
     let c = crate::organizations::cast(&app).await;
     let service = app.sign_up("Service Account", "service@example.com").await;
     let mentee = c.mentee.user["uuid"].as_str().unwrap().to_string();
-    let rows: Vec<(Method, String, Option<Value>, &[Who])> = vec![
+    let rows: Vec<MatrixRow> = vec![
         (Method::POST, "/api/user/v4/create".into(), Some(child("Kid", &mentee)), MENTEE),
         (Method::POST, "/api/user/v1/managed/create".into(), Some(child("Kid", &mentee)), MENTEE),
         (Method::GET, format!("/api/user/v1/managed/{mentee}"), None, MENTEE_OR_HER_ADMINS),
@@ -356,25 +347,7 @@ async fn new_routes_against_every_caller(backend: Backend) {
             MENTEE,
         ),
     ];
-    let mut unexpected = Vec::new();
-    for (method, path, body, allowed) in &rows {
-        for who in EVERYONE {
-            let user = match who {
-                Anonymous => None,
-                Mentee => Some(c.mentee.access_token.as_str()),
-                OtherOrgAdmin => Some(c.other_org_admin.access_token.as_str()),
-                OrgAdmin => Some(c.org_admin.access_token.as_str()),
-                Admin => Some(c.admin.access_token.as_str()),
-            };
-            let reply = sb(&app, method.clone(), path, Some(&service.access_token), user, body.clone()).await;
-            assert!(!reply.status.is_server_error(), "{method} {path} as {who:?}: {}", reply.body);
-            let denied = matches!(reply.status.as_u16(), 401 | 403);
-            if denied == allowed.contains(who) {
-                unexpected.push(format!("{method} {path} as {who:?}: {} {}", reply.status, reply.body["params"]));
-            }
-        }
-    }
-    assert!(unexpected.is_empty(), "unexpected decisions:\n{}", unexpected.join("\n"));
+    assert_matrix(&app, &c, &service, &rows).await;
 }
 
 on_both_backends!(
