@@ -24,6 +24,7 @@ mod kafka_support;
 mod layering;
 mod listing;
 mod one_commit;
+mod openapi;
 mod operations;
 pub mod organizations;
 mod orphaned_claims;

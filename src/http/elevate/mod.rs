@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod errors;
 pub mod extract;
 mod form;
+pub mod openapi;
 mod org_admin;
 mod organization;
 mod render;

@@ -5,6 +5,7 @@ use axum::routing::{get, patch};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use aggregates::ProfileChanges;
 
@@ -25,12 +26,18 @@ pub fn routes() -> Router<AppState> {
         .route("/user/setLanguagePreference", guarded(patch(set_language)))
 }
 
+/// The caller's own profile.
+#[utoipa::path(get, path = "/user/v1/user/read",
+    responses((status = 200, description = "The profile", body = super::openapi::Answer)))]
 async fn read_self(State(state): State<AppState>, Authenticated(caller): Authenticated) -> Result<ApiOk, AppError> {
     let profile = state.profile(&UserKey::Uuid(caller.user_uuid().to_string())).await?;
     Ok(ApiOk::ok("Profile fetched successfully.", profile.to_elevate_json()))
 }
 
 /// Any user, in the view the caller may see of them (`visibility`).
+#[utoipa::path(get, path = "/user/v1/user/read/{id}",
+    params(("id" = String, Path, description = "The user's numeric id or uuid")),
+    responses((status = 200, description = "The profile, or its public view", body = super::openapi::Answer)))]
 async fn read_one(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -55,7 +62,7 @@ struct UpdateBody {
 
 /// The profile fields ELEVATE clients send; `None` leaves a field as it is.
 /// Free-form ones (gender, location, languages) keep the client's JSON.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ProfileFields {
     #[serde(default)]
     name: Option<String>,
@@ -96,6 +103,9 @@ impl From<ProfileFields> for ProfileChanges {
 const PROTECTED: [&str; 9] =
     ["email", "password", "roles", "organization_id", "status", "id", "phone", "username", "user_roles"];
 
+/// Updates the caller's profile; email, password, roles, organisation, status, phone and user name are refused.
+#[utoipa::path(patch, path = "/user/v1/user/update", request_body = ProfileFields,
+    responses((status = 200, description = "The updated profile", body = super::openapi::Answer)))]
 async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -109,11 +119,13 @@ async fn update(
     Ok(ApiOk::ok("Profile updated successfully.", profile.to_elevate_json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct LanguageBody {
     preferred_language: Value,
 }
 
+#[utoipa::path(patch, path = "/user/v1/user/setLanguagePreference", request_body = LanguageBody,
+    responses((status = 200, description = "The updated profile", body = super::openapi::Answer)))]
 async fn set_language(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -12,6 +12,7 @@ use axum::routing::{get, patch, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use aggregates::ProfileChanges;
 
@@ -92,7 +93,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A phone number, sent as text or as a number.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Phone {
     Text(String),
@@ -109,7 +110,7 @@ impl Phone {
 }
 
 /// An organisation id, sent as text or as a number.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum OrgId {
     Text(String),
@@ -137,7 +138,8 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
 /// The fields a create takes. Sunbird spells the names both ways.
 /// `emailVerified`, `phoneVerified` and `countryCode` are accepted and not
 /// kept (Roster does not verify contacts); anything else is refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = sunbird::CreateBody)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     #[serde(rename = "firstName", alias = "firstname")]
@@ -166,6 +168,9 @@ pub(super) fn full_name(first: &str, last: Option<&str>) -> String {
     }
 }
 
+/// A new user (a sign-up when no acting user is sent).
+#[utoipa::path(post, path = "/api/user/v1/create", request_body = super::openapi::Request<CreateBody>,
+    responses((status = 200, description = "Created", body = super::openapi::Created)))]
 async fn create(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
@@ -192,14 +197,18 @@ async fn create(
 
 /// `fields` and `withTokens`: Roster always answers with the organisations
 /// and roles (`fields` may ask for them), and has no tokens to give.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[allow(dead_code)]
+#[into_params(parameter_in = Query)]
 struct ReadQuery {
     fields: Option<String>,
     #[serde(rename = "withTokens")]
     with_tokens: Option<String>,
 }
 
+/// One user, in the view the acting user may see.
+#[utoipa::path(get, path = "/api/user/v1/read/{userId}", params(("userId" = String, Path, description = "The user's id (uuid)"), ReadQuery),
+    responses((status = 200, description = "The user", body = super::openapi::OneUser)))]
 async fn read(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -225,6 +234,9 @@ fn identifier(id_type: &str, value: String) -> Result<Identifier, SbError> {
 
 /// The user an identifier names, if the caller may see their contact data:
 /// anyone else is "not found", so the route cannot tell whose an email is.
+/// The user an email, phone or login id names (only if the acting user may see their contacts).
+#[utoipa::path(get, path = "/api/user/v1/get/{idType}/{id}", params(("idType" = String, Path, description = "`email`, `phone`, `loginId` or `userName`"), ("id" = String, Path, description = "The value")),
+    responses((status = 200, description = "The user", body = super::openapi::OneUser)))]
 async fn get_by(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -250,6 +262,9 @@ async fn get_by(
 }
 
 /// Whether anyone holds the identifier (what a sign-up form asks).
+/// Whether anyone holds an email, phone or login id.
+#[utoipa::path(get, path = "/api/user/v1/exists/{idType}/{id}", params(("idType" = String, Path, description = "`email`, `phone`, `loginId` or `userName`"), ("id" = String, Path, description = "The value")),
+    responses((status = 200, description = "Whether it is taken", body = super::openapi::Exists)))]
 async fn exists(
     State(state): State<AppState>,
     Acting(_caller): Acting,
@@ -259,7 +274,7 @@ async fn exists(
     Ok(SbOk(json!({"exists": found.is_some()})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TargetBody {
     #[serde(rename = "userId")]
@@ -275,6 +290,8 @@ impl TargetBody {
     }
 }
 
+#[utoipa::path(post, path = "/api/user/v1/block", request_body = super::openapi::Request<TargetBody>,
+    responses((status = 200, description = "Blocked", body = super::openapi::Done)))]
 async fn block(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -285,6 +302,8 @@ async fn block(
     Ok(SbOk::success(json!({})))
 }
 
+#[utoipa::path(post, path = "/api/user/v1/unblock", request_body = super::openapi::Request<TargetBody>,
+    responses((status = 200, description = "Unblocked", body = super::openapi::Done)))]
 async fn unblock(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -299,7 +318,8 @@ async fn unblock(
 /// names. Email, phone and user name cannot be changed yet (refused with
 /// Sunbird's "update not allowed"); the verification flags are accepted
 /// and not kept; anything else is refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = sunbird::UpdateBody)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
     #[serde(default, rename = "userId", alias = "id")]
@@ -322,6 +342,9 @@ struct UpdateBody {
     _country_code: Option<Value>,
 }
 
+/// The names of the acting user, or of a user they administer (`userId`).
+#[utoipa::path(patch, path = "/api/user/v1/update", request_body = super::openapi::Request<UpdateBody>,
+    responses((status = 200, description = "Updated", body = super::openapi::Done)))]
 async fn update(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -361,7 +384,7 @@ const SEARCH_MAX_LIMIT: i64 = 1000;
 /// How deep `offset` may page when it is not a multiple of `limit`.
 const SEARCH_MAX_WINDOW: i64 = 10_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SearchBody {
     #[serde(default)]
@@ -461,6 +484,8 @@ async fn search_query(
     Ok(Some((users, query)))
 }
 
+#[utoipa::path(post, path = "/api/user/v1/search", request_body = super::openapi::Request<SearchBody>,
+    responses((status = 200, description = "Users found", body = super::openapi::Users)))]
 async fn search(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -506,7 +531,7 @@ async fn search(
 }
 
 /// v1: the roles the user holds in one organisation become exactly these.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignBody {
     #[serde(rename = "userId")]
@@ -516,6 +541,9 @@ struct AssignBody {
     roles: Vec<String>,
 }
 
+/// v1: the user's roles in one organisation become exactly these.
+#[utoipa::path(post, path = "/api/user/v1/role/assign", request_body = super::openapi::Request<AssignBody>,
+    responses((status = 200, description = "Assigned", body = super::openapi::Done)))]
 async fn assign_roles(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -535,7 +563,7 @@ async fn assign_roles(
 /// v2: roles added or removed (`operation`, default add), each scoped to
 /// organisations; Roster keeps a user in one organisation, so every scope
 /// of a request must name the same one.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangeBody {
     #[serde(rename = "userId")]
@@ -543,7 +571,7 @@ struct ChangeBody {
     roles: Vec<RoleEntry>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleEntry {
     role: String,
@@ -553,13 +581,16 @@ struct RoleEntry {
     scope: Vec<Scope>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Scope {
     #[serde(rename = "organisationId")]
     organisation_id: OrgId,
 }
 
+/// v2: roles added or removed.
+#[utoipa::path(post, path = "/api/user/v2/role/assign", request_body = super::openapi::Request<ChangeBody>,
+    responses((status = 200, description = "Changed", body = super::openapi::Done)))]
 async fn change_roles(
     State(state): State<AppState>,
     Acting(caller): Acting,
