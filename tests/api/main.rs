@@ -32,6 +32,7 @@ mod parked_indexes;
 mod poisoned_events;
 mod publishing;
 mod rate_limits;
+mod schemathesis;
 mod search;
 mod seeding;
 mod signing_keys;

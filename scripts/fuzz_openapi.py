@@ -1,0 +1,260 @@
+#!/usr/bin/env python3
+"""Fuzzes a running Roster against its own description with schemathesis.
+
+For each backend (PostgreSQL, then SQLite) it starts `roster serve` on a
+fresh database with a bootstrap admin, signs a user up (so there is a user
+to find and act on), and runs schemathesis over every operation of
+/openapi.json, with positive and negative data (examples, coverage and
+fuzzing phases), as that admin (scripts/schemathesis_auth.py). It fails on
+any 5xx (`not_a_server_error`), any answer outside its documented schema
+(`response_schema_conformance`), any answer in an undocumented content type
+(`content_type_conformance`: a non-JSON error body fails), and when fewer
+requests than `--min-requests` were served in all. The totals come from
+Roster's own `roster_http_requests_total` counter.
+
+    scripts/fuzz_openapi.py --roster target/debug/roster
+
+tests/api/schemathesis.rs runs it in `cargo test`; .ci/run installs the
+pinned schemathesis (SCHEMATHESIS_VERSION below) into a virtualenv.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+import json
+
+SCHEMATHESIS_VERSION = "4.32.5"
+CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
+ADMIN_EMAIL = "fuzz-admin@example.com"
+ADMIN_PASSWORD = "Fuzz!Adm1n-pass"
+USER_EMAIL = "fuzz-user@example.com"
+USER_PASSWORD = "Fuzz!Us3r-pass"
+# Seals the signing keys of the throw-away databases (32 bytes, base64).
+MASTER_KEY = "ZnV6ei1tYXN0ZXIta2V5LTMyLWJ5dGVzLWxvbmchISE="
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def say(message):
+    print(f"[fuzz-openapi] {message}", file=sys.stderr, flush=True)
+
+
+def default_schemathesis():
+    if os.environ.get("ROSTER_SCHEMATHESIS"):
+        return os.environ["ROSTER_SCHEMATHESIS"]
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    venv = os.path.join(cache, "roster-ci", f"schemathesis-{SCHEMATHESIS_VERSION}", "bin", "st")
+    return venv if os.path.exists(venv) else shutil.which("st")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(base, method, path, body=None, headers=None, timeout=30):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers=headers or {})
+    if data is not None:
+        request.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def served_counts(base):
+    """(requests, 5xx answers) so far, from /metrics."""
+    status, text = call(base, "GET", "/metrics")
+    assert status == 200, f"/metrics answered {status}"
+    requests = errors = 0
+    for line in text.decode().splitlines():
+        if line.startswith("roster_http_requests_total{"):
+            value = float(line.rsplit(" ", 1)[1])
+            requests += value
+            if re.search(r'status="5\d\d"', line):
+                errors += value
+    return int(requests), int(errors)
+
+
+class Backend:
+    def __init__(self, kind, pg_url):
+        self.kind = kind
+        self.dir = tempfile.mkdtemp(prefix=f"roster-fuzz-{kind}-")
+        if kind == "sqlite":
+            self.url = f"sqlite://{self.dir}/roster.db"
+            self.pg_name = None
+        else:
+            # `roster_test_` so .ci/run drops it if a run dies before its end.
+            self.pg_name = f"roster_test_fuzz_{uuid.uuid4().hex[:12]}"
+            self.pg_server = pg_url
+            self.url = f"{pg_url}/{self.pg_name}"
+
+    def drop(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if self.pg_name and shutil.which("psql"):
+            subprocess.run(
+                ["psql", f"{self.pg_server}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{self.pg_name}"'],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+
+def start(roster, backend, port, log):
+    env = dict(os.environ)
+    for name in list(env):
+        if name.startswith(("KAFKA_", "ROSTER_", "RATE_LIMIT_", "HTTP_", "CORS_", "ADMIN_SECRET")):
+            del env[name]
+    env.update(
+        DATABASE_URL=backend.url,
+        ROSTER_ADDR=f"127.0.0.1:{port}",
+        ROSTER_MASTER_KEY=MASTER_KEY,
+        ROSTER_BOOTSTRAP_ADMIN_EMAIL=ADMIN_EMAIL,
+        ROSTER_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        # One client sends thousands of logins and sign-ups: the limits would answer most of them.
+        RATE_LIMIT_ENABLED="false",
+        RUST_LOG=os.environ.get("ROSTER_FUZZ_LOG", "warn"),
+    )
+    if backend.pg_name:
+        subprocess.run([roster, "migrate", "--create-database"], env=env, check=True, stdout=log, stderr=log)
+    process = subprocess.Popen([roster, "serve"], env=env, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"roster exited with {process.returncode} (log: {log.name})")
+        try:
+            if call(base, "GET", "/health", timeout=2)[0] == 200:
+                return process, base
+        except OSError:
+            pass
+        time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"roster did not become healthy (log: {log.name})")
+
+
+def summary(output):
+    """Schemathesis's closing summary (from its SUMMARY line on)."""
+    at = output.find("SUMMARY")
+    return output[output.rfind("\n", 0, at) + 1 :] if at >= 0 else output[-3000:]
+
+
+def fuzz(args, kind):
+    backend = Backend(kind, args.pg_url)
+    log = open(os.path.join(backend.dir, "roster.log"), "w+")
+    process = None
+    try:
+        process, base = start(args.roster, backend, free_port(), log)
+        status, body = call(
+            base,
+            "POST",
+            "/user/v1/account/create",
+            {"name": "Fuzz User", "email": USER_EMAIL, "password": USER_PASSWORD},
+        )
+        assert status == 201, f"sign-up answered {status}: {body[:300]}"
+        before = served_counts(base)
+        env = dict(os.environ)
+        env.update(
+            ROSTER_FUZZ_BASE=base,
+            ROSTER_FUZZ_ADMIN_EMAIL=ADMIN_EMAIL,
+            ROSTER_FUZZ_ADMIN_PASSWORD=ADMIN_PASSWORD,
+            SCHEMATHESIS_HOOKS="schemathesis_auth",
+            PYTHONPATH=HERE + os.pathsep + env.get("PYTHONPATH", ""),
+        )
+        command = [
+            args.schemathesis, "run", f"{base}/openapi.json",
+            "--checks", CHECKS,
+            "--mode", "all",
+            "--phases", "examples,coverage,fuzzing",
+            "--max-examples", str(args.max_examples),
+            "--workers", str(args.workers),
+            "--seed", str(args.seed),
+            "--request-timeout", "30",
+            "--max-failures", "50",
+            "--no-color",
+        ]  # fmt: skip
+        started = time.time()
+        # Its example database (.hypothesis) goes to the temp dir, not the work tree.
+        run = subprocess.run(command, env=env, cwd=backend.dir, capture_output=True, text=True)
+        elapsed = time.time() - started
+        after = served_counts(base)
+        requests, server_errors = after[0] - before[0], after[1] - before[1]
+        output = run.stdout + run.stderr
+        cases = re.search(r"(\d+) generated", output)
+        failures = re.search(r"(\d+) unique failures?", output)
+        totals = {
+            "backend": kind,
+            "test_cases": int(cases.group(1)) if cases else 0,
+            "requests_served": requests,
+            "server_errors": server_errors,
+            "failures": int(failures.group(1)) if failures else 0,
+            "seconds": round(elapsed, 1),
+            "schemathesis_exit": run.returncode,
+        }
+        if run.returncode != 0 or server_errors:
+            # Everything schemathesis said: each failure with a curl to replay it.
+            say(f"{kind}: schemathesis output follows\n{output}")
+            log.seek(0)
+            say(f"{kind}: roster's log (last 60 lines)\n" + "".join(log.readlines()[-60:]))
+        else:
+            say(f"{kind}: {summary(output).strip()}")
+        return totals
+    finally:
+        if process is not None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        log.close()
+        backend.drop()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--roster", default=os.path.join(HERE, "..", "target", "debug", "roster"))
+    parser.add_argument("--schemathesis", default=default_schemathesis(), help="the `st` binary")
+    parser.add_argument("--backends", default="postgres,sqlite")
+    parser.add_argument("--pg-url", default=os.environ.get("ROSTER_TEST_PG_URL", "postgres://postgres@127.0.0.1:5432"))
+    parser.add_argument("--max-examples", type=int, default=int(os.environ.get("ROSTER_FUZZ_MAX_EXAMPLES", 8)))
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("ROSTER_FUZZ_SEED", 16)))
+    parser.add_argument("--min-requests", type=int, default=5000, help="over all backends")
+    args = parser.parse_args()
+    if not args.schemathesis:
+        say(f"schemathesis not found: pip install schemathesis=={SCHEMATHESIS_VERSION} (.ci/run does)")
+        return 2
+    results = [fuzz(args, kind) for kind in args.backends.split(",")]
+    for totals in results:
+        print("schemathesis totals: " + json.dumps(totals), flush=True)
+    requests = sum(t["requests_served"] for t in results)
+    server_errors = sum(t["server_errors"] for t in results)
+    failures = sum(t["failures"] for t in results)
+    failed = [t["backend"] for t in results if t["schemathesis_exit"] != 0]
+    print(
+        f"schemathesis: {requests} requests served, {server_errors} server errors, "
+        f"{failures} failures (schema, content type or 5xx) over {len(results)} backends",
+        flush=True,
+    )
+    if failed or server_errors:
+        say(f"failed on: {', '.join(failed) or 'server errors'}")
+        return 1
+    if requests < args.min_requests:
+        say(f"only {requests} requests served; at least {args.min_requests} are required")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
