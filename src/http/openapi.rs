@@ -21,8 +21,9 @@ use axum::routing::get;
 use axum::Router;
 use serde::Serialize;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type};
 use utoipa::openapi::security::SecurityRequirement;
-use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi as Document, Ref, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::{Config, Url};
 
@@ -147,6 +148,20 @@ pub fn finish(document: &mut Document, dialect: &Dialect) {
         }
     }
 }
+
+/// A user's numeric id or uuid, as path parameters take them.
+pub struct UserKey;
+
+impl utoipa::PartialSchema for UserKey {
+    fn schema() -> RefOr<Schema> {
+        let numeric = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1));
+        let uuid =
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+        OneOfBuilder::new().item(numeric).item(uuid).description(Some("A numeric id or a uuid")).into()
+    }
+}
+
+impl ToSchema for UserKey {}
 
 /// The error of the operational routes: `{error, message}`.
 #[derive(Serialize, ToSchema)]

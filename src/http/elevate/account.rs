@@ -32,8 +32,12 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = elevate::SignUpBody)]
 pub(super) struct CreateBody {
+    #[schema(min_length = 1, max_length = 256, example = "Ada Lovelace")]
     pub name: String,
+    #[schema(format = Email, example = "ada@example.com")]
     pub email: String,
+    /// 8 to 256 characters with an upper-case and a lower-case letter, a digit and a special character, no spaces.
+    #[schema(min_length = 8, max_length = 256, example = "Str0ng!pass")]
     pub password: String,
     #[serde(default)]
     pub phone: Option<String>,
@@ -78,9 +82,11 @@ async fn create(
 #[derive(Deserialize, ToSchema)]
 pub(super) struct LoginBody {
     #[serde(default)]
+    #[schema(example = "ada@example.com")]
     pub email: Option<String>,
     #[serde(default)]
     pub identifier: Option<String>,
+    #[schema(example = "Str0ng!pass")]
     pub password: String,
 }
 

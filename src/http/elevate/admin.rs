@@ -23,7 +23,9 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 struct CreateAdminBody {
     name: String,
+    #[schema(format = Email, example = "admin@example.com")]
     email: String,
+    #[schema(min_length = 8, max_length = 256, example = "Str0ng!pass")]
     password: String,
     secret_code: String,
 }
@@ -77,8 +79,11 @@ pub fn powers() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 struct TargetUser {
     #[serde(default)]
+    #[schema(minimum = 1, example = 2)]
     user_id: Option<i64>,
     #[serde(default)]
+    /// The user's email, when `user_id` is not given.
+    #[schema(format = Email)]
     identifier: Option<String>,
 }
 
@@ -97,6 +102,7 @@ impl TargetUser {
 struct AddOrgAdminBody {
     #[serde(flatten)]
     user: TargetUser,
+    #[schema(minimum = 1, example = 1)]
     organization_id: i64,
 }
 
@@ -118,7 +124,7 @@ async fn add_org_admin(
 
 /// Deactivates an organisation and its users.
 #[utoipa::path(post, path = "/user/v1/admin/deactivateOrg/{id}",
-    params(("id" = String, Path, description = "The organisation's id")),
+    params(("id" = i64, Path, minimum = 1, description = "The organisation's id")),
     responses((status = 200, description = "`[{deactivated_users}]`", body = super::openapi::Answer)))]
 async fn deactivate_org(
     State(state): State<AppState>,
@@ -145,7 +151,7 @@ async fn deactivate_user(
 
 /// Erases a user (their personal data is crypto-shredded).
 #[utoipa::path(delete, path = "/user/v1/admin/deleteUser/{id}",
-    params(("id" = String, Path, description = "The user's numeric id or uuid")),
+    params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid")),
     responses((status = 200, description = "`[{user_id}]`", body = super::openapi::Answer)))]
 async fn delete_user(
     State(state): State<AppState>,
@@ -162,8 +168,10 @@ async fn delete_user(
 struct AssignRoleBody {
     #[serde(flatten)]
     user: TargetUser,
+    #[schema(minimum = 1, example = 2)]
     role_id: i64,
     #[serde(default)]
+    #[schema(minimum = 1)]
     organization_id: Option<i64>,
 }
 

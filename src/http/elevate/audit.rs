@@ -106,7 +106,7 @@ fn user_key(raw: &str) -> Result<UserKey, AppError> {
     UserKey::parse(raw).ok_or_else(|| AppError::NotFound("User not found".into()))
 }
 
-#[utoipa::path(get, path = "/user/v1/audit/users/{id}/history", params(("id" = String, Path, description = "The user's numeric id or uuid"), HistoryQuery),
+#[utoipa::path(get, path = "/user/v1/audit/users/{id}/history", params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid"), HistoryQuery),
     responses((status = 200, description = "A page of the user's events", body = super::openapi::Answer)))]
 async fn user_history(
     State(state): State<AppState>,
@@ -140,7 +140,7 @@ struct StateQuery {
 
 /// The user as they were at an instant, rebuilt from the log.
 #[utoipa::path(get, path = "/user/v1/audit/users/{id}/state",
-    params(("id" = String, Path, description = "The user's numeric id or uuid"), StateQuery),
+    params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid"), StateQuery),
     responses((status = 200, description = "The user's state then", body = super::openapi::Answer)))]
 async fn user_state(
     State(state): State<AppState>,

@@ -65,16 +65,22 @@ struct ListQuery {
 
 #[derive(Deserialize, ToSchema)]
 struct RoleBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reviewer")]
     title: String,
     #[serde(default)]
     label: Option<String>,
     #[serde(default)]
+    /// 0: a user role, 1: a system role.
+    #[schema(minimum = 0, maximum = 1)]
     user_type: i32,
     #[serde(default)]
+    #[schema(pattern = "^(ACTIVE|INACTIVE|active|inactive)$", example = "ACTIVE")]
     status: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^(PUBLIC|PRIVATE|public|private)$", example = "PUBLIC")]
     visibility: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, example = 1)]
     organization_id: Option<i64>,
     #[serde(default)]
     translations: Value,
@@ -109,14 +115,18 @@ async fn create_role(
 #[derive(Deserialize, ToSchema)]
 struct RoleUpdateBody {
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reviewer")]
     title: Option<String>,
     #[serde(default)]
     label: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1)]
     user_type: Option<i32>,
     #[serde(default)]
+    #[schema(pattern = "^(ACTIVE|INACTIVE|active|inactive)$", example = "ACTIVE")]
     status: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^(PUBLIC|PRIVATE|public|private)$", example = "PUBLIC")]
     visibility: Option<String>,
     #[serde(default)]
     translations: Option<Value>,
@@ -138,7 +148,7 @@ impl From<RoleUpdateBody> for RoleChanges {
     }
 }
 
-#[utoipa::path(method(post, patch), path = "/user/v1/userRole/update/{id}", request_body = RoleUpdateBody, params(("id" = String, Path, description = "The role's id")),
+#[utoipa::path(method(post, patch), path = "/user/v1/userRole/update/{id}", request_body = RoleUpdateBody, params(("id" = i64, Path, minimum = 1, description = "The role's id")),
     responses((status = 200, description = "The role", body = super::openapi::Answer)))]
 async fn update_role(
     State(state): State<AppState>,
@@ -151,7 +161,7 @@ async fn update_role(
     Ok(ApiOk::ok("Roles updated successfully", role.to_elevate_json()))
 }
 
-#[utoipa::path(delete, path = "/user/v1/userRole/delete/{id}", params(("id" = String, Path, description = "The role's id")),
+#[utoipa::path(delete, path = "/user/v1/userRole/delete/{id}", params(("id" = i64, Path, minimum = 1, description = "The role's id")),
     responses((status = 200, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
 async fn delete_role(
     State(state): State<AppState>,
@@ -183,8 +193,10 @@ async fn list_roles(State(state): State<AppState>, Query(q): Query<ListQuery>) -
 
 #[derive(Deserialize, ToSchema)]
 struct ModuleBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reports")]
     code: String,
     #[serde(default)]
+    #[schema(pattern = "^(ACTIVE|INACTIVE|active|inactive)$", example = "ACTIVE")]
     status: Option<String>,
 }
 
@@ -204,7 +216,7 @@ async fn create_module(
     Ok(ApiOk::created("MODULES_CREATED_SUCCESSFULLY", module_json(&module)))
 }
 
-#[utoipa::path(method(post, patch), path = "/user/v1/modules/update/{id}", request_body = ModuleBody, params(("id" = String, Path, description = "The module's id")),
+#[utoipa::path(method(post, patch), path = "/user/v1/modules/update/{id}", request_body = ModuleBody, params(("id" = i64, Path, minimum = 1, description = "The module's id")),
     responses((status = 200, description = "The module", body = super::openapi::Answer)))]
 async fn update_module(
     State(state): State<AppState>,
@@ -219,7 +231,7 @@ async fn update_module(
     Ok(ApiOk::ok("MODULES_UPDATED_SUCCESSFULLY", module_json(&module)))
 }
 
-#[utoipa::path(delete, path = "/user/v1/modules/delete/{id}", params(("id" = String, Path, description = "The module's id")),
+#[utoipa::path(delete, path = "/user/v1/modules/delete/{id}", params(("id" = i64, Path, minimum = 1, description = "The module's id")),
     responses((status = 200, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
 async fn delete_module(
     State(state): State<AppState>,
@@ -242,11 +254,17 @@ async fn list_modules(State(state): State<AppState>, Query(q): Query<ListQuery>)
 
 #[derive(Deserialize, ToSchema)]
 struct PermissionBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reports_read")]
     code: String,
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reports")]
     module: String,
+    /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE` or `*`.
+    #[schema(min_items = 1, example = json!(["GET"]))]
     request_type: Vec<String>,
+    #[schema(max_length = 256, example = "/user/v1/reports/*")]
     api_path: String,
     #[serde(default)]
+    #[schema(pattern = "^(ACTIVE|INACTIVE|active|inactive)$", example = "ACTIVE")]
     status: Option<String>,
 }
 
@@ -277,7 +295,7 @@ async fn create_permission(
     Ok(ApiOk::created("PERMISSION_CREATED_SUCCESSFULLY", result))
 }
 
-#[utoipa::path(method(post, patch), path = "/user/v1/permissions/update/{id}", request_body = PermissionBody, params(("id" = String, Path, description = "The permission's id")),
+#[utoipa::path(method(post, patch), path = "/user/v1/permissions/update/{id}", request_body = PermissionBody, params(("id" = i64, Path, minimum = 1, description = "The permission's id")),
     responses((status = 200, description = "The permission", body = super::openapi::Answer)))]
 async fn update_permission(
     State(state): State<AppState>,
@@ -292,7 +310,7 @@ async fn update_permission(
     Ok(ApiOk::ok("PERMISSION_UPDATED_SUCCESSFULLY", result))
 }
 
-#[utoipa::path(delete, path = "/user/v1/permissions/delete/{id}", params(("id" = String, Path, description = "The permission's id")),
+#[utoipa::path(delete, path = "/user/v1/permissions/delete/{id}", params(("id" = i64, Path, minimum = 1, description = "The permission's id")),
     responses((status = 200, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
 async fn delete_permission(
     State(state): State<AppState>,
@@ -316,6 +334,7 @@ async fn list_permissions(State(state): State<AppState>, Query(q): Query<ListQue
 
 #[derive(Deserialize, ToSchema)]
 struct MappingBody {
+    #[schema(minimum = 1, example = 1)]
     permission_id: i64,
 }
 
@@ -339,7 +358,7 @@ async fn set_mapping(
 
 /// Grants a permission to a role.
 #[utoipa::path(post, path = "/user/v1/rolePermissionMapping/create/{role_id}", request_body = MappingBody,
-    params(("role_id" = String, Path, description = "The role's id")),
+    params(("role_id" = i64, Path, minimum = 1, description = "The role's id")),
     responses((status = 201, description = "`{roleId, permissionId, module, request_type}`", body = super::openapi::Answer)))]
 async fn map_permission(
     State(state): State<AppState>,
@@ -354,7 +373,7 @@ async fn map_permission(
 
 /// Takes a permission from a role.
 #[utoipa::path(post, path = "/user/v1/rolePermissionMapping/delete/{role_id}", request_body = MappingBody,
-    params(("role_id" = String, Path, description = "The role's id")),
+    params(("role_id" = i64, Path, minimum = 1, description = "The role's id")),
     responses((status = 200, description = "Revoked; `result` is `{}`", body = super::openapi::Answer)))]
 async fn unmap_permission(
     State(state): State<AppState>,

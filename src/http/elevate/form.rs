@@ -30,7 +30,9 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 struct FormBody {
     #[serde(rename = "type")]
+    #[schema(example = "profile")]
     form_type: String,
+    #[schema(example = "profileForm")]
     sub_type: String,
     data: Value,
 }
@@ -91,7 +93,7 @@ async fn create(
     Ok(ApiOk::created("Form created successfully", form_json(&form)))
 }
 
-#[utoipa::path(method(post, patch), path = "/user/v1/form/update/{id}", request_body = FormBody, params(("id" = String, Path, description = "The form's id")),
+#[utoipa::path(method(post, patch), path = "/user/v1/form/update/{id}", request_body = FormBody, params(("id" = i64, Path, minimum = 1, description = "The form's id")),
     responses((status = 200, description = "The form", body = super::openapi::Answer)))]
 async fn update(
     State(state): State<AppState>,
@@ -119,7 +121,7 @@ async fn update_by_type(
     Ok(ApiOk::ok("Form updated successfully", form_json(&form)))
 }
 
-#[utoipa::path(method(get, post), path = "/user/v1/form/read/{id}", params(("id" = String, Path, description = "The form's id")),
+#[utoipa::path(method(get, post), path = "/user/v1/form/read/{id}", params(("id" = i64, Path, minimum = 1, description = "The form's id")),
     responses((status = 200, description = "The form", body = super::openapi::Answer)))]
 async fn read(
     State(state): State<AppState>,

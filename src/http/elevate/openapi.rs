@@ -163,7 +163,7 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     modifiers(&Security),
-    components(schemas(Error)),
+    components(schemas(Error, crate::http::openapi::UserKey)),
     paths(
         super::account::create,
         super::account::login,

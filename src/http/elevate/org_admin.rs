@@ -93,7 +93,9 @@ async fn get_requests(
 
 #[derive(Deserialize, ToSchema)]
 struct UpdateStatusBody {
+    #[schema(minimum = 1, example = 1)]
     request_id: i64,
+    #[schema(pattern = "^(APPROVED|REJECTED|UNDER_REVIEW)$", example = "APPROVED")]
     status: String,
     #[serde(default)]
     comments: Vec<String>,
@@ -152,7 +154,7 @@ async fn request_details_query(
     request_details(&state, &caller, request_id(&raw)?).await
 }
 
-#[utoipa::path(get, path = "/user/v1/org-admin/getRequestDetails/{id}", params(("id" = String, Path, description = "The request's id")),
+#[utoipa::path(get, path = "/user/v1/org-admin/getRequestDetails/{id}", params(("id" = i64, Path, minimum = 1, description = "The request's id")),
     responses((status = 200, description = "The request, its comments and form data", body = super::openapi::Answer)))]
 async fn request_details_path(
     State(state): State<AppState>,

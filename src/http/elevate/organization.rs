@@ -29,7 +29,9 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = elevate::OrganizationBody)]
 struct CreateBody {
+    #[schema(min_length = 1, max_length = 256, example = "Springfield School")]
     name: String,
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "springfield")]
     code: String,
     #[serde(default)]
     description: String,
@@ -70,7 +72,7 @@ impl From<UpdateBody> for OrganizationChanges {
 }
 
 #[utoipa::path(patch, path = "/user/v1/organization/update/{id}", request_body = UpdateBody,
-    params(("id" = String, Path, description = "The organisation's id")),
+    params(("id" = i64, Path, minimum = 1, description = "The organisation's id")),
     responses((status = 200, description = "The organisation", body = super::openapi::Answer)))]
 async fn update(
     State(state): State<AppState>,
@@ -130,6 +132,8 @@ async fn read(State(state): State<AppState>, Query(query): Query<ReadQuery>) -> 
 
 #[derive(Deserialize, ToSchema)]
 struct RoleRequestBody {
+    /// The id of the role asked for.
+    #[schema(minimum = 1, example = 2)]
     role: i64,
     #[serde(default)]
     form_data: Option<Value>,

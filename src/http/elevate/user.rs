@@ -36,7 +36,7 @@ async fn read_self(State(state): State<AppState>, Authenticated(caller): Authent
 
 /// Any user, in the view the caller may see of them (`visibility`).
 #[utoipa::path(get, path = "/user/v1/user/read/{id}",
-    params(("id" = String, Path, description = "The user's numeric id or uuid")),
+    params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid")),
     responses((status = 200, description = "The profile, or its public view", body = super::openapi::Answer)))]
 async fn read_one(
     State(state): State<AppState>,
@@ -65,6 +65,7 @@ struct UpdateBody {
 #[derive(Deserialize, ToSchema)]
 struct ProfileFields {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, example = "Ada King")]
     name: Option<String>,
     #[serde(default)]
     about: Option<Value>,
@@ -79,6 +80,7 @@ struct ProfileFields {
     #[serde(default)]
     share_link: Option<Value>,
     #[serde(default)]
+    #[schema(example = "en")]
     preferred_language: Option<Value>,
     #[serde(default)]
     has_accepted_terms_and_conditions: Option<bool>,
@@ -121,6 +123,8 @@ async fn update(
 
 #[derive(Deserialize, ToSchema)]
 struct LanguageBody {
+    /// A language code such as `en` or `pt-BR`.
+    #[schema(example = "en")]
     preferred_language: Value,
 }
 

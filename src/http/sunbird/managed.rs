@@ -30,10 +30,13 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
 #[serde(deny_unknown_fields)]
 pub(super) struct ManagedBody {
     #[serde(rename = "firstName", alias = "firstname")]
+    #[schema(min_length = 1, max_length = 256, example = "Kid")]
     first_name: String,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
     #[serde(rename = "managedBy")]
+    /// The acting user's id.
+    #[schema(format = Uuid)]
     managed_by: String,
     #[serde(default, rename = "profileLocation")]
     _profile_location: Option<Vec<Value>>,
@@ -77,7 +80,7 @@ pub(super) struct ManagedQuery {
 }
 
 /// The users a user manages (`withTokens=true`: with their access tokens).
-#[utoipa::path(get, path = "/api/user/v1/managed/{userId}", params(("userId" = String, Path, description = "The user's id (uuid)"), ManagedQuery),
+#[utoipa::path(get, path = "/api/user/v1/managed/{userId}", params(("userId" = crate::http::openapi::UserKey, Path, description = "The user's id (a uuid; a numeric id is taken too)"), ManagedQuery),
     responses((status = 200, description = "The managed users", body = super::openapi::Users)))]
 pub(super) async fn managed_users(
     State(state): State<AppState>,
@@ -154,8 +157,10 @@ pub(super) async fn by_login_id(
 #[serde(deny_unknown_fields)]
 pub(super) struct TncBody {
     #[serde(default)]
+    #[schema(example = "v1")]
     version: Option<String>,
     #[serde(default, rename = "userId")]
+    #[schema(format = Uuid)]
     user_id: Option<String>,
 }
 

@@ -189,6 +189,21 @@ pub struct ExistsResult {
     exists: bool,
 }
 
+/// What a `get` or `exists` path's `id` is (`username` too).
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::IdType)]
+#[allow(dead_code)]
+pub enum IdType {
+    #[serde(rename = "email")]
+    Email,
+    #[serde(rename = "phone")]
+    Phone,
+    #[serde(rename = "loginId")]
+    LoginId,
+    #[serde(rename = "userName")]
+    UserName,
+}
+
 /// Sunbird's body: the fields inside `request`.
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
@@ -224,7 +239,7 @@ impl Modify for Security {
 #[derive(OpenApi)]
 #[openapi(
     modifiers(&Security),
-    components(schemas(Error)),
+    components(schemas(Error, IdType, crate::http::openapi::UserKey)),
     paths(
         super::user::create,
         super::user::read,

@@ -143,10 +143,13 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     #[serde(rename = "firstName", alias = "firstname")]
+    #[schema(min_length = 1, max_length = 256, example = "Ada")]
     first_name: String,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
+    #[schema(format = Email, example = "ada@example.com")]
     email: String,
+    #[schema(min_length = 8, max_length = 256, example = "Str0ng!pass")]
     password: String,
     #[serde(default)]
     phone: Option<Phone>,
@@ -207,7 +210,7 @@ struct ReadQuery {
 }
 
 /// One user, in the view the acting user may see.
-#[utoipa::path(get, path = "/api/user/v1/read/{userId}", params(("userId" = String, Path, description = "The user's id (uuid)"), ReadQuery),
+#[utoipa::path(get, path = "/api/user/v1/read/{userId}", params(("userId" = crate::http::openapi::UserKey, Path, description = "The user's id (a uuid; a numeric id is taken too)"), ReadQuery),
     responses((status = 200, description = "The user", body = super::openapi::OneUser)))]
 async fn read(
     State(state): State<AppState>,
@@ -235,7 +238,7 @@ fn identifier(id_type: &str, value: String) -> Result<Identifier, SbError> {
 /// The user an identifier names, if the caller may see their contact data:
 /// anyone else is "not found", so the route cannot tell whose an email is.
 /// The user an email, phone or login id names (only if the acting user may see their contacts).
-#[utoipa::path(get, path = "/api/user/v1/get/{idType}/{id}", params(("idType" = String, Path, description = "`email`, `phone`, `loginId` or `userName`"), ("id" = String, Path, description = "The value")),
+#[utoipa::path(get, path = "/api/user/v1/get/{idType}/{id}", params(("idType" = super::openapi::IdType, Path, description = "What `id` is"), ("id" = String, Path, description = "The value")),
     responses((status = 200, description = "The user", body = super::openapi::OneUser)))]
 async fn get_by(
     State(state): State<AppState>,
@@ -263,7 +266,7 @@ async fn get_by(
 
 /// Whether anyone holds the identifier (what a sign-up form asks).
 /// Whether anyone holds an email, phone or login id.
-#[utoipa::path(get, path = "/api/user/v1/exists/{idType}/{id}", params(("idType" = String, Path, description = "`email`, `phone`, `loginId` or `userName`"), ("id" = String, Path, description = "The value")),
+#[utoipa::path(get, path = "/api/user/v1/exists/{idType}/{id}", params(("idType" = super::openapi::IdType, Path, description = "What `id` is"), ("id" = String, Path, description = "The value")),
     responses((status = 200, description = "Whether it is taken", body = super::openapi::Exists)))]
 async fn exists(
     State(state): State<AppState>,
@@ -278,6 +281,7 @@ async fn exists(
 #[serde(deny_unknown_fields)]
 struct TargetBody {
     #[serde(rename = "userId")]
+    #[schema(format = Uuid)]
     user_id: String,
 }
 
@@ -325,6 +329,7 @@ struct UpdateBody {
     #[serde(default, rename = "userId", alias = "id")]
     user_id: Option<String>,
     #[serde(default, rename = "firstName", alias = "firstname")]
+    #[schema(min_length = 1, max_length = 256, example = "Ada")]
     first_name: Option<String>,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
@@ -392,8 +397,10 @@ struct SearchBody {
     #[serde(default)]
     query: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000)]
     offset: Option<i64>,
     #[serde(default)]
     fields: Option<Vec<String>>,
@@ -535,9 +542,11 @@ async fn search(
 #[serde(deny_unknown_fields)]
 struct AssignBody {
     #[serde(rename = "userId")]
+    #[schema(format = Uuid)]
     user_id: String,
     #[serde(rename = "organisationId")]
     organisation_id: OrgId,
+    #[schema(example = json!(["mentor"]))]
     roles: Vec<String>,
 }
 
@@ -567,6 +576,7 @@ async fn assign_roles(
 #[serde(deny_unknown_fields)]
 struct ChangeBody {
     #[serde(rename = "userId")]
+    #[schema(format = Uuid)]
     user_id: String,
     roles: Vec<RoleEntry>,
 }
@@ -576,6 +586,7 @@ struct ChangeBody {
 struct RoleEntry {
     role: String,
     #[serde(default)]
+    #[schema(pattern = "^(add|remove)$", example = "add")]
     operation: Option<String>,
     #[serde(default)]
     scope: Vec<Scope>,
