@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use serde_json::Value;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::{Modify, OpenApi, ToSchema};
 
@@ -145,6 +145,8 @@ pub struct Listing {
 }
 
 pub const SECURITY_SCHEME: &str = "X-auth-token";
+/// The same token in `Authorization: Bearer` (read when `X-auth-token` is absent).
+pub const BEARER_SCHEME: &str = "elevate.bearer";
 
 struct Security;
 
@@ -157,6 +159,12 @@ impl Modify for Security {
              What a route needs is data (roles and their permissions): anonymous callers get the public role's.",
         ));
         components.add_security_scheme(SECURITY_SCHEME, SecurityScheme::ApiKey(scheme));
+        let bearer = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .description(Some("The same access token, when `X-auth-token` is not sent."))
+            .build();
+        components.add_security_scheme(BEARER_SCHEME, SecurityScheme::Http(bearer));
     }
 }
 
@@ -236,7 +244,7 @@ const ALIASES: &[(&str, &[&str])] = &[
 pub const DIALECT: Dialect = Dialect {
     name: "elevate",
     tag_prefix: "ELEVATE",
-    security: &[&[], &[SECURITY_SCHEME]],
+    security: &[&[], &[SECURITY_SCHEME], &[BEARER_SCHEME]],
     error_schema: "elevate.Error",
 };
 
