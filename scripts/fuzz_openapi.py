@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -57,12 +56,6 @@ def default_schemathesis():
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     venv = os.path.join(cache, "roster-ci", f"schemathesis-{SCHEMATHESIS_VERSION}", "bin", "st")
     return venv if os.path.exists(venv) else shutil.which("st")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def call(base, method, path, body=None, headers=None, timeout=30):
@@ -114,14 +107,18 @@ class Backend:
             )
 
 
-def start(roster, backend, port, log):
+def start(roster, backend, log):
     env = dict(os.environ)
     for name in list(env):
         if name.startswith(("KAFKA_", "ROSTER_", "RATE_LIMIT_", "HTTP_", "CORS_", "ADMIN_SECRET")):
             del env[name]
     env.update(
         DATABASE_URL=backend.url,
-        ROSTER_ADDR=f"127.0.0.1:{port}",
+        # Port 0: the kernel picks a free one, which no other test can take
+        # meanwhile (a port probed free and bound later can be); read back
+        # from the "roster listening" line.
+        ROSTER_ADDR="127.0.0.1:0",
+        ROSTER_LOG_FORMAT="json",
         ROSTER_MASTER_KEY=MASTER_KEY,
         ROSTER_BOOTSTRAP_ADMIN_EMAIL=ADMIN_EMAIL,
         ROSTER_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
@@ -129,18 +126,23 @@ def start(roster, backend, port, log):
         RATE_LIMIT_ENABLED="false",
         # The auth hook creates a new admin with it when generated data ended the last one.
         ADMIN_SECRET_CODE=ADMIN_SECRET,
-        RUST_LOG=os.environ.get("ROSTER_FUZZ_LOG", "warn"),
+        RUST_LOG=os.environ.get("ROSTER_FUZZ_LOG", "warn,roster::app=info"),
     )
     if backend.pg_name:
         subprocess.run([roster, "migrate", "--create-database"], env=env, check=True, stdout=log, stderr=log)
     process = subprocess.Popen([roster, "serve"], env=env, stdout=log, stderr=log)
-    base = f"http://127.0.0.1:{port}"
+    base = None
     deadline = time.time() + 60
     while time.time() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"roster exited with {process.returncode} (log: {log.name})")
+        if base is None:
+            with open(log.name) as lines:
+                for line in lines:
+                    if '"roster listening"' in line:
+                        base = "http://" + json.loads(line)["addr"]
         try:
-            if call(base, "GET", "/health", timeout=2)[0] == 200:
+            if base and call(base, "GET", "/health", timeout=2)[0] == 200:
                 return process, base
         except OSError:
             pass
@@ -171,7 +173,7 @@ def fuzz(args, kind):
     log = open(os.path.join(backend.dir, "roster.log"), "w+")
     process = None
     try:
-        process, base = start(args.roster, backend, free_port(), log)
+        process, base = start(args.roster, backend, log)
         status, body = call(
             base,
             "POST",

@@ -39,6 +39,9 @@ pub struct Dialect {
     pub security: &'static [&'static [&'static str]],
     /// The component every error answer of the dialect is.
     pub error_schema: &'static str,
+    /// The document's title and description (its envelope, in its words).
+    pub title: &'static str,
+    pub description: &'static str,
 }
 
 /// The parts `/openapi/<name>.json` serves; `/openapi.json` is all of them.
@@ -264,8 +267,15 @@ pub struct HealthCheck {
 )]
 struct OperationsApi;
 
-const OPERATIONS: Dialect =
-    Dialect { name: "operations", tag_prefix: "Operations", security: &[], error_schema: "operations.Error" };
+const OPERATIONS: Dialect = Dialect {
+    name: "operations",
+    tag_prefix: "Operations",
+    security: &[],
+    error_schema: "operations.Error",
+    title: "Roster: operations",
+    description: "Health, metrics, the token verification keys, and this description. Errors are \
+                  `{error, message}`.",
+};
 
 fn titled(mut document: Document, title: &str, description: &str) -> Document {
     document.info = InfoBuilder::new()
@@ -281,30 +291,16 @@ fn titled(mut document: Document, title: &str, description: &str) -> Document {
 pub fn document(part: Part) -> Document {
     let part_document = |dialect: &Dialect, mut document: Document| {
         finish(&mut document, dialect);
-        document
+        titled(document, dialect.title, dialect.description)
     };
     match part {
-        Part::Elevate => titled(
-            part_document(&elevate::openapi::DIALECT, elevate::openapi::document()),
-            "Roster: ELEVATE dialect",
-            "The ELEVATE user service API (`/user/v1/...`): answers `{responseCode, message, result, meta}`, \
-             errors `{responseCode, message, error, meta}`.",
-        ),
-        Part::Sunbird => titled(
-            part_document(&sunbird::openapi::DIALECT, sunbird::openapi::document()),
-            "Roster: Sunbird dialect",
-            "Sunbird UserOrg's user routes, at the gateway's paths (`/api/user/vN/...`) and the service's \
-             (`/vN/user/...`): every answer is `{id, ver, ts, params, responseCode, result}`.",
-        ),
-        Part::Operations => titled(
-            part_document(&OPERATIONS, {
-                let mut document = OperationsApi::openapi();
-                expand_aliases(&mut document, &[("/health", &["/user/health"])]);
-                document
-            }),
-            "Roster: operations",
-            "Health, metrics, the token verification keys, and this description.",
-        ),
+        Part::Elevate => part_document(&elevate::openapi::DIALECT, elevate::openapi::document()),
+        Part::Sunbird => part_document(&sunbird::openapi::DIALECT, sunbird::openapi::document()),
+        Part::Operations => part_document(&OPERATIONS, {
+            let mut document = OperationsApi::openapi();
+            expand_aliases(&mut document, &[("/health", &["/user/health"])]);
+            document
+        }),
         Part::All => {
             let mut all = document(Part::Elevate);
             all.merge(document(Part::Sunbird));

@@ -32,9 +32,9 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = elevate::SignUpBody)]
 pub(super) struct CreateBody {
-    #[schema(min_length = 1, max_length = 256, example = "Ada Lovelace")]
+    #[schema(min_length = 1, max_length = 256, example = "Mary Somerville")]
     pub name: String,
-    #[schema(format = Email, example = "ada@example.com")]
+    #[schema(format = Email, example = "mary@example.com")]
     pub email: String,
     /// 8 to 256 characters with an upper-case and a lower-case letter, a digit and a special character, no spaces.
     #[schema(min_length = 8, max_length = 256, example = "Str0ng!pass")]
@@ -82,7 +82,7 @@ async fn create(
 #[derive(Deserialize, ToSchema)]
 pub(super) struct LoginBody {
     #[serde(default)]
-    #[schema(example = "ada@example.com")]
+    #[schema(example = "mary@example.com")]
     pub email: Option<String>,
     #[serde(default)]
     pub identifier: Option<String>,

@@ -79,7 +79,7 @@ fn limit(raw: Option<String>) -> Result<i64, AppError> {
 
 /// Searches the event log (personal fields of erased users stay sealed).
 #[utoipa::path(get, path = "/user/v1/audit/events", params(EventsQuery),
-    responses((status = 200, description = "A page of events and the cursor of the next", body = super::openapi::Answer)))]
+    responses((status = 200, description = "A page of events and the cursor of the next", body = super::openapi::Events)))]
 async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> Result<ApiOk, AppError> {
     let search = EventSearch {
         aggregate_type: aggregate_type(q.aggregate_type)?,
@@ -107,7 +107,7 @@ fn user_key(raw: &str) -> Result<UserKey, AppError> {
 }
 
 #[utoipa::path(get, path = "/user/v1/audit/users/{id}/history", params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid"), HistoryQuery),
-    responses((status = 200, description = "A page of the user's events", body = super::openapi::Answer)))]
+    responses((status = 200, description = "A page of the user's events", body = super::openapi::Events)))]
 async fn user_history(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -121,7 +121,7 @@ async fn user_history(
 
 #[utoipa::path(get, path = "/user/v1/audit/organizations/{id}/history",
     params(("id" = String, Path, description = "The organisation's id"), HistoryQuery),
-    responses((status = 200, description = "A page of the organisation's events", body = super::openapi::Answer)))]
+    responses((status = 200, description = "A page of the organisation's events", body = super::openapi::Events)))]
 async fn organization_history(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -89,7 +89,7 @@ struct RoleBody {
 }
 
 #[utoipa::path(post, path = "/user/v1/userRole/create", request_body = RoleBody,
-    responses((status = 201, description = "The role", body = super::openapi::Answer)))]
+    responses((status = 201, description = "The role", body = super::openapi::OneRole)))]
 async fn create_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -149,7 +149,7 @@ impl From<RoleUpdateBody> for RoleChanges {
 }
 
 #[utoipa::path(method(post, patch), path = "/user/v1/userRole/update/{id}", request_body = RoleUpdateBody, params(("id" = i64, Path, minimum = 1, description = "The role's id")),
-    responses((status = 200, description = "The role", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The role", body = super::openapi::OneRole)))]
 async fn update_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -174,7 +174,7 @@ async fn delete_role(
 }
 
 #[utoipa::path(get, path = "/user/v1/userRole/list", params(ListQuery),
-    responses((status = 200, description = "Roles", body = super::openapi::Listed)))]
+    responses((status = 200, description = "Roles", body = super::openapi::Roles)))]
 async fn list_roles(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
     let filter = RoleFilter {
@@ -205,7 +205,7 @@ fn module_json(m: &crate::catalogue::ModuleRow) -> Value {
 }
 
 #[utoipa::path(post, path = "/user/v1/modules/create", request_body = ModuleBody,
-    responses((status = 201, description = "The module", body = super::openapi::Answer)))]
+    responses((status = 201, description = "The module", body = super::openapi::OneModule)))]
 async fn create_module(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -217,7 +217,7 @@ async fn create_module(
 }
 
 #[utoipa::path(method(post, patch), path = "/user/v1/modules/update/{id}", request_body = ModuleBody, params(("id" = i64, Path, minimum = 1, description = "The module's id")),
-    responses((status = 200, description = "The module", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The module", body = super::openapi::OneModule)))]
 async fn update_module(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -244,7 +244,7 @@ async fn delete_module(
 }
 
 #[utoipa::path(get, path = "/user/v1/modules/list", params(ListQuery),
-    responses((status = 200, description = "Modules", body = super::openapi::Listed)))]
+    responses((status = 200, description = "Modules", body = super::openapi::Modules)))]
 async fn list_modules(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
     let (rows, count) = state.list_modules(q.search.as_deref(), page, limit).await?;
@@ -282,7 +282,7 @@ impl PermissionBody {
 }
 
 #[utoipa::path(post, path = "/user/v1/permissions/create", request_body = PermissionBody,
-    responses((status = 201, description = "The permission", body = super::openapi::Answer)))]
+    responses((status = 201, description = "The permission", body = super::openapi::OnePermission)))]
 async fn create_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -296,7 +296,7 @@ async fn create_permission(
 }
 
 #[utoipa::path(method(post, patch), path = "/user/v1/permissions/update/{id}", request_body = PermissionBody, params(("id" = i64, Path, minimum = 1, description = "The permission's id")),
-    responses((status = 200, description = "The permission", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The permission", body = super::openapi::OnePermission)))]
 async fn update_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

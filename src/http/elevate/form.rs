@@ -82,7 +82,7 @@ fn form_json(form: &FormRow) -> Value {
 }
 
 #[utoipa::path(post, path = "/user/v1/form/create", request_body = FormBody,
-    responses((status = 201, description = "The form", body = super::openapi::Answer)))]
+    responses((status = 201, description = "The form", body = super::openapi::OneForm)))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -94,7 +94,7 @@ async fn create(
 }
 
 #[utoipa::path(method(post, patch), path = "/user/v1/form/update/{id}", request_body = FormBody, params(("id" = i64, Path, minimum = 1, description = "The form's id")),
-    responses((status = 200, description = "The form", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The form", body = super::openapi::OneForm)))]
 async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -109,7 +109,7 @@ async fn update(
 
 /// `form/update` without an id: the form of the body's type and sub-type.
 #[utoipa::path(method(post, patch), path = "/user/v1/form/update", request_body = FormBody,
-    responses((status = 200, description = "The form", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The form", body = super::openapi::OneForm)))]
 async fn update_by_type(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -122,7 +122,7 @@ async fn update_by_type(
 }
 
 #[utoipa::path(method(get, post), path = "/user/v1/form/read/{id}", params(("id" = i64, Path, minimum = 1, description = "The form's id")),
-    responses((status = 200, description = "The form", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The form", body = super::openapi::OneForm)))]
 async fn read(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -134,7 +134,7 @@ async fn read(
 
 /// The form of a type (and sub-type), named in the body or the query.
 #[utoipa::path(method(get, post), path = "/user/v1/form/read", params(KindBody), request_body = Option<KindBody>,
-    responses((status = 200, description = "The form", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The form", body = super::openapi::OneForm)))]
 async fn read_by_type(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -115,14 +115,209 @@ envelope!(
     Listing
 );
 
+envelope!(
+    /// A user's profile.
+    OneProfile,
+    elevate::OneProfile,
+    Profile
+);
+envelope!(
+    /// An organisation.
+    OneOrganization,
+    elevate::OneOrganization,
+    Organization
+);
+envelope!(
+    /// A role.
+    OneRole,
+    elevate::OneRole,
+    Role
+);
+envelope!(
+    /// A module.
+    OneModule,
+    elevate::OneModule,
+    Module
+);
+envelope!(
+    /// A permission.
+    OnePermission,
+    elevate::OnePermission,
+    Permission
+);
+envelope!(
+    /// A form.
+    OneForm,
+    elevate::OneForm,
+    Form
+);
+envelope!(
+    /// A page of the event log.
+    Events,
+    elevate::Events,
+    EventPage
+);
+envelope!(
+    /// A page of organisations.
+    Organizations,
+    elevate::Organizations,
+    ListingOf<Organization>
+);
+envelope!(
+    /// A page of roles.
+    Roles,
+    elevate::Roles,
+    ListingOf<Role>
+);
+envelope!(
+    /// A page of modules.
+    Modules,
+    elevate::Modules,
+    ListingOf<Module>
+);
+
+/// A profile. Callers who may not see all of it (README, "Field-level
+/// visibility") get its public fields only: `id`, `uuid`, `name`, `about`,
+/// `image`, `languages`, `status`, `organization_id`, `organization`,
+/// `roles` and `user_roles`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = elevate::Profile)]
+#[allow(dead_code)]
+pub struct Profile {
+    id: i64,
+    uuid: String,
+    name: Option<String>,
+    /// `ACTIVE`, `INACTIVE` or `DELETED`.
+    status: String,
+    organization_id: i64,
+    #[schema(nullable = false)]
+    roles: Option<Vec<i64>>,
+    /// `[{id, title, user_type, status}]`.
+    #[schema(nullable = false)]
+    user_roles: Option<Vec<Value>>,
+    /// `{id, name, code}`.
+    organization: Option<Value>,
+    about: Option<Value>,
+    image: Option<Value>,
+    #[schema(nullable = false)]
+    languages: Option<Vec<Value>>,
+    email: Option<String>,
+    #[schema(nullable = false)]
+    email_verified: Option<bool>,
+    phone: Option<String>,
+    username: Option<String>,
+    gender: Option<Value>,
+    #[schema(nullable = false)]
+    location: Option<Vec<Value>>,
+    share_link: Option<Value>,
+    #[schema(nullable = false)]
+    has_accepted_terms_and_conditions: Option<bool>,
+    preferred_language: Option<Value>,
+    last_logged_in_at: Option<String>,
+    deleted_at: Option<String>,
+    #[schema(nullable = false)]
+    created_at: Option<String>,
+    #[schema(nullable = false)]
+    updated_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = elevate::Organization)]
+#[allow(dead_code)]
+pub struct Organization {
+    id: i64,
+    name: String,
+    code: String,
+    description: String,
+    /// `ACTIVE` or `INACTIVE`.
+    status: String,
+    related_orgs: Vec<i64>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = elevate::Role)]
+#[allow(dead_code)]
+pub struct Role {
+    id: i64,
+    title: String,
+    label: String,
+    /// 0: a user role, 1: a system role.
+    user_type: i64,
+    status: String,
+    visibility: String,
+    organization_id: i64,
+    /// As sent (a JSON object), or null.
+    translations: Value,
+    meta: Value,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = elevate::Module)]
+#[allow(dead_code)]
+pub struct Module {
+    id: i64,
+    /// `id` again, as ELEVATE answers it.
+    #[serde(rename = "Id")]
+    id_again: i64,
+    code: String,
+    status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = elevate::Permission)]
+#[allow(dead_code)]
+pub struct Permission {
+    id: i64,
+    code: String,
+    module: String,
+    request_type: Vec<String>,
+    api_path: String,
+    status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = elevate::Form)]
+#[allow(dead_code)]
+pub struct Form {
+    id: i64,
+    #[serde(rename = "type")]
+    form_type: String,
+    sub_type: String,
+    /// As sent.
+    data: Value,
+    version: i64,
+    organization_id: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = elevate::EventPage)]
+#[allow(dead_code)]
+pub struct EventPage {
+    /// README, "Audit API".
+    events: Vec<Value>,
+    /// Where the next page starts (`after_position` / `after_sequence`); null on the last page.
+    next_cursor: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ListingOf<T: ToSchema> {
+    #[schema(minimum = 0)]
+    count: i64,
+    data: Vec<T>,
+}
+
 #[derive(Serialize, ToSchema)]
 #[schema(as = elevate::TokensResult)]
 #[allow(dead_code)]
 pub struct TokensResult {
     access_token: String,
     refresh_token: String,
-    /// The user's profile.
-    user: Value,
+    user: Profile,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -246,6 +441,9 @@ pub const DIALECT: Dialect = Dialect {
     tag_prefix: "ELEVATE",
     security: &[&[], &[SECURITY_SCHEME], &[BEARER_SCHEME]],
     error_schema: "elevate.Error",
+    title: "Roster: ELEVATE dialect",
+    description: "The ELEVATE user service API (`/user/v1/...`): answers `{responseCode, message, result, meta}`, \
+                  errors `{responseCode, message, error, meta}`.",
 };
 
 /// The ELEVATE document, aliases expanded.

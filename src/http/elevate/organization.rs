@@ -38,7 +38,7 @@ struct CreateBody {
 }
 
 #[utoipa::path(post, path = "/user/v1/organization/create", request_body = CreateBody,
-    responses((status = 201, description = "The organisation", body = super::openapi::Answer)))]
+    responses((status = 201, description = "The organisation", body = super::openapi::OneOrganization)))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -73,7 +73,7 @@ impl From<UpdateBody> for OrganizationChanges {
 
 #[utoipa::path(patch, path = "/user/v1/organization/update/{id}", request_body = UpdateBody,
     params(("id" = i64, Path, minimum = 1, description = "The organisation's id")),
-    responses((status = 200, description = "The organisation", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The organisation", body = super::openapi::OneOrganization)))]
 async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -96,7 +96,7 @@ struct ListQuery {
 }
 
 #[utoipa::path(get, path = "/user/v1/organization/list", params(ListQuery),
-    responses((status = 200, description = "Organisations", body = super::openapi::Listed)))]
+    responses((status = 200, description = "Organisations", body = super::openapi::Organizations)))]
 async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
     let (rows, count) = state.list_organizations(query.search.as_deref(), page, limit).await?;
@@ -117,7 +117,7 @@ struct ReadQuery {
 
 /// One organisation, by id or code.
 #[utoipa::path(get, path = "/user/v1/organization/read", params(ReadQuery),
-    responses((status = 200, description = "The organisation", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The organisation", body = super::openapi::OneOrganization)))]
 async fn read(State(state): State<AppState>, Query(query): Query<ReadQuery>) -> Result<ApiOk, AppError> {
     let key = match (query.organisation_id, query.organisation_code) {
         (Some(id), _) => OrganizationKey::Id(organization_id(&id)?),

@@ -28,7 +28,7 @@ pub fn routes() -> Router<AppState> {
 
 /// The caller's own profile.
 #[utoipa::path(get, path = "/user/v1/user/read",
-    responses((status = 200, description = "The profile", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The profile", body = super::openapi::OneProfile)))]
 async fn read_self(State(state): State<AppState>, Authenticated(caller): Authenticated) -> Result<ApiOk, AppError> {
     let profile = state.profile(&UserKey::Uuid(caller.user_uuid().to_string())).await?;
     Ok(ApiOk::ok("Profile fetched successfully.", profile.to_elevate_json()))
@@ -37,7 +37,7 @@ async fn read_self(State(state): State<AppState>, Authenticated(caller): Authent
 /// Any user, in the view the caller may see of them (`visibility`).
 #[utoipa::path(get, path = "/user/v1/user/read/{id}",
     params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid")),
-    responses((status = 200, description = "The profile, or its public view", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The profile, or its public view", body = super::openapi::OneProfile)))]
 async fn read_one(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -65,7 +65,7 @@ struct UpdateBody {
 #[derive(Deserialize, ToSchema)]
 struct ProfileFields {
     #[serde(default)]
-    #[schema(min_length = 1, max_length = 256, example = "Ada King")]
+    #[schema(min_length = 1, max_length = 256, example = "Mary Fairfax")]
     name: Option<String>,
     #[serde(default)]
     about: Option<Value>,
@@ -107,7 +107,7 @@ const PROTECTED: [&str; 9] =
 
 /// Updates the caller's profile; email, password, roles, organisation, status, phone and user name are refused.
 #[utoipa::path(patch, path = "/user/v1/user/update", request_body = ProfileFields,
-    responses((status = 200, description = "The updated profile", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The updated profile", body = super::openapi::OneProfile)))]
 async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -129,7 +129,7 @@ struct LanguageBody {
 }
 
 #[utoipa::path(patch, path = "/user/v1/user/setLanguagePreference", request_body = LanguageBody,
-    responses((status = 200, description = "The updated profile", body = super::openapi::Answer)))]
+    responses((status = 200, description = "The updated profile", body = super::openapi::OneProfile)))]
 async fn set_language(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

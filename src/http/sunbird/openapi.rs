@@ -323,6 +323,9 @@ pub const DIALECT: Dialect = Dialect {
     tag_prefix: "Sunbird",
     security: &[&[CLIENT, USER], &[CLIENT]],
     error_schema: "sunbird.Error",
+    title: "Roster: Sunbird dialect",
+    description: "Sunbird UserOrg's user routes, at the gateway's paths (`/api/user/vN/...`) and the service's \
+                  (`/vN/user/...`): every answer is `{id, ver, ts, params, responseCode, result}`.",
 };
 
 /// The Sunbird document, aliases expanded.

@@ -143,11 +143,11 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     #[serde(rename = "firstName", alias = "firstname")]
-    #[schema(min_length = 1, max_length = 256, example = "Ada")]
+    #[schema(min_length = 1, max_length = 256, example = "Sofia")]
     first_name: String,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
-    #[schema(format = Email, example = "ada@example.com")]
+    #[schema(format = Email, example = "sofia@example.com")]
     email: String,
     #[schema(min_length = 8, max_length = 256, example = "Str0ng!pass")]
     password: String,
@@ -329,7 +329,7 @@ struct UpdateBody {
     #[serde(default, rename = "userId", alias = "id")]
     user_id: Option<String>,
     #[serde(default, rename = "firstName", alias = "firstname")]
-    #[schema(min_length = 1, max_length = 256, example = "Ada")]
+    #[schema(min_length = 1, max_length = 256, example = "Sofia")]
     first_name: Option<String>,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
