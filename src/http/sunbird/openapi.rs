@@ -162,8 +162,104 @@ pub struct DoneResult {
 #[schema(as = sunbird::UserResult)]
 #[allow(dead_code)]
 pub struct UserResult {
-    /// The user, in the view the caller may see (README, "Sunbird dialect").
-    response: Value,
+    response: User,
+}
+
+/// A user as `read` and `get` show them. Callers who may not see the
+/// user's contacts get no `email`, `phone`, `userName` (masked or not) nor
+/// personal details (README, "Sunbird dialect").
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::User)]
+#[allow(dead_code)]
+pub struct User {
+    id: String,
+    #[serde(rename = "userId")]
+    user_id: String,
+    identifier: String,
+    #[serde(rename = "firstName")]
+    first_name: String,
+    #[serde(rename = "lastName")]
+    last_name: Option<String>,
+    avatar: Option<Value>,
+    /// 1 active, 0 blocked.
+    #[schema(minimum = 0, maximum = 1)]
+    status: i64,
+    #[serde(rename = "isDeleted")]
+    is_deleted: bool,
+    #[serde(rename = "isBlocked")]
+    is_blocked: bool,
+    /// Role titles in upper case, `PUBLIC` first.
+    roles: Vec<String>,
+    #[serde(rename = "rootOrgId")]
+    root_org_id: String,
+    #[serde(rename = "rootOrgName")]
+    root_org_name: Option<String>,
+    channel: Option<String>,
+    /// `[{organisationId, orgName, userId, roles, isDeleted}]`.
+    organisations: Vec<Value>,
+    #[serde(rename = "managedBy")]
+    managed_by: Option<String>,
+    email: Option<String>,
+    #[serde(rename = "maskedEmail")]
+    masked_email: Option<String>,
+    phone: Option<String>,
+    #[serde(rename = "maskedPhone")]
+    masked_phone: Option<String>,
+    #[serde(rename = "userName")]
+    user_name: Option<String>,
+    #[serde(rename = "emailVerified")]
+    #[schema(nullable = false)]
+    email_verified: Option<bool>,
+    #[serde(rename = "phoneVerified")]
+    #[schema(nullable = false)]
+    phone_verified: Option<bool>,
+    gender: Option<Value>,
+    #[schema(nullable = false)]
+    language: Option<Vec<Value>>,
+    #[serde(rename = "promptTnC")]
+    #[schema(nullable = false)]
+    prompt_tnc: Option<bool>,
+    #[serde(rename = "lastLoginTime")]
+    last_login_time: Option<String>,
+    #[serde(rename = "createdDate")]
+    #[schema(nullable = false)]
+    created_date: Option<String>,
+    #[serde(rename = "updatedDate")]
+    #[schema(nullable = false)]
+    updated_date: Option<String>,
+}
+
+/// A user as `search` and the managed-user list show them: `search`'s
+/// `fields` keeps only the fields it names; the list adds `managedToken`
+/// with `withTokens=true`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::ListedUser)]
+#[allow(dead_code)]
+pub struct ListedUser {
+    #[schema(nullable = false)]
+    id: Option<String>,
+    #[serde(rename = "userId")]
+    #[schema(nullable = false)]
+    user_id: Option<String>,
+    #[serde(rename = "firstName")]
+    #[schema(nullable = false)]
+    first_name: Option<String>,
+    #[serde(rename = "lastName")]
+    last_name: Option<String>,
+    email: Option<String>,
+    #[schema(minimum = 0, maximum = 1, nullable = false)]
+    status: Option<i64>,
+    #[schema(nullable = false)]
+    roles: Option<Vec<String>>,
+    #[serde(rename = "rootOrgId")]
+    #[schema(nullable = false)]
+    root_org_id: Option<String>,
+    #[schema(nullable = false)]
+    organisations: Option<Vec<Value>>,
+    /// The managed user's access token (`withTokens=true`).
+    #[serde(rename = "managedToken")]
+    #[schema(nullable = false)]
+    managed_token: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -179,7 +275,7 @@ pub struct UsersResult {
 pub struct UserPage {
     #[schema(minimum = 0)]
     count: i64,
-    content: Vec<Value>,
+    content: Vec<ListedUser>,
 }
 
 #[derive(Serialize, ToSchema)]
