@@ -38,6 +38,14 @@ capabilities! {
     /// Trade a refresh token for new tokens.
     SessionRefresh = "session.refresh",
     SessionLogout = "session.logout",
+    /// Ask for an OTP to sign up with (mailed to the address).
+    OtpRegistrationRequest = "otp.registration.request",
+    /// Ask for an OTP to reset a forgotten password.
+    OtpResetRequest = "otp.reset.request",
+    /// Reset a password with an OTP.
+    PasswordReset = "password.reset",
+    /// Change one's own password with the old one.
+    PasswordChangeSelf = "password.change.self",
     /// Create a system admin (the request also needs the admin secret).
     AdminCreate = "admin.create",
     AdminLogin = "admin.login",

@@ -348,6 +348,23 @@ impl Refusal for ClaimError {
     }
 }
 
+impl Refusal for aggregates::OtpError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::OtpError::Invalid => "otp.invalid",
+            aggregates::OtpError::ResendLimit { .. } => "otp.resend_limit",
+        }
+    }
+}
+
+impl Refusal for aggregates::NotificationError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::NotificationError::AlreadyQueued => "notification.already_queued",
+        }
+    }
+}
+
 impl<E: Refusal> From<CommandError<E>> for ServiceError {
     fn from(error: CommandError<E>) -> Self {
         match error {

@@ -20,6 +20,10 @@ pub const ROUTES: &[RouteCapability] = &[
     route("PATCH", "/user/v1/account/acceptTermsAndCondition", UserTermsAcceptSelf),
     route("GET", "/user/v1/account/list", UserList),
     route("POST", "/user/v1/account/search", UserSearch),
+    route("POST", "/user/v1/account/registrationOtp", OtpRegistrationRequest),
+    route("POST", "/user/v1/account/generateOtp", OtpResetRequest),
+    route("POST", "/user/v1/account/resetPassword", PasswordReset),
+    route("POST", "/user/v1/account/changePassword", PasswordChangeSelf),
     // user
     route("GET", "/user/v1/user/read", UserReadSelf),
     route("GET", "/user/v1/user/read/{id}", UserReadAny),

@@ -142,6 +142,18 @@ impl From<ServiceError> for AppError {
                 AppError::bad_request("Permission is not mapped to the role")
             }
             ServiceError::AlreadyDecided => AppError::bad_request("Request has already been decided"),
+            // ELEVATE's words (`RESET_OTP_INVALID`, `SAME_PASSWORD_ERROR`, `INCORRECT_OLD_PASSWORD`).
+            ServiceError::Refused { refusal: "otp.invalid", .. } => AppError::bad_request("Please enter the correct OTP."),
+            ServiceError::Refused { refusal: "otp.resend_limit", .. } => AppError::Http {
+                status: 429,
+                message: "Too many OTPs were asked for this email; retry later".into(),
+            },
+            ServiceError::Refused { refusal: "user.same_password", .. } => {
+                AppError::bad_request("New password cannot be same as old password")
+            }
+            ServiceError::Refused { refusal: "user.incorrect_old_password", .. } => {
+                AppError::bad_request("Invalid old password")
+            }
             ServiceError::Refused { reason, .. } => AppError::bad_request(reason),
             ServiceError::Busy => AppError::Busy,
             ServiceError::ReadTimeout => AppError::ReadTimeout,

@@ -17,6 +17,7 @@ pub mod extract;
 mod form;
 mod org_admin;
 mod organization;
+mod otp;
 mod render;
 mod user;
 
@@ -35,4 +36,5 @@ pub fn routes() -> Router<AppState> {
         .merge(catalogue::routes())
         .merge(audit::routes())
         .merge(form::routes())
+        .merge(otp::routes())
 }
