@@ -23,6 +23,7 @@ pub enum Entity {
     Permission,
     RoleRequest,
     Form,
+    NotificationTemplate,
 }
 
 impl Entity {
@@ -37,6 +38,7 @@ impl Entity {
             Entity::Permission => "permission",
             Entity::RoleRequest => "role_request",
             Entity::Form => "form",
+            Entity::NotificationTemplate => "notification_template",
         }
     }
 }
@@ -353,6 +355,16 @@ impl Refusal for aggregates::OtpError {
         match self {
             aggregates::OtpError::Invalid => "otp.invalid",
             aggregates::OtpError::ResendLimit { .. } => "otp.resend_limit",
+        }
+    }
+}
+
+impl Refusal for aggregates::TemplateError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::TemplateError::AlreadyExists => "notification_template.already_exists",
+            aggregates::TemplateError::NotFound => "notification_template.not_found",
+            aggregates::TemplateError::Moved => "notification_template.moved",
         }
     }
 }

@@ -225,7 +225,8 @@ impl Services {
             Ok(email) => self.owner_of(&email).await?,
             Err(_) => None,
         };
-        let password_hash = password::hash(new_password.clone()).await?;
+        // Hashed only once the code proved right: a wrong code costs no argon2.
+        let mut password_hash: Option<String> = None;
         let session_id = Uuid::new_v4().to_string();
         let mut unit = self.bus.unit(meta);
         let committed = loop {
@@ -252,7 +253,11 @@ impl Services {
                     reason: "the new password is the old one".into(),
                 });
             }
-            let credentials = NewPassword { password_hash: password_hash.clone(), how: "reset".into() };
+            let password_hash = match &password_hash {
+                Some(hash) => hash.clone(),
+                None => password_hash.insert(password::hash(new_password.clone()).await?).clone(),
+            };
+            let credentials = NewPassword { password_hash, how: "reset".into() };
             unit.decide::<User>(user_uuid, UserCommand::ChangePassword { credentials, at }).await?;
             unit.decide::<User>(user_uuid, UserCommand::RecordLoginSuccess { session_id: session_id.clone(), at })
                 .await?;

@@ -6,6 +6,7 @@ pub mod claim;
 pub mod form;
 pub mod module;
 pub mod notification;
+pub mod notification_template;
 pub mod organization;
 pub mod otp;
 pub mod permission;
@@ -20,6 +21,7 @@ pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
 pub use form::{Form, FormCommand, FormDefinition, FormError, FormEvent};
 pub use module::{Module, ModuleCommand, ModuleDefinition, ModuleError, ModuleEvent};
 pub use notification::{Message, Notification, NotificationCommand, NotificationError, NotificationEvent};
+pub use notification_template::{NotificationTemplate, TemplateCommand, TemplateDefinition, TemplateError, TemplateEvent};
 pub use otp::{Otp, OtpCheck, OtpCommand, OtpError, OtpEvent};
 pub use organization::{Organization, OrganizationChanges, OrganizationCommand, OrganizationError, OrganizationEvent};
 pub use permission::{Permission, PermissionCommand, PermissionDefinition, PermissionError, PermissionEvent};
@@ -31,7 +33,7 @@ pub use user::{LockoutPolicy, NewPassword, ProfileChanges, Registration, User, U
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 10] = [
+pub const AGGREGATE_TYPES: [&str; 11] = [
     User::TYPE,
     Organization::TYPE,
     Role::TYPE,
@@ -42,6 +44,7 @@ pub const AGGREGATE_TYPES: [&str; 10] = [
     Form::TYPE,
     Otp::TYPE,
     Notification::TYPE,
+    NotificationTemplate::TYPE,
 ];
 
 /// Instants in events are UTC.

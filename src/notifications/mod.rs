@@ -11,6 +11,7 @@
 //! `mail_body` like every credential field.
 
 pub mod sender;
+pub mod store;
 pub mod templates;
 
 use aggregates::{Message, Notification, NotificationCommand};
@@ -55,9 +56,3 @@ impl Services {
     }
 }
 
-impl Services {
-    /// An organisation's own template of `code`, if it defined one.
-    async fn stored_template(&self, _organization_id: i64, _code: &str) -> Result<Option<TemplateText>, ServiceError> {
-        Ok(None)
-    }
-}

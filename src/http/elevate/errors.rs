@@ -69,6 +69,7 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::Permission => "Permission not found",
         Entity::RoleRequest => "Request not found",
         Entity::Form => "Form not found",
+        Entity::NotificationTemplate => "Notification template not found",
     }
 }
 
@@ -110,6 +111,7 @@ fn duplicate(entity: Entity, field: &str) -> String {
         (Entity::User, field) => format!("{field} already in use"),
         (Entity::Organization, "code") => "Organization code already exists".to_string(),
         (Entity::Form, _) => "Form already exists".to_string(),
+        (Entity::NotificationTemplate, _) => "Notification template already exists".to_string(),
         (_, field) => format!("{field} already exists"),
     }
 }

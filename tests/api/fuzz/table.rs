@@ -148,6 +148,17 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
             .body(json!({"email": "nobody@example.com", "identifier": "nobody@example.com", "password": PASSWORD}))
             .hashes(),
         route(M::POST, "/user/v1/account/generateToken").body(json!({"refresh_token": t.spare_refresh_token})),
+        route(M::POST, "/user/v1/account/registrationOtp")
+            .body(json!({"name": "Fuzz Otp", "email": "fuzz-otp@example.com", "password": PASSWORD}))
+            .unique("email"),
+        route(M::POST, "/user/v1/account/generateOtp").body(json!({"email": "fuzz-otp@example.com"})).unique("email"),
+        // A wrong code costs no hash; the account does not exist.
+        route(M::POST, "/user/v1/account/resetPassword")
+            .body(json!({"email": "nobody@example.com", "password": PASSWORD, "otp": 123456})),
+        // A wrong old password (the caller's sessions must survive the run).
+        route(M::POST, "/user/v1/account/changePassword")
+            .body(json!({"oldPassword": "Wr0ng!pass", "newPassword": "N3w!password"}))
+            .hashes(),
         route(M::POST, "/user/v1/account/logout")
             .body(json!({"refresh_token": t.spare_refresh_token}))
             .phase(Phase::Logout),
