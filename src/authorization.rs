@@ -45,12 +45,13 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
     (23, "form_read", "form", &["GET", "POST"], "/user/v1/form/read*"),
     (30, "org_admin_apis", "org-admin", &["*"], "/user/v1/org-admin/*"),
     (31, "organization_update", "organization", &["PATCH"], "/user/v1/organization/update/*"),
+    (32, "notification_template", "notification", &["*"], "/user/v1/notification/template*"),
     (99, "all_apis", "system", &["*"], "/user/v1/*"),
 ];
 
 const PUBLIC: &[i64] = &[1, 2, 3, 4, 5, 6, 7, 8];
 const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23];
-const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 30, 31];
+const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 30, 31, 32];
 
 /// Which default role holds which permissions.
 pub fn default_grants(role_title: &str) -> &'static [i64] {

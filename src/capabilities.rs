@@ -104,6 +104,9 @@ capabilities! {
     FormWrite = "form.write",
     /// Read forms: the caller's organisation's, or the default one's.
     FormRead = "form.read",
+    /// Create and change the notification templates of the caller's organisation.
+    NotificationTemplateWrite = "notification.template.write",
+    NotificationTemplateRead = "notification.template.read",
 }
 
 impl Capability {

@@ -100,6 +100,16 @@ fn matrix(t: &Targets) -> Vec<Row> {
         row(Method::POST, "/user/v1/form/update", Some(form("matrix_form")), ADMIN),
         row(Method::GET, format!("/user/v1/form/read/{}", t.form_id), None, SIGNED_IN),
         row(Method::POST, "/user/v1/form/read", Some(json!({"type": "matrix_form"})), SIGNED_IN),
+        row(
+            Method::POST,
+            "/user/v1/notification/template",
+            Some(json!({"code": "matrix_template", "subject": "S", "body": "B {{ otp }}"})),
+            ANY_ORG_ADMIN,
+        ),
+        row(Method::PATCH, "/user/v1/notification/template", Some(json!({"code": "matrix_template"})), ANY_ORG_ADMIN),
+        row(Method::PATCH, "/user/v1/notification/template/1", Some(json!({"subject": "T"})), ANY_ORG_ADMIN),
+        row(Method::GET, "/user/v1/notification/template", None, ANY_ORG_ADMIN),
+        row(Method::GET, "/user/v1/notification/template/1", None, ANY_ORG_ADMIN),
         row(Method::GET, format!("/user/v1/audit/users/{}/history", t.mentee_id), None, SELF_OR_ADMIN),
         row(
             Method::GET,

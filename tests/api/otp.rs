@@ -343,6 +343,65 @@ async fn notifications_go_to_kafka_when_a_topic_is_set(backend: Backend) {
     assert_eq!(reset(&app, "mo@example.com", &otp, NEW_PASSWORD).await.status, 200);
 }
 
+/// Templates are data: an organisation's own replaces the default
+/// organisation's, which replaces the built-in one; ELEVATE's `{name}`
+/// placeholders render; admins and org admins write them, nobody else.
+async fn notification_templates_are_data_per_organisation(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = crate::organizations::cast(&app).await;
+    let admin = Some(c.admin.access_token.as_str());
+    let listed = app.get("/user/v1/notification/template", admin).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let codes: Vec<&str> = listed.result().as_array().unwrap().iter().map(|t| t["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["registrationotp", "emailotp", "generic_invite"], "the built-in templates");
+    assert!(listed.result()[0]["id"].is_null());
+
+    let template = json!({"type": "email", "code": "emailotp", "subject": "Reset for {name}",
+                          "body": "<p>Code: {otp}</p>", "email_header": "<div>", "email_footer": "</div>"});
+    let created = app.post("/user/v1/notification/template", admin, template.clone()).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.result()["organization_id"], 1);
+    let id = created.result()["id"].as_i64().unwrap();
+    let again = app.post("/user/v1/notification/template", admin, template.clone()).await;
+    again.assert_error_envelope(400);
+    assert_eq!(again.body["message"], "Notification template already exists");
+    let broken = app
+        .post("/user/v1/notification/template", admin, json!({"code": "broken", "subject": "s", "body": "{{ otp"}))
+        .await;
+    broken.assert_error_envelope(400);
+    assert_eq!(broken.body["error"][0]["param"], "body", "{}", broken.body);
+
+    app.sign_up("Nia", "nia@example.com").await;
+    assert_eq!(generate_otp(&app, "nia@example.com").await.status, 200);
+    let mail = wait_for_mail(&app, "nia@example.com", 1).await;
+    assert!(mail.contains("Subject: Reset for Nia"), "{mail}");
+    assert!(mail.contains("<div><p>Code: "), "{mail}");
+    let otp = otp_in(&mail).unwrap();
+    assert_eq!(reset(&app, "nia@example.com", &otp, NEW_PASSWORD).await.status, 200);
+
+    let changed = app
+        .patch(&format!("/user/v1/notification/template/{id}"), admin, Some(json!({"subject": "New subject"})))
+        .await;
+    assert_eq!(changed.status, 202, "{}", changed.body);
+    assert_eq!(changed.result()["body"], "<p>Code: {otp}</p>", "fields not sent stay");
+    assert_eq!(generate_otp(&app, "nia@example.com").await.status, 200);
+    assert!(wait_for_mail(&app, "nia@example.com", 2).await.contains("Subject: New subject"));
+
+    // Another organisation reads the default organisation's until it writes its own.
+    let other = Some(c.other_org_admin.access_token.as_str());
+    let fallback = app.get("/user/v1/notification/template?code=emailotp", other).await;
+    assert_eq!(fallback.result()[0]["organization_id"], 1, "{}", fallback.body);
+    let own = app.post("/user/v1/notification/template", other, template).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.body);
+    let read = app.get("/user/v1/notification/template?code=emailotp", other).await;
+    assert_eq!(read.result()[0]["organization_id"], c.other_org_id, "{}", read.body);
+    assert_eq!(app.get("/user/v1/notification/template/999", admin).await.status, 404);
+
+    let mentee = Some(c.mentee.access_token.as_str());
+    app.get("/user/v1/notification/template", mentee).await.assert_error_envelope(403);
+    app.post("/user/v1/notification/template", None, json!({})).await.assert_error_envelope(401);
+}
+
 /// `python3 -m aiosmtpd` on a free port, keeping what it receives in a Maildir.
 struct SmtpServer {
     port: u16,
@@ -409,4 +468,5 @@ on_both_backends!(
     a_password_change_needs_the_old_password_and_ends_every_session,
     the_otp_reaches_a_real_smtp_server,
     notifications_go_to_kafka_when_a_topic_is_set,
+    notification_templates_are_data_per_organisation,
 );

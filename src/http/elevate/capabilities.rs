@@ -77,6 +77,12 @@ pub const ROUTES: &[RouteCapability] = &[
     route("GET", "/user/v1/form/read", FormRead),
     route("POST", "/user/v1/form/read/{id}", FormRead),
     route("GET", "/user/v1/form/read/{id}", FormRead),
+    // notification templates
+    route("POST", "/user/v1/notification/template", NotificationTemplateWrite),
+    route("PATCH", "/user/v1/notification/template", NotificationTemplateWrite),
+    route("PATCH", "/user/v1/notification/template/{id}", NotificationTemplateWrite),
+    route("GET", "/user/v1/notification/template", NotificationTemplateRead),
+    route("GET", "/user/v1/notification/template/{id}", NotificationTemplateRead),
     // catalogue: modules and permissions
     route("POST", "/user/v1/modules/create", ModuleCreate),
     route("POST", "/user/v1/modules/update/{id}", ModuleUpdate),

@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod errors;
 pub mod extract;
 mod form;
+mod notification;
 mod org_admin;
 mod organization;
 mod otp;
@@ -37,4 +38,5 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
         .merge(form::routes())
         .merge(otp::routes())
+        .merge(notification::routes())
 }
