@@ -117,8 +117,11 @@ impl Services {
         let check = unit.load::<Otp>(&proof.id).await?.check(&proof.hash, max_wrong_tries, at);
         match check {
             OtpCheck::Valid => {
-                unit.decide::<Otp>(&proof.id, OtpCommand::Consume { otp_hash: proof.hash.clone(), max_wrong_tries, at })
-                    .await?;
+                unit.decide::<Otp>(
+                    &proof.id,
+                    OtpCommand::Consume { otp_hash: proof.hash.clone(), max_wrong_tries, at },
+                )
+                .await?;
                 Ok(true)
             }
             OtpCheck::Wrong => {

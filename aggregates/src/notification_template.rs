@@ -113,17 +113,26 @@ mod tests {
     #[test]
     fn created_once_then_updated_in_place() {
         let at = chrono::Utc::now();
-        TestFramework::<NotificationTemplate>::given(vec![TemplateEvent::TemplateCreated { template: template("a"), at }])
-            .when(TemplateCommand::Create { template: template("b"), at })
-            .then_expect_error(TemplateError::AlreadyExists);
-        TestFramework::<NotificationTemplate>::given(vec![TemplateEvent::TemplateCreated { template: template("a"), at }])
-            .when(TemplateCommand::Update { template: template("b"), at })
-            .then_expect_events(vec![TemplateEvent::TemplateUpdated { template: template("b"), at }]);
+        TestFramework::<NotificationTemplate>::given(vec![TemplateEvent::TemplateCreated {
+            template: template("a"),
+            at,
+        }])
+        .when(TemplateCommand::Create { template: template("b"), at })
+        .then_expect_error(TemplateError::AlreadyExists);
+        TestFramework::<NotificationTemplate>::given(vec![TemplateEvent::TemplateCreated {
+            template: template("a"),
+            at,
+        }])
+        .when(TemplateCommand::Update { template: template("b"), at })
+        .then_expect_events(vec![TemplateEvent::TemplateUpdated { template: template("b"), at }]);
         let mut moved = template("b");
         moved.code = "other".into();
-        TestFramework::<NotificationTemplate>::given(vec![TemplateEvent::TemplateCreated { template: template("a"), at }])
-            .when(TemplateCommand::Update { template: moved, at })
-            .then_expect_error(TemplateError::Moved);
+        TestFramework::<NotificationTemplate>::given(vec![TemplateEvent::TemplateCreated {
+            template: template("a"),
+            at,
+        }])
+        .when(TemplateCommand::Update { template: moved, at })
+        .then_expect_error(TemplateError::Moved);
         TestFramework::<NotificationTemplate>::given_no_previous_events()
             .when(TemplateCommand::Update { template: template("b"), at })
             .then_expect_error(TemplateError::NotFound);

@@ -49,10 +49,10 @@ impl Services {
     ) -> Result<(), ServiceError> {
         let template = self.template_text(organization_id, code).await?;
         let (subject, body) = templates::render(&template, variables).map_err(ServiceError::internal)?;
-        let message = Message { template: code.to_string(), mail_to: to.to_string(), mail_subject: subject, mail_body: body };
+        let message =
+            Message { template: code.to_string(), mail_to: to.to_string(), mail_subject: subject, mail_body: body };
         let id = Uuid::new_v4().to_string();
         unit.decide_new::<Notification>(&id, NotificationCommand::Queue { message, at: chrono::Utc::now() }).await?;
         Ok(())
     }
 }
-

@@ -222,11 +222,15 @@ impl Sender {
             }
             Transport::Files(dir) => {
                 let email = self.email(id, message)?;
-                write_eml(dir, id, &email.formatted()).await.map_err(|e| Delivery::Retry(format!("outbox {}: {e}", dir.display())))
+                write_eml(dir, id, &email.formatted())
+                    .await
+                    .map_err(|e| Delivery::Retry(format!("outbox {}: {e}", dir.display())))
             }
             Transport::Kafka { settings, topic, producer } => {
                 if producer.is_none() {
-                    crate::publisher::create_topics(settings, std::slice::from_ref(topic)).await.map_err(Delivery::Retry)?;
+                    crate::publisher::create_topics(settings, std::slice::from_ref(topic))
+                        .await
+                        .map_err(Delivery::Retry)?;
                     *producer = Some(
                         crate::publisher::new_producer(settings)
                             .map_err(|e| Delivery::Retry(crate::publisher::without_values(e)))?,

@@ -109,8 +109,10 @@ fn checked(input: TemplateInput, base: Option<&TemplateDefinition>) -> Result<Te
         input.status.as_deref().and_then(|s| keep(validation::one_of("status", s, STATUSES).map(str::to_string)));
     let subject = input.subject.as_deref().and_then(|s| keep(validation::single_line("subject", s, true, SUBJECT_MAX)));
     let body = input.body.as_deref().and_then(|b| keep(validation::free_text("body", b, BODY_MAX)));
-    let email_header = input.email_header.as_deref().and_then(|h| keep(validation::free_text("email_header", h, BODY_MAX)));
-    let email_footer = input.email_footer.as_deref().and_then(|f| keep(validation::free_text("email_footer", f, BODY_MAX)));
+    let email_header =
+        input.email_header.as_deref().and_then(|h| keep(validation::free_text("email_header", h, BODY_MAX)));
+    let email_footer =
+        input.email_footer.as_deref().and_then(|f| keep(validation::free_text("email_footer", f, BODY_MAX)));
     if base.is_none() {
         if input.code.is_none() {
             errors.push(InvalidInput::Empty { field: "code" });
@@ -166,8 +168,7 @@ impl Services {
             written_by: caller.numeric_id(),
         };
         let create = TemplateCommand::Create { template, at: chrono::Utc::now() };
-        let committed =
-            self.bus.execute::<NotificationTemplate>(&uuid, create, meta).await.map_err(template_error)?;
+        let committed = self.bus.execute::<NotificationTemplate>(&uuid, create, meta).await.map_err(template_error)?;
         self.settle(committed).await?;
         self.own_template(organization_id, &TemplateKey::Id(numeric_id))
             .await?
@@ -209,8 +210,7 @@ impl Services {
             ..base
         };
         let update = TemplateCommand::Update { template, at: chrono::Utc::now() };
-        let committed =
-            self.bus.execute::<NotificationTemplate>(&uuid, update, meta).await.map_err(template_error)?;
+        let committed = self.bus.execute::<NotificationTemplate>(&uuid, update, meta).await.map_err(template_error)?;
         self.settle(committed).await?;
         self.own_template(organization_id, &key).await?.ok_or(ServiceError::not_found(Entity::NotificationTemplate))
     }
@@ -254,9 +254,16 @@ impl Services {
         organization_id: i64,
         code: &str,
     ) -> Result<Option<TemplateText>, ServiceError> {
-        Ok(self.own_template(organization_id, &TemplateKey::Code(code.to_string())).await?.filter(|t| t.status == "ACTIVE").map(
-            |t| TemplateText { subject: t.subject, body: t.body, email_header: t.email_header, email_footer: t.email_footer },
-        ))
+        Ok(self
+            .own_template(organization_id, &TemplateKey::Code(code.to_string()))
+            .await?
+            .filter(|t| t.status == "ACTIVE")
+            .map(|t| TemplateText {
+                subject: t.subject,
+                body: t.body,
+                email_header: t.email_header,
+                email_footer: t.email_footer,
+            }))
     }
 
     async fn own_template(&self, organization_id: i64, key: &TemplateKey) -> Result<Option<TemplateRow>, ServiceError> {
@@ -286,7 +293,8 @@ impl Services {
             args.push(kind.trim().to_lowercase().into());
             conditions.push(format!("type = ${}", args.len()));
         }
-        let sql = format!("SELECT {COLUMNS} FROM notification_templates WHERE {} ORDER BY id", conditions.join(" AND "));
+        let sql =
+            format!("SELECT {COLUMNS} FROM notification_templates WHERE {} ORDER BY id", conditions.join(" AND "));
         Ok(self.db.fetch_all(&Statement::new(sql, args)).await?)
     }
 }

@@ -95,9 +95,8 @@ pub fn render(template: &TemplateText, variables: &Value) -> Result<(String, Str
         .join("");
     env.add_template_owned("subject", subject_source).map_err(|e| RenderError(e.to_string()))?;
     env.add_template_owned("body", body_source).map_err(|e| RenderError(e.to_string()))?;
-    let render = |name: &str| {
-        env.get_template(name).and_then(|t| t.render(variables)).map_err(|e| RenderError(e.to_string()))
-    };
+    let render =
+        |name: &str| env.get_template(name).and_then(|t| t.render(variables)).map_err(|e| RenderError(e.to_string()));
     // A subject is one line, whatever the variables hold.
     let subject = render("subject")?.replace(['\r', '\n'], " ");
     Ok((subject, render("body")?))

@@ -330,8 +330,9 @@ pub(crate) async fn create_topics(settings: &KafkaSettings, names: &[String]) ->
         .iter()
         .map(|name| NewTopic::new(name, settings.topic_partitions, TopicReplication::Fixed(settings.replication)))
         .collect();
-    let options =
-        AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))).request_timeout(Some(Duration::from_secs(10)));
+    let options = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Some(Duration::from_secs(10)));
     let results = admin.create_topics(&topics, &options).await.map_err(|e| e.to_string())?;
     for result in results {
         match result {

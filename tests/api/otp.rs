@@ -160,7 +160,8 @@ async fn a_code_is_spent_once_under_parallel_tries(backend: Backend) {
     app.sign_up("Ed", "ed@example.com").await;
     assert_eq!(generate_otp(&app, "ed@example.com").await.status, 200);
     let otp = otp_in(&wait_for_mail(&app, "ed@example.com", 1).await).unwrap();
-    let tries = (0..8).map(|i| reset(&app, "ed@example.com", &otp, if i % 2 == 0 { NEW_PASSWORD } else { "Oth3r!pass" }));
+    let tries =
+        (0..8).map(|i| reset(&app, "ed@example.com", &otp, if i % 2 == 0 { NEW_PASSWORD } else { "Oth3r!pass" }));
     let replies = futures::future::join_all(tries).await;
     let won = replies.iter().filter(|r| r.status == 200).count();
     assert_eq!(won, 1, "{:?}", replies.iter().map(|r| r.body.clone()).collect::<Vec<_>>());
@@ -250,7 +251,13 @@ async fn sign_up_needs_the_registration_otp_when_verification_is_on(backend: Bac
     let created = app.post("/user/v1/account/create", None, body(Some(json!(number)))).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     // A reset code does not sign up.
-    let reset_code = app.post("/user/v1/account/create", None, json!({"name": "Ivy", "email": "ivy@example.com", "password": PASSWORD, "otp": otp})).await;
+    let reset_code = app
+        .post(
+            "/user/v1/account/create",
+            None,
+            json!({"name": "Ivy", "email": "ivy@example.com", "password": PASSWORD, "otp": otp}),
+        )
+        .await;
     reset_code.assert_error_envelope(400);
 }
 
@@ -283,7 +290,8 @@ async fn a_password_change_needs_the_old_password_and_ends_every_session(backend
         assert_eq!(app.get("/user/v1/user/read", Some(&old.access_token)).await.status, 401);
     }
     assert_eq!(app.login("kit@example.com", NEW_PASSWORD).await.status, 200);
-    let anonymous = app.post("/user/v1/account/changePassword", None, json!({"oldPassword": "a", "newPassword": "b"})).await;
+    let anonymous =
+        app.post("/user/v1/account/changePassword", None, json!({"oldPassword": "a", "newPassword": "b"})).await;
     anonymous.assert_error_envelope(401);
 }
 

@@ -115,7 +115,11 @@ async fn otp_routes_are_limited_per_identity_and_address(backend: Backend) {
         assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
     }
     let wrong = app
-        .post("/user/v1/account/resetPassword", None, json!({"email": "otpdoor@example.com", "password": PASSWORD, "otp": "000000"}))
+        .post(
+            "/user/v1/account/resetPassword",
+            None,
+            json!({"email": "otpdoor@example.com", "password": PASSWORD, "otp": "000000"}),
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.body);
     // The fourth request naming the identity, on any OTP route, waits.
@@ -128,7 +132,8 @@ async fn otp_routes_are_limited_per_identity_and_address(backend: Backend) {
     // Other identities from the address pass until the address's quota is
     // spent (the refused request counted against the address too).
     for i in 0..2 {
-        let other = app.post("/user/v1/account/generateOtp", None, json!({"email": format!("other{i}@example.com")})).await;
+        let other =
+            app.post("/user/v1/account/generateOtp", None, json!({"email": format!("other{i}@example.com")})).await;
         assert_eq!(other.status, StatusCode::OK, "{}", other.body);
     }
     let by_address = post(&app, "/user/v1/account/generateOtp", json!({"email": "fresh@example.com"})).await;

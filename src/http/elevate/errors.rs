@@ -145,11 +145,12 @@ impl From<ServiceError> for AppError {
             }
             ServiceError::AlreadyDecided => AppError::bad_request("Request has already been decided"),
             // ELEVATE's words (`RESET_OTP_INVALID`, `SAME_PASSWORD_ERROR`, `INCORRECT_OLD_PASSWORD`).
-            ServiceError::Refused { refusal: "otp.invalid", .. } => AppError::bad_request("Please enter the correct OTP."),
-            ServiceError::Refused { refusal: "otp.resend_limit", .. } => AppError::Http {
-                status: 429,
-                message: "Too many OTPs were asked for this email; retry later".into(),
-            },
+            ServiceError::Refused { refusal: "otp.invalid", .. } => {
+                AppError::bad_request("Please enter the correct OTP.")
+            }
+            ServiceError::Refused { refusal: "otp.resend_limit", .. } => {
+                AppError::Http { status: 429, message: "Too many OTPs were asked for this email; retry later".into() }
+            }
             ServiceError::Refused { refusal: "user.same_password", .. } => {
                 AppError::bad_request("New password cannot be same as old password")
             }
