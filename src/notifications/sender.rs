@@ -54,8 +54,12 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Checks the settings (a bad `SMTP_URL` stops the start, not the first mail).
+    /// Checks the settings (a bad `SMTP_URL` or `SMTP_FROM` stops the start, not the first mail).
     pub fn new(db: Db, settings: NotificationSettings, kafka: Option<KafkaSettings>) -> anyhow::Result<Sender> {
+        settings
+            .from
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| anyhow::anyhow!("SMTP_FROM is not a mail address (Name <user@host>): {e}"))?;
         let sender = Sender { db, settings: Arc::new(settings), kafka };
         drop(sender.transport()?);
         Ok(sender)

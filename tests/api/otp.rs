@@ -410,6 +410,28 @@ async fn notification_templates_are_data_per_organisation(backend: Backend) {
     app.post("/user/v1/notification/template", None, json!({})).await.assert_error_envelope(401);
 }
 
+/// At least once: a message the sender could not deliver (its SMTP server
+/// down) stays after its checkpoint and goes out when a later start can
+/// deliver it; a bad `SMTP_FROM` stops the start.
+async fn an_undelivered_message_survives_a_restart(backend: Backend) {
+    let nobody_listens = format!("smtp://127.0.0.1:{}", free_port());
+    let first = spawn_stoppable(fresh_database(backend).await, |s| {
+        s.notifications.smtp_url = Some(nobody_listens.as_str().into());
+    })
+    .await;
+    first.app.sign_up("Ola", "ola@example.com").await;
+    assert_eq!(generate_otp(&first.app, "ola@example.com").await.status, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let database = first.stop().await;
+    let mut refused = test_settings(&database.url);
+    refused.notifications.from = "not an address".into();
+    let error = roster::app::Application::build(refused).await.err().expect("a bad SMTP_FROM is refused");
+    assert!(error.to_string().contains("SMTP_FROM"), "{error}");
+    let second = spawn_app_with(database, |_| {}).await;
+    let otp = otp_in(&wait_for_mail(&second, "ola@example.com", 1).await).unwrap();
+    assert_eq!(reset(&second, "ola@example.com", &otp, NEW_PASSWORD).await.status, 200);
+}
+
 /// `python3 -m aiosmtpd` on a free port, keeping what it receives in a Maildir.
 struct SmtpServer {
     port: u16,
@@ -477,4 +499,5 @@ on_both_backends!(
     the_otp_reaches_a_real_smtp_server,
     notifications_go_to_kafka_when_a_topic_is_set,
     notification_templates_are_data_per_organisation,
+    an_undelivered_message_survives_a_restart,
 );
