@@ -501,3 +501,48 @@ on_both_backends!(
     notification_templates_are_data_per_organisation,
     an_undelivered_message_survives_a_restart,
 );
+
+/// Several instances on one PostgreSQL: one sends (the advisory lock), so a
+/// message goes out once, whichever instance queued it; when the sender
+/// stops, the other takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_instance_sends_and_another_takes_over() {
+    let first = spawn_stoppable(fresh_database(Backend::Postgres).await, |_| {}).await;
+    let url = first.app.database.url.clone();
+    let second_settings = test_settings(&url);
+    let second_dir = second_settings.notifications.outbox_dir.clone();
+    let second = roster::app::Application::build(second_settings).await.unwrap();
+    let second_url = format!("http://{}", second.local_addr());
+    tokio::spawn(second.run_until(std::future::pending()));
+    let client = reqwest::Client::new();
+    let on_second = |path: &str, body: Value| {
+        let request = client.post(format!("{second_url}{path}")).json(&body);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    first.app.sign_up("Pat", "pat@example.com").await;
+    for _ in 0..2 {
+        assert_eq!(generate_otp(&first.app, "pat@example.com").await.status, 200);
+        assert_eq!(on_second("/user/v1/account/generateOtp", json!({"email": "pat@example.com"})).await, 200);
+    }
+    let first_dir = first.app.state.settings.notifications.outbox_dir.clone();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let count =
+        || outbox_mails(&first_dir, "pat@example.com").len() + outbox_mails(&second_dir, "pat@example.com").len();
+    while count() < 4 {
+        assert!(Instant::now() < deadline, "only {} of 4 mails", count());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count(), 4, "a message went out twice");
+    let senders = [&first_dir, &second_dir].iter().filter(|d| !outbox_mails(d, "pat@example.com").is_empty()).count();
+    assert_eq!(senders, 1, "both instances sent");
+    // The first stops; whichever sent, the second sends from now on.
+    let sent_by_first = !outbox_mails(&first_dir, "pat@example.com").is_empty();
+    first.stop().await;
+    assert_eq!(on_second("/user/v1/account/generateOtp", json!({"email": "pat@example.com"})).await, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while outbox_mails(&second_dir, "pat@example.com").len() < if sent_by_first { 1 } else { 5 } {
+        assert!(Instant::now() < deadline, "the second instance never took over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
