@@ -10,6 +10,7 @@ mod listing;
 pub mod log;
 pub mod orphaned_claims;
 mod parked_indexes;
+pub mod query;
 pub mod reader;
 
 use std::path::Path;
