@@ -28,7 +28,10 @@ const SEALED_PREFIX: &str = "pii:v1:";
 /// (an empty string where the domain type needs a string, null otherwise).
 /// Fields are opened before old versions are upcast (`storage::log::bring_out`),
 /// so when an upcaster moves a personal field, list both its places here.
-const PERSONAL_FIELDS: &[(&str, &str, &[(&str, Erased)])] = &[
+/// (event variant, the container in it, the container's personal fields).
+type PersonalFields = (&'static str, &'static str, &'static [(&'static str, Erased)]);
+
+const PERSONAL_FIELDS: &[PersonalFields] = &[
     (
         "UserRegistered",
         "registration",

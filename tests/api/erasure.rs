@@ -197,7 +197,7 @@ async fn client_addresses_and_role_request_forms_are_sealed(backend: Backend) {
         app.get(&format!("/user/v1/org-admin/getRequestDetails/{request_id}"), Some(&admin.access_token)).await;
     assert_eq!(details.status, 200, "{}", details.body);
     assert!(details.body.to_string().contains(FORM_SECRET), "{}", details.body);
-    let history = app.get(&format!("/user/v1/audit/events?event_type=RoleRequested"), Some(&admin.access_token)).await;
+    let history = app.get("/user/v1/audit/events?event_type=RoleRequested", Some(&admin.access_token)).await;
     assert_eq!(history.status, 200, "{}", history.body);
     assert!(history.body.to_string().contains("127.0.0.1"), "the audit API shows the address: {}", history.body);
 
