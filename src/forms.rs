@@ -11,8 +11,8 @@ use aggregates::{ClaimCommand, ClaimError, ClaimKind, Form, FormCommand, FormDef
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::bootstrap::{claim_id, DEFAULT_ORGANIZATION_ID};
-use crate::commands::{CommandError, Metadata};
+use crate::bootstrap::DEFAULT_ORGANIZATION_ID;
+use crate::commands::{CommandBus, CommandError, Metadata};
 use crate::error::{Entity, ServiceError};
 use crate::read_models;
 pub use crate::read_models::{FormKey, FormRow, FormVersion};
@@ -42,8 +42,8 @@ fn form_uuid(numeric_id: i64) -> String {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("roster:form:{numeric_id}").as_bytes()).to_string()
 }
 
-fn type_claim(organization_id: i64, form_type: &str) -> String {
-    claim_id(ClaimKind::FormType, &format!("{organization_id}:{form_type}"))
+fn type_claim(bus: &CommandBus, organization_id: i64, form_type: &str) -> String {
+    bus.claim_id(ClaimKind::FormType, &format!("{organization_id}:{form_type}"))
 }
 
 fn checked(input: FormInput) -> Result<FormInput, ServiceError> {
@@ -108,7 +108,7 @@ impl Services {
             sub_type: input.sub_type,
             data: input.data,
         };
-        let claim = type_claim(organization_id, &input.form_type);
+        let claim = type_claim(&self.bus, organization_id, &input.form_type);
         let mut unit = self.bus.unit(meta);
         let committed = loop {
             claim_type(&mut unit, &claim, &uuid).await?;
@@ -145,8 +145,8 @@ impl Services {
         let mut unit = self.bus.unit(meta);
         let committed = loop {
             if retyped {
-                claim_type(&mut unit, &type_claim(organization_id, &input.form_type), &uuid).await?;
-                release_type(&mut unit, &type_claim(organization_id, &current.form_type), &uuid).await?;
+                claim_type(&mut unit, &type_claim(&self.bus, organization_id, &input.form_type), &uuid).await?;
+                release_type(&mut unit, &type_claim(&self.bus, organization_id, &current.form_type), &uuid).await?;
             }
             let update = FormCommand::Update { form: form.clone(), at: chrono::Utc::now() };
             unit.decide::<Form>(&uuid, update).await.map_err(form_error)?;

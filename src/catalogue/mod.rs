@@ -7,7 +7,6 @@ mod roles;
 
 use aggregates::{ClaimCommand, ClaimError, ClaimKind, UniqueClaim};
 
-use crate::bootstrap::claim_id;
 use crate::commands::CommandError;
 use crate::error::{Entity, ServiceError};
 use crate::unit_of_work::UnitOfWork;
@@ -25,7 +24,7 @@ async fn claim(
     field: &'static str,
 ) -> Result<(), ServiceError> {
     let claim = ClaimCommand::Claim { owner: owner.to_string(), at: chrono::Utc::now() };
-    match unit.decide::<UniqueClaim>(&claim_id(kind, value), claim).await {
+    match unit.decide::<UniqueClaim>(&unit.claim_id(kind, value), claim).await {
         Ok(_) => Ok(()),
         Err(CommandError::Domain(ClaimError::Taken)) => Err(ServiceError::Duplicate { entity, field }),
         Err(other) => Err(other.into()),
@@ -36,7 +35,7 @@ async fn claim(
 /// holds is left as it is.
 async fn release(unit: &mut UnitOfWork, kind: ClaimKind, value: &str, owner: &str) -> Result<(), ServiceError> {
     let release = ClaimCommand::Release { owner: owner.to_string(), at: chrono::Utc::now() };
-    match unit.decide::<UniqueClaim>(&claim_id(kind, value), release).await {
+    match unit.decide::<UniqueClaim>(&unit.claim_id(kind, value), release).await {
         Ok(_) => Ok(()),
         Err(CommandError::Domain(ClaimError::NotOwner)) => {
             tracing::warn!("a unique-value claim to give back is held by another owner; left as it is");

@@ -15,7 +15,7 @@ use aggregates::{
 
 use crate::accounts::Caller;
 use crate::auth::sessions;
-use crate::bootstrap::{claim_id, organization_uuid};
+use crate::bootstrap::organization_uuid;
 use crate::commands::{CommandError, Metadata};
 use crate::error::{Clash, Entity, Reason, ServiceError};
 use crate::read_models::{self};
@@ -85,7 +85,7 @@ impl Services {
         let numeric_id = self.db.next_numeric_id("organization").await?;
         let org_uuid = organization_uuid(numeric_id);
         let at = chrono::Utc::now();
-        let claim = claim_id(ClaimKind::OrganizationCode, &code);
+        let claim = self.bus.claim_id(ClaimKind::OrganizationCode, &code);
         let create = OrganizationCommand::Create { numeric_id, name, code, description, at };
         // The code's claim and the organisation are one commit: a refused
         // creation leaves the code free.

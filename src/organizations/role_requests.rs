@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use crate::accounts::Caller;
 use crate::authorization::PUBLIC_ROLE_ID;
-use crate::bootstrap::{claim_id, ADMIN_ROLE_ID};
+use crate::bootstrap::ADMIN_ROLE_ID;
 use crate::commands::{CommandError, Metadata};
 use crate::error::{Clash, Entity, Reason, ServiceError};
 use crate::read_models::{self, RequestFilter, RoleRequestRow, UserKey};
@@ -65,7 +65,7 @@ impl Services {
         }
         let request_uuid = Uuid::new_v4().to_string();
         let at = chrono::Utc::now();
-        let pending = claim_id(ClaimKind::PendingRoleRequest, caller.user_uuid());
+        let pending = self.bus.claim_id(ClaimKind::PendingRoleRequest, caller.user_uuid());
         // Taken once no other request is pending, so a refused one uses no id.
         let mut numeric_id = None;
         let mut unit = self.bus.unit(meta);
@@ -175,7 +175,7 @@ impl Services {
             at: chrono::Utc::now(),
         };
         let at = chrono::Utc::now();
-        let pending = claim_id(ClaimKind::PendingRoleRequest, &request.requester_uuid);
+        let pending = self.bus.claim_id(ClaimKind::PendingRoleRequest, &request.requester_uuid);
         // The decision, the role it grants and the pending claim it gives
         // back are one commit: no approved request without its role.
         let mut unit = self.bus.unit(meta);

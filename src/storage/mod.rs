@@ -4,6 +4,7 @@
 mod aggregate_events;
 mod append;
 pub mod audit_log;
+pub mod claim_ids;
 pub mod failed_events;
 pub mod file_lock;
 mod listing;
@@ -195,6 +196,8 @@ impl Db {
                 sqlx::raw_sql("PRAGMA optimize = 0x10002").execute(pool).await?;
             }
         }
+        // Part of migrating: a log from before claim ids were keyed is renamed.
+        claim_ids::ClaimIds::load(self).await?;
         Ok(())
     }
 
