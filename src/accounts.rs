@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::password;
 use crate::auth::sessions::{self, RefreshOutcome};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
-use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
+use crate::bootstrap::{default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
 use crate::capabilities::{Capability, CapabilitySet};
 use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{Entity, ServiceError};
@@ -262,7 +262,7 @@ impl Services {
             }
             let user_uuid = Uuid::new_v4().to_string();
             let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
-            batch.decide_new::<UniqueClaim>(&claim_id(ClaimKind::Email, &valid.email), claim).await?;
+            batch.decide_new::<UniqueClaim>(&self.bus.claim_id(ClaimKind::Email, &valid.email), claim).await?;
             let registration = Registration {
                 numeric_id: first_id + offset as i64,
                 email: Some(valid.email),
@@ -358,7 +358,7 @@ impl Services {
             }
             for (kind, value, param) in wanted.iter().flatten() {
                 let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
-                unit.decide::<UniqueClaim>(&claim_id(*kind, value), claim)
+                unit.decide::<UniqueClaim>(&self.bus.claim_id(*kind, value), claim)
                     .await
                     .map_err(|e| claim_refused(e, param))?;
             }
@@ -409,9 +409,9 @@ impl Services {
     /// Finds the account an identifier (email, phone or username) belongs to.
     pub(crate) async fn owner_of(&self, identifier: &str) -> Result<Option<String>, ServiceError> {
         let candidates = [
-            validation::normalize_email(identifier).ok().map(|v| claim_id(ClaimKind::Email, &v)),
-            validation::normalize_phone(identifier).ok().map(|v| claim_id(ClaimKind::Phone, &v)),
-            validation::normalize_username(identifier).ok().map(|v| claim_id(ClaimKind::Username, &v)),
+            validation::normalize_email(identifier).ok().map(|v| self.bus.claim_id(ClaimKind::Email, &v)),
+            validation::normalize_phone(identifier).ok().map(|v| self.bus.claim_id(ClaimKind::Phone, &v)),
+            validation::normalize_username(identifier).ok().map(|v| self.bus.claim_id(ClaimKind::Username, &v)),
         ];
         for id in candidates.into_iter().flatten() {
             let claim = self.bus.load::<UniqueClaim>(&id).await.map_err(ServiceError::from)?;
@@ -642,9 +642,9 @@ impl Services {
         let committed = loop {
             let user = unit.load::<User>(user_uuid).await?;
             let held: Vec<String> = [
-                user.email.as_ref().map(|v| claim_id(ClaimKind::Email, v)),
-                user.phone.as_ref().map(|v| claim_id(ClaimKind::Phone, v)),
-                user.username.as_ref().map(|v| claim_id(ClaimKind::Username, v)),
+                user.email.as_ref().map(|v| self.bus.claim_id(ClaimKind::Email, v)),
+                user.phone.as_ref().map(|v| self.bus.claim_id(ClaimKind::Phone, v)),
+                user.username.as_ref().map(|v| self.bus.claim_id(ClaimKind::Username, v)),
             ]
             .into_iter()
             .flatten()

@@ -60,7 +60,8 @@ impl Application {
         let reader = Reader::connect(&settings, &db).await?;
         let projector = Projector::new(db.clone());
         projector.start(stop.clone()).await?;
-        let bus = CommandBus::new(db.clone(), projector.clone());
+        let claim_ids = crate::storage::claim_ids::ClaimIds::load(&db).await?;
+        let bus = CommandBus::new(db.clone(), projector.clone(), claim_ids);
         crate::telemetry::metrics();
         // Serve only once the defaults are readable (roles render in every profile).
         if let Some(point) = bootstrap::run(&bus, &settings.default_organisation_code).await? {

@@ -6,7 +6,6 @@
 
 use aggregates::validation::{self, InvalidInput};
 use aggregates::{NotificationTemplate, TemplateCommand, TemplateDefinition, TemplateError};
-use projections::{SqlValue, Statement};
 use uuid::Uuid;
 
 use crate::accounts::Caller;
@@ -14,6 +13,8 @@ use crate::bootstrap::DEFAULT_ORGANIZATION_ID;
 use crate::commands::{CommandError, Metadata};
 use crate::error::{Entity, ServiceError};
 use crate::notifications::templates::{self, TemplateText};
+use crate::read_models;
+pub use crate::read_models::{TemplateKey, TemplateRow};
 use crate::services::Services;
 
 const SUBJECT_MAX: usize = 256;
@@ -33,35 +34,6 @@ pub struct TemplateInput {
     pub email_footer: Option<String>,
     pub status: Option<String>,
 }
-
-/// Which template an update or a read means.
-#[derive(Debug, Clone)]
-pub enum TemplateKey {
-    Id(i64),
-    Code(String),
-}
-
-/// A template as reads return it: stored (with its id), or built in
-/// (`id: None`, shown so an admin can see what to replace).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TemplateRow {
-    pub id: Option<i64>,
-    pub organization_id: Option<i64>,
-    pub code: String,
-    pub kind: String,
-    pub subject: String,
-    pub body: String,
-    pub email_header: Option<String>,
-    pub email_footer: Option<String>,
-    pub status: String,
-    pub created_by: Option<i64>,
-    pub updated_by: Option<i64>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
-}
-
-const COLUMNS: &str = "id, organization_id, code, type AS kind, subject, body, email_header, email_footer, status, \
-    created_by, updated_by, created_at, updated_at";
 
 fn built_in(code: &str) -> Option<TemplateRow> {
     let text = templates::default_template(code)?;
@@ -267,7 +239,7 @@ impl Services {
     }
 
     async fn own_template(&self, organization_id: i64, key: &TemplateKey) -> Result<Option<TemplateRow>, ServiceError> {
-        Ok(self.own_templates(organization_id, Some(key), None).await?.into_iter().next())
+        Ok(read_models::notification_templates(&self.db, organization_id, Some(key), None).await?.into_iter().next())
     }
 
     async fn own_templates(
@@ -276,25 +248,6 @@ impl Services {
         key: Option<&TemplateKey>,
         kind: Option<&str>,
     ) -> Result<Vec<TemplateRow>, ServiceError> {
-        let mut conditions = vec!["organization_id = $1".to_string()];
-        let mut args: Vec<SqlValue> = vec![organization_id.into()];
-        match key {
-            Some(TemplateKey::Id(id)) => {
-                args.push((*id).into());
-                conditions.push(format!("id = ${}", args.len()));
-            }
-            Some(TemplateKey::Code(code)) => {
-                args.push(code.trim().to_string().into());
-                conditions.push(format!("code = ${}", args.len()));
-            }
-            None => {}
-        }
-        if let Some(kind) = kind {
-            args.push(kind.trim().to_lowercase().into());
-            conditions.push(format!("type = ${}", args.len()));
-        }
-        let sql =
-            format!("SELECT {COLUMNS} FROM notification_templates WHERE {} ORDER BY id", conditions.join(" AND "));
-        Ok(self.db.fetch_all(&Statement::new(sql, args)).await?)
+        Ok(read_models::notification_templates(&self.db, organization_id, key, kind).await?)
     }
 }

@@ -9,6 +9,7 @@ mod audit;
 mod authorization;
 mod bad_input;
 mod catalogue;
+mod claim_ids;
 mod commit_order;
 mod concurrency;
 mod connections;
