@@ -3,8 +3,8 @@
 
 use aggregates::validation::{self, InvalidInput};
 use aggregates::{
-    ClaimCommand, ClaimError, ClaimKind, LockoutPolicy, ProfileChanges, Registration, UniqueClaim, User, UserCommand,
-    UserError, UserStatus,
+    ClaimCommand, ClaimError, ClaimKind, LockoutPolicy, ProfileChanges, Registration, RoleRequest, RoleRequestCommand,
+    UniqueClaim, User, UserCommand, UserError, UserStatus,
 };
 use uuid::Uuid;
 
@@ -638,6 +638,9 @@ impl Services {
     /// in the same commit as the deletion.
     pub async fn delete_user(&self, user_uuid: &str, meta: &Metadata) -> Result<(), ServiceError> {
         let at = chrono::Utc::now();
+        // The forms of their role requests go with them (the log's copy is
+        // sealed with their key; this empties the org admins' queue too).
+        let requests = read_models::role_requests_of(&self.db, user_uuid).await?;
         let mut unit = self.bus.unit(meta);
         let committed = loop {
             let user = unit.load::<User>(user_uuid).await?;
@@ -651,6 +654,9 @@ impl Services {
             .collect();
             unit.decide::<User>(user_uuid, UserCommand::Delete { at }).await?;
             Self::release_claims(&mut unit, &held, user_uuid, at).await?;
+            for request in &requests {
+                unit.decide::<RoleRequest>(request, RoleRequestCommand::EraseForm { at }).await?;
+            }
             if let Some(committed) = unit.commit().await? {
                 break committed;
             }

@@ -70,3 +70,18 @@ pub async fn role_requests(
     let window = Window::page(filter.page, filter.limit);
     conditions.page(reader, REQUEST_SELECT, "role_requests q", "q.id DESC", window).await
 }
+
+/// The ids of the role requests `requester_uuid` made, oldest first.
+pub async fn role_requests_of(db: &Db, requester_uuid: &str) -> Result<Vec<String>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Id {
+        request_uuid: String,
+    }
+    let rows: Vec<Id> = db
+        .fetch_all(&Statement::new(
+            "SELECT request_uuid FROM role_requests WHERE requester_uuid = $1 ORDER BY id",
+            vec![requester_uuid.into()],
+        ))
+        .await?;
+    Ok(rows.into_iter().map(|r| r.request_uuid).collect())
+}
