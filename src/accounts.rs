@@ -3,15 +3,15 @@
 
 use aggregates::validation::{self, InvalidInput};
 use aggregates::{
-    ClaimCommand, ClaimError, ClaimKind, LockoutPolicy, ProfileChanges, Registration, UniqueClaim, User, UserCommand,
-    UserError, UserStatus,
+    ClaimCommand, ClaimError, ClaimKind, LockoutPolicy, ProfileChanges, Registration, RoleRequest, RoleRequestCommand,
+    UniqueClaim, User, UserCommand, UserError, UserStatus,
 };
 use uuid::Uuid;
 
 use crate::auth::password;
 use crate::auth::sessions::{self, RefreshOutcome};
 use crate::auth::tokens::{Claims, RoleClaim, TokenData, ACCESS, REFRESH};
-use crate::bootstrap::{claim_id, default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
+use crate::bootstrap::{default_role_id, ADMIN_ROLE_ID, DEFAULT_ORGANIZATION_ID, ORG_ADMIN_ROLE_ID};
 use crate::capabilities::{Capability, CapabilitySet};
 use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{Entity, ServiceError};
@@ -138,7 +138,7 @@ fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, ServiceError> {
 }
 
 impl Services {
-    fn lockout_policy(&self) -> LockoutPolicy {
+    pub(crate) fn lockout_policy(&self) -> LockoutPolicy {
         LockoutPolicy {
             max_failed_attempts: self.settings.login_max_failed_attempts,
             lock_seconds: self.settings.login_lock_seconds,
@@ -157,9 +157,38 @@ impl Services {
     }
 
     pub async fn sign_up(&self, input: SignUp, meta: &Metadata) -> Result<(Profile, Tokens), ServiceError> {
+        self.sign_up_proven(input, None, meta).await
+    }
+
+    /// A self-service sign-up (ELEVATE's `account/create`): with
+    /// `ENABLE_EMAIL_OTP_VERIFICATION` it needs the OTP `registrationOtp`
+    /// mailed to the address, used up in the sign-up's own commit.
+    pub async fn self_sign_up(
+        &self,
+        input: SignUp,
+        otp: Option<String>,
+        meta: &Metadata,
+    ) -> Result<(Profile, Tokens), ServiceError> {
+        if !self.settings.otp.email_verification {
+            return self.sign_up(input, meta).await;
+        }
+        validate_sign_up(&input)?;
+        let Some(code) = otp.filter(|c| !c.trim().is_empty()) else {
+            return Err(ServiceError::invalid("otp", crate::error::Reason::Required { or: None }));
+        };
+        let proof = self.otp_proof(crate::otp::OtpPurpose::Registration, &input.email, &code).await?;
+        self.sign_up_proven(input, Some(proof), meta).await
+    }
+
+    async fn sign_up_proven(
+        &self,
+        input: SignUp,
+        otp: Option<crate::otp::OtpProof>,
+        meta: &Metadata,
+    ) -> Result<(Profile, Tokens), ServiceError> {
         validate_sign_up(&input)?;
         let password_hash = password::hash(input.password.clone()).await?;
-        let (user_uuid, _) = self.register_account(input, password_hash, meta).await?;
+        let (user_uuid, _) = self.register_account_proven(input, password_hash, otp.as_ref(), meta).await?;
         metrics::counter!("roster_sign_ups_total").increment(1);
         self.start_session(&user_uuid, meta).await
     }
@@ -233,7 +262,7 @@ impl Services {
             }
             let user_uuid = Uuid::new_v4().to_string();
             let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
-            batch.decide_new::<UniqueClaim>(&claim_id(ClaimKind::Email, &valid.email), claim).await?;
+            batch.decide_new::<UniqueClaim>(&self.bus.claim_id(ClaimKind::Email, &valid.email), claim).await?;
             let registration = Registration {
                 numeric_id: first_id + offset as i64,
                 email: Some(valid.email),
@@ -291,6 +320,18 @@ impl Services {
         password_hash: String,
         meta: &Metadata,
     ) -> Result<(String, Committed), ServiceError> {
+        self.register_account_proven(input, password_hash, None, meta).await
+    }
+
+    /// As `register_account`, spending `otp` in the same commit: a wrong
+    /// code is recorded (alone) and refuses the sign-up.
+    async fn register_account_proven(
+        &self,
+        input: SignUp,
+        password_hash: String,
+        otp: Option<&crate::otp::OtpProof>,
+        meta: &Metadata,
+    ) -> Result<(String, Committed), ServiceError> {
         let valid = validate_sign_up(&input)?;
         let role_ids = self.role_ids_for(&input.roles).await?;
         let user_uuid = Uuid::new_v4().to_string();
@@ -304,9 +345,20 @@ impl Services {
         let mut numeric_id = None;
         let mut unit = self.bus.unit(meta);
         loop {
+            if let Some(proof) = otp {
+                if !self.spend_otp(&mut unit, proof).await? {
+                    if self.refuse_wrong_otp(&mut unit).await? {
+                        return Err(ServiceError::Refused {
+                            refusal: "otp.invalid",
+                            reason: "the OTP is not valid".into(),
+                        });
+                    }
+                    continue;
+                }
+            }
             for (kind, value, param) in wanted.iter().flatten() {
                 let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
-                unit.decide::<UniqueClaim>(&claim_id(*kind, value), claim)
+                unit.decide::<UniqueClaim>(&self.bus.claim_id(*kind, value), claim)
                     .await
                     .map_err(|e| claim_refused(e, param))?;
             }
@@ -355,11 +407,11 @@ impl Services {
     }
 
     /// Finds the account an identifier (email, phone or username) belongs to.
-    async fn owner_of(&self, identifier: &str) -> Result<Option<String>, ServiceError> {
+    pub(crate) async fn owner_of(&self, identifier: &str) -> Result<Option<String>, ServiceError> {
         let candidates = [
-            validation::normalize_email(identifier).ok().map(|v| claim_id(ClaimKind::Email, &v)),
-            validation::normalize_phone(identifier).ok().map(|v| claim_id(ClaimKind::Phone, &v)),
-            validation::normalize_username(identifier).ok().map(|v| claim_id(ClaimKind::Username, &v)),
+            validation::normalize_email(identifier).ok().map(|v| self.bus.claim_id(ClaimKind::Email, &v)),
+            validation::normalize_phone(identifier).ok().map(|v| self.bus.claim_id(ClaimKind::Phone, &v)),
+            validation::normalize_username(identifier).ok().map(|v| self.bus.claim_id(ClaimKind::Username, &v)),
         ];
         for id in candidates.into_iter().flatten() {
             let claim = self.bus.load::<UniqueClaim>(&id).await.map_err(ServiceError::from)?;
@@ -586,19 +638,25 @@ impl Services {
     /// in the same commit as the deletion.
     pub async fn delete_user(&self, user_uuid: &str, meta: &Metadata) -> Result<(), ServiceError> {
         let at = chrono::Utc::now();
+        // The forms of their role requests go with them (the log's copy is
+        // sealed with their key; this empties the org admins' queue too).
+        let requests = read_models::role_requests_of(&self.db, user_uuid).await?;
         let mut unit = self.bus.unit(meta);
         let committed = loop {
             let user = unit.load::<User>(user_uuid).await?;
             let held: Vec<String> = [
-                user.email.as_ref().map(|v| claim_id(ClaimKind::Email, v)),
-                user.phone.as_ref().map(|v| claim_id(ClaimKind::Phone, v)),
-                user.username.as_ref().map(|v| claim_id(ClaimKind::Username, v)),
+                user.email.as_ref().map(|v| self.bus.claim_id(ClaimKind::Email, v)),
+                user.phone.as_ref().map(|v| self.bus.claim_id(ClaimKind::Phone, v)),
+                user.username.as_ref().map(|v| self.bus.claim_id(ClaimKind::Username, v)),
             ]
             .into_iter()
             .flatten()
             .collect();
             unit.decide::<User>(user_uuid, UserCommand::Delete { at }).await?;
             Self::release_claims(&mut unit, &held, user_uuid, at).await?;
+            for request in &requests {
+                unit.decide::<RoleRequest>(request, RoleRequestCommand::EraseForm { at }).await?;
+            }
             if let Some(committed) = unit.commit().await? {
                 break committed;
             }

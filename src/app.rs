@@ -60,7 +60,8 @@ impl Application {
         let reader = Reader::connect(&settings, &db).await?;
         let projector = Projector::new(db.clone());
         projector.start(stop.clone()).await?;
-        let bus = CommandBus::new(db.clone(), projector.clone());
+        let claim_ids = crate::storage::claim_ids::ClaimIds::load(&db).await?;
+        let bus = CommandBus::new(db.clone(), projector.clone(), claim_ids);
         crate::telemetry::metrics();
         // Serve only once the defaults are readable (roles render in every profile).
         if let Some(point) = bootstrap::run(&bus, &settings.default_organisation_code).await? {
@@ -86,6 +87,13 @@ impl Application {
             }
             None => None,
         };
+        // The outbox: one sender across instances, like the publisher.
+        let sender = crate::notifications::sender::Sender::new(
+            db.clone(),
+            settings.notifications.clone(),
+            settings.kafka.clone(),
+        )?;
+        sender.start(stop.clone());
         tokio::task::spawn_blocking(password::warm_up);
         let listener = TcpListener::bind(settings.addr).await?;
         let grants = Arc::new(GrantCache::new(http::ELEVATE_ROUTES));

@@ -38,14 +38,6 @@ pub fn role_uuid(numeric_id: i64) -> String {
     Uuid::new_v5(&NAMESPACE, format!("role:{numeric_id}").as_bytes()).to_string()
 }
 
-/// Aggregate id of the claim on a unique value. The value is hashed so the
-/// log's keys do not spell out emails or phone numbers.
-pub fn claim_id(kind: ClaimKind, normalized_value: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{}:{normalized_value}", kind.as_str()).as_bytes());
-    format!("{}:{}", kind.as_str(), hex::encode(digest))
-}
-
 /// Returns where its last write landed, if it wrote anything.
 pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Option<CommitPoint>> {
     let mut last = None;
@@ -76,7 +68,7 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
         description: "Created by Roster at first start".into(),
         at,
     };
-    let code_claim = claim_id(ClaimKind::OrganizationCode, organisation_code);
+    let code_claim = bus.claim_id(ClaimKind::OrganizationCode, organisation_code);
     let created = claim_and_create::<Organization>(bus, &meta, &code_claim, &org_uuid, create, |e| {
         matches!(e, OrganizationError::AlreadyExists)
     })
@@ -93,7 +85,7 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             status: "ACTIVE".into(),
         };
         let define = PermissionCommand::Define { permission, at };
-        let code_claim = claim_id(ClaimKind::PermissionCode, code);
+        let code_claim = bus.claim_id(ClaimKind::PermissionCode, code);
         let defined =
             claim_and_create::<Permission>(bus, &meta, &code_claim, &permission_uuid(numeric_id), define, |e| {
                 matches!(e, PermissionError::AlreadyExists)
@@ -117,7 +109,7 @@ pub async fn run(bus: &CommandBus, organisation_code: &str) -> anyhow::Result<Op
             translations: serde_json::Value::Null,
             meta: serde_json::Value::Null,
         };
-        let title_claim = claim_id(ClaimKind::RoleTitle, &format!("{DEFAULT_ORGANIZATION_ID}:{title}"));
+        let title_claim = bus.claim_id(ClaimKind::RoleTitle, &format!("{DEFAULT_ORGANIZATION_ID}:{title}"));
         let permission_ids = crate::authorization::default_grants(title).to_vec();
         let create = RoleCommand::Create { role, permission_ids, at };
         let created = claim_and_create::<Role>(bus, &meta, &title_claim, &role_uuid(numeric_id), create, |e| {

@@ -14,10 +14,11 @@ use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use aggregates::Aggregate;
+use aggregates::{Aggregate, ClaimKind};
 
 use crate::aggregate_cache::{self, AggregateCache};
 use crate::projector::Projector;
+use crate::storage::claim_ids::ClaimIds;
 use crate::storage::log::CommitPoint;
 use crate::storage::Db;
 
@@ -92,12 +93,22 @@ pub struct CommandBus {
     /// and whether there are any: commands only read the flag.
     faults: Arc<Mutex<Vec<&'static str>>>,
     faults_armed: Arc<AtomicBool>,
+    claim_ids: ClaimIds,
 }
 
 impl CommandBus {
-    pub fn new(db: Db, projector: Projector) -> Self {
+    pub fn new(db: Db, projector: Projector, claim_ids: ClaimIds) -> Self {
         let cache = Arc::new(AggregateCache::new(aggregate_cache::DEFAULT_CAPACITY));
-        CommandBus { db, projector, cache, faults: Arc::default(), faults_armed: Arc::default() }
+        CommandBus { db, projector, cache, faults: Arc::default(), faults_armed: Arc::default(), claim_ids }
+    }
+
+    /// The aggregate id of the claim on a unique value (`storage::claim_ids`).
+    pub fn claim_id(&self, kind: ClaimKind, normalized_value: &str) -> String {
+        self.claim_ids.of(kind, normalized_value)
+    }
+
+    pub fn claim_ids(&self) -> &ClaimIds {
+        &self.claim_ids
     }
 
     /// The aggregate's current state, replayed from the log.

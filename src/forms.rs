@@ -8,13 +8,14 @@ use std::sync::{Arc, RwLock};
 
 use aggregates::validation::{self, InvalidInput};
 use aggregates::{ClaimCommand, ClaimError, ClaimKind, Form, FormCommand, FormDefinition, FormError, UniqueClaim};
-use projections::{SqlValue, Statement};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::bootstrap::{claim_id, DEFAULT_ORGANIZATION_ID};
-use crate::commands::{CommandError, Metadata};
+use crate::bootstrap::DEFAULT_ORGANIZATION_ID;
+use crate::commands::{CommandBus, CommandError, Metadata};
 use crate::error::{Entity, ServiceError};
+use crate::read_models;
+pub use crate::read_models::{FormKey, FormRow, FormVersion};
 use crate::services::Services;
 use crate::unit_of_work::UnitOfWork;
 
@@ -29,46 +30,6 @@ pub struct FormInput {
     pub data: Value,
 }
 
-/// Which form a read or an update means.
-#[derive(Debug, Clone)]
-pub enum FormKey {
-    Id(i64),
-    /// By type, and sub-type when given.
-    Kind {
-        form_type: String,
-        sub_type: Option<String>,
-    },
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct FormRow {
-    pub id: i64,
-    pub organization_id: i64,
-    pub form_type: String,
-    pub sub_type: String,
-    /// The form's JSON, as stored.
-    pub data: String,
-    pub version: i64,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl FormRow {
-    pub fn data(&self) -> Value {
-        serde_json::from_str(&self.data).unwrap_or(Value::Null)
-    }
-}
-
-/// One form's version, as the version list gives it.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct FormVersion {
-    pub id: i64,
-    pub form_type: String,
-    pub version: i64,
-}
-
-const FORM_COLUMNS: &str = "id, organization_id, type AS form_type, sub_type, data, version, created_at, updated_at";
-
 /// The version list, held in memory until the forms projection changes on
 /// this instance (`Projector::changes_of`), as the grant cache is: every
 /// ELEVATE answer carries it, so it must cost no query.
@@ -81,8 +42,8 @@ fn form_uuid(numeric_id: i64) -> String {
     Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("roster:form:{numeric_id}").as_bytes()).to_string()
 }
 
-fn type_claim(organization_id: i64, form_type: &str) -> String {
-    claim_id(ClaimKind::FormType, &format!("{organization_id}:{form_type}"))
+fn type_claim(bus: &CommandBus, organization_id: i64, form_type: &str) -> String {
+    bus.claim_id(ClaimKind::FormType, &format!("{organization_id}:{form_type}"))
 }
 
 fn checked(input: FormInput) -> Result<FormInput, ServiceError> {
@@ -147,7 +108,7 @@ impl Services {
             sub_type: input.sub_type,
             data: input.data,
         };
-        let claim = type_claim(organization_id, &input.form_type);
+        let claim = type_claim(&self.bus, organization_id, &input.form_type);
         let mut unit = self.bus.unit(meta);
         let committed = loop {
             claim_type(&mut unit, &claim, &uuid).await?;
@@ -184,8 +145,8 @@ impl Services {
         let mut unit = self.bus.unit(meta);
         let committed = loop {
             if retyped {
-                claim_type(&mut unit, &type_claim(organization_id, &input.form_type), &uuid).await?;
-                release_type(&mut unit, &type_claim(organization_id, &current.form_type), &uuid).await?;
+                claim_type(&mut unit, &type_claim(&self.bus, organization_id, &input.form_type), &uuid).await?;
+                release_type(&mut unit, &type_claim(&self.bus, organization_id, &current.form_type), &uuid).await?;
             }
             let update = FormCommand::Update { form: form.clone(), at: chrono::Utc::now() };
             unit.decide::<Form>(&uuid, update).await.map_err(form_error)?;
@@ -217,11 +178,7 @@ impl Services {
                 return Ok(list.clone());
             }
         }
-        let list: Arc<Vec<FormVersion>> = Arc::new(
-            self.db
-                .fetch_all(&Statement::new("SELECT id, type AS form_type, version FROM forms ORDER BY id", vec![]))
-                .await?,
-        );
+        let list: Arc<Vec<FormVersion>> = Arc::new(read_models::form_versions(&self.db).await?);
         if let Some(version) = version {
             *cache.loaded.write().unwrap_or_else(|p| p.into_inner()) = Some((version, list.clone()));
         }
@@ -229,29 +186,10 @@ impl Services {
     }
 
     async fn own_form(&self, organization_id: i64, key: &FormKey) -> Result<Option<FormRow>, ServiceError> {
-        let (condition, mut args): (&str, Vec<SqlValue>) = match key {
-            FormKey::Id(id) => ("id = $2", vec![(*id).into()]),
-            FormKey::Kind { form_type, sub_type: None } => ("type = $2", vec![form_type.trim().into()]),
-            FormKey::Kind { form_type, sub_type: Some(sub_type) } => {
-                ("type = $2 AND sub_type = $3", vec![form_type.trim().into(), sub_type.trim().into()])
-            }
-        };
-        args.insert(0, organization_id.into());
-        Ok(self
-            .db
-            .fetch_optional(&Statement::new(
-                format!(
-                    "SELECT {FORM_COLUMNS} FROM forms WHERE organization_id = $1 AND {condition} ORDER BY id LIMIT 1"
-                ),
-                args,
-            ))
-            .await?)
+        Ok(read_models::form(&self.db, organization_id, key).await?)
     }
 
     async fn stored_form(&self, id: i64) -> Result<FormRow, ServiceError> {
-        self.db
-            .fetch_optional(&Statement::new(format!("SELECT {FORM_COLUMNS} FROM forms WHERE id = $1"), vec![id.into()]))
-            .await?
-            .ok_or(ServiceError::not_found(Entity::Form))
+        read_models::form_by_id(&self.db, id).await?.ok_or(ServiceError::not_found(Entity::Form))
     }
 }

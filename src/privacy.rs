@@ -19,8 +19,10 @@ use serde_json::Value;
 
 use crate::storage::Db;
 
-/// Aggregate type whose events carry personal data.
-const USER: &str = "user";
+/// Aggregate types whose events carry personal data: users, and the
+/// messages of the outbox (sealed under a key per message, destroyed once
+/// it is delivered: `crate::notifications`).
+const PERSONAL_TYPES: &[&str] = &["user", "notification"];
 /// Marks an encrypted value: `pii:v1:` + base64(nonce ‖ ciphertext of the value's JSON).
 const SEALED_PREFIX: &str = "pii:v1:";
 
@@ -28,7 +30,10 @@ const SEALED_PREFIX: &str = "pii:v1:";
 /// (an empty string where the domain type needs a string, null otherwise).
 /// Fields are opened before old versions are upcast (`storage::log::bring_out`),
 /// so when an upcaster moves a personal field, list both its places here.
-const PERSONAL_FIELDS: &[(&str, &str, &[(&str, Erased)])] = &[
+/// (event variant, the container in it, the container's personal fields).
+type PersonalFields = (&'static str, &'static str, &'static [(&'static str, Erased)]);
+
+const PERSONAL_FIELDS: &[PersonalFields] = &[
     (
         "UserRegistered",
         "registration",
@@ -52,13 +57,169 @@ const PERSONAL_FIELDS: &[(&str, &str, &[(&str, Erased)])] = &[
             ("share_link", Erased::Null),
         ],
     ),
+    ("PasswordChanged", "credentials", &[("password_hash", Erased::Empty)]),
+    (
+        "NotificationQueued",
+        "message",
+        &[("mail_to", Erased::Empty), ("mail_subject", Erased::Empty), ("mail_body", Erased::Empty)],
+    ),
 ];
+
+/// Marks a value sealed for a user named beside it rather than for the
+/// event's own aggregate: `pii:v2:<subject>:` + base64(nonce ‖ ciphertext).
+/// The subject is a user id, as public as the ids the events already carry.
+const SEALED_FOR_PREFIX: &str = "pii:v2:";
+
+/// Personal values in other aggregates' events, each sealed for the user it
+/// is about: (aggregate type, variant, container, field, the container's
+/// field naming that user, what an erased value reads as).
+const FOREIGN_FIELDS: &[ForeignField] = &[ForeignField {
+    aggregate_type: "role_request",
+    variant: "RoleRequested",
+    container: "details",
+    field: "form_data",
+    subject: "requester_uuid",
+}];
+
+struct ForeignField {
+    aggregate_type: &'static str,
+    variant: &'static str,
+    container: &'static str,
+    field: &'static str,
+    subject: &'static str,
+}
+
+/// The metadata key holding the caller's network address.
+const CLIENT_ADDR: &str = "client_addr";
+
+/// Whom an event's client address belongs to: the acting user, or else the
+/// user the event is about. `None` (system actions, an anonymous caller's
+/// claims): the address is not stored at all.
+fn address_owner<'a>(aggregate_type: &str, aggregate_id: &'a str, metadata: &'a Value) -> Option<&'a str> {
+    let actor = metadata.get("actor_id").and_then(Value::as_str).filter(|a| uuid::Uuid::parse_str(a).is_ok());
+    actor.or((aggregate_type == "user").then_some(aggregate_id))
+}
+
+/// The users whose keys sealing this event's foreign values needs.
+pub fn foreign_subjects<'a>(
+    aggregate_type: &str,
+    aggregate_id: &'a str,
+    payload: &'a Value,
+    metadata: &'a Value,
+) -> Vec<&'a str> {
+    let mut subjects = Vec::new();
+    if metadata.get(CLIENT_ADDR).is_some_and(|a| !a.is_null()) {
+        subjects.extend(address_owner(aggregate_type, aggregate_id, metadata));
+    }
+    for f in FOREIGN_FIELDS.iter().filter(|f| f.aggregate_type == aggregate_type) {
+        if let Some(inner) = payload.get(f.variant).and_then(|v| v.get(f.container)) {
+            if inner.get(f.field).is_some_and(|v| !v.is_null()) {
+                subjects.extend(inner.get(f.subject).and_then(Value::as_str));
+            }
+        }
+    }
+    subjects
+}
+
+/// Seals the client address in `metadata` and the foreign fields of
+/// `payload` for the users they belong to (`keys` holds theirs). A value
+/// whose owner is unknown or whose key is destroyed is not stored.
+pub fn seal_foreign(
+    aggregate_type: &str,
+    aggregate_id: &str,
+    payload: &mut Value,
+    metadata: &mut Value,
+    keys: &HashMap<String, PersonalKey>,
+) -> Result<(), SealError> {
+    let key_of = |subject: &str| keys.get(subject).copied().flatten();
+    if metadata.get(CLIENT_ADDR).is_some() {
+        let owner = address_owner(aggregate_type, aggregate_id, metadata).map(str::to_string);
+        let sealed = match owner {
+            Some(owner) => match (key_of(&owner), metadata.get(CLIENT_ADDR)) {
+                (Some(key), Some(addr)) => Some(seal_for(&key, &owner, addr).ok_or(SealError)?),
+                _ => None,
+            },
+            None => None,
+        };
+        if let Some(object) = metadata.as_object_mut() {
+            match sealed {
+                Some(sealed) => object.insert(CLIENT_ADDR.into(), Value::String(sealed)),
+                None => object.remove(CLIENT_ADDR),
+            };
+        }
+    }
+    for f in FOREIGN_FIELDS.iter().filter(|f| f.aggregate_type == aggregate_type) {
+        let Some(inner) =
+            payload.get_mut(f.variant).and_then(|v| v.get_mut(f.container)).and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        let Some(subject) = inner.get(f.subject).and_then(Value::as_str).map(str::to_string) else { continue };
+        let Some(value) = inner.get(f.field).filter(|v| !v.is_null()) else { continue };
+        let sealed = match key_of(&subject) {
+            Some(key) => Value::String(seal_for(&key, &subject, value).ok_or(SealError)?),
+            None => Value::Object(Default::default()),
+        };
+        inner.insert(f.field.into(), sealed);
+    }
+    Ok(())
+}
+
+/// The users whose keys opening this event's foreign values needs.
+pub fn sealed_subjects<'a>(payload: &'a Value, metadata: &'a Value) -> Vec<&'a str> {
+    let subject = |v: Option<&'a Value>| {
+        v.and_then(Value::as_str)
+            .and_then(|s| s.strip_prefix(SEALED_FOR_PREFIX))
+            .and_then(|rest| rest.split_once(':'))
+            .map(|(subject, _)| subject)
+    };
+    let mut subjects: Vec<&str> = subject(metadata.get(CLIENT_ADDR)).into_iter().collect();
+    for f in FOREIGN_FIELDS {
+        subjects.extend(subject(payload.get(f.variant).and_then(|v| v.get(f.container)).and_then(|c| c.get(f.field))));
+    }
+    subjects
+}
+
+/// Opens what `seal_foreign` sealed, in place: an address whose owner's key
+/// is destroyed is dropped, a foreign field reads as `{}`.
+pub fn open_foreign(payload: &mut Value, metadata: &mut Value, keys: &HashMap<String, PersonalKey>) {
+    let open = |value: &Value| -> Option<Option<Value>> {
+        let rest = value.as_str()?.strip_prefix(SEALED_FOR_PREFIX)?;
+        let (subject, sealed) = rest.split_once(':')?;
+        let key = keys.get(subject).copied().flatten();
+        Some(key.and_then(|key| decrypt(&key, subject, sealed)))
+    };
+    if let Some(object) = metadata.as_object_mut() {
+        if let Some(opened) = object.get(CLIENT_ADDR).and_then(open) {
+            match opened {
+                Some(addr) => object.insert(CLIENT_ADDR.into(), addr),
+                None => object.remove(CLIENT_ADDR),
+            };
+        }
+    }
+    for f in FOREIGN_FIELDS {
+        let Some(inner) =
+            payload.get_mut(f.variant).and_then(|v| v.get_mut(f.container)).and_then(Value::as_object_mut)
+        else {
+            continue;
+        };
+        if let Some(opened) = inner.get(f.field).and_then(open) {
+            inner.insert(f.field.into(), opened.unwrap_or_else(|| Value::Object(Default::default())));
+        }
+    }
+}
+
+fn seal_for(key: &[u8; 32], subject: &str, value: &Value) -> Option<String> {
+    let sealed = encrypt(key, subject, value)?;
+    Some(format!("{SEALED_FOR_PREFIX}{subject}:{}", sealed.strip_prefix(SEALED_PREFIX)?))
+}
 
 /// Credential material the log keeps for the aggregates' own use (a login
 /// checks the hash) and nothing outside the service may receive: Kafka
 /// records, exports, `events tail` and the audit API all drop these keys,
-/// at any depth (GUIDE §11).
-const CREDENTIAL_FIELDS: &[&str] = &["password_hash", "otp_hash", "reset_token_hash"];
+/// at any depth (GUIDE §11). A message's body may carry an OTP, so it is
+/// one: only the notification sender reads it.
+const CREDENTIAL_FIELDS: &[&str] = &["password_hash", "otp_hash", "reset_token_hash", "mail_body"];
 
 /// `payload` without credential material, for anything that leaves the service.
 pub fn without_credentials(payload: &Value) -> Value {
@@ -98,7 +259,7 @@ pub type PersonalKey = Option<[u8; 32]>;
 
 /// Whether an event's aggregate type carries personal data at all.
 pub fn carries_personal_data(aggregate_type: &str) -> bool {
-    aggregate_type == USER
+    PERSONAL_TYPES.contains(&aggregate_type)
 }
 
 /// Whether `payload` holds any personal value (most events, such as logins, hold none).
@@ -205,11 +366,26 @@ pub fn key_from_secret(secret: Option<&str>) -> PersonalKey {
 
 impl Db {
     /// The keys of many subjects, each created on first use (a destroyed
-    /// key stays destroyed: it is never created again), in two round trips.
+    /// key stays destroyed: it is never created again): one round trip when
+    /// they all exist, three when some must be created.
     pub async fn personal_keys_for_writing(
         &self,
         subjects: &[&str],
     ) -> Result<HashMap<String, PersonalKey>, sqlx::Error> {
+        let mut keys = self.stored_personal_keys(subjects).await?;
+        let missing: Vec<&str> = subjects.iter().copied().filter(|s| !keys.contains_key(*s)).collect();
+        if !missing.is_empty() {
+            self.create_personal_keys(&missing).await?;
+            keys.extend(self.stored_personal_keys(&missing).await?);
+        }
+        for subject in subjects {
+            keys.entry(subject.to_string()).or_insert(None);
+        }
+        Ok(keys)
+    }
+
+    /// Creates a fresh key for each subject that has no row yet.
+    async fn create_personal_keys(&self, subjects: &[&str]) -> Result<(), sqlx::Error> {
         let now = chrono::Utc::now().to_rfc3339();
         let fresh: Vec<String> = subjects
             .iter()
@@ -248,13 +424,22 @@ impl Db {
                 }
             }
         }
-        self.personal_keys(subjects).await
+        Ok(())
     }
 
     /// Keys of several subjects at once (a batch of the log); a subject with
     /// no row or a destroyed key maps to `None`.
     pub async fn personal_keys(&self, subjects: &[&str]) -> Result<HashMap<String, PersonalKey>, sqlx::Error> {
-        let mut keys: HashMap<String, PersonalKey> = subjects.iter().map(|s| (s.to_string(), None)).collect();
+        let mut keys = self.stored_personal_keys(subjects).await?;
+        for subject in subjects {
+            keys.entry(subject.to_string()).or_insert(None);
+        }
+        Ok(keys)
+    }
+
+    /// The key rows that exist among `subjects` (`None`: destroyed).
+    async fn stored_personal_keys(&self, subjects: &[&str]) -> Result<HashMap<String, PersonalKey>, sqlx::Error> {
+        let mut keys = HashMap::new();
         if subjects.is_empty() {
             return Ok(keys);
         }
@@ -328,6 +513,43 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn foreign_values_are_sealed_for_their_owner_and_erased_with_them() {
+        let owner = "0b9d4f3e-4c57-4a53-9f0e-2b6f3c1d9a11";
+        let mut payload =
+            serde_json::json!({"RoleRequested": {"details": {"requester_uuid": owner, "form_data": {"a": 1}}}});
+        let mut metadata = serde_json::json!({"actor_id": owner, "client_addr": "10.1.2.3"});
+        assert_eq!(foreign_subjects("role_request", "req-1", &payload, &metadata), vec![owner, owner]);
+        let keys: HashMap<String, PersonalKey> = [(owner.to_string(), Some([7u8; 32]))].into();
+        seal_foreign("role_request", "req-1", &mut payload, &mut metadata, &keys).unwrap();
+        let stored = format!("{payload}{metadata}");
+        assert!(!stored.contains("10.1.2.3") && !stored.contains("\"a\""), "{stored}");
+        assert_eq!(sealed_subjects(&payload, &metadata), vec![owner, owner]);
+        let (mut opened_payload, mut opened_metadata) = (payload.clone(), metadata.clone());
+        open_foreign(&mut opened_payload, &mut opened_metadata, &keys);
+        assert_eq!(opened_metadata["client_addr"], "10.1.2.3");
+        assert_eq!(opened_payload["RoleRequested"]["details"]["form_data"], serde_json::json!({"a": 1}));
+        let destroyed: HashMap<String, PersonalKey> = [(owner.to_string(), None)].into();
+        open_foreign(&mut payload, &mut metadata, &destroyed);
+        assert!(metadata.get("client_addr").is_none());
+        assert_eq!(payload["RoleRequested"]["details"]["form_data"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn an_address_with_no_user_to_own_it_is_not_stored() {
+        let mut payload = serde_json::json!({"Claimed": {}});
+        let mut metadata = serde_json::json!({"actor_id": "system", "client_addr": "10.1.2.3"});
+        assert!(foreign_subjects("claim", "c-1", &payload, &metadata).is_empty());
+        seal_foreign("claim", "c-1", &mut payload, &mut metadata, &HashMap::new()).unwrap();
+        assert!(metadata.get("client_addr").is_none());
+        // On a user's own events, the user owns it.
+        let mut metadata = serde_json::json!({"client_addr": "10.1.2.3"});
+        assert_eq!(foreign_subjects("user", "u-1", &payload, &metadata), vec!["u-1"]);
+        let keys: HashMap<String, PersonalKey> = [("u-1".to_string(), Some([1u8; 32]))].into();
+        seal_foreign("user", "u-1", &mut payload, &mut metadata, &keys).unwrap();
+        assert!(metadata["client_addr"].as_str().unwrap().starts_with("pii:v2:u-1:"));
+    }
     use serde_json::json;
 
     /// Fields of the personal containers that are not personal data, so a
@@ -339,6 +561,8 @@ mod tests {
         "has_accepted_terms_and_conditions",
         "preferred_language",
         "languages",
+        "how",
+        "template",
     ];
 
     /// `PERSONAL_FIELDS` names fields of real serialised `UserEvent`s: a
@@ -378,8 +602,21 @@ mod tests {
             },
             at,
         };
-        for event in [registered, updated] {
-            let value = serde_json::to_value(&event).unwrap();
+        let changed = UserEvent::PasswordChanged {
+            credentials: aggregates::NewPassword { password_hash: "$argon2id$y".into(), how: "reset".into() },
+            at,
+        };
+        let queued = aggregates::NotificationEvent::NotificationQueued {
+            message: aggregates::Message {
+                template: "reset_otp".into(),
+                mail_to: "ada@example.com".into(),
+                mail_subject: "s".into(),
+                mail_body: "123456".into(),
+            },
+            at,
+        };
+        let events = [registered, updated, changed].map(|e| serde_json::to_value(&e).unwrap());
+        for value in events.into_iter().chain([serde_json::to_value(&queued).unwrap()]) {
             let (variant, body) = value.as_object().unwrap().iter().next().unwrap();
             let (_, container, fields) = PERSONAL_FIELDS
                 .iter()

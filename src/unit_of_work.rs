@@ -89,6 +89,11 @@ impl CommandBus {
 }
 
 impl UnitOfWork {
+    /// The aggregate id of the claim on a unique value (`storage::claim_ids`).
+    pub fn claim_id(&self, kind: aggregates::ClaimKind, normalized_value: &str) -> String {
+        self.bus.claim_id(kind, normalized_value)
+    }
+
     /// The current state of aggregate `id` as this unit sees it: loaded from
     /// the log on first use (and guarded at commit), with the unit's own
     /// decisions applied.
@@ -267,7 +272,8 @@ mod tests {
 
     async fn bus() -> CommandBus {
         let db = Db::in_memory().await;
-        CommandBus::new(db.clone(), Projector::new(db))
+        let claim_ids = crate::storage::claim_ids::ClaimIds::load(&db).await.unwrap();
+        CommandBus::new(db.clone(), Projector::new(db), claim_ids)
     }
 
     /// (aggregate type, aggregate id, sequence) of every event, in log order.

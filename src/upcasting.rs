@@ -173,13 +173,21 @@ pub(crate) mod tests {
             .await
             .unwrap();
         });
-        let bus = CommandBus::new(db.clone(), Projector::new(db.clone()));
+        let bus = CommandBus::new(
+            db.clone(),
+            Projector::new(db.clone()),
+            crate::storage::claim_ids::ClaimIds::load(&db).await.unwrap(),
+        );
         let v2 = json!({"Noted": {"lines": ["first", "second"]}});
 
         // The command bus folds it.
         assert_eq!(bus.load::<Probe>("p-1").await.unwrap().lines, ["first", "second"]);
         bus.execute::<Probe>("p-1", vec!["third".into()], &Metadata::system("test")).await.unwrap();
-        let fresh = CommandBus::new(db.clone(), Projector::new(db.clone()));
+        let fresh = CommandBus::new(
+            db.clone(),
+            Projector::new(db.clone()),
+            crate::storage::claim_ids::ClaimIds::load(&db).await.unwrap(),
+        );
         assert_eq!(fresh.load::<Probe>("p-1").await.unwrap().lines, ["first", "second", "third"]);
 
         // The tailing readers: projections, publisher, `events tail/export`.

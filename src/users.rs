@@ -8,7 +8,7 @@ use aggregates::validation::{self, InvalidInput};
 use aggregates::{ClaimKind, ProfileChanges, UniqueClaim};
 
 use crate::accounts::Caller;
-use crate::bootstrap::claim_id;
+use crate::commands::CommandBus;
 use crate::commands::Metadata;
 use crate::error::{Entity, Reason, ServiceError};
 use crate::read_models::{self, UserFilter};
@@ -53,11 +53,11 @@ pub enum Identifier {
 impl Identifier {
     /// The claim that holds the value, once it is normalised as claims are;
     /// a value that is not an email (a phone, a username) has none.
-    fn claim(&self) -> Result<String, InvalidInput> {
+    fn claim(&self, bus: &CommandBus) -> Result<String, InvalidInput> {
         Ok(match self {
-            Identifier::Email(raw) => claim_id(ClaimKind::Email, &validation::normalize_email(raw)?),
-            Identifier::Phone(raw) => claim_id(ClaimKind::Phone, &validation::normalize_phone(raw)?),
-            Identifier::Username(raw) => claim_id(ClaimKind::Username, &validation::normalize_username(raw)?),
+            Identifier::Email(raw) => bus.claim_id(ClaimKind::Email, &validation::normalize_email(raw)?),
+            Identifier::Phone(raw) => bus.claim_id(ClaimKind::Phone, &validation::normalize_phone(raw)?),
+            Identifier::Username(raw) => bus.claim_id(ClaimKind::Username, &validation::normalize_username(raw)?),
         })
     }
 }
@@ -66,7 +66,7 @@ impl Services {
     /// The user who holds `identifier`, if anyone does; a malformed value
     /// belongs to no one. Who may learn the answer is the caller's to decide.
     pub async fn find_user(&self, identifier: &Identifier) -> Result<Option<Profile>, ServiceError> {
-        let Ok(claim) = identifier.claim() else { return Ok(None) };
+        let Ok(claim) = identifier.claim(&self.bus) else { return Ok(None) };
         let owner = self.bus.load::<UniqueClaim>(&claim).await.map_err(ServiceError::from)?.owner;
         match owner {
             Some(uuid) => match self.profile(&UserKey::Uuid(uuid)).await {

@@ -58,8 +58,21 @@ pub struct RoleRequestDetails {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum RoleRequestCommand {
-    Submit { details: RoleRequestDetails, at: Timestamp },
-    SetStatus { status: RequestStatus, handler_uuid: String, handler_id: i64, comments: Vec<String>, at: Timestamp },
+    Submit {
+        details: RoleRequestDetails,
+        at: Timestamp,
+    },
+    SetStatus {
+        status: RequestStatus,
+        handler_uuid: String,
+        handler_id: i64,
+        comments: Vec<String>,
+        at: Timestamp,
+    },
+    /// The requester is erased: what they wrote in the form goes with them.
+    EraseForm {
+        at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,8 +88,11 @@ pub enum RoleRequestEvent {
         comments: Vec<String>,
         at: Timestamp,
     },
+    RoleRequestFormErased {
+        at: Timestamp,
+    },
 }
-domain_event!(RoleRequestEvent, [RoleRequested, RoleRequestStatusChanged]);
+domain_event!(RoleRequestEvent, [RoleRequested, RoleRequestStatusChanged, RoleRequestFormErased]);
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum RoleRequestError {
@@ -123,6 +139,11 @@ impl Aggregate for RoleRequest {
                 }
                 RoleRequestEvent::RoleRequestStatusChanged { status, handler_uuid, handler_id, comments, at }
             }
+            RoleRequestCommand::EraseForm { at } => match &self.details {
+                None => return Err(RoleRequestError::NotFound),
+                Some(d) if d.form_data == serde_json::json!({}) => return Ok(vec![]),
+                Some(_) => RoleRequestEvent::RoleRequestFormErased { at },
+            },
         };
         Ok(vec![event])
     }
@@ -137,6 +158,11 @@ impl Aggregate for RoleRequest {
                 self.status = status;
                 self.handler_id = Some(handler_id);
                 self.comments.extend(comments);
+            }
+            RoleRequestEvent::RoleRequestFormErased { .. } => {
+                if let Some(details) = &mut self.details {
+                    details.form_data = serde_json::json!({});
+                }
             }
         }
     }
@@ -214,6 +240,23 @@ mod tests {
         Test::given(vec![requested()])
             .when(set(RequestStatus::Requested))
             .then_expect_error(RoleRequestError::InvalidStatus);
+    }
+
+    #[test]
+    fn an_erased_requesters_form_is_emptied_once() {
+        let mut with_form = details();
+        with_form.form_data = serde_json::json!({"about": "me"});
+        let requested_with_form = RoleRequestEvent::RoleRequested { details: with_form, at: AT };
+        let erased = RoleRequestEvent::RoleRequestFormErased { at: AT };
+        Test::given(vec![requested_with_form.clone()])
+            .when(RoleRequestCommand::EraseForm { at: AT })
+            .then_expect_events(vec![erased.clone()]);
+        Test::given(vec![requested_with_form, erased])
+            .when(RoleRequestCommand::EraseForm { at: AT })
+            .then_expect_events(vec![]);
+        Test::given_no_previous_events()
+            .when(RoleRequestCommand::EraseForm { at: AT })
+            .then_expect_error(RoleRequestError::NotFound);
     }
 
     #[test]

@@ -53,6 +53,10 @@ impl Projection for RoleRequestsProjection {
                 }
                 statements
             }
+            RoleRequestEvent::RoleRequestFormErased { at } => vec![Statement::new(
+                "UPDATE role_requests SET form_data = '{}', updated_at = $2 WHERE request_uuid = $1",
+                vec![id, format_time(&at).into()],
+            )],
         })
     }
 }

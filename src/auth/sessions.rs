@@ -7,7 +7,7 @@
 use projections::Statement;
 
 use crate::on_pool;
-use crate::read_models::{self, Profile, UserKey};
+use crate::read_models::{self, Profile, SessionRotation, UserKey};
 use crate::storage::Db;
 
 pub enum Rotation {
@@ -141,11 +141,8 @@ pub async fn rotate_reading_profile(
             Rotation::Reused | Rotation::Invalid => RefreshOutcome::Refused,
         });
     }
-    let with = "WITH rotated AS (UPDATE sessions SET refresh_jti = $3 \
-        WHERE id = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $4 RETURNING user_uuid) ";
-    let args = vec![session_id.into(), presented_jti.into(), next_jti.into(), now().into(), user_uuid.into()];
-    let from = "rotated x JOIN users u ON u.user_uuid = x.user_uuid";
-    if let Some(profile) = read_models::profile_query(db, with, from, "u.user_uuid = $5", args).await? {
+    let rotation = SessionRotation { session_id, presented_jti, next_jti, now: now() };
+    if let Some(profile) = read_models::profile_after_rotation(db, rotation, user_uuid).await? {
         return Ok(RefreshOutcome::Rotated(Some(Box::new(profile))));
     }
     // No row: either nothing rotated, or it did and the user is gone.

@@ -162,22 +162,45 @@ impl Db {
         }
     }
 
-    /// Seals the personal fields of every event, with one key per subject.
+    /// Seals the personal fields of every event with its user's key, and
+    /// the values that belong to another user (a client address, a role
+    /// request's form) with that user's.
     async fn seal_all(&self, events: &mut [NewEvent]) -> Result<(), sqlx::Error> {
         let personal = |e: &NewEvent| {
             privacy::carries_personal_data(&e.aggregate_type) && privacy::holds_personal_data(&e.payload)
         };
-        let mut subjects: Vec<&str> = events.iter().filter(|e| personal(e)).map(|e| e.aggregate_id.as_str()).collect();
+        let mut subjects: Vec<&str> = Vec::new();
+        for event in events.iter() {
+            if personal(event) {
+                subjects.push(&event.aggregate_id);
+            }
+            subjects.extend(privacy::foreign_subjects(
+                &event.aggregate_type,
+                &event.aggregate_id,
+                &event.payload,
+                &event.metadata,
+            ));
+        }
         if subjects.is_empty() {
             return Ok(());
         }
         subjects.sort_unstable();
         subjects.dedup();
         let keys = self.personal_keys_for_writing(&subjects).await?;
-        for event in events.iter_mut().filter(|e| personal(e)) {
-            let key = keys.get(&event.aggregate_id).copied().flatten();
-            privacy::seal(&event.aggregate_id, &key, &mut event.payload)
-                .map_err(|error| sqlx::Error::Protocol(format!("cannot seal personal data: {error}")))?;
+        let unsealable = |error| sqlx::Error::Protocol(format!("cannot seal personal data: {error}"));
+        for event in events.iter_mut() {
+            if personal(event) {
+                let key = keys.get(&event.aggregate_id).copied().flatten();
+                privacy::seal(&event.aggregate_id, &key, &mut event.payload).map_err(unsealable)?;
+            }
+            privacy::seal_foreign(
+                &event.aggregate_type,
+                &event.aggregate_id,
+                &mut event.payload,
+                &mut event.metadata,
+                &keys,
+            )
+            .map_err(unsealable)?;
         }
         Ok(())
     }

@@ -6,9 +6,9 @@
 //! upper bound `to` takes every event whose shown `recorded_at` is <= `to`.
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-use projections::SqlValue;
 
 use super::log::{decode_row, LogEntry, PG_COLUMNS, SQLITE_COLUMNS};
+use super::query::Conditions;
 use super::Db;
 use crate::bind_values;
 
@@ -59,43 +59,39 @@ fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
 impl LogQuery {
     /// The WHERE clause and its arguments; user input only ever goes into
     /// the arguments, bound as `$n`.
-    fn where_clause(&self, postgres: bool) -> (String, Vec<SqlValue>) {
-        let mut conditions: Vec<String> = Vec::new();
-        let mut args: Vec<SqlValue> = Vec::new();
-        let mut push = |condition: &dyn Fn(usize) -> String, value: SqlValue| {
-            args.push(value);
-            conditions.push(condition(args.len()));
-        };
-        let time = |n: usize| if postgres { format!("CAST(${n} AS timestamptz)") } else { format!("${n}") };
+    fn where_clause(&self, postgres: bool) -> Conditions {
+        let mut c = Conditions::new();
+        let time = |mark: String| if postgres { format!("CAST({mark} AS timestamptz)") } else { mark };
         if let Some(t) = &self.aggregate_type {
-            push(&|n| format!("aggregate_type = ${n}"), t.clone().into());
+            c.with("aggregate_type = $?", t.as_str());
         }
         if let Some(id) = &self.aggregate_id {
-            push(&|n| format!("aggregate_id = ${n}"), id.clone().into());
+            c.with("aggregate_id = $?", id.as_str());
         }
         if let Some(t) = &self.event_type {
-            push(&|n| format!("event_type = ${n}"), t.clone().into());
+            c.with("event_type = $?", t.as_str());
         }
         if let Some(actor) = &self.actor_id {
             let actor_of = if postgres { "metadata->>'actor_id'" } else { "json_extract(metadata, '$.actor_id')" };
-            push(&|n| format!("{actor_of} = ${n}"), actor.clone().into());
+            c.with(&format!("{actor_of} = $?"), actor.as_str());
         }
         if let Some(from) = self.from {
-            push(&|n| format!("recorded_at >= {}", time(n)), log_time(to_millis(from)).into());
+            let mark = c.arg(log_time(to_millis(from)));
+            c.push(format!("recorded_at >= {}", time(mark)));
         }
         if let Some(to) = self.to {
             // Inclusive at millisecond precision: before the next millisecond.
             let before = to_millis(to) + TimeDelta::milliseconds(1);
-            push(&|n| format!("recorded_at < {}", time(n)), log_time(before).into());
+            let mark = c.arg(log_time(before));
+            c.push(format!("recorded_at < {}", time(mark)));
         }
         if let Some(after) = self.after_position {
-            push(&|n| format!("position > ${n}"), after.into());
+            c.with("position > $?", after);
         }
         if let Some(after) = self.after_sequence {
-            push(&|n| format!("sequence > ${n}"), after.into());
+            c.with("sequence > $?", after);
         }
-        let clause = if conditions.is_empty() { "1 = 1".to_string() } else { conditions.join(" AND ") };
-        (clause, args)
+        c
     }
 }
 
@@ -103,21 +99,23 @@ impl Db {
     /// Up to `query.limit` events matching `query`, revealed.
     pub async fn search_events(&self, query: &LogQuery) -> Result<Vec<LogEntry>, sqlx::Error> {
         let postgres = matches!(self, Db::Postgres(_));
-        let (mut clause, mut args) = query.where_clause(postgres);
+        let mut conditions = query.where_clause(postgres);
         if postgres && matches!(query.order, LogOrder::Position) {
             // A position cursor must not pass an event that is still being
             // committed: only show transactions older than every running one
             // (as the commit-order reader does), so a later page cannot gain
             // an event below the cursor.
-            clause.push_str(" AND transaction_id < (SELECT roster_commit_horizon())");
+            conditions.push("transaction_id < (SELECT roster_commit_horizon())");
         }
-        args.push(query.limit.into());
+        let limit = conditions.arg(query.limit);
+        let clause = conditions.clause();
+        let args = conditions.into_arguments();
         let order = match query.order {
             LogOrder::Position => "position",
             LogOrder::Sequence => "sequence, position",
         };
         let columns = if postgres { PG_COLUMNS } else { SQLITE_COLUMNS };
-        let sql = format!("SELECT {columns} FROM events WHERE {clause} ORDER BY {order} LIMIT ${}", args.len());
+        let sql = format!("SELECT {columns} FROM events WHERE {clause} ORDER BY {order} LIMIT {limit}");
         let entries = match self {
             Db::Postgres(pool) => {
                 let rows = bind_values!(sqlx::query(&sql), &args).fetch_all(pool).await?;
@@ -135,6 +133,7 @@ impl Db {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use projections::SqlValue;
 
     fn at(text: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
@@ -157,14 +156,15 @@ mod tests {
             limit: 10,
             ..LogQuery::default()
         };
-        let (clause, args) = query.where_clause(true);
+        let conditions = query.where_clause(true);
+        let (clause, args) = (conditions.clause(), conditions.arguments());
         assert_eq!(
             clause,
             "aggregate_type = $1 AND metadata->>'actor_id' = $2 AND recorded_at < CAST($3 AS timestamptz) AND position > $4"
         );
         assert_eq!(args[0], SqlValue::Text("user' OR '1'='1".into()));
         assert_eq!(args[2], SqlValue::Text("2026-03-01T08:00:00.124Z".into()));
-        let (clause, _) = query.where_clause(false);
+        let clause = query.where_clause(false).clause();
         assert!(clause.contains("json_extract(metadata, '$.actor_id') = $2 AND recorded_at < $3"), "{clause}");
     }
 }

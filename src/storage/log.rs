@@ -235,16 +235,20 @@ impl Db {
     /// command bus's loads through `aggregate_events_after`), and so through
     /// `bring_out`.
     pub async fn reveal(&self, mut entries: Vec<LogEntry>) -> Result<Vec<LogEntry>, sqlx::Error> {
-        let mut subjects: Vec<&str> = entries
-            .iter()
-            .filter(|e| privacy::carries_personal_data(&e.event.aggregate_type))
-            .map(|e| e.event.aggregate_id.as_str())
-            .collect();
+        let mut subjects: Vec<&str> = Vec::new();
+        for entry in &entries {
+            let event = &entry.event;
+            if privacy::carries_personal_data(&event.aggregate_type) {
+                subjects.push(&event.aggregate_id);
+            }
+            subjects.extend(privacy::sealed_subjects(&event.payload, &event.metadata));
+        }
         subjects.sort_unstable();
         subjects.dedup();
         let keys = self.personal_keys(&subjects).await?;
         for entry in entries.iter_mut() {
             let event = &mut entry.event;
+            privacy::open_foreign(&mut event.payload, &mut event.metadata, &keys);
             let key = keys.get(&event.aggregate_id).copied().flatten();
             bring_out(
                 &event.aggregate_type,

@@ -4,12 +4,14 @@
 mod aggregate_events;
 mod append;
 pub mod audit_log;
+pub mod claim_ids;
 pub mod failed_events;
 pub mod file_lock;
 mod listing;
 pub mod log;
 pub mod orphaned_claims;
 mod parked_indexes;
+pub mod query;
 pub mod reader;
 
 use std::path::Path;
@@ -194,6 +196,8 @@ impl Db {
                 sqlx::raw_sql("PRAGMA optimize = 0x10002").execute(pool).await?;
             }
         }
+        // Part of migrating: a log from before claim ids were keyed is renamed.
+        claim_ids::ClaimIds::load(self).await?;
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use crate::on_both_backends;
 
 /// A bus with an empty cache on the same database: another instance.
 fn other_instance(app: &TestApp) -> CommandBus {
-    CommandBus::new(app.state.db.clone(), Projector::new(app.state.db.clone()))
+    CommandBus::new(app.state.db.clone(), Projector::new(app.state.db.clone()), app.state.bus.claim_ids().clone())
 }
 
 /// The app's (cached) view of the user must equal a fold of the whole log.

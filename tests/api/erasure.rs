@@ -146,4 +146,93 @@ async fn deleted_users_leave_nothing_personal_in_log_export_or_replay(backend: B
     assert_eq!(login.status, 200, "{}", login.body);
 }
 
-on_both_backends!(deleted_users_leave_nothing_personal_in_log_export_or_replay);
+/// What the log reader (exports, projections, the audit API) gives back:
+/// every event's payload and metadata, opened.
+async fn revealed_log(db: &Db) -> Vec<(String, serde_json::Value, serde_json::Value)> {
+    let mut after = CommitPoint::default();
+    let mut events = Vec::new();
+    loop {
+        let batch = db.events_after(after, 1000).await.unwrap();
+        let Some(last) = batch.last() else { break };
+        after = last.point;
+        events.extend(batch.into_iter().map(|e| (e.event.event_type, e.event.payload, e.event.metadata)));
+    }
+    events
+}
+
+const FORM_SECRET: &str = "teaches-underwater-basket-weaving";
+
+/// The caller's address in every event's metadata and a role request's
+/// `form_data` are sealed like the other personal values: absent from a
+/// byte search of the events table, readable through the log reader, and
+/// gone with the user's key.
+async fn client_addresses_and_role_request_forms_are_sealed(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = app.state.db.clone();
+    let admin = app.admin_session().await;
+    let asker = app.sign_up("Sealed Asker", "sealed.asker@example.com").await;
+    let asked = app
+        .post(
+            "/user/v1/organization/requestOrgRole",
+            Some(&asker.access_token),
+            json!({"role": 2, "form_data": {"about": FORM_SECRET}}),
+        )
+        .await;
+    assert_eq!(asked.status, 201, "{}", asked.body);
+    let request_id = asked.result()["request_id"].as_i64().unwrap();
+
+    let table = events_table_text(&db).await;
+    assert!(!table.contains("127.0.0.1"), "a client address stored in plain text");
+    assert!(!table.contains(FORM_SECRET), "form_data stored in plain text");
+    assert!(table.contains("client_addr"), "the address is stored, sealed");
+
+    // Opened on the way out: the metadata still says where a request came from.
+    let log = revealed_log(&db).await;
+    let requested = log.iter().find(|(t, ..)| t == "RoleRequested").expect("the request is logged");
+    assert_eq!(requested.1["RoleRequested"]["details"]["form_data"]["about"], FORM_SECRET);
+    assert_eq!(requested.2["client_addr"], "127.0.0.1", "{}", requested.2);
+    let registered = log.iter().find(|(t, ..)| t == "UserRegistered").unwrap();
+    assert_eq!(registered.2["client_addr"], "127.0.0.1", "{}", registered.2);
+    let details =
+        app.get(&format!("/user/v1/org-admin/getRequestDetails/{request_id}"), Some(&admin.access_token)).await;
+    assert_eq!(details.status, 200, "{}", details.body);
+    assert!(details.body.to_string().contains(FORM_SECRET), "{}", details.body);
+    // The audit search shows an event once every older transaction ended
+    // (its commit horizon): poll for it.
+    let mut history = None;
+    for _ in 0..50 {
+        let found = app.get("/user/v1/audit/events?event_type=RoleRequested", Some(&admin.access_token)).await;
+        assert_eq!(found.status, 200, "{}", found.body);
+        if found.result()["events"].as_array().is_some_and(|e| !e.is_empty()) {
+            history = Some(found);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let history = history.expect("the request reaches the audit search");
+    assert!(history.body.to_string().contains("127.0.0.1"), "the audit API shows the address: {}", history.body);
+
+    // The asker's erasure takes their addresses and their form with it.
+    let id = asker.user["id"].as_i64().unwrap();
+    let deleted =
+        app.call(Method::DELETE, &format!("/user/v1/admin/deleteUser/{id}"), Some(&admin.access_token), None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let log = revealed_log(&db).await;
+    let requested = log.iter().find(|(t, ..)| t == "RoleRequested").unwrap();
+    assert_eq!(requested.1["RoleRequested"]["details"]["form_data"], json!({}), "the form reads as erased");
+    assert!(requested.2.get("client_addr").is_none(), "the address reads as erased: {}", requested.2);
+    let text = format!("{log:?}");
+    assert!(!text.contains(FORM_SECRET));
+    // ... and from the org admins' queue at once, not only after a replay.
+    let details = app.get(&format!("/user/v1/org-admin/getRequestDetails/{request_id}"), Some(&admin.access_token)).await;
+    assert!(!details.body.to_string().contains(FORM_SECRET), "{}", details.body);
+    assert!(log.iter().any(|(t, ..)| t == "RoleRequestFormErased"), "the erasure is an event of the request");
+    // The admin's own addresses (the deletion) are theirs, still readable.
+    let deletion = log.iter().find(|(t, ..)| t == "UserDeleted").unwrap();
+    assert_eq!(deletion.2["client_addr"], "127.0.0.1", "{}", deletion.2);
+}
+
+on_both_backends!(
+    deleted_users_leave_nothing_personal_in_log_export_or_replay,
+    client_addresses_and_role_request_forms_are_sealed
+);

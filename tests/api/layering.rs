@@ -194,6 +194,53 @@ fn no_dialect_reads_the_read_models_or_the_stores() {
     assert!(offenders.is_empty(), "HTTP reading below the use cases:\n{}", offenders.join("\n"));
 }
 
+/// The use cases ask the read models (`src/read_models/`) for rows and
+/// write through the unit of work; the SQL lives below them, so a table
+/// change is one module's change.
+const USE_CASES: &[&str] = &[
+    "accounts.rs",
+    "audit.rs",
+    "catalogue/",
+    "forms.rs",
+    "managed_users.rs",
+    "notifications/",
+    "organizations.rs",
+    "otp.rs",
+    "users.rs",
+];
+
+#[test]
+fn use_cases_write_no_sql() {
+    let sql = ["Statement::new", "sqlx::query", "SELECT ", "INSERT ", "UPDATE ", "DELETE FROM", " WHERE "];
+    let mut offenders = Vec::new();
+    for (path, text) in sources().iter().filter(|(path, _)| USE_CASES.iter().any(|u| path.starts_with(u))) {
+        for (line_number, line) in code_lines(text) {
+            if sql.iter().any(|s| line.contains(s)) {
+                offenders.push(format!("src/{path}:{line_number}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "SQL in a use case:\n{}", offenders.join("\n"));
+}
+
+/// Lists page through `storage::query` (numbered arguments, escaped `LIKE`
+/// patterns, one window): no module numbers its own `LIMIT $n` or escapes
+/// its own wildcards.
+#[test]
+fn list_queries_share_one_builder() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources().iter().filter(|(path, _)| path.starts_with("read_models/")) {
+        for (line_number, line) in code_lines(text) {
+            let own_paging = line.contains("OFFSET ${") || line.contains("LIMIT ${");
+            let own_escape = line.contains(".replace('%'") || line.contains(".replace('_'");
+            if own_paging || own_escape {
+                offenders.push(format!("src/{path}:{line_number}: {}", line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "a list query building its own paging or LIKE escape:\n{}", offenders.join("\n"));
+}
+
 /// The type names a source text imports from the `aggregates` crate.
 fn aggregate_imports(text: &str) -> Vec<String> {
     let mut names = Vec::new();

@@ -9,7 +9,6 @@
 use aggregates::{Aggregate, ClaimKind, Organization, RoleRequest, UniqueClaim, User};
 use futures::future::join_all;
 use reqwest::StatusCode;
-use roster::bootstrap::claim_id;
 use roster::commands::Metadata;
 use serde_json::json;
 
@@ -100,8 +99,8 @@ async fn a_failed_sign_up_stores_nothing(backend: Backend) {
         // The claims were decided (and, with the trigger, inserted) before
         // the user: none of them is stored.
         assert_eq!(everything(&app).await, before);
-        assert_eq!(owner_of(&app, &claim_id(ClaimKind::Email, &email)).await, None);
-        assert_eq!(owner_of(&app, &claim_id(ClaimKind::Username, &username)).await, None);
+        assert_eq!(owner_of(&app, &app.state.bus.claim_id(ClaimKind::Email, &email)).await, None);
+        assert_eq!(owner_of(&app, &app.state.bus.claim_id(ClaimKind::Username, &username)).await, None);
         // Nothing blocks the values: the same sign-up now succeeds.
         let again = app.post("/user/v1/account/create", None, body).await;
         assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
@@ -113,7 +112,7 @@ async fn a_failed_approval_stores_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let c = cast(&app).await;
     let mentee_uuid = c.mentee.user["uuid"].as_str().unwrap().to_string();
-    let pending = claim_id(ClaimKind::PendingRoleRequest, &mentee_uuid);
+    let pending = app.state.bus.claim_id(ClaimKind::PendingRoleRequest, &mentee_uuid);
     let asked =
         app.post("/user/v1/organization/requestOrgRole", Some(&c.mentee.access_token), json!({"role": 2})).await;
     assert_eq!(asked.status, StatusCode::CREATED, "{}", asked.body);
@@ -153,7 +152,7 @@ async fn a_failed_organisation_creation_stores_nothing(backend: Backend) {
         disarm(&app, fault).await;
         failed.assert_error_envelope(500);
         assert_eq!(everything(&app).await, before);
-        assert_eq!(owner_of(&app, &claim_id(ClaimKind::OrganizationCode, &code)).await, None);
+        assert_eq!(owner_of(&app, &app.state.bus.claim_id(ClaimKind::OrganizationCode, &code)).await, None);
         let again = app.post("/user/v1/organization/create", Some(&admin.access_token), body).await;
         assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
     }
@@ -232,7 +231,7 @@ async fn a_read_aggregate_that_moved_stops_the_write(backend: Backend) {
     let s = app.sign_up("Read Only", "read.only@example.com").await;
     let uuid = s.user["uuid"].as_str().unwrap().to_string();
     let meta = Metadata::system("test");
-    let claim = claim_id(ClaimKind::Username, "guarded");
+    let claim = app.state.bus.claim_id(ClaimKind::Username, "guarded");
     let mut unit = app.state.bus.unit(&meta);
     assert!(unit.load::<User>(&uuid).await.unwrap().role_ids.contains(&3));
     let command = aggregates::ClaimCommand::Claim { owner: uuid.clone(), at: chrono::Utc::now() };
@@ -267,7 +266,10 @@ async fn parallel_sign_ups_sharing_a_username_leave_the_losers_emails_free(backe
     assert_eq!(winners.len(), 1);
     for (i, reply) in replies.iter().filter(|(i, _)| *i != winners[0]) {
         assert_eq!(reply.body["message"], "username already in use", "{}", reply.body);
-        assert_eq!(owner_of(&app, &claim_id(ClaimKind::Email, &format!("racer{i}@example.com"))).await, None);
+        assert_eq!(
+            owner_of(&app, &app.state.bus.claim_id(ClaimKind::Email, &format!("racer{i}@example.com"))).await,
+            None
+        );
     }
 }
 

@@ -7,7 +7,6 @@
 
 use aggregates::{ClaimCommand, ClaimKind, UniqueClaim};
 use reqwest::StatusCode;
-use roster::bootstrap::claim_id;
 use roster::commands::Metadata;
 use serde_json::json;
 
@@ -21,7 +20,7 @@ async fn orphan_claim(app: &TestApp, email: &str, claimed_at: chrono::DateTime<c
 }
 
 async fn orphan(app: &TestApp, kind: ClaimKind, value: &str, claimed_at: chrono::DateTime<chrono::Utc>) -> String {
-    let id = claim_id(kind, value);
+    let id = app.state.bus.claim_id(kind, value);
     let claim = ClaimCommand::Claim { owner: uuid::Uuid::new_v4().to_string(), at: claimed_at };
     let committed = app.state.bus.execute::<UniqueClaim>(&id, claim, &Metadata::system("test")).await.unwrap();
     assert!(committed.point.is_some());

@@ -55,7 +55,7 @@ async fn a_changed_default_organisation_code_is_refused(backend: Backend) {
     );
     // The refusal claimed nothing: the original code still starts, and no claim names the new one.
     let app = spawn_app_with(database, |_| {}).await;
-    let claim = roster::bootstrap::claim_id(aggregates::ClaimKind::OrganizationCode, "renamed");
+    let claim = app.state.bus.claim_id(aggregates::ClaimKind::OrganizationCode, "renamed");
     let claims: i64 = roster::on_pool!(&app.state.db, pool => {
         sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = $1").bind(&claim).fetch_one(pool).await.unwrap()
     });

@@ -14,6 +14,9 @@ use sqlx::PgPool;
 
 use super::load::Ledger;
 
+/// (user_uuid, email, about) of a `users` row.
+type UserRow = (String, Option<String>, Option<String>);
+
 /// At most this many examples of one violation are shown.
 const EXAMPLES: usize = 5;
 
@@ -37,13 +40,11 @@ pub async fn acknowledged_effects(pool: &PgPool, ledger: &Ledger) -> anyhow::Res
     let logged: HashMap<(String, String), i64> =
         event_counts.into_iter().map(|(id, kind, n)| ((id, kind), n)).collect();
     let logged = |uuid: &str, kind: &str| *logged.get(&(uuid.to_string(), kind.to_string())).unwrap_or(&0) as u64;
-    let users: Vec<(String, Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT user_uuid, email, about FROM users").fetch_all(pool).await?;
-    let by_email: HashMap<String, Vec<&(String, Option<String>, Option<String>)>> =
-        users.iter().fold(HashMap::new(), |mut map, user| {
-            map.entry(user.1.clone().unwrap_or_default()).or_default().push(user);
-            map
-        });
+    let users: Vec<UserRow> = sqlx::query_as("SELECT user_uuid, email, about FROM users").fetch_all(pool).await?;
+    let by_email: HashMap<String, Vec<&UserRow>> = users.iter().fold(HashMap::new(), |mut map, user| {
+        map.entry(user.1.clone().unwrap_or_default()).or_default().push(user);
+        map
+    });
     let roles: HashSet<(String, i64)> =
         sqlx::query_as::<_, (String, i64)>("SELECT user_uuid, CAST(role_id AS BIGINT) FROM user_roles")
             .fetch_all(pool)

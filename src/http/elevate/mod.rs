@@ -15,9 +15,11 @@ pub mod envelope;
 pub mod errors;
 pub mod extract;
 mod form;
+mod notification;
 pub mod openapi;
 mod org_admin;
 mod organization;
+mod otp;
 mod render;
 mod user;
 
@@ -36,4 +38,6 @@ pub fn routes() -> Router<AppState> {
         .merge(catalogue::routes())
         .merge(audit::routes())
         .merge(form::routes())
+        .merge(otp::routes())
+        .merge(notification::routes())
 }

@@ -1,0 +1,21 @@
+//! Queries on the read tables the projections maintain, one module per
+//! read model. Dialects render these rows in their own shapes; services
+//! are the only callers.
+
+mod catalogue;
+mod forms;
+mod notification_templates;
+mod organizations;
+mod profiles;
+mod role_requests;
+mod user_search;
+mod users;
+
+pub use catalogue::*;
+pub use forms::*;
+pub use notification_templates::*;
+pub use organizations::*;
+pub use profiles::*;
+pub use role_requests::*;
+pub use user_search::*;
+pub use users::*;
