@@ -375,6 +375,10 @@ impl Modify for Security {
         super::account::accept_terms,
         super::account::list,
         super::account::search,
+        super::otp::registration_otp,
+        super::otp::generate_otp,
+        super::otp::reset_password,
+        super::otp::change_password,
         super::user::read_self,
         super::user::read_one,
         super::user::update,
@@ -420,6 +424,11 @@ impl Modify for Security {
         super::audit::user_history,
         super::audit::user_state,
         super::audit::organization_history,
+        super::notification::create,
+        super::notification::update,
+        super::notification::update_by_code,
+        super::notification::read_all,
+        super::notification::read,
     )
 )]
 struct ElevateApi;
