@@ -265,6 +265,9 @@ def main():
     parser.add_argument("--seed", type=int, default=int(os.environ.get("ROSTER_FUZZ_SEED", 16)))
     parser.add_argument("--min-requests", type=int, default=5000, help="over all backends")
     args = parser.parse_args()
+    # In `cargo test` the other tests share the CPU: the fuzz run (roster and
+    # schemathesis inherit this) yields to them, it only takes longer.
+    os.nice(5)
     if not args.schemathesis:
         say(f"schemathesis not found: pip install schemathesis=={SCHEMATHESIS_VERSION} (.ci/run does)")
         return 2
