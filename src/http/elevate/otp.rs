@@ -122,7 +122,7 @@ struct ChangePasswordBody {
     new_password: String,
 }
 
-/// The caller's new password (the old one required); other sessions end.
+/// The caller's new password (the old one required); every session of theirs ends: log in again.
 #[utoipa::path(post, path = "/user/v1/account/changePassword", request_body = ChangePasswordBody,
     responses((status = 200, description = "Changed; `result` is `{}`", body = super::openapi::Answer)))]
 async fn change_password(
