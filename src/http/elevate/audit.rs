@@ -77,7 +77,7 @@ fn limit(raw: Option<String>) -> Result<i64, AppError> {
     Ok(paging(None, raw.as_deref())?.1)
 }
 
-/// Searches the event log (personal fields of erased users stay sealed).
+/// Searches the event log (README, "Audit API").
 #[utoipa::path(get, path = "/user/v1/audit/events", params(EventsQuery),
     responses((status = 200, description = "A page of events and the cursor of the next", body = super::openapi::Events)))]
 async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> Result<ApiOk, AppError> {
