@@ -13,6 +13,7 @@ pub mod catalogue;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod contacts;
 pub mod error;
 pub mod event_id;
 pub mod first_admin;

@@ -55,6 +55,7 @@ const PERSONAL_FIELDS: &[PersonalFields] = &[
             ("share_link", Erased::Null),
         ],
     ),
+    ("ContactChanged", "changes", &[("email", Erased::Null), ("phone", Erased::Null), ("username", Erased::Null)]),
 ];
 
 /// Marks a value sealed for a user named beside it rather than for the
@@ -591,7 +592,15 @@ mod tests {
             },
             at,
         };
-        for event in [registered, updated] {
+        let contact = UserEvent::ContactChanged {
+            changes: aggregates::ContactChanges {
+                email: Some("ada@new.example".into()),
+                phone: Some("+200".into()),
+                username: Some("ada2".into()),
+            },
+            at,
+        };
+        for event in [registered, updated, contact] {
             let value = serde_json::to_value(&event).unwrap();
             let (variant, body) = value.as_object().unwrap().iter().next().unwrap();
             let (_, container, fields) = PERSONAL_FIELDS

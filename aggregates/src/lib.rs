@@ -23,7 +23,9 @@ pub use role::{Role, RoleChanges, RoleCommand, RoleDefinition, RoleError, RoleEv
 pub use role_request::{
     RequestStatus, RoleRequest, RoleRequestCommand, RoleRequestDetails, RoleRequestError, RoleRequestEvent,
 };
-pub use user::{LockoutPolicy, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent, UserStatus};
+pub use user::{
+    ContactChanges, LockoutPolicy, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent, UserStatus,
+};
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.

@@ -16,11 +16,12 @@ use serde_json::{json, Map, Value};
 use aggregates::ProfileChanges;
 
 use super::envelope::SbOk;
-use super::errors::{Code, SbError, INVALID_VALUE, UPDATE_NOT_ALLOWED};
+use super::errors::{Code, SbError, INVALID_VALUE};
 use super::extract::{guarded, Acting, SbBody, SbMeta};
 use super::managed;
 use super::render;
 use crate::accounts::{Caller, SignUp};
+use crate::contacts::ContactChange;
 use crate::error::ServiceError;
 use crate::http::AppState;
 use crate::organizations::RoleChanges;
@@ -295,10 +296,10 @@ async fn unblock(
     Ok(SbOk::success(json!({})))
 }
 
-/// The fields an update takes: the user (the caller when absent) and the
-/// names. Email, phone and user name cannot be changed yet (refused with
-/// Sunbird's "update not allowed"); the verification flags are accepted
-/// and not kept; anything else is refused.
+/// The fields an update takes: the user (the caller when absent), the
+/// names, and new contact values (email, phone, userName: claimed for the
+/// user and the old ones given back, in the same commit as the names). The
+/// verification flags are accepted and not kept; anything else is refused.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
@@ -322,17 +323,30 @@ struct UpdateBody {
     _country_code: Option<Value>,
 }
 
+/// A contact value of an update: absent or null leaves it as it is; an
+/// empty one is refused as Sunbird refuses it (`0017`, the value named).
+fn contact_value(field: &str, value: Option<Value>, numbers: bool) -> Result<Option<String>, SbError> {
+    let text = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(text)) => text,
+        Some(Value::Number(n)) if numbers => n.to_string(),
+        Some(_) => return Err(SbError::data_type(field, "String")),
+    };
+    if text.trim().is_empty() {
+        return Err(SbError::invalid_value("", field));
+    }
+    Ok(Some(text))
+}
+
 async fn update(
     State(state): State<AppState>,
     Acting(caller): Acting,
     meta: SbMeta,
     SbBody(body): SbBody<UpdateBody>,
 ) -> Result<SbOk, SbError> {
-    for (field, value) in [("email", &body.email), ("phone", &body.phone), ("userName", &body.user_name)] {
-        if value.as_ref().is_some_and(|v| !v.is_null()) {
-            return Err(SbError::client(UPDATE_NOT_ALLOWED, format!("Update of {field} is not allowed.")));
-        }
-    }
+    let email = contact_value("email", body.email, false)?;
+    let phone = contact_value("phone", body.phone, true)?;
+    let username = contact_value("userName", body.user_name, false)?;
     let key = match body.user_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => user_key(id)?,
         None => UserKey::Uuid(caller.user_uuid().to_string()),
@@ -348,8 +362,14 @@ async fn update(
             Some(full_name(&first, last.as_deref().or(current_last.as_deref())))
         }
     };
-    let changes = ProfileChanges { name, ..Default::default() };
-    match state.update_user(&caller, &key, changes, &meta.by(&caller)).await {
+    let profile = ProfileChanges { name, ..Default::default() };
+    let meta = meta.by(&caller);
+    let change = ContactChange { email, phone, username, profile };
+    let updated = match change.is_empty() {
+        true => state.update_user(&caller, &key, change.profile, &meta).await,
+        false => state.change_contact(&caller, &key, change, &meta).await,
+    };
+    match updated {
         Ok(_) | Err(ServiceError::NothingToUpdate) => Ok(SbOk::success(json!({"errors": []}))),
         Err(other) => Err(other.into()),
     }

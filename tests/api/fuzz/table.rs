@@ -345,10 +345,10 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
     }
     for version in 1..=3 {
         for path in both(&format!("/api/user/v{version}/update"), &format!("/v{version}/user/update")) {
-            routes.push(
-                route(M::PATCH, path)
-                    .body(json!({"request": {"userId": t.mentee_uuid, "firstName": "Mina", "lastName": "Fuzzed"}})),
-            );
+            routes.push(route(M::PATCH, path).body(json!({"request": {
+                "userId": t.mentee_uuid, "firstName": "Mina", "lastName": "Fuzzed",
+                "email": "mina@example.com", "phone": "+911234567800", "userName": "mina"
+            }})));
         }
         for path in both(&format!("/api/user/v{version}/search"), &format!("/v{version}/user/search")) {
             routes.push(route(M::POST, path).body(json!({"request": {
