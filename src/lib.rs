@@ -28,6 +28,7 @@ pub mod projector;
 pub mod publisher;
 pub mod rank;
 pub mod read_models;
+pub mod registrations;
 pub mod seed;
 pub mod services;
 pub mod startup_checks;

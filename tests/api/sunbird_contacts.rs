@@ -1,8 +1,9 @@
-//! Contact changes through Sunbird's update (v1-v3): a new email, phone or
-//! userName is claimed and the old one given back in one commit, so the
-//! user logs in (ELEVATE) with the new one at once, the old one is free for
-//! anyone, searches follow, and parallel changes to one value leave it with
-//! exactly one user.
+//! Login identifiers through Sunbird. Contact changes (update v1-v3): a new
+//! email, phone or userName is claimed and the old one given back in one
+//! commit, so the user logs in (ELEVATE) with the new one at once, the old
+//! one is free for anyone, searches follow, and parallel changes to one
+//! value leave it with exactly one user. Creates: by phone only, and a
+//! userName generated when none is given.
 
 use futures::future::join_all;
 use reqwest::{Method, StatusCode};
@@ -224,4 +225,78 @@ async fn parallel_changes_to_one_email_make_one_owner(backend: Backend) {
     assert_eq!(rows, 1);
 }
 
-on_both_backends!(contact_changes_move_logins_searches_and_claims, parallel_changes_to_one_email_make_one_owner);
+/// A user created with a phone and no email logs in through ELEVATE with
+/// the phone or the generated userName; a create without a userName gets
+/// Sunbird's generated one; a create with neither email nor phone is refused.
+async fn phone_only_creates_and_generated_user_names(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_session().await;
+    let key = admin.access_token.as_str();
+    let create = |request: Value| {
+        sb(&app, Method::POST, "/api/user/v2/create", Some(key), None, Some(json!({"request": request})))
+    };
+    let created =
+        create(json!({"firstName": "Phoebe", "lastName": "Only", "phone": "9123456780", "password": PASSWORD})).await;
+    assert_envelope(&created, 200, "api.user.create");
+    let phoebe = created.result()["userId"].as_str().unwrap().to_string();
+    let read = sb(&app, Method::GET, &format!("/api/user/v1/read/{phoebe}"), Some(key), Some(key), None).await;
+    let user = &read.result()["response"];
+    assert!(user["email"].is_null() && user["maskedEmail"].is_null(), "{user}");
+    assert_eq!(user["phone"], "9123456780", "{user}");
+    let user_name = user["userName"].as_str().unwrap().to_string();
+    let (base, suffix) = user_name.rsplit_once('_').unwrap();
+    assert_eq!(base, "phoebeonly", "{user_name}");
+    assert!(suffix.len() == 4 && suffix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()), "{user_name}");
+
+    // ELEVATE: she logs in with her phone or her user name, and reads herself without an email.
+    for identifier in ["9123456780", user_name.as_str()] {
+        let login =
+            app.post("/user/v1/account/login", None, json!({"identifier": identifier, "password": PASSWORD})).await;
+        assert_eq!(login.status, StatusCode::OK, "{identifier}: {}", login.body);
+        assert_eq!(login.result()["user"]["uuid"], phoebe.as_str());
+    }
+    let token = session(
+        &app.post("/user/v1/account/login", None, json!({"identifier": "9123456780", "password": PASSWORD})).await,
+    )
+    .access_token;
+    let me = app.get("/user/v1/user/read", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    assert!(me.result()["email"].is_null(), "{}", me.body);
+    assert_eq!(found(&app, key, "ph").await, ["Phoebe Only"]);
+    assert!(exists(&app, key, "userName", &user_name).await);
+
+    // She adds an email later; it logs her in too.
+    let added = update(&app, "/api/user/v1/update", key, &token, json!({"email": "phoebe@example.com"})).await;
+    assert_envelope(&added, 200, "api.user.update");
+    assert_eq!(app.login("phoebe@example.com", PASSWORD).await.status, StatusCode::OK);
+
+    // With an email and no userName: one is generated too; each create gets its own.
+    let mut names = Vec::new();
+    for n in 0..3 {
+        let created =
+            create(json!({"firstName": "Ada", "lastName": "Byron", "email": format!("ada{n}@example.com"), "password": PASSWORD})).await;
+        assert_envelope(&created, 200, "api.user.create");
+        let id = created.result()["userId"].as_str().unwrap().to_string();
+        let read = sb(&app, Method::GET, &format!("/v1/user/read/{id}"), Some(key), Some(key), None).await;
+        let name = read.result()["response"]["userName"].as_str().unwrap().to_string();
+        assert!(name.starts_with("adabyron_"), "{name}");
+        names.push(name);
+    }
+    names.dedup();
+    assert_eq!(names.len(), 3, "{names:?}");
+
+    // Neither email nor phone, as Sunbird answers; a taken phone.
+    let neither = create(json!({"firstName": "Nobody", "password": PASSWORD, "email": ""})).await;
+    assert_error(&neither, 400, "UOS_USRCRT0019", "CLIENT_ERROR", Some("Please provide valid email or phone."));
+    let taken = create(json!({"firstName": "Copy", "phone": 9123456780u64, "password": PASSWORD})).await;
+    assert_error(&taken, 400, "UOS_USRCRT0002", "CLIENT_ERROR", Some("phone already exists"));
+    let weak = create(json!({"firstName": "Weak", "phone": "9123456789", "password": "weak"})).await;
+    assert_error(&weak, 400, "UOS_USRCRT0024", "CLIENT_ERROR", None);
+    assert!(!exists(&app, key, "phone", "9123456789").await, "a refused create claims nothing");
+}
+
+on_both_backends!(
+    contact_changes_move_logins_searches_and_claims,
+    parallel_changes_to_one_email_make_one_owner,
+    phone_only_creates_and_generated_user_names
+);

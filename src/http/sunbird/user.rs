@@ -20,11 +20,12 @@ use super::errors::{Code, SbError, INVALID_VALUE};
 use super::extract::{guarded, Acting, SbBody, SbMeta};
 use super::managed;
 use super::render;
-use crate::accounts::{Caller, SignUp};
+use crate::accounts::Caller;
 use crate::contacts::ContactChange;
 use crate::error::ServiceError;
 use crate::http::AppState;
 use crate::organizations::RoleChanges;
+use crate::registrations::NewAccount;
 use crate::users::{Identifier, UserKey, UserQuery};
 use crate::visibility::ContactScope;
 
@@ -135,9 +136,10 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
     UserKey::parse(raw).ok_or_else(|| SbError::not_found("user"))
 }
 
-/// The fields a create takes. Sunbird spells the names both ways.
-/// `emailVerified`, `phoneVerified` and `countryCode` are accepted and not
-/// kept (Roster does not verify contacts); anything else is refused.
+/// The fields a create takes: an email, a phone or both (Sunbird spells the
+/// names both ways). `emailVerified`, `phoneVerified` and `countryCode` are
+/// accepted and not kept (Roster does not verify contacts); anything else
+/// is refused.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
@@ -145,7 +147,8 @@ struct CreateBody {
     first_name: String,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
-    email: String,
+    #[serde(default)]
+    email: Option<String>,
     password: String,
     #[serde(default)]
     phone: Option<Phone>,
@@ -177,17 +180,20 @@ async fn create(
         Some(Extension(caller)) => meta.by(caller),
         None => meta.0,
     };
-    let input = SignUp {
+    // Blank counts as absent, as Sunbird's validator reads them.
+    let present = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let (email, phone) = (present(body.email), present(body.phone.map(Phone::text)));
+    if email.is_none() && phone.is_none() {
+        return Err(SbError::invalid("email or phone"));
+    }
+    let input = NewAccount {
         name: full_name(&body.first_name, body.last_name.as_deref()),
-        email: body.email,
+        email,
+        phone,
+        username: present(body.user_name),
         password: body.password,
-        phone: body.phone.map(Phone::text),
-        username: body.user_name,
-        has_accepted_terms_and_conditions: false,
-        preferred_language: None,
-        roles: vec![],
     };
-    let profile = state.create_account(input, &meta).await?;
+    let profile = state.register_by_identifiers(input, &meta).await?;
     Ok(SbOk::success(json!({"userId": profile.user.user_uuid, "errors": []})))
 }
 
