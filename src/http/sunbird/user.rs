@@ -85,6 +85,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/user/v1/managed/create", guarded(post(managed::create_managed)))
         .route("/v4/user/create", guarded(post(managed::create_managed)))
         .route("/v1/manageduser/create", guarded(post(managed::create_managed)))
+        .route("/api/user/v2/managed/create", guarded(post(managed::create_managed)))
+        .route("/v2/manageduser/create", guarded(post(managed::create_managed)))
         .route("/api/user/v1/managed/{userId}", guarded(get(managed::managed_users)))
         .route("/v1/user/managed/{userId}", guarded(get(managed::managed_users)))
         .route("/api/user/v1/profile/read", guarded(post(managed::by_login_id)))
@@ -198,11 +200,12 @@ async fn create(
 }
 
 /// `fields` and `withTokens`: Roster always answers with the organisations
-/// and roles (`fields` may ask for them), and has no tokens to give.
+/// and roles (`fields` may ask for them); `withTokens=true` adds
+/// `managedToken` when the user is one the caller manages.
 #[derive(Deserialize)]
-#[allow(dead_code)]
 struct ReadQuery {
-    fields: Option<String>,
+    #[serde(rename = "fields")]
+    _fields: Option<String>,
     #[serde(rename = "withTokens")]
     with_tokens: Option<String>,
 }
@@ -211,11 +214,17 @@ async fn read(
     State(state): State<AppState>,
     Acting(caller): Acting,
     Path(user_id): Path<String>,
-    Query(_query): Query<ReadQuery>,
+    Query(query): Query<ReadQuery>,
 ) -> Result<SbOk, SbError> {
     let profile = state.profile(&user_key(&user_id)?).await?;
     let view = ContactScope::of(&caller).view_of(profile.user.id, profile.user.organization_id);
-    Ok(SbOk(json!({"response": render::user(&profile, view)})))
+    let mut user = render::user(&profile, view);
+    if query.with_tokens.as_deref().is_some_and(|t| t.trim().eq_ignore_ascii_case("true")) {
+        if let (Some(token), Value::Object(map)) = (state.managed_token_for(&caller, &profile).await?, &mut user) {
+            map.insert("managedToken".into(), token.into());
+        }
+    }
+    Ok(SbOk(json!({"response": user})))
 }
 
 fn identifier(id_type: &str, value: String) -> Result<Identifier, SbError> {

@@ -370,9 +370,11 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
         "firstName": "Fuzz", "lastName": "Child", "managedBy": t.mentee_uuid,
         "profileLocation": [{"code": "02", "type": "state"}], "framework": {"board": ["CBSE"]}
     }});
-    for (gateway, service) in
-        [("/api/user/v4/create", "/v4/user/create"), ("/api/user/v1/managed/create", "/v1/manageduser/create")]
-    {
+    for (gateway, service) in [
+        ("/api/user/v4/create", "/v4/user/create"),
+        ("/api/user/v1/managed/create", "/v1/manageduser/create"),
+        ("/api/user/v2/managed/create", "/v2/manageduser/create"),
+    ] {
         for path in both(gateway, service) {
             routes.push(route(M::POST, path).body(managed.clone()));
         }
