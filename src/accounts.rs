@@ -138,7 +138,7 @@ fn validate_sign_up(input: &SignUp) -> Result<ValidSignUp, ServiceError> {
 }
 
 impl Services {
-    fn lockout_policy(&self) -> LockoutPolicy {
+    pub(crate) fn lockout_policy(&self) -> LockoutPolicy {
         LockoutPolicy {
             max_failed_attempts: self.settings.login_max_failed_attempts,
             lock_seconds: self.settings.login_lock_seconds,
@@ -157,9 +157,38 @@ impl Services {
     }
 
     pub async fn sign_up(&self, input: SignUp, meta: &Metadata) -> Result<(Profile, Tokens), ServiceError> {
+        self.sign_up_proven(input, None, meta).await
+    }
+
+    /// A self-service sign-up (ELEVATE's `account/create`): with
+    /// `ENABLE_EMAIL_OTP_VERIFICATION` it needs the OTP `registrationOtp`
+    /// mailed to the address, used up in the sign-up's own commit.
+    pub async fn self_sign_up(
+        &self,
+        input: SignUp,
+        otp: Option<String>,
+        meta: &Metadata,
+    ) -> Result<(Profile, Tokens), ServiceError> {
+        if !self.settings.otp.email_verification {
+            return self.sign_up(input, meta).await;
+        }
+        validate_sign_up(&input)?;
+        let Some(code) = otp.filter(|c| !c.trim().is_empty()) else {
+            return Err(ServiceError::invalid("otp", crate::error::Reason::Required { or: None }));
+        };
+        let proof = self.otp_proof(crate::otp::OtpPurpose::Registration, &input.email, &code).await?;
+        self.sign_up_proven(input, Some(proof), meta).await
+    }
+
+    async fn sign_up_proven(
+        &self,
+        input: SignUp,
+        otp: Option<crate::otp::OtpProof>,
+        meta: &Metadata,
+    ) -> Result<(Profile, Tokens), ServiceError> {
         validate_sign_up(&input)?;
         let password_hash = password::hash(input.password.clone()).await?;
-        let (user_uuid, _) = self.register_account(input, password_hash, meta).await?;
+        let (user_uuid, _) = self.register_account_proven(input, password_hash, otp.as_ref(), meta).await?;
         metrics::counter!("roster_sign_ups_total").increment(1);
         self.start_session(&user_uuid, meta).await
     }
@@ -291,6 +320,18 @@ impl Services {
         password_hash: String,
         meta: &Metadata,
     ) -> Result<(String, Committed), ServiceError> {
+        self.register_account_proven(input, password_hash, None, meta).await
+    }
+
+    /// As `register_account`, spending `otp` in the same commit: a wrong
+    /// code is recorded (alone) and refuses the sign-up.
+    async fn register_account_proven(
+        &self,
+        input: SignUp,
+        password_hash: String,
+        otp: Option<&crate::otp::OtpProof>,
+        meta: &Metadata,
+    ) -> Result<(String, Committed), ServiceError> {
         let valid = validate_sign_up(&input)?;
         let role_ids = self.role_ids_for(&input.roles).await?;
         let user_uuid = Uuid::new_v4().to_string();
@@ -304,6 +345,17 @@ impl Services {
         let mut numeric_id = None;
         let mut unit = self.bus.unit(meta);
         loop {
+            if let Some(proof) = otp {
+                if !self.spend_otp(&mut unit, proof).await? {
+                    if self.refuse_wrong_otp(&mut unit).await? {
+                        return Err(ServiceError::Refused {
+                            refusal: "otp.invalid",
+                            reason: "the OTP is not valid".into(),
+                        });
+                    }
+                    continue;
+                }
+            }
             for (kind, value, param) in wanted.iter().flatten() {
                 let claim = ClaimCommand::Claim { owner: user_uuid.clone(), at };
                 unit.decide::<UniqueClaim>(&self.bus.claim_id(*kind, value), claim)
@@ -355,7 +407,7 @@ impl Services {
     }
 
     /// Finds the account an identifier (email, phone or username) belongs to.
-    async fn owner_of(&self, identifier: &str) -> Result<Option<String>, ServiceError> {
+    pub(crate) async fn owner_of(&self, identifier: &str) -> Result<Option<String>, ServiceError> {
         let candidates = [
             validation::normalize_email(identifier).ok().map(|v| self.bus.claim_id(ClaimKind::Email, &v)),
             validation::normalize_phone(identifier).ok().map(|v| self.bus.claim_id(ClaimKind::Phone, &v)),

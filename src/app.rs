@@ -87,6 +87,13 @@ impl Application {
             }
             None => None,
         };
+        // The outbox: one sender across instances, like the publisher.
+        let sender = crate::notifications::sender::Sender::new(
+            db.clone(),
+            settings.notifications.clone(),
+            settings.kafka.clone(),
+        )?;
+        sender.start(stop.clone());
         tokio::task::spawn_blocking(password::warm_up);
         let listener = TcpListener::bind(settings.addr).await?;
         let grants = Arc::new(GrantCache::new(http::ELEVATE_ROUTES));

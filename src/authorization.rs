@@ -26,6 +26,9 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
     (3, "account_generate_token", "account", &["POST"], "/user/v1/account/generateToken"),
     (4, "admin_create", "admin", &["POST"], "/user/v1/admin/create"),
     (5, "admin_login", "admin", &["POST"], "/user/v1/admin/login"),
+    (6, "account_registration_otp", "account", &["POST"], "/user/v1/account/registrationOtp"),
+    (7, "account_generate_otp", "account", &["POST"], "/user/v1/account/generateOtp"),
+    (8, "account_reset_password", "account", &["POST"], "/user/v1/account/resetPassword"),
     (10, "account_logout", "account", &["POST"], "/user/v1/account/logout"),
     (11, "account_accept_terms", "account", &["PATCH"], "/user/v1/account/acceptTermsAndCondition"),
     (12, "account_list", "account", &["GET"], "/user/v1/account/list"),
@@ -33,6 +36,7 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
     (14, "user_read", "user", &["GET"], "/user/v1/user/read*"),
     (15, "user_update", "user", &["PATCH"], "/user/v1/user/update"),
     (16, "user_language", "user", &["PATCH"], "/user/v1/user/setLanguagePreference"),
+    (18, "account_change_password", "account", &["POST"], "/user/v1/account/changePassword"),
     // Reaches every user's audit routes; the handlers let non-admins read only their own.
     (17, "audit_own_user", "audit", &["GET"], "/user/v1/audit/users/*"),
     (20, "organization_read", "organization", &["GET"], "/user/v1/organization/read"),
@@ -41,12 +45,13 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
     (23, "form_read", "form", &["GET", "POST"], "/user/v1/form/read*"),
     (30, "org_admin_apis", "org-admin", &["*"], "/user/v1/org-admin/*"),
     (31, "organization_update", "organization", &["PATCH"], "/user/v1/organization/update/*"),
+    (32, "notification_template", "notification", &["*"], "/user/v1/notification/template*"),
     (99, "all_apis", "system", &["*"], "/user/v1/*"),
 ];
 
-const PUBLIC: &[i64] = &[1, 2, 3, 4, 5];
-const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 23];
-const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 20, 21, 22, 23, 30, 31];
+const PUBLIC: &[i64] = &[1, 2, 3, 4, 5, 6, 7, 8];
+const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23];
+const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 30, 31, 32];
 
 /// Which default role holds which permissions.
 pub fn default_grants(role_title: &str) -> &'static [i64] {

@@ -38,6 +38,14 @@ capabilities! {
     /// Trade a refresh token for new tokens.
     SessionRefresh = "session.refresh",
     SessionLogout = "session.logout",
+    /// Ask for an OTP to sign up with (mailed to the address).
+    OtpRegistrationRequest = "otp.registration.request",
+    /// Ask for an OTP to reset a forgotten password.
+    OtpResetRequest = "otp.reset.request",
+    /// Reset a password with an OTP.
+    PasswordReset = "password.reset",
+    /// Change one's own password with the old one.
+    PasswordChangeSelf = "password.change.self",
     /// Create a system admin (the request also needs the admin secret).
     AdminCreate = "admin.create",
     AdminLogin = "admin.login",
@@ -96,6 +104,9 @@ capabilities! {
     FormWrite = "form.write",
     /// Read forms: the caller's organisation's, or the default one's.
     FormRead = "form.read",
+    /// Create and change the notification templates of the caller's organisation.
+    NotificationTemplateWrite = "notification.template.write",
+    NotificationTemplateRead = "notification.template.read",
 }
 
 impl Capability {

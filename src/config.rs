@@ -44,6 +44,39 @@ pub struct Settings {
     pub connections: ConnectionLimits,
     pub hardening: Hardening,
     pub rate_limits: RateLimits,
+    pub otp: OtpSettings,
+    pub notifications: NotificationSettings,
+}
+
+/// One-time passwords (`crate::otp`).
+#[derive(Clone, Debug)]
+pub struct OtpSettings {
+    /// `OTP_EXPIRY_SECONDS` (default 300).
+    pub expiry_seconds: i64,
+    /// `OTP_MAX_WRONG_TRIES` (default 3): wrong codes before an OTP is void.
+    pub max_wrong_tries: u32,
+    /// `OTP_RESEND_LIMIT` OTPs per identity and purpose within
+    /// `OTP_RESEND_WINDOW_SECONDS` (defaults 5 per 3600 s).
+    pub resend_limit: u32,
+    pub resend_window_seconds: i64,
+    /// `ENABLE_EMAIL_OTP_VERIFICATION` (default false): `account/create`
+    /// requires the OTP `account/registrationOtp` mailed.
+    pub email_verification: bool,
+}
+
+/// Where the notification outbox delivers (`crate::notifications`): SMTP
+/// when `SMTP_URL` is set, else Kafka when `NOTIFICATION_KAFKA_TOPIC` is,
+/// else `.eml` files in `NOTIFICATION_OUTBOX_DIR`.
+#[derive(Clone, Debug)]
+pub struct NotificationSettings {
+    /// `SMTP_URL`: `smtp://[user:password@]host:port` (or `smtps://`); it may hold a password.
+    pub smtp_url: Option<Secret>,
+    /// `SMTP_FROM` (default `Roster <no-reply@localhost>`).
+    pub from: String,
+    /// `NOTIFICATION_KAFKA_TOPIC`: ELEVATE-shaped `{type: "email", email: {...}}` records.
+    pub kafka_topic: Option<String>,
+    /// `NOTIFICATION_OUTBOX_DIR` (default `./data/outbox`).
+    pub outbox_dir: std::path::PathBuf,
 }
 
 /// Requests per minute at each door (`crate::http::rate_limit`), per instance.
@@ -56,6 +89,9 @@ pub struct RateLimits {
     pub sign_up_per_address_per_minute: u32,
     pub sign_up_per_identity_per_minute: u32,
     pub refresh_per_address_per_minute: u32,
+    /// OTP requests, resets and password changes.
+    pub otp_per_address_per_minute: u32,
+    pub otp_per_identity_per_minute: u32,
 }
 
 impl Hardening {
@@ -370,6 +406,35 @@ impl Settings {
                 sign_up_per_address_per_minute: positive("RATE_LIMIT_SIGN_UP_PER_ADDRESS_PER_MINUTE", 30)?,
                 sign_up_per_identity_per_minute: positive("RATE_LIMIT_SIGN_UP_PER_IDENTITY_PER_MINUTE", 5)?,
                 refresh_per_address_per_minute: positive("RATE_LIMIT_REFRESH_PER_ADDRESS_PER_MINUTE", 600)?,
+                otp_per_address_per_minute: positive("RATE_LIMIT_OTP_PER_ADDRESS_PER_MINUTE", 30)?,
+                otp_per_identity_per_minute: positive("RATE_LIMIT_OTP_PER_IDENTITY_PER_MINUTE", 5)?,
+            },
+            otp: OtpSettings {
+                expiry_seconds: match parsed("OTP_EXPIRY_SECONDS", 300)? {
+                    n if n >= 1 => n,
+                    _ => anyhow::bail!("OTP_EXPIRY_SECONDS must be at least 1"),
+                },
+                max_wrong_tries: match parsed("OTP_MAX_WRONG_TRIES", 3)? {
+                    0 => anyhow::bail!("OTP_MAX_WRONG_TRIES must be at least 1"),
+                    n => n,
+                },
+                resend_limit: match parsed("OTP_RESEND_LIMIT", 5)? {
+                    0 => anyhow::bail!("OTP_RESEND_LIMIT must be at least 1"),
+                    n => n,
+                },
+                resend_window_seconds: parsed("OTP_RESEND_WINDOW_SECONDS", 3600)?,
+                email_verification: parsed("ENABLE_EMAIL_OTP_VERIFICATION", false)?,
+            },
+            notifications: NotificationSettings {
+                smtp_url: var("SMTP_URL").map(Secret),
+                from: var("SMTP_FROM").unwrap_or_else(|| "Roster <no-reply@localhost>".into()),
+                kafka_topic: match var("NOTIFICATION_KAFKA_TOPIC") {
+                    Some(_) if var("KAFKA_BROKERS").is_none() => anyhow::bail!(
+                        "NOTIFICATION_KAFKA_TOPIC is set without KAFKA_BROKERS: set the brokers, or unset the topic"
+                    ),
+                    topic => topic,
+                },
+                outbox_dir: var("NOTIFICATION_OUTBOX_DIR").unwrap_or_else(|| "./data/outbox".into()).into(),
             },
         })
     }

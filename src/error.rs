@@ -23,6 +23,7 @@ pub enum Entity {
     Permission,
     RoleRequest,
     Form,
+    NotificationTemplate,
 }
 
 impl Entity {
@@ -37,6 +38,7 @@ impl Entity {
             Entity::Permission => "permission",
             Entity::RoleRequest => "role_request",
             Entity::Form => "form",
+            Entity::NotificationTemplate => "notification_template",
         }
     }
 }
@@ -344,6 +346,33 @@ impl Refusal for ClaimError {
         match self {
             ClaimError::Taken => "claim.taken",
             ClaimError::NotOwner => "claim.not_owner",
+        }
+    }
+}
+
+impl Refusal for aggregates::OtpError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::OtpError::Invalid => "otp.invalid",
+            aggregates::OtpError::ResendLimit { .. } => "otp.resend_limit",
+        }
+    }
+}
+
+impl Refusal for aggregates::TemplateError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::TemplateError::AlreadyExists => "notification_template.already_exists",
+            aggregates::TemplateError::NotFound => "notification_template.not_found",
+            aggregates::TemplateError::Moved => "notification_template.moved",
+        }
+    }
+}
+
+impl Refusal for aggregates::NotificationError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::NotificationError::AlreadyQueued => "notification.already_queued",
         }
     }
 }

@@ -19,8 +19,10 @@ use serde_json::Value;
 
 use crate::storage::Db;
 
-/// Aggregate type whose events carry personal data.
-const USER: &str = "user";
+/// Aggregate types whose events carry personal data: users, and the
+/// messages of the outbox (sealed under a key per message, destroyed once
+/// it is delivered: `crate::notifications`).
+const PERSONAL_TYPES: &[&str] = &["user", "notification"];
 /// Marks an encrypted value: `pii:v1:` + base64(nonce ‖ ciphertext of the value's JSON).
 const SEALED_PREFIX: &str = "pii:v1:";
 
@@ -56,6 +58,12 @@ const PERSONAL_FIELDS: &[PersonalFields] = &[
         ],
     ),
     ("ContactChanged", "changes", &[("email", Erased::Null), ("phone", Erased::Null), ("username", Erased::Null)]),
+    ("PasswordChanged", "credentials", &[("password_hash", Erased::Empty)]),
+    (
+        "NotificationQueued",
+        "message",
+        &[("mail_to", Erased::Empty), ("mail_subject", Erased::Empty), ("mail_body", Erased::Empty)],
+    ),
 ];
 
 /// Marks a value sealed for a user named beside it rather than for the
@@ -90,7 +98,7 @@ const CLIENT_ADDR: &str = "client_addr";
 /// claims): the address is not stored at all.
 fn address_owner<'a>(aggregate_type: &str, aggregate_id: &'a str, metadata: &'a Value) -> Option<&'a str> {
     let actor = metadata.get("actor_id").and_then(Value::as_str).filter(|a| uuid::Uuid::parse_str(a).is_ok());
-    actor.or((aggregate_type == USER).then_some(aggregate_id))
+    actor.or((aggregate_type == "user").then_some(aggregate_id))
 }
 
 /// The users whose keys sealing this event's foreign values needs.
@@ -210,8 +218,9 @@ fn seal_for(key: &[u8; 32], subject: &str, value: &Value) -> Option<String> {
 /// Credential material the log keeps for the aggregates' own use (a login
 /// checks the hash) and nothing outside the service may receive: Kafka
 /// records, exports, `events tail` and the audit API all drop these keys,
-/// at any depth (GUIDE §11).
-const CREDENTIAL_FIELDS: &[&str] = &["password_hash", "otp_hash", "reset_token_hash"];
+/// at any depth (GUIDE §11). A message's body may carry an OTP, so it is
+/// one: only the notification sender reads it.
+const CREDENTIAL_FIELDS: &[&str] = &["password_hash", "otp_hash", "reset_token_hash", "mail_body"];
 
 /// `payload` without credential material, for anything that leaves the service.
 pub fn without_credentials(payload: &Value) -> Value {
@@ -251,7 +260,7 @@ pub type PersonalKey = Option<[u8; 32]>;
 
 /// Whether an event's aggregate type carries personal data at all.
 pub fn carries_personal_data(aggregate_type: &str) -> bool {
-    aggregate_type == USER
+    PERSONAL_TYPES.contains(&aggregate_type)
 }
 
 /// Whether `payload` holds any personal value (most events, such as logins, hold none).
@@ -553,6 +562,8 @@ mod tests {
         "has_accepted_terms_and_conditions",
         "preferred_language",
         "languages",
+        "how",
+        "template",
     ];
 
     /// `PERSONAL_FIELDS` names fields of real serialised `UserEvent`s: a
@@ -600,8 +611,21 @@ mod tests {
             },
             at,
         };
-        for event in [registered, updated, contact] {
-            let value = serde_json::to_value(&event).unwrap();
+        let changed = UserEvent::PasswordChanged {
+            credentials: aggregates::NewPassword { password_hash: "$argon2id$y".into(), how: "reset".into() },
+            at,
+        };
+        let queued = aggregates::NotificationEvent::NotificationQueued {
+            message: aggregates::Message {
+                template: "reset_otp".into(),
+                mail_to: "ada@example.com".into(),
+                mail_subject: "s".into(),
+                mail_body: "123456".into(),
+            },
+            at,
+        };
+        let events = [registered, updated, changed, contact].map(|e| serde_json::to_value(&e).unwrap());
+        for value in events.into_iter().chain([serde_json::to_value(&queued).unwrap()]) {
             let (variant, body) = value.as_object().unwrap().iter().next().unwrap();
             let (_, container, fields) = PERSONAL_FIELDS
                 .iter()

@@ -5,7 +5,10 @@
 pub mod claim;
 pub mod form;
 pub mod module;
+pub mod notification;
+pub mod notification_template;
 pub mod organization;
+pub mod otp;
 pub mod permission;
 pub mod role;
 pub mod role_request;
@@ -17,19 +20,25 @@ pub mod validation;
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
 pub use form::{Form, FormCommand, FormDefinition, FormError, FormEvent};
 pub use module::{Module, ModuleCommand, ModuleDefinition, ModuleError, ModuleEvent};
+pub use notification::{Message, Notification, NotificationCommand, NotificationError, NotificationEvent};
+pub use notification_template::{
+    NotificationTemplate, TemplateCommand, TemplateDefinition, TemplateError, TemplateEvent,
+};
 pub use organization::{Organization, OrganizationChanges, OrganizationCommand, OrganizationError, OrganizationEvent};
+pub use otp::{Otp, OtpCheck, OtpCommand, OtpError, OtpEvent};
 pub use permission::{Permission, PermissionCommand, PermissionDefinition, PermissionError, PermissionEvent};
 pub use role::{Role, RoleChanges, RoleCommand, RoleDefinition, RoleError, RoleEvent};
 pub use role_request::{
     RequestStatus, RoleRequest, RoleRequestCommand, RoleRequestDetails, RoleRequestError, RoleRequestEvent,
 };
 pub use user::{
-    ContactChanges, LockoutPolicy, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent, UserStatus,
+    ContactChanges, LockoutPolicy, NewPassword, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent,
+    UserStatus,
 };
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 8] = [
+pub const AGGREGATE_TYPES: [&str; 11] = [
     User::TYPE,
     Organization::TYPE,
     Role::TYPE,
@@ -38,6 +47,9 @@ pub const AGGREGATE_TYPES: [&str; 8] = [
     RoleRequest::TYPE,
     UniqueClaim::TYPE,
     Form::TYPE,
+    Otp::TYPE,
+    Notification::TYPE,
+    NotificationTemplate::TYPE,
 ];
 
 /// Instants in events are UTC.

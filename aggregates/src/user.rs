@@ -179,6 +179,21 @@ pub enum UserCommand {
         limit: u32,
         at: Timestamp,
     },
+    /// A new password (hashed outside), after a reset OTP or the old password
+    /// was checked; it also lifts a lockout.
+    ChangePassword {
+        credentials: NewPassword,
+        at: Timestamp,
+    },
+}
+
+/// The container of a password change, so the hash is sealed as a personal
+/// field like the registration's (`privacy::PERSONAL_FIELDS`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPassword {
+    pub password_hash: String,
+    /// `reset` (an OTP) or `change` (the old password).
+    pub how: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -244,6 +259,10 @@ pub enum UserEvent {
         user_id: String,
         at: Timestamp,
     },
+    PasswordChanged {
+        credentials: NewPassword,
+        at: Timestamp,
+    },
 }
 domain_event!(
     UserEvent,
@@ -262,7 +281,8 @@ domain_event!(
         RoleAssigned,
         RoleRevoked,
         ManagedUserAdded,
-        ContactChanged
+        ContactChanged,
+        PasswordChanged
     ]
 );
 
@@ -442,6 +462,10 @@ impl Aggregate for User {
                 }
                 UserEvent::ManagedUserAdded { user_id, at }
             }
+            UserCommand::ChangePassword { credentials, at } => {
+                self.require_active()?;
+                UserEvent::PasswordChanged { credentials, at }
+            }
         };
         Ok(vec![event])
     }
@@ -504,6 +528,11 @@ impl Aggregate for User {
                 if !self.managed_users.contains(&user_id) {
                     self.managed_users.push(user_id);
                 }
+            }
+            UserEvent::PasswordChanged { credentials, .. } => {
+                self.password_hash = Some(credentials.password_hash);
+                self.consecutive_failures = 0;
+                self.locked_until = None;
             }
             UserEvent::UserDeleted { .. } => {
                 let numeric_id = self.numeric_id;

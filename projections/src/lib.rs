@@ -8,6 +8,7 @@
 
 mod batching;
 mod forms;
+mod notification_templates;
 mod organizations;
 mod permissions;
 mod role_requests;
@@ -19,6 +20,7 @@ use thiserror::Error;
 
 pub use batching::merge_inserts;
 pub use forms::FormsProjection;
+pub use notification_templates::NotificationTemplatesProjection;
 pub use organizations::OrganizationsProjection;
 pub use permissions::PermissionsProjection;
 pub use role_requests::RoleRequestsProjection;
@@ -129,6 +131,7 @@ pub fn registry() -> Vec<Box<dyn Projection>> {
         Box::new(PermissionsProjection),
         Box::new(RoleRequestsProjection),
         Box::new(FormsProjection),
+        Box::new(NotificationTemplatesProjection),
     ]
 }
 

@@ -89,7 +89,8 @@ impl Projection for UsersProjection {
             UserEvent::LoginFailed { .. }
             | UserEvent::AccountLocked { .. }
             | UserEvent::LoggedOut { .. }
-            | UserEvent::ManagedUserAdded { .. } => vec![],
+            | UserEvent::ManagedUserAdded { .. }
+            | UserEvent::PasswordChanged { .. } => vec![],
             UserEvent::UserDeactivated { at } => vec![set_status(id, "INACTIVE", &format_time(&at))],
             UserEvent::UserActivated { at } => vec![set_status(id, "ACTIVE", &format_time(&at))],
             UserEvent::OrganizationChanged { to, at, .. } => vec![

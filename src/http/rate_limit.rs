@@ -1,7 +1,7 @@
-//! Rate limits on the doors an attacker knocks on first: login, sign-up and
-//! token refresh, per client address and, where the body names one, per
+//! Rate limits on the doors an attacker knocks on first: login, sign-up,
+//! token refresh and the OTP routes, per client address and, where the body names one, per
 //! identity (email, phone, username). They protect the CPU (every login
-//! and sign-up hashes a password) and later the OTP channels; the lockout
+//! and sign-up hashes a password) and the OTP channels (each OTP is a mail); the lockout
 //! (`LOGIN_MAX_FAILED_ATTEMPTS`) stays the authority on password guessing.
 //!
 //! Each instance counts on its own (GCRA, `governor`): with N instances
@@ -30,6 +30,8 @@ pub enum Door {
     Login,
     SignUp,
     Refresh,
+    /// Asking for OTPs, spending them and changing passwords.
+    Otp,
 }
 
 type Keyed = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock>;
@@ -42,6 +44,8 @@ pub struct Doors {
     sign_up_by_address: Keyed,
     sign_up_by_identity: Keyed,
     refresh_by_address: Keyed,
+    otp_by_address: Keyed,
+    otp_by_identity: Keyed,
 }
 
 /// Body fields that name who a request is for, in the order they are looked
@@ -63,6 +67,8 @@ impl Doors {
             sign_up_by_address: keyed(limits.sign_up_per_address_per_minute),
             sign_up_by_identity: keyed(limits.sign_up_per_identity_per_minute),
             refresh_by_address: keyed(limits.refresh_per_address_per_minute),
+            otp_by_address: keyed(limits.otp_per_address_per_minute),
+            otp_by_identity: keyed(limits.otp_per_identity_per_minute),
         });
         doors.start_pruning();
         Some(doors)
@@ -77,6 +83,7 @@ impl Doors {
             Door::Login => (&self.login_by_address, Some(&self.login_by_identity)),
             Door::SignUp => (&self.sign_up_by_address, Some(&self.sign_up_by_identity)),
             Door::Refresh => (&self.refresh_by_address, None),
+            Door::Otp => (&self.otp_by_address, Some(&self.otp_by_identity)),
         }
     }
 
@@ -95,6 +102,8 @@ impl Doors {
                     &doors.sign_up_by_address,
                     &doors.sign_up_by_identity,
                     &doors.refresh_by_address,
+                    &doors.otp_by_address,
+                    &doors.otp_by_identity,
                 ] {
                     limiter.retain_recent();
                     limiter.shrink_to_fit();

@@ -121,7 +121,8 @@ fn user_view<'a>(events: impl IntoIterator<Item = &'a LogEntry>) -> Value {
             | UserEvent::LoginFailed { .. }
             | UserEvent::AccountLocked { .. }
             | UserEvent::LoggedOut { .. }
-            | UserEvent::ManagedUserAdded { .. } => {}
+            | UserEvent::ManagedUserAdded { .. }
+            | UserEvent::PasswordChanged { .. } => {}
         }
     }
     if let Some(organization_id) = view.get("organization_id").cloned() {

@@ -67,7 +67,7 @@ pub struct Publisher {
 }
 
 #[derive(Debug, thiserror::Error)]
-enum PublishError {
+pub(crate) enum PublishError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("kafka: {0}")]
@@ -262,25 +262,7 @@ impl Publisher {
     }
 
     async fn create_topics(&self, names: &[String]) -> Result<(), PublishError> {
-        let admin: AdminClient<DefaultClientContext> =
-            client_config(&self.settings, &[]).create().map_err(|e| PublishError::Kafka(without_values(e)))?;
-        let topics: Vec<NewTopic> = names
-            .iter()
-            .map(|name| {
-                NewTopic::new(name, self.settings.topic_partitions, TopicReplication::Fixed(self.settings.replication))
-            })
-            .collect();
-        let options = AdminOptions::new()
-            .operation_timeout(Some(Duration::from_secs(10)))
-            .request_timeout(Some(Duration::from_secs(10)));
-        let results = admin.create_topics(&topics, &options).await.map_err(|e| PublishError::Kafka(e.to_string()))?;
-        for result in results {
-            match result {
-                Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((topic, code)) => return Err(PublishError::Kafka(format!("cannot create topic {topic}: {code}"))),
-            }
-        }
-        Ok(())
+        create_topics(&self.settings, names).await.map_err(PublishError::Kafka)
     }
 
     /// Publishes one batch and advances the checkpoint; returns how many events it covered.
@@ -340,6 +322,27 @@ impl Publisher {
     }
 }
 
+/// Creates `names` with the configured partitions and replication; an
+/// existing topic is fine (the notification sender's topic too).
+pub(crate) async fn create_topics(settings: &KafkaSettings, names: &[String]) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = client_config(settings, &[]).create().map_err(without_values)?;
+    let topics: Vec<NewTopic> = names
+        .iter()
+        .map(|name| NewTopic::new(name, settings.topic_partitions, TopicReplication::Fixed(settings.replication)))
+        .collect();
+    let options = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(10)))
+        .request_timeout(Some(Duration::from_secs(10)));
+    let results = admin.create_topics(&topics, &options).await.map_err(|e| e.to_string())?;
+    for result in results {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(format!("cannot create topic {topic}: {code}")),
+        }
+    }
+    Ok(())
+}
+
 fn report_lag(events: i64) {
     metrics::gauge!(crate::telemetry::PUBLISHER_LAG).set(events as f64);
 }
@@ -357,7 +360,7 @@ async fn existing_topics(producer: &FutureProducer) -> Result<HashSet<String>, P
 }
 
 /// Hands every record to the producer in order, then waits for all acknowledgements.
-async fn send_all(producer: &FutureProducer, records: &[OutgoingRecord]) -> Result<(), PublishError> {
+pub(crate) async fn send_all(producer: &FutureProducer, records: &[OutgoingRecord]) -> Result<(), PublishError> {
     let mut deliveries = Vec::with_capacity(records.len());
     for record in records {
         let headers = record
@@ -395,7 +398,7 @@ async fn send_all(producer: &FutureProducer, records: &[OutgoingRecord]) -> Resu
 
 /// The idempotent producer; operator properties may tune its defaults
 /// (compression, linger) but not its guarantees (`config::ClientProperties`).
-fn new_producer(settings: &KafkaSettings) -> rdkafka::error::KafkaResult<FutureProducer> {
+pub(crate) fn new_producer(settings: &KafkaSettings) -> rdkafka::error::KafkaResult<FutureProducer> {
     let timeout = settings.delivery_timeout_ms.to_string();
     client_config(settings, &[("compression.type", "lz4"), ("linger.ms", "5")])
         .set("enable.idempotence", "true")
@@ -406,7 +409,7 @@ fn new_producer(settings: &KafkaSettings) -> rdkafka::error::KafkaResult<FutureP
 
 /// A client error fit for logs: rdkafka's own message ends with the
 /// property's value, which may be a password.
-fn without_values(error: rdkafka::error::KafkaError) -> String {
+pub(crate) fn without_values(error: rdkafka::error::KafkaError) -> String {
     match error {
         rdkafka::error::KafkaError::ClientConfig(_, _, key, _) if crate::config::is_secret(&key) => {
             format!("Kafka client configuration refused the value of {key}")

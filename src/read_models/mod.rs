@@ -4,6 +4,7 @@
 
 mod catalogue;
 mod forms;
+mod notification_templates;
 mod organizations;
 mod profiles;
 mod role_requests;
@@ -12,6 +13,7 @@ mod users;
 
 pub use catalogue::*;
 pub use forms::*;
+pub use notification_templates::*;
 pub use organizations::*;
 pub use profiles::*;
 pub use role_requests::*;

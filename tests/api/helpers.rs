@@ -84,7 +84,85 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.rate_limits.enabled = false;
     settings.login_max_failed_attempts = 3;
     settings.login_lock_seconds = 600;
+    // Each app's mail (the .eml outbox, the default transport) goes to a
+    // folder of its own, never the working tree's ./data/outbox.
+    settings.notifications.smtp_url = None;
+    settings.notifications.kafka_topic = None;
+    settings.notifications.outbox_dir =
+        std::env::temp_dir().join(format!("roster-test-outbox-{}", uuid::Uuid::new_v4().simple()));
     settings
+}
+
+/// The mail the outbox wrote (`.eml` files) to `to`, decoded, oldest first.
+pub fn outbox_mails(dir: &std::path::Path, to: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return vec![] };
+    let mut mails: Vec<(std::time::SystemTime, String)> = entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            let modified = e.metadata().ok()?.modified().ok()?;
+            Some((modified, decode_mail(&text)))
+        })
+        .filter(|(_, text)| text.lines().any(|l| l.to_ascii_lowercase().starts_with("to:") && l.contains(to)))
+        .collect();
+    mails.sort_by_key(|(t, _)| *t);
+    mails.into_iter().map(|(_, text)| text).collect()
+}
+
+/// A mail as sent, with quoted-printable soft breaks and escapes undone.
+pub fn decode_mail(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let mut out = String::with_capacity(joined.len());
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16) {
+                out.push(byte as char);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i] as char);
+        i += 1;
+    }
+    out
+}
+
+/// The first run of exactly six digits in a mail's body: the OTP.
+pub fn otp_in(mail: &str) -> Option<String> {
+    let body = mail.split_once("\r\n\r\n").or_else(|| mail.split_once("\n\n")).map_or(mail, |(_, b)| b);
+    let chars: Vec<char> = body.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i].is_ascii_digit() {
+            let start = i;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            if i - start == 6 {
+                return Some(chars[start..i].iter().collect());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// Waits (up to 20 s) for the `count`-th mail to `to` in the app's outbox.
+pub async fn wait_for_mail(app: &TestApp, to: &str, count: usize) -> String {
+    let dir = app.state.settings.notifications.outbox_dir.clone();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mails = outbox_mails(&dir, to);
+        if mails.len() >= count {
+            return mails[count - 1].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail {count} to {to} in {}", dir.display());
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 pub struct TestApp {

@@ -28,6 +28,7 @@ mod one_commit;
 mod operations;
 pub mod organizations;
 mod orphaned_claims;
+mod otp;
 mod parked_indexes;
 mod poisoned_events;
 mod publishing;

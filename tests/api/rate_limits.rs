@@ -1,4 +1,4 @@
-//! Rate limits at the login, sign-up and refresh doors: per address and per
+//! Rate limits at the login, sign-up, refresh and OTP doors: per address and per
 //! identity, answered 429 with Retry-After in the envelope, and recovered
 //! once the quota refills.
 
@@ -98,4 +98,64 @@ async fn sign_ups_and_refreshes_from_one_address_are_limited(backend: Backend) {
     assert_eq!(app.login("door1@example.com", PASSWORD).await.status, StatusCode::OK);
 }
 
-on_both_backends!(logins_for_one_identity_are_limited_and_recover, sign_ups_and_refreshes_from_one_address_are_limited);
+/// The OTP doors (asking for codes, spending them, changing a password):
+/// per identity across the routes, and per address, each recovering.
+async fn otp_routes_are_limited_per_identity_and_address(backend: Backend) {
+    let app = spawn_app_with(fresh_database(backend).await, |s| {
+        s.rate_limits.enabled = true;
+        s.rate_limits.otp_per_identity_per_minute = 3;
+        s.rate_limits.otp_per_address_per_minute = 6;
+        // The OTP's own resend limit stays out of the way.
+        s.otp.resend_limit = 100;
+    })
+    .await;
+    app.sign_up("Otp Door", "otpdoor@example.com").await;
+    for path in ["/user/v1/account/generateOtp", "/user/v1/account/registrationOtp"] {
+        let reply = app.post(path, None, json!({"email": "otpdoor@example.com"})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.body);
+    }
+    let wrong = app
+        .post(
+            "/user/v1/account/resetPassword",
+            None,
+            json!({"email": "otpdoor@example.com", "password": PASSWORD, "otp": "000000"}),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST, "{}", wrong.body);
+    // The fourth request naming the identity, on any OTP route, waits.
+    let refused = post(&app, "/user/v1/account/generateOtp", json!({"email": "OTPDOOR@example.com"})).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait = retry_after(&refused);
+    assert!((1..=20).contains(&wait), "Retry-After {wait}");
+    let body: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(body["message"], "Too many requests; retry after the seconds in Retry-After");
+    // Other identities from the address pass until the address's quota is
+    // spent (the refused request counted against the address too).
+    for i in 0..2 {
+        let other =
+            app.post("/user/v1/account/generateOtp", None, json!({"email": format!("other{i}@example.com")})).await;
+        assert_eq!(other.status, StatusCode::OK, "{}", other.body);
+    }
+    let by_address = post(&app, "/user/v1/account/generateOtp", json!({"email": "fresh@example.com"})).await;
+    assert_eq!(by_address.status(), StatusCode::TOO_MANY_REQUESTS);
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("roster_rate_limited_total{door=\"otp\",by=\"identity\"}"), "{metrics}");
+    assert!(metrics.contains("roster_rate_limited_total{door=\"otp\",by=\"address\"}"), "{metrics}");
+    // Recovered: the address's quota refills one every 10 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let again = app.post("/user/v1/account/generateOtp", None, json!({"email": "fresh@example.com"})).await;
+        if again.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS, "{}", again.body);
+        assert!(Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+on_both_backends!(
+    logins_for_one_identity_are_limited_and_recover,
+    sign_ups_and_refreshes_from_one_address_are_limited,
+    otp_routes_are_limited_per_identity_and_address
+);

@@ -41,6 +41,9 @@ pub(super) struct CreateBody {
     pub has_accepted_terms_and_conditions: Option<bool>,
     #[serde(default)]
     pub preferred_language: Option<String>,
+    /// Required with `ENABLE_EMAIL_OTP_VERIFICATION`: the code `registrationOtp` mailed.
+    #[serde(default)]
+    pub otp: Option<Value>,
 }
 
 pub(super) fn tokens_result(profile: &Profile, tokens: Tokens) -> Value {
@@ -56,6 +59,7 @@ async fn create(
     RequestMeta(meta): RequestMeta,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<ApiOk, AppError> {
+    let otp = super::otp::otp_text(body.otp.as_ref())?;
     let input = SignUp {
         name: body.name,
         email: body.email,
@@ -66,7 +70,7 @@ async fn create(
         preferred_language: body.preferred_language,
         roles: vec![],
     };
-    let (profile, tokens) = state.sign_up(input, &meta).await?;
+    let (profile, tokens) = state.self_sign_up(input, otp, &meta).await?;
     Ok(ApiOk::created("Sign-up successful Please wait while logging in.", tokens_result(&profile, tokens)))
 }
 

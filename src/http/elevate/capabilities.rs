@@ -20,6 +20,10 @@ pub const ROUTES: &[RouteCapability] = &[
     route("PATCH", "/user/v1/account/acceptTermsAndCondition", UserTermsAcceptSelf),
     route("GET", "/user/v1/account/list", UserList),
     route("POST", "/user/v1/account/search", UserSearch),
+    route("POST", "/user/v1/account/registrationOtp", OtpRegistrationRequest),
+    route("POST", "/user/v1/account/generateOtp", OtpResetRequest),
+    route("POST", "/user/v1/account/resetPassword", PasswordReset),
+    route("POST", "/user/v1/account/changePassword", PasswordChangeSelf),
     // user
     route("GET", "/user/v1/user/read", UserReadSelf),
     route("GET", "/user/v1/user/read/{id}", UserReadAny),
@@ -73,6 +77,12 @@ pub const ROUTES: &[RouteCapability] = &[
     route("GET", "/user/v1/form/read", FormRead),
     route("POST", "/user/v1/form/read/{id}", FormRead),
     route("GET", "/user/v1/form/read/{id}", FormRead),
+    // notification templates
+    route("POST", "/user/v1/notification/template", NotificationTemplateWrite),
+    route("PATCH", "/user/v1/notification/template", NotificationTemplateWrite),
+    route("PATCH", "/user/v1/notification/template/{id}", NotificationTemplateWrite),
+    route("GET", "/user/v1/notification/template", NotificationTemplateRead),
+    route("GET", "/user/v1/notification/template/{id}", NotificationTemplateRead),
     // catalogue: modules and permissions
     route("POST", "/user/v1/modules/create", ModuleCreate),
     route("POST", "/user/v1/modules/update/{id}", ModuleUpdate),

@@ -69,6 +69,7 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::Permission => "Permission not found",
         Entity::RoleRequest => "Request not found",
         Entity::Form => "Form not found",
+        Entity::NotificationTemplate => "Notification template not found",
     }
 }
 
@@ -110,6 +111,7 @@ fn duplicate(entity: Entity, field: &str) -> String {
         (Entity::User, field) => format!("{field} already in use"),
         (Entity::Organization, "code") => "Organization code already exists".to_string(),
         (Entity::Form, _) => "Form already exists".to_string(),
+        (Entity::NotificationTemplate, _) => "Notification template already exists".to_string(),
         (_, field) => format!("{field} already exists"),
     }
 }
@@ -142,6 +144,19 @@ impl From<ServiceError> for AppError {
                 AppError::bad_request("Permission is not mapped to the role")
             }
             ServiceError::AlreadyDecided => AppError::bad_request("Request has already been decided"),
+            // ELEVATE's words (`RESET_OTP_INVALID`, `SAME_PASSWORD_ERROR`, `INCORRECT_OLD_PASSWORD`).
+            ServiceError::Refused { refusal: "otp.invalid", .. } => {
+                AppError::bad_request("Please enter the correct OTP.")
+            }
+            ServiceError::Refused { refusal: "otp.resend_limit", .. } => {
+                AppError::Http { status: 429, message: "Too many OTPs were asked for this email; retry later".into() }
+            }
+            ServiceError::Refused { refusal: "user.same_password", .. } => {
+                AppError::bad_request("New password cannot be same as old password")
+            }
+            ServiceError::Refused { refusal: "user.incorrect_old_password", .. } => {
+                AppError::bad_request("Invalid old password")
+            }
             ServiceError::Refused { reason, .. } => AppError::bad_request(reason),
             ServiceError::Busy => AppError::Busy,
             ServiceError::ReadTimeout => AppError::ReadTimeout,

@@ -15,8 +15,10 @@ pub mod envelope;
 pub mod errors;
 pub mod extract;
 mod form;
+mod notification;
 mod org_admin;
 mod organization;
+mod otp;
 mod render;
 mod user;
 
@@ -35,4 +37,6 @@ pub fn routes() -> Router<AppState> {
         .merge(catalogue::routes())
         .merge(audit::routes())
         .merge(form::routes())
+        .merge(otp::routes())
+        .merge(notification::routes())
 }

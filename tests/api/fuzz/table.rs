@@ -119,6 +119,7 @@ pub(super) struct Targets {
     pub(super) permission_id: i64,
     pub(super) doomed_permission_id: i64,
     pub(super) form_id: i64,
+    pub(super) template_id: i64,
 }
 
 /// Every route the service serves, with a valid-shaped example request.
@@ -148,6 +149,17 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
             .body(json!({"email": "nobody@example.com", "identifier": "nobody@example.com", "password": PASSWORD}))
             .hashes(),
         route(M::POST, "/user/v1/account/generateToken").body(json!({"refresh_token": t.spare_refresh_token})),
+        route(M::POST, "/user/v1/account/registrationOtp")
+            .body(json!({"name": "Fuzz Otp", "email": "fuzz-otp@example.com", "password": PASSWORD}))
+            .unique("email"),
+        route(M::POST, "/user/v1/account/generateOtp").body(json!({"email": "fuzz-otp@example.com"})).unique("email"),
+        // A wrong code costs no hash; the account does not exist.
+        route(M::POST, "/user/v1/account/resetPassword")
+            .body(json!({"email": "nobody@example.com", "password": PASSWORD, "otp": 123456})),
+        // A wrong old password (the caller's sessions must survive the run).
+        route(M::POST, "/user/v1/account/changePassword")
+            .body(json!({"oldPassword": "Wr0ng!pass", "newPassword": "N3w!password"}))
+            .hashes(),
         route(M::POST, "/user/v1/account/logout")
             .body(json!({"refresh_token": t.spare_refresh_token}))
             .phase(Phase::Logout),
@@ -215,6 +227,11 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         route(M::GET, "/user/v1/form/read").query("type", "fuzz_form").query("sub_type", "fuzzForm"),
         route(M::POST, "/user/v1/form/read/{id}").param("id", t.form_id).body(json!({})),
         route(M::GET, "/user/v1/form/read/{id}").param("id", t.form_id),
+        route(M::POST, "/user/v1/notification/template").body(template_body("fuzz_template_new")).unique("code"),
+        route(M::PATCH, "/user/v1/notification/template").body(template_body("fuzz_template")),
+        route(M::PATCH, "/user/v1/notification/template/{id}").param("id", t.template_id).body(template_body("fuzz_template")),
+        route(M::GET, "/user/v1/notification/template").query("code", "fuzz_template").query("type", "email"),
+        route(M::GET, "/user/v1/notification/template/{id}").param("id", t.template_id),
         route(M::DELETE, "/user/v1/modules/delete/{id}").param("id", t.doomed_module_id).phase(Phase::Destructive),
         page(route(M::GET, "/user/v1/modules/list")),
         route(M::POST, "/user/v1/permissions/create").body(json!({
@@ -441,6 +458,14 @@ pub(super) fn first_literal(text: &str) -> &str {
     &text[start..start + len]
 }
 
+/// A notification template as ELEVATE's seed writes one.
+pub(super) fn template_body(code: &str) -> Value {
+    json!({
+        "type": "email", "code": code, "subject": "Hi {{ name }}", "body": "<p>Dear {{ name }},</p> {{ otp }}",
+        "email_header": "<div>", "email_footer": "</div>", "status": "ACTIVE"
+    })
+}
+
 /// `for name in ["a", "b"]` before the route: the values a `{name}` placeholder takes.
 pub(super) fn loop_values(before: &str, name: &str) -> Vec<String> {
     let head = format!("for {name} in [");
@@ -587,6 +612,7 @@ pub(super) async fn set_up(app: &TestApp) -> (Targets, Tokens) {
         doomed_permission_id: created_id(app, a, "/user/v1/permissions/create", permission("fuzz_doomed_permission"))
             .await,
         form_id: created_id(app, a, "/user/v1/form/create", form_body("fuzz_form")).await,
+        template_id: created_id(app, a, "/user/v1/notification/template", template_body("fuzz_template")).await,
     };
     let tokens = Tokens {
         user: mentee.access_token,
