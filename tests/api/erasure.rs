@@ -224,7 +224,8 @@ async fn client_addresses_and_role_request_forms_are_sealed(backend: Backend) {
     let text = format!("{log:?}");
     assert!(!text.contains(FORM_SECRET));
     // ... and from the org admins' queue at once, not only after a replay.
-    let details = app.get(&format!("/user/v1/org-admin/getRequestDetails/{request_id}"), Some(&admin.access_token)).await;
+    let details =
+        app.get(&format!("/user/v1/org-admin/getRequestDetails/{request_id}"), Some(&admin.access_token)).await;
     assert!(!details.body.to_string().contains(FORM_SECRET), "{}", details.body);
     assert!(log.iter().any(|(t, ..)| t == "RoleRequestFormErased"), "the erasure is an event of the request");
     // The admin's own addresses (the deletion) are theirs, still readable.
