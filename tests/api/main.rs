@@ -34,6 +34,7 @@ mod poisoned_events;
 mod publishing;
 mod rate_limits;
 mod search;
+mod seed_fidelity;
 mod seeding;
 mod signing_keys;
 mod soak;

@@ -272,6 +272,12 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
                 .body(permission.clone()),
         );
     }
+    // The seed's spelling of role creation.
+    routes.push(route(M::POST, "/user/v1/userRole/Create").body(json!({
+        "title": "fuzz_role_seed", "label": "Fuzz Role", "user_type": 1, "status": "ACTIVE", "visibility": "PUBLIC",
+        "meta": {"entityTypes": [{"entityTypeId": "5f32d8228e0dc8312404056e", "entityType": "state"}]},
+        "translations": {"hi": {"title": "Fuzz"}}
+    })).unique("title"));
     // The catalogue answers under two spellings of each base.
     for (role_base, mapping_base) in [
         ("/user/v1/userRole", "/user/v1/rolePermissionMapping"),
