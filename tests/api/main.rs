@@ -40,6 +40,7 @@ mod signing_keys;
 mod soak;
 mod startup_checks;
 mod sunbird;
+mod sunbird_contacts;
 mod sunbird_managed;
 mod text_hygiene;
 mod visibility;
