@@ -193,18 +193,6 @@ impl Services {
         self.start_session(&user_uuid, meta).await
     }
 
-    /// A user registered for them by someone else (a client app, an admin):
-    /// the same commands and claims as a sign-up, without a session. Returns
-    /// the profile once reads show it.
-    pub async fn create_account(&self, input: SignUp, meta: &Metadata) -> Result<Profile, ServiceError> {
-        validate_sign_up(&input)?;
-        let password_hash = password::hash(input.password.clone()).await?;
-        let (user_uuid, committed) = self.register_account(input, password_hash, meta).await?;
-        metrics::counter!("roster_sign_ups_total").increment(1);
-        self.settle(committed).await?;
-        self.profile(&UserKey::Uuid(user_uuid)).await
-    }
-
     /// A system admin: `admin/create`, `roster admin create` and the
     /// bootstrap admin all come here. Like a sign-up it opens a session
     /// (unused outside HTTP), which also waits until the admin can log in.

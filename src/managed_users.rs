@@ -125,6 +125,17 @@ impl Services {
         Ok(listed)
     }
 
+    /// An access token for the user `profile` shows, if the caller manages
+    /// them and they are active (Sunbird's read with `withTokens`); `None`
+    /// for anyone else, whom no caller gets a token for.
+    pub async fn managed_token_for(&self, caller: &Caller, profile: &Profile) -> Result<Option<String>, ServiceError> {
+        let active = profile.user.status == aggregates::UserStatus::Active.as_str();
+        if !active || profile.user.managed_by.as_deref() != Some(caller.user_uuid()) {
+            return Ok(None);
+        }
+        Ok(Some(self.managed_user_token(profile).await?))
+    }
+
     /// A session for a managed user and its access token.
     async fn managed_user_token(&self, profile: &Profile) -> Result<String, ServiceError> {
         let session_id = Uuid::new_v4().to_string();

@@ -57,6 +57,7 @@ const PERSONAL_FIELDS: &[PersonalFields] = &[
             ("share_link", Erased::Null),
         ],
     ),
+    ("ContactChanged", "changes", &[("email", Erased::Null), ("phone", Erased::Null), ("username", Erased::Null)]),
     ("PasswordChanged", "credentials", &[("password_hash", Erased::Empty)]),
     (
         "NotificationQueued",
@@ -602,6 +603,14 @@ mod tests {
             },
             at,
         };
+        let contact = UserEvent::ContactChanged {
+            changes: aggregates::ContactChanges {
+                email: Some("ada@new.example".into()),
+                phone: Some("+200".into()),
+                username: Some("ada2".into()),
+            },
+            at,
+        };
         let changed = UserEvent::PasswordChanged {
             credentials: aggregates::NewPassword { password_hash: "$argon2id$y".into(), how: "reset".into() },
             at,
@@ -615,7 +624,7 @@ mod tests {
             },
             at,
         };
-        let events = [registered, updated, changed].map(|e| serde_json::to_value(&e).unwrap());
+        let events = [registered, updated, changed, contact].map(|e| serde_json::to_value(&e).unwrap());
         for value in events.into_iter().chain([serde_json::to_value(&queued).unwrap()]) {
             let (variant, body) = value.as_object().unwrap().iter().next().unwrap();
             let (_, container, fields) = PERSONAL_FIELDS

@@ -32,7 +32,8 @@ pub use role_request::{
     RequestStatus, RoleRequest, RoleRequestCommand, RoleRequestDetails, RoleRequestError, RoleRequestEvent,
 };
 pub use user::{
-    LockoutPolicy, NewPassword, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent, UserStatus,
+    ContactChanges, LockoutPolicy, NewPassword, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent,
+    UserStatus,
 };
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`

@@ -61,6 +61,35 @@ impl ProfileChanges {
     }
 }
 
+/// New contact values: each `Some` replaces the user's current one (and the
+/// service moves its unique claim in the same commit). Values are
+/// normalised already; one equal to the current value changes nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactChanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+}
+
+impl ContactChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == ContactChanges::default()
+    }
+
+    /// Only the values that differ from the user's current ones.
+    pub fn against(self, user: &User) -> ContactChanges {
+        let new = |value: Option<String>, current: &Option<String>| value.filter(|v| Some(v) != current.as_ref());
+        ContactChanges {
+            email: new(self.email, &user.email),
+            phone: new(self.phone, &user.phone),
+            username: new(self.username, &user.username),
+        }
+    }
+}
+
 /// How many failed logins in a row lock an account, and for how long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockoutPolicy {
@@ -99,6 +128,12 @@ pub enum UserCommand {
         at: Timestamp,
     },
     AcceptTerms {
+        at: Timestamp,
+    },
+    /// New email, phone or username; what equals the current value is
+    /// dropped, and nothing left decides nothing.
+    ChangeContact {
+        changes: ContactChanges,
         at: Timestamp,
     },
     /// The password was verified outside (it needs a blocking hash); the
@@ -174,6 +209,11 @@ pub enum UserEvent {
     TermsAccepted {
         at: Timestamp,
     },
+    /// Only the values that changed; the old ones are not repeated.
+    ContactChanged {
+        changes: ContactChanges,
+        at: Timestamp,
+    },
     LoginSucceeded {
         session_id: String,
         at: Timestamp,
@@ -241,6 +281,7 @@ domain_event!(
         RoleAssigned,
         RoleRevoked,
         ManagedUserAdded,
+        ContactChanged,
         PasswordChanged
     ]
 );
@@ -336,6 +377,14 @@ impl Aggregate for User {
                     return Ok(vec![]);
                 }
                 UserEvent::TermsAccepted { at }
+            }
+            UserCommand::ChangeContact { changes, at } => {
+                self.require_active()?;
+                let changes = changes.against(self);
+                if changes.is_empty() {
+                    return Ok(vec![]);
+                }
+                UserEvent::ContactChanged { changes, at }
             }
             UserCommand::RecordLoginSuccess { session_id, at } => {
                 self.require_active()?;
@@ -445,6 +494,17 @@ impl Aggregate for User {
                 }
             }
             UserEvent::TermsAccepted { .. } => self.has_accepted_terms_and_conditions = true,
+            UserEvent::ContactChanged { changes, .. } => {
+                if let Some(email) = changes.email {
+                    self.email = Some(email);
+                }
+                if let Some(phone) = changes.phone {
+                    self.phone = Some(phone);
+                }
+                if let Some(username) = changes.username {
+                    self.username = Some(username);
+                }
+            }
             UserEvent::LoginSucceeded { at, .. } => {
                 self.consecutive_failures = 0;
                 self.locked_until = None;
@@ -674,5 +734,44 @@ mod tests {
             .when(add(1))
             .then_expect_error(UserError::NotActive);
         Test::given(vec![]).when(add(1)).then_expect_error(UserError::NotFound);
+    }
+
+    #[test]
+    fn a_contact_change_keeps_only_new_values_and_needs_an_active_user() {
+        let change = |email: &str, username: &str| UserCommand::ChangeContact {
+            changes: ContactChanges { email: Some(email.into()), phone: None, username: Some(username.into()) },
+            at: at(),
+        };
+        let changed = UserEvent::ContactChanged {
+            changes: ContactChanges { email: Some("new@b.co".into()), ..Default::default() },
+            at: at(),
+        };
+        // The user had no username: it is new, as the email is.
+        Test::given(vec![registered()]).when(change("new@b.co", "ann")).then_expect_events(vec![
+            UserEvent::ContactChanged {
+                changes: ContactChanges { email: Some("new@b.co".into()), phone: None, username: Some("ann".into()) },
+                at: at(),
+            },
+        ]);
+        Test::given(vec![registered()])
+            .when(UserCommand::ChangeContact {
+                changes: ContactChanges { email: Some("new@b.co".into()), phone: None, username: None },
+                at: at(),
+            })
+            .then_expect_events(vec![changed.clone()]);
+        Test::given(vec![registered(), changed.clone()])
+            .when(UserCommand::ChangeContact {
+                changes: ContactChanges { email: Some("new@b.co".into()), ..Default::default() },
+                at: at(),
+            })
+            .then_expect_events(vec![]);
+        Test::given(vec![registered(), UserEvent::UserDeactivated { at: at() }])
+            .when(change("x@b.co", "x"))
+            .then_expect_error(UserError::NotActive);
+        Test::given(vec![]).when(change("x@b.co", "x")).then_expect_error(UserError::NotFound);
+        let mut user = User::default();
+        user.apply(registered());
+        user.apply(changed);
+        assert_eq!((user.email.as_deref(), user.phone.as_deref()), (Some("new@b.co"), None));
     }
 }

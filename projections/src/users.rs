@@ -1,4 +1,4 @@
-use aggregates::{ProfileChanges, UserEvent};
+use aggregates::{ContactChanges, ProfileChanges, UserEvent};
 use serde_json::Value;
 
 use crate::{format_time, Projection, ProjectionError, SqlValue, Statement, StoredEvent};
@@ -77,6 +77,7 @@ impl Projection for UsersProjection {
                 statements
             }
             UserEvent::ProfileUpdated { changes, at } => vec![profile_update(id, changes, &format_time(&at))],
+            UserEvent::ContactChanged { changes, at } => vec![contact_change(id, changes, &format_time(&at))],
             UserEvent::TermsAccepted { at } => vec![Statement::new(
                 "UPDATE users SET has_accepted_terms_and_conditions = $2, updated_at = $3 WHERE user_uuid = $1",
                 vec![id, true.into(), format_time(&at).into()],
@@ -141,6 +142,29 @@ fn set_status(id: SqlValue, status: &str, at: &str) -> Statement {
         "UPDATE users SET status = $2, updated_at = $3 WHERE user_uuid = $1",
         vec![id, status.into(), at.into()],
     )
+}
+
+/// The new contact values. A new email replaces the email part of
+/// `search_text` (the row's own name part is kept: every expression reads
+/// the row as it was), and the search-prefix triggers follow.
+fn contact_change(id: SqlValue, changes: ContactChanges, at: &str) -> Statement {
+    let mut sets = vec!["updated_at = $2".to_string()];
+    let mut args = vec![id, at.into()];
+    if let Some(email) = changes.email {
+        args.push(email.into());
+        let n = args.len();
+        sets.push(format!("email = ${n}"));
+        sets.push(format!(
+            "search_text = substr(search_text, 1, length(search_text) - length(coalesce(email, ''))) || ${n}"
+        ));
+    }
+    for (column, value) in [("phone", changes.phone), ("username", changes.username)] {
+        if let Some(value) = value {
+            args.push(value.into());
+            sets.push(format!("{column} = ${}", args.len()));
+        }
+    }
+    Statement::new(format!("UPDATE users SET {} WHERE user_uuid = $1", sets.join(", ")), args)
 }
 
 /// Only the fields present in the event change.
@@ -212,6 +236,27 @@ mod tests {
         assert_eq!(s.args[2], SqlValue::Text("Zed".into()));
         assert_eq!(s.args[3], SqlValue::Text("zed".into()));
         assert_eq!(s.args[4], SqlValue::Text("\"hi\"".into()));
+    }
+
+    #[test]
+    fn a_contact_change_replaces_the_email_part_of_the_search_text() {
+        let event = stored(json!({"ContactChanged": {"changes": {"email": "b@c.de", "username": "bee"},
+                                                     "at": "2026-01-01T00:00:00Z"}}));
+        let statements = UsersProjection.handle(&event).unwrap();
+        assert_eq!(
+            statements[0].sql,
+            "UPDATE users SET updated_at = $2, email = $3, \
+             search_text = substr(search_text, 1, length(search_text) - length(coalesce(email, ''))) || $3, \
+             username = $4 WHERE user_uuid = $1"
+        );
+        assert_eq!(statements[0].args[2], SqlValue::Text("b@c.de".into()));
+        // Erased (its values read as null): nothing but the time changes.
+        let erased = stored(json!({"ContactChanged": {"changes": {"email": null, "phone": null, "username": null},
+                                                      "at": "2026-01-01T00:00:00Z"}}));
+        assert_eq!(
+            UsersProjection.handle(&erased).unwrap()[0].sql,
+            "UPDATE users SET updated_at = $2 WHERE user_uuid = $1"
+        );
     }
 
     #[test]

@@ -89,6 +89,14 @@ fn user_view<'a>(events: impl IntoIterator<Item = &'a LogEntry>) -> Value {
             UserEvent::TermsAccepted { .. } => {
                 view.insert("has_accepted_terms_and_conditions".into(), true.into());
             }
+            UserEvent::ContactChanged { changes, .. } => {
+                for (key, value) in [("email", changes.email), ("phone", changes.phone), ("username", changes.username)]
+                {
+                    if let Some(value) = value {
+                        view.insert(key.into(), value.into());
+                    }
+                }
+            }
             UserEvent::UserDeactivated { .. } => {
                 view.insert("status".into(), "INACTIVE".into());
             }
@@ -201,6 +209,18 @@ mod tests {
         assert_eq!(message["updated_by"], "admin-uuid");
         let login = entry(2, json!({"LoginSucceeded": {"session_id": "s", "at": "2026-01-02T00:00:00Z"}}));
         assert_eq!(super::message("user", &history, &login), None);
+    }
+
+    #[test]
+    fn a_contact_change_is_an_update_of_those_values() {
+        let changed = entry(
+            2,
+            json!({"ContactChanged": {"changes": {"email": "new@b.c", "username": "ann"}, "at": "2026-01-02T00:00:00Z"}}),
+        );
+        let message = message("user", &[registered()], &changed).unwrap();
+        assert_eq!(message["eventType"], "update");
+        assert_eq!(message["oldValues"], json!({"email": "a@b.c", "username": null}));
+        assert_eq!(message["newValues"], json!({"email": "new@b.c", "username": "ann"}));
     }
 
     #[test]

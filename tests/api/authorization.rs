@@ -156,6 +156,7 @@ fn matrix(t: &Targets) -> Vec<Row> {
         ),
         // Authorisation data itself: roles, modules, permissions and their mappings (admins only).
         row(Method::POST, "/user/v1/userRole/create", Some(json!({"title": "matrix_role_two"})), ADMIN),
+        row(Method::POST, "/user/v1/userRole/Create", Some(json!({"title": "matrix_role_seed"})), ADMIN),
         row(Method::PATCH, format!("/user/v1/userRole/update/{}", t.role_id), Some(json!({"label": "M"})), ADMIN),
         row(Method::POST, format!("/user/v1/user-role/update/{}", t.role_id), Some(json!({"label": "M"})), ADMIN),
         row(Method::GET, "/user/v1/userRole/list", None, ADMIN),

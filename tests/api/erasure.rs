@@ -233,7 +233,74 @@ async fn client_addresses_and_role_request_forms_are_sealed(backend: Backend) {
     assert_eq!(deletion.2["client_addr"], "127.0.0.1", "{}", deletion.2);
 }
 
+const CHANGED_EMAIL: &str = "xanthippe.changed@example.org";
+const CHANGED_PHONE: &str = "+4917798765432";
+const CHANGED_USERNAME: &str = "xanthippe_changed";
+
+/// A contact change is sealed like the values it replaces: the new email,
+/// phone and username are absent from the events table, readable through
+/// the log reader, and gone with the user's key; both the old and the new
+/// values are free afterwards.
+async fn changed_contacts_leave_nothing_personal_after_erasure(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let db = app.state.db.clone();
+    let admin = app.admin_session().await;
+    let user = app.sign_up(NAME, EMAIL).await;
+    let changed = app
+        .client
+        .patch(app.url("/api/user/v1/update"))
+        .header("Authorization", format!("Bearer {}", admin.access_token))
+        .header("x-authenticated-user-token", &user.access_token)
+        .json(&json!({"request": {"email": CHANGED_EMAIL, "phone": CHANGED_PHONE, "userName": CHANGED_USERNAME}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200, "{}", changed.text().await.unwrap());
+    let changed_values = [EMAIL, NAME, CHANGED_EMAIL, CHANGED_PHONE, CHANGED_USERNAME];
+    let table = events_table_text(&db).await;
+    let export = export_text(&db).await;
+    assert!(export.contains("ContactChanged"), "the change is an event");
+    for value in changed_values {
+        assert!(!table.contains(value), "{value} stored in plain text");
+        assert!(export.contains(value), "{value} not readable before erasure");
+    }
+
+    let id = user.user["id"].as_i64().unwrap();
+    let deleted =
+        app.call(Method::DELETE, &format!("/user/v1/admin/deleteUser/{id}"), Some(&admin.access_token), None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    let table = events_table_text(&db).await;
+    let export = export_text(&db).await;
+    let history = app.get(&format!("/user/v1/audit/users/{id}/history"), Some(&admin.access_token)).await;
+    assert_eq!(history.status, 200, "{}", history.body);
+    Projector::new(db.clone()).rebuild(|_, _| {}).await.unwrap();
+    let replayed = format!("{:?}", dump(&db).await);
+    for value in changed_values {
+        assert!(!table.contains(value), "{value} left in the events table");
+        assert!(!export.contains(value), "{value} left in the export");
+        assert!(!history.body.to_string().contains(value), "{value} in the audit history");
+        assert!(!replayed.contains(value), "{value} back after replay");
+    }
+    // The deletion gave back the values the change claimed; the change gave back the first email.
+    for email in [EMAIL, CHANGED_EMAIL] {
+        let again = app
+            .post("/user/v1/account/create", None, json!({"name": "New Owner", "email": email, "password": PASSWORD}))
+            .await;
+        assert_eq!(again.status, 201, "{email}: {}", again.body);
+    }
+    let again = app
+        .post(
+            "/user/v1/account/create",
+            None,
+            json!({"name": "Third", "email": "third@example.org", "password": PASSWORD,
+                   "phone": CHANGED_PHONE, "username": CHANGED_USERNAME}),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.body);
+}
+
 on_both_backends!(
     deleted_users_leave_nothing_personal_in_log_export_or_replay,
-    client_addresses_and_role_request_forms_are_sealed
+    client_addresses_and_role_request_forms_are_sealed,
+    changed_contacts_leave_nothing_personal_after_erasure
 );

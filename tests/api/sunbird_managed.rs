@@ -336,6 +336,8 @@ async fn new_routes_against_every_caller(backend: Backend) {
     let rows: Vec<MatrixRow> = vec![
         (Method::POST, "/api/user/v4/create".into(), Some(child("Kid", &mentee)), MENTEE),
         (Method::POST, "/api/user/v1/managed/create".into(), Some(child("Kid", &mentee)), MENTEE),
+        (Method::POST, "/api/user/v2/managed/create".into(), Some(child("Kid", &mentee)), MENTEE),
+        (Method::GET, format!("/api/user/v1/read/{mentee}?withTokens=true"), None, SIGNED_IN),
         (Method::GET, format!("/api/user/v1/managed/{mentee}"), None, MENTEE_OR_HER_ADMINS),
         (Method::GET, format!("/api/user/v1/managed/{mentee}?withTokens=true"), None, MENTEE),
         (Method::POST, "/api/user/v1/profile/read".into(), Some(json!({"request": {"loginId": "nobody"}})), SIGNED_IN),
@@ -350,7 +352,66 @@ async fn new_routes_against_every_caller(backend: Backend) {
     assert_matrix(&app, &c, &service, &rows).await;
 }
 
+/// Sunbird's v2 managed create (the same as v1), and a managed user read
+/// with `withTokens=true`: their manager gets `managedToken`, a Roster
+/// access token for them; no one else gets one.
+async fn v2_managed_creates_and_reads_with_tokens(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = app.admin_session().await;
+    let key = admin.access_token.as_str();
+    let parent = app.sign_up("Pat Parent", "parent@example.com").await;
+    let (token, manager) = (parent.access_token.as_str(), parent.user["uuid"].as_str().unwrap().to_string());
+    let kim =
+        create_managed(&app, key, token, "/v2/manageduser/create", child("Kim", &manager), "api.manageduser.create")
+            .await;
+    let lee = create_managed(
+        &app,
+        key,
+        token,
+        "/api/user/v2/managed/create",
+        child("Lee", &manager),
+        "api.manageduser.create",
+    )
+    .await;
+    let listed = sb(&app, Method::GET, &format!("/v1/user/managed/{manager}"), Some(key), Some(token), None).await;
+    assert_eq!(identifiers(&listed), [kim.clone(), lee]);
+
+    let read = |path: String, user: &str| {
+        let user = user.to_string();
+        let app = &app;
+        async move { sb(app, Method::GET, &path, Some(key), Some(&user), None).await }
+    };
+    let with_token = read(format!("/api/user/v5/read/{kim}?withTokens=true&fields=organisations"), token).await;
+    assert_envelope(&with_token, 200, "api.user.read");
+    let kim_token =
+        with_token.result()["response"]["managedToken"].as_str().expect("a token for the manager").to_string();
+    let elevate = app.get("/user/v1/user/read", Some(&kim_token)).await;
+    assert_eq!(elevate.status, StatusCode::OK, "{}", elevate.body);
+    assert_eq!(elevate.result()["name"], "Kim Child", "{}", elevate.body);
+    let as_kim = read(format!("/v1/user/read/{kim}"), &kim_token).await;
+    assert_eq!(as_kim.result()["response"]["identifier"], kim.as_str(), "{}", as_kim.body);
+    // No token without asking, for an admin, or for a user nobody manages.
+    for (path, user) in [
+        (format!("/api/user/v1/read/{kim}"), token),
+        (format!("/api/user/v1/read/{kim}?withTokens=false"), token),
+        (format!("/api/user/v1/read/{kim}?withTokens=true"), key),
+        (format!("/api/user/v1/read/{manager}?withTokens=true"), token),
+    ] {
+        let reply = read(path.clone(), user).await;
+        assert_envelope(&reply, 200, "api.user.read");
+        assert!(reply.result()["response"].get("managedToken").is_none(), "{path}: {}", reply.body);
+    }
+    // A blocked managed user gets none either.
+    let blocked =
+        sb(&app, Method::POST, "/api/user/v1/block", Some(key), Some(key), Some(json!({"request": {"userId": kim}})))
+            .await;
+    assert_envelope(&blocked, 200, "api.user.block");
+    let reply = read(format!("/api/user/v1/read/{kim}?withTokens=true"), token).await;
+    assert!(reply.result()["response"].get("managedToken").is_none(), "{}", reply.body);
+}
+
 on_both_backends!(
+    v2_managed_creates_and_reads_with_tokens,
     new_routes_against_every_caller,
     managed_users_are_created_listed_and_act_with_their_tokens,
     forty_parallel_managed_creates_make_thirty,

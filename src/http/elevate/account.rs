@@ -32,7 +32,7 @@ pub fn routes() -> Router<AppState> {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = elevate::SignUpBody)]
 pub(super) struct CreateBody {
-    #[schema(min_length = 1, max_length = 256, example = "Mary Somerville")]
+    #[schema(min_length = 1, max_length = 256, example = "Hypatia Example")]
     pub name: String,
     #[schema(format = Email, example = "mary@example.com")]
     pub email: String,

@@ -51,6 +51,7 @@ pub const ROUTES: &[RouteCapability] = &[
     route("POST", "/user/v1/org-admin/deactivateUser", UserDeactivateOrg),
     // catalogue: roles, under both spellings
     route("POST", "/user/v1/userRole/create", RoleCreate),
+    route("POST", "/user/v1/userRole/Create", RoleCreate),
     route("POST", "/user/v1/userRole/update/{id}", RoleUpdate),
     route("PATCH", "/user/v1/userRole/update/{id}", RoleUpdate),
     route("DELETE", "/user/v1/userRole/delete/{id}", RoleDelete),

@@ -35,6 +35,8 @@ pub fn routes() -> Router<AppState> {
             .route(&format!("{base}/list"), guarded(post(list_mappings)));
     }
     router
+        // The seed's own spelling.
+        .route("/userRole/Create", guarded(post(create_role)))
         .route("/modules/create", guarded(post(create_module)))
         .route("/modules/update/{id}", guarded(post(update_module).patch(update_module)))
         .route("/modules/delete/{id}", guarded(delete(delete_module)))

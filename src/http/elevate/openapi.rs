@@ -436,7 +436,7 @@ struct ElevateApi;
 /// Paths served by the handler of another (the first): ELEVATE's two
 /// spellings of the catalogue routes.
 const ALIASES: &[(&str, &[&str])] = &[
-    ("/user/v1/userRole/create", &["/user/v1/user-role/create"]),
+    ("/user/v1/userRole/create", &["/user/v1/user-role/create", "/user/v1/userRole/Create"]),
     ("/user/v1/userRole/update/{id}", &["/user/v1/user-role/update/{id}"]),
     ("/user/v1/userRole/delete/{id}", &["/user/v1/user-role/delete/{id}"]),
     ("/user/v1/userRole/list", &["/user/v1/user-role/list"]),

@@ -164,12 +164,39 @@ async fn request_details_path(
     request_details(&state, &caller, request_id(&id)?).await
 }
 
+/// `id` and `email` each take one value (as the seed sends `"id": 12`) or
+/// a list (as upstream's bulk form does).
 #[derive(Deserialize, Default, ToSchema)]
 pub(super) struct DeactivateBody {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub id: Vec<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "one_or_many")]
     pub email: Vec<String>,
+}
+
+fn one_or_many<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+    }
+    let value = Value::deserialize(deserializer)?;
+    match serde_json::from_value::<OneOrMany<T>>(value.clone()) {
+        Ok(OneOrMany::Many(list)) => Ok(list),
+        Ok(OneOrMany::One(one)) => Ok(vec![one]),
+        // The element's own error (e.g. "invalid type: string, expected i64"), not serde's untagged one.
+        Err(_) => match value {
+            Value::Array(items) => {
+                items.into_iter().map(|item| serde_json::from_value(item).map_err(serde::de::Error::custom)).collect()
+            }
+            other => serde_json::from_value(other).map(|one| vec![one]).map_err(serde::de::Error::custom),
+        },
+    }
 }
 
 /// Deactivates users of the caller's organisation, by id or email.

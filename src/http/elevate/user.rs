@@ -121,25 +121,40 @@ async fn update(
     Ok(ApiOk::ok("Profile updated successfully.", profile.to_elevate_json()))
 }
 
-#[derive(Deserialize, ToSchema)]
-struct LanguageBody {
-    /// A language code such as `en` or `pt-BR`.
-    #[schema(example = "en")]
-    preferred_language: Value,
+impl ProfileFields {
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.about.is_none()
+            && self.gender.is_none()
+            && self.location.is_none()
+            && self.image.is_none()
+            && self.languages.is_none()
+            && self.share_link.is_none()
+            && self.preferred_language.is_none()
+            && self.has_accepted_terms_and_conditions.is_none()
+    }
 }
 
-#[utoipa::path(patch, path = "/user/v1/user/setLanguagePreference", request_body = LanguageBody,
+/// `preferred_language`, as upstream takes it; the seed shows a profile
+/// body here (name, location, about, ...), which is applied as
+/// `user/update` would.
+#[utoipa::path(patch, path = "/user/v1/user/setLanguagePreference", request_body = ProfileFields,
     responses((status = 200, description = "The updated profile", body = super::openapi::OneProfile)))]
 async fn set_language(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     meta: RequestMeta,
-    JsonBody(body): JsonBody<LanguageBody>,
+    JsonBody(body): JsonBody<UpdateBody>,
 ) -> Result<ApiOk, AppError> {
-    if body.preferred_language.is_null() {
+    if let Some(field) = body.rest.keys().find(|k| PROTECTED.contains(&k.as_str())) {
+        return Err(AppError::invalid_field(
+            field,
+            format!("{field} cannot be changed through user/setLanguagePreference"),
+        ));
+    }
+    if body.changes.is_empty() || body.changes.preferred_language.as_ref().is_some_and(Value::is_null) {
         return Err(AppError::invalid_field("preferred_language", "preferred_language is required"));
     }
-    let changes = ProfileChanges { preferred_language: Some(body.preferred_language), ..Default::default() };
-    let profile = state.update_profile(&caller, changes, &meta.by(&caller)).await?;
+    let profile = state.update_profile(&caller, body.changes.into(), &meta.by(&caller)).await?;
     Ok(ApiOk::ok("Profile updated successfully.", profile.to_elevate_json()))
 }

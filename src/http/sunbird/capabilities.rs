@@ -107,6 +107,9 @@ pub const ROUTES: &[SunbirdRoute] = &[
     sb("POST", "/api/user/v1/managed/create", AccountCreate, "USRCRT", MANAGED_CREATE),
     sb("POST", "/v4/user/create", AccountCreate, "USRCRT", CREATE),
     sb("POST", "/v1/manageduser/create", AccountCreate, "USRCRT", MANAGED_CREATE),
+    // Sunbird's v2 form (the same controller); its gateway form by analogy with v1's
+    sb("POST", "/api/user/v2/managed/create", AccountCreate, "USRCRT", MANAGED_CREATE),
+    sb("POST", "/v2/manageduser/create", AccountCreate, "USRCRT", MANAGED_CREATE),
     sb("GET", "/api/user/v1/managed/{userId}", UserReadAny, "USRRED", MANAGED),
     sb("GET", "/v1/user/managed/{userId}", UserReadAny, "USRRED", MANAGED),
     // a user by login id, in the body

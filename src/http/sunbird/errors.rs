@@ -48,7 +48,6 @@ pub const INVALID_OPERATION: &str = "0027";
 pub const INVALID_REQUESTED_DATA: &str = "0028";
 pub const MANDATORY_MISSING: &str = "0030";
 pub const MANDATORY_EMPTY: &str = "0031";
-pub const UPDATE_NOT_ALLOWED: &str = "0033";
 pub const RATE_LIMIT: &str = "0059";
 pub const SERVICE_UNAVAILABLE: &str = "0064";
 pub const FORBIDDEN: &str = "0071";

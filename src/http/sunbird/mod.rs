@@ -27,8 +27,17 @@ use axum::Router;
 use crate::http::AppState;
 
 /// The prefixes under which every path is Sunbird's, unknown ones included.
-pub const PREFIXES: &[&str] =
-    &["/api/user", "/v1/user", "/v2/user", "/v3/user", "/v4/user", "/v5/user", "/v1/ssouser", "/v1/manageduser"];
+pub const PREFIXES: &[&str] = &[
+    "/api/user",
+    "/v1/user",
+    "/v2/user",
+    "/v3/user",
+    "/v4/user",
+    "/v5/user",
+    "/v1/ssouser",
+    "/v1/manageduser",
+    "/v2/manageduser",
+];
 
 /// Every Sunbird route at its full path, and a catch-all per prefix, so an
 /// unknown path under a prefix is answered (404) in Sunbird's envelope.

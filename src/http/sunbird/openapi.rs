@@ -408,7 +408,16 @@ const ALIASES: &[(&str, &[&str])] = &[
     ),
     ("/api/user/v1/role/assign", &["/v1/user/assign/role"]),
     ("/api/user/v2/role/assign", &["/v2/user/assign/role"]),
-    ("/api/user/v1/managed/create", &["/api/user/v4/create", "/v4/user/create", "/v1/manageduser/create"]),
+    (
+        "/api/user/v1/managed/create",
+        &[
+            "/api/user/v4/create",
+            "/v4/user/create",
+            "/v1/manageduser/create",
+            "/api/user/v2/managed/create",
+            "/v2/manageduser/create",
+        ],
+    ),
     ("/api/user/v1/managed/{userId}", &["/v1/user/managed/{userId}"]),
     ("/api/user/v1/profile/read", &["/v1/user/getuser"]),
     ("/api/user/v1/tnc/accept", &["/v1/user/tnc/accept"]),

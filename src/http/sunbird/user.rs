@@ -17,14 +17,16 @@ use utoipa::{IntoParams, ToSchema};
 use aggregates::ProfileChanges;
 
 use super::envelope::SbOk;
-use super::errors::{Code, SbError, INVALID_VALUE, UPDATE_NOT_ALLOWED};
+use super::errors::{Code, SbError, INVALID_VALUE};
 use super::extract::{guarded, Acting, SbBody, SbMeta};
 use super::managed;
 use super::render;
-use crate::accounts::{Caller, SignUp};
+use crate::accounts::Caller;
+use crate::contacts::ContactChange;
 use crate::error::ServiceError;
 use crate::http::AppState;
 use crate::organizations::RoleChanges;
+use crate::registrations::NewAccount;
 use crate::users::{Identifier, UserKey, UserQuery};
 use crate::visibility::ContactScope;
 
@@ -84,6 +86,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/user/v1/managed/create", guarded(post(managed::create_managed)))
         .route("/v4/user/create", guarded(post(managed::create_managed)))
         .route("/v1/manageduser/create", guarded(post(managed::create_managed)))
+        .route("/api/user/v2/managed/create", guarded(post(managed::create_managed)))
+        .route("/v2/manageduser/create", guarded(post(managed::create_managed)))
         .route("/api/user/v1/managed/{userId}", guarded(get(managed::managed_users)))
         .route("/v1/user/managed/{userId}", guarded(get(managed::managed_users)))
         .route("/api/user/v1/profile/read", guarded(post(managed::by_login_id)))
@@ -135,9 +139,10 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
     UserKey::parse(raw).ok_or_else(|| SbError::not_found("user"))
 }
 
-/// The fields a create takes. Sunbird spells the names both ways.
-/// `emailVerified`, `phoneVerified` and `countryCode` are accepted and not
-/// kept (Roster does not verify contacts); anything else is refused.
+/// The fields a create takes: an email, a phone or both (Sunbird spells the
+/// names both ways). `emailVerified`, `phoneVerified` and `countryCode` are
+/// accepted and not kept (Roster does not verify contacts); anything else
+/// is refused.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = sunbird::CreateBody)]
 #[serde(deny_unknown_fields)]
@@ -147,8 +152,9 @@ struct CreateBody {
     first_name: String,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
+    #[serde(default)]
     #[schema(format = Email, example = "sofia@example.com")]
-    email: String,
+    email: Option<String>,
     #[schema(min_length = 8, max_length = 256, example = "Str0ng!pass")]
     password: String,
     #[serde(default)]
@@ -184,27 +190,31 @@ async fn create(
         Some(Extension(caller)) => meta.by(caller),
         None => meta.0,
     };
-    let input = SignUp {
+    // Blank counts as absent, as Sunbird's validator reads them.
+    let present = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let (email, phone) = (present(body.email), present(body.phone.map(Phone::text)));
+    if email.is_none() && phone.is_none() {
+        return Err(SbError::invalid("email or phone"));
+    }
+    let input = NewAccount {
         name: full_name(&body.first_name, body.last_name.as_deref()),
-        email: body.email,
+        email,
+        phone,
+        username: present(body.user_name),
         password: body.password,
-        phone: body.phone.map(Phone::text),
-        username: body.user_name,
-        has_accepted_terms_and_conditions: false,
-        preferred_language: None,
-        roles: vec![],
     };
-    let profile = state.create_account(input, &meta).await?;
+    let profile = state.register_by_identifiers(input, &meta).await?;
     Ok(SbOk::success(json!({"userId": profile.user.user_uuid, "errors": []})))
 }
 
 /// `fields` and `withTokens`: Roster always answers with the organisations
-/// and roles (`fields` may ask for them), and has no tokens to give.
+/// and roles (`fields` may ask for them); `withTokens=true` adds
+/// `managedToken` when the user is one the caller manages.
 #[derive(Deserialize, IntoParams)]
-#[allow(dead_code)]
 #[into_params(parameter_in = Query)]
 struct ReadQuery {
-    fields: Option<String>,
+    #[serde(rename = "fields")]
+    _fields: Option<String>,
     #[serde(rename = "withTokens")]
     with_tokens: Option<String>,
 }
@@ -216,11 +226,17 @@ async fn read(
     State(state): State<AppState>,
     Acting(caller): Acting,
     Path(user_id): Path<String>,
-    Query(_query): Query<ReadQuery>,
+    Query(query): Query<ReadQuery>,
 ) -> Result<SbOk, SbError> {
     let profile = state.profile(&user_key(&user_id)?).await?;
     let view = ContactScope::of(&caller).view_of(profile.user.id, profile.user.organization_id);
-    Ok(SbOk(json!({"response": render::user(&profile, view)})))
+    let mut user = render::user(&profile, view);
+    if query.with_tokens.as_deref().is_some_and(|t| t.trim().eq_ignore_ascii_case("true")) {
+        if let (Some(token), Value::Object(map)) = (state.managed_token_for(&caller, &profile).await?, &mut user) {
+            map.insert("managedToken".into(), token.into());
+        }
+    }
+    Ok(SbOk(json!({"response": user})))
 }
 
 fn identifier(id_type: &str, value: String) -> Result<Identifier, SbError> {
@@ -318,10 +334,10 @@ async fn unblock(
     Ok(SbOk::success(json!({})))
 }
 
-/// The fields an update takes: the user (the caller when absent) and the
-/// names. Email, phone and user name cannot be changed yet (refused with
-/// Sunbird's "update not allowed"); the verification flags are accepted
-/// and not kept; anything else is refused.
+/// The fields an update takes: the user (the caller when absent), the
+/// names, and new contact values (email, phone, userName: claimed for the
+/// user and the old ones given back, in the same commit as the names). The
+/// verification flags are accepted and not kept; anything else is refused.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = sunbird::UpdateBody)]
 #[serde(deny_unknown_fields)]
@@ -347,7 +363,22 @@ struct UpdateBody {
     _country_code: Option<Value>,
 }
 
-/// The names of the acting user, or of a user they administer (`userId`).
+/// A contact value of an update: absent or null leaves it as it is; an
+/// empty one is refused as Sunbird refuses it (`0017`, the value named).
+fn contact_value(field: &str, value: Option<Value>, numbers: bool) -> Result<Option<String>, SbError> {
+    let text = match value {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(text)) => text,
+        Some(Value::Number(n)) if numbers => n.to_string(),
+        Some(_) => return Err(SbError::data_type(field, "String")),
+    };
+    if text.trim().is_empty() {
+        return Err(SbError::invalid_value("", field));
+    }
+    Ok(Some(text))
+}
+
+/// The names and contact values of the acting user, or of a user they administer (`userId`).
 #[utoipa::path(patch, path = "/api/user/v1/update", request_body = super::openapi::Request<UpdateBody>,
     responses((status = 200, description = "Updated", body = super::openapi::Done)))]
 async fn update(
@@ -356,11 +387,9 @@ async fn update(
     meta: SbMeta,
     SbBody(body): SbBody<UpdateBody>,
 ) -> Result<SbOk, SbError> {
-    for (field, value) in [("email", &body.email), ("phone", &body.phone), ("userName", &body.user_name)] {
-        if value.as_ref().is_some_and(|v| !v.is_null()) {
-            return Err(SbError::client(UPDATE_NOT_ALLOWED, format!("Update of {field} is not allowed.")));
-        }
-    }
+    let email = contact_value("email", body.email, false)?;
+    let phone = contact_value("phone", body.phone, true)?;
+    let username = contact_value("userName", body.user_name, false)?;
     let key = match body.user_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => user_key(id)?,
         None => UserKey::Uuid(caller.user_uuid().to_string()),
@@ -376,8 +405,14 @@ async fn update(
             Some(full_name(&first, last.as_deref().or(current_last.as_deref())))
         }
     };
-    let changes = ProfileChanges { name, ..Default::default() };
-    match state.update_user(&caller, &key, changes, &meta.by(&caller)).await {
+    let profile = ProfileChanges { name, ..Default::default() };
+    let meta = meta.by(&caller);
+    let change = ContactChange { email, phone, username, profile };
+    let updated = match change.is_empty() {
+        true => state.update_user(&caller, &key, change.profile, &meta).await,
+        false => state.change_contact(&caller, &key, change, &meta).await,
+    };
+    match updated {
         Ok(_) | Err(ServiceError::NothingToUpdate) => Ok(SbOk::success(json!({"errors": []}))),
         Err(other) => Err(other.into()),
     }

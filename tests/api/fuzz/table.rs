@@ -279,6 +279,12 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
                 .body(permission.clone()),
         );
     }
+    // The seed's spelling of role creation.
+    routes.push(route(M::POST, "/user/v1/userRole/Create").body(json!({
+        "title": "fuzz_role_seed", "label": "Fuzz Role", "user_type": 1, "status": "ACTIVE", "visibility": "PUBLIC",
+        "meta": {"entityTypes": [{"entityTypeId": "5f32d8228e0dc8312404056e", "entityType": "state"}]},
+        "translations": {"hi": {"title": "Fuzz"}}
+    })).unique("title"));
     // The catalogue answers under two spellings of each base.
     for (role_base, mapping_base) in [
         ("/user/v1/userRole", "/user/v1/rolePermissionMapping"),
@@ -369,10 +375,10 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
     }
     for version in 1..=3 {
         for path in both(&format!("/api/user/v{version}/update"), &format!("/v{version}/user/update")) {
-            routes.push(
-                route(M::PATCH, path)
-                    .body(json!({"request": {"userId": t.mentee_uuid, "firstName": "Mina", "lastName": "Fuzzed"}})),
-            );
+            routes.push(route(M::PATCH, path).body(json!({"request": {
+                "userId": t.mentee_uuid, "firstName": "Mina", "lastName": "Fuzzed",
+                "email": "mina@example.com", "phone": "+911234567800", "userName": "mina"
+            }})));
         }
         for path in both(&format!("/api/user/v{version}/search"), &format!("/v{version}/user/search")) {
             routes.push(route(M::POST, path).body(json!({"request": {
@@ -394,9 +400,11 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
         "firstName": "Fuzz", "lastName": "Child", "managedBy": t.mentee_uuid,
         "profileLocation": [{"code": "02", "type": "state"}], "framework": {"board": ["CBSE"]}
     }});
-    for (gateway, service) in
-        [("/api/user/v4/create", "/v4/user/create"), ("/api/user/v1/managed/create", "/v1/manageduser/create")]
-    {
+    for (gateway, service) in [
+        ("/api/user/v4/create", "/v4/user/create"),
+        ("/api/user/v1/managed/create", "/v1/manageduser/create"),
+        ("/api/user/v2/managed/create", "/v2/manageduser/create"),
+    ] {
         for path in both(gateway, service) {
             routes.push(route(M::POST, path).body(managed.clone()));
         }
