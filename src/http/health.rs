@@ -23,6 +23,16 @@ async fn check(name: &str, result: Result<(), String>) -> serde_json::Value {
     }
 }
 
+/// The database's (and Kafka's, when configured) health; 503 when one fails.
+/// Events skipped by a read model show as `degraded`, still 200.
+#[utoipa::path(
+    get,
+    path = "/health",
+    responses(
+        (status = 200, description = "Healthy", body = crate::http::openapi::Health),
+        (status = 503, description = "A check failed", body = crate::http::openapi::Health),
+    )
+)]
 async fn health(State(state): State<AppState>) -> Response {
     let mut checks = Vec::new();
     let database = match tokio::time::timeout(Duration::from_secs(2), state.db.ping()).await {

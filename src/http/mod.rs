@@ -10,6 +10,7 @@ pub use elevate::extract;
 pub mod hardening;
 mod health;
 mod neutral;
+pub mod openapi;
 mod oversized;
 pub mod rate_limit;
 pub mod refusal;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .route("/.well-known/jwks.json", get(jwks))
         .route("/metrics", get(metrics_text))
+        .merge(openapi::routes())
         .fallback(route_not_found);
     let neutral = shared_layers(neutral, &state.settings).layer(middleware::from_fn(neutral::render));
     let hardening = state.settings.hardening.clone();
@@ -126,10 +128,14 @@ async fn route_not_found() -> StatusCode {
     StatusCode::NOT_FOUND
 }
 
+/// The public keys that verify Roster's tokens (RFC 7517), the current key first.
+#[utoipa::path(get, path = "/.well-known/jwks.json", responses((status = 200, description = "JSON Web Key Set", body = openapi::Jwks)))]
 async fn jwks(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
     axum::Json(state.tokens.jwks()).into_response()
 }
 
+/// Prometheus metrics (text exposition format); docs/operations.md lists them.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "Metrics", content_type = "text/plain", body = String)))]
 async fn metrics_text() -> String {
     crate::telemetry::metrics().render()
 }

@@ -5,6 +5,7 @@ use axum::routing::{get, patch, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::accounts::{SignUp, Tokens};
 use crate::http::authorize::guarded;
@@ -28,10 +29,15 @@ pub fn routes() -> Router<AppState> {
         .route("/account/search", guarded(post(search)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = elevate::SignUpBody)]
 pub(super) struct CreateBody {
+    #[schema(min_length = 1, max_length = 256, example = "Hypatia Example")]
     pub name: String,
+    #[schema(format = Email, example = "mary@example.com")]
     pub email: String,
+    /// 8 to 256 characters with an upper-case and a lower-case letter, a digit and a special character, no spaces.
+    #[schema(min_length = 8, max_length = 256, example = "Str0ng!pass")]
     pub password: String,
     #[serde(default)]
     pub phone: Option<String>,
@@ -54,6 +60,9 @@ pub(super) fn tokens_result(profile: &Profile, tokens: Tokens) -> Value {
     })
 }
 
+/// Sign-up: a new user with the default role, signed in at once.
+#[utoipa::path(post, path = "/user/v1/account/create", request_body = CreateBody,
+    responses((status = 201, description = "Signed up", body = super::openapi::SignedIn)))]
 async fn create(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
@@ -74,12 +83,14 @@ async fn create(
     Ok(ApiOk::created("Sign-up successful Please wait while logging in.", tokens_result(&profile, tokens)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct LoginBody {
     #[serde(default)]
+    #[schema(example = "mary@example.com")]
     pub email: Option<String>,
     #[serde(default)]
     pub identifier: Option<String>,
+    #[schema(example = "Str0ng!pass")]
     pub password: String,
 }
 
@@ -93,6 +104,9 @@ impl LoginBody {
     }
 }
 
+/// Login by email, phone or user name (`identifier`, or `email`).
+#[utoipa::path(post, path = "/user/v1/account/login", request_body = LoginBody,
+    responses((status = 200, description = "Signed in", body = super::openapi::SignedIn)))]
 async fn login(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
@@ -103,11 +117,14 @@ async fn login(
     Ok(ApiOk::ok("User logged in successfully.", tokens_result(&profile, tokens)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RefreshBody {
     refresh_token: String,
 }
 
+/// A new access token (and refresh token) for a refresh token; the old refresh token is spent.
+#[utoipa::path(post, path = "/user/v1/account/generateToken", request_body = RefreshBody,
+    responses((status = 200, description = "New tokens", body = super::openapi::Refreshed)))]
 async fn generate_token(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RefreshBody>,
@@ -119,12 +136,15 @@ async fn generate_token(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct LogoutBody {
     #[serde(default)]
     refresh_token: Option<String>,
 }
 
+/// Ends the caller's session (its tokens stop working at once).
+#[utoipa::path(post, path = "/user/v1/account/logout", request_body = Option<LogoutBody>,
+    responses((status = 200, description = "Signed out; `result` is `[]`", body = super::openapi::Answer)))]
 async fn logout(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -136,6 +156,9 @@ async fn logout(
     Ok(ApiOk::ok("User logged out successfully.", json!([])))
 }
 
+/// Records that the caller accepted the terms and conditions.
+#[utoipa::path(patch, path = "/user/v1/account/acceptTermsAndCondition",
+    responses((status = 200, description = "Accepted; `result` is `[]`", body = super::openapi::Answer)))]
 async fn accept_terms(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -145,14 +168,18 @@ async fn accept_terms(
     Ok(ApiOk::ok("User successfully updated.", json!([])))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     #[serde(rename = "userType", alias = "type")]
     user_type: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     search: Option<String>,
     /// ELEVATE's optional narrowing to one organisation.
+    #[param(value_type = Option<i64>)]
     organization_id: Option<String>,
 }
 
@@ -208,6 +235,8 @@ fn grouped(users: &[ListedUser], count: Count, seen_by: &ContactScope) -> ApiOk 
 
 /// Every organisation's active users, as ELEVATE lists its tenant's; each
 /// in the view the caller may see of them.
+#[utoipa::path(get, path = "/user/v1/account/list", params(ListQuery),
+    responses((status = 200, description = "`data` groups the users by their name's first letter: `[{key, values}]`", body = super::openapi::Listed)))]
 async fn list(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -232,7 +261,7 @@ fn listing_query(query: ListQuery) -> Result<UserQuery, AppError> {
 }
 
 /// Ids may come as numbers or strings (numeric ids or UUIDs).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum IdValue {
     Number(i64),
@@ -250,7 +279,7 @@ fn keys(ids: Vec<IdValue>) -> Result<Vec<UserKey>, AppError> {
         .collect()
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct SearchBody {
     #[serde(default)]
     user_ids: Vec<IdValue>,
@@ -260,6 +289,9 @@ struct SearchBody {
     excluded_user_ids: Vec<IdValue>,
 }
 
+/// `account/list`, narrowed to (or excluding) the users the body names.
+#[utoipa::path(post, path = "/user/v1/account/search", params(ListQuery), request_body = Option<SearchBody>,
+    responses((status = 200, description = "As `account/list`", body = super::openapi::Listed)))]
 async fn search(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -5,6 +5,7 @@ use axum::routing::{delete, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
@@ -19,10 +20,12 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/admin/create", guarded(post(create))).route("/admin/login", guarded(post(login)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct CreateAdminBody {
     name: String,
+    #[schema(format = Email, example = "admin@example.com")]
     email: String,
+    #[schema(min_length = 8, max_length = 256, example = "Str0ng!pass")]
     password: String,
     secret_code: String,
 }
@@ -34,6 +37,9 @@ fn same_secret(a: &str, b: &str) -> bool {
     x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
 }
 
+/// ELEVATE compatibility: creates an admin when `secret_code` is `ADMIN_SECRET_CODE` (refused when that is unset).
+#[utoipa::path(post, path = "/user/v1/admin/create", request_body = CreateAdminBody,
+    responses((status = 201, description = "Created; `result` is `[]`", body = super::openapi::Answer)))]
 async fn create(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
@@ -48,6 +54,9 @@ async fn create(
     Ok(ApiOk::created("Sign-up successful, Please wait while logging in.", json!([])))
 }
 
+/// Login for admins only.
+#[utoipa::path(post, path = "/user/v1/admin/login", request_body = super::account::LoginBody,
+    responses((status = 200, description = "Signed in", body = super::openapi::SignedIn)))]
 async fn login(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
@@ -67,11 +76,14 @@ pub fn powers() -> Router<AppState> {
         .route("/admin/assignRole", guarded(post(assign_role)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct TargetUser {
     #[serde(default)]
+    #[schema(minimum = 1, example = 2)]
     user_id: Option<i64>,
     #[serde(default)]
+    /// The user's email, when `user_id` is not given.
+    #[schema(format = Email)]
     identifier: Option<String>,
 }
 
@@ -86,13 +98,16 @@ impl TargetUser {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct AddOrgAdminBody {
     #[serde(flatten)]
     user: TargetUser,
+    #[schema(minimum = 1, example = 1)]
     organization_id: i64,
 }
 
+#[utoipa::path(post, path = "/user/v1/admin/addOrgAdmin", request_body = AddOrgAdminBody,
+    responses((status = 200, description = "`{user_id, org_id, user_roles}`", body = super::openapi::Answer)))]
 async fn add_org_admin(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -107,6 +122,10 @@ async fn add_org_admin(
     ))
 }
 
+/// Deactivates an organisation and its users.
+#[utoipa::path(post, path = "/user/v1/admin/deactivateOrg/{id}",
+    params(("id" = i64, Path, minimum = 1, description = "The organisation's id")),
+    responses((status = 200, description = "`[{deactivated_users}]`", body = super::openapi::Answer)))]
 async fn deactivate_org(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -118,6 +137,8 @@ async fn deactivate_org(
     Ok(ApiOk::ok("Organization deactivated Successfully.", json!([{"deactivated_users": count}])))
 }
 
+#[utoipa::path(post, path = "/user/v1/admin/deactivateUser", request_body = super::org_admin::DeactivateBody,
+    responses((status = 200, description = "`{deactivated_users}`", body = super::openapi::Answer)))]
 async fn deactivate_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -128,6 +149,10 @@ async fn deactivate_user(
     Ok(ApiOk::ok("User deactivated Successfully.", json!({"deactivated_users": count})))
 }
 
+/// Erases a user (their personal data is crypto-shredded).
+#[utoipa::path(delete, path = "/user/v1/admin/deleteUser/{id}",
+    params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid")),
+    responses((status = 200, description = "`[{user_id}]`", body = super::openapi::Answer)))]
 async fn delete_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -139,15 +164,19 @@ async fn delete_user(
     Ok(ApiOk::ok("User deleted successfully", json!([{"user_id": user.id}])))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct AssignRoleBody {
     #[serde(flatten)]
     user: TargetUser,
+    #[schema(minimum = 1, example = 2)]
     role_id: i64,
     #[serde(default)]
+    #[schema(minimum = 1)]
     organization_id: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/user/v1/admin/assignRole", request_body = AssignRoleBody,
+    responses((status = 200, description = "`{user_id, org_id, user_roles}`", body = super::openapi::Answer)))]
 async fn assign_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

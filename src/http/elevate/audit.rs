@@ -6,6 +6,7 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::audit::EventSearch;
 use crate::http::authorize::guarded;
@@ -26,7 +27,8 @@ pub fn routes() -> Router<AppState> {
 
 /// Query values arrive as text so a bad one is a 400 in the envelope that
 /// names the parameter, not the extractor's plain rejection.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct EventsQuery {
     aggregate_type: Option<String>,
     aggregate_id: Option<String>,
@@ -75,6 +77,9 @@ fn limit(raw: Option<String>) -> Result<i64, AppError> {
     Ok(paging(None, raw.as_deref())?.1)
 }
 
+/// Searches the event log (README, "Audit API").
+#[utoipa::path(get, path = "/user/v1/audit/events", params(EventsQuery),
+    responses((status = 200, description = "A page of events and the cursor of the next", body = super::openapi::Events)))]
 async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> Result<ApiOk, AppError> {
     let search = EventSearch {
         aggregate_type: aggregate_type(q.aggregate_type)?,
@@ -90,7 +95,8 @@ async fn events(State(state): State<AppState>, Query(q): Query<EventsQuery>) -> 
     Ok(ApiOk::ok("Events fetched successfully.", page.to_elevate_json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryQuery {
     after_sequence: Option<String>,
     limit: Option<String>,
@@ -100,6 +106,8 @@ fn user_key(raw: &str) -> Result<UserKey, AppError> {
     UserKey::parse(raw).ok_or_else(|| AppError::NotFound("User not found".into()))
 }
 
+#[utoipa::path(get, path = "/user/v1/audit/users/{id}/history", params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid"), HistoryQuery),
+    responses((status = 200, description = "A page of the user's events", body = super::openapi::Events)))]
 async fn user_history(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -111,6 +119,9 @@ async fn user_history(
     Ok(ApiOk::ok("User history fetched successfully.", page.to_elevate_json()))
 }
 
+#[utoipa::path(get, path = "/user/v1/audit/organizations/{id}/history",
+    params(("id" = String, Path, description = "The organisation's id"), HistoryQuery),
+    responses((status = 200, description = "A page of the organisation's events", body = super::openapi::Events)))]
 async fn organization_history(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -121,11 +132,16 @@ async fn organization_history(
     Ok(ApiOk::ok("Organization history fetched successfully.", page.to_elevate_json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StateQuery {
     at: Option<String>,
 }
 
+/// The user as they were at an instant, rebuilt from the log.
+#[utoipa::path(get, path = "/user/v1/audit/users/{id}/state",
+    params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid"), StateQuery),
+    responses((status = 200, description = "The user's state then", body = super::openapi::Answer)))]
 async fn user_state(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -7,6 +7,7 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use aggregates::{PermissionDefinition, RoleChanges, RoleDefinition};
 
@@ -50,9 +51,12 @@ fn numeric(raw: &str, what: &str) -> Result<i64, AppError> {
     raw.trim().parse().map_err(|_| AppError::NotFound(format!("{what} not found")))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     search: Option<String>,
     user_type: Option<i64>,
@@ -61,18 +65,24 @@ struct ListQuery {
     organization_id: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RoleBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reviewer")]
     title: String,
     #[serde(default)]
     label: Option<String>,
     #[serde(default)]
+    /// 0: a user role, 1: a system role.
+    #[schema(minimum = 0, maximum = 1)]
     user_type: i32,
     #[serde(default)]
+    #[schema(pattern = "^(ACTIVE|INACTIVE|active|inactive)$", example = "ACTIVE")]
     status: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^(PUBLIC|PRIVATE|public|private)$", example = "PUBLIC")]
     visibility: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, example = 1)]
     organization_id: Option<i64>,
     #[serde(default)]
     translations: Value,
@@ -80,6 +90,8 @@ struct RoleBody {
     meta: Value,
 }
 
+#[utoipa::path(post, path = "/user/v1/userRole/create", request_body = RoleBody,
+    responses((status = 201, description = "The role", body = super::openapi::OneRole)))]
 async fn create_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -102,17 +114,21 @@ async fn create_role(
 }
 
 /// What `userRole/update/{id}` may change; `None` leaves it as it is.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RoleUpdateBody {
     #[serde(default)]
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reviewer")]
     title: Option<String>,
     #[serde(default)]
     label: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 1)]
     user_type: Option<i32>,
     #[serde(default)]
+    #[schema(pattern = "^(ACTIVE|INACTIVE|active|inactive)$", example = "ACTIVE")]
     status: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^(PUBLIC|PRIVATE|public|private)$", example = "PUBLIC")]
     visibility: Option<String>,
     #[serde(default)]
     translations: Option<Value>,
@@ -134,6 +150,8 @@ impl From<RoleUpdateBody> for RoleChanges {
     }
 }
 
+#[utoipa::path(method(post, patch), path = "/user/v1/userRole/update/{id}", request_body = RoleUpdateBody, params(("id" = i64, Path, minimum = 1, description = "The role's id")),
+    responses((status = 200, description = "The role", body = super::openapi::OneRole)))]
 async fn update_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -145,6 +163,8 @@ async fn update_role(
     Ok(ApiOk::ok("Roles updated successfully", role.to_elevate_json()))
 }
 
+#[utoipa::path(delete, path = "/user/v1/userRole/delete/{id}", params(("id" = i64, Path, minimum = 1, description = "The role's id")),
+    responses((status = 200, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
 async fn delete_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -155,6 +175,8 @@ async fn delete_role(
     Ok(ApiOk::ok("Role deleted successfully", json!({})))
 }
 
+#[utoipa::path(get, path = "/user/v1/userRole/list", params(ListQuery),
+    responses((status = 200, description = "Roles", body = super::openapi::Roles)))]
 async fn list_roles(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
     let filter = RoleFilter {
@@ -171,10 +193,12 @@ async fn list_roles(State(state): State<AppState>, Query(q): Query<ListQuery>) -
     Ok(ApiOk::counted("Roles fetched successfully", data, count))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ModuleBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reports")]
     code: String,
     #[serde(default)]
+    #[schema(pattern = "^(ACTIVE|INACTIVE|active|inactive)$", example = "ACTIVE")]
     status: Option<String>,
 }
 
@@ -182,6 +206,8 @@ fn module_json(m: &crate::catalogue::ModuleRow) -> Value {
     json!({"id": m.id, "Id": m.id, "code": m.code, "status": m.status})
 }
 
+#[utoipa::path(post, path = "/user/v1/modules/create", request_body = ModuleBody,
+    responses((status = 201, description = "The module", body = super::openapi::OneModule)))]
 async fn create_module(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -192,6 +218,8 @@ async fn create_module(
     Ok(ApiOk::created("MODULES_CREATED_SUCCESSFULLY", module_json(&module)))
 }
 
+#[utoipa::path(method(post, patch), path = "/user/v1/modules/update/{id}", request_body = ModuleBody, params(("id" = i64, Path, minimum = 1, description = "The module's id")),
+    responses((status = 200, description = "The module", body = super::openapi::OneModule)))]
 async fn update_module(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -205,6 +233,8 @@ async fn update_module(
     Ok(ApiOk::ok("MODULES_UPDATED_SUCCESSFULLY", module_json(&module)))
 }
 
+#[utoipa::path(delete, path = "/user/v1/modules/delete/{id}", params(("id" = i64, Path, minimum = 1, description = "The module's id")),
+    responses((status = 200, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
 async fn delete_module(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -215,6 +245,8 @@ async fn delete_module(
     Ok(ApiOk::ok("Module deleted successfully", json!({})))
 }
 
+#[utoipa::path(get, path = "/user/v1/modules/list", params(ListQuery),
+    responses((status = 200, description = "Modules", body = super::openapi::Modules)))]
 async fn list_modules(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
     let (rows, count) = state.list_modules(q.search.as_deref(), page, limit).await?;
@@ -222,13 +254,19 @@ async fn list_modules(State(state): State<AppState>, Query(q): Query<ListQuery>)
     Ok(ApiOk::counted("Module fetched successfully", data, count))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct PermissionBody {
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reports_read")]
     code: String,
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "reports")]
     module: String,
+    /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE` or `*`.
+    #[schema(min_items = 1, example = json!(["GET"]))]
     request_type: Vec<String>,
+    #[schema(max_length = 256, example = "/user/v1/reports/*")]
     api_path: String,
     #[serde(default)]
+    #[schema(pattern = "^(ACTIVE|INACTIVE|active|inactive)$", example = "ACTIVE")]
     status: Option<String>,
 }
 
@@ -245,6 +283,8 @@ impl PermissionBody {
     }
 }
 
+#[utoipa::path(post, path = "/user/v1/permissions/create", request_body = PermissionBody,
+    responses((status = 201, description = "The permission", body = super::openapi::OnePermission)))]
 async fn create_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -257,6 +297,8 @@ async fn create_permission(
     Ok(ApiOk::created("PERMISSION_CREATED_SUCCESSFULLY", result))
 }
 
+#[utoipa::path(method(post, patch), path = "/user/v1/permissions/update/{id}", request_body = PermissionBody, params(("id" = i64, Path, minimum = 1, description = "The permission's id")),
+    responses((status = 200, description = "The permission", body = super::openapi::OnePermission)))]
 async fn update_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -270,6 +312,8 @@ async fn update_permission(
     Ok(ApiOk::ok("PERMISSION_UPDATED_SUCCESSFULLY", result))
 }
 
+#[utoipa::path(delete, path = "/user/v1/permissions/delete/{id}", params(("id" = i64, Path, minimum = 1, description = "The permission's id")),
+    responses((status = 200, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
 async fn delete_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -280,6 +324,8 @@ async fn delete_permission(
     Ok(ApiOk::ok("Permission deleted successfully", json!({})))
 }
 
+#[utoipa::path(get, path = "/user/v1/permissions/list", params(ListQuery),
+    responses((status = 200, description = "`{results: {data, count}}`", body = super::openapi::Answer)))]
 async fn list_permissions(State(state): State<AppState>, Query(q): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(q.page.as_deref(), q.limit.as_deref())?;
     let (rows, count) = state.list_permissions(q.search.as_deref(), page, limit).await?;
@@ -288,8 +334,9 @@ async fn list_permissions(State(state): State<AppState>, Query(q): Query<ListQue
         .with_meta("count_is_estimate", json!(count.estimate)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct MappingBody {
+    #[schema(minimum = 1, example = 1)]
     permission_id: i64,
 }
 
@@ -311,6 +358,10 @@ async fn set_mapping(
     }))
 }
 
+/// Grants a permission to a role.
+#[utoipa::path(post, path = "/user/v1/rolePermissionMapping/create/{role_id}", request_body = MappingBody,
+    params(("role_id" = i64, Path, minimum = 1, description = "The role's id")),
+    responses((status = 201, description = "`{roleId, permissionId, module, request_type}`", body = super::openapi::Answer)))]
 async fn map_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -322,6 +373,10 @@ async fn map_permission(
     Ok(ApiOk::created("Permission added to the role", result))
 }
 
+/// Takes a permission from a role.
+#[utoipa::path(post, path = "/user/v1/rolePermissionMapping/delete/{role_id}", request_body = MappingBody,
+    params(("role_id" = i64, Path, minimum = 1, description = "The role's id")),
+    responses((status = 200, description = "Revoked; `result` is `{}`", body = super::openapi::Answer)))]
 async fn unmap_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -333,12 +388,15 @@ async fn unmap_permission(
     Ok(ApiOk::ok("ROLE_PERMISSION_MAPPING_DELETED_SUCCESSFULLY", json!({})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct MappingListBody {
     #[serde(default)]
     role_ids: Vec<i64>,
 }
 
+/// The permissions of the roles named (all roles' without a body).
+#[utoipa::path(post, path = "/user/v1/rolePermissionMapping/list", request_body = Option<MappingListBody>,
+    responses((status = 200, description = "`{data, count}`", body = super::openapi::Listed)))]
 async fn list_mappings(
     State(state): State<AppState>,
     body: Option<JsonBody<MappingListBody>>,

@@ -8,6 +8,7 @@ use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::forms::{FormInput, FormKey, FormRow};
 use crate::http::authorize::guarded;
@@ -26,10 +27,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A form as ELEVATE sends it.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct FormBody {
     #[serde(rename = "type")]
+    #[schema(example = "profile")]
     form_type: String,
+    #[schema(example = "profileForm")]
     sub_type: String,
     data: Value,
 }
@@ -41,7 +44,8 @@ impl From<FormBody> for FormInput {
 }
 
 /// Which form a read by type means (body or query).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KindBody {
     #[serde(rename = "type")]
     form_type: Option<String>,
@@ -77,6 +81,8 @@ fn form_json(form: &FormRow) -> Value {
     })
 }
 
+#[utoipa::path(post, path = "/user/v1/form/create", request_body = FormBody,
+    responses((status = 201, description = "The form", body = super::openapi::OneForm)))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -87,6 +93,8 @@ async fn create(
     Ok(ApiOk::created("Form created successfully", form_json(&form)))
 }
 
+#[utoipa::path(method(post, patch), path = "/user/v1/form/update/{id}", request_body = FormBody, params(("id" = i64, Path, minimum = 1, description = "The form's id")),
+    responses((status = 200, description = "The form", body = super::openapi::OneForm)))]
 async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -100,6 +108,8 @@ async fn update(
 }
 
 /// `form/update` without an id: the form of the body's type and sub-type.
+#[utoipa::path(method(post, patch), path = "/user/v1/form/update", request_body = FormBody,
+    responses((status = 200, description = "The form", body = super::openapi::OneForm)))]
 async fn update_by_type(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -111,6 +121,8 @@ async fn update_by_type(
     Ok(ApiOk::ok("Form updated successfully", form_json(&form)))
 }
 
+#[utoipa::path(method(get, post), path = "/user/v1/form/read/{id}", params(("id" = i64, Path, minimum = 1, description = "The form's id")),
+    responses((status = 200, description = "The form", body = super::openapi::OneForm)))]
 async fn read(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -120,6 +132,9 @@ async fn read(
     Ok(ApiOk::ok("Form fetched successfully", form_json(&form)))
 }
 
+/// The form of a type (and sub-type), named in the body or the query.
+#[utoipa::path(method(get, post), path = "/user/v1/form/read", params(KindBody), request_body = Option<KindBody>,
+    responses((status = 200, description = "The form", body = super::openapi::OneForm)))]
 async fn read_by_type(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

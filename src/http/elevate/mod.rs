@@ -16,6 +16,7 @@ pub mod errors;
 pub mod extract;
 mod form;
 mod notification;
+pub mod openapi;
 mod org_admin;
 mod organization;
 mod otp;

@@ -9,6 +9,7 @@ use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::http::authorize::guarded;
 use crate::http::elevate::envelope::ApiOk;
@@ -24,11 +25,12 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// ELEVATE's template fields.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct TemplateBody {
     #[serde(rename = "type", default)]
     kind: Option<String>,
     #[serde(default)]
+    #[schema(example = "emailotp")]
     code: Option<String>,
     #[serde(default)]
     subject: Option<String>,
@@ -39,6 +41,7 @@ struct TemplateBody {
     #[serde(default)]
     email_footer: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^(ACTIVE|INACTIVE|active|inactive)$", example = "ACTIVE")]
     status: Option<String>,
 }
 
@@ -83,6 +86,9 @@ fn accepted(message: &'static str, result: Value) -> ApiOk {
     ApiOk { status: StatusCode::ACCEPTED, ..ApiOk::ok(message, result) }
 }
 
+/// A template of the caller's organisation.
+#[utoipa::path(post, path = "/user/v1/notification/template", request_body = TemplateBody,
+    responses((status = 201, description = "The template", body = super::openapi::Answer)))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -93,6 +99,8 @@ async fn create(
     Ok(ApiOk::created("Notification template created successfully", template_json(&template)))
 }
 
+#[utoipa::path(patch, path = "/user/v1/notification/template/{id}", request_body = TemplateBody, params(("id" = i64, Path, minimum = 1, description = "The template's id")),
+    responses((status = 202, description = "The template", body = super::openapi::Answer)))]
 async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -106,6 +114,9 @@ async fn update(
 }
 
 /// PATCH without an id: the template of the body's `code`.
+/// The template of the body's `code`.
+#[utoipa::path(patch, path = "/user/v1/notification/template", request_body = TemplateBody,
+    responses((status = 202, description = "The template", body = super::openapi::Answer)))]
 async fn update_by_code(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -121,13 +132,17 @@ async fn update_by_code(
     Ok(accepted("Notification template updated successfully", template_json(&template)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReadQuery {
     code: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
 }
 
+/// The templates (one `code`, one `type`, or all), the default organisation's and the built-in ones as fallback.
+#[utoipa::path(get, path = "/user/v1/notification/template", params(ReadQuery),
+    responses((status = 200, description = "`[template]`", body = super::openapi::Answer)))]
 async fn read_all(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -142,6 +157,8 @@ async fn read_all(
     ))
 }
 
+#[utoipa::path(get, path = "/user/v1/notification/template/{id}", params(("id" = i64, Path, minimum = 1, description = "The template's id")),
+    responses((status = 200, description = "`[template]`", body = super::openapi::Answer)))]
 async fn read(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -7,6 +7,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use aggregates::RequestStatus;
 
@@ -46,7 +47,7 @@ fn request_json(r: &RoleRequestRow, seen_by: &ContactScope) -> Value {
     })
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct Filters {
     #[serde(default)]
     role: Vec<i64>,
@@ -56,18 +57,24 @@ struct Filters {
     handled_by: Vec<i64>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 struct GetRequestsBody {
     #[serde(default)]
     filters: Filters,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageQuery {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
 }
 
+/// The role requests of the caller's organisation.
+#[utoipa::path(post, path = "/user/v1/org-admin/getRequests", params(PageQuery), request_body = Option<GetRequestsBody>,
+    responses((status = 200, description = "Requests", body = super::openapi::Listed)))]
 async fn get_requests(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -84,14 +91,19 @@ async fn get_requests(
     Ok(ApiOk::counted("Organization requests fetched successfully", data, count))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct UpdateStatusBody {
+    #[schema(minimum = 1, example = 1)]
     request_id: i64,
+    #[schema(pattern = "^(APPROVED|REJECTED|UNDER_REVIEW)$", example = "APPROVED")]
     status: String,
     #[serde(default)]
     comments: Vec<String>,
 }
 
+/// Approves, rejects or reviews a role request.
+#[utoipa::path(post, path = "/user/v1/org-admin/updateRequestStatus", request_body = UpdateStatusBody,
+    responses((status = 200, description = "The request", body = super::openapi::Answer)))]
 async fn update_request_status(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -120,8 +132,10 @@ async fn request_details(state: &AppState, caller: &crate::accounts::Caller, id:
     Ok(ApiOk::ok("Organisation request details fetched successfully", result))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct DetailsQuery {
+    #[param(value_type = Option<i64>)]
     request_id: Option<String>,
 }
 
@@ -129,6 +143,8 @@ fn request_id(raw: &str) -> Result<i64, AppError> {
     raw.trim().parse().map_err(|_| AppError::invalid_field("request_id", "Request not found"))
 }
 
+#[utoipa::path(get, path = "/user/v1/org-admin/getRequestDetails", params(DetailsQuery),
+    responses((status = 200, description = "The request, its comments and form data", body = super::openapi::Answer)))]
 async fn request_details_query(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -138,6 +154,8 @@ async fn request_details_query(
     request_details(&state, &caller, request_id(&raw)?).await
 }
 
+#[utoipa::path(get, path = "/user/v1/org-admin/getRequestDetails/{id}", params(("id" = i64, Path, minimum = 1, description = "The request's id")),
+    responses((status = 200, description = "The request, its comments and form data", body = super::openapi::Answer)))]
 async fn request_details_path(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -148,7 +166,7 @@ async fn request_details_path(
 
 /// `id` and `email` each take one value (as the seed sends `"id": 12`) or
 /// a list (as upstream's bulk form does).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 pub(super) struct DeactivateBody {
     #[serde(default, deserialize_with = "one_or_many")]
     pub id: Vec<i64>,
@@ -181,6 +199,9 @@ where
     }
 }
 
+/// Deactivates users of the caller's organisation, by id or email.
+#[utoipa::path(post, path = "/user/v1/org-admin/deactivateUser", request_body = DeactivateBody,
+    responses((status = 202, description = "`{deactivated_users}`", body = super::openapi::Answer)))]
 async fn deactivate_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

@@ -5,6 +5,7 @@ use axum::routing::{get, patch, post};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use aggregates::OrganizationChanges;
 
@@ -25,14 +26,19 @@ pub fn routes() -> Router<AppState> {
         .route("/organization/requestOrgRole", guarded(post(request_role)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = elevate::OrganizationBody)]
 struct CreateBody {
+    #[schema(min_length = 1, max_length = 256, example = "Springfield School")]
     name: String,
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,64}$", example = "springfield")]
     code: String,
     #[serde(default)]
     description: String,
 }
 
+#[utoipa::path(post, path = "/user/v1/organization/create", request_body = CreateBody,
+    responses((status = 201, description = "The organisation", body = super::openapi::OneOrganization)))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -48,7 +54,8 @@ pub(super) fn organization_id(raw: &str) -> Result<i64, AppError> {
 }
 
 /// What `organization/update/{id}` may change; `None` leaves it as it is.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = elevate::OrganizationChanges)]
 struct UpdateBody {
     #[serde(default)]
     name: Option<String>,
@@ -64,6 +71,9 @@ impl From<UpdateBody> for OrganizationChanges {
     }
 }
 
+#[utoipa::path(patch, path = "/user/v1/organization/update/{id}", request_body = UpdateBody,
+    params(("id" = i64, Path, minimum = 1, description = "The organisation's id")),
+    responses((status = 200, description = "The organisation", body = super::openapi::OneOrganization)))]
 async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -75,13 +85,18 @@ async fn update(
     Ok(ApiOk::ok("Organization updated successfully", org.to_elevate_json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
     page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     search: Option<String>,
 }
 
+#[utoipa::path(get, path = "/user/v1/organization/list", params(ListQuery),
+    responses((status = 200, description = "Organisations", body = super::openapi::Organizations)))]
 async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> Result<ApiOk, AppError> {
     let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
     let (rows, count) = state.list_organizations(query.search.as_deref(), page, limit).await?;
@@ -89,14 +104,20 @@ async fn list(State(state): State<AppState>, Query(query): Query<ListQuery>) -> 
     Ok(ApiOk::counted("Organization fetched successfully.", data, count))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReadQuery {
+    /// Or `organization_id`.
     #[serde(alias = "organization_id")]
+    #[param(value_type = Option<i64>)]
     organisation_id: Option<String>,
     #[serde(alias = "organization_code")]
     organisation_code: Option<String>,
 }
 
+/// One organisation, by id or code.
+#[utoipa::path(get, path = "/user/v1/organization/read", params(ReadQuery),
+    responses((status = 200, description = "The organisation", body = super::openapi::OneOrganization)))]
 async fn read(State(state): State<AppState>, Query(query): Query<ReadQuery>) -> Result<ApiOk, AppError> {
     let key = match (query.organisation_id, query.organisation_code) {
         (Some(id), _) => OrganizationKey::Id(organization_id(&id)?),
@@ -109,13 +130,18 @@ async fn read(State(state): State<AppState>, Query(query): Query<ReadQuery>) -> 
     Ok(ApiOk::ok("Organization fetched successfully.", org.to_elevate_json()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RoleRequestBody {
+    /// The id of the role asked for.
+    #[schema(minimum = 1, example = 2)]
     role: i64,
     #[serde(default)]
     form_data: Option<Value>,
 }
 
+/// Asks the organisation's admins for a role.
+#[utoipa::path(post, path = "/user/v1/organization/requestOrgRole", request_body = RoleRequestBody,
+    responses((status = 201, description = "`{request_id, org_id, status, meta}`", body = super::openapi::Answer)))]
 async fn request_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

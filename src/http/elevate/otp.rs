@@ -7,6 +7,7 @@ use axum::routing::post;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 use crate::http::authorize::guarded;
 use crate::http::elevate::account::tokens_result;
@@ -24,9 +25,10 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// ELEVATE's seed sends `email`; its later releases `identifier` (an email here).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct OtpRequestBody {
     #[serde(default)]
+    #[schema(format = Email, example = "mary@example.com")]
     email: Option<String>,
     #[serde(default)]
     identifier: Option<String>,
@@ -52,6 +54,9 @@ pub(super) fn otp_text(otp: Option<&Value>) -> Result<Option<String>, AppError> 
     }
 }
 
+/// Mails a sign-up code (the same answer whether the address has an account or not).
+#[utoipa::path(post, path = "/user/v1/account/registrationOtp", request_body = OtpRequestBody,
+    responses((status = 200, description = "Sent; `result` is `[]`", body = super::openapi::Answer)))]
 async fn registration_otp(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
@@ -65,6 +70,9 @@ async fn registration_otp(
     ))
 }
 
+/// Mails a password-reset code (the same answer whether the address has an account or not).
+#[utoipa::path(post, path = "/user/v1/account/generateOtp", request_body = OtpRequestBody,
+    responses((status = 200, description = "Sent; `result` is `[]`", body = super::openapi::Answer)))]
 async fn generate_otp(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
@@ -78,16 +86,22 @@ async fn generate_otp(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ResetBody {
     #[serde(default)]
     email: Option<String>,
     #[serde(default)]
     identifier: Option<String>,
+    #[schema(min_length = 8, max_length = 256, example = "N3w!password")]
     password: String,
+    /// The 6 digits mailed, as text or a number.
+    #[schema(value_type = String, example = "123456")]
     otp: Value,
 }
 
+/// A new password with the mailed code; signs in.
+#[utoipa::path(post, path = "/user/v1/account/resetPassword", request_body = ResetBody,
+    responses((status = 200, description = "Reset and signed in", body = super::openapi::SignedIn)))]
 async fn reset_password(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
@@ -99,14 +113,18 @@ async fn reset_password(
     Ok(ApiOk::ok("Password reset successfully.", tokens_result(&profile, tokens)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ChangePasswordBody {
     #[serde(rename = "oldPassword")]
     old_password: String,
     #[serde(rename = "newPassword")]
+    #[schema(min_length = 8, max_length = 256, example = "N3w!password")]
     new_password: String,
 }
 
+/// The caller's new password (the old one required); every session of theirs ends: log in again.
+#[utoipa::path(post, path = "/user/v1/account/changePassword", request_body = ChangePasswordBody,
+    responses((status = 200, description = "Changed; `result` is `{}`", body = super::openapi::Answer)))]
 async fn change_password(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

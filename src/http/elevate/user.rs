@@ -5,6 +5,7 @@ use axum::routing::{get, patch};
 use axum::Router;
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use aggregates::ProfileChanges;
 
@@ -25,12 +26,18 @@ pub fn routes() -> Router<AppState> {
         .route("/user/setLanguagePreference", guarded(patch(set_language)))
 }
 
+/// The caller's own profile.
+#[utoipa::path(get, path = "/user/v1/user/read",
+    responses((status = 200, description = "The profile", body = super::openapi::OneProfile)))]
 async fn read_self(State(state): State<AppState>, Authenticated(caller): Authenticated) -> Result<ApiOk, AppError> {
     let profile = state.profile(&UserKey::Uuid(caller.user_uuid().to_string())).await?;
     Ok(ApiOk::ok("Profile fetched successfully.", profile.to_elevate_json()))
 }
 
 /// Any user, in the view the caller may see of them (`visibility`).
+#[utoipa::path(get, path = "/user/v1/user/read/{id}",
+    params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid")),
+    responses((status = 200, description = "The profile, or its public view", body = super::openapi::OneProfile)))]
 async fn read_one(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -55,9 +62,10 @@ struct UpdateBody {
 
 /// The profile fields ELEVATE clients send; `None` leaves a field as it is.
 /// Free-form ones (gender, location, languages) keep the client's JSON.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct ProfileFields {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 256, example = "Mary Fairfax")]
     name: Option<String>,
     #[serde(default)]
     about: Option<Value>,
@@ -72,6 +80,7 @@ struct ProfileFields {
     #[serde(default)]
     share_link: Option<Value>,
     #[serde(default)]
+    #[schema(example = "en")]
     preferred_language: Option<Value>,
     #[serde(default)]
     has_accepted_terms_and_conditions: Option<bool>,
@@ -96,6 +105,9 @@ impl From<ProfileFields> for ProfileChanges {
 const PROTECTED: [&str; 9] =
     ["email", "password", "roles", "organization_id", "status", "id", "phone", "username", "user_roles"];
 
+/// Updates the caller's profile; email, password, roles, organisation, status, phone and user name are refused.
+#[utoipa::path(patch, path = "/user/v1/user/update", request_body = ProfileFields,
+    responses((status = 200, description = "The updated profile", body = super::openapi::OneProfile)))]
 async fn update(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -126,6 +138,8 @@ impl ProfileFields {
 /// `preferred_language`, as upstream takes it; the seed shows a profile
 /// body here (name, location, about, ...), which is applied as
 /// `user/update` would.
+#[utoipa::path(patch, path = "/user/v1/user/setLanguagePreference", request_body = ProfileFields,
+    responses((status = 200, description = "The updated profile", body = super::openapi::OneProfile)))]
 async fn set_language(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,

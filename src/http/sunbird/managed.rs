@@ -6,6 +6,7 @@
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use super::envelope::SbOk;
 use super::errors::SbError;
@@ -25,14 +26,17 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
 /// A managed user: names and the manager. `profileLocation` and
 /// `framework` (which Sunbird's own examples send) are accepted and not kept
 /// until the profile extension; anything else is refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ManagedBody {
     #[serde(rename = "firstName", alias = "firstname")]
+    #[schema(min_length = 1, max_length = 256, example = "Kid")]
     first_name: String,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
     #[serde(rename = "managedBy")]
+    /// The acting user's id.
+    #[schema(format = Uuid)]
     managed_by: String,
     #[serde(default, rename = "profileLocation")]
     _profile_location: Option<Vec<Value>>,
@@ -40,6 +44,9 @@ pub(super) struct ManagedBody {
     _framework: Option<serde_json::Map<String, Value>>,
 }
 
+/// A user managed by the acting user (`managedBy`).
+#[utoipa::path(post, path = "/api/user/v1/managed/create", request_body = super::openapi::Request<ManagedBody>,
+    responses((status = 200, description = "Created", body = super::openapi::Created)))]
 pub(super) async fn create_managed(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -61,8 +68,9 @@ pub(super) async fn create_managed(
 
 /// `withTokens=true`: each active managed user's access token in
 /// `managedToken`. `sortBy` and `order` are accepted; the list is oldest first.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[allow(dead_code)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ManagedQuery {
     #[serde(rename = "withTokens")]
     with_tokens: Option<String>,
@@ -71,6 +79,9 @@ pub(super) struct ManagedQuery {
     order: Option<String>,
 }
 
+/// The users a user manages (`withTokens=true`: with their access tokens).
+#[utoipa::path(get, path = "/api/user/v1/managed/{userId}", params(("userId" = crate::http::openapi::UserKey, Path, description = "The user's id (a uuid; a numeric id is taken too)"), ManagedQuery),
+    responses((status = 200, description = "The managed users", body = super::openapi::Users)))]
 pub(super) async fn managed_users(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -98,7 +109,7 @@ pub(super) async fn managed_users(
     Ok(SbOk(json!({"response": {"count": content.len(), "content": content}})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LoginIdBody {
     #[serde(default, rename = "loginId")]
@@ -107,14 +118,17 @@ pub(super) struct LoginIdBody {
     _fields: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[allow(dead_code)]
+#[into_params(parameter_in = Query)]
 pub(super) struct FieldsQuery {
     fields: Option<String>,
 }
 
 /// The user a login id (user name) names, if the caller may see their
 /// contact data: anyone else is "not found", as `get` by login id.
+#[utoipa::path(post, path = "/api/user/v1/profile/read", params(FieldsQuery), request_body = super::openapi::Request<LoginIdBody>,
+    responses((status = 200, description = "The user", body = super::openapi::OneUser)))]
 pub(super) async fn by_login_id(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -139,15 +153,20 @@ pub(super) async fn by_login_id(
 
 /// `version` is required and not kept (Roster records that the terms were
 /// accepted, not which); `userId` names a managed user of the caller.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TncBody {
     #[serde(default)]
+    #[schema(example = "v1")]
     version: Option<String>,
     #[serde(default, rename = "userId")]
+    #[schema(format = Uuid)]
     user_id: Option<String>,
 }
 
+/// Accepts the terms, for the acting user or a user they manage.
+#[utoipa::path(post, path = "/api/user/v1/tnc/accept", request_body = super::openapi::Request<TncBody>,
+    responses((status = 200, description = "Accepted", body = super::openapi::Done)))]
 pub(super) async fn accept_tnc(
     State(state): State<AppState>,
     Acting(caller): Acting,

@@ -15,6 +15,7 @@ pub mod envelope;
 pub mod errors;
 pub mod extract;
 mod managed;
+pub mod openapi;
 mod render;
 mod user;
 

@@ -12,6 +12,7 @@ use axum::routing::{get, patch, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
 
 use aggregates::ProfileChanges;
 
@@ -96,7 +97,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// A phone number, sent as text or as a number.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum Phone {
     Text(String),
@@ -113,7 +114,7 @@ impl Phone {
 }
 
 /// An organisation id, sent as text or as a number.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
 enum OrgId {
     Text(String),
@@ -142,15 +143,19 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
 /// names both ways). `emailVerified`, `phoneVerified` and `countryCode` are
 /// accepted and not kept (Roster does not verify contacts); anything else
 /// is refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = sunbird::CreateBody)]
 #[serde(deny_unknown_fields)]
 struct CreateBody {
     #[serde(rename = "firstName", alias = "firstname")]
+    #[schema(min_length = 1, max_length = 256, example = "Sofia")]
     first_name: String,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
     #[serde(default)]
+    #[schema(format = Email, example = "sofia@example.com")]
     email: Option<String>,
+    #[schema(min_length = 8, max_length = 256, example = "Str0ng!pass")]
     password: String,
     #[serde(default)]
     phone: Option<Phone>,
@@ -172,6 +177,9 @@ pub(super) fn full_name(first: &str, last: Option<&str>) -> String {
     }
 }
 
+/// A new user (a sign-up when no acting user is sent).
+#[utoipa::path(post, path = "/api/user/v1/create", request_body = super::openapi::Request<CreateBody>,
+    responses((status = 200, description = "Created", body = super::openapi::Created)))]
 async fn create(
     State(state): State<AppState>,
     caller: Option<Extension<Caller>>,
@@ -202,7 +210,8 @@ async fn create(
 /// `fields` and `withTokens`: Roster always answers with the organisations
 /// and roles (`fields` may ask for them); `withTokens=true` adds
 /// `managedToken` when the user is one the caller manages.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReadQuery {
     #[serde(rename = "fields")]
     _fields: Option<String>,
@@ -210,6 +219,9 @@ struct ReadQuery {
     with_tokens: Option<String>,
 }
 
+/// One user, in the view the acting user may see.
+#[utoipa::path(get, path = "/api/user/v1/read/{userId}", params(("userId" = crate::http::openapi::UserKey, Path, description = "The user's id (a uuid; a numeric id is taken too)"), ReadQuery),
+    responses((status = 200, description = "The user", body = super::openapi::OneUser)))]
 async fn read(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -241,6 +253,9 @@ fn identifier(id_type: &str, value: String) -> Result<Identifier, SbError> {
 
 /// The user an identifier names, if the caller may see their contact data:
 /// anyone else is "not found", so the route cannot tell whose an email is.
+/// The user an email, phone or login id names (only if the acting user may see their contacts).
+#[utoipa::path(get, path = "/api/user/v1/get/{idType}/{id}", params(("idType" = super::openapi::IdType, Path, description = "What `id` is"), ("id" = String, Path, description = "The value")),
+    responses((status = 200, description = "The user", body = super::openapi::OneUser)))]
 async fn get_by(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -266,6 +281,9 @@ async fn get_by(
 }
 
 /// Whether anyone holds the identifier (what a sign-up form asks).
+/// Whether anyone holds an email, phone or login id.
+#[utoipa::path(get, path = "/api/user/v1/exists/{idType}/{id}", params(("idType" = super::openapi::IdType, Path, description = "What `id` is"), ("id" = String, Path, description = "The value")),
+    responses((status = 200, description = "Whether it is taken", body = super::openapi::Exists)))]
 async fn exists(
     State(state): State<AppState>,
     Acting(_caller): Acting,
@@ -275,10 +293,11 @@ async fn exists(
     Ok(SbOk(json!({"exists": found.is_some()})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TargetBody {
     #[serde(rename = "userId")]
+    #[schema(format = Uuid)]
     user_id: String,
 }
 
@@ -291,6 +310,8 @@ impl TargetBody {
     }
 }
 
+#[utoipa::path(post, path = "/api/user/v1/block", request_body = super::openapi::Request<TargetBody>,
+    responses((status = 200, description = "Blocked", body = super::openapi::Done)))]
 async fn block(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -301,6 +322,8 @@ async fn block(
     Ok(SbOk::success(json!({})))
 }
 
+#[utoipa::path(post, path = "/api/user/v1/unblock", request_body = super::openapi::Request<TargetBody>,
+    responses((status = 200, description = "Unblocked", body = super::openapi::Done)))]
 async fn unblock(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -315,12 +338,14 @@ async fn unblock(
 /// names, and new contact values (email, phone, userName: claimed for the
 /// user and the old ones given back, in the same commit as the names). The
 /// verification flags are accepted and not kept; anything else is refused.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(as = sunbird::UpdateBody)]
 #[serde(deny_unknown_fields)]
 struct UpdateBody {
     #[serde(default, rename = "userId", alias = "id")]
     user_id: Option<String>,
     #[serde(default, rename = "firstName", alias = "firstname")]
+    #[schema(min_length = 1, max_length = 256, example = "Sofia")]
     first_name: Option<String>,
     #[serde(default, rename = "lastName", alias = "lastname")]
     last_name: Option<String>,
@@ -353,6 +378,9 @@ fn contact_value(field: &str, value: Option<Value>, numbers: bool) -> Result<Opt
     Ok(Some(text))
 }
 
+/// The names and contact values of the acting user, or of a user they administer (`userId`).
+#[utoipa::path(patch, path = "/api/user/v1/update", request_body = super::openapi::Request<UpdateBody>,
+    responses((status = 200, description = "Updated", body = super::openapi::Done)))]
 async fn update(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -396,7 +424,7 @@ const SEARCH_MAX_LIMIT: i64 = 1000;
 /// How deep `offset` may page when it is not a multiple of `limit`.
 const SEARCH_MAX_WINDOW: i64 = 10_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SearchBody {
     #[serde(default)]
@@ -404,8 +432,10 @@ struct SearchBody {
     #[serde(default)]
     query: Option<String>,
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 10000)]
     offset: Option<i64>,
     #[serde(default)]
     fields: Option<Vec<String>>,
@@ -496,6 +526,8 @@ async fn search_query(
     Ok(Some((users, query)))
 }
 
+#[utoipa::path(post, path = "/api/user/v1/search", request_body = super::openapi::Request<SearchBody>,
+    responses((status = 200, description = "Users found", body = super::openapi::Users)))]
 async fn search(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -541,16 +573,21 @@ async fn search(
 }
 
 /// v1: the roles the user holds in one organisation become exactly these.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AssignBody {
     #[serde(rename = "userId")]
+    #[schema(format = Uuid)]
     user_id: String,
     #[serde(rename = "organisationId")]
     organisation_id: OrgId,
+    #[schema(example = json!(["mentor"]))]
     roles: Vec<String>,
 }
 
+/// v1: the user's roles in one organisation become exactly these.
+#[utoipa::path(post, path = "/api/user/v1/role/assign", request_body = super::openapi::Request<AssignBody>,
+    responses((status = 200, description = "Assigned", body = super::openapi::Done)))]
 async fn assign_roles(
     State(state): State<AppState>,
     Acting(caller): Acting,
@@ -570,31 +607,36 @@ async fn assign_roles(
 /// v2: roles added or removed (`operation`, default add), each scoped to
 /// organisations; Roster keeps a user in one organisation, so every scope
 /// of a request must name the same one.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ChangeBody {
     #[serde(rename = "userId")]
+    #[schema(format = Uuid)]
     user_id: String,
     roles: Vec<RoleEntry>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleEntry {
     role: String,
     #[serde(default)]
+    #[schema(pattern = "^(add|remove)$", example = "add")]
     operation: Option<String>,
     #[serde(default)]
     scope: Vec<Scope>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Scope {
     #[serde(rename = "organisationId")]
     organisation_id: OrgId,
 }
 
+/// v2: roles added or removed.
+#[utoipa::path(post, path = "/api/user/v2/role/assign", request_body = super::openapi::Request<ChangeBody>,
+    responses((status = 200, description = "Changed", body = super::openapi::Done)))]
 async fn change_roles(
     State(state): State<AppState>,
     Acting(caller): Acting,

@@ -257,6 +257,13 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         route(M::GET, "/user/health"),
         route(M::GET, "/.well-known/jwks.json"),
         route(M::GET, "/metrics"),
+        route(M::GET, "/openapi.json"),
+        route(M::GET, "/openapi/elevate.json"),
+        route(M::GET, "/openapi/sunbird.json"),
+        route(M::GET, "/openapi/operations.json"),
+        route(M::GET, "/docs"),
+        route(M::GET, "/docs/"),
+        route(M::GET, "/docs/{*file}").param("*file", "swagger-ui.css"),
     ];
     routes.extend(sunbird_routes(t));
     let module = json!({"code": "fuzz_module", "status": "ACTIVE"});
