@@ -123,6 +123,10 @@ pub enum Clash {
     DefaultRole,
     PermissionGranted,
     PermissionNotGranted,
+    /// An admin deactivating their own account would lock themselves out.
+    SelfDeactivation,
+    /// The default organisation holds the defaults every user falls back on.
+    DefaultOrganization,
 }
 
 impl Clash {
@@ -133,6 +137,8 @@ impl Clash {
             Clash::DefaultRole => "default_role",
             Clash::PermissionGranted => "permission_granted",
             Clash::PermissionNotGranted => "permission_not_granted",
+            Clash::SelfDeactivation => "self_deactivation",
+            Clash::DefaultOrganization => "default_organization",
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::accounts::Caller;
 use crate::commands::Metadata;
-use crate::error::{Entity, Reason, ServiceError};
+use crate::error::{Clash, Entity, Reason, ServiceError};
 use crate::read_models::{self, UserKey, UserRow};
 use crate::services::Services;
 
@@ -45,6 +45,9 @@ impl Services {
             return Err(ServiceError::invalid("id", Reason::Required { or: Some("email") }));
         }
         let users = self.users_for_admin(caller, ids, emails).await?;
+        if users.iter().any(|u| u.user_uuid == caller.user_uuid()) {
+            return Err(ServiceError::Conflict { what: Clash::SelfDeactivation });
+        }
         let uuids: Vec<String> = users.into_iter().map(|u| u.user_uuid).collect();
         self.deactivate_together(&uuids, None, meta).await
     }
