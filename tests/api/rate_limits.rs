@@ -65,37 +65,68 @@ async fn logins_for_one_identity_are_limited_and_recover(backend: Backend) {
 }
 
 /// Per address: sign-ups and refreshes from one address beyond their quota
-/// are refused, each door on its own.
+/// are refused, each door on its own, and each lets requests in again once
+/// its quota refills.
 async fn sign_ups_and_refreshes_from_one_address_are_limited(backend: Backend) {
+    // Six a minute: one more every 10 s, soon enough to see each recover.
     let app = spawn_app_with(fresh_database(backend).await, |s| {
         s.rate_limits.enabled = true;
-        s.rate_limits.sign_up_per_address_per_minute = 3;
-        s.rate_limits.refresh_per_address_per_minute = 2;
+        s.rate_limits.sign_up_per_address_per_minute = 6;
+        s.rate_limits.refresh_per_address_per_minute = 6;
     })
     .await;
     let first = app.sign_up("First Door", "door1@example.com").await;
-    app.sign_up("Second Door", "door2@example.com").await;
-    app.sign_up("Third Door", "door3@example.com").await;
-    let fourth = post(
+    for i in 2..=6 {
+        app.sign_up("Next Door", &format!("door{i}@example.com")).await;
+    }
+    let seventh = post(
         &app,
         "/user/v1/account/create",
-        json!({"name": "Fourth", "email": "door4@example.com", "password": PASSWORD}),
+        json!({"name": "Seventh", "email": "door7@example.com", "password": PASSWORD}),
     )
     .await;
-    assert_eq!(fourth.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(retry_after(&fourth) >= 1);
+    assert_eq!(seventh.status(), StatusCode::TOO_MANY_REQUESTS);
+    let sign_up_wait = retry_after(&seventh);
+    assert!((1..=10).contains(&sign_up_wait), "Retry-After {sign_up_wait}");
     // Nothing of the refused sign-up was stored: the email is free.
-    assert_eq!(app.login("door4@example.com", PASSWORD).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(app.login("door7@example.com", PASSWORD).await.status, StatusCode::BAD_REQUEST);
     let mut refresh = first.refresh_token.clone();
-    for _ in 0..2 {
+    for _ in 0..6 {
         let refreshed = app.post("/user/v1/account/generateToken", None, json!({"refresh_token": refresh})).await;
         assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
         refresh = refreshed.result()["refresh_token"].as_str().unwrap().to_string();
     }
-    let third = post(&app, "/user/v1/account/generateToken", json!({"refresh_token": refresh})).await;
-    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    let refused = post(&app, "/user/v1/account/generateToken", json!({"refresh_token": refresh})).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let refresh_wait = retry_after(&refused);
     // Logins are another door, with their own quota.
     assert_eq!(app.login("door1@example.com", PASSWORD).await.status, StatusCode::OK);
+    // Both recover: the refused refresh token was not spent, the email is free.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    tokio::time::sleep(Duration::from_secs(sign_up_wait.max(refresh_wait))).await;
+    loop {
+        let again = post(
+            &app,
+            "/user/v1/account/create",
+            json!({"name": "Seventh", "email": "door7@example.com", "password": PASSWORD}),
+        )
+        .await;
+        if again.status() == StatusCode::CREATED {
+            break;
+        }
+        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(Instant::now() < deadline, "sign-ups never recovered");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    loop {
+        let again = app.post("/user/v1/account/generateToken", None, json!({"refresh_token": refresh})).await;
+        if again.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(again.status, StatusCode::TOO_MANY_REQUESTS, "{}", again.body);
+        assert!(Instant::now() < deadline, "refreshes never recovered");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// The OTP doors (asking for codes, spending them, changing a password):
