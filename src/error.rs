@@ -125,8 +125,6 @@ pub enum Clash {
     PermissionNotGranted,
     /// An admin deactivating their own account would lock themselves out.
     SelfDeactivation,
-    /// The default organisation holds the defaults every user falls back on.
-    DefaultOrganization,
 }
 
 impl Clash {
@@ -138,7 +136,6 @@ impl Clash {
             Clash::PermissionGranted => "permission_granted",
             Clash::PermissionNotGranted => "permission_not_granted",
             Clash::SelfDeactivation => "self_deactivation",
-            Clash::DefaultOrganization => "default_organization",
         }
     }
 }

@@ -15,7 +15,7 @@ use aggregates::{
 
 use crate::accounts::Caller;
 use crate::auth::sessions;
-use crate::bootstrap::{organization_uuid, DEFAULT_ORGANIZATION_ID};
+use crate::bootstrap::organization_uuid;
 use crate::commands::{CommandError, Metadata};
 use crate::error::{Clash, Entity, Reason, ServiceError};
 use crate::read_models::{self};
@@ -163,9 +163,6 @@ impl Services {
         meta: &Metadata,
     ) -> Result<usize, ServiceError> {
         self.require_outranks_members(caller, id).await?;
-        if id == DEFAULT_ORGANIZATION_ID {
-            return Err(ServiceError::Conflict { what: Clash::DefaultOrganization });
-        }
         let org = self.organization(&OrganizationKey::Id(id)).await?;
         // Refused before any user is touched.
         let current = self.bus.load::<Organization>(&org.org_uuid).await.map_err(org_error)?;

@@ -146,9 +146,7 @@ impl From<ServiceError> for AppError {
             ServiceError::Conflict { what: Clash::SelfDeactivation } => {
                 AppError::bad_request("You cannot deactivate your own account")
             }
-            ServiceError::Conflict { what: Clash::DefaultOrganization } => {
-                AppError::bad_request("The default organization cannot be deactivated")
-            }
+
             ServiceError::AlreadyDecided => AppError::bad_request("Request has already been decided"),
             // ELEVATE's words (`RESET_OTP_INVALID`, `SAME_PASSWORD_ERROR`, `INCORRECT_OLD_PASSWORD`).
             ServiceError::Refused { refusal: "otp.invalid", .. } => {
