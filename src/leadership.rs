@@ -20,6 +20,8 @@ pub const RETRY: Duration = Duration::from_secs(1);
 pub struct Leadership {
     held: Option<PoolConnection<Postgres>>,
     key: i64,
+    /// When `still_held_lately` last asked the database.
+    checked_at: tokio::time::Instant,
 }
 
 impl Leadership {
@@ -27,7 +29,7 @@ impl Leadership {
     pub async fn try_acquire(db: &Db, role: &str) -> Result<Option<Leadership>, sqlx::Error> {
         let key = lock_key(role);
         match db {
-            Db::Sqlite(_) => Ok(Some(Leadership { held: None, key })),
+            Db::Sqlite(_) => Ok(Some(Leadership { held: None, key, checked_at: tokio::time::Instant::now() })),
             Db::Postgres(pool) => {
                 let mut connection = pool.acquire().await?;
                 let acquired: bool =
@@ -37,7 +39,7 @@ impl Leadership {
                 }
                 // The lock lives as long as this session: keep the
                 // connection out of the pool so nobody else reuses it.
-                Ok(Some(Leadership { held: Some(connection), key }))
+                Ok(Some(Leadership { held: Some(connection), key, checked_at: tokio::time::Instant::now() }))
             }
         }
     }
@@ -49,6 +51,16 @@ impl Leadership {
             // Only this session can unlock it, so while the session answers the lock is ours.
             Some(connection) => sqlx::query("SELECT 1").execute(&mut **connection).await.is_ok(),
         }
+    }
+
+    /// `still_held`, asked of the database at most every `RETRY`: a leader's
+    /// loop calls it every turn.
+    pub async fn still_held_lately(&mut self) -> bool {
+        if self.checked_at.elapsed() < RETRY {
+            return true;
+        }
+        self.checked_at = tokio::time::Instant::now();
+        self.still_held().await
     }
 
     /// Gives the lock up explicitly (a clean shutdown hands over at once).

@@ -88,9 +88,7 @@ impl Services {
                 break committed;
             }
         };
-        metrics::counter!("roster_sign_ups_total").increment(1);
-        self.settle(committed).await?;
-        self.profile(&UserKey::Uuid(user_uuid)).await
+        self.registered(committed, user_uuid).await
     }
 
     /// The users `manager` manages, oldest first: the manager's to read, or

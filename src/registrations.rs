@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::auth::password;
 use crate::bootstrap::DEFAULT_ORGANIZATION_ID;
-use crate::commands::{CommandError, Metadata};
+use crate::commands::{CommandError, Committed, Metadata};
 use crate::error::{Entity, Reason, ServiceError};
 use crate::read_models::{Profile, UserKey};
 use crate::services::Services;
@@ -136,6 +136,12 @@ impl Services {
                 break committed;
             }
         };
+        self.registered(committed, user_uuid).await
+    }
+
+    /// A registration just committed: counted, and its profile once reads
+    /// show it (what every create without a session answers).
+    pub(crate) async fn registered(&self, committed: Committed, user_uuid: String) -> Result<Profile, ServiceError> {
         metrics::counter!("roster_sign_ups_total").increment(1);
         self.settle(committed).await?;
         self.profile(&UserKey::Uuid(user_uuid)).await

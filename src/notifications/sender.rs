@@ -128,18 +128,14 @@ impl Sender {
             }
         };
         let mut failures = 0u32;
-        let mut last_lease_check = tokio::time::Instant::now();
         loop {
             if stop.is_cancelled() {
                 leadership.release().await;
                 return true;
             }
-            if last_lease_check.elapsed() >= leadership::RETRY {
-                if !leadership.still_held().await {
-                    tracing::warn!("lost the notification sender lock; stepping down");
-                    return false;
-                }
-                last_lease_check = tokio::time::Instant::now();
+            if !leadership.still_held_lately().await {
+                tracing::warn!("lost the notification sender lock; stepping down");
+                return false;
             }
             let pause = match self.send_once(&mut transport).await {
                 Ok(0) => {

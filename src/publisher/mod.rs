@@ -159,7 +159,6 @@ impl Publisher {
         let mut failures = 0u32;
         // A new lead starts with a fresh producer (the last one may be stuck).
         let mut producer: Option<FutureProducer> = None;
-        let mut last_lease_check = tokio::time::Instant::now();
         self.measure_lag(None).await;
         let mut last_lag_check = tokio::time::Instant::now();
         loop {
@@ -167,12 +166,9 @@ impl Publisher {
                 leadership.release().await;
                 return true;
             }
-            if last_lease_check.elapsed() >= leadership::RETRY {
-                if !leadership.still_held().await {
-                    tracing::warn!("lost the publisher lock; stepping down");
-                    return false;
-                }
-                last_lease_check = tokio::time::Instant::now();
+            if !leadership.still_held_lately().await {
+                tracing::warn!("lost the publisher lock; stepping down");
+                return false;
             }
             let result = match &producer {
                 Some(producer) => match self.ensure_topics(producer, &mut topics).await {
