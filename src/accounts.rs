@@ -506,8 +506,11 @@ impl Services {
         Ok(Tokens { access_token, refresh_token })
     }
 
+    /// The profile, its typed fields labelled (`profile_fields`).
     pub async fn profile(&self, key: &UserKey) -> Result<Profile, ServiceError> {
-        read_models::profile(&self.db, key).await?.ok_or_else(|| ServiceError::not_found(Entity::User))
+        let profile =
+            read_models::profile(&self.db, key).await?.ok_or_else(|| ServiceError::not_found(Entity::User))?;
+        self.with_typed_fields(profile).await
     }
 
     /// Rotates the refresh token: the presented one is spent; presenting it
@@ -583,6 +586,13 @@ impl Services {
         meta: &Metadata,
     ) -> Result<Profile, ServiceError> {
         let changes = validation::profile_changes(changes).map_err(ServiceError::invalid_input)?;
+        let typed = [&changes.gender, &changes.location, &changes.languages, &changes.preferred_language];
+        if typed.iter().any(|field| field.is_some()) {
+            let user = read_models::profile(&self.db, &UserKey::Uuid(user_uuid.to_string()))
+                .await?
+                .ok_or_else(|| ServiceError::not_found(Entity::User))?;
+            self.check_typed_fields(user.user.organization_id, &changes).await?;
+        }
         let committed = self
             .bus
             .execute::<User>(user_uuid, UserCommand::UpdateProfile { changes, at: chrono::Utc::now() }, meta)

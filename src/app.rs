@@ -108,6 +108,7 @@ impl Application {
             grants,
             publisher,
             form_versions: Default::default(),
+            profile_field_types: Default::default(),
         };
         if let Some(admin) = &bootstrap_admin {
             state.bootstrap_admin(admin).await?;

@@ -43,6 +43,12 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
     (21, "organization_list", "organization", &["GET"], "/user/v1/organization/list"),
     (22, "organization_request_role", "organization", &["POST"], "/user/v1/organization/requestOrgRole"),
     (23, "form_read", "form", &["GET", "POST"], "/user/v1/form/read*"),
+    (24, "entity_type_read", "entity-type", &["GET", "POST"], "/user/v1/entity-type/read"),
+    (25, "entity_read", "entity", &["GET", "POST"], "/user/v1/entity/read"),
+    (26, "entity_list", "entity", &["GET", "POST"], "/user/v1/entity/list"),
+    // An org admin manages their organisation's catalogue (the use cases scope it).
+    (27, "entity_type_apis", "entity-type", &["*"], "/user/v1/entity-type/*"),
+    (28, "entity_apis", "entity", &["*"], "/user/v1/entity/*"),
     (30, "org_admin_apis", "org-admin", &["*"], "/user/v1/org-admin/*"),
     (31, "organization_update", "organization", &["PATCH"], "/user/v1/organization/update/*"),
     (32, "notification_template", "notification", &["*"], "/user/v1/notification/template*"),
@@ -50,8 +56,8 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
 ];
 
 const PUBLIC: &[i64] = &[1, 2, 3, 4, 5, 6, 7, 8];
-const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23];
-const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 30, 31, 32];
+const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26];
+const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 30, 31, 32];
 
 /// Which default role holds which permissions.
 pub fn default_grants(role_title: &str) -> &'static [i64] {

@@ -107,6 +107,14 @@ capabilities! {
     /// Create and change the notification templates of the caller's organisation.
     NotificationTemplateWrite = "notification.template.write",
     NotificationTemplateRead = "notification.template.read",
+    /// Create, change and delete the entity types of the organisations the
+    /// caller administers, and inherit the default organisation's.
+    EntityTypeWrite = "entity.type.write",
+    /// Read entity types: the caller's organisation's and the default one's.
+    EntityTypeRead = "entity.type.read",
+    /// Create, change and delete entities of those types.
+    EntityWrite = "entity.write",
+    EntityRead = "entity.read",
 }
 
 impl Capability {

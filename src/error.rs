@@ -24,6 +24,10 @@ pub enum Entity {
     RoleRequest,
     Form,
     NotificationTemplate,
+    /// A value catalogue (ELEVATE's entity type).
+    EntityType,
+    /// One value of a catalogue (ELEVATE's entity).
+    EntityValue,
 }
 
 impl Entity {
@@ -39,6 +43,8 @@ impl Entity {
             Entity::RoleRequest => "role_request",
             Entity::Form => "form",
             Entity::NotificationTemplate => "notification_template",
+            Entity::EntityType => "entity_type",
+            Entity::EntityValue => "entity",
         }
     }
 }
@@ -329,6 +335,25 @@ impl Refusal for aggregates::FormError {
             aggregates::FormError::AlreadyExists => "form.already_exists",
             aggregates::FormError::NotFound => "form.not_found",
             aggregates::FormError::OrganizationChanged => "form.organization_changed",
+        }
+    }
+}
+
+impl Refusal for aggregates::EntityTypeError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::EntityTypeError::AlreadyExists => "entity_type.already_exists",
+            aggregates::EntityTypeError::NotFound => "entity_type.not_found",
+            aggregates::EntityTypeError::OrganizationChanged => "entity_type.organization_changed",
+        }
+    }
+}
+
+impl Refusal for aggregates::EntityError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::EntityError::AlreadyExists => "entity.already_exists",
+            aggregates::EntityError::NotFound => "entity.not_found",
         }
     }
 }

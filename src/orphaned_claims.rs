@@ -42,6 +42,8 @@ pub fn owner_type(kind: ClaimKind) -> &'static str {
         ClaimKind::ModuleCode => "module",
         ClaimKind::PermissionCode => "permission",
         ClaimKind::FormType => "form",
+        ClaimKind::EntityTypeValue => "entity_type",
+        ClaimKind::EntityValue => "entity",
     }
 }
 

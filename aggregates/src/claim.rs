@@ -26,6 +26,10 @@ pub enum ClaimKind {
     PermissionCode,
     /// A form type within one organisation ("{organization_id}:{type}").
     FormType,
+    /// An entity type's value within one organisation ("{organization_id}:{value}").
+    EntityTypeValue,
+    /// An entity's value within its type ("{entity_type_id}:{value}").
+    EntityValue,
 }
 
 impl ClaimKind {
@@ -40,6 +44,8 @@ impl ClaimKind {
             ClaimKind::ModuleCode => "module_code",
             ClaimKind::PermissionCode => "permission_code",
             ClaimKind::FormType => "form_type",
+            ClaimKind::EntityTypeValue => "entity_type_value",
+            ClaimKind::EntityValue => "entity_value",
         }
     }
 }

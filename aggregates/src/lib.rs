@@ -3,6 +3,8 @@
 //! arrive inside commands so that handling stays deterministic and testable.
 
 pub mod claim;
+pub mod entity;
+pub mod entity_type;
 pub mod form;
 pub mod module;
 pub mod notification;
@@ -18,6 +20,8 @@ pub mod user;
 pub mod validation;
 
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
+pub use entity::{Entity, EntityCommand, EntityDefinition, EntityError, EntityEvent};
+pub use entity_type::{EntityType, EntityTypeCommand, EntityTypeDefinition, EntityTypeError, EntityTypeEvent};
 pub use form::{Form, FormCommand, FormDefinition, FormError, FormEvent};
 pub use module::{Module, ModuleCommand, ModuleDefinition, ModuleError, ModuleEvent};
 pub use notification::{Message, Notification, NotificationCommand, NotificationError, NotificationEvent};
@@ -38,7 +42,7 @@ pub use user::{
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 11] = [
+pub const AGGREGATE_TYPES: [&str; 13] = [
     User::TYPE,
     Organization::TYPE,
     Role::TYPE,
@@ -50,6 +54,8 @@ pub const AGGREGATE_TYPES: [&str; 11] = [
     Otp::TYPE,
     Notification::TYPE,
     NotificationTemplate::TYPE,
+    EntityType::TYPE,
+    Entity::TYPE,
 ];
 
 /// Instants in events are UTC.

@@ -7,6 +7,7 @@
 //! placeholders, `ON CONFLICT`), so a projection is written once for both.
 
 mod batching;
+mod entity_types;
 mod forms;
 mod notification_templates;
 mod organizations;
@@ -19,6 +20,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use batching::merge_inserts;
+pub use entity_types::EntityTypesProjection;
 pub use forms::FormsProjection;
 pub use notification_templates::NotificationTemplatesProjection;
 pub use organizations::OrganizationsProjection;
@@ -132,6 +134,7 @@ pub fn registry() -> Vec<Box<dyn Projection>> {
         Box::new(RoleRequestsProjection),
         Box::new(FormsProjection),
         Box::new(NotificationTemplatesProjection),
+        Box::new(EntityTypesProjection),
     ]
 }
 

@@ -15,7 +15,7 @@ pub use crate::read_models::{ModuleRow, PermissionRow, RoleDetails, RoleFilter};
 
 /// Claims a code or title for `owner` in the unit: committed with the
 /// definition that needs it, so a refused one leaves the value free.
-async fn claim(
+pub(crate) async fn claim(
     unit: &mut UnitOfWork,
     kind: ClaimKind,
     value: &str,
@@ -33,7 +33,12 @@ async fn claim(
 
 /// Gives back a code or title `owner` held, in the unit; one it no longer
 /// holds is left as it is.
-async fn release(unit: &mut UnitOfWork, kind: ClaimKind, value: &str, owner: &str) -> Result<(), ServiceError> {
+pub(crate) async fn release(
+    unit: &mut UnitOfWork,
+    kind: ClaimKind,
+    value: &str,
+    owner: &str,
+) -> Result<(), ServiceError> {
     let release = ClaimCommand::Release { owner: owner.to_string(), at: chrono::Utc::now() };
     match unit.decide::<UniqueClaim>(&unit.claim_id(kind, value), release).await {
         Ok(_) => Ok(()),

@@ -3,6 +3,7 @@
 //! are the only callers.
 
 mod catalogue;
+mod entity_types;
 mod forms;
 mod notification_templates;
 mod organizations;
@@ -12,6 +13,7 @@ mod user_search;
 mod users;
 
 pub use catalogue::*;
+pub use entity_types::*;
 pub use forms::*;
 pub use notification_templates::*;
 pub use organizations::*;

@@ -32,6 +32,8 @@ pub struct Services {
     /// `None` when Kafka is not configured.
     pub publisher: Option<Publisher>,
     pub form_versions: Arc<crate::forms::FormVersionCache>,
+    /// The entity types of profile fields (`profile_fields`).
+    pub profile_field_types: Arc<crate::profile_fields::CatalogueCache>,
 }
 
 impl Services {

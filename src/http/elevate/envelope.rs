@@ -42,6 +42,10 @@ impl ApiOk {
     pub fn created(message: &'static str, result: Value) -> Self {
         ApiOk { status: StatusCode::CREATED, message, result, meta: Map::new() }
     }
+    /// 202, as upstream ELEVATE answers its catalogue updates and deletes.
+    pub fn accepted(message: &'static str, result: Value) -> Self {
+        ApiOk { status: StatusCode::ACCEPTED, message, result, meta: Map::new() }
+    }
     pub fn with_meta(mut self, key: &str, value: Value) -> Self {
         self.meta.insert(key.to_string(), value);
         self

@@ -70,6 +70,8 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::RoleRequest => "Request not found",
         Entity::Form => "Form not found",
         Entity::NotificationTemplate => "Notification template not found",
+        Entity::EntityType => "Entity type not found",
+        Entity::EntityValue => "Entity not found",
     }
 }
 
@@ -82,6 +84,7 @@ fn field_message(invalid: &Invalid) -> String {
         Reason::NotFound { entity: Entity::User, id: Some(id) } => format!("User {id} not found"),
         Reason::NotFound { entity: Entity::Organization, id: Some(id) } => format!("organisation {id} does not exist"),
         Reason::NotFound { entity: Entity::Module, id: Some(id) } => format!("module {id} does not exist"),
+        Reason::NotFound { entity: Entity::EntityValue, id: Some(id) } => format!("{id} is not a valid {field}"),
         Reason::NotFound { entity, .. } => not_found(*entity).to_string(),
         Reason::NotActive { entity: Entity::Organization, id: Some(id) } => format!("organisation {id} is not active"),
         Reason::NotActive { entity: Entity::Role, .. } => "Role is not active".to_string(),
@@ -112,6 +115,8 @@ fn duplicate(entity: Entity, field: &str) -> String {
         (Entity::Organization, "code") => "Organization code already exists".to_string(),
         (Entity::Form, _) => "Form already exists".to_string(),
         (Entity::NotificationTemplate, _) => "Notification template already exists".to_string(),
+        (Entity::EntityType, _) => "Entity type already exists".to_string(),
+        (Entity::EntityValue, _) => "Entity already exists".to_string(),
         (_, field) => format!("{field} already exists"),
     }
 }

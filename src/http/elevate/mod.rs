@@ -11,6 +11,7 @@ mod audit;
 pub mod capabilities;
 mod catalogue;
 pub mod doors;
+mod entity;
 pub mod envelope;
 pub mod errors;
 pub mod extract;
@@ -38,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .merge(catalogue::routes())
         .merge(audit::routes())
         .merge(form::routes())
+        .merge(entity::routes())
         .merge(otp::routes())
         .merge(notification::routes())
 }

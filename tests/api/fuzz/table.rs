@@ -120,6 +120,10 @@ pub(super) struct Targets {
     pub(super) doomed_permission_id: i64,
     pub(super) form_id: i64,
     pub(super) template_id: i64,
+    pub(super) entity_type_id: i64,
+    pub(super) doomed_entity_type_id: i64,
+    pub(super) entity_id: i64,
+    pub(super) doomed_entity_id: i64,
 }
 
 /// Every route the service serves, with a valid-shaped example request.
@@ -266,6 +270,7 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         route(M::GET, "/docs/{*file}").param("*file", "swagger-ui.css"),
     ];
     routes.extend(sunbird_routes(t));
+    routes.extend(entity_routes(t));
     let module = json!({"code": "fuzz_module", "status": "ACTIVE"});
     let permission = json!({
         "code": "fuzz_permission", "module": "fuzz_module", "request_type": ["GET"], "api_path": "/user/v1/fuzz", "status": "ACTIVE"
@@ -317,6 +322,57 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         );
         routes.push(route(M::POST, at(mapping_base, "/delete/{role_id}")).param("role_id", t.role_id).body(mapping));
         routes.push(route(M::POST, at(mapping_base, "/list")).body(json!({"role_ids": [t.role_id]})));
+    }
+    routes
+}
+
+/// ELEVATE's entity types and entities.
+fn entity_routes(t: &Targets) -> Vec<Route> {
+    use Method as M;
+    let entity_type = json!({"value": "fuzz_type_new", "label": "Fuzz Type", "type": "SYSTEM", "allow_filtering": true,
+        "data_type": "STRING", "has_entities": true, "model_names": ["User"]});
+    let entity = json!({"value": "fuzz_entity_new", "label": "Fuzz Entity", "type": "SYSTEM", "status": "ACTIVE",
+        "entity_type_id": t.entity_type_id});
+    let mut routes = vec![
+        route(M::POST, "/user/v1/entity-type/create").body(entity_type).unique("value"),
+        route(M::POST, "/user/v1/entity-type/read")
+            .body(json!({"value": ["fuzz_languages"], "read_user_entity": true})),
+        route(M::GET, "/user/v1/entity-type/read"),
+        route(M::POST, "/user/v1/org-admin/inheritEntityType")
+            .body(json!({"entity_type_value": "fuzz_languages", "target_entity_type_label": "Fuzz Inherited"})),
+        route(M::POST, "/user/v1/entity/create").body(entity).unique("value"),
+    ];
+    for method in [M::POST, M::PATCH] {
+        routes.push(
+            route(method.clone(), "/user/v1/entity-type/update/{id}")
+                .param("id", t.entity_type_id)
+                .body(json!({"label": "Fuzz Languages", "status": "ACTIVE", "allow_filtering": "true"})),
+        );
+        routes.push(
+            route(method, "/user/v1/entity/update/{id}")
+                .param("id", t.entity_id)
+                .body(json!({"label": "Fuzz English", "status": "ACTIVE", "entity_type_id": t.entity_type_id})),
+        );
+    }
+    for method in [M::DELETE, M::POST] {
+        routes.push(
+            route(method.clone(), "/user/v1/entity-type/delete/{id}")
+                .param("id", t.doomed_entity_type_id)
+                .phase(Phase::Destructive),
+        );
+        routes.push(
+            route(method, "/user/v1/entity/delete/{id}").param("id", t.doomed_entity_id).phase(Phase::Destructive),
+        );
+    }
+    for method in [M::GET, M::POST] {
+        routes.push(route(method.clone(), "/user/v1/entity/read").query("id", t.entity_id));
+        routes.push(
+            route(method, "/user/v1/entity/list")
+                .query("entity_type_id", t.entity_type_id)
+                .query("page", 1)
+                .query("limit", 10)
+                .query("search", "fuzz"),
+        );
     }
     routes
 }
@@ -608,6 +664,7 @@ pub(super) async fn set_up(app: &TestApp) -> (Targets, Tokens) {
     let org = |code: &str| json!({"name": format!("Org {code}"), "code": code, "description": "set-up"});
     let role = |title: &str| json!({"title": title, "user_type": 0, "organization_id": 1});
     let permission = |code: &str| json!({"code": code, "module": "fuzz_module", "request_type": ["GET"], "api_path": format!("/user/v1/{code}")});
+    let entity_type = |value: &str| json!({"value": value, "label": value, "model_names": ["User"]});
     let targets = Targets {
         mentee_id: id(&mentee),
         mentee_uuid: mentee.user["uuid"].as_str().map(str::to_string).unwrap_or_default(),
@@ -626,6 +683,15 @@ pub(super) async fn set_up(app: &TestApp) -> (Targets, Tokens) {
             .await,
         form_id: created_id(app, a, "/user/v1/form/create", form_body("fuzz_form")).await,
         template_id: created_id(app, a, "/user/v1/notification/template", template_body("fuzz_template")).await,
+        entity_type_id: created_id(app, a, "/user/v1/entity-type/create", entity_type("fuzz_languages")).await,
+        doomed_entity_type_id: created_id(app, a, "/user/v1/entity-type/create", entity_type("fuzz_doomed_type")).await,
+        ..Targets::default()
+    };
+    let entity = |value: &str| json!({"value": value, "label": value, "type": "SYSTEM", "entity_type_id": targets.entity_type_id});
+    let targets = Targets {
+        entity_id: created_id(app, a, "/user/v1/entity/create", entity("fuzz_en")).await,
+        doomed_entity_id: created_id(app, a, "/user/v1/entity/create", entity("fuzz_doomed_entity")).await,
+        ..targets
     };
     let tokens = Tokens {
         user: mentee.access_token,
