@@ -98,6 +98,8 @@ impl Application {
         let listener = TcpListener::bind(settings.addr).await?;
         let grants = Arc::new(GrantCache::new(http::ELEVATE_ROUTES));
         let bootstrap_admin = settings.bootstrap_admin.clone();
+        let files =
+            Arc::new(crate::files::FileStore::open(&settings.files, bus.claim_ids().derived_key("file-links"))?);
         let state = Services {
             settings: Arc::new(settings),
             db,
@@ -109,6 +111,7 @@ impl Application {
             publisher,
             form_versions: Default::default(),
             profile_field_types: Default::default(),
+            files,
         };
         if let Some(admin) = &bootstrap_admin {
             state.bootstrap_admin(admin).await?;

@@ -49,6 +49,7 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
     // An org admin manages their organisation's catalogue (the use cases scope it).
     (27, "entity_type_apis", "entity-type", &["*"], "/user/v1/entity-type/*"),
     (28, "entity_apis", "entity", &["*"], "/user/v1/entity/*"),
+    (29, "cloud_services_file", "cloud-services", &["GET", "POST"], "/user/v1/cloud-services/file/*"),
     (30, "org_admin_apis", "org-admin", &["*"], "/user/v1/org-admin/*"),
     (31, "organization_update", "organization", &["PATCH"], "/user/v1/organization/update/*"),
     (32, "notification_template", "notification", &["*"], "/user/v1/notification/template*"),
@@ -56,8 +57,8 @@ pub const DEFAULT_PERMISSIONS: &[PermissionSeed] = &[
 ];
 
 const PUBLIC: &[i64] = &[1, 2, 3, 4, 5, 6, 7, 8];
-const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26];
-const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 30, 31, 32];
+const SIGNED_IN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 29];
+const ORG_ADMIN: &[i64] = &[10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32];
 
 /// Which default role holds which permissions.
 pub fn default_grants(role_title: &str) -> &'static [i64] {

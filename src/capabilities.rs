@@ -115,6 +115,8 @@ capabilities! {
     /// Create, change and delete entities of those types.
     EntityWrite = "entity.write",
     EntityRead = "entity.read",
+    /// Links to upload a file and to download stored ones.
+    FileLink = "file.link",
 }
 
 impl Capability {

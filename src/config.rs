@@ -46,6 +46,36 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     pub otp: OtpSettings,
     pub notifications: NotificationSettings,
+    pub files: FileSettings,
+}
+
+/// Where uploaded files live (`crate::files`): an S3-compatible bucket when
+/// `FILES_S3_BUCKET` is set, else the local directory `FILES_DIR`.
+#[derive(Clone, Debug)]
+pub struct FileSettings {
+    /// `FILES_DIR` (default `./data/files`).
+    pub dir: std::path::PathBuf,
+    pub s3: Option<S3Settings>,
+    /// `FILES_LINK_SECONDS` (default 900): how long an upload or download link works.
+    pub link_seconds: u64,
+    /// `FILES_MAX_BYTES` (default 10 MiB): the largest upload through Roster's own links.
+    pub max_bytes: usize,
+    /// `PUBLIC_BASE_URL`: the scheme and host clients reach Roster at, for
+    /// the links it serves itself; without it, the request's `Host`.
+    pub public_base_url: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct S3Settings {
+    /// `FILES_S3_BUCKET`
+    pub bucket: String,
+    /// `FILES_S3_ENDPOINT`: for an S3-compatible store other than AWS (path-style requests).
+    pub endpoint: Option<String>,
+    /// `FILES_S3_REGION` (default `us-east-1`).
+    pub region: String,
+    /// `FILES_S3_ACCESS_KEY_ID`, `FILES_S3_SECRET_ACCESS_KEY`.
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
 }
 
 /// One-time passwords (`crate::otp`).
@@ -435,6 +465,31 @@ impl Settings {
                     topic => topic,
                 },
                 outbox_dir: var("NOTIFICATION_OUTBOX_DIR").unwrap_or_else(|| "./data/outbox".into()).into(),
+            },
+            files: FileSettings {
+                dir: var("FILES_DIR").unwrap_or_else(|| "./data/files".into()).into(),
+                s3: match var("FILES_S3_BUCKET") {
+                    None => None,
+                    Some(bucket) => Some(S3Settings {
+                        bucket,
+                        endpoint: var("FILES_S3_ENDPOINT"),
+                        region: var("FILES_S3_REGION").unwrap_or_else(|| "us-east-1".into()),
+                        access_key_id: var("FILES_S3_ACCESS_KEY_ID")
+                            .context("FILES_S3_BUCKET is set without FILES_S3_ACCESS_KEY_ID")?,
+                        secret_access_key: var("FILES_S3_SECRET_ACCESS_KEY")
+                            .map(Secret)
+                            .context("FILES_S3_BUCKET is set without FILES_S3_SECRET_ACCESS_KEY")?,
+                    }),
+                },
+                link_seconds: match parsed("FILES_LINK_SECONDS", 900)? {
+                    0 => anyhow::bail!("FILES_LINK_SECONDS must be at least 1"),
+                    n => n,
+                },
+                max_bytes: match parsed("FILES_MAX_BYTES", 10 * 1024 * 1024)? {
+                    0 => anyhow::bail!("FILES_MAX_BYTES must be at least 1"),
+                    n => n,
+                },
+                public_base_url: var("PUBLIC_BASE_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
             },
         })
     }

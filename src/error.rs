@@ -28,6 +28,8 @@ pub enum Entity {
     EntityType,
     /// One value of a catalogue (ELEVATE's entity).
     EntityValue,
+    /// A stored file (`crate::files`).
+    File,
 }
 
 impl Entity {
@@ -45,6 +47,7 @@ impl Entity {
             Entity::NotificationTemplate => "notification_template",
             Entity::EntityType => "entity_type",
             Entity::EntityValue => "entity",
+            Entity::File => "file",
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod contacts;
 pub mod entity_types;
 pub mod error;
 pub mod event_id;
+pub mod files;
 pub mod first_admin;
 pub mod forms;
 pub mod http;

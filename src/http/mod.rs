@@ -4,6 +4,7 @@
 
 pub mod authorize;
 mod elevate;
+pub(crate) mod files;
 /// ELEVATE's extractors (its JSON rejections, `X-auth-token`, paging), kept
 /// at their old path for the handlers and `authorize`.
 pub use elevate::extract;
@@ -69,6 +70,9 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::routes())
         .fallback(route_not_found);
     let neutral = shared_layers(neutral, &state.settings).layer(middleware::from_fn(neutral::render));
+    // The local file store's links take bodies up to FILES_MAX_BYTES.
+    let files = files_layers(files::routes(), &state.settings, state.files.max_bytes())
+        .layer(middleware::from_fn(neutral::render));
     let hardening = state.settings.hardening.clone();
     let mut routes = Router::new()
         .nest("/user/v1", elevate.clone())
@@ -77,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route_service("/user/v1/", elevate.with_state::<()>(state.clone()))
         .merge(sunbird)
         .merge(neutral)
+        .merge(files)
         .route_layer(middleware::from_fn(track_metrics))
         .layer(axum::Extension(state.clone()))
         .with_state(state);
@@ -120,6 +125,27 @@ fn shared_layers<S: Clone + Send + Sync + 'static>(routes: Router<S>, settings: 
             .layer(middleware::from_fn(oversized::drain_oversized))
             .layer(RequestBodyLimitLayer::new(BODY_LIMIT_BYTES))
             .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES)),
+    )
+}
+
+/// The shared limits for the file links, with their own body size.
+fn files_layers<S: Clone + Send + Sync + 'static>(
+    routes: Router<S>,
+    settings: &Settings,
+    max_bytes: usize,
+) -> Router<S> {
+    let mut routes = routes.route_layer(middleware::from_fn(text_hygiene::refuse_unstorable_uri));
+    if let Some(timeout) = server::body_timeout(&settings.connections) {
+        routes = routes.layer(middleware::from_fn_with_state(timeout, server::body_read_timeout));
+    }
+    if let Some(timeout) = hardening::request_timeout(&settings.hardening) {
+        routes = routes.layer(timeout);
+    }
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(CatchPanicLayer::new())
+            .layer(RequestBodyLimitLayer::new(max_bytes))
+            .layer(DefaultBodyLimit::max(max_bytes)),
     )
 }
 

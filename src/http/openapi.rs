@@ -262,6 +262,8 @@ pub struct HealthCheck {
         docs_root,
         docs_index,
         docs_file,
+        super::files::download,
+        super::files::upload,
     ),
     components(schemas(OperationsError))
 )]
@@ -273,8 +275,8 @@ const OPERATIONS: Dialect = Dialect {
     security: &[],
     error_schema: "operations.Error",
     title: "Roster: operations",
-    description: "Health, metrics, the token verification keys, and this description. Errors are \
-                  `{error, message}`.",
+    description: "Health, metrics, the token verification keys, the local file store's signed links, \
+                  and this description. Errors are `{error, message}`.",
 };
 
 fn titled(mut document: Document, title: &str, description: &str) -> Document {

@@ -34,6 +34,8 @@ pub struct Services {
     pub form_versions: Arc<crate::forms::FormVersionCache>,
     /// The entity types of profile fields (`profile_fields`).
     pub profile_field_types: Arc<crate::profile_fields::CatalogueCache>,
+    /// Uploads and downloads through expiring links (`files`).
+    pub files: Arc<crate::files::FileStore>,
 }
 
 impl Services {

@@ -45,6 +45,16 @@ impl ClaimIds {
         self.upgraded(&legacy).unwrap_or(legacy)
     }
 
+    /// A key of its own for `purpose` (e.g. signing file links), derived
+    /// from the deployment's secret: the same on every instance, and
+    /// unrelated to the claim ids and to every other purpose's key.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(b"roster:derived-key:");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The id a claim named `legacy` (`<kind>:<sha256>`) has now; `None`
     /// for an id in any other form (a keyed one already).
     fn upgraded(&self, legacy: &str) -> Option<String> {

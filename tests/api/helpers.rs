@@ -90,6 +90,10 @@ pub fn test_settings(database_url: &str) -> Settings {
     settings.notifications.kafka_topic = None;
     settings.notifications.outbox_dir =
         std::env::temp_dir().join(format!("roster-test-outbox-{}", uuid::Uuid::new_v4().simple()));
+    // Uploads likewise.
+    settings.files.s3 = None;
+    settings.files.public_base_url = None;
+    settings.files.dir = std::env::temp_dir().join(format!("roster-test-files-{}", uuid::Uuid::new_v4().simple()));
     settings
 }
 

@@ -17,6 +17,7 @@ mod crash_and_replay;
 mod dialects;
 mod entity_types;
 mod erasure;
+mod files;
 mod first_admin;
 mod forms;
 mod fuzz;

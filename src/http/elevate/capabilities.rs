@@ -102,6 +102,13 @@ pub const ROUTES: &[RouteCapability] = &[
     route("POST", "/user/v1/entity/read", EntityRead),
     route("GET", "/user/v1/entity/list", EntityRead),
     route("POST", "/user/v1/entity/list", EntityRead),
+    // files
+    route("GET", "/user/v1/cloud-services/file/getSignedUrl", FileLink),
+    route("POST", "/user/v1/cloud-services/file/getSignedUrl", FileLink),
+    route("GET", "/user/v1/cloud-services/file/getDownloadableUrl", FileLink),
+    route("POST", "/user/v1/cloud-services/file/getDownloadableUrl", FileLink),
+    route("GET", "/user/v1/cloud-services/file/getSampleCSV", FileLink),
+    route("POST", "/user/v1/cloud-services/file/getSampleCSV", FileLink),
     // catalogue: modules and permissions
     route("POST", "/user/v1/modules/create", ModuleCreate),
     route("POST", "/user/v1/modules/update/{id}", ModuleUpdate),

@@ -72,6 +72,7 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::NotificationTemplate => "Notification template not found",
         Entity::EntityType => "Entity type not found",
         Entity::EntityValue => "Entity not found",
+        Entity::File => "File not found",
     }
 }
 

@@ -15,6 +15,7 @@ mod entity;
 pub mod envelope;
 pub mod errors;
 pub mod extract;
+mod files;
 mod form;
 mod notification;
 pub mod openapi;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .merge(audit::routes())
         .merge(form::routes())
         .merge(entity::routes())
+        .merge(files::routes())
         .merge(otp::routes())
         .merge(notification::routes())
 }

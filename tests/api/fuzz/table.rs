@@ -271,6 +271,24 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
     ];
     routes.extend(sunbird_routes(t));
     routes.extend(entity_routes(t));
+    for method in [M::GET, M::POST] {
+        routes.push(route(method.clone(), "/user/v1/cloud-services/file/getSignedUrl").query("file_name", "fuzz.jpg"));
+        routes.push(
+            route(method.clone(), "/user/v1/cloud-services/file/getDownloadableUrl")
+                .query("file_path", "users/fuzz-1-fuzz.jpg"),
+        );
+        routes.push(route(method, "/user/v1/cloud-services/file/getSampleCSV"));
+    }
+    // Roster's own file links: the fuzzer has no valid signature, so every answer is a refusal.
+    for method in [M::GET, M::PUT] {
+        routes.push(
+            route(method, "/files/{*path}")
+                .param("*path", "users/fuzz-1-fuzz.jpg")
+                .query("method", "GET")
+                .query("expires", 4_102_444_800i64)
+                .query("signature", "00"),
+        );
+    }
     let module = json!({"code": "fuzz_module", "status": "ACTIVE"});
     let permission = json!({
         "code": "fuzz_permission", "module": "fuzz_module", "request_type": ["GET"], "api_path": "/user/v1/fuzz", "status": "ACTIVE"
