@@ -130,4 +130,89 @@ async fn file_links_refuse_what_they_should(backend: Backend) {
     assert_eq!(put(&app, &upload, "text/plain", b"late".to_vec()).await, StatusCode::FORBIDDEN);
 }
 
-on_both_backends!(files_go_up_and_come_back_through_signed_links, file_links_refuse_what_they_should);
+/// An S3-compatible store (moto's server, started here): the links are S3
+/// presigned URLs, which the store checks (moto does not: see below).
+async fn files_go_to_an_s3_bucket_when_one_is_set(backend: Backend) {
+    let mut s3 = S3Server::start();
+    let endpoint = format!("http://127.0.0.1:{}", s3.port);
+    let made = reqwest::Client::new().put(format!("{endpoint}/roster-files")).send().await.unwrap();
+    assert!(made.status().is_success(), "create the bucket: {}", made.status());
+    let app = spawn_app_with(fresh_database(backend).await, |s| {
+        s.files.s3 = Some(roster::config::S3Settings {
+            bucket: "roster-files".into(),
+            endpoint: Some(endpoint.clone()),
+            region: "us-east-1".into(),
+            access_key_id: "testing".into(),
+            secret_access_key: roster::config::Secret::new("testing"),
+        });
+    })
+    .await;
+    let user = app.sign_up("Sam Three", "sam@example.com").await;
+    let t = Some(user.access_token.as_str());
+    let signed = app.get("/user/v1/cloud-services/file/getSignedUrl?file_name=cv.pdf", t).await;
+    assert_eq!(signed.status.as_u16(), 200, "{}", signed.body);
+    let upload = signed.result()["signedUrl"].as_str().unwrap().to_string();
+    let path = signed.result()["filePath"].as_str().unwrap().to_string();
+    assert!(upload.starts_with(&format!("{endpoint}/roster-files/users/")), "{upload}");
+    assert!(upload.contains("X-Amz-Signature="), "a presigned URL: {upload}");
+    assert_eq!(put(&app, &upload, "application/pdf", b"%PDF-1.7 cv".to_vec()).await, StatusCode::OK);
+    let download = app.get(&format!("/user/v1/cloud-services/file/getDownloadableUrl?file_path={path}"), t).await;
+    let download = download.result().as_str().unwrap().to_string();
+    let (status, _, bytes) = get(&app, &download).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, b"%PDF-1.7 cv");
+    // moto's server does not check signatures (AWS and MinIO do), so only
+    // the link's form is checked here: signed, and for the configured lifetime.
+    assert!(download.contains("X-Amz-Signature=") && download.contains("X-Amz-Expires=900"), "{download}");
+    // Roster does not serve the links of a bucket.
+    assert_eq!(
+        get(&app, &app.url(&format!("/files/{path}?method=GET&expires=1&signature=00"))).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let sample = app.get("/user/v1/cloud-services/file/getSampleCSV", t).await;
+    let (status, _, csv) = get(&app, sample.result().as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8(csv).unwrap().starts_with("name,email,"));
+    s3.stop();
+}
+
+/// moto's S3 server (`moto_server`, from PyPI's `moto[server]`, which `.ci/run` installs).
+struct S3Server {
+    port: u16,
+    child: std::process::Child,
+}
+
+impl S3Server {
+    fn start() -> S3Server {
+        let port = free_port();
+        let child = std::process::Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server (pip install 'moto[server]'; .ci/run installs it)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        S3Server { port, child }
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+on_both_backends!(
+    files_go_up_and_come_back_through_signed_links,
+    file_links_refuse_what_they_should,
+    files_go_to_an_s3_bucket_when_one_is_set,
+);
