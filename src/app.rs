@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::keycloak::KeycloakKeys;
 use crate::auth::password;
 use crate::auth::tokens::TokenService;
 use crate::authorization::GrantCache;
@@ -98,6 +99,7 @@ impl Application {
         let listener = TcpListener::bind(settings.addr).await?;
         let grants = Arc::new(GrantCache::new(http::ELEVATE_ROUTES));
         let bootstrap_admin = settings.bootstrap_admin.clone();
+        let keycloak = settings.keycloak.as_ref().map(KeycloakKeys::load).transpose()?.map(Arc::new);
         let state = Services {
             settings: Arc::new(settings),
             db,
@@ -108,6 +110,7 @@ impl Application {
             grants,
             publisher,
             form_versions: Default::default(),
+            keycloak,
         };
         if let Some(admin) = &bootstrap_admin {
             state.bootstrap_admin(admin).await?;

@@ -107,6 +107,8 @@ capabilities! {
     /// Create and change the notification templates of the caller's organisation.
     NotificationTemplateWrite = "notification.template.write",
     NotificationTemplateRead = "notification.template.read",
+    /// Issue, list and revoke the API keys of client applications.
+    ApiKeyManage = "client.key.manage",
 }
 
 impl Capability {

@@ -46,6 +46,31 @@ pub struct Settings {
     pub rate_limits: RateLimits,
     pub otp: OtpSettings,
     pub notifications: NotificationSettings,
+    /// `KEYCLOAK_PUBLIC_KEYS_DIR` and `KEYCLOAK_ISSUER`: Sunbird's user
+    /// tokens (RS256, from Keycloak) are accepted too; `None`: only Roster's.
+    pub keycloak: Option<KeycloakSettings>,
+}
+
+/// Where Keycloak's public keys are (one PEM file per `kid`, the file named
+/// as the `kid`, as Sunbird's `accesstoken.publickey.basepath`) and the one
+/// issuer (`iss`) its tokens must name, e.g. `https://sso.example/auth/realms/sunbird`.
+#[derive(Clone, Debug)]
+pub struct KeycloakSettings {
+    pub public_keys_dir: std::path::PathBuf,
+    pub issuer: String,
+}
+
+impl KeycloakSettings {
+    fn from_env() -> anyhow::Result<Option<KeycloakSettings>> {
+        match (var("KEYCLOAK_PUBLIC_KEYS_DIR"), var("KEYCLOAK_ISSUER")) {
+            (None, None) => Ok(None),
+            (Some(dir), Some(issuer)) => {
+                Ok(Some(KeycloakSettings { public_keys_dir: dir.into(), issuer: issuer.trim().to_string() }))
+            }
+            (Some(_), None) => anyhow::bail!("KEYCLOAK_ISSUER is not set: set it with KEYCLOAK_PUBLIC_KEYS_DIR"),
+            (None, Some(_)) => anyhow::bail!("KEYCLOAK_PUBLIC_KEYS_DIR is not set: set it with KEYCLOAK_ISSUER"),
+        }
+    }
 }
 
 /// One-time passwords (`crate::otp`).
@@ -436,6 +461,7 @@ impl Settings {
                 },
                 outbox_dir: var("NOTIFICATION_OUTBOX_DIR").unwrap_or_else(|| "./data/outbox".into()).into(),
             },
+            keycloak: KeycloakSettings::from_env()?,
         })
     }
 }

@@ -24,6 +24,7 @@ pub enum Entity {
     RoleRequest,
     Form,
     NotificationTemplate,
+    ApiKey,
 }
 
 impl Entity {
@@ -39,6 +40,7 @@ impl Entity {
             Entity::RoleRequest => "role_request",
             Entity::Form => "form",
             Entity::NotificationTemplate => "notification_template",
+            Entity::ApiKey => "api_key",
         }
     }
 }
@@ -376,6 +378,15 @@ impl Refusal for aggregates::NotificationError {
     fn code(&self) -> &'static str {
         match self {
             aggregates::NotificationError::AlreadyQueued => "notification.already_queued",
+        }
+    }
+}
+
+impl Refusal for aggregates::ApiKeyError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::ApiKeyError::AlreadyIssued => "api_key.already_issued",
+            aggregates::ApiKeyError::NotFound => "api_key.not_found",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! answers with events. Nothing here does I/O; time, ids and password hashes
 //! arrive inside commands so that handling stays deterministic and testable.
 
+pub mod api_key;
 pub mod claim;
 pub mod form;
 pub mod module;
@@ -17,6 +18,7 @@ mod testing;
 pub mod user;
 pub mod validation;
 
+pub use api_key::{ApiKey, ApiKeyCommand, ApiKeyDefinition, ApiKeyError, ApiKeyEvent};
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
 pub use form::{Form, FormCommand, FormDefinition, FormError, FormEvent};
 pub use module::{Module, ModuleCommand, ModuleDefinition, ModuleError, ModuleEvent};
@@ -38,7 +40,7 @@ pub use user::{
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 11] = [
+pub const AGGREGATE_TYPES: [&str; 12] = [
     User::TYPE,
     Organization::TYPE,
     Role::TYPE,
@@ -50,6 +52,7 @@ pub const AGGREGATE_TYPES: [&str; 11] = [
     Otp::TYPE,
     Notification::TYPE,
     NotificationTemplate::TYPE,
+    ApiKey::TYPE,
 ];
 
 /// Instants in events are UTC.

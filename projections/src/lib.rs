@@ -6,6 +6,7 @@
 //! Statements use the SQL subset that PostgreSQL and SQLite share (`$n`
 //! placeholders, `ON CONFLICT`), so a projection is written once for both.
 
+mod api_keys;
 mod batching;
 mod forms;
 mod notification_templates;
@@ -18,6 +19,7 @@ mod users;
 use serde_json::Value;
 use thiserror::Error;
 
+pub use api_keys::ApiKeysProjection;
 pub use batching::merge_inserts;
 pub use forms::FormsProjection;
 pub use notification_templates::NotificationTemplatesProjection;
@@ -132,6 +134,7 @@ pub fn registry() -> Vec<Box<dyn Projection>> {
         Box::new(RoleRequestsProjection),
         Box::new(FormsProjection),
         Box::new(NotificationTemplatesProjection),
+        Box::new(ApiKeysProjection),
     ]
 }
 

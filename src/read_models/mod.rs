@@ -2,6 +2,7 @@
 //! read model. Dialects render these rows in their own shapes; services
 //! are the only callers.
 
+mod api_keys;
 mod catalogue;
 mod forms;
 mod notification_templates;
@@ -11,6 +12,7 @@ mod role_requests;
 mod user_search;
 mod users;
 
+pub use api_keys::*;
 pub use catalogue::*;
 pub use forms::*;
 pub use notification_templates::*;
