@@ -74,6 +74,17 @@ impl Caller {
         let organization_id = claims.data.organization_id;
         Caller { claims, role_ids, organization_id, capabilities: CapabilitySet::default() }
     }
+    /// A caller whom another identity provider's token names (Keycloak's,
+    /// `crate::user_tokens`): no Roster session behind it, roles and
+    /// organisation as the read model has them now.
+    pub(crate) fn without_session(profile: &Profile) -> Caller {
+        let data = Services::token_data(profile, "");
+        let claims = Claims { data, typ: ACCESS.into(), jti: String::new(), iat: 0, exp: 0 };
+        let mut caller = Caller::from_claims(claims);
+        caller.role_ids = profile.roles.iter().filter(|r| r.status == "ACTIVE").map(|r| r.id).collect();
+        caller
+    }
+
     pub fn can(&self, capability: Capability) -> bool {
         self.capabilities.contains(capability)
     }

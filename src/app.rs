@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::keycloak::KeycloakKeys;
 use crate::auth::password;
 use crate::auth::tokens::TokenService;
 use crate::authorization::GrantCache;
@@ -100,6 +101,7 @@ impl Application {
         let bootstrap_admin = settings.bootstrap_admin.clone();
         let files =
             Arc::new(crate::files::FileStore::open(&settings.files, bus.claim_ids().derived_key("file-links"))?);
+        let keycloak = settings.keycloak.as_ref().map(KeycloakKeys::load).transpose()?.map(Arc::new);
         let state = Services {
             settings: Arc::new(settings),
             db,
@@ -112,6 +114,7 @@ impl Application {
             form_versions: Default::default(),
             profile_field_types: Default::default(),
             files,
+            keycloak,
         };
         if let Some(admin) = &bootstrap_admin {
             state.bootstrap_admin(admin).await?;

@@ -117,6 +117,8 @@ capabilities! {
     EntityRead = "entity.read",
     /// Links to upload a file and to download stored ones.
     FileLink = "file.link",
+    /// Issue, list and revoke the API keys of client applications.
+    ApiKeyManage = "client.key.manage",
 }
 
 impl Capability {

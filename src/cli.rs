@@ -67,6 +67,11 @@ pub enum Command {
         #[command(subcommand)]
         command: PublisherCommand,
     },
+    /// API keys of client applications (Sunbird's `Authorization: Bearer`).
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
     /// The Ed25519 keys tokens are signed with.
     Keys {
         #[command(subcommand)]
@@ -82,6 +87,23 @@ pub enum KeysCommand {
     Rotate,
     /// The keys, as JSON lines (no secrets).
     List,
+}
+
+#[derive(Subcommand)]
+pub enum ApiKeyCommand {
+    /// Issue a key: the key goes to stdout, this once (only its hash is kept).
+    Create {
+        /// What the key is for.
+        #[arg(long)]
+        name: String,
+    },
+    /// Every key, as JSON lines (no secrets).
+    List,
+    /// Revoke a key at once.
+    Revoke {
+        /// The key's id, as listed.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -163,7 +185,10 @@ const TAIL_POLL: Duration = Duration::from_millis(200);
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
-    if matches!(cli.command, Some(Command::Events { .. } | Command::Admin { .. } | Command::Keys { .. })) {
+    if matches!(
+        cli.command,
+        Some(Command::Events { .. } | Command::Admin { .. } | Command::Keys { .. } | Command::ApiKey { .. })
+    ) {
         // Their stdout is the data, or the terminal a prompt is on.
         telemetry::init_logging_to_stderr(settings.log_format_json);
     } else {
@@ -199,6 +224,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Events { command: EventsCommand::Tail { from_position } } => tail(&settings, from_position).await,
         Command::Keys { command } => keys(&settings, command).await,
+        Command::ApiKey { command } => api_key(settings, command).await,
         Command::Publisher { command: PublisherCommand::Republish } => {
             let db = Db::connect(&settings.database_url, 2).await?;
             db.migrate().await?;
@@ -231,6 +257,41 @@ async fn admin_create(mut settings: Settings, email: String, name: String) -> an
         }
         Err(error) => anyhow::bail!("{}", error),
     }
+}
+
+/// `roster api-key create | list | revoke`: the admin API's use cases, on
+/// an app that serves nothing (as `admin create`; on SQLite it takes the
+/// file's lock, so it runs while the service is stopped).
+async fn api_key(mut settings: Settings, command: ApiKeyCommand) -> anyhow::Result<()> {
+    settings.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.kafka = None;
+    settings.bootstrap_admin = None;
+    let app = Application::build(settings).await?;
+    let state = app.state();
+    let meta = Metadata::system("cli-api-key");
+    let done = match command {
+        ApiKeyCommand::Create { name } => state.issue_api_key(&name, &meta).await.map(|issued| {
+            eprintln!(
+                "API key {} issued ({}); keep the key now, it is not shown again",
+                issued.row.id, issued.row.name
+            );
+            println!("{}", issued.key);
+        }),
+        ApiKeyCommand::List => state.api_keys().await.map(|keys| {
+            for key in keys {
+                let line = serde_json::json!({
+                    "id": key.id, "name": key.name, "issued_by": key.issued_by, "issued_at": key.issued_at,
+                    "revoked_at": key.revoked_at, "revoked_by": key.revoked_by,
+                });
+                println!("{line}");
+            }
+        }),
+        ApiKeyCommand::Revoke { id } => {
+            state.revoke_api_key(&id, &meta).await.map(|key| eprintln!("API key {} ({}) revoked", key.id, key.name))
+        }
+    };
+    app.stop().await;
+    done.map_err(|error| anyhow::anyhow!("{error}"))
 }
 
 /// A prompt without echo on a terminal; otherwise the first line of stdin.

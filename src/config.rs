@@ -47,6 +47,9 @@ pub struct Settings {
     pub otp: OtpSettings,
     pub notifications: NotificationSettings,
     pub files: FileSettings,
+    /// `KEYCLOAK_PUBLIC_KEYS_DIR` and `KEYCLOAK_ISSUER`: Sunbird's user
+    /// tokens (RS256, from Keycloak) are accepted too; `None`: only Roster's.
+    pub keycloak: Option<KeycloakSettings>,
 }
 
 /// Where uploaded files live (`crate::files`): an S3-compatible bucket when
@@ -76,6 +79,28 @@ pub struct S3Settings {
     /// `FILES_S3_ACCESS_KEY_ID`, `FILES_S3_SECRET_ACCESS_KEY`.
     pub access_key_id: String,
     pub secret_access_key: Secret,
+}
+
+/// Where Keycloak's public keys are (one PEM file per `kid`, the file named
+/// as the `kid`, as Sunbird's `accesstoken.publickey.basepath`) and the one
+/// issuer (`iss`) its tokens must name, e.g. `https://sso.example/auth/realms/sunbird`.
+#[derive(Clone, Debug)]
+pub struct KeycloakSettings {
+    pub public_keys_dir: std::path::PathBuf,
+    pub issuer: String,
+}
+
+impl KeycloakSettings {
+    fn from_env() -> anyhow::Result<Option<KeycloakSettings>> {
+        match (var("KEYCLOAK_PUBLIC_KEYS_DIR"), var("KEYCLOAK_ISSUER")) {
+            (None, None) => Ok(None),
+            (Some(dir), Some(issuer)) => {
+                Ok(Some(KeycloakSettings { public_keys_dir: dir.into(), issuer: issuer.trim().to_string() }))
+            }
+            (Some(_), None) => anyhow::bail!("KEYCLOAK_ISSUER is not set: set it with KEYCLOAK_PUBLIC_KEYS_DIR"),
+            (None, Some(_)) => anyhow::bail!("KEYCLOAK_PUBLIC_KEYS_DIR is not set: set it with KEYCLOAK_ISSUER"),
+        }
+    }
 }
 
 /// One-time passwords (`crate::otp`).
@@ -491,6 +516,7 @@ impl Settings {
                 },
                 public_base_url: var("PUBLIC_BASE_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
             },
+            keycloak: KeycloakSettings::from_env()?,
         })
     }
 }

@@ -30,6 +30,7 @@ pub enum Entity {
     EntityValue,
     /// A stored file (`crate::files`).
     File,
+    ApiKey,
 }
 
 impl Entity {
@@ -48,6 +49,7 @@ impl Entity {
             Entity::EntityType => "entity_type",
             Entity::EntityValue => "entity",
             Entity::File => "file",
+            Entity::ApiKey => "api_key",
         }
     }
 }
@@ -404,6 +406,15 @@ impl Refusal for aggregates::NotificationError {
     fn code(&self) -> &'static str {
         match self {
             aggregates::NotificationError::AlreadyQueued => "notification.already_queued",
+        }
+    }
+}
+
+impl Refusal for aggregates::ApiKeyError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::ApiKeyError::AlreadyIssued => "api_key.already_issued",
+            aggregates::ApiKeyError::NotFound => "api_key.not_found",
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod aggregate_cache;
+pub mod api_keys;
 pub mod app;
 pub mod audit;
 pub mod auth;
@@ -41,5 +42,6 @@ pub mod storage;
 pub mod telemetry;
 pub mod unit_of_work;
 pub mod upcasting;
+pub mod user_tokens;
 pub mod users;
 pub mod visibility;

@@ -219,8 +219,9 @@ fn seal_for(key: &[u8; 32], subject: &str, value: &Value) -> Option<String> {
 /// checks the hash) and nothing outside the service may receive: Kafka
 /// records, exports, `events tail` and the audit API all drop these keys,
 /// at any depth (GUIDE §11). A message's body may carry an OTP, so it is
-/// one: only the notification sender reads it.
-const CREDENTIAL_FIELDS: &[&str] = &["password_hash", "otp_hash", "reset_token_hash", "mail_body"];
+/// one: only the notification sender reads it. An API key's `secret_hash`
+/// is one too: only the key check (`crate::api_keys`) reads it.
+const CREDENTIAL_FIELDS: &[&str] = &["password_hash", "otp_hash", "reset_token_hash", "mail_body", "secret_hash"];
 
 /// `payload` without credential material, for anything that leaves the service.
 pub fn without_credentials(payload: &Value) -> Value {

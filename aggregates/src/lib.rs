@@ -2,6 +2,7 @@
 //! answers with events. Nothing here does I/O; time, ids and password hashes
 //! arrive inside commands so that handling stays deterministic and testable.
 
+pub mod api_key;
 pub mod claim;
 pub mod entity;
 pub mod entity_type;
@@ -19,6 +20,7 @@ mod testing;
 pub mod user;
 pub mod validation;
 
+pub use api_key::{ApiKey, ApiKeyCommand, ApiKeyDefinition, ApiKeyError, ApiKeyEvent};
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
 pub use entity::{Entity, EntityCommand, EntityDefinition, EntityError, EntityEvent};
 pub use entity_type::{EntityType, EntityTypeCommand, EntityTypeDefinition, EntityTypeError, EntityTypeEvent};
@@ -42,7 +44,7 @@ pub use user::{
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 13] = [
+pub const AGGREGATE_TYPES: [&str; 14] = [
     User::TYPE,
     Organization::TYPE,
     Role::TYPE,
@@ -56,6 +58,7 @@ pub const AGGREGATE_TYPES: [&str; 13] = [
     NotificationTemplate::TYPE,
     EntityType::TYPE,
     Entity::TYPE,
+    ApiKey::TYPE,
 ];
 
 /// Instants in events are UTC.

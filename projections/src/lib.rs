@@ -6,6 +6,7 @@
 //! Statements use the SQL subset that PostgreSQL and SQLite share (`$n`
 //! placeholders, `ON CONFLICT`), so a projection is written once for both.
 
+mod api_keys;
 mod batching;
 mod entity_types;
 mod forms;
@@ -19,6 +20,7 @@ mod users;
 use serde_json::Value;
 use thiserror::Error;
 
+pub use api_keys::ApiKeysProjection;
 pub use batching::merge_inserts;
 pub use entity_types::EntityTypesProjection;
 pub use forms::FormsProjection;
@@ -135,6 +137,7 @@ pub fn registry() -> Vec<Box<dyn Projection>> {
         Box::new(FormsProjection),
         Box::new(NotificationTemplatesProjection),
         Box::new(EntityTypesProjection),
+        Box::new(ApiKeysProjection),
     ]
 }
 

@@ -1,5 +1,6 @@
 //! Authentication: password hashing, signed tokens and server-side sessions.
 
+pub mod keycloak;
 pub mod master_key;
 pub mod password;
 pub mod sessions;

@@ -2,6 +2,7 @@
 //! read model. Dialects render these rows in their own shapes; services
 //! are the only callers.
 
+mod api_keys;
 mod catalogue;
 mod entity_types;
 mod forms;
@@ -12,6 +13,7 @@ mod role_requests;
 mod user_search;
 mod users;
 
+pub use api_keys::*;
 pub use catalogue::*;
 pub use entity_types::*;
 pub use forms::*;

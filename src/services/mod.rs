@@ -2,7 +2,8 @@
 //! storage, the command bus, the projections, the token keys, the grant
 //! cache and the publisher. The use cases (`crate::accounts`,
 //! `crate::users`, `crate::organizations`, `crate::catalogue`,
-//! `crate::audit`, `crate::rank`, `crate::first_admin`) are methods on it,
+//! `crate::audit`, `crate::rank`, `crate::first_admin`, `crate::api_keys`,
+//! `crate::user_tokens`) are methods on it,
 //! typed in and out, failing with `crate::error::ServiceError`; every read a
 //! dialect needs is one of them, so no handler queries the read models or
 //! the stores. It sits below the HTTP layer and knows nothing of it; the
@@ -36,6 +37,8 @@ pub struct Services {
     pub profile_field_types: Arc<crate::profile_fields::CatalogueCache>,
     /// Uploads and downloads through expiring links (`files`).
     pub files: Arc<crate::files::FileStore>,
+    /// Keycloak's public keys, when Sunbird's user tokens are accepted.
+    pub keycloak: Option<Arc<crate::auth::keycloak::KeycloakKeys>>,
 }
 
 impl Services {

@@ -73,6 +73,7 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::EntityType => "Entity type not found",
         Entity::EntityValue => "Entity not found",
         Entity::File => "File not found",
+        Entity::ApiKey => "API key not found",
     }
 }
 

@@ -7,6 +7,7 @@
 
 mod account;
 mod admin;
+mod api_key;
 mod audit;
 pub mod capabilities;
 mod catalogue;
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .merge(user::routes())
         .merge(admin::routes())
         .merge(admin::powers())
+        .merge(api_key::routes())
         .merge(organization::routes())
         .merge(org_admin::routes())
         .merge(catalogue::routes())

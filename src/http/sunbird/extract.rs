@@ -3,14 +3,19 @@
 //! two credentials:
 //!
 //! - `Authorization: Bearer <key>` is the client's (Sunbird's gateway
-//!   checks an API key there). Every Sunbird route requires it. Until Roster
-//!   issues API keys, the key is a Roster access token with a live session
-//!   (a service account's, say); a missing, malformed, expired or revoked
-//!   one is 401. It authenticates the client only: it grants nothing.
+//!   checks an API key there). Every Sunbird route requires it: an API key
+//!   an admin issued (`crate::api_keys`) or a Roster access token with a
+//!   live session (a service account's, say); a missing, malformed,
+//!   expired or revoked one is 401. It authenticates the client only: it
+//!   grants nothing.
 //! - `x-authenticated-user-token` carries the acting user's token: a Roster
-//!   access token, checked against its session like ELEVATE's. What the
+//!   access token, checked against its session like ELEVATE's, or a
+//!   Keycloak RS256 token of a Roster user (`crate::user_tokens`). What the
 //!   route needs is asked of that user's capabilities (and the public
 //!   role's): without the header only what anyone may do (sign up) passes.
+//! - `x-authenticated-for` (with a user token) carries the token of a user
+//!   the acting user manages; a request about that user then acts as them
+//!   (`ActingFor`), as Sunbird's `RequestInterceptor` does.
 
 use std::net::SocketAddr;
 
@@ -138,6 +143,42 @@ impl<S: Send + Sync> FromRequestParts<S> for Acting {
     }
 }
 
+/// The managed user `x-authenticated-for` named, once `guarded` checked
+/// that the acting user manages them.
+#[derive(Clone)]
+pub struct ManagedFor(pub Caller);
+
+/// The acting user and, with `x-authenticated-for`, the managed user they
+/// act for.
+pub struct ActingFor {
+    pub caller: Caller,
+    pub managed: Option<Caller>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ActingFor {
+    type Rejection = SbError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, SbError> {
+        let Acting(caller) = Acting::from_request_parts(parts, state).await?;
+        Ok(ActingFor { caller, managed: parts.extensions.get::<ManagedFor>().map(|m| m.0.clone()) })
+    }
+}
+
+impl ActingFor {
+    /// Who acts on the user `target` (a UUID): the managed user when the
+    /// request is about them, the acting user when it is about themselves
+    /// or no `x-authenticated-for` came; anyone else with a for-token is
+    /// 401, as Sunbird's interceptor answers a token for another user.
+    pub fn on(self, target: &str) -> Result<Caller, SbError> {
+        match self.managed {
+            None => Ok(self.caller),
+            Some(_) if self.caller.user_uuid() == target => Ok(self.caller),
+            Some(managed) if managed.user_uuid() == target => Ok(managed),
+            Some(_) => Err(SbError::unauthorized()),
+        }
+    }
+}
+
 /// A header's token: `Bearer <token>` (scheme optional, any case).
 fn token(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
     let value = headers.get(name)?.to_str().ok()?.trim();
@@ -170,9 +211,9 @@ async fn decide(state: &AppState, request: &mut Request) -> Result<(), SbError> 
         tracing::error!(%route, method = %request.method(), "a Sunbird route without a capability: refused");
     }
     let key = token(request.headers(), header::AUTHORIZATION).ok_or_else(SbError::unauthorized)?;
-    state.authenticate(&key).await?;
+    state.authenticate_client(&key).await?;
     let caller = match token(request.headers(), "x-authenticated-user-token") {
-        Some(user_token) => Some(state.authenticate(&user_token).await?),
+        Some(user_token) => Some(state.authenticate_user(&user_token).await?),
         None => None,
     };
     let held = held_capabilities(state, caller.as_ref()).await?;
@@ -180,6 +221,11 @@ async fn decide(state: &AppState, request: &mut Request) -> Result<(), SbError> 
         return Err(if caller.is_some() { SbError::forbidden() } else { SbError::unauthorized() });
     }
     if let Some(mut caller) = caller {
+        if let Some(for_token) = token(request.headers(), "x-authenticated-for") {
+            let mut managed = state.authenticate_managed_for(&caller, &for_token).await?;
+            managed.capabilities = held_capabilities(state, Some(&managed)).await?;
+            request.extensions_mut().insert(ManagedFor(managed));
+        }
         caller.capabilities = held;
         request.extensions_mut().insert(caller);
     }

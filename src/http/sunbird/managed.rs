@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::envelope::SbOk;
 use super::errors::SbError;
-use super::extract::{Acting, SbBody, SbMeta};
+use super::extract::{Acting, ActingFor, SbBody, SbMeta};
 use super::render;
 use super::user::full_name;
 use crate::error::ServiceError;
@@ -169,7 +169,7 @@ pub(super) struct TncBody {
     responses((status = 200, description = "Accepted", body = super::openapi::Done)))]
 pub(super) async fn accept_tnc(
     State(state): State<AppState>,
-    Acting(caller): Acting,
+    acting: ActingFor,
     meta: SbMeta,
     SbBody(body): SbBody<TncBody>,
 ) -> Result<SbOk, SbError> {
@@ -179,6 +179,10 @@ pub(super) async fn accept_tnc(
     let user = match body.user_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => Some(uuid::Uuid::parse_str(id).map_err(|_| SbError::invalid("userId"))?.to_string()),
         None => None,
+    };
+    let caller = match &user {
+        Some(user) => acting.on(user)?,
+        None => acting.caller,
     };
     let key = user.map(UserKey::Uuid);
     state.accept_terms_for(&caller, key.as_ref(), &meta.by(&caller)).await?;

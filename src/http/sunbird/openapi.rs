@@ -309,6 +309,7 @@ pub struct Request<T: ToSchema> {
 
 pub const CLIENT: &str = "Authorization";
 pub const USER: &str = "x-authenticated-user-token";
+pub const MANAGED: &str = "x-authenticated-for";
 
 struct Security;
 
@@ -318,17 +319,26 @@ impl Modify for Security {
         let client = HttpBuilder::new()
             .scheme(HttpAuthScheme::Bearer)
             .description(Some(
-                "The client's key, required on every Sunbird route; until Roster issues API keys, a Roster access \
-                 token with a live session. It authenticates the client and grants nothing.",
+                "The client's key, required on every Sunbird route: an API key an admin issued \
+                 (`/user/v1/admin/apiKey/create`, `roster api-key create`; `rk_...`), or a Roster access token \
+                 with a live session. It authenticates the client and grants nothing; a revoked key is refused at once.",
             ))
             .build();
         components.add_security_scheme(CLIENT, SecurityScheme::Http(client));
         let user = ApiKey::Header(ApiKeyValue::with_description(
             USER,
-            "The acting user's access token (`bearer` optional): what the route needs is asked of their roles. \
-             Without it only what anyone may do (sign up) passes.",
+            "The acting user's token (`bearer` optional): a Roster access token, or (with KEYCLOAK_PUBLIC_KEYS_DIR \
+             and KEYCLOAK_ISSUER) a Keycloak RS256 token of a Roster user, `sub` `f:<realm>:<userId>`. What the \
+             route needs is asked of their roles. Without it only what anyone may do (sign up) passes.",
         ));
         components.add_security_scheme(USER, SecurityScheme::ApiKey(user));
+        let managed = ApiKey::Header(ApiKeyValue::with_description(
+            MANAGED,
+            "With a user token: the token of a user the acting user manages (their Roster access token, or a \
+             Keycloak token with `parentId` the acting user and `sub` the managed user). A read, update or terms \
+             acceptance about that user then acts as them; one about anyone else is 401.",
+        ));
+        components.add_security_scheme(MANAGED, SecurityScheme::ApiKey(managed));
     }
 }
 
@@ -426,7 +436,7 @@ const ALIASES: &[(&str, &[&str])] = &[
 pub const DIALECT: Dialect = Dialect {
     name: "sunbird",
     tag_prefix: "Sunbird",
-    security: &[&[CLIENT, USER], &[CLIENT]],
+    security: &[&[CLIENT, USER, MANAGED], &[CLIENT, USER], &[CLIENT]],
     error_schema: "sunbird.Error",
     title: "Roster: Sunbird dialect",
     description: "Sunbird UserOrg's user routes, at the gateway's paths (`/api/user/vN/...`) and the service's \

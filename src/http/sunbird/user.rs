@@ -18,7 +18,7 @@ use aggregates::ProfileChanges;
 
 use super::envelope::SbOk;
 use super::errors::{Code, SbError, INVALID_VALUE};
-use super::extract::{guarded, Acting, SbBody, SbMeta};
+use super::extract::{guarded, Acting, ActingFor, SbBody, SbMeta};
 use super::managed;
 use super::render;
 use crate::accounts::Caller;
@@ -224,11 +224,12 @@ struct ReadQuery {
     responses((status = 200, description = "The user", body = super::openapi::OneUser)))]
 async fn read(
     State(state): State<AppState>,
-    Acting(caller): Acting,
+    acting: ActingFor,
     Path(user_id): Path<String>,
     Query(query): Query<ReadQuery>,
 ) -> Result<SbOk, SbError> {
     let profile = state.profile(&user_key(&user_id)?).await?;
+    let caller = acting.on(&profile.user.user_uuid)?;
     let view = ContactScope::of(&caller).view_of(profile.user.id, profile.user.organization_id);
     let mut user = render::user(&profile, view);
     if query.with_tokens.as_deref().is_some_and(|t| t.trim().eq_ignore_ascii_case("true")) {
@@ -383,7 +384,7 @@ fn contact_value(field: &str, value: Option<Value>, numbers: bool) -> Result<Opt
     responses((status = 200, description = "Updated", body = super::openapi::Done)))]
 async fn update(
     State(state): State<AppState>,
-    Acting(caller): Acting,
+    acting: ActingFor,
     meta: SbMeta,
     SbBody(body): SbBody<UpdateBody>,
 ) -> Result<SbOk, SbError> {
@@ -392,7 +393,11 @@ async fn update(
     let username = contact_value("userName", body.user_name, false)?;
     let key = match body.user_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
         Some(id) => user_key(id)?,
-        None => UserKey::Uuid(caller.user_uuid().to_string()),
+        None => UserKey::Uuid(acting.caller.user_uuid().to_string()),
+    };
+    let caller = match acting.managed.is_some() {
+        true => acting.on(&state.user(&key).await?.user_uuid)?,
+        false => acting.caller,
     };
     let name = match (body.first_name, body.last_name) {
         (None, None) => None,

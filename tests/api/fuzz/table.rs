@@ -124,6 +124,8 @@ pub(super) struct Targets {
     pub(super) doomed_entity_type_id: i64,
     pub(super) entity_id: i64,
     pub(super) doomed_entity_id: i64,
+    /// Revoked by admin/apiKey/revoke.
+    pub(super) api_key_id: String,
 }
 
 /// Every route the service serves, with a valid-shaped example request.
@@ -194,6 +196,9 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
             .body(json!({"id": [t.victims[0]], "email": ["victim0@example.com"]}))
             .phase(Phase::Destructive),
         route(M::DELETE, "/user/v1/admin/deleteUser/{id}").param("id", t.victims[1]).phase(Phase::Destructive),
+        route(M::POST, "/user/v1/admin/apiKey/create").body(json!({"name": "fuzz key"})),
+        route(M::GET, "/user/v1/admin/apiKey/list"),
+        route(M::POST, "/user/v1/admin/apiKey/revoke/{id}").param("id", &t.api_key_id).body(json!({})).phase(Phase::Destructive),
         route(M::POST, "/user/v1/admin/assignRole").body(json!({
             "user_id": t.promotee_id, "identifier": "promotee@example.com", "role_id": t.role_id, "organization_id": 1
         })),
@@ -709,6 +714,10 @@ pub(super) async fn set_up(app: &TestApp) -> (Targets, Tokens) {
     let targets = Targets {
         entity_id: created_id(app, a, "/user/v1/entity/create", entity("fuzz_en")).await,
         doomed_entity_id: created_id(app, a, "/user/v1/entity/create", entity("fuzz_doomed_entity")).await,
+        api_key_id: {
+            let issued = app.post("/user/v1/admin/apiKey/create", Some(a), json!({"name": "fuzz target"})).await;
+            issued.result()["id"].as_str().map(str::to_string).unwrap_or_else(|| panic!("set-up: {}", issued.body))
+        },
         ..targets
     };
     let tokens = Tokens {
