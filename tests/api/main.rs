@@ -44,5 +44,6 @@ mod startup_checks;
 mod sunbird;
 mod sunbird_contacts;
 mod sunbird_managed;
+mod sunbird_search;
 mod text_hygiene;
 mod visibility;
