@@ -17,7 +17,11 @@ use crate::storage::Count;
 use crate::visibility::ContactScope;
 
 /// The rows these reads return, and the key they take.
-pub use crate::read_models::{json_column, ListedUser, Profile, RoleRow, UserKey, UserRow};
+pub use crate::read_models::{
+    json_column, Alternative, DateField, DateRange, FacetField, ListedStatus, ListedUser, Profile, RoleRow, Sort,
+    SortField, UserKey, UserRow,
+};
+pub use crate::storage::query::GroupCount;
 
 /// What a list or search of users asks for. Whose contact data the search
 /// may match is not asked: it follows from the caller (`visibility`).
@@ -31,8 +35,36 @@ pub struct UserQuery {
     pub include_ids: Vec<UserKey>,
     pub include_emails: Vec<String>,
     pub exclude_ids: Vec<UserKey>,
+    /// The statuses listed; empty lists active users only.
+    pub statuses: Vec<ListedStatus>,
+    /// Date ranges a user must be in, all of them.
+    pub ranges: Vec<DateRange>,
+    /// Groups of alternatives: of each, at least one must hold.
+    pub any_of: Vec<Vec<Alternative>>,
+    /// The order; empty is by name.
+    pub sort: Vec<Sort>,
     pub page: i64,
     pub limit: i64,
+}
+
+impl UserQuery {
+    fn filter(self, caller: &Caller) -> UserFilter {
+        UserFilter {
+            search: self.search,
+            role: self.role,
+            organization_id: self.organization_id,
+            include_ids: self.include_ids,
+            include_emails: self.include_emails,
+            exclude_ids: self.exclude_ids,
+            contacts: ContactScope::of(caller),
+            statuses: self.statuses,
+            ranges: self.ranges,
+            any_of: self.any_of,
+            sort: self.sort,
+            page: self.page,
+            limit: self.limit,
+        }
+    }
 }
 
 /// The user an admin action names: by numeric id, or by email.
@@ -120,25 +152,31 @@ impl Services {
         self.update_profile_of(&user.user_uuid, changes, meta).await
     }
 
-    /// Active users matching `query`, each with their roles; a search term
-    /// and `include_emails` match only the emails the caller may see.
+    /// Users matching `query` (active ones unless it asks for others),
+    /// each with their roles; a search term and `include_emails` match only
+    /// the emails the caller may see.
     pub async fn list_users(
         &self,
         caller: &Caller,
         query: UserQuery,
     ) -> Result<(Vec<ListedUser>, Count), ServiceError> {
-        let filter = UserFilter {
-            search: query.search,
-            role: query.role,
-            organization_id: query.organization_id,
-            include_ids: query.include_ids,
-            include_emails: query.include_emails,
-            exclude_ids: query.exclude_ids,
-            contacts: ContactScope::of(caller),
-            page: query.page,
-            limit: query.limit,
-        };
-        Ok(read_models::list_users(&self.reader, &filter).await?)
+        Ok(read_models::list_users(&self.reader, &query.filter(caller)).await?)
+    }
+
+    /// For each of `fields`, how many users matching `query` hold each
+    /// value (paging aside), most first.
+    pub async fn user_facets(
+        &self,
+        caller: &Caller,
+        query: UserQuery,
+        fields: &[FacetField],
+    ) -> Result<Vec<(FacetField, Vec<GroupCount>)>, ServiceError> {
+        let filter = query.filter(caller);
+        let mut facets = Vec::new();
+        for field in fields {
+            facets.push((*field, read_models::user_facet(&self.reader, &filter, *field).await?));
+        }
+        Ok(facets)
     }
 
     /// A user who is not deleted.

@@ -1,11 +1,12 @@
-//! The user list and search: one page of active users matching a filter,
-//! and how many match (README, "Search").
+//! The user list and search: one page of users (active ones unless asked
+//! otherwise) matching a filter, how many match, and counts per value of a
+//! few columns over the matches (README, "Search").
 
 use projections::{SqlValue, Statement};
 use serde_json::Value;
 
 use super::users::{json_column, RoleRow, UserKey};
-use crate::storage::query::{like_anywhere, like_escaped, Conditions, Window};
+use crate::storage::query::{like_anywhere, like_escaped, Bound, Conditions, GroupCount, Order, Window};
 use crate::storage::{Count, Db, Reader};
 use crate::visibility::ContactScope;
 
@@ -18,6 +19,9 @@ pub struct ListedUser {
     pub email: Option<String>,
     image: Option<String>,
     pub organization_id: i64,
+    pub status: ListedStatus,
+    /// When the user registered, as the read model keeps it.
+    pub created_at: String,
     pub roles: Vec<RoleRow>,
 }
 
@@ -36,6 +40,8 @@ struct ListedRow {
     email: Option<String>,
     image: Option<String>,
     organization_id: i64,
+    status: String,
+    created_at: String,
     role_id: Option<i64>,
     role_title: Option<String>,
     role_user_type: Option<i64>,
@@ -59,6 +65,8 @@ fn listed_users(rows: Vec<ListedRow>) -> Vec<ListedUser> {
                 email: row.email,
                 image: row.image,
                 organization_id: row.organization_id,
+                status: if row.status == "ACTIVE" { ListedStatus::Active } else { ListedStatus::Inactive },
+                created_at: row.created_at,
                 roles: role.into_iter().collect(),
             }),
         }
@@ -81,8 +89,118 @@ pub struct UserFilter {
     /// users whose contact data the caller may see (`visibility`). Others
     /// are found by name only, so a search cannot tell what their email is.
     pub contacts: ContactScope,
+    /// The statuses listed; empty lists active users only.
+    pub statuses: Vec<ListedStatus>,
+    /// Ranges of dates, all of which a user must be in.
+    pub ranges: Vec<DateRange>,
+    /// Groups of alternatives: of each group, at least one must hold.
+    pub any_of: Vec<Vec<Alternative>>,
+    /// The order of the list; empty is by name.
+    pub sort: Vec<Sort>,
     pub page: i64,
     pub limit: i64,
+}
+
+/// A status a list can show (erased users are never listed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListedStatus {
+    Active,
+    Inactive,
+}
+
+impl ListedStatus {
+    fn column_value(self) -> &'static str {
+        match self {
+            ListedStatus::Active => "ACTIVE",
+            ListedStatus::Inactive => "INACTIVE",
+        }
+    }
+}
+
+/// A date of a user a range or an order can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DateField {
+    /// When the user registered (indexed: `users_created`, migration 0027).
+    Created,
+}
+
+/// A date range: after `from` and before `to`, either end open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DateRange {
+    pub field: DateField,
+    pub from: Option<(chrono::DateTime<chrono::Utc>, bool)>,
+    pub to: Option<(chrono::DateTime<chrono::Utc>, bool)>,
+}
+
+/// What a list can be ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortField {
+    Name,
+    Created,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort {
+    pub field: SortField,
+    pub descending: bool,
+}
+
+/// One alternative of an any-of group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Alternative {
+    /// One of these users (by UUID; none: no user).
+    Users(Vec<String>),
+    Organization(i64),
+    /// Holds a role of this title.
+    Role(String),
+    Status(ListedStatus),
+}
+
+/// A column whose values a search counts over its matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FacetField {
+    /// Role titles (a user with two roles counts once for each).
+    Role,
+    Organization,
+    Status,
+}
+
+impl UserFilter {
+    /// Whether the filter asks only what ELEVATE's lists ask (active users
+    /// in name order), which the derived tables can answer.
+    fn plain(&self) -> bool {
+        matches!(self.statuses.as_slice(), [] | [ListedStatus::Active])
+            && self.ranges.is_empty()
+            && self.any_of.is_empty()
+            && self.sort.iter().all(|s| s.field == SortField::Name && !s.descending)
+    }
+
+    fn statuses(&self) -> Vec<ListedStatus> {
+        match self.statuses.is_empty() {
+            true => vec![ListedStatus::Active],
+            false => self.statuses.clone(),
+        }
+    }
+
+    /// The list's order, with the id as tie-break (in the first key's direction).
+    fn order(&self, alias: &str) -> Order {
+        let mut order: Option<Order> = None;
+        for sort in &self.sort {
+            let column = match sort.field {
+                SortField::Name => format!("{alias}.name"),
+                SortField::Created => format!("{alias}.created_at"),
+            };
+            order = Some(match order {
+                None => Order::by(&column, sort.descending),
+                Some(order) => order.then(&column, sort.descending),
+            });
+        }
+        let descending = self.sort.first().is_some_and(|s| s.descending);
+        match order {
+            None => Order::by(&format!("{alias}.name"), false).then(&format!("{alias}.id"), false),
+            Some(order) => order.then(&format!("{alias}.id"), descending),
+        }
+    }
 }
 
 /// The users whose email a search may match, as a condition on the rows
@@ -209,18 +327,19 @@ fn count_from_page(shown: usize, window: Window) -> Option<Count> {
     (shown < window.limit && (shown > 0 || window.offset == 0)).then(|| Count::exact(window.offset + shown))
 }
 
-/// The page of users `ORDER BY name, id` after `where_clause`, and how many
-/// users it matches (`Reader::count`). The page query selects only ids (an
+/// The page of users in `order` after `where_clause`, and how many users
+/// it matches (`Reader::count`). The page query selects only ids (an
 /// index-only scan of `users_listing` when there is no search), then reads
 /// the few rows it keeps.
 async fn filtered_page(
     reader: &Reader,
     where_clause: &str,
     args: Vec<SqlValue>,
+    order: &Order,
     window: Window,
 ) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
-    let ids = format!("SELECT u.id FROM users u WHERE {where_clause} ORDER BY u.name, u.id {}", window.sql());
-    let users = page_of(reader.db(), &ids, args.clone()).await?;
+    let ids = format!("SELECT u.id FROM users u WHERE {where_clause} ORDER BY {} {}", order.sql(), window.sql());
+    let users = page_of_in(reader.db(), &ids, args.clone(), order, "u.status <> 'DELETED'").await?;
     let count = match count_from_page(users.len(), window) {
         Some(count) => count,
         None => reader.count(&format!("users u WHERE {where_clause}"), args).await?,
@@ -228,15 +347,29 @@ async fn filtered_page(
     Ok((users, count))
 }
 
-/// The users of `ids` (a query of user ids, a page of them) in name order,
-/// with their roles, in one query.
+/// The users of `ids` (a query of active users' ids, a page of them) in
+/// name order, with their roles, in one query.
 async fn page_of(db: &Db, ids: &str, args: Vec<SqlValue>) -> Result<Vec<ListedUser>, sqlx::Error> {
+    let order = Order::by("u.name", false).then("u.id", false);
+    page_of_in(db, ids, args, &order, "u.status = 'ACTIVE'").await
+}
+
+/// `page_of` in `order`, of the users `status` admits.
+async fn page_of_in(
+    db: &Db,
+    ids: &str,
+    args: Vec<SqlValue>,
+    order: &Order,
+    status: &str,
+) -> Result<Vec<ListedUser>, sqlx::Error> {
     let sql = format!(
-        "SELECT u.user_uuid, u.id, u.name, u.email, u.image, u.organization_id, r.id AS role_id, \
-           r.title AS role_title, CAST(r.user_type AS BIGINT) AS role_user_type, r.status AS role_status \
+        "SELECT u.user_uuid, u.id, u.name, u.email, u.image, u.organization_id, u.status, u.created_at, \
+           r.id AS role_id, r.title AS role_title, CAST(r.user_type AS BIGINT) AS role_user_type, \
+           r.status AS role_status \
          FROM ({ids}) page JOIN users u ON u.id = page.id \
          LEFT JOIN user_roles ur ON ur.user_uuid = u.user_uuid LEFT JOIN roles r ON r.id = ur.role_id \
-         WHERE u.status = 'ACTIVE' ORDER BY u.name, u.id, r.id"
+         WHERE {status} ORDER BY {}, r.id",
+        order.sql()
     );
     Ok(listed_users(db.fetch_all(&Statement::new(sql, args)).await?))
 }
@@ -342,25 +475,29 @@ struct RoleId {
     id: i64,
 }
 
-/// One page of active users matching `filter`, and how many match.
-pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
+/// The `WHERE` conditions of `filter` on `users u`, or `None` when no user
+/// can match (a role title no role has).
+async fn conditions(reader: &Reader, filter: &UserFilter) -> Result<Option<Conditions>, sqlx::Error> {
     let db = reader.db();
     let term = filter.search.as_deref().and_then(Term::parse);
-    let roles = match &filter.role {
-        None => None,
-        Some(title) => match role_ids(db, title).await?.as_slice() {
-            [] => return Ok((Vec::new(), Count::exact(0))),
-            ids => Some(ids.to_vec()),
-        },
-    };
     let mut q = Conditions::new();
-    q.push("u.status = 'ACTIVE'");
+    let statuses = filter.statuses();
+    let active_only = statuses == [ListedStatus::Active];
+    let listed = statuses.iter().map(|s| format!("'{}'", s.column_value())).collect::<Vec<_>>().join(", ");
+    q.push(format!("u.status IN ({listed})"));
     let contacts = match term.is_some() || !filter.include_emails.is_empty() {
         true => contact_condition(&filter.contacts, "u", &mut q),
         false => None,
     };
     if let Some(term) = &term {
-        let matched = search_condition(db, term, &mut q);
+        let matched = match (term, active_only) {
+            // The prefix table holds active users only: others are matched
+            // on the words of their search text.
+            (Term::Prefix(prefix), false) => {
+                format!("(' ' || u.search_text) LIKE {} ESCAPE '\\'", q.arg(format!("% {}%", like_escaped(prefix))))
+            }
+            _ => search_condition(db, term, &mut q),
+        };
         let condition = match &contacts {
             None => matched,
             Some(contacts) => {
@@ -370,11 +507,13 @@ pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Lis
         };
         q.push(condition);
     }
-    if let Some(ids) = &roles {
-        let marks = q.args(ids.iter().copied());
-        // Uncorrelated, so the planner may find the holders from the role's
-        // side (`user_roles_role`) once, or probe for each user.
-        q.push(format!("u.user_uuid IN (SELECT ur.user_uuid FROM user_roles ur WHERE ur.role_id IN ({marks}))"));
+    if let Some(title) = &filter.role {
+        let ids = role_ids(db, title).await?;
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        let condition = holders(&ids, &mut q);
+        q.push(condition);
     }
     if let Some(org) = filter.organization_id {
         q.with("u.organization_id = $?", org);
@@ -397,11 +536,53 @@ pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Lis
     if let Some(excluded) = key_lists(&filter.exclude_ids, &mut q, true) {
         q.push(excluded);
     }
+    for range in &filter.ranges {
+        let column = match range.field {
+            DateField::Created => "u.created_at",
+        };
+        // The column's own format (fixed width, UTC), so text order is time order.
+        let bound = |end: &Option<(chrono::DateTime<chrono::Utc>, bool)>| {
+            end.map(|(at, inclusive)| Bound { value: projections::format_time(&at).into(), inclusive })
+        };
+        q.range(column, bound(&range.from), bound(&range.to));
+    }
+    for group in &filter.any_of {
+        let mut alternatives = Vec::new();
+        for alternative in group {
+            alternatives.push(match alternative {
+                Alternative::Users(uuids) if uuids.is_empty() => "1 = 0".to_string(),
+                Alternative::Users(uuids) => format!("u.user_uuid IN ({})", q.args(uuids.iter().map(String::as_str))),
+                Alternative::Organization(id) => format!("u.organization_id = {}", q.arg(*id)),
+                Alternative::Role(title) => match role_ids(db, title).await?.as_slice() {
+                    [] => "1 = 0".to_string(),
+                    ids => holders(ids, &mut q),
+                },
+                Alternative::Status(status) => format!("u.status = '{}'", status.column_value()),
+            });
+        }
+        q.any(alternatives);
+    }
+    Ok(Some(q))
+}
+
+/// The holders of any of the roles `ids`, as a condition on `users u`.
+/// Uncorrelated, so the planner may find the holders from the role's side
+/// (`user_roles_role`) once, or probe for each user.
+fn holders(ids: &[i64], q: &mut Conditions) -> String {
+    let marks = q.args(ids.iter().copied());
+    format!("u.user_uuid IN (SELECT ur.user_uuid FROM user_roles ur WHERE ur.role_id IN ({marks}))")
+}
+
+/// One page of the users matching `filter`, and how many match.
+pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
+    let db = reader.db();
+    let term = filter.search.as_deref().and_then(Term::parse);
     let window = Window::page(filter.page, filter.limit);
     let narrowed = filter.organization_id.is_some()
         || !filter.include_ids.is_empty()
         || !filter.include_emails.is_empty()
-        || !filter.exclude_ids.is_empty();
+        || !filter.exclude_ids.is_empty()
+        || !filter.plain();
     // Role and short term, or role alone on PostgreSQL: a derived table
     // holds the page in order.
     let derived = !narrowed
@@ -410,24 +591,43 @@ pub async fn list_users(reader: &Reader, filter: &UserFilter) -> Result<(Vec<Lis
             Some(Term::Substring(_)) => false,
             None => matches!(db, Db::Postgres(_)),
         };
-    // Role 0: every active user. A title that several roles share goes to
-    // the general query, which counts a user holding two of them once.
-    let role_id = match roles.as_deref() {
-        None => Some(0),
-        Some([only]) => Some(*only),
-        Some(_) => None,
-    };
-    let mut found = None;
-    if let (true, Some(role_id)) = (derived, role_id) {
-        found = Some(match &term {
-            Some(Term::Prefix(prefix)) => prefix_page(reader, role_id, prefix, &filter.contacts, window).await?,
-            _ => listing_page(db, role_id, window).await?,
-        });
+    if derived {
+        // Role 0: every active user. A title that several roles share goes
+        // to the general query, which counts a user holding two of them once.
+        let role_id = match &filter.role {
+            None => Some(0),
+            Some(title) => match role_ids(db, title).await?.as_slice() {
+                [only] => Some(*only),
+                _ => None,
+            },
+        };
+        if let Some(role_id) = role_id {
+            return match &term {
+                Some(Term::Prefix(prefix)) => prefix_page(reader, role_id, prefix, &filter.contacts, window).await,
+                _ => listing_page(db, role_id, window).await,
+            };
+        }
     }
-    Ok(match found {
-        Some(found) => found,
-        None => filtered_page(reader, &q.clause(), q.into_arguments(), window).await?,
-    })
+    let Some(q) = conditions(reader, filter).await? else { return Ok((Vec::new(), Count::exact(0))) };
+    filtered_page(reader, &q.clause(), q.into_arguments(), &filter.order("u"), window).await
+}
+
+/// How many of the users matching `filter` hold each value of `field`,
+/// most first (exact counts, as Elasticsearch's terms aggregation gives).
+pub async fn user_facet(
+    reader: &Reader,
+    filter: &UserFilter,
+    field: FacetField,
+) -> Result<Vec<GroupCount>, sqlx::Error> {
+    let Some(q) = conditions(reader, filter).await? else { return Ok(Vec::new()) };
+    match field {
+        FacetField::Organization => q.counts_by(reader, "u.organization_id", "users u", None).await,
+        FacetField::Status => q.counts_by(reader, "u.status", "users u", None).await,
+        FacetField::Role => {
+            let from = "users u JOIN user_roles ur ON ur.user_uuid = u.user_uuid JOIN roles r ON r.id = ur.role_id";
+            q.counts_by(reader, "r.title", from, Some("u.id")).await
+        }
+    }
 }
 
 #[cfg(test)]

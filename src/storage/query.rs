@@ -40,6 +40,41 @@ impl Window {
     }
 }
 
+/// An `ORDER BY` list: columns, each ascending or descending, the last a
+/// unique tie-break so pages never overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    columns: Vec<(String, bool)>,
+}
+
+impl Order {
+    /// Ascending by `column`.
+    pub fn by(column: &str, descending: bool) -> Order {
+        Order { columns: vec![(column.to_string(), descending)] }
+    }
+
+    pub fn then(mut self, column: &str, descending: bool) -> Order {
+        self.columns.push((column.to_string(), descending));
+        self
+    }
+
+    /// `a, b DESC, ...` (without `ORDER BY`).
+    pub fn sql(&self) -> String {
+        self.columns
+            .iter()
+            .map(|(c, desc)| if *desc { format!("{c} DESC") } else { c.clone() })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One end of a range: the value, and whether it is itself inside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    pub value: SqlValue,
+    pub inclusive: bool,
+}
+
 /// `WHERE` conditions joined by `AND`, and their arguments numbered `$1`,
 /// `$2`, ... in the order they are added.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +132,29 @@ impl Conditions {
         self.clauses.push(format!("({any})"));
     }
 
+    /// `column` between `lower` and `upper` (either may be open); nothing
+    /// when both are.
+    pub fn range(&mut self, column: &str, lower: Option<Bound>, upper: Option<Bound>) {
+        if let Some(lower) = lower {
+            let op = if lower.inclusive { ">=" } else { ">" };
+            self.with(&format!("{column} {op} $?"), lower.value);
+        }
+        if let Some(upper) = upper {
+            let op = if upper.inclusive { "<=" } else { "<" };
+            self.with(&format!("{column} {op} $?"), upper.value);
+        }
+    }
+
+    /// Alternatives of which any may hold, as one condition: `(a OR b)`;
+    /// no alternative holds nothing (`1 = 0`).
+    pub fn any(&mut self, alternatives: Vec<String>) {
+        if alternatives.is_empty() {
+            self.clauses.push("1 = 0".into());
+        } else {
+            self.clauses.push(format!("({})", alternatives.join(" OR ")));
+        }
+    }
+
     /// The conditions joined by `AND` (`1 = 1` when there are none).
     pub fn clause(&self) -> String {
         if self.clauses.is_empty() {
@@ -138,6 +196,34 @@ impl Conditions {
     }
 }
 
+/// One value of a grouped count and how many rows hold it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GroupCount {
+    pub value: String,
+    pub count: i64,
+}
+
+impl Conditions {
+    /// How many rows of `from` that meet the conditions hold each value of
+    /// `key` (an expression over `from`, counted as text), most first.
+    /// `distinct` counts that expression once per value instead of rows.
+    pub async fn counts_by(
+        self,
+        reader: &Reader,
+        key: &str,
+        from: &str,
+        distinct: Option<&str>,
+    ) -> Result<Vec<GroupCount>, sqlx::Error> {
+        let counted = distinct.map_or("*".to_string(), |d| format!("DISTINCT {d}"));
+        let sql = format!(
+            "SELECT CAST({key} AS TEXT) AS value, count({counted}) AS count FROM {from} WHERE {} \
+             GROUP BY {key} ORDER BY count DESC, value",
+            self.clause()
+        );
+        reader.db().fetch_all(&Statement::new(sql, self.args)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +250,23 @@ mod tests {
         );
         assert_eq!(c.arguments().len(), 5);
         assert_eq!(c.arguments()[3], SqlValue::Text("%x%".into()));
+    }
+
+    #[test]
+    fn ranges_alternatives_and_orders_are_written_as_asked() {
+        let mut c = Conditions::new();
+        c.range(
+            "t",
+            Some(Bound { value: "a".into(), inclusive: true }),
+            Some(Bound { value: "b".into(), inclusive: false }),
+        );
+        c.range("open", None, None);
+        let mark = c.arg(7i64);
+        c.any(vec![format!("x = {mark}"), "y".into()]);
+        c.any(vec![]);
+        assert_eq!(c.clause(), "t >= $1 AND t < $2 AND (x = $3 OR y) AND 1 = 0");
+        assert_eq!(Order::by("u.created_at", true).then("u.id", true).sql(), "u.created_at DESC, u.id DESC");
+        assert_eq!(Order::by("u.name", false).then("u.id", false).sql(), "u.name, u.id");
     }
 
     #[test]

@@ -48,5 +48,6 @@ mod sunbird_auth;
 mod sunbird_contacts;
 mod sunbird_keycloak;
 mod sunbird_managed;
+mod sunbird_search;
 mod text_hygiene;
 mod visibility;

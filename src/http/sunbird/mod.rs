@@ -17,6 +17,7 @@ pub mod extract;
 mod managed;
 pub mod openapi;
 mod render;
+mod search;
 mod user;
 
 use std::convert::Infallible;

@@ -249,6 +249,14 @@ pub struct ListedUser {
     email: Option<String>,
     #[schema(minimum = 0, maximum = 1, nullable = false)]
     status: Option<i64>,
+    /// Blocked (`status` 0).
+    #[serde(rename = "isDeleted")]
+    #[schema(nullable = false)]
+    is_deleted: Option<bool>,
+    /// When the user registered (`search` only).
+    #[serde(rename = "createdDate")]
+    #[schema(nullable = false)]
+    created_date: Option<String>,
     #[schema(nullable = false)]
     roles: Option<Vec<String>>,
     #[serde(rename = "rootOrgId")]
@@ -276,6 +284,29 @@ pub struct UserPage {
     #[schema(minimum = 0)]
     count: i64,
     content: Vec<ListedUser>,
+    /// Only when the request asks for `facets`: counts per value over every match.
+    facets: Option<Vec<Facet>>,
+}
+
+/// Counts per value of one field: `{name, values: [{name, count}]}`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::Facet)]
+#[allow(dead_code)]
+pub struct Facet {
+    /// The field, as the request named it (`roles`, `rootOrgId`, `status`).
+    name: String,
+    values: Vec<FacetValue>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::FacetValue)]
+#[allow(dead_code)]
+pub struct FacetValue {
+    /// The value: a role (upper case), an organisation id, a status (1 or 0).
+    #[schema(value_type = Object)]
+    name: Value,
+    #[schema(minimum = 0)]
+    count: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -354,7 +385,7 @@ impl Modify for Security {
         super::user::block,
         super::user::unblock,
         super::user::update,
-        super::user::search,
+        super::search::search,
         super::user::assign_roles,
         super::user::change_roles,
         super::managed::create_managed,

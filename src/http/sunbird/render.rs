@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::users::{json_column, ListedUser, Profile, RoleRow};
+use crate::users::{json_column, ListedStatus, ListedUser, Profile, RoleRow};
 use crate::visibility::ProfileView;
 
 /// `firstName` and `lastName` from the one name Roster keeps: the last word
@@ -113,6 +113,7 @@ pub fn listed(user: &ListedUser, sees_contacts: bool) -> Value {
     let (first_name, last_name) = split_name(user.name.as_deref().unwrap_or_default());
     let roles = role_names(&user.roles);
     let email = if sees_contacts { user.email.clone() } else { None };
+    let blocked = user.status == ListedStatus::Inactive;
     json!({
         "id": user.user_uuid,
         "userId": user.user_uuid,
@@ -122,8 +123,10 @@ pub fn listed(user: &ListedUser, sees_contacts: bool) -> Value {
         "avatar": user.image(),
         "email": email,
         "maskedEmail": email.as_deref().map(mask_email),
-        "status": 1,
-        "isDeleted": false,
+        "status": if blocked { 0 } else { 1 },
+        "isDeleted": blocked,
+        "isBlocked": blocked,
+        "createdDate": date(&Some(user.created_at.clone())),
         "roles": roles,
         "rootOrgId": user.organization_id.to_string(),
         "organisations": [organisation(user.organization_id, None, &user.user_uuid, &roles)],

@@ -5,13 +5,11 @@
 //! removes). Sunbird's field names are mapped onto the shared use cases
 //! here (see the README's Sunbird section for the mapping).
 
-use std::collections::BTreeSet;
-
 use axum::extract::{MatchedPath, Path, Query, State};
 use axum::routing::{get, patch, post};
 use axum::{Extension, Router};
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use aggregates::ProfileChanges;
@@ -21,13 +19,14 @@ use super::errors::{Code, SbError, INVALID_VALUE};
 use super::extract::{guarded, Acting, ActingFor, SbBody, SbMeta};
 use super::managed;
 use super::render;
+use super::search;
 use crate::accounts::Caller;
 use crate::contacts::ContactChange;
 use crate::error::ServiceError;
 use crate::http::AppState;
 use crate::organizations::RoleChanges;
 use crate::registrations::NewAccount;
-use crate::users::{Identifier, UserKey, UserQuery};
+use crate::users::{Identifier, UserKey};
 use crate::visibility::ContactScope;
 
 pub fn routes() -> Router<AppState> {
@@ -72,12 +71,12 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/user/update", guarded(patch(update)))
         .route("/v2/user/update", guarded(patch(update)))
         .route("/v3/user/update", guarded(patch(update)))
-        .route("/api/user/v1/search", guarded(post(search)))
-        .route("/api/user/v2/search", guarded(post(search)))
-        .route("/api/user/v3/search", guarded(post(search)))
-        .route("/v1/user/search", guarded(post(search)))
-        .route("/v2/user/search", guarded(post(search)))
-        .route("/v3/user/search", guarded(post(search)))
+        .route("/api/user/v1/search", guarded(post(search::search)))
+        .route("/api/user/v2/search", guarded(post(search::search)))
+        .route("/api/user/v3/search", guarded(post(search::search)))
+        .route("/v1/user/search", guarded(post(search::search)))
+        .route("/v2/user/search", guarded(post(search::search)))
+        .route("/v3/user/search", guarded(post(search::search)))
         .route("/api/user/v1/role/assign", guarded(post(assign_roles)))
         .route("/v1/user/assign/role", guarded(post(assign_roles)))
         .route("/api/user/v2/role/assign", guarded(post(change_roles)))
@@ -116,13 +115,13 @@ impl Phone {
 /// An organisation id, sent as text or as a number.
 #[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
-enum OrgId {
+pub(super) enum OrgId {
     Text(String),
     Number(i64),
 }
 
 impl OrgId {
-    fn id(&self) -> Result<i64, SbError> {
+    pub(super) fn id(&self) -> Result<i64, SbError> {
         match self {
             OrgId::Number(n) => Ok(*n),
             OrgId::Text(text) => text.trim().parse().map_err(|_| SbError::invalid_value(&clip(text), "organisationId")),
@@ -131,7 +130,7 @@ impl OrgId {
 }
 
 /// A client's value, short enough to echo in a message.
-fn clip(text: &str) -> String {
+pub(super) fn clip(text: &str) -> String {
     text.chars().take(64).collect()
 }
 
@@ -240,7 +239,7 @@ async fn read(
     Ok(SbOk(json!({"response": user})))
 }
 
-fn identifier(id_type: &str, value: String) -> Result<Identifier, SbError> {
+pub(super) fn identifier(id_type: &str, value: String) -> Result<Identifier, SbError> {
     match id_type {
         "email" => Ok(Identifier::Email(value)),
         "phone" => Ok(Identifier::Phone(value)),
@@ -421,160 +420,6 @@ async fn update(
         Ok(_) | Err(ServiceError::NothingToUpdate) => Ok(SbOk::success(json!({"errors": []}))),
         Err(other) => Err(other.into()),
     }
-}
-
-/// Default and largest page of a search.
-const SEARCH_LIMIT: i64 = 250;
-const SEARCH_MAX_LIMIT: i64 = 1000;
-/// How deep `offset` may page when it is not a multiple of `limit`.
-const SEARCH_MAX_WINDOW: i64 = 10_000;
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-struct SearchBody {
-    #[serde(default)]
-    filters: Option<Map<String, Value>>,
-    #[serde(default)]
-    query: Option<String>,
-    #[serde(default)]
-    #[schema(minimum = 1, maximum = 1000)]
-    limit: Option<i64>,
-    #[serde(default)]
-    #[schema(minimum = 0, maximum = 10000)]
-    offset: Option<i64>,
-    #[serde(default)]
-    fields: Option<Vec<String>>,
-}
-
-/// A filter's value: one, or a list of which any matches.
-fn values(field: &str, value: &Value) -> Result<Vec<String>, SbError> {
-    let one = |v: &Value| match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        _ => Err(SbError::data_type(&format!("filters.{field}"), "String")),
-    };
-    match value {
-        Value::Array(items) => items.iter().map(one).collect(),
-        other => Ok(vec![one(other)?]),
-    }
-}
-
-/// What the filters ask, for `list_users`: the users they may be (`None`:
-/// anyone), and the rest of the query. `Ok(None)` when nothing can match.
-async fn search_query(
-    state: &AppState,
-    caller: &Caller,
-    filters: &Map<String, Value>,
-) -> Result<Option<(Option<BTreeSet<String>>, UserQuery)>, SbError> {
-    let scope = ContactScope::of(caller);
-    let mut users: Option<BTreeSet<String>> = None;
-    let mut narrow = |found: BTreeSet<String>| {
-        users = Some(match users.take() {
-            None => found,
-            Some(before) => before.intersection(&found).cloned().collect(),
-        });
-    };
-    let mut query = UserQuery::default();
-    for (field, value) in filters {
-        match field.as_str() {
-            "id" | "userId" | "identifier" => {
-                let mut found = BTreeSet::new();
-                for raw in values(field, value)? {
-                    if let Some(user) = match UserKey::parse(&raw) {
-                        Some(key) => state.user(&key).await.ok(),
-                        None => None,
-                    } {
-                        found.insert(user.user_uuid);
-                    }
-                }
-                narrow(found);
-            }
-            "email" | "phone" | "userName" | "loginId" => {
-                let id_type = if field == "userName" { "loginId" } else { field.as_str() };
-                let mut found = BTreeSet::new();
-                for raw in values(field, value)? {
-                    let profile = state.find_user(&identifier(id_type, raw)?).await?;
-                    // Only users whose contact data the caller may see are found by it.
-                    if let Some(p) = profile.filter(|p| scope.covers(p.user.id, p.user.organization_id)) {
-                        found.insert(p.user.user_uuid);
-                    }
-                }
-                narrow(found);
-            }
-            "rootOrgId" | "organisationId" | "organisations.organisationId" => {
-                let [id] =
-                    values(field, value)?.try_into().map_err(|_| SbError::invalid(&format!("filters.{field}")))?;
-                query.organization_id = Some(OrgId::Text(id).id()?);
-            }
-            "roles" | "organisations.roles" => {
-                let [role] =
-                    values(field, value)?.try_into().map_err(|_| SbError::invalid(&format!("filters.{field}")))?;
-                query.role = Some(role.trim().to_lowercase());
-            }
-            // Searches list active users: asking for others finds none.
-            "status" => {
-                if values(field, value)?.iter().all(|s| s != "1") {
-                    return Ok(None);
-                }
-            }
-            "isDeleted" => {
-                if value != &Value::Bool(false) && !values(field, value)?.iter().any(|s| s == "false") {
-                    return Ok(None);
-                }
-            }
-            other => return Err(SbError::unknown_parameter(&format!("filters.{}", clip(other)))),
-        }
-    }
-    if users.as_ref().is_some_and(|u| u.is_empty()) {
-        return Ok(None);
-    }
-    Ok(Some((users, query)))
-}
-
-#[utoipa::path(post, path = "/api/user/v1/search", request_body = super::openapi::Request<SearchBody>,
-    responses((status = 200, description = "Users found", body = super::openapi::Users)))]
-async fn search(
-    State(state): State<AppState>,
-    Acting(caller): Acting,
-    SbBody(body): SbBody<SearchBody>,
-) -> Result<SbOk, SbError> {
-    let filters = body.filters.filter(|f| !f.is_empty()).ok_or_else(|| SbError::missing("filters"))?;
-    let limit = body.limit.unwrap_or(SEARCH_LIMIT);
-    if !(1..=SEARCH_MAX_LIMIT).contains(&limit) {
-        return Err(SbError::invalid("limit"));
-    }
-    let offset = body.offset.unwrap_or(0);
-    let window = offset.checked_add(limit).filter(|end| *end <= SEARCH_MAX_WINDOW);
-    if offset < 0 || (offset % limit != 0 && window.is_none()) {
-        return Err(SbError::invalid("offset"));
-    }
-    let empty = || SbOk(json!({"response": {"count": 0, "content": []}}));
-    let Some((users, mut query)) = search_query(&state, &caller, &filters).await? else { return Ok(empty()) };
-    query.search = body.query.map(|q| q.trim().to_string()).filter(|q| !q.is_empty());
-    query.include_ids = users.into_iter().flatten().map(UserKey::Uuid).collect();
-    // A page of `limit` at `offset`; an offset between pages reads from the start.
-    let skip = if offset % limit == 0 {
-        (query.page, query.limit) = (offset / limit + 1, limit);
-        0
-    } else {
-        (query.page, query.limit) = (1, offset + limit);
-        offset as usize
-    };
-    let (listed, count) = state.list_users(&caller, query).await?;
-    let scope = ContactScope::of(&caller);
-    let fields = body.fields.unwrap_or_default();
-    let content: Vec<Value> = listed
-        .iter()
-        .skip(skip)
-        .map(|user| {
-            let mut entry = render::listed(user, scope.covers(user.id, user.organization_id));
-            if let (false, Value::Object(map)) = (fields.is_empty(), &mut entry) {
-                map.retain(|key, _| fields.contains(key));
-            }
-            entry
-        })
-        .collect();
-    Ok(SbOk(json!({"response": {"count": count.value, "content": content}})))
 }
 
 /// v1: the roles the user holds in one organisation become exactly these.
