@@ -24,6 +24,8 @@ pub enum Entity {
     RoleRequest,
     Form,
     NotificationTemplate,
+    /// A client application (entity v5's `X-APP-ID`).
+    ClientApp,
 }
 
 impl Entity {
@@ -39,6 +41,7 @@ impl Entity {
             Entity::RoleRequest => "role_request",
             Entity::Form => "form",
             Entity::NotificationTemplate => "notification_template",
+            Entity::ClientApp => "client_app",
         }
     }
 }
@@ -277,6 +280,7 @@ impl Refusal for UserError {
             UserError::Locked => "user.locked",
             UserError::NothingToUpdate => "user.nothing_to_update",
             UserError::ManagedUserLimit => "user.managed_user_limit",
+            UserError::OwnerLimit => "user.owner_limit",
         }
     }
 }
@@ -358,6 +362,14 @@ impl Refusal for aggregates::OtpError {
         match self {
             aggregates::OtpError::Invalid => "otp.invalid",
             aggregates::OtpError::ResendLimit { .. } => "otp.resend_limit",
+        }
+    }
+}
+
+impl Refusal for aggregates::ClientAppError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::ClientAppError::AlreadyRegistered => "client_app.already_registered",
         }
     }
 }

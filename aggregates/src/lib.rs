@@ -3,6 +3,7 @@
 //! arrive inside commands so that handling stays deterministic and testable.
 
 pub mod claim;
+pub mod client_app;
 pub mod form;
 pub mod module;
 pub mod notification;
@@ -18,6 +19,7 @@ pub mod user;
 pub mod validation;
 
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
+pub use client_app::{ClientApp, ClientAppCommand, ClientAppError, ClientAppEvent};
 pub use form::{Form, FormCommand, FormDefinition, FormError, FormEvent};
 pub use module::{Module, ModuleCommand, ModuleDefinition, ModuleError, ModuleEvent};
 pub use notification::{Message, Notification, NotificationCommand, NotificationError, NotificationEvent};
@@ -33,12 +35,12 @@ pub use role_request::{
 };
 pub use user::{
     ContactChanges, LockoutPolicy, NewPassword, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent,
-    UserStatus,
+    UserPool, UserStatus,
 };
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 11] = [
+pub const AGGREGATE_TYPES: [&str; 12] = [
     User::TYPE,
     Organization::TYPE,
     Role::TYPE,
@@ -50,6 +52,7 @@ pub const AGGREGATE_TYPES: [&str; 11] = [
     Otp::TYPE,
     Notification::TYPE,
     NotificationTemplate::TYPE,
+    ClientApp::TYPE,
 ];
 
 /// Instants in events are UTC.

@@ -15,6 +15,7 @@ mod concurrency;
 mod connections;
 mod crash_and_replay;
 mod dialects;
+mod entity_v5;
 mod erasure;
 mod first_admin;
 mod forms;

@@ -37,6 +37,7 @@ pub const ROUTES: &[RouteCapability] = &[
     route("POST", "/user/v1/admin/deactivateUser", UserDeactivateAny),
     route("DELETE", "/user/v1/admin/deleteUser/{id}", UserDeleteAny),
     route("POST", "/user/v1/admin/assignRole", UserRoleAssign),
+    route("POST", "/user/v1/admin/registerApp", ClientAppRegister),
     // organization
     route("POST", "/user/v1/organization/create", OrgCreate),
     route("PATCH", "/user/v1/organization/update/{id}", OrgUpdate),

@@ -70,6 +70,7 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::RoleRequest => "Request not found",
         Entity::Form => "Form not found",
         Entity::NotificationTemplate => "Notification template not found",
+        Entity::ClientApp => "App not found",
     }
 }
 

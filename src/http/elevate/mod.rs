@@ -7,6 +7,7 @@
 
 mod account;
 mod admin;
+mod apps;
 mod audit;
 pub mod capabilities;
 mod catalogue;
@@ -33,6 +34,7 @@ pub fn routes() -> Router<AppState> {
         .merge(user::routes())
         .merge(admin::routes())
         .merge(admin::powers())
+        .merge(apps::routes())
         .merge(organization::routes())
         .merge(org_admin::routes())
         .merge(catalogue::routes())

@@ -390,6 +390,7 @@ impl Modify for Security {
         super::admin::deactivate_user,
         super::admin::delete_user,
         super::admin::assign_role,
+        super::apps::register_app,
         super::organization::create,
         super::organization::update,
         super::organization::list,
