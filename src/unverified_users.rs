@@ -133,7 +133,7 @@ impl Services {
     async fn wait_for_user(&self, user_uuid: &str) {
         let deadline = tokio::time::Instant::now() + self.read_your_writes_timeout();
         let key = UserKey::Uuid(user_uuid.to_string());
-        while !matches!(self.user(&key).await, Ok(_)) && tokio::time::Instant::now() < deadline {
+        while self.user(&key).await.is_err() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     }

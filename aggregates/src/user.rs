@@ -683,7 +683,9 @@ mod tests {
         let added = |owner: &str| UserEvent::OwnerAdded { owner_id: owner.into(), at: at() };
         Test::given(vec![registered()]).when(add("o1")).then_expect_events(vec![added("o1")]);
         Test::given(vec![registered(), added("o1")]).when(add("o1")).then_expect_events(vec![]);
-        Test::given(vec![registered(), added("o1"), added("o2")]).when(add("o3")).then_expect_error(UserError::OwnerLimit);
+        Test::given(vec![registered(), added("o1"), added("o2")])
+            .when(add("o3"))
+            .then_expect_error(UserError::OwnerLimit);
         let remove = |owner: &str| UserCommand::RemoveOwner { owner_id: owner.into(), at: at() };
         Test::given(vec![registered(), added("o1")])
             .when(remove("o1"))

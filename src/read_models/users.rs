@@ -186,10 +186,8 @@ pub async fn ownership(db: &Db, user_uuid: &str) -> Result<Ownership, sqlx::Erro
             vec![user_uuid.into()],
         ))
         .await?;
-    let pool: Option<Pool> =
-        db.fetch_optional(&Statement::new("SELECT pool FROM users WHERE user_uuid = $1", vec![user_uuid.into()])).await?;
-    Ok(Ownership {
-        owners: owners.into_iter().map(|o| o.owner_uuid).collect(),
-        pool: pool.and_then(|p| p.pool),
-    })
+    let pool: Option<Pool> = db
+        .fetch_optional(&Statement::new("SELECT pool FROM users WHERE user_uuid = $1", vec![user_uuid.into()]))
+        .await?;
+    Ok(Ownership { owners: owners.into_iter().map(|o| o.owner_uuid).collect(), pool: pool.and_then(|p| p.pool) })
 }

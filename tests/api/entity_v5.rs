@@ -80,7 +80,8 @@ async fn every_route_answers_in_the_seeds_shapes(backend: Backend) {
     let again = ok(&create(&app, olga, by_mobile).await);
     assert_eq!(again, json!({"user_id": user_id, "is_user_exists": true}));
     // The same number by its organisation's code, and without corp_id (the caller's own).
-    let by_code = ok(&create(&app, olga, json!({"area_code": "+86", "mobile": 13888888888i64, "corp_id": "default"})).await);
+    let by_code =
+        ok(&create(&app, olga, json!({"area_code": "+86", "mobile": 13888888888i64, "corp_id": "default"})).await);
     assert_eq!(by_code["user_id"], user_id.as_str());
     let bare = ok(&create(&app, olga, json!({"area_code": "86", "mobile": "13888888888"})).await);
     assert_eq!(bare["user_id"], user_id.as_str());
@@ -100,8 +101,23 @@ async fn every_route_answers_in_the_seeds_shapes(backend: Backend) {
     };
     let profile = ok(&get(format!("/api/v5/entity/profile/fetch?corp_id=1&user_id={user_id}")).await);
     for field in [
-        "user_id", "corp_id", "name", "last_name", "first_name", "area_code", "mobile", "gender", "age", "city",
-        "city_raw", "city_mobile", "company_name", "job_title", "department", "industry", "linkedin_url",
+        "user_id",
+        "corp_id",
+        "name",
+        "last_name",
+        "first_name",
+        "area_code",
+        "mobile",
+        "gender",
+        "age",
+        "city",
+        "city_raw",
+        "city_mobile",
+        "company_name",
+        "job_title",
+        "department",
+        "industry",
+        "linkedin_url",
     ] {
         assert!(profile.get(field).is_some(), "{field} missing: {profile}");
     }
@@ -114,9 +130,8 @@ async fn every_route_answers_in_the_seeds_shapes(backend: Backend) {
     let post = |path: &'static str, body: Value| v5(&app, Method::POST, path, Some(olga), Some(APP_ID), Some(body));
     let mina = c.mentee.user["uuid"].as_str().unwrap().to_string();
     let olga_id = c.org_admin.user["uuid"].as_str().unwrap().to_string();
-    let owner = |owner: &str, event: &str| {
-        json!({"user_id": user_id, "owner_id": owner, "event_type": event, "corp_id": "1"})
-    };
+    let owner =
+        |owner: &str, event: &str| json!({"user_id": user_id, "owner_id": owner, "event_type": event, "corp_id": "1"});
     let added = ok(&post("/api/v5/entity/user/owner/update", owner(&mina, "add")).await);
     assert_eq!(added, json!({"user_id": user_id, "owner_id": [mina]}));
     let twice = ok(&post("/api/v5/entity/user/owner/update", owner(&mina, "add")).await);
@@ -128,7 +143,9 @@ async fn every_route_answers_in_the_seeds_shapes(backend: Backend) {
 
     // Pool.
     for pool in ["dead", "public", "alive", "alive"] {
-        let moved = ok(&post("/api/v5/entity/user/pool/update", json!({"user_id": user_id, "corp_id": "1", "pool": pool})).await);
+        let moved =
+            ok(&post("/api/v5/entity/user/pool/update", json!({"user_id": user_id, "corp_id": "1", "pool": pool}))
+                .await);
         assert_eq!(moved, json!({"user_id": user_id}));
     }
     let profile = ok(&get(format!("/api/v5/entity/profile/fetch?corp_id=1&user_id={user_id}")).await);
@@ -141,12 +158,17 @@ async fn every_route_answers_in_the_seeds_shapes(backend: Backend) {
     )
     .await);
     assert_eq!(updated, json!({"user_id": user_id}));
-    let contact = |kind: &str| get(format!("/api/v5/entity/user/contact/fetch?user_id={user_id}&corp_id=1&contact_type={kind}"));
+    let contact =
+        |kind: &str| get(format!("/api/v5/entity/user/contact/fetch?user_id={user_id}&corp_id=1&contact_type={kind}"));
     let mobile = ok(&contact("mobile").await);
-    assert_eq!(mobile, json!({"user_id": user_id, "corp_id": "1", "contact_type": "mobile", "value": ["86", "13888888888"]}));
+    assert_eq!(
+        mobile,
+        json!({"user_id": user_id, "corp_id": "1", "contact_type": "mobile", "value": ["86", "13888888888"]})
+    );
     assert_eq!(ok(&contact("email").await)["value"], json!(["amy@example.com"]));
     assert_eq!(ok(&contact("mobile_backup").await)["value"], json!([]));
-    let no_mobile = get(format!("/api/v5/entity/user/contact/fetch?user_id={emailed}&corp_id=1&contact_type=mobile")).await;
+    let no_mobile =
+        get(format!("/api/v5/entity/user/contact/fetch?user_id={emailed}&corp_id=1&contact_type=mobile")).await;
     assert_eq!(ok(&no_mobile)["value"], json!([]));
     // The old email is free again, the new one taken.
     let taken = post("/api/v5/entity/user/email/update", json!({"user_id": emailed, "email": "amy@example.com"})).await;
@@ -154,7 +176,8 @@ async fn every_route_answers_in_the_seeds_shapes(backend: Backend) {
 
     // An admin acts on any organisation.
     let root = c.admin.access_token.as_str();
-    let other = ok(&create(&app, root, json!({"email": "far@example.com", "corp_id": c.other_org_id.to_string()})).await);
+    let other =
+        ok(&create(&app, root, json!({"email": "far@example.com", "corp_id": c.other_org_id.to_string()})).await);
     assert_eq!(other["is_user_exists"], false);
 }
 
@@ -177,14 +200,17 @@ async fn every_failure_has_its_code(backend: Backend) {
     // Auth: no token, a bad one, a revoked one; no app, an unknown one.
     refused(&call(None, Some(APP_ID)).await, 401, 40100);
     refused(&call(Some("not-a-token"), Some(APP_ID)).await, 401, 40100);
-    let basic = app.client.get(app.url(&profile)).header("Authorization", format!("Basic {olga}")).header("X-APP-ID", APP_ID);
+    let basic =
+        app.client.get(app.url(&profile)).header("Authorization", format!("Basic {olga}")).header("X-APP-ID", APP_ID);
     refused(&Reply::from(basic.send().await.unwrap()).await, 401, 40100);
     refused(&v5(&app, Method::GET, &profile, Some(olga), None, None).await, 401, 40101);
     refused(&v5(&app, Method::GET, &profile, Some(olga), Some("nope"), None).await, 401, 40101);
     refused(&v5(&app, Method::GET, &profile, Some(olga), Some("a b"), None).await, 401, 40101);
     let gone = app.login("olga@example.com", PASSWORD).await;
     let gone = session(&gone);
-    let out = app.post("/user/v1/account/logout", Some(&gone.access_token), json!({"refresh_token": gone.refresh_token})).await;
+    let out = app
+        .post("/user/v1/account/logout", Some(&gone.access_token), json!({"refresh_token": gone.refresh_token}))
+        .await;
     assert_eq!(out.status, StatusCode::OK, "{}", out.body);
     refused(&v5(&app, Method::GET, &profile, Some(&gone.access_token), Some(APP_ID), None).await, 401, 40100);
 
@@ -293,7 +319,15 @@ async fn parallel_creates_answer_one_user(backend: Backend) {
         let fresh = data.iter().filter(|d| d["is_user_exists"] == false).count();
         assert_eq!(fresh, 1, "{data:?}");
         let id = ids.into_iter().next().unwrap();
-        let read = v5(&app, Method::GET, &format!("/api/v5/entity/profile/fetch?user_id={id}"), Some(token), Some(APP_ID), None).await;
+        let read = v5(
+            &app,
+            Method::GET,
+            &format!("/api/v5/entity/profile/fetch?user_id={id}"),
+            Some(token),
+            Some(APP_ID),
+            None,
+        )
+        .await;
         assert_eq!(ok(&read)["user_id"], id);
     }
     // Parallel owner additions all count.
@@ -310,7 +344,15 @@ async fn parallel_creates_answer_one_user(backend: Backend) {
     }))
     .await;
     added.iter().for_each(|r| drop(ok(r)));
-    let profile = v5(&app, Method::GET, &format!("/api/v5/entity/profile/fetch?user_id={}", user.as_str().unwrap()), Some(token), Some(APP_ID), None).await;
+    let profile = v5(
+        &app,
+        Method::GET,
+        &format!("/api/v5/entity/profile/fetch?user_id={}", user.as_str().unwrap()),
+        Some(token),
+        Some(APP_ID),
+        None,
+    )
+    .await;
     assert_eq!(ok(&profile)["owner_id"].as_array().unwrap().len(), 10);
 }
 

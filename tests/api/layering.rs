@@ -169,15 +169,12 @@ fn sunbird_strings_live_only_in_src_http_sunbird() {
         for literal in literals(text) {
             let codes = literal.contains("UOS_").then_some("UOS_");
             // A word ELEVATE has too is ELEVATE's there (see above).
-            let wording = messages
-                .iter()
-                .map(String::as_str)
-                .filter(|m| {
-                    !elevate.contains(*m)
-                        && !SUNBIRD_HAS_TOO.contains(m)
-                        && !SERDE_WORDS.contains(m)
-                        && contains_word(&literal, m)
-                });
+            let wording = messages.iter().map(String::as_str).filter(|m| {
+                !elevate.contains(*m)
+                    && !SUNBIRD_HAS_TOO.contains(m)
+                    && !SERDE_WORDS.contains(m)
+                    && contains_word(&literal, m)
+            });
             for found in codes.into_iter().chain(wording) {
                 offenders.push(format!("src/{path}: {found:?} in {literal:?}"));
             }
@@ -186,7 +183,6 @@ fn sunbird_strings_live_only_in_src_http_sunbird() {
     assert!(offenders.is_empty(), "Sunbird's strings outside src/http/sunbird/:\n{}", offenders.join("\n"));
 }
 
-
 /// Entity v5's wording, envelope codes and its name in the events' metadata
 /// (`entity-v5`) belong to its dialect.
 #[test]
@@ -194,10 +190,8 @@ fn entity_v5_strings_live_only_in_src_http_entity_v5() {
     let sources = sources();
     let messages = dialect_messages(&sources, "http/entity_v5/");
     assert!(messages.contains("access to users in the organization only."), "the scan found no messages: {messages:?}");
-    let others: std::collections::BTreeSet<String> = ["http/elevate/", "http/sunbird/"]
-        .iter()
-        .flat_map(|dir| dialect_messages(&sources, dir))
-        .collect();
+    let others: std::collections::BTreeSet<String> =
+        ["http/elevate/", "http/sunbird/"].iter().flat_map(|dir| dialect_messages(&sources, dir)).collect();
     let mut offenders = Vec::new();
     for (path, text) in sources.iter().filter(|(path, _)| !path.starts_with("http/entity_v5/")) {
         for literal in literals(text) {
@@ -308,7 +302,8 @@ fn aggregate_imports(text: &str) -> Vec<String> {
 #[test]
 fn elevate_bodies_are_its_own_types_not_the_aggregates() {
     let mut offenders = Vec::new();
-    let dialects = |path: &str| ["http/elevate/", "http/sunbird/", "http/entity_v5/"].iter().any(|d| path.starts_with(d));
+    let dialects =
+        |path: &str| ["http/elevate/", "http/sunbird/", "http/entity_v5/"].iter().any(|d| path.starts_with(d));
     for (path, text) in sources().iter().filter(|(path, _)| dialects(path)) {
         let names = aggregate_imports(text);
         let lines: Vec<(usize, &str)> = code_lines(text).collect();

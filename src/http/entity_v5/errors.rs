@@ -83,7 +83,11 @@ impl V5Error {
         V5Error::new(StatusCode::CONFLICT, CONFLICT, msg)
     }
     pub fn internal() -> Self {
-        V5Error::new(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL, "Roster failed inside; the request id finds it in the logs.")
+        V5Error::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            INTERNAL,
+            "Roster failed inside; the request id finds it in the logs.",
+        )
     }
     pub fn unavailable() -> Self {
         V5Error::new(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE, "service busy, retry.")
@@ -102,9 +106,7 @@ impl V5Error {
                 TOO_LARGE,
                 format!("the body is larger than {} bytes.", crate::http::BODY_LIMIT_BYTES),
             ),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                V5Error::new(status, NOT_JSON, "the body must be application/json.")
-            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => V5Error::new(status, NOT_JSON, "the body must be application/json."),
             StatusCode::TOO_MANY_REQUESTS => V5Error::new(status, RATE_LIMITED, "too many requests, retry later."),
             StatusCode::UNAUTHORIZED => V5Error::unauthenticated(),
             StatusCode::FORBIDDEN => V5Error::forbidden(),
@@ -226,7 +228,10 @@ mod tests {
             assert_eq!(code / 100, *status as i64, "{code}");
         }
         let taken: V5Error = ServiceError::Duplicate { entity: Entity::User, field: "phone" }.into();
-        assert_eq!((taken.status, taken.code, taken.msg.as_str()), (StatusCode::CONFLICT, CONFLICT, "mobile is held by another user."));
+        assert_eq!(
+            (taken.status, taken.code, taken.msg.as_str()),
+            (StatusCode::CONFLICT, CONFLICT, "mobile is held by another user.")
+        );
         let app: V5Error = ServiceError::not_found(Entity::ClientApp).into();
         assert_eq!((app.status, app.code), (StatusCode::UNAUTHORIZED, UNKNOWN_APP));
         let missing: V5Error = ServiceError::invalid("organization_id", Reason::Required { or: None }).into();

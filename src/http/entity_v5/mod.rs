@@ -31,7 +31,7 @@ pub fn routes() -> Router<AppState> {
     let unknown =
         tower::service_fn(|_| async { Ok::<_, Infallible>(axum::http::StatusCode::NOT_FOUND.into_response()) });
     user::routes()
-        .route_service(&format!("{PREFIX}/{{*rest}}"), unknown.clone())
-        .route_service(&format!("{PREFIX}/"), unknown.clone())
+        .route_service(&format!("{PREFIX}/{{*rest}}"), unknown)
+        .route_service(&format!("{PREFIX}/"), unknown)
         .route_service(PREFIX, unknown)
 }

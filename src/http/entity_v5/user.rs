@@ -126,7 +126,9 @@ pub(super) async fn create(
     let mobile = present(body.mobile.as_ref().map(Text::text));
     let area_code = present(body.area_code.as_ref().map(Text::text));
     let contact = match (email, mobile, area_code) {
-        (Some(_), Some(_), _) => return Err(V5Error::invalid("email", "give email, or area_code and mobile, not both")),
+        (Some(_), Some(_), _) => {
+            return Err(V5Error::invalid("email", "give email, or area_code and mobile, not both"))
+        }
         (Some(_), None, Some(_)) => return Err(V5Error::invalid("area_code", "goes with mobile")),
         (Some(email), None, None) => Contact::Email(email),
         (None, Some(mobile), Some(area_code)) => Contact::Phone(phone_of(&area_code, &mobile)?),

@@ -185,7 +185,10 @@ pub(super) fn envelope_problem(template: &str, body: &[u8]) -> Option<String> {
     };
     if is_entity_v5(template) {
         let code = v["code"].as_i64().filter(|c| (40000..60000).contains(c));
-        let shaped = code.is_some() && v["msg"].is_string() && v["data"].is_null() && v.as_object().is_some_and(|o| o.len() == 3);
+        let shaped = code.is_some()
+            && v["msg"].is_string()
+            && v["data"].is_null()
+            && v.as_object().is_some_and(|o| o.len() == 3);
         return (!shaped).then(|| "not in entity v5's envelope ({code, msg, data: null})".to_string());
     }
     if is_sunbird(template) {

@@ -336,7 +336,8 @@ fn entity_v5_routes(t: &Targets) -> Vec<Route> {
         route(M::GET, "/api/v5/entity/profile/fetch").query("corp_id", 1).query("user_id", user),
         route(M::POST, "/api/v5/entity/user/owner/update")
             .body(json!({"user_id": user, "owner_id": user, "event_type": "add", "corp_id": "1"})),
-        route(M::POST, "/api/v5/entity/user/pool/update").body(json!({"user_id": user, "corp_id": "1", "pool": "dead"})),
+        route(M::POST, "/api/v5/entity/user/pool/update")
+            .body(json!({"user_id": user, "corp_id": "1", "pool": "dead"})),
         route(M::POST, "/api/v5/entity/user/email/update")
             .body(json!({"user_id": user, "email": "mina@example.com", "corp_id": "1"})),
         route(M::GET, "/api/v5/entity/user/contact/fetch")
