@@ -65,6 +65,12 @@ capabilities! {
     UserDeactivateAny = "user.deactivate.any",
     UserDeleteAny = "user.delete.any",
     UserRoleAssign = "user.role.assign",
+    /// Create users in, and change and read the users of, the organisations
+    /// the caller administers (entity v5's routes). No ELEVATE route asks
+    /// for it: deactivating users of an organisation implies it (`implied`).
+    UserManageOrg = "user.manage.org",
+    /// Register a client application (entity v5's `X-APP-ID`).
+    ClientAppRegister = "app.register",
     /// See the contact and personal data (email, phone, ...) of the users
     /// the caller administers. No route asks for it; the capabilities of
     /// acting on users picked by their identity imply it (`implied`).
@@ -128,7 +134,10 @@ impl Capability {
     pub fn implied(self) -> &'static [Capability] {
         use Capability::*;
         match self {
-            UserDeactivateOrg | UserDeactivateAny | UserDeleteAny | UserRoleAssign | OrgAdminAdd => &[UserContactRead],
+            // Who may deactivate an organisation's users administers them:
+            // they may manage them (entity v5) too.
+            UserDeactivateOrg | UserDeactivateAny => &[UserContactRead, UserManageOrg],
+            UserDeleteAny | UserRoleAssign | OrgAdminAdd => &[UserContactRead],
             _ => &[],
         }
     }

@@ -39,6 +39,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Client applications (entity v5's `X-APP-ID`).
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
     /// Rebuild every read model from the start of the log, each in one
     /// transaction: a rebuild that fails leaves the read models as they were.
     Replay {
@@ -123,6 +128,18 @@ pub enum AdminCommand {
         email: String,
         #[arg(long)]
         name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AppCommand {
+    /// Register an app, as `POST /user/v1/admin/registerApp` does.
+    Register {
+        /// 1 to 64 letters, digits, `.`, `_` or `-`.
+        app_id: String,
+        /// What the app is (default: its id).
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -212,6 +229,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             replay(&settings, skip_failed).await
         }
         Command::Admin { command: AdminCommand::Create { email, name } } => admin_create(settings, email, name).await,
+        Command::App { command: AppCommand::Register { app_id, name } } => app_register(settings, app_id, name).await,
         Command::Projections { command } => projections(&settings, command).await,
         Command::Dev { command: DevCommand::Seed { users, start_at, concurrency } } => {
             let app = Application::build(crate::seed::settings(settings)?).await?;
@@ -292,6 +310,25 @@ async fn api_key(mut settings: Settings, command: ApiKeyCommand) -> anyhow::Resu
     };
     app.stop().await;
     done.map_err(|error| anyhow::anyhow!("{error}"))
+}
+
+/// `roster app register`: the same use case as `admin/registerApp`, on an
+/// app that serves nothing and stops once the registration is written.
+async fn app_register(mut settings: Settings, app_id: String, name: Option<String>) -> anyhow::Result<()> {
+    settings.addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.kafka = None;
+    settings.bootstrap_admin = None;
+    let app = Application::build(settings).await?;
+    let meta = Metadata::system("cli-app-register");
+    let registered = app.state().register_client_app_by(0, &app_id, name.as_deref(), &meta).await;
+    app.stop().await;
+    match registered {
+        Ok(id) => {
+            eprintln!("app registered: {id}");
+            Ok(())
+        }
+        Err(error) => anyhow::bail!("{}", error),
+    }
 }
 
 /// A prompt without echo on a terminal; otherwise the first line of stdin.

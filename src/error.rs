@@ -31,6 +31,8 @@ pub enum Entity {
     /// A stored file (`crate::files`).
     File,
     ApiKey,
+    /// A client application (entity v5's `X-APP-ID`).
+    ClientApp,
 }
 
 impl Entity {
@@ -50,6 +52,7 @@ impl Entity {
             Entity::EntityValue => "entity",
             Entity::File => "file",
             Entity::ApiKey => "api_key",
+            Entity::ClientApp => "client_app",
         }
     }
 }
@@ -288,6 +291,7 @@ impl Refusal for UserError {
             UserError::Locked => "user.locked",
             UserError::NothingToUpdate => "user.nothing_to_update",
             UserError::ManagedUserLimit => "user.managed_user_limit",
+            UserError::OwnerLimit => "user.owner_limit",
         }
     }
 }
@@ -388,6 +392,14 @@ impl Refusal for aggregates::OtpError {
         match self {
             aggregates::OtpError::Invalid => "otp.invalid",
             aggregates::OtpError::ResendLimit { .. } => "otp.resend_limit",
+        }
+    }
+}
+
+impl Refusal for aggregates::ClientAppError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::ClientAppError::AlreadyRegistered => "client_app.already_registered",
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod api_key;
 pub mod claim;
+pub mod client_app;
 pub mod entity;
 pub mod entity_type;
 pub mod form;
@@ -22,6 +23,7 @@ pub mod validation;
 
 pub use api_key::{ApiKey, ApiKeyCommand, ApiKeyDefinition, ApiKeyError, ApiKeyEvent};
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
+pub use client_app::{ClientApp, ClientAppCommand, ClientAppError, ClientAppEvent};
 pub use entity::{Entity, EntityCommand, EntityDefinition, EntityError, EntityEvent};
 pub use entity_type::{EntityType, EntityTypeCommand, EntityTypeDefinition, EntityTypeError, EntityTypeEvent};
 pub use form::{Form, FormCommand, FormDefinition, FormError, FormEvent};
@@ -39,12 +41,12 @@ pub use role_request::{
 };
 pub use user::{
     ContactChanges, LockoutPolicy, NewPassword, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent,
-    UserStatus,
+    UserPool, UserStatus,
 };
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 14] = [
+pub const AGGREGATE_TYPES: [&str; 15] = [
     User::TYPE,
     Organization::TYPE,
     Role::TYPE,
@@ -59,6 +61,7 @@ pub const AGGREGATE_TYPES: [&str; 14] = [
     EntityType::TYPE,
     Entity::TYPE,
     ApiKey::TYPE,
+    ClientApp::TYPE,
 ];
 
 /// Instants in events are UTC.

@@ -185,6 +185,45 @@ pub enum UserCommand {
         credentials: NewPassword,
         at: Timestamp,
     },
+    /// Adds a user who owns this one (entity v5's owners: who looks after
+    /// the user); already an owner decides nothing. Refused past `limit`.
+    AddOwner {
+        owner_id: String,
+        limit: u32,
+        at: Timestamp,
+    },
+    /// Removes an owner; not an owner decides nothing.
+    RemoveOwner {
+        owner_id: String,
+        at: Timestamp,
+    },
+    /// Moves the user to a pool; the pool they are in decides nothing.
+    SetPool {
+        pool: UserPool,
+        at: Timestamp,
+    },
+}
+
+/// The pool a user is in (entity v5): `alive` (worked on), `dead` (given
+/// up) or `public` (anyone's to take). Users start in none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserPool {
+    Alive,
+    Dead,
+    Public,
+}
+
+impl UserPool {
+    pub const ALL: [UserPool; 3] = [UserPool::Alive, UserPool::Dead, UserPool::Public];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserPool::Alive => "alive",
+            UserPool::Dead => "dead",
+            UserPool::Public => "public",
+        }
+    }
 }
 
 /// The container of a password change, so the hash is sealed as a personal
@@ -263,6 +302,18 @@ pub enum UserEvent {
         credentials: NewPassword,
         at: Timestamp,
     },
+    OwnerAdded {
+        owner_id: String,
+        at: Timestamp,
+    },
+    OwnerRemoved {
+        owner_id: String,
+        at: Timestamp,
+    },
+    PoolChanged {
+        pool: UserPool,
+        at: Timestamp,
+    },
 }
 domain_event!(
     UserEvent,
@@ -282,7 +333,10 @@ domain_event!(
         RoleRevoked,
         ManagedUserAdded,
         ContactChanged,
-        PasswordChanged
+        PasswordChanged,
+        OwnerAdded,
+        OwnerRemoved,
+        PoolChanged
     ]
 );
 
@@ -304,6 +358,8 @@ pub enum UserError {
     NothingToUpdate,
     #[error("the manager manages as many users as they may")]
     ManagedUserLimit,
+    #[error("the user has as many owners as they may")]
+    OwnerLimit,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -326,6 +382,11 @@ pub struct User {
     /// The users this one manages.
     #[serde(default)]
     pub managed_users: Vec<String>,
+    /// The users who own this one (entity v5), in the order they were added.
+    #[serde(default)]
+    pub owners: Vec<String>,
+    #[serde(default)]
+    pub pool: Option<UserPool>,
 }
 
 impl User {
@@ -466,6 +527,30 @@ impl Aggregate for User {
                 self.require_active()?;
                 UserEvent::PasswordChanged { credentials, at }
             }
+            UserCommand::AddOwner { owner_id, limit, at } => {
+                self.require_registered()?;
+                if self.owners.contains(&owner_id) {
+                    return Ok(vec![]);
+                }
+                if self.owners.len() >= limit as usize {
+                    return Err(UserError::OwnerLimit);
+                }
+                UserEvent::OwnerAdded { owner_id, at }
+            }
+            UserCommand::RemoveOwner { owner_id, at } => {
+                self.require_registered()?;
+                if !self.owners.contains(&owner_id) {
+                    return Ok(vec![]);
+                }
+                UserEvent::OwnerRemoved { owner_id, at }
+            }
+            UserCommand::SetPool { pool, at } => {
+                self.require_registered()?;
+                if self.pool == Some(pool) {
+                    return Ok(vec![]);
+                }
+                UserEvent::PoolChanged { pool, at }
+            }
         };
         Ok(vec![event])
     }
@@ -534,6 +619,13 @@ impl Aggregate for User {
                 self.consecutive_failures = 0;
                 self.locked_until = None;
             }
+            UserEvent::OwnerAdded { owner_id, .. } => {
+                if !self.owners.contains(&owner_id) {
+                    self.owners.push(owner_id);
+                }
+            }
+            UserEvent::OwnerRemoved { owner_id, .. } => self.owners.retain(|o| *o != owner_id),
+            UserEvent::PoolChanged { pool, .. } => self.pool = Some(pool),
             UserEvent::UserDeleted { .. } => {
                 let numeric_id = self.numeric_id;
                 *self = User { status: UserStatus::Deleted, numeric_id, ..User::default() };
@@ -583,6 +675,32 @@ mod tests {
         Test::given(vec![registered()])
             .when(UserCommand::Register { registration: registration(), at: at() })
             .then_expect_error(UserError::AlreadyRegistered);
+    }
+
+    #[test]
+    fn owners_are_added_once_removed_once_and_bounded() {
+        let add = |owner: &str| UserCommand::AddOwner { owner_id: owner.into(), limit: 2, at: at() };
+        let added = |owner: &str| UserEvent::OwnerAdded { owner_id: owner.into(), at: at() };
+        Test::given(vec![registered()]).when(add("o1")).then_expect_events(vec![added("o1")]);
+        Test::given(vec![registered(), added("o1")]).when(add("o1")).then_expect_events(vec![]);
+        Test::given(vec![registered(), added("o1"), added("o2")])
+            .when(add("o3"))
+            .then_expect_error(UserError::OwnerLimit);
+        let remove = |owner: &str| UserCommand::RemoveOwner { owner_id: owner.into(), at: at() };
+        Test::given(vec![registered(), added("o1")])
+            .when(remove("o1"))
+            .then_expect_events(vec![UserEvent::OwnerRemoved { owner_id: "o1".into(), at: at() }]);
+        Test::given(vec![registered()]).when(remove("o1")).then_expect_events(vec![]);
+        Test::given_no_previous_events().when(add("o1")).then_expect_error(UserError::NotFound);
+    }
+
+    #[test]
+    fn a_pool_change_to_the_current_pool_decides_nothing() {
+        let set = |pool| UserCommand::SetPool { pool, at: at() };
+        let changed = UserEvent::PoolChanged { pool: UserPool::Dead, at: at() };
+        Test::given(vec![registered()]).when(set(UserPool::Dead)).then_expect_events(vec![changed.clone()]);
+        Test::given(vec![registered(), changed]).when(set(UserPool::Dead)).then_expect_events(vec![]);
+        Test::given_no_previous_events().when(set(UserPool::Alive)).then_expect_error(UserError::NotFound);
     }
 
     #[test]

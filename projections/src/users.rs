@@ -3,8 +3,9 @@ use serde_json::Value;
 
 use crate::{format_time, Projection, ProjectionError, SqlValue, Statement, StoredEvent};
 
-/// `users` and `user_roles`: the profile as the APIs show it, plus a
-/// lower-cased `search_text` (name and email) for substring search.
+/// `users`, `user_roles` and `user_owners` (entity v5's owners of a user):
+/// the profile as the APIs show it, plus a lower-cased `search_text` (name
+/// and email) for substring search.
 pub struct UsersProjection;
 
 fn json_text(value: &Value) -> SqlValue {
@@ -31,7 +32,7 @@ impl Projection for UsersProjection {
     }
 
     fn tables(&self) -> &'static [&'static str] {
-        &["user_roles", "users"]
+        &["user_owners", "user_roles", "users"]
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
@@ -91,6 +92,25 @@ impl Projection for UsersProjection {
             | UserEvent::LoggedOut { .. }
             | UserEvent::ManagedUserAdded { .. }
             | UserEvent::PasswordChanged { .. } => vec![],
+            UserEvent::OwnerAdded { owner_id, at } => vec![
+                Statement::new(
+                    "INSERT INTO user_owners (user_uuid, owner_uuid, added_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (user_uuid, owner_uuid) DO NOTHING",
+                    vec![id.clone(), owner_id.into(), format_time(&at).into()],
+                ),
+                touch(id, &at),
+            ],
+            UserEvent::OwnerRemoved { owner_id, at } => vec![
+                Statement::new(
+                    "DELETE FROM user_owners WHERE user_uuid = $1 AND owner_uuid = $2",
+                    vec![id.clone(), owner_id.into()],
+                ),
+                touch(id, &at),
+            ],
+            UserEvent::PoolChanged { pool, at } => vec![Statement::new(
+                "UPDATE users SET pool = $2, updated_at = $3 WHERE user_uuid = $1",
+                vec![id, pool.as_str().into(), format_time(&at).into()],
+            )],
             UserEvent::UserDeactivated { at } => vec![set_status(id, "INACTIVE", &format_time(&at))],
             UserEvent::UserActivated { at } => vec![set_status(id, "ACTIVE", &format_time(&at))],
             UserEvent::OrganizationChanged { to, at, .. } => vec![
@@ -119,6 +139,7 @@ impl Projection for UsersProjection {
                 let at = format_time(&at);
                 vec![
                     Statement::new("DELETE FROM user_roles WHERE user_uuid = $1", vec![id.clone()]),
+                    Statement::new("DELETE FROM user_owners WHERE user_uuid = $1", vec![id.clone()]),
                     // Personal data leaves the read model; the numeric id stays so references resolve.
                     Statement::new(
                         "UPDATE users SET status = 'DELETED', email = NULL, name = NULL, phone = NULL, username = NULL, \

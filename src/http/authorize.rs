@@ -35,7 +35,7 @@ pub fn guarded(route: MethodRouter<AppState>) -> MethodRouter<AppState> {
 fn route_capabilities() -> &'static HashMap<(&'static str, &'static str), Capability> {
     static TABLE: OnceLock<HashMap<(&'static str, &'static str), Capability>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let tables: [&[RouteCapability]; 2] = [ELEVATE_ROUTES, super::sunbird_routes()];
+        let tables: [&[RouteCapability]; 3] = [ELEVATE_ROUTES, super::sunbird_routes(), super::entity_v5_routes()];
         tables.iter().flat_map(|t| t.iter()).map(|r| ((r.method, r.path), r.capability)).collect()
     })
 }

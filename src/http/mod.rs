@@ -4,6 +4,7 @@
 
 pub mod authorize;
 mod elevate;
+mod entity_v5;
 pub(crate) mod files;
 /// ELEVATE's extractors (its JSON rejections, `X-auth-token`, paging), kept
 /// at their old path for the handlers and `authorize`.
@@ -47,6 +48,11 @@ pub fn sunbird_routes() -> &'static [crate::capabilities::RouteCapability] {
     sunbird::capabilities::route_capabilities()
 }
 
+/// Which capability each entity v5 route asks for.
+pub fn entity_v5_routes() -> &'static [crate::capabilities::RouteCapability] {
+    entity_v5::capabilities::ROUTES
+}
+
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 
 pub fn router(state: AppState) -> Router {
@@ -63,6 +69,9 @@ pub fn router(state: AppState) -> Router {
     // prefixes), each prefix with a catch-all that its envelope words.
     let sunbird_routes = sunbird::routes().route_layer(middleware::from_fn_with_state(doors, rate_limit::limit));
     let sunbird = shared_layers(sunbird_routes, &state.settings).layer(middleware::from_fn(sunbird::envelope::render));
+    // Entity v5's routes sit at their full paths under one prefix, with a catch-all its envelope words.
+    let entity_v5 =
+        shared_layers(entity_v5::routes(), &state.settings).layer(middleware::from_fn(entity_v5::envelope::render));
     let neutral = Router::new()
         .merge(health::routes())
         .route("/.well-known/jwks.json", get(jwks))
@@ -80,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         // `/{*rest}` fallback: the ELEVATE router answers it (404) whole.
         .route_service("/user/v1/", elevate.with_state::<()>(state.clone()))
         .merge(sunbird)
+        .merge(entity_v5)
         .merge(neutral)
         .merge(files)
         .route_layer(middleware::from_fn(track_metrics))

@@ -27,7 +27,7 @@ use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi as Document, Ref, Ref
 use utoipa::{OpenApi, ToSchema};
 use utoipa_swagger_ui::{Config, Url};
 
-use super::{elevate, sunbird, AppState};
+use super::{elevate, entity_v5, sunbird, AppState};
 
 /// What `finish` adds to every operation of one document.
 pub struct Dialect {
@@ -50,11 +50,12 @@ pub enum Part {
     All,
     Elevate,
     Sunbird,
+    EntityV5,
     Operations,
 }
 
 impl Part {
-    pub const EACH: [Part; 3] = [Part::Elevate, Part::Sunbird, Part::Operations];
+    pub const EACH: [Part; 4] = [Part::Elevate, Part::Sunbird, Part::EntityV5, Part::Operations];
 }
 
 /// Copies the operations of each canonical path to its aliases (routes that
@@ -114,6 +115,7 @@ fn area(path: &str) -> String {
     let skip = match segments.as_slice() {
         ["user", "v1", ..] => 2,
         ["api", "user", _, ..] => 3,
+        ["api", "v5", "entity", ..] => 3,
         [version, "user", ..] | [version, "ssouser", ..] | [version, "manageduser", ..] if version.starts_with('v') => {
             2
         }
@@ -258,6 +260,7 @@ pub struct HealthCheck {
         openapi_all,
         openapi_elevate,
         openapi_sunbird,
+        openapi_entity_v5,
         openapi_operations,
         docs_root,
         docs_index,
@@ -298,6 +301,7 @@ pub fn document(part: Part) -> Document {
     match part {
         Part::Elevate => part_document(&elevate::openapi::DIALECT, elevate::openapi::document()),
         Part::Sunbird => part_document(&sunbird::openapi::DIALECT, sunbird::openapi::document()),
+        Part::EntityV5 => part_document(&entity_v5::openapi::DIALECT, entity_v5::openapi::document()),
         Part::Operations => part_document(&OPERATIONS, {
             let mut document = OperationsApi::openapi();
             expand_aliases(&mut document, &[("/health", &["/user/health"])]);
@@ -306,13 +310,15 @@ pub fn document(part: Part) -> Document {
         Part::All => {
             let mut all = document(Part::Elevate);
             all.merge(document(Part::Sunbird));
+            all.merge(document(Part::EntityV5));
             all.merge(document(Part::Operations));
             titled(
                 all,
                 "Roster",
                 "Roster's whole HTTP surface: the ELEVATE dialect (`/user/v1`), the Sunbird dialect \
-                 (`/api/user`, `/vN/user`) and the operational routes. `/openapi/<part>.json` serves each \
-                 part alone (`elevate`, `sunbird`, `operations`).",
+                 (`/api/user`, `/vN/user`), the entity v5 dialect (`/api/v5/entity`) and the operational \
+                 routes. `/openapi/<part>.json` serves each part alone (`elevate`, `sunbird`, `entity-v5`, \
+                 `operations`).",
             )
         }
     }
@@ -346,6 +352,12 @@ async fn openapi_sunbird() -> Response {
     served(Part::Sunbird)
 }
 
+/// The entity v5 dialect's description.
+#[utoipa::path(get, path = "/openapi/entity-v5.json", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
+async fn openapi_entity_v5() -> Response {
+    served(Part::EntityV5)
+}
+
 /// The operational routes' description.
 #[utoipa::path(get, path = "/openapi/operations.json", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json", body = Object)))]
 async fn openapi_operations() -> Response {
@@ -360,6 +372,7 @@ fn swagger_config() -> Arc<Config<'static>> {
                 Url::new("Roster (all)", "/openapi.json"),
                 Url::new("ELEVATE", "/openapi/elevate.json"),
                 Url::new("Sunbird", "/openapi/sunbird.json"),
+                Url::new("Entity v5", "/openapi/entity-v5.json"),
                 Url::new("Operations", "/openapi/operations.json"),
             ];
             Arc::new(Config::new(urls))
@@ -421,6 +434,7 @@ pub fn routes() -> Router<AppState> {
         .route("/openapi.json", get(openapi_all))
         .route("/openapi/elevate.json", get(openapi_elevate))
         .route("/openapi/sunbird.json", get(openapi_sunbird))
+        .route("/openapi/entity-v5.json", get(openapi_entity_v5))
         .route("/openapi/operations.json", get(openapi_operations))
         .route("/docs", get(docs_root))
         .route("/docs/", get(docs_index))
@@ -438,6 +452,7 @@ mod tests {
         assert_eq!(area("/v1/user/read/{userId}"), "read");
         assert_eq!(area("/v1/ssouser/create"), "create");
         assert_eq!(area("/health"), "health");
+        assert_eq!(area("/api/v5/entity/user/create"), "user");
     }
 
     #[test]
@@ -459,7 +474,7 @@ mod tests {
     /// by `finish` must be registered by its dialect).
     #[test]
     fn every_reference_resolves() {
-        for part in [Part::All, Part::Elevate, Part::Sunbird, Part::Operations] {
+        for part in [Part::All, Part::Elevate, Part::Sunbird, Part::EntityV5, Part::Operations] {
             let json = serde_json::to_value(document(part)).unwrap();
             let schemas = json["components"]["schemas"].as_object().cloned().unwrap_or_default();
             let mut refs = Vec::new();

@@ -122,7 +122,11 @@ fn user_view<'a>(events: impl IntoIterator<Item = &'a LogEntry>) -> Value {
             | UserEvent::AccountLocked { .. }
             | UserEvent::LoggedOut { .. }
             | UserEvent::ManagedUserAdded { .. }
-            | UserEvent::PasswordChanged { .. } => {}
+            | UserEvent::PasswordChanged { .. }
+            // Entity v5's owners and pools are not fields of ELEVATE's user.
+            | UserEvent::OwnerAdded { .. }
+            | UserEvent::OwnerRemoved { .. }
+            | UserEvent::PoolChanged { .. } => {}
         }
     }
     if let Some(organization_id) = view.get("organization_id").cloned() {

@@ -162,3 +162,32 @@ pub async fn user_uuid_of(db: &Db, key: &UserKey) -> Result<Option<String>, sqlx
 struct AggregateId {
     id: String,
 }
+
+/// Who owns a user and the pool they are in (entity v5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ownership {
+    /// Owner UUIDs, in the order they were added.
+    pub owners: Vec<String>,
+    pub pool: Option<String>,
+}
+
+pub async fn ownership(db: &Db, user_uuid: &str) -> Result<Ownership, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Owner {
+        owner_uuid: String,
+    }
+    #[derive(sqlx::FromRow)]
+    struct Pool {
+        pool: Option<String>,
+    }
+    let owners: Vec<Owner> = db
+        .fetch_all(&Statement::new(
+            "SELECT owner_uuid FROM user_owners WHERE user_uuid = $1 ORDER BY added_at, owner_uuid",
+            vec![user_uuid.into()],
+        ))
+        .await?;
+    let pool: Option<Pool> = db
+        .fetch_optional(&Statement::new("SELECT pool FROM users WHERE user_uuid = $1", vec![user_uuid.into()]))
+        .await?;
+    Ok(Ownership { owners: owners.into_iter().map(|o| o.owner_uuid).collect(), pool: pool.and_then(|p| p.pool) })
+}

@@ -16,6 +16,7 @@ mod connections;
 mod crash_and_replay;
 mod dialects;
 mod entity_types;
+mod entity_v5;
 mod erasure;
 mod files;
 mod first_admin;

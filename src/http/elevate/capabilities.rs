@@ -40,6 +40,7 @@ pub const ROUTES: &[RouteCapability] = &[
     route("POST", "/user/v1/admin/apiKey/create", ApiKeyManage),
     route("GET", "/user/v1/admin/apiKey/list", ApiKeyManage),
     route("POST", "/user/v1/admin/apiKey/revoke/{id}", ApiKeyManage),
+    route("POST", "/user/v1/admin/registerApp", ClientAppRegister),
     // organization
     route("POST", "/user/v1/organization/create", OrgCreate),
     route("PATCH", "/user/v1/organization/update/{id}", OrgUpdate),

@@ -74,6 +74,7 @@ fn not_found(entity: Entity) -> &'static str {
         Entity::EntityValue => "Entity not found",
         Entity::File => "File not found",
         Entity::ApiKey => "API key not found",
+        Entity::ClientApp => "App not found",
     }
 }
 

@@ -86,8 +86,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
         let path = parts.extensions.get::<OriginalUri>().map_or(parts.uri.path(), |original| original.0.path());
         let dialect = if path.starts_with("/user/") {
             "elevate"
-        } else if path.starts_with("/api/v5/") {
-            "entity-v5"
         } else if path.starts_with("/api/") {
             "sunbird"
         } else {

@@ -8,6 +8,7 @@
 mod account;
 mod admin;
 mod api_key;
+mod apps;
 mod audit;
 pub mod capabilities;
 mod catalogue;
@@ -37,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(admin::powers())
         .merge(api_key::routes())
+        .merge(apps::routes())
         .merge(organization::routes())
         .merge(org_admin::routes())
         .merge(catalogue::routes())

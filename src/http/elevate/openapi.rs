@@ -393,6 +393,7 @@ impl Modify for Security {
         super::api_key::create,
         super::api_key::list,
         super::api_key::revoke,
+        super::apps::register_app,
         super::organization::create,
         super::organization::update,
         super::organization::list,

@@ -127,6 +127,8 @@ impl ToElevateJson for UserState {
             last_logged_in_at,
             managed_by,
             managed_users,
+            owners,
+            pool,
         } = user;
         let instant = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
         let mut state = json!({
@@ -154,6 +156,13 @@ impl ToElevateJson for UserState {
         }
         if !managed_users.is_empty() {
             state["managed_users"] = json!(managed_users);
+        }
+        // Entity v5's owners and pool, once set.
+        if !owners.is_empty() {
+            state["owners"] = json!(owners);
+        }
+        if let Some(pool) = pool {
+            state["pool"] = json!(pool.as_str());
         }
         state
     }

@@ -106,7 +106,10 @@ pub(super) async fn attempt(
 ) -> Result<(u16, Vec<u8>), reqwest::Error> {
     let mut request = client.request(p.method.clone(), format!("{base}{}", p.url)).timeout(REQUEST_TIMEOUT);
     if let Some(header) = header {
-        if is_sunbird(&p.url) {
+        if is_entity_v5(&p.url) {
+            // Entity v5's credentials: the bearer token and a registered app.
+            request = request.header("Authorization", header).header("X-APP-ID", FUZZ_APP_ID);
+        } else if is_sunbird(&p.url) {
             // Sunbird's credentials: the client's key and the acting user's token.
             request = request.header("Authorization", header).header("x-authenticated-user-token", header);
         } else {
@@ -160,6 +163,14 @@ pub(super) async fn send(
     }
 }
 
+/// The app `set_up` registers, which entity v5's probes name.
+pub(super) const FUZZ_APP_ID: &str = "fuzz";
+
+/// Entity v5's paths.
+pub(super) fn is_entity_v5(path: &str) -> bool {
+    path.starts_with("/api/v5/entity")
+}
+
 /// Sunbird's paths: the gateway's `/api/user/...` and the service's `/vN/...`.
 pub(super) fn is_sunbird(path: &str) -> bool {
     path.starts_with("/api/user/") || (path.starts_with("/v") && path.as_bytes().get(2).is_some_and(u8::is_ascii_digit))
@@ -172,6 +183,14 @@ pub(super) fn envelope_problem(template: &str, body: &[u8]) -> Option<String> {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
         return Some("body is not JSON".into());
     };
+    if is_entity_v5(template) {
+        let code = v["code"].as_i64().filter(|c| (40000..60000).contains(c));
+        let shaped = code.is_some()
+            && v["msg"].is_string()
+            && v["data"].is_null()
+            && v.as_object().is_some_and(|o| o.len() == 3);
+        return (!shaped).then(|| "not in entity v5's envelope ({code, msg, data: null})".to_string());
+    }
     if is_sunbird(template) {
         let missing: Vec<&str> = [
             ("id", v["id"].is_string()),

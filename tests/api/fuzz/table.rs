@@ -269,6 +269,8 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         route(M::GET, "/openapi.json"),
         route(M::GET, "/openapi/elevate.json"),
         route(M::GET, "/openapi/sunbird.json"),
+        route(M::GET, "/openapi/entity-v5.json"),
+        route(M::POST, "/user/v1/admin/registerApp").body(json!({"app_id": "fuzz-app", "name": "Fuzz App"})).unique("app_id"),
         route(M::GET, "/openapi/operations.json"),
         route(M::GET, "/docs"),
         route(M::GET, "/docs/"),
@@ -294,6 +296,7 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
                 .query("signature", "00"),
         );
     }
+    routes.extend(entity_v5_routes(t));
     let module = json!({"code": "fuzz_module", "status": "ACTIVE"});
     let permission = json!({
         "code": "fuzz_permission", "module": "fuzz_module", "request_type": ["GET"], "api_path": "/user/v1/fuzz", "status": "ACTIVE"
@@ -398,6 +401,29 @@ fn entity_routes(t: &Targets) -> Vec<Route> {
         );
     }
     routes
+}
+
+/// Entity v5's routes (`X-APP-ID` is the app `set_up` registers), on the
+/// mentee of the default organisation.
+fn entity_v5_routes(t: &Targets) -> Vec<Route> {
+    use Method as M;
+    let user = &t.mentee_uuid;
+    vec![
+        route(M::POST, "/api/v5/entity/user/create")
+            .body(json!({"area_code": "86", "mobile": "13888888888", "corp_id": "1"}))
+            .unique("mobile"),
+        route(M::GET, "/api/v5/entity/profile/fetch").query("corp_id", 1).query("user_id", user),
+        route(M::POST, "/api/v5/entity/user/owner/update")
+            .body(json!({"user_id": user, "owner_id": user, "event_type": "add", "corp_id": "1"})),
+        route(M::POST, "/api/v5/entity/user/pool/update")
+            .body(json!({"user_id": user, "corp_id": "1", "pool": "dead"})),
+        route(M::POST, "/api/v5/entity/user/email/update")
+            .body(json!({"user_id": user, "email": "mina@example.com", "corp_id": "1"})),
+        route(M::GET, "/api/v5/entity/user/contact/fetch")
+            .query("user_id", user)
+            .query("corp_id", 1)
+            .query("contact_type", "mobile"),
+    ]
 }
 
 /// Sunbird's routes, in both forms: the gateway's `/api/user/vN/...` and the
@@ -595,6 +621,8 @@ pub(crate) fn routes_in_source() -> BTreeSet<(String, String)> {
             Some("elevate") => "/user/v1",
             // Sunbird's routes are written at their full paths.
             Some("sunbird") => "",
+            // So are entity v5's.
+            Some("entity_v5") => "",
             other => panic!("{}: teach the fuzz test the prefix under which {other:?} is nested", file.display()),
         };
         let source: String = std::fs::read_to_string(&file)
@@ -720,6 +748,9 @@ pub(super) async fn set_up(app: &TestApp) -> (Targets, Tokens) {
         },
         ..targets
     };
+    let app_id = json!({"app_id": super::run::FUZZ_APP_ID});
+    let registered = app.post("/user/v1/admin/registerApp", Some(a), app_id).await;
+    assert!(registered.status.is_success(), "{}", registered.body);
     let tokens = Tokens {
         user: mentee.access_token,
         org_admin: org_admin.access_token,
