@@ -298,13 +298,22 @@ pub struct Facet {
     values: Vec<FacetValue>,
 }
 
+/// A facet value's name: text (a role, an organisation id) or a number (a status).
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::FacetName)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum FacetName {
+    Text(String),
+    Number(i64),
+}
+
 #[derive(Serialize, ToSchema)]
 #[schema(as = sunbird::FacetValue)]
 #[allow(dead_code)]
 pub struct FacetValue {
     /// The value: a role (upper case), an organisation id, a status (1 or 0).
-    #[schema(value_type = Object)]
-    name: Value,
+    name: FacetName,
     #[schema(minimum = 0)]
     count: i64,
 }
