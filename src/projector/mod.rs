@@ -60,6 +60,14 @@ pub struct Projector {
     /// this instance knows: while it is zero, a write's wait need not look
     /// for its own events there.
     failures: Arc<AtomicU64>,
+    /// A rebuild on this instance holds the write side for its whole run; a
+    /// runner takes the read side around each batch. So the runners wait
+    /// for a rebuild here, holding no connection, instead of each holding
+    /// one in `begin_write` while the rebuild holds the write lock: on
+    /// SQLite (eight connections) seven waiting runners and the rebuild's
+    /// transaction filled the pool its event reader needs, and the rebuild
+    /// failed with `PoolTimedOut`.
+    rebuilding: Arc<tokio::sync::RwLock<()>>,
 }
 
 /// What a write's wait for the read models found.
@@ -127,6 +135,7 @@ impl Projector {
             wake: Arc::new(Notify::new()),
             log_end: Arc::default(),
             failures: Arc::default(),
+            rebuilding: Arc::default(),
         }
     }
 
@@ -257,7 +266,11 @@ impl Projector {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.catch_up_once(projection, &mut cursor, woke_at).await {
+            let caught_up = {
+                let _batch = self.rebuilding.read().await;
+                self.catch_up_once(projection, &mut cursor, woke_at).await
+            };
+            match caught_up {
                 Ok(0) => {
                     failures = 0;
                     tokio::select! {
@@ -284,7 +297,11 @@ impl Projector {
                 Err(error) if failures + 1 >= isolation::ISOLATE_AFTER && isolation::blames_the_event(&error) => {
                     // The batch keeps failing: find the event(s) at fault.
                     cursor = None;
-                    match self.isolate(projection).await {
+                    let isolated = {
+                        let _batch = self.rebuilding.read().await;
+                        self.isolate(projection).await
+                    };
+                    match isolated {
                         Ok(_) => failures = 0,
                         Err(error) => {
                             failures += 1;

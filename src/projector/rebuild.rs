@@ -105,6 +105,8 @@ impl Projector {
         skip_failed: bool,
         on_progress: impl Fn(&'static str, usize) + Sync,
     ) -> Result<(), ProjectorError> {
+        // This instance's runners pause until the rebuild ends (see `rebuilding`).
+        let _runners_paused = self.rebuilding.write().await;
         let on_progress = &on_progress;
         let rebuilds = self.projections.iter().cloned().map(|projection| async move {
             let reached = self.rebuild_one(projection.clone(), skip_failed, on_progress).await?;

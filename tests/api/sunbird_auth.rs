@@ -96,6 +96,11 @@ async fn api_keys_are_issued_listed_and_revoked(backend: Backend) {
     let statuses: Vec<&Value> = list.result().as_array().unwrap().iter().map(|k| &k["status"]).collect();
     assert_eq!(statuses, [&json!("REVOKED"), &json!("ACTIVE")]);
 
+    // A replay rebuilds the list as it was.
+    app.state.projector.rebuild(|_, _| {}).await.unwrap();
+    let replayed = app.get("/user/v1/admin/apiKey/list", Some(&admin.access_token)).await;
+    assert_eq!(replayed.result(), list.result());
+
     // A Roster access token with a live session is still a client credential.
     create(&app, &admin.access_token, "Tok", "Client", "c@example.com").await;
 
