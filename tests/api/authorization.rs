@@ -97,6 +97,7 @@ fn matrix(t: &Targets) -> Vec<Row> {
         row(Method::GET, "/user/v1/audit/events", None, ADMIN),
         row(Method::POST, "/user/v1/admin/apiKey/create", Some(json!({"name": "matrix"})), ADMIN),
         row(Method::GET, "/user/v1/admin/apiKey/list", None, ADMIN),
+        row(Method::POST, "/user/v1/admin/registerApp", Some(json!({"app_id": "matrix-app", "name": "M"})), ADMIN),
         row(Method::POST, format!("/user/v1/admin/apiKey/revoke/{}", uuid::Uuid::nil()), empty(), ADMIN),
         // Entity types and entities: org admins write (their organisation's), everyone reads.
         row(
