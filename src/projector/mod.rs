@@ -60,13 +60,15 @@ pub struct Projector {
     /// this instance knows: while it is zero, a write's wait need not look
     /// for its own events there.
     failures: Arc<AtomicU64>,
-    /// A rebuild on this instance holds the write side for its whole run; a
-    /// runner takes the read side around each batch. So the runners wait
-    /// for a rebuild here, holding no connection, instead of each holding
-    /// one in `begin_write` while the rebuild holds the write lock: on
-    /// SQLite (eight connections) seven waiting runners and the rebuild's
-    /// transaction filled the pool its event reader needs, and the rebuild
-    /// failed with `PoolTimedOut`.
+    /// A rebuild holds the write side for its whole run; a runner takes the
+    /// read side around each batch. So the runners wait for a rebuild here,
+    /// holding no connection, instead of each holding one in `begin_write`
+    /// while the rebuild holds the write lock: on SQLite (eight
+    /// connections) seven waiting runners and the rebuild's transaction
+    /// filled the pool its event reader needs, and the rebuild failed with
+    /// `PoolTimedOut`. One gate per database in the process
+    /// (`rebuild_gate`), so a second projector on the same database (a
+    /// test's, a CLI's) pauses the service's runners too.
     rebuilding: Arc<tokio::sync::RwLock<()>>,
 }
 
@@ -80,6 +82,14 @@ pub enum Visibility {
     /// These read models skipped an event of the write (see
     /// `roster projections failed`): they will not show it.
     Skipped(Vec<String>),
+}
+
+/// The rebuild gate (`Projector::rebuilding`) of `db`'s database.
+fn rebuild_gate(db: &Db) -> Arc<tokio::sync::RwLock<()>> {
+    static GATES: std::sync::OnceLock<std::sync::Mutex<HashMap<String, Arc<tokio::sync::RwLock<()>>>>> =
+        std::sync::OnceLock::new();
+    let mut gates = GATES.get_or_init(Default::default).lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    gates.entry(db.identity()).or_default().clone()
 }
 
 fn report_lag(projection: &'static str, events: i64) {
@@ -124,6 +134,7 @@ pub enum ProjectorError {
 
 impl Projector {
     pub fn new(db: Db) -> Self {
+        let rebuilding = rebuild_gate(&db);
         let projections: Vec<Arc<dyn Projection>> = projections::registry().into_iter().map(Arc::from).collect();
         let progress = projections.iter().map(|p| (p.name(), watch::channel(CommitPoint::default()).0)).collect();
         let changes = projections.iter().map(|p| (p.name(), AtomicU64::new(0))).collect();
@@ -135,7 +146,7 @@ impl Projector {
             wake: Arc::new(Notify::new()),
             log_end: Arc::default(),
             failures: Arc::default(),
-            rebuilding: Arc::default(),
+            rebuilding,
         }
     }
 

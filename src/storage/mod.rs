@@ -214,6 +214,19 @@ impl Db {
         }
     }
 
+    /// The database this handle reaches (a file, or a server's database):
+    /// what every handle on one database in this process may share.
+    pub fn identity(&self) -> String {
+        match self {
+            Db::Postgres(pool) => {
+                let options = pool.connect_options();
+                let database = options.get_database().unwrap_or_default();
+                format!("postgres://{}:{}/{database}", options.get_host(), options.get_port())
+            }
+            Db::Sqlite(pool) => format!("sqlite://{}", pool.connect_options().get_filename().display()),
+        }
+    }
+
     pub fn backend(&self) -> &'static str {
         match self {
             Db::Postgres(_) => "postgres",
