@@ -501,7 +501,7 @@ impl Services {
         let found = match key {
             EntityKey::Id(id) => read_models::entity(&self.db, *id).await?.into_iter().collect(),
             EntityKey::Value { entity_type_id, value } => {
-                read_models::entities_of(&self.db, &[*entity_type_id], Some(&[value.clone()]), true).await?
+                read_models::entities_of(&self.db, &[*entity_type_id], Some(std::slice::from_ref(value)), true).await?
             }
         };
         let mut visible = Vec::new();

@@ -264,10 +264,13 @@ pub async fn floor(target: &Target, load: &Load) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The query string of a search scenario for the n-th request.
+type QueryOf = Arc<dyn Fn(u64) -> String + Send + Sync>;
+
 pub async fn search(target: &Target, load: &Load) -> anyhow::Result<()> {
     let sessions = Arc::new(sessions(target, 1).await?);
     let users = target.users;
-    let queries: [(&str, Arc<dyn Fn(u64) -> String + Send + Sync>); 4] = [
+    let queries: [(&str, QueryOf); 4] = [
         // A rare substring: a name plus part of a number (few matches).
         (
             "P4 name substring (rare)",
