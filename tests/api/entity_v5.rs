@@ -403,7 +403,53 @@ async fn users_created_here_are_everyones(backend: Backend) {
     }
 }
 
+/// Every route against every caller: anonymous is 40100, a plain member and
+/// another organisation's admin 40300 for the default organisation's user,
+/// its org admin and the admin get through (any answer but 401/403).
+async fn every_route_against_every_caller(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = cast(&app).await;
+    register_app(&app, &c.admin).await;
+    let user = c.mentee.user["uuid"].as_str().unwrap().to_string();
+    let routes: Vec<(Method, String, Option<Value>)> = vec![
+        (
+            Method::POST,
+            "/api/v5/entity/user/create".into(),
+            Some(json!({"email": "matrix@example.com", "corp_id": "1"})),
+        ),
+        (Method::GET, format!("/api/v5/entity/profile/fetch?corp_id=1&user_id={user}"), None),
+        (
+            Method::POST,
+            "/api/v5/entity/user/owner/update".into(),
+            Some(json!({"user_id": user, "owner_id": user, "event_type": "add", "corp_id": "1"})),
+        ),
+        (
+            Method::POST,
+            "/api/v5/entity/user/pool/update".into(),
+            Some(json!({"user_id": user, "pool": "dead", "corp_id": "1"})),
+        ),
+        (
+            Method::POST,
+            "/api/v5/entity/user/email/update".into(),
+            Some(json!({"user_id": user, "email": "mina@example.com", "corp_id": "1"})),
+        ),
+        (Method::GET, format!("/api/v5/entity/user/contact/fetch?user_id={user}&corp_id=1&contact_type=email"), None),
+    ];
+    for (method, path, body) in routes {
+        refused(&v5(&app, method.clone(), &path, None, Some(APP_ID), body.clone()).await, 401, 40100);
+        for denied in [&c.mentee, &c.other_org_admin] {
+            let reply = v5(&app, method.clone(), &path, Some(&denied.access_token), Some(APP_ID), body.clone()).await;
+            refused(&reply, 403, 40300);
+        }
+        for allowed in [&c.org_admin, &c.admin] {
+            let reply = v5(&app, method.clone(), &path, Some(&allowed.access_token), Some(APP_ID), body.clone()).await;
+            assert!(!matches!(reply.status.as_u16(), 401 | 403), "{method} {path}: {}", reply.body);
+        }
+    }
+}
+
 on_both_backends!(
+    every_route_against_every_caller,
     every_route_answers_in_the_seeds_shapes,
     every_failure_has_its_code,
     parallel_creates_answer_one_user,
