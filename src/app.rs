@@ -119,6 +119,8 @@ impl Application {
         if let Some(admin) = &bootstrap_admin {
             state.bootstrap_admin(admin).await?;
         }
+        // Bulk invites: one worker across instances, like the sender.
+        crate::bulk_invites::worker::start(state.clone(), stop.clone());
         Ok((listener, state))
     }
 

@@ -65,6 +65,8 @@ capabilities! {
     UserDeactivateAny = "user.deactivate.any",
     UserDeleteAny = "user.delete.any",
     UserRoleAssign = "user.role.assign",
+    /// Invite users to the caller's organisation from a CSV, and list those jobs.
+    UserBulkInvite = "user.bulk.invite",
     /// Create users in, and change and read the users of, the organisations
     /// the caller administers (entity v5's routes). No ELEVATE route asks
     /// for it: deactivating users of an organisation implies it (`implied`).

@@ -47,9 +47,20 @@ pub struct Settings {
     pub otp: OtpSettings,
     pub notifications: NotificationSettings,
     pub files: FileSettings,
+    pub bulk: BulkSettings,
     /// `KEYCLOAK_PUBLIC_KEYS_DIR` and `KEYCLOAK_ISSUER`: Sunbird's user
     /// tokens (RS256, from Keycloak) are accepted too; `None`: only Roster's.
     pub keycloak: Option<KeycloakSettings>,
+}
+
+/// The bulk invite worker (`crate::bulk_invites`).
+#[derive(Clone, Debug)]
+pub struct BulkSettings {
+    /// `BULK_BATCH_SIZE` (default 1,000, at most 5,000): rows per commit.
+    pub batch_size: usize,
+    /// `BULK_BATCH_PAUSE_MS` (default 0): a pause after each batch, to leave
+    /// the database to other writers while a large file is imported.
+    pub batch_pause_ms: u64,
 }
 
 /// Where uploaded files live (`crate::files`): an S3-compatible bucket when
@@ -515,6 +526,13 @@ impl Settings {
                     n => n,
                 },
                 public_base_url: var("PUBLIC_BASE_URL").map(|u| u.trim().trim_end_matches('/').to_string()),
+            },
+            bulk: BulkSettings {
+                batch_size: match parsed("BULK_BATCH_SIZE", 1_000)? {
+                    n @ 1..=5_000 => n,
+                    _ => anyhow::bail!("BULK_BATCH_SIZE must be from 1 to 5000"),
+                },
+                batch_pause_ms: parsed("BULK_BATCH_PAUSE_MS", 0)?,
             },
             keycloak: KeycloakSettings::from_env()?,
         })

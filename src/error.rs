@@ -422,6 +422,17 @@ impl Refusal for aggregates::NotificationError {
     }
 }
 
+impl Refusal for aggregates::BulkInviteError {
+    fn code(&self) -> &'static str {
+        match self {
+            aggregates::BulkInviteError::AlreadyExists => "bulk_invite.already_exists",
+            aggregates::BulkInviteError::NotFound => "bulk_invite.not_found",
+            aggregates::BulkInviteError::Finished => "bulk_invite.finished",
+            aggregates::BulkInviteError::OutOfOrder { .. } => "bulk_invite.out_of_order",
+        }
+    }
+}
+
 impl Refusal for aggregates::ApiKeyError {
     fn code(&self) -> &'static str {
         match self {

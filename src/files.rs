@@ -218,6 +218,34 @@ impl FileStore {
         self.link(LinkMethod::Get, &path, request_base).await
     }
 
+    /// The file at `file_path` as a client names it (a bulk invite's input).
+    pub async fn read_file(&self, file_path: &str) -> Result<bytes::Bytes, ServiceError> {
+        let path = checked_path(file_path)?;
+        self.store.get(&path).await.map_err(store_error)?.bytes().await.map_err(store_error)
+    }
+
+    /// Writes a file Roster makes itself (a bulk invite's output), with its
+    /// content type; no size limit, since no client sends it.
+    pub async fn write_file(&self, file_path: &str, bytes: bytes::Bytes, content_type: &str) -> Result<(), ServiceError> {
+        let path = checked_path(file_path)?;
+        self.store.put(&path, PutPayload::from_bytes(bytes)).await.map_err(store_error)?;
+        let meta = StorePath::from(format!("{META_PREFIX}/{path}"));
+        self.store.put(&meta, PutPayload::from(content_type.to_string())).await.map_err(store_error)?;
+        Ok(())
+    }
+
+    /// Removes a file Roster made (and its content type); a missing one is no error.
+    pub async fn remove_file(&self, file_path: &str) -> Result<(), ServiceError> {
+        let path = checked_path(file_path)?;
+        for target in [StorePath::from(format!("{META_PREFIX}/{path}")), path] {
+            match self.store.delete(&target).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(other) => return Err(store_error(other)),
+            }
+        }
+        Ok(())
+    }
+
     /// Checks one of Roster's own links: its method, path, expiry and signature.
     pub fn check_link(
         &self,

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod bulk_invites;
 pub mod authorization;
 pub mod bootstrap;
 pub mod capabilities;

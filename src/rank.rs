@@ -34,16 +34,22 @@ pub struct HeldRole {
     pub defined_in: Option<i64>,
 }
 
+/// Whether an org admin of `organization_id` may grant `role` there (the
+/// rule of `Caller::may_grant`, for work done later on an org admin's
+/// behalf, such as a bulk invite).
+pub fn org_admin_may_grant(role: &HeldRole, organization_id: i64) -> bool {
+    role.role_id != ADMIN_ROLE_ID
+        && role.role_id != PUBLIC_ROLE_ID
+        && role.defined_in.is_some_and(|org| org == DEFAULT_ORGANIZATION_ID || org == organization_id)
+}
+
 impl Caller {
     /// Whether the caller may grant `role` to a user of `organization_id`.
     pub fn may_grant(&self, role: &HeldRole, organization_id: i64) -> bool {
         if self.is_admin() {
             return true;
         }
-        self.administers(organization_id)
-            && role.role_id != ADMIN_ROLE_ID
-            && role.role_id != PUBLIC_ROLE_ID
-            && role.defined_in.is_some_and(|org| org == DEFAULT_ORGANIZATION_ID || org == organization_id)
+        self.administers(organization_id) && org_admin_may_grant(role, organization_id)
     }
 
     /// Whether the caller may act on a user of `organization_id` who holds `held`.

@@ -3,6 +3,7 @@
 //! arrive inside commands so that handling stays deterministic and testable.
 
 pub mod api_key;
+pub mod bulk_invite;
 pub mod claim;
 pub mod client_app;
 pub mod entity;
@@ -22,6 +23,9 @@ pub mod user;
 pub mod validation;
 
 pub use api_key::{ApiKey, ApiKeyCommand, ApiKeyDefinition, ApiKeyError, ApiKeyEvent};
+pub use bulk_invite::{
+    BulkInvite, BulkInviteCommand, BulkInviteError, BulkInviteEvent, BulkInviteJob, BulkInviteStatus, RowCounts,
+};
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
 pub use client_app::{ClientApp, ClientAppCommand, ClientAppError, ClientAppEvent};
 pub use entity::{Entity, EntityCommand, EntityDefinition, EntityError, EntityEvent};
@@ -46,7 +50,7 @@ pub use user::{
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.
-pub const AGGREGATE_TYPES: [&str; 15] = [
+pub const AGGREGATE_TYPES: [&str; 16] = [
     User::TYPE,
     Organization::TYPE,
     Role::TYPE,
@@ -62,6 +66,7 @@ pub const AGGREGATE_TYPES: [&str; 15] = [
     Entity::TYPE,
     ApiKey::TYPE,
     ClientApp::TYPE,
+    BulkInvite::TYPE,
 ];
 
 /// Instants in events are UTC.

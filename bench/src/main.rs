@@ -4,6 +4,7 @@
 //! hash rate, raw PostgreSQL INSERT rate) in the same run, so figures can be
 //! given as ratios. See docs/performance.md for the scenarios.
 
+mod bulk;
 mod driver;
 mod scenarios;
 
@@ -48,6 +49,16 @@ enum Scenario {
     },
     /// P4: name substring search, role filter and a deep page.
     Search,
+    /// Issue 15: a bulk invite of `--rows` new users; rows/min and each batch's time.
+    Bulk {
+        #[arg(long, env = "ADMIN_SECRET_CODE")]
+        admin_secret: String,
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        /// The server's PostgreSQL, where the batch times are read from the job's events.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+    },
     /// Short-term type-ahead on the mentee list (issue 11), with a profile-read probe alone and beside it.
     Typeahead {
         /// Profile reads per second of the probe.
@@ -111,6 +122,9 @@ async fn main() -> anyhow::Result<()> {
             scenarios::update(&target, &load, &admin_secret, database_url.as_deref()).await
         }
         Scenario::Search => scenarios::search(&target, &load).await,
+        Scenario::Bulk { admin_secret, rows, database_url } => {
+            bulk::bulk(&target, &admin_secret, rows, &database_url).await
+        }
         Scenario::Typeahead { probe_rate } => scenarios::typeahead(&target, &load, probe_rate).await,
         Scenario::Visible => scenarios::visible(&target, &load).await,
         Scenario::Publish => scenarios::publish(&target).await,

@@ -134,7 +134,7 @@ pub async fn refresh(target: &Target, load: &Load) -> anyhow::Result<()> {
 }
 
 /// Logs in (creating it once with the admin secret) the benchmark's admin.
-async fn admin_token(target: &Target, admin_secret: &str) -> anyhow::Result<String> {
+pub(crate) async fn admin_token(target: &Target, admin_secret: &str) -> anyhow::Result<String> {
     let client = client();
     let email = "bench-admin@bench.roster.example";
     let _ = client

@@ -8,6 +8,7 @@
 
 mod api_keys;
 mod batching;
+mod bulk_invites;
 mod entity_types;
 mod forms;
 mod notification_templates;
@@ -22,6 +23,7 @@ use thiserror::Error;
 
 pub use api_keys::ApiKeysProjection;
 pub use batching::merge_inserts;
+pub use bulk_invites::BulkInvitesProjection;
 pub use entity_types::EntityTypesProjection;
 pub use forms::FormsProjection;
 pub use notification_templates::NotificationTemplatesProjection;
@@ -138,6 +140,7 @@ pub fn registry() -> Vec<Box<dyn Projection>> {
         Box::new(NotificationTemplatesProjection),
         Box::new(EntityTypesProjection),
         Box::new(ApiKeysProjection),
+        Box::new(BulkInvitesProjection),
     ]
 }
 

@@ -3,6 +3,7 @@
 //! are the only callers.
 
 mod api_keys;
+mod bulk_invites;
 mod catalogue;
 mod entity_types;
 mod forms;
@@ -14,6 +15,7 @@ mod user_search;
 mod users;
 
 pub use api_keys::*;
+pub use bulk_invites::*;
 pub use catalogue::*;
 pub use entity_types::*;
 pub use forms::*;

@@ -61,3 +61,35 @@ impl Db {
             .collect()
     }
 }
+
+/// Ids asked about per statement (well inside both backends' parameter limits).
+const IDS_PER_STATEMENT: usize = 5_000;
+
+impl Db {
+    /// Which of `ids` (aggregates of `aggregate_type`) have any event: one
+    /// query per few thousand ids, so a batch writer can take the others as
+    /// new (`UnitOfWork::decide_new`) and load only these.
+    pub async fn existing_aggregates(
+        &self,
+        aggregate_type: &str,
+        ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in ids.chunks(IDS_PER_STATEMENT) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = $1 AND aggregate_id IN ({})",
+                placeholders.join(", ")
+            );
+            let rows: Vec<(String,)> = crate::on_pool!(self, pool => {
+                let mut query = sqlx::query_as(&sql).bind(aggregate_type);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                query.fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(found)
+    }
+}

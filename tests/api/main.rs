@@ -8,6 +8,7 @@ mod aggregate_cache;
 mod audit;
 mod authorization;
 mod bad_input;
+mod bulk_invites;
 mod catalogue;
 mod claim_ids;
 mod commit_order;

@@ -53,6 +53,8 @@ pub const ROUTES: &[RouteCapability] = &[
     route("GET", "/user/v1/org-admin/getRequestDetails", OrgRequestRead),
     route("GET", "/user/v1/org-admin/getRequestDetails/{id}", OrgRequestRead),
     route("POST", "/user/v1/org-admin/deactivateUser", UserDeactivateOrg),
+    route("POST", "/user/v1/org-admin/bulkUserCreate", UserBulkInvite),
+    route("GET", "/user/v1/org-admin/getBulkInvitesFilesList", UserBulkInvite),
     // catalogue: roles, under both spellings
     route("POST", "/user/v1/userRole/create", RoleCreate),
     route("POST", "/user/v1/userRole/Create", RoleCreate),

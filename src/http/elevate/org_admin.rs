@@ -1,5 +1,5 @@
-//! `/user/v1/org-admin/...`: the role-request queue and user deactivation,
-//! for admins of the caller's own organisation.
+//! `/user/v1/org-admin/...`: the role-request queue, user deactivation and
+//! bulk invites, for admins of the caller's own organisation.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -26,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/org-admin/getRequestDetails", guarded(get(request_details_query)))
         .route("/org-admin/getRequestDetails/{id}", guarded(get(request_details_path)))
         .route("/org-admin/deactivateUser", guarded(post(deactivate_user)))
+        .route("/org-admin/bulkUserCreate", guarded(post(bulk_user_create)))
+        .route("/org-admin/getBulkInvitesFilesList", guarded(get(bulk_invites_list)))
 }
 
 /// The requester's email only for callers who may see it (`visibility`).
@@ -215,4 +217,81 @@ async fn deactivate_user(
         result: json!({"deactivated_users": count}),
         meta: Default::default(),
     })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub(super) struct BulkUserCreateBody {
+    /// The path `cloud-services/file/getSignedUrl` gave for the uploaded CSV.
+    #[schema(example = "users/0b7d3c0e-1f6a-4f5e-9a39-2f0c1d2e3f4a-1700000000000-invites.csv")]
+    file_path: String,
+}
+
+/// A bulk invite job as ELEVATE renders it.
+fn bulk_invite_json(job: &crate::read_models::BulkInviteRow) -> Value {
+    json!({
+        "id": job.id,
+        "name": job.name,
+        "input_path": job.input_path,
+        "output_path": job.output_path,
+        "status": job.status,
+        "created_by": job.created_by,
+        "organization_id": job.organization_id,
+        "type": "text/csv",
+        "counts": {"created": job.created_count, "existing": job.existing_count, "invalid": job.invalid_count},
+        "failure": job.failure,
+        "created_at": job.created_at,
+        "updated_at": job.updated_at,
+    })
+}
+
+/// Starts a bulk invite of the CSV at `file_path`: answers the job at
+/// once (`UPLOADED`); the users are created in the background.
+#[utoipa::path(post, path = "/user/v1/org-admin/bulkUserCreate", request_body = BulkUserCreateBody,
+    responses((status = 200, description = "The job", body = super::openapi::Answer)))]
+async fn bulk_user_create(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    JsonBody(body): JsonBody<BulkUserCreateBody>,
+) -> Result<ApiOk, AppError> {
+    if body.file_path.trim().is_empty() {
+        return Err(AppError::invalid_field("file_path", "file_path is required"));
+    }
+    let job = state.upload_bulk_invite(&caller, &body.file_path, &meta.by(&caller)).await?;
+    Ok(ApiOk::ok("Bulk User Invites CSV Uploaded Successfully", bulk_invite_json(&job)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct BulkListQuery {
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000000)]
+    page: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
+    limit: Option<String>,
+    /// `uploaded`, `processed` or `failed` (any case); absent: all.
+    #[param(value_type = Option<String>, pattern = "^(?i)(uploaded|processed|failed)$")]
+    status: Option<String>,
+}
+
+/// The bulk invite jobs of the caller's organisation, newest first.
+#[utoipa::path(get, path = "/user/v1/org-admin/getBulkInvitesFilesList", params(BulkListQuery),
+    responses((status = 200, description = "`{data, count}`", body = super::openapi::Listed)))]
+async fn bulk_invites_list(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    Query(query): Query<BulkListQuery>,
+) -> Result<ApiOk, AppError> {
+    let (page, limit) = paging(query.page.as_deref(), query.limit.as_deref())?;
+    let status = match query.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            crate::bulk_invites::STATUSES
+                .iter()
+                .copied()
+                .find(|s| s.eq_ignore_ascii_case(raw))
+                .ok_or_else(|| AppError::invalid_field("status", "status must be uploaded, processed or failed"))?,
+        ),
+    };
+    let (jobs, count) = state.bulk_invites(&caller, status, page, limit).await?;
+    Ok(ApiOk::counted("Bulk Invites CSV List Fetched Successfully", jobs.iter().map(bulk_invite_json).collect(), count))
 }

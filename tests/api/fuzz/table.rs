@@ -223,6 +223,11 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
             .body(json!({"request_id": t.request_id, "status": "UNDER_REVIEW", "comments": ["looking at it"]})),
         route(M::GET, "/user/v1/org-admin/getRequestDetails").query("request_id", t.request_id),
         route(M::GET, "/user/v1/org-admin/getRequestDetails/{id}").param("id", t.request_id),
+        route(M::POST, "/user/v1/org-admin/bulkUserCreate").body(json!({"file_path": "users/fuzz-none.csv"})),
+        route(M::GET, "/user/v1/org-admin/getBulkInvitesFilesList")
+            .query("page", 1)
+            .query("limit", 10)
+            .query("status", "processed"),
         route(M::POST, "/user/v1/org-admin/deactivateUser")
             .body(json!({"id": [t.victims[2]], "email": ["victim2@example.com"]}))
             .phase(Phase::Destructive),
