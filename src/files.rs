@@ -226,7 +226,12 @@ impl FileStore {
 
     /// Writes a file Roster makes itself (a bulk invite's output), with its
     /// content type; no size limit, since no client sends it.
-    pub async fn write_file(&self, file_path: &str, bytes: bytes::Bytes, content_type: &str) -> Result<(), ServiceError> {
+    pub async fn write_file(
+        &self,
+        file_path: &str,
+        bytes: bytes::Bytes,
+        content_type: &str,
+    ) -> Result<(), ServiceError> {
         let path = checked_path(file_path)?;
         self.store.put(&path, PutPayload::from_bytes(bytes)).await.map_err(store_error)?;
         let meta = StorePath::from(format!("{META_PREFIX}/{path}"));

@@ -166,8 +166,8 @@ impl Services {
                 let user = self.bus.load::<User>(&owner).await.map_err(ServiceError::from)?;
                 // An invited user (a bulk invite) has no password yet and
                 // sets one here; a managed user signs in through their manager.
-                let can_reset = user.status == UserStatus::Active
-                    && (user.password_hash.is_some() || user.managed_by.is_none());
+                let can_reset =
+                    user.status == UserStatus::Active && (user.password_hash.is_some() || user.managed_by.is_none());
                 can_reset.then(|| (user.organization_id, user.name.clone().unwrap_or_default()))
             }
             None => None,

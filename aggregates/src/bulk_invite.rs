@@ -47,11 +47,24 @@ impl RowCounts {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum BulkInviteCommand {
-    Upload { job: BulkInviteJob, at: Timestamp },
+    Upload {
+        job: BulkInviteJob,
+        at: Timestamp,
+    },
     /// Batch `batch` (0-based) is done: `counts` are its rows.
-    RecordBatch { batch: u64, counts: RowCounts, at: Timestamp },
-    Finish { output_path: String, at: Timestamp },
-    Fail { reason: String, at: Timestamp },
+    RecordBatch {
+        batch: u64,
+        counts: RowCounts,
+        at: Timestamp,
+    },
+    Finish {
+        output_path: String,
+        at: Timestamp,
+    },
+    Fail {
+        reason: String,
+        at: Timestamp,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -186,7 +199,11 @@ mod tests {
     fn batches_are_recorded_in_order_and_summed_at_the_end() {
         TestFramework::<BulkInvite>::given(vec![uploaded()])
             .when(BulkInviteCommand::RecordBatch { batch: 0, counts: counts(5), at: AT })
-            .then_expect_events(vec![BulkInviteEvent::BulkInviteBatchProcessed { batch: 0, counts: counts(5), at: AT }]);
+            .then_expect_events(vec![BulkInviteEvent::BulkInviteBatchProcessed {
+                batch: 0,
+                counts: counts(5),
+                at: AT,
+            }]);
         let two = vec![
             uploaded(),
             BulkInviteEvent::BulkInviteBatchProcessed { batch: 0, counts: counts(5), at: AT },

@@ -78,7 +78,8 @@ pub async fn bulk(target: &Target, admin_secret: &str, rows: usize, database_url
 /// Each batch's time: from the previous batch event (the upload for the first) to its own.
 async fn batch_times(database_url: &str, id: i64) -> anyhow::Result<()> {
     let pool = sqlx::PgPool::connect(database_url).await?;
-    let uuid: String = sqlx::query_scalar("SELECT job_uuid FROM bulk_invites WHERE id = $1").bind(id).fetch_one(&pool).await?;
+    let uuid: String =
+        sqlx::query_scalar("SELECT job_uuid FROM bulk_invites WHERE id = $1").bind(id).fetch_one(&pool).await?;
     let times: Vec<(String, f64)> = sqlx::query_as(
         "SELECT event_type, extract(epoch FROM recorded_at)::float8 FROM events \
          WHERE aggregate_type = 'bulk_invite' AND aggregate_id = $1 ORDER BY sequence",

@@ -111,8 +111,10 @@ impl Services {
                 }
                 Checked::Valid(candidate) => candidate,
             };
-            let values: Vec<(String, &'static str)> =
-                values(candidate).into_iter().map(|(kind, value, field)| (self.bus.claim_id(kind, value), field)).collect();
+            let values: Vec<(String, &'static str)> = values(candidate)
+                .into_iter()
+                .map(|(kind, value, field)| (self.bus.claim_id(kind, value), field))
+                .collect();
             // Every value is checked before any is claimed: a refused row claims nothing.
             let mut taken = None;
             for (id, field) in &values {
@@ -160,7 +162,8 @@ impl Services {
                 managed_by: None,
             };
             unit.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
-            let variables = json!({"name": candidate.name, "email": candidate.email, "organization": run.organization_name});
+            let variables =
+                json!({"name": candidate.name, "email": candidate.email, "organization": run.organization_name});
             let (subject, body) = templates::render(&run.template, &variables).map_err(ServiceError::internal)?;
             let message = Message {
                 template: templates::BULK_INVITE.to_string(),

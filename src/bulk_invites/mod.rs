@@ -26,9 +26,10 @@ use crate::commands::Metadata;
 use crate::error::{Entity, ServiceError};
 use crate::notifications::templates::{self, TemplateText};
 use crate::rank::{org_admin_may_grant, HeldRole};
-use crate::read_models::{self, BulkInviteRow, OrganizationKey};
-use crate::storage::Count;
+pub use crate::read_models::BulkInviteRow;
+use crate::read_models::{self, OrganizationKey};
 use crate::services::Services;
+use crate::storage::Count;
 use rows::RoleBook;
 
 /// What a worker needs while it runs one job.
@@ -91,7 +92,8 @@ impl Services {
         page: i64,
         limit: i64,
     ) -> Result<(Vec<BulkInviteRow>, Count), ServiceError> {
-        Ok(read_models::bulk_invites(&self.db, caller.organization_id, status, page, limit).await?)
+        let window = crate::storage::query::Window::page(page, limit);
+        Ok(read_models::bulk_invites(&self.reader, caller.organization_id, status, window).await?)
     }
 
     /// The roles the job's rows may name: those the uploader may grant in

@@ -108,7 +108,7 @@ fn check_one(record: &[String], columns: &Columns, roles: &RoleBook) -> Result<C
     let email = match field(record, Some(columns.email)) {
         Some(raw) => kept(validation::normalize_email(raw), &mut reasons),
         None => {
-            reasons.push("email is required (the invitation is sent to it)".into());
+            reasons.push("no email: the invitation is sent to it".into());
             None
         }
     };
@@ -166,7 +166,9 @@ impl InputFile {
                         values.into_iter().filter_map(|(kind, value, label)| Some((kind, value?, label))).collect();
                     // Only a valid row's values count as seen: a refused row does not shadow a later one.
                     let duplicate = given.iter().find_map(|(kind, value, label)| {
-                        first_seen.get(&(*kind, (*value).clone())).map(|row| format!("{label} duplicates row {}", row + 1))
+                        first_seen
+                            .get(&(*kind, (*value).clone()))
+                            .map(|row| format!("{label} duplicates row {}", row + 1))
                     });
                     if let Some(reason) = duplicate {
                         return Checked::Invalid(reason);

@@ -1,9 +1,10 @@
 //! Bulk invite jobs as the read table holds them, and the roles a job's
 //! rows may name.
 
-use projections::{SqlValue, Statement};
+use projections::Statement;
 
-use crate::storage::{Count, Db};
+use crate::storage::query::{Conditions, Window};
+use crate::storage::{Count, Db, Reader};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BulkInviteRow {
@@ -28,30 +29,17 @@ const COLUMNS: &str = "id, job_uuid, organization_id, name, input_path, output_p
 
 /// A page of an organisation's jobs, newest first, optionally of one status.
 pub async fn bulk_invites(
-    db: &Db,
+    reader: &Reader,
     organization_id: i64,
     status: Option<&str>,
-    page: i64,
-    limit: i64,
+    window: Window,
 ) -> Result<(Vec<BulkInviteRow>, Count), sqlx::Error> {
-    let mut args: Vec<SqlValue> = vec![organization_id.into()];
-    let mut condition = "organization_id = $1".to_string();
+    let mut c = Conditions::new();
+    c.with("organization_id = $?", organization_id);
     if let Some(status) = status {
-        args.push(status.into());
-        condition.push_str(" AND status = $2");
+        c.with("status = $?", status);
     }
-    let count = db
-        .fetch_count(&Statement::new(format!("SELECT count(*) FROM bulk_invites WHERE {condition}"), args.clone()))
-        .await?;
-    let n = args.len();
-    args.push(limit.into());
-    args.push(((page - 1) * limit).into());
-    let sql = format!(
-        "SELECT {COLUMNS} FROM bulk_invites WHERE {condition} ORDER BY id DESC LIMIT ${} OFFSET ${}",
-        n + 1,
-        n + 2
-    );
-    Ok((db.fetch_all(&Statement::new(sql, args)).await?, Count::exact(count)))
+    c.page(reader, &format!("SELECT {COLUMNS} FROM bulk_invites"), "bulk_invites", "id DESC", window).await
 }
 
 /// A job by its aggregate id.

@@ -157,7 +157,12 @@ fn matrix(t: &Targets) -> Vec<Row> {
         row(Method::PATCH, "/user/v1/organization/update/1", Some(json!({"description": "d"})), THIS_ORG_ADMIN),
         row(Method::POST, "/user/v1/org-admin/getRequests", empty(), ANY_ORG_ADMIN),
         // Bulk invites: an org admin names a file of their own (this one is nobody's: 404, not 403).
-        row(Method::POST, "/user/v1/org-admin/bulkUserCreate", Some(json!({"file_path": "users/none.csv"})), ANY_ORG_ADMIN),
+        row(
+            Method::POST,
+            "/user/v1/org-admin/bulkUserCreate",
+            Some(json!({"file_path": "users/none.csv"})),
+            ANY_ORG_ADMIN,
+        ),
         row(Method::GET, "/user/v1/org-admin/getBulkInvitesFilesList?page=1&limit=10", None, ANY_ORG_ADMIN),
         row(Method::GET, format!("/user/v1/org-admin/getRequestDetails/{}", t.request_id), None, THIS_ORG_ADMIN),
         row(

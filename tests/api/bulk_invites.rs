@@ -163,7 +163,8 @@ async fn a_bulk_invite_creates_the_valid_rows_and_reports_every_row(backend: Bac
     assert_eq!(app.login("ben.invited@example.com", PASSWORD).await.status, StatusCode::OK);
 
     // The list: filtered by status (any case), scoped to the caller's organisation.
-    let listed = app.get("/user/v1/org-admin/getBulkInvitesFilesList?page=1&limit=10&status=processed", Some(oscar)).await;
+    let listed =
+        app.get("/user/v1/org-admin/getBulkInvitesFilesList?page=1&limit=10&status=processed", Some(oscar)).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
     assert_eq!(listed.body["message"], "Bulk Invites CSV List Fetched Successfully");
     assert_eq!(listed.result()["count"], 1);
@@ -235,7 +236,8 @@ async fn sign_ups_racing_a_bulk_invite_never_make_two_users(backend: Backend) {
     let sign_ups = futures::future::join_all((0..600).step_by(10).map(|i| {
         let app = &app;
         async move {
-            let body = json!({"name": format!("Racer {i}"), "email": format!("racer{i}@example.com"), "password": PASSWORD});
+            let body =
+                json!({"name": format!("Racer {i}"), "email": format!("racer{i}@example.com"), "password": PASSWORD});
             (i, app.post("/user/v1/account/create", None, body).await.status)
         }
     }))

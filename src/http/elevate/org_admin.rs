@@ -227,7 +227,7 @@ pub(super) struct BulkUserCreateBody {
 }
 
 /// A bulk invite job as ELEVATE renders it.
-fn bulk_invite_json(job: &crate::read_models::BulkInviteRow) -> Value {
+fn bulk_invite_json(job: &crate::bulk_invites::BulkInviteRow) -> Value {
     json!({
         "id": job.id,
         "name": job.name,
