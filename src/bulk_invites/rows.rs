@@ -93,7 +93,7 @@ pub enum Checked {
     Invalid(String),
 }
 
-fn field<'a>(record: &'a [String], column: Option<usize>) -> Option<&'a str> {
+fn field(record: &[String], column: Option<usize>) -> Option<&str> {
     column.map(|c| record[c].trim()).filter(|v| !v.is_empty())
 }
 
