@@ -48,6 +48,12 @@ enum Scenario {
     },
     /// P4: name substring search, role filter and a deep page.
     Search,
+    /// Sunbird search (issue 14): an exact filter, a query, a range and a facet, p50/p99.
+    SunbirdSearch {
+        /// The server's ADMIN_SECRET_CODE (the searches run as an admin).
+        #[arg(long, env = "ADMIN_SECRET_CODE")]
+        admin_secret: String,
+    },
     /// Short-term type-ahead on the mentee list (issue 11), with a profile-read probe alone and beside it.
     Typeahead {
         /// Profile reads per second of the probe.
@@ -111,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
             scenarios::update(&target, &load, &admin_secret, database_url.as_deref()).await
         }
         Scenario::Search => scenarios::search(&target, &load).await,
+        Scenario::SunbirdSearch { admin_secret } => scenarios::sunbird_search(&target, &load, &admin_secret).await,
         Scenario::Typeahead { probe_rate } => scenarios::typeahead(&target, &load, probe_rate).await,
         Scenario::Visible => scenarios::visible(&target, &load).await,
         Scenario::Publish => scenarios::publish(&target).await,

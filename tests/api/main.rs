@@ -51,4 +51,5 @@ mod sunbird_keycloak;
 mod sunbird_managed;
 mod sunbird_search;
 mod text_hygiene;
+mod upstream_statuses;
 mod visibility;

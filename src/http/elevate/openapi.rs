@@ -404,6 +404,7 @@ impl Modify for Security {
         super::org_admin::request_details_query,
         super::org_admin::request_details_path,
         super::org_admin::deactivate_user,
+        super::org_admin::deactivate_user_by_path,
         super::catalogue::create_role,
         super::catalogue::update_role,
         super::catalogue::delete_role,

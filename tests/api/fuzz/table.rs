@@ -174,6 +174,7 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         list_query(route(M::POST, "/user/v1/account/search")).body(json!({
             "user_ids": [t.mentee_id, t.mentee_uuid], "email_ids": ["mina@example.com"], "excluded_user_ids": [t.victims[0]]
         })),
+        list_query(route(M::GET, "/user/v1/account/search")),
         route(M::GET, "/user/v1/user/read"),
         route(M::GET, "/user/v1/user/read/{id}").param("id", t.mentee_id),
         route(M::PATCH, "/user/v1/user/update").body(json!({
@@ -208,6 +209,9 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         route(M::PATCH, "/user/v1/organization/update/{id}")
             .param("id", 1)
             .body(json!({"name": "Default Organisation", "description": "fuzzed", "related_orgs": [t.spare_org_id]})),
+        route(M::POST, "/user/v1/organization/update/{id}")
+            .param("id", 1)
+            .body(json!({"name": "Default Organisation", "description": "fuzzed", "related_orgs": [t.spare_org_id]})),
         page(route(M::GET, "/user/v1/organization/list")),
         route(M::GET, "/user/v1/organization/read")
             .query("organisation_id", 1)
@@ -225,6 +229,10 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         route(M::GET, "/user/v1/org-admin/getRequestDetails/{id}").param("id", t.request_id),
         route(M::POST, "/user/v1/org-admin/deactivateUser")
             .body(json!({"id": [t.victims[2]], "email": ["victim2@example.com"]}))
+            .phase(Phase::Destructive),
+        route(M::POST, "/user/v1/org-admin/deactivateUser/{id}")
+            .param("id", t.victims[2])
+            .body(json!({"email": ["victim2@example.com"]}))
             .phase(Phase::Destructive),
         route(M::POST, "/user/v1/modules/create").body(json!({"code": "fuzz_module_new", "status": "ACTIVE"})).unique("code"),
         route(M::POST, "/user/v1/form/create").body(form_body("fuzz_form_new")).unique("type"),
