@@ -27,7 +27,7 @@ const EXTERNAL_ID_MAX: usize = 256;
 /// A prospect an admin adds.
 pub struct NewProspect {
     pub user: UserKey,
-    /// The organisation's code (Sunbird's channel).
+    /// An organisation code (Sunbird's channel).
     pub channel: String,
     pub external_id: String,
     pub priority: i64,

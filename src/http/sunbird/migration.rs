@@ -146,7 +146,7 @@ pub(super) async fn feed(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FeedData {
-    /// The organisation (its code, Sunbird's channel) the user may move into: exactly one.
+    /// Exactly one organisation code (Sunbird's channel): where the user may move.
     #[serde(rename = "prospectChannels")]
     #[schema(min_items = 1, max_items = 1)]
     prospect_channels: Vec<String>,
