@@ -386,7 +386,7 @@ impl Services {
     }
 
     /// Gives back claims `owner` holds, in the unit; one it no longer holds is skipped.
-    async fn release_claims(
+    pub(crate) async fn release_claims(
         unit: &mut UnitOfWork,
         claims: &[String],
         owner: &str,

@@ -1,6 +1,7 @@
 //! Roster: an event-sourced user, organisation and role service that speaks
 //! the ELEVATE user-service API (and, in time, Sunbird's and entity-v5's).
 
+pub mod account_merge;
 pub mod accounts;
 pub mod aggregate_cache;
 pub mod api_keys;
@@ -25,6 +26,7 @@ pub mod forms;
 pub mod http;
 pub mod leadership;
 pub mod managed_users;
+pub mod migration_prospects;
 pub mod notifications;
 pub mod org_scope;
 pub mod organizations;

@@ -59,6 +59,9 @@ const PERSONAL_FIELDS: &[PersonalFields] = &[
     ),
     ("ContactChanged", "changes", &[("email", Erased::Null), ("phone", Erased::Null), ("username", Erased::Null)]),
     ("PasswordChanged", "credentials", &[("password_hash", Erased::Empty)]),
+    // The external id an organisation knows the user by (Sunbird's migration).
+    ("MigrationProspectAdded", "prospect", &[("expected_external_id", Erased::Empty)]),
+    ("UserMigrated", "migration", &[("external_id", Erased::Empty)]),
     (
         "NotificationQueued",
         "message",
@@ -221,7 +224,10 @@ fn seal_for(key: &[u8; 32], subject: &str, value: &Value) -> Option<String> {
 /// at any depth (GUIDE §11). A message's body may carry an OTP, so it is
 /// one: only the notification sender reads it. An API key's `secret_hash`
 /// is one too: only the key check (`crate::api_keys`) reads it.
-const CREDENTIAL_FIELDS: &[&str] = &["password_hash", "otp_hash", "reset_token_hash", "mail_body", "secret_hash"];
+/// A migration prospect's `expected_external_id` is one: shown, it would
+/// answer the question the prospect asks the user (`crate::migration_prospects`).
+const CREDENTIAL_FIELDS: &[&str] =
+    &["password_hash", "otp_hash", "reset_token_hash", "mail_body", "secret_hash", "expected_external_id"];
 
 /// `payload` without credential material, for anything that leaves the service.
 pub fn without_credentials(payload: &Value) -> Value {

@@ -43,6 +43,7 @@ pub use user::{
     ContactChanges, LockoutPolicy, NewPassword, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent,
     UserPool, UserStatus,
 };
+pub use user::{ExternalId, Migration, MigrationProspect, PendingProspect, MAX_MIGRATION_ATTEMPTS};
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.

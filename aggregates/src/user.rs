@@ -202,6 +202,86 @@ pub enum UserCommand {
         pool: UserPool,
         at: Timestamp,
     },
+    /// On the source of an account merge (Sunbird's mergee): it ends
+    /// deleted; the service gives its identifiers back in the same commit.
+    MergeInto {
+        into: String,
+        at: Timestamp,
+    },
+    /// On the target of an account merge: records the account merged into it.
+    RecordMerge {
+        from: String,
+        at: Timestamp,
+    },
+    /// A migration prospect (Sunbird's `OrgMigrationAction` feed item): the
+    /// user may move into `prospect.organization_id` by giving its external
+    /// id. One pending prospect per channel.
+    AddMigrationProspect {
+        prospect: MigrationProspect,
+        at: Timestamp,
+    },
+    /// The user's answer to the pending prospect of `channel`: the external
+    /// id they say is theirs. A match migrates them (dropping the roles of
+    /// `dropped_on_move` when the organisation changes, as `AssignRole`);
+    /// a wrong one counts an attempt, and the last allowed one fails the prospect.
+    AcceptMigration {
+        channel: String,
+        external_id: String,
+        dropped_on_move: Vec<i64>,
+        at: Timestamp,
+    },
+    /// The user declines every pending prospect.
+    RejectMigration {
+        at: Timestamp,
+    },
+}
+
+/// Wrong external ids a migration prospect takes before it fails (Sunbird's
+/// `MAX_MIGRATION_ATTEMPT`).
+pub const MAX_MIGRATION_ATTEMPTS: u32 = 2;
+
+/// A prospective organisation for a user, and the external id that proves
+/// the user is the one that organisation knows (Sunbird's shadow user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationProspect {
+    /// The id of the feed item that shows it.
+    pub feed_id: String,
+    pub organization_id: i64,
+    /// The organisation's code (Sunbird's channel).
+    pub channel: String,
+    /// The organisation's external id of the user, which the user must
+    /// give: personal (sealed) and, like a password hash, never shown
+    /// outside the service (`privacy::CREDENTIAL_FIELDS`).
+    pub expected_external_id: String,
+    pub priority: i64,
+    /// Who added it.
+    pub created_by: Option<String>,
+}
+
+/// A pending prospect with the wrong answers it has had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingProspect {
+    pub prospect: MigrationProspect,
+    pub attempts: u32,
+    pub added_at: Timestamp,
+}
+
+/// A completed migration: the container of the external id, so it is sealed
+/// like the registration's personal fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Migration {
+    pub feed_id: String,
+    pub organization_id: i64,
+    pub channel: String,
+    pub external_id: String,
+}
+
+/// An external id the user holds (Sunbird's `externalIds`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalId {
+    pub id: String,
+    /// The channel that issued it (Sunbird's `provider` and `idType`).
+    pub provider: String,
 }
 
 /// The pool a user is in (entity v5): `alive` (worked on), `dead` (given
@@ -314,6 +394,43 @@ pub enum UserEvent {
         pool: UserPool,
         at: Timestamp,
     },
+    /// On the source of a merge, just before its `UserDeleted`.
+    AccountMergedInto {
+        into: String,
+        at: Timestamp,
+    },
+    /// On the target of a merge: `from` was merged into this account.
+    AccountMerged {
+        from: String,
+        at: Timestamp,
+    },
+    MigrationProspectAdded {
+        prospect: MigrationProspect,
+        at: Timestamp,
+    },
+    /// A wrong external id for the prospect; `attempts` so far.
+    MigrationAttemptFailed {
+        feed_id: String,
+        attempts: u32,
+        at: Timestamp,
+    },
+    /// The prospect's last attempt was wrong: it is gone.
+    MigrationFailed {
+        feed_id: String,
+        at: Timestamp,
+    },
+    /// The user declined these prospects: they are gone.
+    MigrationRejected {
+        feed_ids: Vec<String>,
+        at: Timestamp,
+    },
+    /// The user proved the external id and belongs to the prospect's
+    /// organisation now (an `OrganizationChanged` precedes it when that
+    /// differs); every pending prospect is gone.
+    UserMigrated {
+        migration: Migration,
+        at: Timestamp,
+    },
 }
 domain_event!(
     UserEvent,
@@ -336,7 +453,14 @@ domain_event!(
         PasswordChanged,
         OwnerAdded,
         OwnerRemoved,
-        PoolChanged
+        PoolChanged,
+        AccountMergedInto,
+        AccountMerged,
+        MigrationProspectAdded,
+        MigrationAttemptFailed,
+        MigrationFailed,
+        MigrationRejected,
+        UserMigrated
     ]
 );
 
@@ -360,6 +484,10 @@ pub enum UserError {
     ManagedUserLimit,
     #[error("the user has as many owners as they may")]
     OwnerLimit,
+    #[error("the user has no pending migration prospect there")]
+    NoMigrationProspect,
+    #[error("the user has a pending migration prospect of that channel already")]
+    ProspectExists,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -387,6 +515,13 @@ pub struct User {
     pub owners: Vec<String>,
     #[serde(default)]
     pub pool: Option<UserPool>,
+    /// The accounts merged into this one.
+    #[serde(default)]
+    pub merged_from: Vec<String>,
+    #[serde(default)]
+    pub migration_prospects: Vec<PendingProspect>,
+    #[serde(default)]
+    pub external_ids: Vec<ExternalId>,
 }
 
 impl User {
@@ -399,6 +534,52 @@ impl User {
             UserStatus::NotRegistered | UserStatus::Deleted => Err(UserError::NotFound),
             _ => Ok(()),
         }
+    }
+
+    /// `AcceptMigration`: the pending prospect of `channel` migrates the
+    /// user on its external id (any case, as Sunbird compares it); a wrong
+    /// one counts, and once `MAX_MIGRATION_ATTEMPTS` are spent the prospect
+    /// fails. Parallel answers are serialised by the user's sequence, so
+    /// they never spend more attempts than that.
+    fn accept_migration(
+        &self,
+        channel: &str,
+        external_id: &str,
+        dropped_on_move: Vec<i64>,
+        at: Timestamp,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.require_active()?;
+        let pending = self
+            .migration_prospects
+            .iter()
+            .find(|p| p.prospect.channel.eq_ignore_ascii_case(channel.trim()))
+            .ok_or(UserError::NoMigrationProspect)?;
+        let prospect = &pending.prospect;
+        if !prospect.expected_external_id.trim().eq_ignore_ascii_case(external_id.trim()) {
+            let attempts = pending.attempts + 1;
+            let feed_id = prospect.feed_id.clone();
+            return Ok(vec![if attempts >= MAX_MIGRATION_ATTEMPTS {
+                UserEvent::MigrationFailed { feed_id, at }
+            } else {
+                UserEvent::MigrationAttemptFailed { feed_id, attempts, at }
+            }]);
+        }
+        let mut events = Vec::new();
+        let to = prospect.organization_id;
+        if self.organization_id != to {
+            for dropped in dropped_on_move.into_iter().filter(|r| self.role_ids.contains(r)) {
+                events.push(UserEvent::RoleRevoked { role_id: dropped, at });
+            }
+            events.push(UserEvent::OrganizationChanged { from: self.organization_id, to, at });
+        }
+        let migration = Migration {
+            feed_id: prospect.feed_id.clone(),
+            organization_id: to,
+            channel: prospect.channel.clone(),
+            external_id: prospect.expected_external_id.clone(),
+        };
+        events.push(UserEvent::UserMigrated { migration, at });
+        Ok(events)
     }
 
     fn require_active(&self) -> Result<(), UserError> {
@@ -551,6 +732,32 @@ impl Aggregate for User {
                 }
                 UserEvent::PoolChanged { pool, at }
             }
+            UserCommand::MergeInto { into, at } => {
+                self.require_registered()?;
+                return Ok(vec![UserEvent::AccountMergedInto { into, at }, UserEvent::UserDeleted { at }]);
+            }
+            UserCommand::RecordMerge { from, at } => {
+                self.require_active()?;
+                UserEvent::AccountMerged { from, at }
+            }
+            UserCommand::AddMigrationProspect { prospect, at } => {
+                self.require_active()?;
+                if self.migration_prospects.iter().any(|p| p.prospect.channel == prospect.channel) {
+                    return Err(UserError::ProspectExists);
+                }
+                UserEvent::MigrationProspectAdded { prospect, at }
+            }
+            UserCommand::AcceptMigration { channel, external_id, dropped_on_move, at } => {
+                return self.accept_migration(&channel, &external_id, dropped_on_move, at);
+            }
+            UserCommand::RejectMigration { at } => {
+                self.require_registered()?;
+                if self.migration_prospects.is_empty() {
+                    return Err(UserError::NoMigrationProspect);
+                }
+                let feed_ids = self.migration_prospects.iter().map(|p| p.prospect.feed_id.clone()).collect();
+                UserEvent::MigrationRejected { feed_ids, at }
+            }
         };
         Ok(vec![event])
     }
@@ -626,6 +833,33 @@ impl Aggregate for User {
             }
             UserEvent::OwnerRemoved { owner_id, .. } => self.owners.retain(|o| *o != owner_id),
             UserEvent::PoolChanged { pool, .. } => self.pool = Some(pool),
+            // The `UserDeleted` that follows clears the state.
+            UserEvent::AccountMergedInto { .. } => {}
+            UserEvent::AccountMerged { from, .. } => {
+                if !self.merged_from.contains(&from) {
+                    self.merged_from.push(from);
+                }
+            }
+            UserEvent::MigrationProspectAdded { prospect, at } => {
+                self.migration_prospects.push(PendingProspect { prospect, attempts: 0, added_at: at });
+            }
+            UserEvent::MigrationAttemptFailed { feed_id, attempts, .. } => {
+                if let Some(p) = self.migration_prospects.iter_mut().find(|p| p.prospect.feed_id == feed_id) {
+                    p.attempts = attempts;
+                }
+            }
+            UserEvent::MigrationFailed { feed_id, .. } => {
+                self.migration_prospects.retain(|p| p.prospect.feed_id != feed_id);
+            }
+            UserEvent::MigrationRejected { feed_ids, .. } => {
+                self.migration_prospects.retain(|p| !feed_ids.contains(&p.prospect.feed_id));
+            }
+            UserEvent::UserMigrated { migration, .. } => {
+                self.migration_prospects.clear();
+                self.organization_id = migration.organization_id;
+                self.external_ids.retain(|e| e.provider != migration.channel);
+                self.external_ids.push(ExternalId { id: migration.external_id, provider: migration.channel });
+            }
             UserEvent::UserDeleted { .. } => {
                 let numeric_id = self.numeric_id;
                 *self = User { status: UserStatus::Deleted, numeric_id, ..User::default() };
@@ -893,3 +1127,8 @@ mod tests {
         assert_eq!((user.email.as_deref(), user.phone.as_deref()), (Some("new@b.co"), None));
     }
 }
+
+// Account merge and migration, in a file of their own.
+#[cfg(test)]
+#[path = "user_merge_tests.rs"]
+mod merge_tests;

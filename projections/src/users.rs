@@ -92,6 +92,15 @@ impl Projection for UsersProjection {
             | UserEvent::LoggedOut { .. }
             | UserEvent::ManagedUserAdded { .. }
             | UserEvent::PasswordChanged { .. } => vec![],
+            // Merges and migration prospects live on the aggregate; what a
+            // read shows of them comes with their own events (`UserDeleted`,
+            // `OrganizationChanged`, `RoleRevoked`).
+            UserEvent::AccountMergedInto { .. }
+            | UserEvent::MigrationProspectAdded { .. }
+            | UserEvent::MigrationAttemptFailed { .. }
+            | UserEvent::MigrationFailed { .. }
+            | UserEvent::MigrationRejected { .. } => vec![],
+            UserEvent::AccountMerged { at, .. } | UserEvent::UserMigrated { at, .. } => vec![touch(id, &at)],
             UserEvent::OwnerAdded { owner_id, at } => vec![
                 Statement::new(
                     "INSERT INTO user_owners (user_uuid, owner_uuid, added_at) VALUES ($1, $2, $3) \

@@ -126,7 +126,16 @@ fn user_view<'a>(events: impl IntoIterator<Item = &'a LogEntry>) -> Value {
             // Entity v5's owners and pools are not fields of ELEVATE's user.
             | UserEvent::OwnerAdded { .. }
             | UserEvent::OwnerRemoved { .. }
-            | UserEvent::PoolChanged { .. } => {}
+            | UserEvent::PoolChanged { .. }
+            // A merge's source is deleted by its `UserDeleted`; a migration
+            // moves the user by its `OrganizationChanged`.
+            | UserEvent::AccountMergedInto { .. }
+            | UserEvent::AccountMerged { .. }
+            | UserEvent::MigrationProspectAdded { .. }
+            | UserEvent::MigrationAttemptFailed { .. }
+            | UserEvent::MigrationFailed { .. }
+            | UserEvent::MigrationRejected { .. }
+            | UserEvent::UserMigrated { .. } => {}
         }
     }
     if let Some(organization_id) = view.get("organization_id").cloned() {

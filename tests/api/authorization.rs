@@ -568,7 +568,11 @@ fn every_sunbird_route_is_guarded_and_asks_for_a_capability() {
     }
     let in_source: std::collections::BTreeSet<(String, String)> = crate::fuzz::routes_in_source()
         .into_iter()
-        .filter(|(_, path)| path.starts_with("/api/user/") || (path.starts_with("/v") && !path.starts_with("/user")))
+        .filter(|(_, path)| {
+            path.starts_with("/api/user/")
+                || path.starts_with("/private/user/")
+                || (path.starts_with("/v") && !path.starts_with("/user"))
+        })
         .collect();
     assert_eq!(in_source.len(), lines.len(), "every Sunbird route is read from the source");
     let in_table: std::collections::BTreeSet<(String, String)> =

@@ -49,6 +49,8 @@ mod sunbird_auth;
 mod sunbird_contacts;
 mod sunbird_keycloak;
 mod sunbird_managed;
+mod sunbird_merge;
+mod sunbird_migrate;
 mod sunbird_search;
 mod text_hygiene;
 mod upstream_statuses;

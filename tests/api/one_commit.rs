@@ -272,7 +272,40 @@ async fn parallel_sign_ups_sharing_a_username_leave_the_losers_emails_free(backe
     }
 }
 
+/// A merge's source deletion, its released claims and the target's record
+/// are one commit: a failure at the claims (decided after the source) or at
+/// the target's event leaves both accounts as they were, the source still
+/// signed in, and the same merge then succeeds.
+async fn a_failed_account_merge_stores_nothing(backend: Backend) {
+    use crate::sunbird_merge::{merge_body, merge_call, state_organization, state_user, uuid_of, MERGE};
+    let app = spawn_app(backend).await;
+    let admin = app.admin_session().await;
+    let state = state_organization(&app, &admin, "state").await;
+    let target = state_user(&app, &admin, "Tia Target", "tia@example.com", state).await;
+    let faults = [Fault::Decision(UniqueClaim::TYPE), Fault::Storage(User::TYPE, "AccountMerged")];
+    for (n, fault) in faults.into_iter().enumerate() {
+        let email = format!("source{n}@example.com");
+        let source = app.sign_up("Sam Source", &email).await;
+        let body = merge_body(&uuid_of(&source), &uuid_of(&target));
+        let before = everything(&app).await;
+        arm(&app, fault).await;
+        let (key, t, s) =
+            (Some(admin.access_token.as_str()), Some(target.access_token.as_str()), Some(source.access_token.as_str()));
+        let failed = merge_call(&app, MERGE, key, t, s, body.clone()).await;
+        disarm(&app, fault).await;
+        assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", failed.body);
+        assert_eq!(failed.body["params"]["err"], "UOS_0069", "{}", failed.body);
+        assert_eq!(everything(&app).await, before);
+        assert_eq!(owner_of(&app, &app.state.bus.claim_id(ClaimKind::Email, &email)).await, Some(uuid_of(&source)));
+        assert_eq!(app.get("/user/v1/user/read", Some(&source.access_token)).await.status, StatusCode::OK);
+        let merged = merge_call(&app, MERGE, key, t, s, body).await;
+        assert_eq!(merged.status, StatusCode::OK, "{}", merged.body);
+        assert_eq!(owner_of(&app, &app.state.bus.claim_id(ClaimKind::Email, &email)).await, None);
+    }
+}
+
 on_both_backends!(
+    a_failed_account_merge_stores_nothing,
     a_failed_sign_up_stores_nothing,
     a_failed_approval_stores_nothing,
     a_failed_organisation_creation_stores_nothing,

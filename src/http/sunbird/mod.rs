@@ -15,6 +15,8 @@ pub mod envelope;
 pub mod errors;
 pub mod extract;
 mod managed;
+mod merge;
+mod migration;
 pub mod openapi;
 mod render;
 mod search;
@@ -38,6 +40,7 @@ pub const PREFIXES: &[&str] = &[
     "/v1/ssouser",
     "/v1/manageduser",
     "/v2/manageduser",
+    "/private/user",
 ];
 
 /// Every Sunbird route at its full path, and a catch-all per prefix, so an

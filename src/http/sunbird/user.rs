@@ -20,6 +20,7 @@ use super::extract::{guarded, Acting, ActingFor, SbBody, SbMeta};
 use super::managed;
 use super::render;
 use super::search;
+use super::{merge, migration};
 use crate::accounts::Caller;
 use crate::contacts::ContactChange;
 use crate::error::ServiceError;
@@ -93,6 +94,14 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/user/getuser", guarded(post(managed::by_login_id)))
         .route("/api/user/v1/tnc/accept", guarded(post(managed::accept_tnc)))
         .route("/v1/user/tnc/accept", guarded(post(managed::accept_tnc)))
+        .route("/api/user/v1/account/merge", guarded(patch(merge::merge)))
+        .route("/private/user/v1/account/merge", guarded(patch(merge::merge)))
+        .route("/api/user/v1/migrate", guarded(post(migration::migrate)))
+        .route("/v1/user/migrate", guarded(post(migration::migrate)))
+        .route("/api/user/v1/feed/{userId}", guarded(get(migration::feed)))
+        .route("/v1/user/feed/{userId}", guarded(get(migration::feed)))
+        .route("/api/user/v1/feed/create", guarded(post(migration::create_feed)))
+        .route("/v1/user/feed/create", guarded(post(migration::create_feed)))
 }
 
 /// A phone number, sent as text or as a number.

@@ -537,6 +537,26 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
     for path in both("/api/user/v1/tnc/accept", "/v1/user/tnc/accept") {
         routes.push(route(M::POST, path).body(json!({"request": {"version": "v1", "userId": t.mentee_uuid}})));
     }
+    // The fuzzer sends no x-source-user-token: a merge is refused before it decides anything.
+    for path in both("/api/user/v1/account/merge", "/private/user/v1/account/merge") {
+        routes.push(route(M::PATCH, path).body(json!({"request": {
+            "fromAccountId": t.mentee_uuid, "toAccountId": t.mentee_uuid
+        }})));
+    }
+    for path in both("/api/user/v1/migrate", "/v1/user/migrate") {
+        routes.push(route(M::POST, path).body(json!({"request": {
+            "userId": t.mentee_uuid, "channel": "default", "action": "accept", "feedId": "f", "userExtId": "ext-1"
+        }})));
+    }
+    for path in both("/api/user/v1/feed/{userId}", "/v1/user/feed/{userId}") {
+        routes.push(route(M::GET, path).param("userId", &t.mentee_uuid));
+    }
+    for path in both("/api/user/v1/feed/create", "/v1/user/feed/create") {
+        routes.push(route(M::POST, path).body(json!({"request": {
+            "userId": t.mentee_uuid, "category": "OrgMigrationAction", "priority": 1,
+            "data": {"prospectChannels": ["fuzz-state"]}, "userExtId": "ext-1"
+        }})));
+    }
     routes
 }
 
