@@ -129,6 +129,8 @@ impl ToElevateJson for UserState {
             managed_users,
             owners,
             pool,
+            extension,
+            declarations,
         } = user;
         let instant = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
         let mut state = json!({
@@ -163,6 +165,13 @@ impl ToElevateJson for UserState {
         }
         if let Some(pool) = pool {
             state["pool"] = json!(pool.as_str());
+        }
+        // Sunbird's profile extension and declarations, once written.
+        if !extension.is_empty() {
+            state["profile_extension"] = json!(extension);
+        }
+        if !declarations.is_empty() {
+            state["declarations"] = json!(declarations);
         }
         state
     }

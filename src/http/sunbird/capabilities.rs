@@ -42,6 +42,7 @@ const MANAGED_CREATE: &str = "api.manageduser.create";
 const MANAGED: &str = "api.user.managed";
 const GET_USER: &str = "api.user.getuser";
 const TNC: &str = "api.user.tnc.accept";
+const DECLARATIONS: &str = "api.user.declarations";
 
 pub const ROUTES: &[SunbirdRoute] = &[
     // create: sign-ups and users created by a client app
@@ -118,6 +119,9 @@ pub const ROUTES: &[SunbirdRoute] = &[
     // terms and conditions: one's own, or a managed user's
     sb("POST", "/api/user/v1/tnc/accept", UserTermsAcceptSelf, "TNCACCPT", TNC),
     sb("POST", "/v1/user/tnc/accept", UserTermsAcceptSelf, "TNCACCPT", TNC),
+    // self-declarations: one's own, or a user one administers (checked by the use case)
+    sb("PATCH", "/api/user/v1/declarations", UserUpdateSelf, "UDECLUPD", DECLARATIONS),
+    sb("PATCH", "/v1/user/declarations", UserUpdateSelf, "UDECLUPD", DECLARATIONS),
 ];
 
 /// The table as the authorisation check reads every dialect's.

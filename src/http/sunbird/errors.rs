@@ -52,6 +52,7 @@ pub const RATE_LIMIT: &str = "0059";
 pub const SERVICE_UNAVAILABLE: &str = "0064";
 pub const FORBIDDEN: &str = "0071";
 pub const INACTIVE_USER: &str = "0073";
+pub const INVALID_PARAMETER_SIZE: &str = "0058";
 pub const SERVER_ERROR: &str = "UOS_0069";
 pub const UNAUTHORIZED: &str = "UOS_0070";
 
@@ -163,6 +164,7 @@ pub fn sunbird_field(field: &str) -> &str {
         "organization_id" => "organisationId",
         "role_id" => "roles",
         "user_id" | "id" => "userId",
+        "org_id" => "orgId",
         other => other,
     }
 }

@@ -10,12 +10,14 @@
 //! for, and `render` writes its JSON for the use cases' typed results.
 
 pub mod capabilities;
+mod declarations;
 pub mod doors;
 pub mod envelope;
 pub mod errors;
 pub mod extract;
 mod managed;
 pub mod openapi;
+mod profile;
 mod render;
 mod search;
 mod user;

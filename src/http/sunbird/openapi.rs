@@ -227,6 +227,22 @@ pub struct User {
     #[serde(rename = "updatedDate")]
     #[schema(nullable = false)]
     updated_date: Option<String>,
+    /// The profile extension (as written; empty when never written).
+    dob: Option<String>,
+    #[serde(rename = "profileLocation")]
+    #[schema(nullable = false)]
+    profile_location: Option<Vec<Value>>,
+    #[serde(rename = "profileUserType")]
+    #[schema(nullable = false)]
+    profile_user_type: Option<Value>,
+    #[serde(rename = "profileUserTypes")]
+    #[schema(nullable = false)]
+    profile_user_types: Option<Vec<Value>>,
+    #[schema(nullable = false)]
+    framework: Option<Value>,
+    /// With `fields=declarations`: `[{orgId, persona, status, errorType, info}]`.
+    #[schema(nullable = false)]
+    declarations: Option<Vec<Value>>,
 }
 
 /// A user as `search` and the managed-user list show them: `search`'s
@@ -401,6 +417,7 @@ impl Modify for Security {
         super::managed::managed_users,
         super::managed::by_login_id,
         super::managed::accept_tnc,
+        super::declarations::declare,
     )
 )]
 struct SunbirdApi;
@@ -471,6 +488,7 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("/api/user/v1/managed/{userId}", &["/v1/user/managed/{userId}"]),
     ("/api/user/v1/profile/read", &["/v1/user/getuser"]),
     ("/api/user/v1/tnc/accept", &["/v1/user/tnc/accept"]),
+    ("/api/user/v1/declarations", &["/v1/user/declarations"]),
 ];
 
 pub const DIALECT: Dialect = Dialect {
