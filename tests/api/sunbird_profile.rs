@@ -347,7 +347,7 @@ async fn declarations_are_added_edited_removed_and_read(backend: Backend) {
         (
             json!([
                 declaration(&uuid, "add", "a", json!({})),
-                declaration(&other.user["uuid"].as_str().unwrap(), "add", "a", json!({}))
+                declaration(other.user["uuid"].as_str().unwrap(), "add", "a", json!({}))
             ]),
             400,
             "UOS_UDECLUPD0017",

@@ -46,7 +46,7 @@ pub(super) struct Entry {
     #[serde(default, rename = "userId")]
     #[schema(format = Uuid)]
     user_id: Option<String>,
-    /// The organisation declared to: its id, as text or a number.
+    /// Where the declaration goes: an organisation id, as text or a number.
     #[serde(default, rename = "orgId")]
     org_id: Option<OrgId>,
     /// Default `default`.

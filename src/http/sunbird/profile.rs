@@ -27,6 +27,9 @@ pub fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Valu
     Value::deserialize(deserializer).map(Some)
 }
 
+/// A field's check: the value as kept, or Sunbird's refusal.
+type Check = fn(Value) -> Result<Value, SbError>;
+
 /// The extension fields of a create or update body.
 #[derive(Default)]
 pub struct ProfileFields {
@@ -67,7 +70,7 @@ impl ProfileFields {
     /// stays `null`: it removes the field on an update.
     pub fn patch(self) -> Result<Option<ProfileExtension>, SbError> {
         let mut patch = Map::new();
-        let fields: [(&str, Option<Value>, fn(Value) -> Result<Value, SbError>); 5] = [
+        let fields: [(&str, Option<Value>, Check); 5] = [
             ("dob", self.dob, dob),
             ("profileLocation", self.profile_location, profile_location),
             ("profileUserType", self.profile_user_type, |v| user_type("profileUserType", v)),
