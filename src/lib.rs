@@ -17,6 +17,7 @@ pub mod client_apps;
 pub mod commands;
 pub mod config;
 pub mod contacts;
+pub mod declarations;
 pub mod entity_types;
 pub mod error;
 pub mod event_id;

@@ -43,6 +43,7 @@ const PERSONAL_FIELDS: &[PersonalFields] = &[
             ("phone", Erased::Null),
             ("username", Erased::Null),
             ("password_hash", Erased::Empty),
+            ("extension", Erased::Null),
         ],
     ),
     (
@@ -55,8 +56,11 @@ const PERSONAL_FIELDS: &[PersonalFields] = &[
             ("location", Erased::Null),
             ("image", Erased::Null),
             ("share_link", Erased::Null),
+            ("extension", Erased::Null),
         ],
     ),
+    // The declarations, organisations and personas included: as one value.
+    ("DeclarationsChanged", "declarations", &[("entries", Erased::EmptyList)]),
     ("ContactChanged", "changes", &[("email", Erased::Null), ("phone", Erased::Null), ("username", Erased::Null)]),
     ("PasswordChanged", "credentials", &[("password_hash", Erased::Empty)]),
     // The external id an organisation knows the user by (Sunbird's migration).
@@ -251,6 +255,7 @@ fn strip_credentials(value: &mut Value) {
 enum Erased {
     Empty,
     Null,
+    EmptyList,
 }
 
 impl Erased {
@@ -258,6 +263,7 @@ impl Erased {
         match self {
             Erased::Empty => Value::String(String::new()),
             Erased::Null => Value::Null,
+            Erased::EmptyList => Value::Array(Vec::new()),
         }
     }
 }
@@ -592,6 +598,7 @@ mod tests {
                 has_accepted_terms_and_conditions: true,
                 preferred_language: "en".into(),
                 managed_by: None,
+                extension: Some(json!({"dob": "2000-12-31"}).as_object().cloned().unwrap()),
             },
             at,
         };
@@ -607,6 +614,19 @@ mod tests {
                 share_link: some(),
                 preferred_language: some(),
                 has_accepted_terms_and_conditions: Some(true),
+                extension: Some(json!({"framework": {"id": ["f"]}}).as_object().cloned().unwrap()),
+            },
+            at,
+        };
+        let declared = UserEvent::DeclarationsChanged {
+            declarations: aggregates::DeclarationSet {
+                entries: vec![aggregates::Declaration {
+                    org_id: "9".into(),
+                    persona: "teacher".into(),
+                    info: json!({"declared-email": "ada@example.com"}).as_object().cloned().unwrap(),
+                    status: "SUBMITTED".into(),
+                    error_type: None,
+                }],
             },
             at,
         };
@@ -631,7 +651,7 @@ mod tests {
             },
             at,
         };
-        let events = [registered, updated, changed, contact].map(|e| serde_json::to_value(&e).unwrap());
+        let events = [registered, updated, changed, contact, declared].map(|e| serde_json::to_value(&e).unwrap());
         for value in events.into_iter().chain([serde_json::to_value(&queued).unwrap()]) {
             let (variant, body) = value.as_object().unwrap().iter().next().unwrap();
             let (_, container, fields) = PERSONAL_FIELDS

@@ -6,7 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::declaration::{self, DeclarationChange, DeclarationSet};
 use crate::{domain_event, Timestamp};
+
+/// Profile fields Roster's own domain has no place for, kept as a client
+/// wrote them (Sunbird's `dob`, `profileLocation`, `framework`, …): each
+/// top-level key is one field. The dialect that takes them validates them.
+pub type ProfileExtension = serde_json::Map<String, Value>;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -53,6 +59,11 @@ pub struct ProfileChanges {
     pub preferred_language: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_accepted_terms_and_conditions: Option<bool>,
+    /// In a command, the extension fields to set (a `null` removes one; the
+    /// others are kept). In the event, the whole extension after the change,
+    /// so a read model stores it as it is without merging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<ProfileExtension>,
 }
 
 impl ProfileChanges {
@@ -115,6 +126,9 @@ pub struct Registration {
     /// the events written before managed users existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<String>,
+    /// The profile extension written with the registration, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<ProfileExtension>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -200,6 +214,12 @@ pub enum UserCommand {
     /// Moves the user to a pool; the pool they are in decides nothing.
     SetPool {
         pool: UserPool,
+        at: Timestamp,
+    },
+    /// Adds, edits and removes self-declarations (`declaration::apply`);
+    /// a result equal to the current declarations decides nothing.
+    Declare {
+        changes: Vec<DeclarationChange>,
         at: Timestamp,
     },
     /// On the source of an account merge (Sunbird's mergee): it ends
@@ -394,6 +414,11 @@ pub enum UserEvent {
         pool: UserPool,
         at: Timestamp,
     },
+    /// The user's declarations as they are now (all of them).
+    DeclarationsChanged {
+        declarations: DeclarationSet,
+        at: Timestamp,
+    },
     /// On the source of a merge, just before its `UserDeleted`.
     AccountMergedInto {
         into: String,
@@ -460,7 +485,8 @@ domain_event!(
         MigrationAttemptFailed,
         MigrationFailed,
         MigrationRejected,
-        UserMigrated
+        UserMigrated,
+        DeclarationsChanged
     ]
 );
 
@@ -522,6 +548,10 @@ pub struct User {
     pub migration_prospects: Vec<PendingProspect>,
     #[serde(default)]
     pub external_ids: Vec<ExternalId>,
+    #[serde(default)]
+    pub extension: ProfileExtension,
+    #[serde(default)]
+    pub declarations: Vec<declaration::Declaration>,
 }
 
 impl User {
@@ -582,6 +612,19 @@ impl User {
         Ok(events)
     }
 
+    /// The extension after `patch` (its keys replace, a `null` removes), or
+    /// `None` when that changes nothing.
+    fn extended(&self, patch: ProfileExtension) -> Option<ProfileExtension> {
+        let mut extension = self.extension.clone();
+        for (key, value) in patch {
+            match value {
+                Value::Null => extension.remove(&key),
+                value => extension.insert(key, value),
+            };
+        }
+        (extension != self.extension).then_some(extension)
+    }
+
     fn require_active(&self) -> Result<(), UserError> {
         self.require_registered()?;
         if self.status == UserStatus::Active {
@@ -606,8 +649,9 @@ impl Aggregate for User {
                 }
                 UserEvent::UserRegistered { registration, at }
             }
-            UserCommand::UpdateProfile { changes, at } => {
+            UserCommand::UpdateProfile { mut changes, at } => {
                 self.require_active()?;
+                changes.extension = changes.extension.and_then(|patch| self.extended(patch));
                 if changes.is_empty() {
                     return Err(UserError::NothingToUpdate);
                 }
@@ -758,6 +802,14 @@ impl Aggregate for User {
                 let feed_ids = self.migration_prospects.iter().map(|p| p.prospect.feed_id.clone()).collect();
                 UserEvent::MigrationRejected { feed_ids, at }
             }
+            UserCommand::Declare { changes, at } => {
+                self.require_active()?;
+                let entries = declaration::apply(&self.declarations, changes);
+                if entries == self.declarations {
+                    return Ok(vec![]);
+                }
+                UserEvent::DeclarationsChanged { declarations: DeclarationSet { entries }, at }
+            }
         };
         Ok(vec![event])
     }
@@ -776,8 +828,12 @@ impl Aggregate for User {
                 self.role_ids = r.role_ids;
                 self.has_accepted_terms_and_conditions = r.has_accepted_terms_and_conditions;
                 self.managed_by = r.managed_by;
+                self.extension = r.extension.unwrap_or_default();
             }
             UserEvent::ProfileUpdated { changes, .. } => {
+                if let Some(extension) = changes.extension {
+                    self.extension = extension;
+                }
                 if let Some(name) = changes.name {
                     self.name = Some(name);
                 }
@@ -860,6 +916,7 @@ impl Aggregate for User {
                 self.external_ids.retain(|e| e.provider != migration.channel);
                 self.external_ids.push(ExternalId { id: migration.external_id, provider: migration.channel });
             }
+            UserEvent::DeclarationsChanged { declarations, .. } => self.declarations = declarations.entries,
             UserEvent::UserDeleted { .. } => {
                 let numeric_id = self.numeric_id;
                 *self = User { status: UserStatus::Deleted, numeric_id, ..User::default() };
@@ -892,6 +949,7 @@ mod tests {
             has_accepted_terms_and_conditions: false,
             preferred_language: "en".into(),
             managed_by: None,
+            extension: None,
         }
     }
 
@@ -1060,6 +1118,60 @@ mod tests {
         Test::given(vec![registered()])
             .when(UserCommand::RevokeRole { role_id: 2, at: at() })
             .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn an_extension_update_carries_the_merged_extension_and_nothing_new_decides_nothing() {
+        let ext = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let mut with_dob = registration();
+        with_dob.extension = Some(ext(serde_json::json!({"dob": "2000-12-31", "framework": {"id": ["f"]}})));
+        let given = vec![UserEvent::UserRegistered { registration: with_dob, at: at() }];
+        let update = |patch: serde_json::Value| UserCommand::UpdateProfile {
+            changes: ProfileChanges { extension: Some(ext(patch)), ..Default::default() },
+            at: at(),
+        };
+        // A key replaces, a null removes, the others stay.
+        Test::given(given.clone())
+            .when(update(serde_json::json!({"dob": "1999-12-31", "framework": null})))
+            .then_expect_events(vec![UserEvent::ProfileUpdated {
+                changes: ProfileChanges {
+                    extension: Some(ext(serde_json::json!({"dob": "1999-12-31"}))),
+                    ..Default::default()
+                },
+                at: at(),
+            }]);
+        Test::given(given.clone())
+            .when(update(serde_json::json!({"dob": "2000-12-31"})))
+            .then_expect_error(UserError::NothingToUpdate);
+        let mut user = User::default();
+        given.into_iter().for_each(|e| user.apply(e));
+        user.apply(UserEvent::UserDeleted { at: at() });
+        assert!(user.extension.is_empty() && user.declarations.is_empty(), "erased with the rest");
+    }
+
+    #[test]
+    fn declarations_change_only_when_the_result_differs() {
+        use crate::declaration::{Declaration, DeclarationChange, DeclarationOp, SUBMITTED};
+        let declaration = Declaration {
+            org_id: "9".into(),
+            persona: "teacher".into(),
+            info: Default::default(),
+            status: SUBMITTED.into(),
+            error_type: None,
+        };
+        let add = UserCommand::Declare {
+            changes: vec![DeclarationChange { op: DeclarationOp::Add, declaration: declaration.clone() }],
+            at: at(),
+        };
+        let changed = UserEvent::DeclarationsChanged {
+            declarations: DeclarationSet { entries: vec![declaration.clone()] },
+            at: at(),
+        };
+        Test::given(vec![registered()]).when(add.clone()).then_expect_events(vec![changed.clone()]);
+        Test::given(vec![registered(), changed]).when(add.clone()).then_expect_events(vec![]);
+        Test::given(vec![registered(), UserEvent::UserDeactivated { at: at() }])
+            .when(add)
+            .then_expect_error(UserError::NotActive);
     }
 
     #[test]

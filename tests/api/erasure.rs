@@ -18,7 +18,7 @@ const ABOUT: &str = "collects-rare-marmalade";
 const NEW_NAME: &str = "Zeb Quixotic";
 
 /// Every byte of the events table, as text.
-async fn events_table_text(db: &Db) -> String {
+pub(crate) async fn events_table_text(db: &Db) -> String {
     let rows: Vec<String> = roster::on_pool!(db, pool => {
         sqlx::query_scalar(
             "SELECT aggregate_type || '|' || aggregate_id || '|' || event_type || '|' || CAST(payload AS TEXT) \
@@ -32,7 +32,7 @@ async fn events_table_text(db: &Db) -> String {
 }
 
 /// What `roster events export` prints: the whole log through the reader.
-async fn export_text(db: &Db) -> String {
+pub(crate) async fn export_text(db: &Db) -> String {
     let mut after = CommitPoint::default();
     let mut text = String::new();
     loop {

@@ -51,6 +51,7 @@ mod sunbird_keycloak;
 mod sunbird_managed;
 mod sunbird_merge;
 mod sunbird_migrate;
+mod sunbird_profile;
 mod sunbird_search;
 mod text_hygiene;
 mod upstream_statuses;

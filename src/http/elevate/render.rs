@@ -132,6 +132,8 @@ impl ToElevateJson for UserState {
             merged_from,
             migration_prospects,
             external_ids,
+            extension,
+            declarations,
         } = user;
         let instant = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
         let mut state = json!({
@@ -185,6 +187,13 @@ impl ToElevateJson for UserState {
         if !external_ids.is_empty() {
             let ids: Vec<Value> = external_ids.iter().map(|e| json!({"id": e.id, "provider": e.provider})).collect();
             state["external_ids"] = json!(ids);
+        }
+        // Sunbird's profile extension and declarations, once written.
+        if !extension.is_empty() {
+            state["profile_extension"] = json!(extension);
+        }
+        if !declarations.is_empty() {
+            state["declarations"] = json!(declarations);
         }
         state
     }

@@ -52,6 +52,7 @@ const TNC: &str = "api.user.tnc.accept";
 const MIGRATE: &str = "api.user.migrate";
 const FEED_READ: &str = "api.user.feed.read";
 const FEED_CREATE: &str = "api.user.feed.create";
+const DECLARATIONS: &str = "api.user.declarations";
 
 pub const ROUTES: &[SunbirdRoute] = &[
     // create: sign-ups and users created by a client app
@@ -141,6 +142,9 @@ pub const ROUTES: &[SunbirdRoute] = &[
     sb("GET", "/v1/user/feed/{userId}", UserReadSelf, "FEEDRED", FEED_READ),
     sb("POST", "/api/user/v1/feed/create", UserRoleAssign, "FEEDCRT", FEED_CREATE),
     sb("POST", "/v1/user/feed/create", UserRoleAssign, "FEEDCRT", FEED_CREATE),
+    // self-declarations: one's own, or a user one administers (checked by the use case)
+    sb("PATCH", "/api/user/v1/declarations", UserUpdateSelf, "UDECLUPD", DECLARATIONS),
+    sb("PATCH", "/v1/user/declarations", UserUpdateSelf, "UDECLUPD", DECLARATIONS),
 ];
 
 /// The table as the authorisation check reads every dialect's.

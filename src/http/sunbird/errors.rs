@@ -54,6 +54,7 @@ pub const PARAMETER_MISMATCH: &str = "0045";
 pub const MANDATORY_HEADER_MISSING: &str = "0061";
 pub const FORBIDDEN: &str = "0071";
 pub const INACTIVE_USER: &str = "0073";
+pub const INVALID_PARAMETER_SIZE: &str = "0058";
 pub const SERVER_ERROR: &str = "UOS_0069";
 pub const UNAUTHORIZED: &str = "UOS_0070";
 
@@ -175,6 +176,7 @@ pub fn sunbird_field(field: &str) -> &str {
         "organization_id" => "organisationId",
         "role_id" => "roles",
         "user_id" | "id" => "userId",
+        "org_id" => "orgId",
         other => other,
     }
 }

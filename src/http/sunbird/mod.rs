@@ -10,6 +10,7 @@
 //! for, and `render` writes its JSON for the use cases' typed results.
 
 pub mod capabilities;
+mod declarations;
 pub mod doors;
 pub mod envelope;
 pub mod errors;
@@ -18,6 +19,7 @@ mod managed;
 mod merge;
 mod migration;
 pub mod openapi;
+mod profile;
 mod render;
 mod search;
 mod user;

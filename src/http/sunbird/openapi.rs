@@ -349,6 +349,22 @@ pub struct User {
     #[serde(rename = "updatedDate")]
     #[schema(nullable = false)]
     updated_date: Option<String>,
+    /// The profile extension (as written; empty when never written).
+    dob: Option<String>,
+    #[serde(rename = "profileLocation")]
+    #[schema(nullable = false)]
+    profile_location: Option<Vec<Value>>,
+    #[serde(rename = "profileUserType")]
+    #[schema(nullable = false)]
+    profile_user_type: Option<Value>,
+    #[serde(rename = "profileUserTypes")]
+    #[schema(nullable = false)]
+    profile_user_types: Option<Vec<Value>>,
+    #[schema(nullable = false)]
+    framework: Option<Value>,
+    /// With `fields=declarations`: `[{orgId, persona, status, errorType, info}]`.
+    #[schema(nullable = false)]
+    declarations: Option<Vec<Value>>,
 }
 
 /// A user as `search` and the managed-user list show them: `search`'s
@@ -527,6 +543,7 @@ impl Modify for Security {
         super::migration::migrate,
         super::migration::feed,
         super::migration::create_feed,
+        super::declarations::declare,
     )
 )]
 struct SunbirdApi;
@@ -601,6 +618,7 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("/api/user/v1/migrate", &["/v1/user/migrate"]),
     ("/api/user/v1/feed/{userId}", &["/v1/user/feed/{userId}"]),
     ("/api/user/v1/feed/create", &["/v1/user/feed/create"]),
+    ("/api/user/v1/declarations", &["/v1/user/declarations"]),
 ];
 
 pub const DIALECT: Dialect = Dialect {

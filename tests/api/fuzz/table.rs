@@ -441,7 +441,9 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
     let both = |gateway: &str, service: &str| [gateway.to_string(), service.to_string()];
     let create = json!({"request": {
         "firstName": "Fuzz", "lastName": "Sunbird", "email": "fuzz-sunbird@example.com", "password": PASSWORD,
-        "phone": "+911234567899", "userName": "fuzz_sunbird", "emailVerified": true, "phoneVerified": false, "countryCode": "+91"
+        "phone": "+911234567899", "userName": "fuzz_sunbird", "emailVerified": true, "phoneVerified": false, "countryCode": "+91",
+        "dob": "2000", "profileLocation": [{"code": "02", "type": "state"}],
+        "profileUserType": {"type": "teacher", "subType": null}, "framework": {"id": ["fw1"], "board": ["CBSE"]}
     }});
     let mut routes = Vec::new();
     for (gateway, service) in [
@@ -462,7 +464,7 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
             routes.push(
                 route(M::GET, path)
                     .param("userId", &t.mentee_uuid)
-                    .query("fields", "organisations,roles")
+                    .query("fields", "organisations,roles,declarations")
                     .query("withTokens", "false"),
             );
         }
@@ -490,7 +492,10 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
         for path in both(&format!("/api/user/v{version}/update"), &format!("/v{version}/user/update")) {
             routes.push(route(M::PATCH, path).body(json!({"request": {
                 "userId": t.mentee_uuid, "firstName": "Mina", "lastName": "Fuzzed",
-                "email": "mina@example.com", "phone": "+911234567800", "userName": "mina"
+                "email": "mina@example.com", "phone": "+911234567800", "userName": "mina",
+                "dob": "2001-02-03", "profileLocation": [{"id": "loc-1", "type": "district"}],
+                "profileUserTypes": [{"type": "teacher", "subType": "hm"}],
+                "framework": {"id": "fw1", "medium": ["English"]}
             }})));
         }
         for path in both(&format!("/api/user/v{version}/search"), &format!("/v{version}/user/search")) {
@@ -511,7 +516,8 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
     }
     let managed = json!({"request": {
         "firstName": "Fuzz", "lastName": "Child", "managedBy": t.mentee_uuid,
-        "profileLocation": [{"code": "02", "type": "state"}], "framework": {"board": ["CBSE"]}
+        "profileLocation": [{"code": "02", "type": "state"}], "framework": {"id": ["fw1"], "board": ["CBSE"]},
+        "dob": "2015", "profileUserType": {"type": "student", "subType": null}
     }});
     for (gateway, service) in [
         ("/api/user/v4/create", "/v4/user/create"),
@@ -556,6 +562,12 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
             "userId": t.mentee_uuid, "category": "OrgMigrationAction", "priority": 1,
             "data": {"prospectChannels": ["fuzz-state"]}, "userExtId": "ext-1"
         }})));
+    }
+    for path in both("/api/user/v1/declarations", "/v1/user/declarations") {
+        routes.push(route(M::PATCH, path).body(json!({"request": {"declarations": [{
+            "operation": "add", "userId": t.mentee_uuid, "orgId": 1, "persona": "teacher",
+            "info": {"declared-school-name": "mgm21", "declared-phone": 99999999}
+        }]}})));
     }
     routes
 }
