@@ -22,6 +22,7 @@ fn registered() -> UserEvent {
         has_accepted_terms_and_conditions: false,
         preferred_language: "en".into(),
         managed_by: None,
+        extension: None,
     };
     UserEvent::UserRegistered { registration, at: at() }
 }
