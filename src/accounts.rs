@@ -274,6 +274,7 @@ impl Services {
                 has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
                 preferred_language: valid.preferred_language,
                 managed_by: None,
+                extension: None,
             };
             batch.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
         }
@@ -377,6 +378,7 @@ impl Services {
                 has_accepted_terms_and_conditions: input.has_accepted_terms_and_conditions,
                 preferred_language: valid.preferred_language.clone(),
                 managed_by: None,
+                extension: None,
             };
             unit.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
             if let Some(committed) = unit.commit().await? {
@@ -386,7 +388,7 @@ impl Services {
     }
 
     /// Gives back claims `owner` holds, in the unit; one it no longer holds is skipped.
-    async fn release_claims(
+    pub(crate) async fn release_claims(
         unit: &mut UnitOfWork,
         claims: &[String],
         owner: &str,

@@ -292,6 +292,8 @@ impl Refusal for UserError {
             UserError::NothingToUpdate => "user.nothing_to_update",
             UserError::ManagedUserLimit => "user.managed_user_limit",
             UserError::OwnerLimit => "user.owner_limit",
+            UserError::NoMigrationProspect => "user.no_migration_prospect",
+            UserError::ProspectExists => "user.migration_prospect_exists",
         }
     }
 }

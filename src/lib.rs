@@ -1,6 +1,7 @@
 //! Roster: an event-sourced user, organisation and role service that speaks
 //! the ELEVATE user-service API (and, in time, Sunbird's and entity-v5's).
 
+pub mod account_merge;
 pub mod accounts;
 pub mod aggregate_cache;
 pub mod api_keys;
@@ -17,6 +18,7 @@ pub mod client_apps;
 pub mod commands;
 pub mod config;
 pub mod contacts;
+pub mod declarations;
 pub mod entity_types;
 pub mod error;
 pub mod event_id;
@@ -26,6 +28,7 @@ pub mod forms;
 pub mod http;
 pub mod leadership;
 pub mod managed_users;
+pub mod migration_prospects;
 pub mod notifications;
 pub mod org_scope;
 pub mod organizations;

@@ -9,7 +9,7 @@
 //! the manager's sequence and never pass the limit together.
 
 use aggregates::validation;
-use aggregates::{Registration, User, UserCommand};
+use aggregates::{ProfileExtension, Registration, User, UserCommand};
 use uuid::Uuid;
 
 use crate::accounts::Caller;
@@ -28,6 +28,8 @@ pub const MANAGED_USER_LIMIT: u32 = 30;
 pub struct ManagedSignUp {
     pub name: String,
     pub managed_by: UserKey,
+    /// Profile fields the domain does not model, kept as given.
+    pub extension: Option<ProfileExtension>,
 }
 
 /// A managed user as a listing returns them, with an access token for them
@@ -82,6 +84,7 @@ impl Services {
                 has_accepted_terms_and_conditions: false,
                 preferred_language: "en".to_string(),
                 managed_by: Some(manager.user_uuid.clone()),
+                extension: input.extension.clone().filter(|e| !e.is_empty()),
             };
             unit.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
             if let Some(committed) = unit.commit().await? {

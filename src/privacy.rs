@@ -43,6 +43,7 @@ const PERSONAL_FIELDS: &[PersonalFields] = &[
             ("phone", Erased::Null),
             ("username", Erased::Null),
             ("password_hash", Erased::Empty),
+            ("extension", Erased::Null),
         ],
     ),
     (
@@ -55,10 +56,16 @@ const PERSONAL_FIELDS: &[PersonalFields] = &[
             ("location", Erased::Null),
             ("image", Erased::Null),
             ("share_link", Erased::Null),
+            ("extension", Erased::Null),
         ],
     ),
+    // The declarations, organisations and personas included: as one value.
+    ("DeclarationsChanged", "declarations", &[("entries", Erased::EmptyList)]),
     ("ContactChanged", "changes", &[("email", Erased::Null), ("phone", Erased::Null), ("username", Erased::Null)]),
     ("PasswordChanged", "credentials", &[("password_hash", Erased::Empty)]),
+    // The external id an organisation knows the user by (Sunbird's migration).
+    ("MigrationProspectAdded", "prospect", &[("expected_external_id", Erased::Empty)]),
+    ("UserMigrated", "migration", &[("external_id", Erased::Empty)]),
     (
         "NotificationQueued",
         "message",
@@ -221,7 +228,10 @@ fn seal_for(key: &[u8; 32], subject: &str, value: &Value) -> Option<String> {
 /// at any depth (GUIDE §11). A message's body may carry an OTP, so it is
 /// one: only the notification sender reads it. An API key's `secret_hash`
 /// is one too: only the key check (`crate::api_keys`) reads it.
-const CREDENTIAL_FIELDS: &[&str] = &["password_hash", "otp_hash", "reset_token_hash", "mail_body", "secret_hash"];
+/// A migration prospect's `expected_external_id` is one: shown, it would
+/// answer the question the prospect asks the user (`crate::migration_prospects`).
+const CREDENTIAL_FIELDS: &[&str] =
+    &["password_hash", "otp_hash", "reset_token_hash", "mail_body", "secret_hash", "expected_external_id"];
 
 /// `payload` without credential material, for anything that leaves the service.
 pub fn without_credentials(payload: &Value) -> Value {
@@ -245,6 +255,7 @@ fn strip_credentials(value: &mut Value) {
 enum Erased {
     Empty,
     Null,
+    EmptyList,
 }
 
 impl Erased {
@@ -252,6 +263,7 @@ impl Erased {
         match self {
             Erased::Empty => Value::String(String::new()),
             Erased::Null => Value::Null,
+            Erased::EmptyList => Value::Array(Vec::new()),
         }
     }
 }
@@ -586,6 +598,7 @@ mod tests {
                 has_accepted_terms_and_conditions: true,
                 preferred_language: "en".into(),
                 managed_by: None,
+                extension: Some(json!({"dob": "2000-12-31"}).as_object().cloned().unwrap()),
             },
             at,
         };
@@ -601,6 +614,19 @@ mod tests {
                 share_link: some(),
                 preferred_language: some(),
                 has_accepted_terms_and_conditions: Some(true),
+                extension: Some(json!({"framework": {"id": ["f"]}}).as_object().cloned().unwrap()),
+            },
+            at,
+        };
+        let declared = UserEvent::DeclarationsChanged {
+            declarations: aggregates::DeclarationSet {
+                entries: vec![aggregates::Declaration {
+                    org_id: "9".into(),
+                    persona: "teacher".into(),
+                    info: json!({"declared-email": "ada@example.com"}).as_object().cloned().unwrap(),
+                    status: "SUBMITTED".into(),
+                    error_type: None,
+                }],
             },
             at,
         };
@@ -625,7 +651,7 @@ mod tests {
             },
             at,
         };
-        let events = [registered, updated, changed, contact].map(|e| serde_json::to_value(&e).unwrap());
+        let events = [registered, updated, changed, contact, declared].map(|e| serde_json::to_value(&e).unwrap());
         for value in events.into_iter().chain([serde_json::to_value(&queued).unwrap()]) {
             let (variant, body) = value.as_object().unwrap().iter().next().unwrap();
             let (_, container, fields) = PERSONAL_FIELDS

@@ -5,7 +5,7 @@
 //! be absent, so such a user logs in with their phone or user name.
 
 use aggregates::validation::{self, InvalidInput};
-use aggregates::{ClaimCommand, ClaimError, ClaimKind, Registration, UniqueClaim, User, UserCommand};
+use aggregates::{ClaimCommand, ClaimError, ClaimKind, ProfileExtension, Registration, UniqueClaim, User, UserCommand};
 use rand::Rng;
 use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
@@ -25,6 +25,9 @@ pub struct NewAccount {
     /// `None`: one is generated from the name (`generated_username`).
     pub username: Option<String>,
     pub password: String,
+    /// Profile fields the domain does not model, kept as given (the dialect
+    /// validated them).
+    pub extension: Option<ProfileExtension>,
 }
 
 /// How many generated user names are tried before giving up (each one is
@@ -130,6 +133,7 @@ impl Services {
                 has_accepted_terms_and_conditions: false,
                 preferred_language: "en".to_string(),
                 managed_by: None,
+                extension: input.extension.clone().filter(|e| !e.is_empty()),
             };
             unit.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
             if let Some(committed) = unit.commit().await? {

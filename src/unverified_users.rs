@@ -96,6 +96,7 @@ impl Services {
                 has_accepted_terms_and_conditions: false,
                 preferred_language: "en".to_string(),
                 managed_by: None,
+                extension: None,
             };
             unit.decide_new::<User>(&user_uuid, UserCommand::Register { registration, at }).await?;
             if let Some(committed) = unit.commit().await? {

@@ -113,7 +113,7 @@ impl Services {
     /// The user `key` names, if the caller may act on them as an
     /// administrator: a system admin on anyone, an org admin on the users of
     /// their organisation that they outrank (`rank`).
-    async fn administered_user(&self, caller: &Caller, key: &UserKey) -> Result<UserRow, ServiceError> {
+    pub(crate) async fn administered_user(&self, caller: &Caller, key: &UserKey) -> Result<UserRow, ServiceError> {
         let user = self.user(key).await?;
         if !caller.administers(user.organization_id) {
             return Err(ServiceError::Forbidden);

@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod bulk_invite;
 pub mod claim;
 pub mod client_app;
+pub mod declaration;
 pub mod entity;
 pub mod entity_type;
 pub mod form;
@@ -28,6 +29,7 @@ pub use bulk_invite::{
 };
 pub use claim::{ClaimCommand, ClaimError, ClaimEvent, ClaimKind, UniqueClaim};
 pub use client_app::{ClientApp, ClientAppCommand, ClientAppError, ClientAppEvent};
+pub use declaration::{Declaration, DeclarationChange, DeclarationOp, DeclarationSet};
 pub use entity::{Entity, EntityCommand, EntityDefinition, EntityError, EntityEvent};
 pub use entity_type::{EntityType, EntityTypeCommand, EntityTypeDefinition, EntityTypeError, EntityTypeEvent};
 pub use form::{Form, FormCommand, FormDefinition, FormError, FormEvent};
@@ -44,9 +46,10 @@ pub use role_request::{
     RequestStatus, RoleRequest, RoleRequestCommand, RoleRequestDetails, RoleRequestError, RoleRequestEvent,
 };
 pub use user::{
-    ContactChanges, LockoutPolicy, NewPassword, ProfileChanges, Registration, User, UserCommand, UserError, UserEvent,
-    UserPool, UserStatus,
+    ContactChanges, LockoutPolicy, NewPassword, ProfileChanges, ProfileExtension, Registration, User, UserCommand,
+    UserError, UserEvent, UserPool, UserStatus,
 };
+pub use user::{ExternalId, Migration, MigrationProspect, PendingProspect, MAX_MIGRATION_ATTEMPTS};
 
 /// Every aggregate type the log holds, as written in its `aggregate_type`
 /// column: filters on a type (CLI, audit API) are checked against this list.

@@ -6,7 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::declaration::{self, DeclarationChange, DeclarationSet};
 use crate::{domain_event, Timestamp};
+
+/// Profile fields Roster's own domain has no place for, kept as a client
+/// wrote them (Sunbird's `dob`, `profileLocation`, `framework`, …): each
+/// top-level key is one field. The dialect that takes them validates them.
+pub type ProfileExtension = serde_json::Map<String, Value>;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -53,6 +59,11 @@ pub struct ProfileChanges {
     pub preferred_language: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_accepted_terms_and_conditions: Option<bool>,
+    /// In a command, the extension fields to set (a `null` removes one; the
+    /// others are kept). In the event, the whole extension after the change,
+    /// so a read model stores it as it is without merging.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<ProfileExtension>,
 }
 
 impl ProfileChanges {
@@ -115,6 +126,9 @@ pub struct Registration {
     /// the events written before managed users existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<String>,
+    /// The profile extension written with the registration, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extension: Option<ProfileExtension>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,6 +216,92 @@ pub enum UserCommand {
         pool: UserPool,
         at: Timestamp,
     },
+    /// Adds, edits and removes self-declarations (`declaration::apply`);
+    /// a result equal to the current declarations decides nothing.
+    Declare {
+        changes: Vec<DeclarationChange>,
+        at: Timestamp,
+    },
+    /// On the source of an account merge (Sunbird's mergee): it ends
+    /// deleted; the service gives its identifiers back in the same commit.
+    MergeInto {
+        into: String,
+        at: Timestamp,
+    },
+    /// On the target of an account merge: records the account merged into it.
+    RecordMerge {
+        from: String,
+        at: Timestamp,
+    },
+    /// A migration prospect (Sunbird's `OrgMigrationAction` feed item): the
+    /// user may move into `prospect.organization_id` by giving its external
+    /// id. One pending prospect per channel.
+    AddMigrationProspect {
+        prospect: MigrationProspect,
+        at: Timestamp,
+    },
+    /// The user's answer to the pending prospect of `channel`: the external
+    /// id they say is theirs. A match migrates them (dropping the roles of
+    /// `dropped_on_move` when the organisation changes, as `AssignRole`);
+    /// a wrong one counts an attempt, and the last allowed one fails the prospect.
+    AcceptMigration {
+        channel: String,
+        external_id: String,
+        dropped_on_move: Vec<i64>,
+        at: Timestamp,
+    },
+    /// The user declines every pending prospect.
+    RejectMigration {
+        at: Timestamp,
+    },
+}
+
+/// Wrong external ids a migration prospect takes before it fails (Sunbird's
+/// `MAX_MIGRATION_ATTEMPT`).
+pub const MAX_MIGRATION_ATTEMPTS: u32 = 2;
+
+/// A prospective organisation for a user, and the external id that proves
+/// the user is the one that organisation knows (Sunbird's shadow user).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MigrationProspect {
+    /// The id of the feed item that shows it.
+    pub feed_id: String,
+    pub organization_id: i64,
+    /// The organisation's code (Sunbird's channel).
+    pub channel: String,
+    /// The organisation's external id of the user, which the user must
+    /// give: personal (sealed) and, like a password hash, never shown
+    /// outside the service (`privacy::CREDENTIAL_FIELDS`).
+    pub expected_external_id: String,
+    pub priority: i64,
+    /// Who added it.
+    pub created_by: Option<String>,
+}
+
+/// A pending prospect with the wrong answers it has had.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingProspect {
+    pub prospect: MigrationProspect,
+    pub attempts: u32,
+    pub added_at: Timestamp,
+}
+
+/// A completed migration: the container of the external id, so it is sealed
+/// like the registration's personal fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Migration {
+    pub feed_id: String,
+    pub organization_id: i64,
+    pub channel: String,
+    pub external_id: String,
+}
+
+/// An external id the user holds (Sunbird's `externalIds`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalId {
+    pub id: String,
+    /// The channel that issued it (Sunbird's `provider` and `idType`).
+    pub provider: String,
 }
 
 /// The pool a user is in (entity v5): `alive` (worked on), `dead` (given
@@ -314,6 +414,48 @@ pub enum UserEvent {
         pool: UserPool,
         at: Timestamp,
     },
+    /// The user's declarations as they are now (all of them).
+    DeclarationsChanged {
+        declarations: DeclarationSet,
+        at: Timestamp,
+    },
+    /// On the source of a merge, just before its `UserDeleted`.
+    AccountMergedInto {
+        into: String,
+        at: Timestamp,
+    },
+    /// On the target of a merge: `from` was merged into this account.
+    AccountMerged {
+        from: String,
+        at: Timestamp,
+    },
+    MigrationProspectAdded {
+        prospect: MigrationProspect,
+        at: Timestamp,
+    },
+    /// A wrong external id for the prospect; `attempts` so far.
+    MigrationAttemptFailed {
+        feed_id: String,
+        attempts: u32,
+        at: Timestamp,
+    },
+    /// The prospect's last attempt was wrong: it is gone.
+    MigrationFailed {
+        feed_id: String,
+        at: Timestamp,
+    },
+    /// The user declined these prospects: they are gone.
+    MigrationRejected {
+        feed_ids: Vec<String>,
+        at: Timestamp,
+    },
+    /// The user proved the external id and belongs to the prospect's
+    /// organisation now (an `OrganizationChanged` precedes it when that
+    /// differs); every pending prospect is gone.
+    UserMigrated {
+        migration: Migration,
+        at: Timestamp,
+    },
 }
 domain_event!(
     UserEvent,
@@ -336,7 +478,15 @@ domain_event!(
         PasswordChanged,
         OwnerAdded,
         OwnerRemoved,
-        PoolChanged
+        PoolChanged,
+        AccountMergedInto,
+        AccountMerged,
+        MigrationProspectAdded,
+        MigrationAttemptFailed,
+        MigrationFailed,
+        MigrationRejected,
+        UserMigrated,
+        DeclarationsChanged
     ]
 );
 
@@ -360,6 +510,10 @@ pub enum UserError {
     ManagedUserLimit,
     #[error("the user has as many owners as they may")]
     OwnerLimit,
+    #[error("the user has no pending migration prospect there")]
+    NoMigrationProspect,
+    #[error("the user has a pending migration prospect of that channel already")]
+    ProspectExists,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -387,6 +541,17 @@ pub struct User {
     pub owners: Vec<String>,
     #[serde(default)]
     pub pool: Option<UserPool>,
+    /// The accounts merged into this one.
+    #[serde(default)]
+    pub merged_from: Vec<String>,
+    #[serde(default)]
+    pub migration_prospects: Vec<PendingProspect>,
+    #[serde(default)]
+    pub external_ids: Vec<ExternalId>,
+    #[serde(default)]
+    pub extension: ProfileExtension,
+    #[serde(default)]
+    pub declarations: Vec<declaration::Declaration>,
 }
 
 impl User {
@@ -399,6 +564,65 @@ impl User {
             UserStatus::NotRegistered | UserStatus::Deleted => Err(UserError::NotFound),
             _ => Ok(()),
         }
+    }
+
+    /// `AcceptMigration`: the pending prospect of `channel` migrates the
+    /// user on its external id (any case, as Sunbird compares it); a wrong
+    /// one counts, and once `MAX_MIGRATION_ATTEMPTS` are spent the prospect
+    /// fails. Parallel answers are serialised by the user's sequence, so
+    /// they never spend more attempts than that.
+    fn accept_migration(
+        &self,
+        channel: &str,
+        external_id: &str,
+        dropped_on_move: Vec<i64>,
+        at: Timestamp,
+    ) -> Result<Vec<UserEvent>, UserError> {
+        self.require_active()?;
+        let pending = self
+            .migration_prospects
+            .iter()
+            .find(|p| p.prospect.channel.eq_ignore_ascii_case(channel.trim()))
+            .ok_or(UserError::NoMigrationProspect)?;
+        let prospect = &pending.prospect;
+        if !prospect.expected_external_id.trim().eq_ignore_ascii_case(external_id.trim()) {
+            let attempts = pending.attempts + 1;
+            let feed_id = prospect.feed_id.clone();
+            return Ok(vec![if attempts >= MAX_MIGRATION_ATTEMPTS {
+                UserEvent::MigrationFailed { feed_id, at }
+            } else {
+                UserEvent::MigrationAttemptFailed { feed_id, attempts, at }
+            }]);
+        }
+        let mut events = Vec::new();
+        let to = prospect.organization_id;
+        if self.organization_id != to {
+            for dropped in dropped_on_move.into_iter().filter(|r| self.role_ids.contains(r)) {
+                events.push(UserEvent::RoleRevoked { role_id: dropped, at });
+            }
+            events.push(UserEvent::OrganizationChanged { from: self.organization_id, to, at });
+        }
+        let migration = Migration {
+            feed_id: prospect.feed_id.clone(),
+            organization_id: to,
+            channel: prospect.channel.clone(),
+            external_id: prospect.expected_external_id.clone(),
+        };
+        events.push(UserEvent::UserMigrated { migration, at });
+        Ok(events)
+    }
+
+    /// The extension after `patch` (its keys replace, a `null` removes), or
+    /// `None` when that changes nothing.
+    fn extended(&self, patch: ProfileExtension) -> Option<ProfileExtension> {
+        let mut extension = self.extension.clone();
+        for (key, value) in patch {
+            match value {
+                Value::Null => extension.remove(&key),
+                value => extension.insert(key, value),
+            };
+        }
+        (extension != self.extension).then_some(extension)
     }
 
     fn require_active(&self) -> Result<(), UserError> {
@@ -425,8 +649,9 @@ impl Aggregate for User {
                 }
                 UserEvent::UserRegistered { registration, at }
             }
-            UserCommand::UpdateProfile { changes, at } => {
+            UserCommand::UpdateProfile { mut changes, at } => {
                 self.require_active()?;
+                changes.extension = changes.extension.and_then(|patch| self.extended(patch));
                 if changes.is_empty() {
                     return Err(UserError::NothingToUpdate);
                 }
@@ -551,6 +776,40 @@ impl Aggregate for User {
                 }
                 UserEvent::PoolChanged { pool, at }
             }
+            UserCommand::MergeInto { into, at } => {
+                self.require_registered()?;
+                return Ok(vec![UserEvent::AccountMergedInto { into, at }, UserEvent::UserDeleted { at }]);
+            }
+            UserCommand::RecordMerge { from, at } => {
+                self.require_active()?;
+                UserEvent::AccountMerged { from, at }
+            }
+            UserCommand::AddMigrationProspect { prospect, at } => {
+                self.require_active()?;
+                if self.migration_prospects.iter().any(|p| p.prospect.channel == prospect.channel) {
+                    return Err(UserError::ProspectExists);
+                }
+                UserEvent::MigrationProspectAdded { prospect, at }
+            }
+            UserCommand::AcceptMigration { channel, external_id, dropped_on_move, at } => {
+                return self.accept_migration(&channel, &external_id, dropped_on_move, at);
+            }
+            UserCommand::RejectMigration { at } => {
+                self.require_registered()?;
+                if self.migration_prospects.is_empty() {
+                    return Err(UserError::NoMigrationProspect);
+                }
+                let feed_ids = self.migration_prospects.iter().map(|p| p.prospect.feed_id.clone()).collect();
+                UserEvent::MigrationRejected { feed_ids, at }
+            }
+            UserCommand::Declare { changes, at } => {
+                self.require_active()?;
+                let entries = declaration::apply(&self.declarations, changes);
+                if entries == self.declarations {
+                    return Ok(vec![]);
+                }
+                UserEvent::DeclarationsChanged { declarations: DeclarationSet { entries }, at }
+            }
         };
         Ok(vec![event])
     }
@@ -569,8 +828,12 @@ impl Aggregate for User {
                 self.role_ids = r.role_ids;
                 self.has_accepted_terms_and_conditions = r.has_accepted_terms_and_conditions;
                 self.managed_by = r.managed_by;
+                self.extension = r.extension.unwrap_or_default();
             }
             UserEvent::ProfileUpdated { changes, .. } => {
+                if let Some(extension) = changes.extension {
+                    self.extension = extension;
+                }
                 if let Some(name) = changes.name {
                     self.name = Some(name);
                 }
@@ -626,6 +889,34 @@ impl Aggregate for User {
             }
             UserEvent::OwnerRemoved { owner_id, .. } => self.owners.retain(|o| *o != owner_id),
             UserEvent::PoolChanged { pool, .. } => self.pool = Some(pool),
+            // The `UserDeleted` that follows clears the state.
+            UserEvent::AccountMergedInto { .. } => {}
+            UserEvent::AccountMerged { from, .. } => {
+                if !self.merged_from.contains(&from) {
+                    self.merged_from.push(from);
+                }
+            }
+            UserEvent::MigrationProspectAdded { prospect, at } => {
+                self.migration_prospects.push(PendingProspect { prospect, attempts: 0, added_at: at });
+            }
+            UserEvent::MigrationAttemptFailed { feed_id, attempts, .. } => {
+                if let Some(p) = self.migration_prospects.iter_mut().find(|p| p.prospect.feed_id == feed_id) {
+                    p.attempts = attempts;
+                }
+            }
+            UserEvent::MigrationFailed { feed_id, .. } => {
+                self.migration_prospects.retain(|p| p.prospect.feed_id != feed_id);
+            }
+            UserEvent::MigrationRejected { feed_ids, .. } => {
+                self.migration_prospects.retain(|p| !feed_ids.contains(&p.prospect.feed_id));
+            }
+            UserEvent::UserMigrated { migration, .. } => {
+                self.migration_prospects.clear();
+                self.organization_id = migration.organization_id;
+                self.external_ids.retain(|e| e.provider != migration.channel);
+                self.external_ids.push(ExternalId { id: migration.external_id, provider: migration.channel });
+            }
+            UserEvent::DeclarationsChanged { declarations, .. } => self.declarations = declarations.entries,
             UserEvent::UserDeleted { .. } => {
                 let numeric_id = self.numeric_id;
                 *self = User { status: UserStatus::Deleted, numeric_id, ..User::default() };
@@ -658,6 +949,7 @@ mod tests {
             has_accepted_terms_and_conditions: false,
             preferred_language: "en".into(),
             managed_by: None,
+            extension: None,
         }
     }
 
@@ -829,6 +1121,60 @@ mod tests {
     }
 
     #[test]
+    fn an_extension_update_carries_the_merged_extension_and_nothing_new_decides_nothing() {
+        let ext = |v: serde_json::Value| v.as_object().cloned().unwrap();
+        let mut with_dob = registration();
+        with_dob.extension = Some(ext(serde_json::json!({"dob": "2000-12-31", "framework": {"id": ["f"]}})));
+        let given = vec![UserEvent::UserRegistered { registration: with_dob, at: at() }];
+        let update = |patch: serde_json::Value| UserCommand::UpdateProfile {
+            changes: ProfileChanges { extension: Some(ext(patch)), ..Default::default() },
+            at: at(),
+        };
+        // A key replaces, a null removes, the others stay.
+        Test::given(given.clone())
+            .when(update(serde_json::json!({"dob": "1999-12-31", "framework": null})))
+            .then_expect_events(vec![UserEvent::ProfileUpdated {
+                changes: ProfileChanges {
+                    extension: Some(ext(serde_json::json!({"dob": "1999-12-31"}))),
+                    ..Default::default()
+                },
+                at: at(),
+            }]);
+        Test::given(given.clone())
+            .when(update(serde_json::json!({"dob": "2000-12-31"})))
+            .then_expect_error(UserError::NothingToUpdate);
+        let mut user = User::default();
+        given.into_iter().for_each(|e| user.apply(e));
+        user.apply(UserEvent::UserDeleted { at: at() });
+        assert!(user.extension.is_empty() && user.declarations.is_empty(), "erased with the rest");
+    }
+
+    #[test]
+    fn declarations_change_only_when_the_result_differs() {
+        use crate::declaration::{Declaration, DeclarationChange, DeclarationOp, SUBMITTED};
+        let declaration = Declaration {
+            org_id: "9".into(),
+            persona: "teacher".into(),
+            info: Default::default(),
+            status: SUBMITTED.into(),
+            error_type: None,
+        };
+        let add = UserCommand::Declare {
+            changes: vec![DeclarationChange { op: DeclarationOp::Add, declaration: declaration.clone() }],
+            at: at(),
+        };
+        let changed = UserEvent::DeclarationsChanged {
+            declarations: DeclarationSet { entries: vec![declaration.clone()] },
+            at: at(),
+        };
+        Test::given(vec![registered()]).when(add.clone()).then_expect_events(vec![changed.clone()]);
+        Test::given(vec![registered(), changed]).when(add.clone()).then_expect_events(vec![]);
+        Test::given(vec![registered(), UserEvent::UserDeactivated { at: at() }])
+            .when(add)
+            .then_expect_error(UserError::NotActive);
+    }
+
+    #[test]
     fn registrations_written_before_managed_users_still_read() {
         let old = serde_json::json!({
             "numeric_id": 7, "email": "a@b.co", "name": "A", "phone": null, "username": null,
@@ -893,3 +1239,8 @@ mod tests {
         assert_eq!((user.email.as_deref(), user.phone.as_deref()), (Some("new@b.co"), None));
     }
 }
+
+// Account merge and migration, in a file of their own.
+#[cfg(test)]
+#[path = "user_merge_tests.rs"]
+mod merge_tests;

@@ -59,6 +59,12 @@ enum Scenario {
         #[arg(long, env = "DATABASE_URL")]
         database_url: String,
     },
+    /// Sunbird search (issue 14): an exact filter, a query, a range and a facet, p50/p99.
+    SunbirdSearch {
+        /// The server's ADMIN_SECRET_CODE (the searches run as an admin).
+        #[arg(long, env = "ADMIN_SECRET_CODE")]
+        admin_secret: String,
+    },
     /// Short-term type-ahead on the mentee list (issue 11), with a profile-read probe alone and beside it.
     Typeahead {
         /// Profile reads per second of the probe.
@@ -125,6 +131,7 @@ async fn main() -> anyhow::Result<()> {
         Scenario::Bulk { admin_secret, rows, database_url } => {
             bulk::bulk(&target, &admin_secret, rows, &database_url).await
         }
+        Scenario::SunbirdSearch { admin_secret } => scenarios::sunbird_search(&target, &load, &admin_secret).await,
         Scenario::Typeahead { probe_rate } => scenarios::typeahead(&target, &load, probe_rate).await,
         Scenario::Visible => scenarios::visible(&target, &load).await,
         Scenario::Publish => scenarios::publish(&target).await,

@@ -298,6 +298,96 @@ pub async fn search(target: &Target, load: &Load) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A Sunbird search body for the n-th request.
+type BodyOf = Arc<dyn Fn(u64) -> Value + Send + Sync>;
+
+/// Sunbird's `/api/user/v1/search` (issue 14): an exact filter, a `query`,
+/// a `createdDate` range and a facet, as an admin through an API key.
+pub async fn sunbird_search(target: &Target, load: &Load, admin_secret: &str) -> anyhow::Result<()> {
+    let client = client();
+    let admin = admin_token(target, admin_secret).await?;
+    let issued = expect_ok(
+        client
+            .post(format!("{}/user/v1/admin/apiKey/create", target.base))
+            .header("X-auth-token", format!("bearer {admin}"))
+            .json(&json!({"name": format!("bench-{}", rand::random::<u32>())}))
+            .send()
+            .await,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot issue an API key: {e}"))?;
+    let key = issued["result"]["key"].as_str().unwrap_or_default().to_string();
+    let search = {
+        let (client, base, key, admin) = (client.clone(), target.base.clone(), key.clone(), admin.clone());
+        move |request: Value| {
+            let (client, base, key, admin) = (client.clone(), base.clone(), key.clone(), admin.clone());
+            async move {
+                expect_ok(
+                    client
+                        .post(format!("{base}/api/user/v1/search"))
+                        .header("Authorization", format!("Bearer {key}"))
+                        .header("x-authenticated-user-token", admin)
+                        .json(&json!({"request": request}))
+                        .send()
+                        .await,
+                )
+                .await
+            }
+        }
+    };
+    // The range: the two seconds after the first registration (the seed
+    // registers its users within minutes, so a day would match them all).
+    let first = search(json!({"filters": {"status": 1}, "sort_by": {"createdDate": "asc"}, "limit": 1}))
+        .await
+        .map_err(|e| anyhow::anyhow!("Sunbird search failed (is the database seeded?): {e}"))?;
+    let since = first["result"]["response"]["content"][0]["createdDate"].as_str().unwrap_or_default().to_string();
+    // Sunbird's own format, as its answers write it.
+    let format = "%Y-%m-%d %H:%M:%S:%3f%z";
+    let since_at = chrono::DateTime::parse_from_str(&since, format)
+        .map_err(|e| anyhow::anyhow!("no createdDate in the first user ({since:?}): {e}"))?;
+    let until = (since_at + chrono::Duration::seconds(2)).format(format).to_string();
+    let users = target.users.max(1);
+    let bodies: [(&str, BodyOf); 5] = [
+        (
+            "sunbird exact filter (email)",
+            Arc::new(move |i: u64| json!({"filters": {"email": seed_email((i * 7919) % users)}})),
+        ),
+        (
+            "sunbird query (a name and number: rare)",
+            Arc::new(
+                move |i: u64| json!({"filters": {"status": 1}, "query": format!("novak {}", (i * 7919) % users), "limit": 20}),
+            ),
+        ),
+        (
+            "sunbird createdDate range (2 s), by name",
+            Arc::new(move |_| json!({"filters": {"createdDate": {">=": since, "<=": until}}, "limit": 20})),
+        ),
+        (
+            "sunbird facet (roles, every active user)",
+            Arc::new(|_| json!({"filters": {"status": 1}, "facets": ["roles"], "limit": 1})),
+        ),
+        // The same counts through the general query (a range holding
+        // everyone turns off the counters): what the facet cost before them.
+        (
+            "sunbird facet (roles, every active user, general query)",
+            Arc::new(|_| {
+                json!({"filters": {"status": 1, "createdDate": {">=": "1970-01-01 00:00:00:000+0000"}},
+                    "facets": ["roles"], "limit": 1})
+            }),
+        ),
+    ];
+    for (name, body) in bodies {
+        let search = search.clone();
+        let report = run(name, load, move |_, i| {
+            let (search, body) = (search.clone(), body.clone());
+            async move { search(body(i)).await.map(|_| ()) }
+        })
+        .await;
+        report.print();
+    }
+    Ok(())
+}
+
 /// The type-ahead terms of issue 11: one and two characters, common and rare.
 const TYPEAHEAD_TERMS: [&str; 8] = ["a", "b", "c", "d", "e", "lo", "ad", "ha"];
 

@@ -50,8 +50,8 @@ impl Projection for UsersProjection {
                 let mut statements = vec![Statement::new(
                     "INSERT INTO users (user_uuid, id, email, name, phone, username, status, organization_id, \
                      has_accepted_terms_and_conditions, preferred_language, search_text, created_at, updated_at, \
-                     managed_by) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9, $10, $11, $11, $12)",
+                     managed_by, profile_extension) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'ACTIVE', $7, $8, $9, $10, $11, $11, $12, $13)",
                     vec![
                         id.clone(),
                         r.numeric_id.into(),
@@ -66,6 +66,7 @@ impl Projection for UsersProjection {
                         search_text(&r.name, r.email.as_deref().unwrap_or_default()).into(),
                         at.into(),
                         r.managed_by.into(),
+                        extension_text(r.extension),
                     ],
                 )];
                 for role_id in r.role_ids {
@@ -92,6 +93,15 @@ impl Projection for UsersProjection {
             | UserEvent::LoggedOut { .. }
             | UserEvent::ManagedUserAdded { .. }
             | UserEvent::PasswordChanged { .. } => vec![],
+            // Merges and migration prospects live on the aggregate; what a
+            // read shows of them comes with their own events (`UserDeleted`,
+            // `OrganizationChanged`, `RoleRevoked`).
+            UserEvent::AccountMergedInto { .. }
+            | UserEvent::MigrationProspectAdded { .. }
+            | UserEvent::MigrationAttemptFailed { .. }
+            | UserEvent::MigrationFailed { .. }
+            | UserEvent::MigrationRejected { .. } => vec![],
+            UserEvent::AccountMerged { at, .. } | UserEvent::UserMigrated { at, .. } => vec![touch(id, &at)],
             UserEvent::OwnerAdded { owner_id, at } => vec![
                 Statement::new(
                     "INSERT INTO user_owners (user_uuid, owner_uuid, added_at) VALUES ($1, $2, $3) \
@@ -107,6 +117,14 @@ impl Projection for UsersProjection {
                 ),
                 touch(id, &at),
             ],
+            UserEvent::DeclarationsChanged { declarations, at } => vec![Statement::new(
+                "UPDATE users SET declarations = $2, updated_at = $3 WHERE user_uuid = $1",
+                vec![
+                    id,
+                    json_text(&serde_json::to_value(declarations.entries).unwrap_or_default()),
+                    format_time(&at).into(),
+                ],
+            )],
             UserEvent::PoolChanged { pool, at } => vec![Statement::new(
                 "UPDATE users SET pool = $2, updated_at = $3 WHERE user_uuid = $1",
                 vec![id, pool.as_str().into(), format_time(&at).into()],
@@ -144,13 +162,23 @@ impl Projection for UsersProjection {
                     Statement::new(
                         "UPDATE users SET status = 'DELETED', email = NULL, name = NULL, phone = NULL, username = NULL, \
                          about = NULL, gender = NULL, location = NULL, image = NULL, languages = NULL, share_link = NULL, \
-                         search_text = '', deleted_at = $2, updated_at = $2 WHERE user_uuid = $1",
+                         profile_extension = NULL, declarations = NULL, search_text = '', deleted_at = $2, updated_at = $2 WHERE user_uuid = $1",
                         vec![id, at.into()],
                     ),
                 ]
             }
         };
         Ok(statements)
+    }
+}
+
+/// The extension as JSON text (`null` when empty). Text, not jsonb, on
+/// PostgreSQL too: serialised JSON escapes a NUL (`\u0000`), which text
+/// holds and jsonb refuses.
+fn extension_text(extension: Option<aggregates::ProfileExtension>) -> SqlValue {
+    match extension.filter(|e| !e.is_empty()) {
+        Some(extension) => json_text(&Value::Object(extension)),
+        None => SqlValue::Null,
     }
 }
 
@@ -219,6 +247,10 @@ fn profile_update(id: SqlValue, changes: ProfileChanges, at: &str) -> Statement 
     }
     if let Some(accepted) = changes.has_accepted_terms_and_conditions {
         push(&mut sets, &mut args, "has_accepted_terms_and_conditions", accepted.into());
+    }
+    if let Some(extension) = changes.extension {
+        // The event carries the whole extension after the change.
+        push(&mut sets, &mut args, "profile_extension", extension_text(Some(extension)));
     }
     Statement::new(format!("UPDATE users SET {} WHERE user_uuid = $1", sets.join(", ")), args)
 }

@@ -114,7 +114,7 @@ fn area(path: &str) -> String {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')).collect();
     let skip = match segments.as_slice() {
         ["user", "v1", ..] => 2,
-        ["api", "user", _, ..] => 3,
+        ["api", "user", _, ..] | ["private", "user", _, ..] => 3,
         ["api", "v5", "entity", ..] => 3,
         [version, "user", ..] | [version, "ssouser", ..] | [version, "manageduser", ..] if version.starts_with('v') => {
             2

@@ -51,7 +51,7 @@ impl Services {
     /// (power over the organisation left) and the roles that organisation
     /// defined. The default roles other than `org_admin` (user, mentor,
     /// mentee, ...) and system roles travel with the user.
-    pub(super) async fn roles_of_organization(&self, organization_id: i64) -> Result<Vec<i64>, ServiceError> {
+    pub(crate) async fn roles_of_organization(&self, organization_id: i64) -> Result<Vec<i64>, ServiceError> {
         let defined = read_models::roles_of_organization(&self.db, organization_id).await?;
         let default_ids: Vec<i64> = crate::bootstrap::DEFAULT_ROLES.iter().map(|r| r.0).collect();
         let mut dropped: Vec<i64> = defined.into_iter().filter(|id| !default_ids.contains(id)).collect();

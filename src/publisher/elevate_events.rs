@@ -83,7 +83,8 @@ fn user_view<'a>(events: impl IntoIterator<Item = &'a LogEntry>) -> Value {
             }
             UserEvent::ProfileUpdated { changes, .. } => {
                 if let Ok(Value::Object(changes)) = serde_json::to_value(&changes) {
-                    view.extend(changes.into_iter().filter(|(_, v)| !v.is_null()));
+                    // The profile extension is Sunbird's, not a field of ELEVATE's user.
+                    view.extend(changes.into_iter().filter(|(k, v)| !v.is_null() && k != "extension"));
                 }
             }
             UserEvent::TermsAccepted { .. } => {
@@ -126,7 +127,18 @@ fn user_view<'a>(events: impl IntoIterator<Item = &'a LogEntry>) -> Value {
             // Entity v5's owners and pools are not fields of ELEVATE's user.
             | UserEvent::OwnerAdded { .. }
             | UserEvent::OwnerRemoved { .. }
-            | UserEvent::PoolChanged { .. } => {}
+            | UserEvent::PoolChanged { .. }
+            // A merge's source is deleted by its `UserDeleted`; a migration
+            // moves the user by its `OrganizationChanged`.
+            | UserEvent::AccountMergedInto { .. }
+            | UserEvent::AccountMerged { .. }
+            | UserEvent::MigrationProspectAdded { .. }
+            | UserEvent::MigrationAttemptFailed { .. }
+            | UserEvent::MigrationFailed { .. }
+            | UserEvent::MigrationRejected { .. }
+            | UserEvent::UserMigrated { .. }
+            // Nor are Sunbird's declarations.
+            | UserEvent::DeclarationsChanged { .. } => {}
         }
     }
     if let Some(organization_id) = view.get("organization_id").cloned() {

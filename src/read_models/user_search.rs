@@ -175,6 +175,17 @@ impl UserFilter {
             && self.sort.iter().all(|s| s.field == SortField::Name && !s.descending)
     }
 
+    /// Whether the filter asks for every active user and nothing else.
+    fn everyone_active(&self) -> bool {
+        self.plain()
+            && self.search.as_deref().and_then(Term::parse).is_none()
+            && self.role.is_none()
+            && self.organization_id.is_none()
+            && self.include_ids.is_empty()
+            && self.include_emails.is_empty()
+            && self.exclude_ids.is_empty()
+    }
+
     fn statuses(&self) -> Vec<ListedStatus> {
         match self.statuses.is_empty() {
             true => vec![ListedStatus::Active],
@@ -619,6 +630,11 @@ pub async fn user_facet(
     filter: &UserFilter,
     field: FacetField,
 ) -> Result<Vec<GroupCount>, sqlx::Error> {
+    if filter.everyone_active() && matches!(reader.db(), Db::Postgres(_)) {
+        if let Some(counted) = counted_facet(reader.db(), field).await? {
+            return Ok(counted);
+        }
+    }
     let Some(q) = conditions(reader, filter).await? else { return Ok(Vec::new()) };
     match field {
         FacetField::Organization => q.counts_by(reader, "u.organization_id", "users u", None).await,
@@ -626,6 +642,47 @@ pub async fn user_facet(
         FacetField::Role => {
             let from = "users u JOIN user_roles ur ON ur.user_uuid = u.user_uuid JOIN roles r ON r.id = ur.role_id";
             q.counts_by(reader, "r.title", from, Some("u.id")).await
+        }
+    }
+}
+
+/// A facet over every active user from the counters the listing keeps
+/// (`user_list_counts`, migration 0007), instead of reading every user:
+/// statuses and roles. `None` where the counters cannot tell: organisations,
+/// and roles when two counted roles share a title (a user holding both
+/// counts once under it, which per-role counters cannot know).
+async fn counted_facet(db: &Db, field: FacetField) -> Result<Option<Vec<GroupCount>>, sqlx::Error> {
+    match field {
+        FacetField::Organization => Ok(None),
+        FacetField::Status => {
+            let active = db
+                .fetch_count(&Statement::new(
+                    "SELECT coalesce((SELECT active FROM user_list_counts WHERE role_id = 0), 0)",
+                    vec![],
+                ))
+                .await?;
+            let counted = (active > 0).then(|| GroupCount { value: "ACTIVE".into(), count: active });
+            Ok(Some(counted.into_iter().collect()))
+        }
+        FacetField::Role => {
+            const COUNTED: &str =
+                "user_list_counts c JOIN roles r ON r.id = c.role_id WHERE c.role_id > 0 AND c.active > 0";
+            let shared = db
+                .fetch_count(&Statement::new(
+                    format!(
+                        "SELECT count(*) FROM (SELECT r.title FROM {COUNTED} GROUP BY r.title HAVING count(*) > 1) s"
+                    ),
+                    vec![],
+                ))
+                .await?;
+            if shared > 0 {
+                return Ok(None);
+            }
+            let sql = format!(
+                "SELECT CAST(r.title AS TEXT) AS value, CAST(c.active AS BIGINT) AS count FROM {COUNTED} \
+                 ORDER BY count DESC, value"
+            );
+            Ok(Some(db.fetch_all(&Statement::new(sql, vec![])).await?))
         }
     }
 }

@@ -29,6 +29,10 @@ pub struct UserRow {
     pub deleted_at: Option<String>,
     /// The user who manages this one (a Sunbird managed user), if anyone does.
     pub managed_by: Option<String>,
+    /// The profile extension, JSON text (migration 0028).
+    pub profile_extension: Option<String>,
+    /// The self-declarations, JSON text (migration 0029).
+    pub declarations: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -49,7 +53,8 @@ pub struct OrganizationRow {
 pub(super) const USER_COLUMNS: &str =
     "u.user_uuid, u.id, u.email, u.name, u.phone, u.username, u.status, u.organization_id, \
     u.about, u.gender, u.location, u.image, u.languages, u.share_link, u.preferred_language, \
-    u.has_accepted_terms_and_conditions, u.last_logged_in_at, u.created_at, u.updated_at, u.deleted_at, u.managed_by";
+    u.has_accepted_terms_and_conditions, u.last_logged_in_at, u.created_at, u.updated_at, u.deleted_at, u.managed_by, \
+    u.profile_extension, u.declarations";
 
 /// A user is addressed by numeric id or UUID.
 #[derive(Debug, Clone)]

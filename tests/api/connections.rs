@@ -203,7 +203,7 @@ async fn shutdown_drains_and_closes_idle_connections(backend: Backend) {
     }
     assert!(!stopping.is_finished(), "stopped before the request in flight was answered");
     in_flight.write_all(rest.as_bytes()).await.unwrap();
-    assert_eq!(read_response(&mut in_flight).await.0, 201);
+    assert_eq!(read_response(&mut in_flight).await.0, 200);
     let _database = tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("drained in time").unwrap();
 }
 

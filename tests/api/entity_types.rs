@@ -65,7 +65,7 @@ async fn the_catalogue_is_written_by_admins_and_read_by_members(backend: Backend
     // A member reads the types with their entities, by value or all of them.
     let read =
         app.post("/user/v1/entity-type/read", mentee, json!({"value": ["languages"], "read_user_entity": false})).await;
-    assert_eq!(read.status.as_u16(), 200, "{}", read.body);
+    assert_eq!(read.status.as_u16(), 201, "POST, as upstream's contract: {}", read.body);
     assert_eq!(read.body["message"], "Entity type fetched successfully");
     assert_eq!(read.result().as_array().unwrap().len(), 1);
     let entities: Vec<&str> =
@@ -95,7 +95,7 @@ async fn the_catalogue_is_written_by_admins_and_read_by_members(backend: Backend
         app.post(&format!("/user/v1/entity/read?value=hi&entity_type_id={type_id}"), mentee, json!({})).await;
     assert_eq!(values(&by_value), ["hi"]);
 
-    // Updates answer 202, as upstream; deleting frees the value.
+    // Entity updates answer 202, a type's update 201, as upstream's contract; deleting frees the value.
     let renamed = app
         .patch(&format!("/user/v1/entity/update/{ml_id}"), admin, Some(json!({"label": "മലയാളം", "status": "ACTIVE"})))
         .await;
@@ -104,7 +104,7 @@ async fn the_catalogue_is_written_by_admins_and_read_by_members(backend: Backend
     assert_eq!(renamed.result()["label"], "മലയാളം");
     let retyped =
         app.post(&format!("/user/v1/entity-type/update/{type_id}"), admin, json!({"label": "Spoken languages"})).await;
-    assert_eq!(retyped.status.as_u16(), 202, "{}", retyped.body);
+    assert_eq!(retyped.status.as_u16(), 201, "{}", retyped.body);
     assert_eq!(retyped.result()["label"], "Spoken languages");
     assert_eq!(retyped.result()["value"], "languages", "what the body leaves out stays");
     let deleted = app.call(Method::DELETE, &format!("/user/v1/entity/delete/{ml_id}"), admin, None).await;
@@ -161,7 +161,7 @@ async fn organisations_read_the_default_catalogue_and_inherit_it(backend: Backen
             json!({"entity_type_value": "languages", "target_entity_type_label": "Our languages"}),
         )
         .await;
-    assert_eq!(inherited.status.as_u16(), 201, "{}", inherited.body);
+    assert_eq!(inherited.status.as_u16(), 202, "{}", inherited.body);
     assert_eq!(inherited.result()["parent_id"], default_type);
     assert_eq!(inherited.result()["organization_id"], c.other_org_id);
     assert_eq!(inherited.result()["label"], "Our languages");

@@ -27,7 +27,7 @@ async fn every_response_carries_the_security_headers_and_no_cors_by_default(back
         assert!(headers.get("strict-transport-security").is_none(), "HSTS only when configured");
         assert!(headers.get("access-control-allow-origin").is_none(), "no CORS unless configured");
     }
-    assert_eq!(signed_up.status(), StatusCode::CREATED);
+    assert_eq!(signed_up.status(), StatusCode::OK);
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let preflight = app
         .client

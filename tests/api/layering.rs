@@ -236,6 +236,7 @@ const USE_CASES: &[&str] = &[
     "audit.rs",
     "catalogue/",
     "client_apps.rs",
+    "declarations.rs",
     "forms.rs",
     "managed_users.rs",
     "notifications/",

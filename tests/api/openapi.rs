@@ -68,7 +68,9 @@ fn each_part_holds_its_own_routes_and_together_they_are_the_whole() {
         let ops = operations(&serde_json::to_value(document(part)).unwrap());
         for (method, path) in &ops {
             let elevate = path.starts_with("/user/v1/");
-            let sunbird = ["/api/user/", "/v1/", "/v2/", "/v3/", "/v4/", "/v5/"].iter().any(|p| path.starts_with(p));
+            let sunbird = ["/api/user/", "/private/user/", "/v1/", "/v2/", "/v3/", "/v4/", "/v5/"]
+                .iter()
+                .any(|p| path.starts_with(p));
             let entity_v5 = path.starts_with("/api/v5/entity/");
             let belongs = match part {
                 Part::Elevate => elevate,

@@ -342,7 +342,7 @@ async fn the_standby_instance_takes_over_publishing_when_the_active_one_dies() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(reply.status(), 201);
+            assert_eq!(reply.status(), 200);
             let body: Value = reply.json().await.unwrap();
             body["result"]["access_token"].as_str().unwrap().to_string()
         }

@@ -640,6 +640,14 @@ async fn every_route_against_every_caller(backend: Backend) {
             Some(json!({"request": {"userId": promotee, "roles": [{"role": "mentor", "operation": "remove"}]}})),
             ADMIN,
         ),
+        (
+            Method::PATCH,
+            "/api/user/v1/declarations".into(),
+            Some(json!({"request": {"declarations": [
+                {"operation": "add", "userId": mentee, "orgId": 1, "persona": "teacher", "info": {"declared-school-name": "x"}}
+            ]}})),
+            MENTEE_OR_HER_ADMINS,
+        ),
         // Last: it moves the mentee's email, which rows above look up.
         (
             Method::PATCH,

@@ -53,7 +53,7 @@ async fn managed_users_are_created_listed_and_act_with_their_tokens(backend: Bac
         key,
         token,
         "/v1/manageduser/create",
-        json!({"request": {"firstname": "Max", "managedBy": manager, "framework": {"board": ["CBSE"]}}}),
+        json!({"request": {"firstname": "Max", "managedBy": manager, "framework": {"id": ["fw1"], "board": ["CBSE"]}}}),
         "api.manageduser.create",
     )
     .await;

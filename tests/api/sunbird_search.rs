@@ -272,4 +272,83 @@ async fn or_facets_and_inactive_users(backend: Backend) {
     assert_eq!(response(&hidden)["count"], 0, "an email in $or finds only users whose contacts the caller sees");
 }
 
-on_both_backends!(ranges_sorts_and_paging, or_facets_and_inactive_users);
+/// The facets of `body`, as (facet, value) → count.
+fn facet_counts(reply: &Reply) -> BTreeMap<(String, String), i64> {
+    let mut counted = BTreeMap::new();
+    for facet in response(reply)["facets"].as_array().unwrap() {
+        for value in facet["values"].as_array().unwrap() {
+            let name = match &value["name"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            counted.insert((facet["name"].as_str().unwrap().into(), name), value["count"].as_i64().unwrap());
+        }
+    }
+    counted
+}
+
+/// Facets over every active user come from the listing's counters on
+/// PostgreSQL; a range that holds everyone makes the same request take the
+/// general query. Both agree, after blocks and grants, and with two roles
+/// of one title in two organisations.
+async fn facets_over_everyone_agree_with_the_general_query(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = cast(&app).await;
+    let key = c.admin.access_token.as_str();
+    let everyone = json!({"filters": {"status": 1}, "facets": ["roles", "status"], "limit": 1});
+    let wide = json!({"filters": {"status": 1, "createdDate": {">=": "1970-01-01 00:00:00:000+0000"}},
+        "facets": ["roles", "status"], "limit": 1});
+    let agree = |what: &'static str| {
+        let (app, everyone, wide) = (&app, everyone.clone(), wide.clone());
+        async move {
+            let counted = facet_counts(&search(app, key, everyone).await);
+            let general = facet_counts(&search(app, key, wide).await);
+            assert_eq!(counted, general, "{what}: the counters and the general query agree");
+            counted
+        }
+    };
+    let at_start = agree("at start").await;
+    assert_eq!(at_start[&("roles".to_string(), "ORG_ADMIN".to_string())], 2, "Olga and Oscar: {at_start:?}");
+    let active = at_start[&("status".to_string(), "1".to_string())];
+
+    // Blocking a user takes them out of both.
+    let mina = search(&app, key, json!({"filters": {"email": "mina@example.com"}})).await;
+    let mina = response(&mina)["content"][0]["identifier"].as_str().unwrap().to_string();
+    let block = json!({"request": {"userId": mina}});
+    let blocked = sb(&app, Method::POST, "/api/user/v1/block", Some(key), Some(key), Some(block)).await;
+    assert_envelope(&blocked, 200, "api.user.block");
+    let after_block = agree("after a block").await;
+    assert_eq!(after_block[&("status".to_string(), "1".to_string())], active - 1, "{after_block:?}");
+
+    // One title, a role in each organisation, one holder each: counted under the title twice.
+    let root = Some(c.admin.access_token.as_str());
+    let mut holders = Vec::new();
+    for (org, email) in [(1, "hana@example.com"), (c.other_org_id, "hugo@example.com")] {
+        let role = app
+            .post(
+                "/user/v1/userRole/create",
+                root,
+                json!({"title": "head_teacher", "label": "Head", "user_type": 1, "organization_id": org}),
+            )
+            .await;
+        assert!(role.status.is_success(), "{}", role.body);
+        let holder = app.sign_up("Head Holder", email).await;
+        let granted = app
+            .post(
+                "/user/v1/admin/assignRole",
+                root,
+                json!({"user_id": holder.user["id"], "role_id": role.result()["id"], "organization_id": org}),
+            )
+            .await;
+        assert!(granted.status.is_success(), "{}", granted.body);
+        holders.push(holder);
+    }
+    let shared = agree("two roles of one title").await;
+    assert_eq!(shared[&("roles".to_string(), "HEAD_TEACHER".to_string())], 2, "{shared:?}");
+}
+
+on_both_backends!(
+    ranges_sorts_and_paging,
+    or_facets_and_inactive_users,
+    facets_over_everyone_agree_with_the_general_query
+);

@@ -26,7 +26,7 @@ pub fn routes() -> Router<AppState> {
         .route("/account/logout", guarded(post(logout)))
         .route("/account/acceptTermsAndCondition", guarded(patch(accept_terms)))
         .route("/account/list", guarded(get(list)))
-        .route("/account/search", guarded(post(search)))
+        .route("/account/search", guarded(post(search).get(search)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -62,7 +62,7 @@ pub(super) fn tokens_result(profile: &Profile, tokens: Tokens) -> Value {
 
 /// Sign-up: a new user with the default role, signed in at once.
 #[utoipa::path(post, path = "/user/v1/account/create", request_body = CreateBody,
-    responses((status = 201, description = "Signed up", body = super::openapi::SignedIn)))]
+    responses((status = 200, description = "Signed up", body = super::openapi::SignedIn)))]
 async fn create(
     State(state): State<AppState>,
     RequestMeta(meta): RequestMeta,
@@ -80,7 +80,7 @@ async fn create(
         roles: vec![],
     };
     let (profile, tokens) = state.self_sign_up(input, otp, &meta).await?;
-    Ok(ApiOk::created("Sign-up successful Please wait while logging in.", tokens_result(&profile, tokens)))
+    Ok(ApiOk::ok("Sign-up successful Please wait while logging in.", tokens_result(&profile, tokens)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -290,7 +290,7 @@ struct SearchBody {
 }
 
 /// `account/list`, narrowed to (or excluding) the users the body names.
-#[utoipa::path(post, path = "/user/v1/account/search", params(ListQuery), request_body = Option<SearchBody>,
+#[utoipa::path(method(post, get), path = "/user/v1/account/search", params(ListQuery), request_body = Option<SearchBody>,
     responses((status = 200, description = "As `account/list`", body = super::openapi::Listed)))]
 async fn search(
     State(state): State<AppState>,

@@ -125,7 +125,7 @@ async fn add_org_admin(
 /// Deactivates an organisation and its users.
 #[utoipa::path(post, path = "/user/v1/admin/deactivateOrg/{id}",
     params(("id" = i64, Path, minimum = 1, description = "The organisation's id")),
-    responses((status = 200, description = "`[{deactivated_users}]`", body = super::openapi::Answer)))]
+    responses((status = 202, description = "`[{deactivated_users}]`", body = super::openapi::Answer)))]
 async fn deactivate_org(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -134,11 +134,11 @@ async fn deactivate_org(
 ) -> Result<ApiOk, AppError> {
     let id = super::organization::organization_id(&id)?;
     let count = state.deactivate_organization(&caller, id, &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("Organization deactivated Successfully.", json!([{"deactivated_users": count}])))
+    Ok(ApiOk::accepted("Organization deactivated Successfully.", json!([{"deactivated_users": count}])))
 }
 
 #[utoipa::path(post, path = "/user/v1/admin/deactivateUser", request_body = super::org_admin::DeactivateBody,
-    responses((status = 200, description = "`{deactivated_users}`", body = super::openapi::Answer)))]
+    responses((status = 202, description = "`{deactivated_users}`", body = super::openapi::Answer)))]
 async fn deactivate_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -146,13 +146,13 @@ async fn deactivate_user(
     JsonBody(body): JsonBody<super::org_admin::DeactivateBody>,
 ) -> Result<ApiOk, AppError> {
     let count = state.deactivate_users(&caller, &body.id, &body.email, &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("User deactivated Successfully.", json!({"deactivated_users": count})))
+    Ok(ApiOk::accepted("User deactivated Successfully.", json!({"deactivated_users": count})))
 }
 
 /// Erases a user (their personal data is crypto-shredded).
 #[utoipa::path(delete, path = "/user/v1/admin/deleteUser/{id}",
     params(("id" = crate::http::openapi::UserKey, Path, description = "The user's numeric id or uuid")),
-    responses((status = 200, description = "`[{user_id}]`", body = super::openapi::Answer)))]
+    responses((status = 202, description = "`[{user_id}]`", body = super::openapi::Answer)))]
 async fn delete_user(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -161,7 +161,7 @@ async fn delete_user(
 ) -> Result<ApiOk, AppError> {
     let key = UserKey::parse(&id).ok_or_else(|| AppError::NotFound("User not found".into()))?;
     let user = state.erase_user(&caller, &key, &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("User deleted successfully", json!([{"user_id": user.id}])))
+    Ok(ApiOk::accepted("User deleted successfully", json!([{"user_id": user.id}])))
 }
 
 #[derive(Deserialize, ToSchema)]

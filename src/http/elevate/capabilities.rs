@@ -20,6 +20,7 @@ pub const ROUTES: &[RouteCapability] = &[
     route("PATCH", "/user/v1/account/acceptTermsAndCondition", UserTermsAcceptSelf),
     route("GET", "/user/v1/account/list", UserList),
     route("POST", "/user/v1/account/search", UserSearch),
+    route("GET", "/user/v1/account/search", UserSearch),
     route("POST", "/user/v1/account/registrationOtp", OtpRegistrationRequest),
     route("POST", "/user/v1/account/generateOtp", OtpResetRequest),
     route("POST", "/user/v1/account/resetPassword", PasswordReset),
@@ -44,6 +45,7 @@ pub const ROUTES: &[RouteCapability] = &[
     // organization
     route("POST", "/user/v1/organization/create", OrgCreate),
     route("PATCH", "/user/v1/organization/update/{id}", OrgUpdate),
+    route("POST", "/user/v1/organization/update/{id}", OrgUpdate),
     route("GET", "/user/v1/organization/list", OrgList),
     route("GET", "/user/v1/organization/read", OrgRead),
     route("POST", "/user/v1/organization/requestOrgRole", OrgRequestCreate),
@@ -55,6 +57,7 @@ pub const ROUTES: &[RouteCapability] = &[
     route("POST", "/user/v1/org-admin/deactivateUser", UserDeactivateOrg),
     route("POST", "/user/v1/org-admin/bulkUserCreate", UserBulkInvite),
     route("GET", "/user/v1/org-admin/getBulkInvitesFilesList", UserBulkInvite),
+    route("POST", "/user/v1/org-admin/deactivateUser/{id}", UserDeactivateOrg),
     // catalogue: roles, under both spellings
     route("POST", "/user/v1/userRole/create", RoleCreate),
     route("POST", "/user/v1/userRole/Create", RoleCreate),

@@ -151,7 +151,7 @@ impl From<RoleUpdateBody> for RoleChanges {
 }
 
 #[utoipa::path(method(post, patch), path = "/user/v1/userRole/update/{id}", request_body = RoleUpdateBody, params(("id" = i64, Path, minimum = 1, description = "The role's id")),
-    responses((status = 200, description = "The role", body = super::openapi::OneRole)))]
+    responses((status = 201, description = "The role", body = super::openapi::OneRole)))]
 async fn update_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -160,11 +160,11 @@ async fn update_role(
     JsonBody(body): JsonBody<RoleUpdateBody>,
 ) -> Result<ApiOk, AppError> {
     let role = state.update_role(numeric(&id, "Role")?, body.into(), &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("Roles updated successfully", role.to_elevate_json()))
+    Ok(ApiOk::created("Roles updated successfully", role.to_elevate_json()))
 }
 
 #[utoipa::path(delete, path = "/user/v1/userRole/delete/{id}", params(("id" = i64, Path, minimum = 1, description = "The role's id")),
-    responses((status = 200, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
+    responses((status = 202, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
 async fn delete_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -172,7 +172,7 @@ async fn delete_role(
     Path(id): Path<String>,
 ) -> Result<ApiOk, AppError> {
     state.delete_role(numeric(&id, "Role")?, &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("Role deleted successfully", json!({})))
+    Ok(ApiOk::accepted("Role deleted successfully", json!({})))
 }
 
 #[utoipa::path(get, path = "/user/v1/userRole/list", params(ListQuery),
@@ -219,7 +219,7 @@ async fn create_module(
 }
 
 #[utoipa::path(method(post, patch), path = "/user/v1/modules/update/{id}", request_body = ModuleBody, params(("id" = i64, Path, minimum = 1, description = "The module's id")),
-    responses((status = 200, description = "The module", body = super::openapi::OneModule)))]
+    responses((status = 201, description = "The module", body = super::openapi::OneModule)))]
 async fn update_module(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -230,11 +230,11 @@ async fn update_module(
     let id = numeric(&id, "Module")?;
     let module =
         state.save_module(Some(id), &body.code, body.status.map(|s| s.to_uppercase()), &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("MODULES_UPDATED_SUCCESSFULLY", module_json(&module)))
+    Ok(ApiOk::created("MODULES_UPDATED_SUCCESSFULLY", module_json(&module)))
 }
 
 #[utoipa::path(delete, path = "/user/v1/modules/delete/{id}", params(("id" = i64, Path, minimum = 1, description = "The module's id")),
-    responses((status = 200, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
+    responses((status = 202, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
 async fn delete_module(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -242,7 +242,7 @@ async fn delete_module(
     Path(id): Path<String>,
 ) -> Result<ApiOk, AppError> {
     state.delete_module(numeric(&id, "Module")?, &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("Module deleted successfully", json!({})))
+    Ok(ApiOk::accepted("Module deleted successfully", json!({})))
 }
 
 #[utoipa::path(get, path = "/user/v1/modules/list", params(ListQuery),
@@ -298,7 +298,7 @@ async fn create_permission(
 }
 
 #[utoipa::path(method(post, patch), path = "/user/v1/permissions/update/{id}", request_body = PermissionBody, params(("id" = i64, Path, minimum = 1, description = "The permission's id")),
-    responses((status = 200, description = "The permission", body = super::openapi::OnePermission)))]
+    responses((status = 201, description = "The permission", body = super::openapi::OnePermission)))]
 async fn update_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -309,11 +309,11 @@ async fn update_permission(
     let p = state.save_permission(Some(numeric(&id, "Permission")?), body.definition(), &meta.by(&caller)).await?;
     let mut result = p.to_elevate_json();
     result["Id"] = json!(p.id);
-    Ok(ApiOk::ok("PERMISSION_UPDATED_SUCCESSFULLY", result))
+    Ok(ApiOk::created("PERMISSION_UPDATED_SUCCESSFULLY", result))
 }
 
 #[utoipa::path(delete, path = "/user/v1/permissions/delete/{id}", params(("id" = i64, Path, minimum = 1, description = "The permission's id")),
-    responses((status = 200, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
+    responses((status = 202, description = "Deleted; `result` is `{}`", body = super::openapi::Answer)))]
 async fn delete_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -321,7 +321,7 @@ async fn delete_permission(
     Path(id): Path<String>,
 ) -> Result<ApiOk, AppError> {
     state.delete_permission(numeric(&id, "Permission")?, &meta.by(&caller)).await?;
-    Ok(ApiOk::ok("Permission deleted successfully", json!({})))
+    Ok(ApiOk::accepted("Permission deleted successfully", json!({})))
 }
 
 #[utoipa::path(get, path = "/user/v1/permissions/list", params(ListQuery),
@@ -376,7 +376,7 @@ async fn map_permission(
 /// Takes a permission from a role.
 #[utoipa::path(post, path = "/user/v1/rolePermissionMapping/delete/{role_id}", request_body = MappingBody,
     params(("role_id" = i64, Path, minimum = 1, description = "The role's id")),
-    responses((status = 200, description = "Revoked; `result` is `{}`", body = super::openapi::Answer)))]
+    responses((status = 202, description = "Revoked; `result` is `{}`", body = super::openapi::Answer)))]
 async fn unmap_permission(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -385,7 +385,7 @@ async fn unmap_permission(
     JsonBody(body): JsonBody<MappingBody>,
 ) -> Result<ApiOk, AppError> {
     set_mapping(&state, &caller, meta, &role_id, body.permission_id, false).await?;
-    Ok(ApiOk::ok("ROLE_PERMISSION_MAPPING_DELETED_SUCCESSFULLY", json!({})))
+    Ok(ApiOk::accepted("ROLE_PERMISSION_MAPPING_DELETED_SUCCESSFULLY", json!({})))
 }
 
 #[derive(Deserialize, Default, ToSchema)]

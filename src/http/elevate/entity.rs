@@ -6,6 +6,7 @@
 //! update or a delete.
 
 use axum::extract::{Path, Query, State};
+use axum::http::Method;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -225,7 +226,7 @@ async fn create_type(
 
 #[utoipa::path(method(post, patch), path = "/user/v1/entity-type/update/{id}", request_body = EntityTypeBody,
     params(("id" = i64, Path, minimum = 1, description = "The entity type's id")),
-    responses((status = 202, description = "The entity type", body = super::openapi::Answer)))]
+    responses((status = 201, description = "The entity type", body = super::openapi::Answer)))]
 async fn update_type(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -234,7 +235,7 @@ async fn update_type(
     JsonBody(body): JsonBody<EntityTypeBody>,
 ) -> Result<ApiOk, AppError> {
     let updated = state.update_entity_type(&caller, type_id(&id)?, body.into(), &meta.by(&caller)).await?;
-    Ok(ApiOk::accepted("Entity type updated successfully", type_json(&updated)))
+    Ok(ApiOk::created("Entity type updated successfully", type_json(&updated)))
 }
 
 #[utoipa::path(method(delete, post), path = "/user/v1/entity-type/delete/{id}",
@@ -253,10 +254,12 @@ async fn delete_type(
 /// The active types of the caller's organisation (and the default one's
 /// where it has none of a value), with their entities; `value` picks some.
 #[utoipa::path(method(post, get), path = "/user/v1/entity-type/read", request_body = Option<ReadTypesBody>,
-    responses((status = 200, description = "Entity types, each with `entities`", body = super::openapi::Answer)))]
+    responses((status = 201, description = "POST (the status upstream's OpenAPI documents): entity types, each with `entities`", body = super::openapi::Answer),
+        (status = 200, description = "GET: as POST", body = super::openapi::Answer)))]
 async fn read_types(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
+    method: Method,
     body: Option<JsonBody<ReadTypesBody>>,
 ) -> Result<ApiOk, AppError> {
     let values = match body.and_then(|JsonBody(b)| b.value) {
@@ -266,7 +269,12 @@ async fn read_types(
     };
     let values: Option<Vec<String>> = values.map(|v| v.into_iter().map(|s| s.trim().to_string()).collect());
     let types = state.read_entity_types(caller.organization_id, values.as_deref()).await?;
-    Ok(ApiOk::ok("Entity type fetched successfully", types.iter().map(type_with_entities_json).collect()))
+    let found = types.iter().map(type_with_entities_json).collect();
+    Ok(if method == Method::POST {
+        ApiOk::created("Entity type fetched successfully", found)
+    } else {
+        ApiOk::ok("Entity type fetched successfully", found)
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -279,7 +287,7 @@ struct InheritBody {
 
 /// Copies a default-organisation type (with its entities) into the caller's organisation.
 #[utoipa::path(post, path = "/user/v1/org-admin/inheritEntityType", request_body = InheritBody,
-    responses((status = 201, description = "The new entity type", body = super::openapi::Answer)))]
+    responses((status = 202, description = "The new entity type", body = super::openapi::Answer)))]
 async fn inherit_type(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -289,7 +297,7 @@ async fn inherit_type(
     let created = state
         .inherit_entity_type(&caller, &body.entity_type_value, &body.target_entity_type_label, &meta.by(&caller))
         .await?;
-    Ok(ApiOk::created("Entity type created successfully", type_json(&created)))
+    Ok(ApiOk::accepted("Entity type created successfully", type_json(&created)))
 }
 
 #[utoipa::path(post, path = "/user/v1/entity/create", request_body = EntityBody,

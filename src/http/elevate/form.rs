@@ -82,7 +82,7 @@ fn form_json(form: &FormRow) -> Value {
 }
 
 #[utoipa::path(post, path = "/user/v1/form/create", request_body = FormBody,
-    responses((status = 201, description = "The form", body = super::openapi::OneForm)))]
+    responses((status = 200, description = "The form", body = super::openapi::OneForm)))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -90,7 +90,7 @@ async fn create(
     JsonBody(body): JsonBody<FormBody>,
 ) -> Result<ApiOk, AppError> {
     let form = state.create_form(caller.organization_id, body.into(), &meta.by(&caller)).await?;
-    Ok(ApiOk::created("Form created successfully", form_json(&form)))
+    Ok(ApiOk::ok("Form created successfully", form_json(&form)))
 }
 
 #[utoipa::path(method(post, patch), path = "/user/v1/form/update/{id}", request_body = FormBody, params(("id" = i64, Path, minimum = 1, description = "The form's id")),

@@ -88,7 +88,7 @@ fn accepted(message: &'static str, result: Value) -> ApiOk {
 
 /// A template of the caller's organisation.
 #[utoipa::path(post, path = "/user/v1/notification/template", request_body = TemplateBody,
-    responses((status = 201, description = "The template", body = super::openapi::Answer)))]
+    responses((status = 202, description = "The template", body = super::openapi::Answer)))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -96,7 +96,7 @@ async fn create(
     JsonBody(body): JsonBody<TemplateBody>,
 ) -> Result<ApiOk, AppError> {
     let template = state.create_template(&caller, body.into(), &meta.by(&caller)).await?;
-    Ok(ApiOk::created("Notification template created successfully", template_json(&template)))
+    Ok(ApiOk::accepted("Notification template created successfully", template_json(&template)))
 }
 
 #[utoipa::path(patch, path = "/user/v1/notification/template/{id}", request_body = TemplateBody, params(("id" = i64, Path, minimum = 1, description = "The template's id")),

@@ -406,6 +406,7 @@ impl Modify for Security {
         super::org_admin::deactivate_user,
         super::org_admin::bulk_user_create,
         super::org_admin::bulk_invites_list,
+        super::org_admin::deactivate_user_by_path,
         super::catalogue::create_role,
         super::catalogue::update_role,
         super::catalogue::delete_role,

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/org-admin/deactivateUser", guarded(post(deactivate_user)))
         .route("/org-admin/bulkUserCreate", guarded(post(bulk_user_create)))
         .route("/org-admin/getBulkInvitesFilesList", guarded(get(bulk_invites_list)))
+        .route("/org-admin/deactivateUser/{id}", guarded(post(deactivate_user_by_path)))
 }
 
 /// The requester's email only for callers who may see it (`visibility`).
@@ -210,7 +211,36 @@ async fn deactivate_user(
     meta: RequestMeta,
     JsonBody(body): JsonBody<DeactivateBody>,
 ) -> Result<ApiOk, AppError> {
-    let count = state.deactivate_users(&caller, &body.id, &body.email, &meta.by(&caller)).await?;
+    deactivated(&state, &caller, body, meta).await
+}
+
+/// The form upstream's OpenAPI documents: the user's id in the path (a body
+/// with more ids or emails is taken too, as upstream's code reads the body).
+#[utoipa::path(post, path = "/user/v1/org-admin/deactivateUser/{id}", request_body = Option<DeactivateBody>,
+    params(("id" = i64, Path, minimum = 1, description = "The numeric id of the user to deactivate")),
+    responses((status = 202, description = "`{deactivated_users}`", body = super::openapi::Answer)))]
+async fn deactivate_user_by_path(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    meta: RequestMeta,
+    Path(id): Path<String>,
+    body: Option<JsonBody<DeactivateBody>>,
+) -> Result<ApiOk, AppError> {
+    let id: i64 = id.trim().parse().map_err(|_| AppError::NotFound("User not found".into()))?;
+    let mut body = body.map(|JsonBody(b)| b).unwrap_or_default();
+    if !body.id.contains(&id) {
+        body.id.push(id);
+    }
+    deactivated(&state, &caller, body, meta).await
+}
+
+async fn deactivated(
+    state: &AppState,
+    caller: &crate::accounts::Caller,
+    body: DeactivateBody,
+    meta: RequestMeta,
+) -> Result<ApiOk, AppError> {
+    let count = state.deactivate_users(caller, &body.id, &body.email, &meta.by(caller)).await?;
     Ok(ApiOk {
         status: StatusCode::ACCEPTED,
         message: "User deactivated Successfully.",

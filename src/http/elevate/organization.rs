@@ -20,7 +20,7 @@ use crate::organizations::OrganizationKey;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/organization/create", guarded(post(create)))
-        .route("/organization/update/{id}", guarded(patch(update)))
+        .route("/organization/update/{id}", guarded(patch(update).post(update)))
         .route("/organization/list", guarded(get(list)))
         .route("/organization/read", guarded(get(read)))
         .route("/organization/requestOrgRole", guarded(post(request_role)))
@@ -38,7 +38,7 @@ struct CreateBody {
 }
 
 #[utoipa::path(post, path = "/user/v1/organization/create", request_body = CreateBody,
-    responses((status = 201, description = "The organisation", body = super::openapi::OneOrganization)))]
+    responses((status = 200, description = "The organisation", body = super::openapi::OneOrganization)))]
 async fn create(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -46,7 +46,7 @@ async fn create(
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<ApiOk, AppError> {
     let org = state.create_organization(&body.name, &body.code, &body.description, &meta.by(&caller)).await?;
-    Ok(ApiOk::created("Organization created successfully", org.to_elevate_json()))
+    Ok(ApiOk::ok("Organization created successfully", org.to_elevate_json()))
 }
 
 pub(super) fn organization_id(raw: &str) -> Result<i64, AppError> {
@@ -71,7 +71,7 @@ impl From<UpdateBody> for OrganizationChanges {
     }
 }
 
-#[utoipa::path(patch, path = "/user/v1/organization/update/{id}", request_body = UpdateBody,
+#[utoipa::path(method(patch, post), path = "/user/v1/organization/update/{id}", request_body = UpdateBody,
     params(("id" = i64, Path, minimum = 1, description = "The organisation's id")),
     responses((status = 200, description = "The organisation", body = super::openapi::OneOrganization)))]
 async fn update(
@@ -141,7 +141,7 @@ struct RoleRequestBody {
 
 /// Asks the organisation's admins for a role.
 #[utoipa::path(post, path = "/user/v1/organization/requestOrgRole", request_body = RoleRequestBody,
-    responses((status = 201, description = "`{request_id, org_id, status, meta}`", body = super::openapi::Answer)))]
+    responses((status = 200, description = "`{request_id, org_id, status, meta}`", body = super::openapi::Answer)))]
 async fn request_role(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
@@ -150,7 +150,7 @@ async fn request_role(
 ) -> Result<ApiOk, AppError> {
     let form_data = body.form_data.unwrap_or_else(|| json!({}));
     let request = state.request_role(&caller, body.role, form_data, &meta.by(&caller)).await?;
-    Ok(ApiOk::created(
+    Ok(ApiOk::ok(
         "Role requested successfully",
         json!({"request_id": request.id, "org_id": request.organization_id, "status": request.status, "meta": {}}),
     ))

@@ -129,6 +129,11 @@ impl ToElevateJson for UserState {
             managed_users,
             owners,
             pool,
+            merged_from,
+            migration_prospects,
+            external_ids,
+            extension,
+            declarations,
         } = user;
         let instant = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true));
         let mut state = json!({
@@ -163,6 +168,32 @@ impl ToElevateJson for UserState {
         }
         if let Some(pool) = pool {
             state["pool"] = json!(pool.as_str());
+        }
+        // Sunbird's merges and migrations, once there are any; a prospect's
+        // expected external id is never shown (it is what the user must give).
+        if !merged_from.is_empty() {
+            state["merged_from"] = json!(merged_from);
+        }
+        if !migration_prospects.is_empty() {
+            let prospects: Vec<Value> = migration_prospects
+                .iter()
+                .map(|p| {
+                    json!({"feed_id": p.prospect.feed_id, "channel": p.prospect.channel,
+                           "organization_id": p.prospect.organization_id, "attempts": p.attempts})
+                })
+                .collect();
+            state["migration_prospects"] = json!(prospects);
+        }
+        if !external_ids.is_empty() {
+            let ids: Vec<Value> = external_ids.iter().map(|e| json!({"id": e.id, "provider": e.provider})).collect();
+            state["external_ids"] = json!(ids);
+        }
+        // Sunbird's profile extension and declarations, once written.
+        if !extension.is_empty() {
+            state["profile_extension"] = json!(extension);
+        }
+        if !declarations.is_empty() {
+            state["declarations"] = json!(declarations);
         }
         state
     }

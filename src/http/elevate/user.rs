@@ -98,6 +98,8 @@ impl From<ProfileFields> for ProfileChanges {
             share_link: f.share_link,
             preferred_language: f.preferred_language,
             has_accepted_terms_and_conditions: f.has_accepted_terms_and_conditions,
+            // Sunbird's fields: ELEVATE's update does not take them.
+            extension: None,
         }
     }
 }

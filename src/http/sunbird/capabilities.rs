@@ -19,6 +19,9 @@ pub struct SunbirdRoute {
     pub op: &'static str,
     /// The response `id`; `{idType}` is replaced by the path's value.
     pub id: &'static str,
+    /// One of Sunbird's private routes (account merge): its answers carry
+    /// `id: null` and `ver: "private"`, as Sunbird's do.
+    pub private: bool,
 }
 
 const fn sb(
@@ -28,7 +31,11 @@ const fn sb(
     op: &'static str,
     id: &'static str,
 ) -> SunbirdRoute {
-    SunbirdRoute { method, path, capability, op, id }
+    SunbirdRoute { method, path, capability, op, id, private: false }
+}
+
+const fn private(method: &'static str, path: &'static str, capability: Capability, op: &'static str) -> SunbirdRoute {
+    SunbirdRoute { method, path, capability, op, id: "api.user.account.merge", private: true }
 }
 
 const CREATE: &str = "api.user.create";
@@ -42,6 +49,10 @@ const MANAGED_CREATE: &str = "api.manageduser.create";
 const MANAGED: &str = "api.user.managed";
 const GET_USER: &str = "api.user.getuser";
 const TNC: &str = "api.user.tnc.accept";
+const MIGRATE: &str = "api.user.migrate";
+const FEED_READ: &str = "api.user.feed.read";
+const FEED_CREATE: &str = "api.user.feed.create";
+const DECLARATIONS: &str = "api.user.declarations";
 
 pub const ROUTES: &[SunbirdRoute] = &[
     // create: sign-ups and users created by a client app
@@ -118,6 +129,22 @@ pub const ROUTES: &[SunbirdRoute] = &[
     // terms and conditions: one's own, or a managed user's
     sb("POST", "/api/user/v1/tnc/accept", UserTermsAcceptSelf, "TNCACCPT", TNC),
     sb("POST", "/v1/user/tnc/accept", UserTermsAcceptSelf, "TNCACCPT", TNC),
+    // account merge: the target is the acting user, the source proves
+    // itself with `x-source-user-token` (checked by the use case)
+    private("PATCH", "/api/user/v1/account/merge", UserUpdateSelf, "USRMRG"),
+    private("PATCH", "/private/user/v1/account/merge", UserUpdateSelf, "USRMRG"),
+    // migration: one's own answer to a prospect; the prospects as one's
+    // feed; an admin adds one (it moves a user into an organisation, as a
+    // role assignment does)
+    sb("POST", "/api/user/v1/migrate", UserUpdateSelf, "USRMIG", MIGRATE),
+    sb("POST", "/v1/user/migrate", UserUpdateSelf, "USRMIG", MIGRATE),
+    sb("GET", "/api/user/v1/feed/{userId}", UserReadSelf, "FEEDRED", FEED_READ),
+    sb("GET", "/v1/user/feed/{userId}", UserReadSelf, "FEEDRED", FEED_READ),
+    sb("POST", "/api/user/v1/feed/create", UserRoleAssign, "FEEDCRT", FEED_CREATE),
+    sb("POST", "/v1/user/feed/create", UserRoleAssign, "FEEDCRT", FEED_CREATE),
+    // self-declarations: one's own, or a user one administers (checked by the use case)
+    sb("PATCH", "/api/user/v1/declarations", UserUpdateSelf, "UDECLUPD", DECLARATIONS),
+    sb("PATCH", "/v1/user/declarations", UserUpdateSelf, "UDECLUPD", DECLARATIONS),
 ];
 
 /// The table as the authorisation check reads every dialect's.

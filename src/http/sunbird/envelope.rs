@@ -46,6 +46,24 @@ impl IntoResponse for SbOk {
     }
 }
 
+/// A success whose `responseCode` is not `OK`: Sunbird's migrate answers a
+/// wrong external id with 200, `params.status` `success` and
+/// `responseCode` `SERVER_ERROR` (its documented answer), the attempts left
+/// in `result`.
+#[derive(Clone)]
+pub struct SbOkCoded(pub SbOk, pub &'static str);
+
+#[derive(Clone, Copy)]
+struct ResponseCode(&'static str);
+
+impl IntoResponse for SbOkCoded {
+    fn into_response(self) -> Response {
+        let mut response = self.0.into_response();
+        response.extensions_mut().insert(ResponseCode(self.1));
+        response
+    }
+}
+
 /// The message id of a request: its `X-msgid` when that is a sensible
 /// identifier, else the request id every request gets. It is also the
 /// correlation id of the events the request causes.
@@ -125,6 +143,7 @@ pub async fn render(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let status = response.status();
     let ok = response.extensions_mut().remove::<SbOk>();
+    let coded = response.extensions_mut().remove::<ResponseCode>();
     let error = response.extensions_mut().remove::<SbError>();
     let refusal = response.extensions_mut().remove::<EdgeRefusal>();
     let (result, error) = match (ok, error, refusal) {
@@ -136,9 +155,11 @@ pub async fn render(request: Request, next: Next) -> Response {
         }
         (None, None, None) => return response,
     };
+    let private = route.is_some_and(|r| r.private);
     let id = match (route, &template) {
-        (Some(route), Some(template)) => id_of(template, route.id, &path),
-        _ => id_of_unknown(&path),
+        _ if private => Value::Null,
+        (Some(route), Some(template)) => id_of(template, route.id, &path).into(),
+        _ => id_of_unknown(&path).into(),
     };
     let op = route.map_or("", |r| r.op);
     let params = match &error {
@@ -160,11 +181,15 @@ pub async fn render(request: Request, next: Next) -> Response {
     let status = error.as_ref().map_or(status, |e| e.status);
     // Built by moving `result` in: `json!` would copy the whole tree.
     let mut body = Map::new();
-    body.insert("id".into(), id.into());
-    body.insert("ver".into(), version(&path).into());
+    body.insert("id".into(), id);
+    body.insert("ver".into(), if private { "private".to_string() } else { version(&path) }.into());
     body.insert("ts".into(), chrono::Utc::now().format("%Y-%m-%d %H:%M:%S:%3f%z").to_string().into());
     body.insert("params".into(), params);
-    body.insert("responseCode".into(), response_code(status).into());
+    let code = match (&error, coded) {
+        (None, Some(ResponseCode(code))) => code,
+        _ => response_code(status),
+    };
+    body.insert("responseCode".into(), code.into());
     body.insert("result".into(), result);
     let (mut parts, _) = response.into_parts();
     parts.status = status;

@@ -50,8 +50,11 @@ pub const MANDATORY_MISSING: &str = "0030";
 pub const MANDATORY_EMPTY: &str = "0031";
 pub const RATE_LIMIT: &str = "0059";
 pub const SERVICE_UNAVAILABLE: &str = "0064";
+pub const PARAMETER_MISMATCH: &str = "0045";
+pub const MANDATORY_HEADER_MISSING: &str = "0061";
 pub const FORBIDDEN: &str = "0071";
 pub const INACTIVE_USER: &str = "0073";
+pub const INVALID_PARAMETER_SIZE: &str = "0058";
 pub const SERVER_ERROR: &str = "UOS_0069";
 pub const UNAUTHORIZED: &str = "UOS_0070";
 
@@ -62,6 +65,10 @@ pub const MSG_SERVER_ERROR: &str = "server error";
 pub const MSG_UNAVAILABLE: &str = "SERVICE UNAVAILABLE";
 pub const MANAGED_USER_LIMIT_EXCEEDED: &str = "MANAGED_USER_LIMIT_EXCEEDED";
 pub const MSG_MANAGED_USER_LIMIT: &str = "Managed user creation limit exceeded";
+// Sunbird's migrate answered these old codes, written whole (its releases
+// since dropped the route, so they never got a number).
+pub const INVALID_USER_ID: &str = "INVALID_USER_ID";
+pub const USER_MIGRATION_FAILED: &str = "USER_MIGRATION_FAILED";
 pub const MSG_PASSWORD: &str = "Password must contain a minimum of 8 characters including numerals, lower and upper case alphabets and special characters";
 
 impl SbError {
@@ -114,6 +121,12 @@ impl SbError {
             status_text: None,
         }
     }
+    pub fn missing_header(name: &str) -> Self {
+        SbError::client(MANDATORY_HEADER_MISSING, format!("Mandatory header parameter {name} is missing."))
+    }
+    pub fn whole(code: &'static str, message: &str) -> Self {
+        SbError { status: StatusCode::BAD_REQUEST, code: Code::Whole(code), message: message.into(), status_text: None }
+    }
     pub fn unavailable() -> Self {
         SbError::new(StatusCode::SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE, MSG_UNAVAILABLE)
     }
@@ -163,6 +176,7 @@ pub fn sunbird_field(field: &str) -> &str {
         "organization_id" => "organisationId",
         "role_id" => "roles",
         "user_id" | "id" => "userId",
+        "org_id" => "orgId",
         other => other,
     }
 }
@@ -221,6 +235,13 @@ impl From<ServiceError> for SbError {
                     SbError::client(INACTIVE_USER, "User is Inactive. Please make it active to proceed.")
                 }
                 "user.not_found" => SbError::not_found("user"),
+                "user.no_migration_prospect" => {
+                    SbError::whole(INVALID_USER_ID, "User Id does not exists in our records")
+                }
+                "user.migration_prospect_exists" => SbError::client(PARAM_EXISTS, "channel already exists"),
+                crate::account_merge::MERGE_ORGANIZATION_MISMATCH => {
+                    SbError::client(PARAMETER_MISMATCH, "Mismatch of given parameters: merger and mergee rootOrgId.")
+                }
                 // Sunbird's managed-user creates answer its old code, in `err` and `status`.
                 "user.managed_user_limit" => SbError {
                     status: StatusCode::BAD_REQUEST,

@@ -180,7 +180,7 @@ impl ActingFor {
 }
 
 /// A header's token: `Bearer <token>` (scheme optional, any case).
-fn token(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
+pub(super) fn token(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<String> {
     let value = headers.get(name)?.to_str().ok()?.trim();
     let token = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),

@@ -11,8 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::envelope::SbOk;
 use super::errors::SbError;
 use super::extract::{Acting, ActingFor, SbBody, SbMeta};
+use super::profile;
 use super::render;
-use super::user::full_name;
+use super::user::{full_name, profile_fields};
 use crate::error::ServiceError;
 use crate::http::AppState;
 use crate::managed_users::ManagedSignUp;
@@ -23,9 +24,9 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
     UserKey::parse(raw).ok_or_else(|| SbError::not_found("user"))
 }
 
-/// A managed user: names and the manager. `profileLocation` and
-/// `framework` (which Sunbird's own examples send) are accepted and not kept
-/// until the profile extension; anything else is refused.
+/// A managed user: names, the manager, and the profile-extension fields
+/// (`profile`: Sunbird's own examples send `profileLocation` and
+/// `framework`); anything else is refused.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ManagedBody {
@@ -38,10 +39,21 @@ pub(super) struct ManagedBody {
     /// The acting user's id.
     #[schema(format = Uuid)]
     managed_by: String,
-    #[serde(default, rename = "profileLocation")]
-    _profile_location: Option<Vec<Value>>,
-    #[serde(default, rename = "framework")]
-    _framework: Option<serde_json::Map<String, Value>>,
+    #[serde(default, deserialize_with = "profile::present")]
+    #[schema(value_type = Option<String>, example = "2015")]
+    dob: Option<Value>,
+    #[serde(default, rename = "profileLocation", deserialize_with = "profile::present")]
+    #[schema(value_type = Option<Vec<profile::ProfileLocation>>)]
+    profile_location: Option<Value>,
+    #[serde(default, rename = "profileUserType", deserialize_with = "profile::present")]
+    #[schema(value_type = Option<profile::ProfileUserType>)]
+    profile_user_type: Option<Value>,
+    #[serde(default, rename = "profileUserTypes", deserialize_with = "profile::present")]
+    #[schema(value_type = Option<Vec<profile::ProfileUserType>>)]
+    profile_user_types: Option<Value>,
+    #[serde(default, deserialize_with = "profile::present")]
+    #[schema(value_type = Option<Object>, example = json!({"id": ["ekstep_ncert_k-12"], "board": ["CBSE"]}))]
+    framework: Option<Value>,
 }
 
 /// A user managed by the acting user (`managedBy`).
@@ -57,7 +69,9 @@ pub(super) async fn create_managed(
         return Err(SbError::missing("managedBy"));
     }
     let name = full_name(&body.first_name, body.last_name.as_deref());
-    let input = ManagedSignUp { name, managed_by: user_key(&body.managed_by)? };
+    let managed_by = user_key(&body.managed_by)?;
+    let extension = profile_fields!(body).created()?;
+    let input = ManagedSignUp { name, managed_by, extension };
     match state.create_managed_user(&caller, input, &meta.by(&caller)).await {
         Ok(profile) => Ok(SbOk::success(json!({"userId": profile.user.user_uuid}))),
         // Sunbird: a managedBy other than the caller is not authorised.

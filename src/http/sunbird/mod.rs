@@ -10,12 +10,16 @@
 //! for, and `render` writes its JSON for the use cases' typed results.
 
 pub mod capabilities;
+mod declarations;
 pub mod doors;
 pub mod envelope;
 pub mod errors;
 pub mod extract;
 mod managed;
+mod merge;
+mod migration;
 pub mod openapi;
+mod profile;
 mod render;
 mod search;
 mod user;
@@ -38,6 +42,7 @@ pub const PREFIXES: &[&str] = &[
     "/v1/ssouser",
     "/v1/manageduser",
     "/v2/manageduser",
+    "/private/user",
 ];
 
 /// Every Sunbird route at its full path, and a catch-all per prefix, so an

@@ -65,9 +65,9 @@ pub enum ErrorCode {
 #[schema(as = sunbird::Error)]
 #[allow(dead_code)]
 pub struct Error {
-    /// The operation, e.g. `api.user.create`.
-    id: String,
-    /// The version the path names, e.g. `v1`.
+    /// The operation, e.g. `api.user.create`; null on Sunbird's private routes (account merge).
+    id: Option<String>,
+    /// The version the path names, e.g. `v1`; `private` on the private routes.
     ver: String,
     /// When it was answered.
     ts: String,
@@ -131,6 +131,128 @@ envelope!(
     sunbird::Exists,
     ExistsResult
 );
+
+envelope!(
+    /// A migration prospect added: `{response: "SUCCESS", id}`.
+    FeedCreated,
+    sunbird::FeedCreated,
+    FeedCreatedResult
+);
+envelope!(
+    /// A user's feed: `{response: {userFeed: [...]}}`.
+    Feed,
+    sunbird::Feed,
+    FeedResult
+);
+
+/// An account merged: `id` null and `ver` `private`, as Sunbird's private routes answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::Merged)]
+#[allow(dead_code)]
+pub struct Merged {
+    id: Option<String>,
+    /// `private`.
+    ver: String,
+    ts: String,
+    params: Params,
+    #[serde(rename = "responseCode")]
+    response_code: OkCode,
+    result: DoneResult,
+}
+
+/// `responseCode` of a migrate answer: `OK`, or `SERVER_ERROR` for a wrong
+/// external id (HTTP 200, `params.status` `success`), as Sunbird documents it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::MigrateCode)]
+#[allow(dead_code)]
+pub enum MigrateCode {
+    #[serde(rename = "OK")]
+    Ok,
+    #[serde(rename = "SERVER_ERROR")]
+    ServerError,
+}
+
+/// A migrate answer.
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::Migrated)]
+#[allow(dead_code)]
+pub struct Migrated {
+    id: String,
+    ver: String,
+    ts: String,
+    params: Params,
+    #[serde(rename = "responseCode")]
+    response_code: MigrateCode,
+    result: MigrateResult,
+}
+
+/// `{success: true, userId}` once migrated or rejected; `{maxAttempt,
+/// remainingAttempt, err: true, message}` after a wrong external id.
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::MigrateResult)]
+#[allow(dead_code)]
+pub struct MigrateResult {
+    #[schema(nullable = false)]
+    success: Option<bool>,
+    #[serde(rename = "userId")]
+    #[schema(nullable = false)]
+    user_id: Option<String>,
+    #[serde(rename = "maxAttempt")]
+    #[schema(nullable = false, minimum = 1)]
+    max_attempt: Option<i64>,
+    #[serde(rename = "remainingAttempt")]
+    #[schema(nullable = false, minimum = 0)]
+    remaining_attempt: Option<i64>,
+    #[schema(nullable = false)]
+    err: Option<bool>,
+    #[schema(nullable = false)]
+    message: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::FeedCreatedResult)]
+#[allow(dead_code)]
+pub struct FeedCreatedResult {
+    response: Success,
+    /// The feed item's id (`feedId` of `migrate`).
+    id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::FeedResult)]
+#[allow(dead_code)]
+pub struct FeedResult {
+    response: UserFeed,
+}
+
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::UserFeed)]
+#[allow(dead_code)]
+pub struct UserFeed {
+    #[serde(rename = "userFeed")]
+    user_feed: Vec<FeedItem>,
+}
+
+/// A pending migration prospect.
+#[derive(Serialize, ToSchema)]
+#[schema(as = sunbird::FeedItem)]
+#[allow(dead_code)]
+pub struct FeedItem {
+    id: String,
+    #[serde(rename = "userId")]
+    user_id: String,
+    /// `OrgMigrationAction`.
+    category: String,
+    priority: i64,
+    /// `unread`.
+    status: String,
+    #[serde(rename = "createdBy")]
+    created_by: Option<String>,
+    #[serde(rename = "createdOn")]
+    created_on: String,
+    /// `{prospectChannels: [code], prospectChannelsIds: [{id, name}]}`.
+    data: Value,
+}
 
 /// `SUCCESS`.
 #[derive(Serialize, ToSchema)]
@@ -227,6 +349,22 @@ pub struct User {
     #[serde(rename = "updatedDate")]
     #[schema(nullable = false)]
     updated_date: Option<String>,
+    /// The profile extension (as written; empty when never written).
+    dob: Option<String>,
+    #[serde(rename = "profileLocation")]
+    #[schema(nullable = false)]
+    profile_location: Option<Vec<Value>>,
+    #[serde(rename = "profileUserType")]
+    #[schema(nullable = false)]
+    profile_user_type: Option<Value>,
+    #[serde(rename = "profileUserTypes")]
+    #[schema(nullable = false)]
+    profile_user_types: Option<Vec<Value>>,
+    #[schema(nullable = false)]
+    framework: Option<Value>,
+    /// With `fields=declarations`: `[{orgId, persona, status, errorType, info}]`.
+    #[schema(nullable = false)]
+    declarations: Option<Vec<Value>>,
 }
 
 /// A user as `search` and the managed-user list show them: `search`'s
@@ -401,6 +539,11 @@ impl Modify for Security {
         super::managed::managed_users,
         super::managed::by_login_id,
         super::managed::accept_tnc,
+        super::merge::merge,
+        super::migration::migrate,
+        super::migration::feed,
+        super::migration::create_feed,
+        super::declarations::declare,
     )
 )]
 struct SunbirdApi;
@@ -471,6 +614,11 @@ const ALIASES: &[(&str, &[&str])] = &[
     ("/api/user/v1/managed/{userId}", &["/v1/user/managed/{userId}"]),
     ("/api/user/v1/profile/read", &["/v1/user/getuser"]),
     ("/api/user/v1/tnc/accept", &["/v1/user/tnc/accept"]),
+    ("/api/user/v1/account/merge", &["/private/user/v1/account/merge"]),
+    ("/api/user/v1/migrate", &["/v1/user/migrate"]),
+    ("/api/user/v1/feed/{userId}", &["/v1/user/feed/{userId}"]),
+    ("/api/user/v1/feed/create", &["/v1/user/feed/create"]),
+    ("/api/user/v1/declarations", &["/v1/user/declarations"]),
 ];
 
 pub const DIALECT: Dialect = Dialect {

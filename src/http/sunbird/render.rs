@@ -104,6 +104,7 @@ pub fn user(profile: &Profile, view: ProfileView) -> Value {
         map.insert("lastLoginTime".into(), date(&u.last_logged_in_at));
         map.insert("createdDate".into(), date(&Some(u.created_at.clone())));
         map.insert("updatedDate".into(), date(&Some(u.updated_at.clone())));
+        super::profile::render_extension(u, &mut map);
     }
     Value::Object(map)
 }

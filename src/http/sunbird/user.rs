@@ -14,12 +14,15 @@ use utoipa::{IntoParams, ToSchema};
 
 use aggregates::ProfileChanges;
 
+use super::declarations;
 use super::envelope::SbOk;
 use super::errors::{Code, SbError, INVALID_VALUE};
 use super::extract::{guarded, Acting, ActingFor, SbBody, SbMeta};
 use super::managed;
+use super::profile;
 use super::render;
 use super::search;
+use super::{merge, migration};
 use crate::accounts::Caller;
 use crate::contacts::ContactChange;
 use crate::error::ServiceError;
@@ -27,7 +30,7 @@ use crate::http::AppState;
 use crate::organizations::RoleChanges;
 use crate::registrations::NewAccount;
 use crate::users::{Identifier, UserKey};
-use crate::visibility::ContactScope;
+use crate::visibility::{ContactScope, ProfileView};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -93,6 +96,16 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/user/getuser", guarded(post(managed::by_login_id)))
         .route("/api/user/v1/tnc/accept", guarded(post(managed::accept_tnc)))
         .route("/v1/user/tnc/accept", guarded(post(managed::accept_tnc)))
+        .route("/api/user/v1/account/merge", guarded(patch(merge::merge)))
+        .route("/private/user/v1/account/merge", guarded(patch(merge::merge)))
+        .route("/api/user/v1/migrate", guarded(post(migration::migrate)))
+        .route("/v1/user/migrate", guarded(post(migration::migrate)))
+        .route("/api/user/v1/feed/{userId}", guarded(get(migration::feed)))
+        .route("/v1/user/feed/{userId}", guarded(get(migration::feed)))
+        .route("/api/user/v1/feed/create", guarded(post(migration::create_feed)))
+        .route("/v1/user/feed/create", guarded(post(migration::create_feed)))
+        .route("/api/user/v1/declarations", guarded(patch(declarations::declare)))
+        .route("/v1/user/declarations", guarded(patch(declarations::declare)))
 }
 
 /// A phone number, sent as text or as a number.
@@ -166,7 +179,38 @@ struct CreateBody {
     _phone_verified: Option<bool>,
     #[serde(default, rename = "countryCode")]
     _country_code: Option<Value>,
+    /// A year (`2000`, kept as `2000-12-31` as Sunbird keeps it) or a date.
+    #[serde(default, deserialize_with = "profile::present")]
+    #[schema(value_type = Option<String>, example = "2000")]
+    dob: Option<Value>,
+    #[serde(default, rename = "profileLocation", deserialize_with = "profile::present")]
+    #[schema(value_type = Option<Vec<profile::ProfileLocation>>)]
+    profile_location: Option<Value>,
+    #[serde(default, rename = "profileUserType", deserialize_with = "profile::present")]
+    #[schema(value_type = Option<profile::ProfileUserType>)]
+    profile_user_type: Option<Value>,
+    #[serde(default, rename = "profileUserTypes", deserialize_with = "profile::present")]
+    #[schema(value_type = Option<Vec<profile::ProfileUserType>>)]
+    profile_user_types: Option<Value>,
+    /// `{id: [framework], <category>: [names]}`.
+    #[serde(default, deserialize_with = "profile::present")]
+    #[schema(value_type = Option<Object>, example = json!({"id": ["ekstep_ncert_k-12"], "board": ["CBSE"]}))]
+    framework: Option<Value>,
 }
+
+/// The profile-extension fields of a body (`profile`).
+macro_rules! profile_fields {
+    ($body:expr) => {
+        profile::ProfileFields {
+            dob: $body.dob,
+            profile_location: $body.profile_location,
+            profile_user_type: $body.profile_user_type,
+            profile_user_types: $body.profile_user_types,
+            framework: $body.framework,
+        }
+    };
+}
+pub(super) use profile_fields;
 
 /// Roster's one name from Sunbird's two.
 pub(super) fn full_name(first: &str, last: Option<&str>) -> String {
@@ -195,25 +239,29 @@ async fn create(
     if email.is_none() && phone.is_none() {
         return Err(SbError::invalid("email or phone"));
     }
+    let extension = profile_fields!(body).created()?;
     let input = NewAccount {
         name: full_name(&body.first_name, body.last_name.as_deref()),
         email,
         phone,
         username: present(body.user_name),
         password: body.password,
+        extension,
     };
     let profile = state.register_by_identifiers(input, &meta).await?;
     Ok(SbOk::success(json!({"userId": profile.user.user_uuid, "errors": []})))
 }
 
 /// `fields` and `withTokens`: Roster always answers with the organisations
-/// and roles (`fields` may ask for them); `withTokens=true` adds
-/// `managedToken` when the user is one the caller manages.
+/// and roles; `fields` naming `declarations` adds them (as Sunbird's read
+/// does); `withTokens=true` adds `managedToken` when the user is one the
+/// caller manages.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ReadQuery {
-    #[serde(rename = "fields")]
-    _fields: Option<String>,
+    /// Comma-separated: `declarations` adds the user's declarations.
+    #[param(example = "organisations,roles,locations,declarations")]
+    fields: Option<String>,
     #[serde(rename = "withTokens")]
     with_tokens: Option<String>,
 }
@@ -229,8 +277,16 @@ async fn read(
 ) -> Result<SbOk, SbError> {
     let profile = state.profile(&user_key(&user_id)?).await?;
     let caller = acting.on(&profile.user.user_uuid)?;
-    let view = ContactScope::of(&caller).view_of(profile.user.id, profile.user.organization_id);
+    // A manager sees the users they manage in full, as their list shows them.
+    let view = match profile.user.managed_by.as_deref() == Some(caller.user_uuid()) {
+        true => ProfileView::Full,
+        false => ContactScope::of(&caller).view_of(profile.user.id, profile.user.organization_id),
+    };
     let mut user = render::user(&profile, view);
+    let asked = |name: &str| query.fields.as_deref().is_some_and(|f| f.split(',').any(|f| f.trim() == name));
+    if let (true, ProfileView::Full, Value::Object(map)) = (asked("declarations"), view, &mut user) {
+        map.insert("declarations".into(), profile::render_declarations(&profile.user));
+    }
     if query.with_tokens.as_deref().is_some_and(|t| t.trim().eq_ignore_ascii_case("true")) {
         if let (Some(token), Value::Object(map)) = (state.managed_token_for(&caller, &profile).await?, &mut user) {
             map.insert("managedToken".into(), token.into());
@@ -361,6 +417,23 @@ struct UpdateBody {
     _phone_verified: Option<bool>,
     #[serde(default, rename = "countryCode")]
     _country_code: Option<Value>,
+    /// A year (`2000`, kept as `2000-12-31` as Sunbird keeps it) or a date.
+    #[serde(default, deserialize_with = "profile::present")]
+    #[schema(value_type = Option<String>, example = "2000")]
+    dob: Option<Value>,
+    #[serde(default, rename = "profileLocation", deserialize_with = "profile::present")]
+    #[schema(value_type = Option<Vec<profile::ProfileLocation>>)]
+    profile_location: Option<Value>,
+    #[serde(default, rename = "profileUserType", deserialize_with = "profile::present")]
+    #[schema(value_type = Option<profile::ProfileUserType>)]
+    profile_user_type: Option<Value>,
+    #[serde(default, rename = "profileUserTypes", deserialize_with = "profile::present")]
+    #[schema(value_type = Option<Vec<profile::ProfileUserType>>)]
+    profile_user_types: Option<Value>,
+    /// `{id: [framework], <category>: [names]}`.
+    #[serde(default, deserialize_with = "profile::present")]
+    #[schema(value_type = Option<Object>, example = json!({"id": ["ekstep_ncert_k-12"], "board": ["CBSE"]}))]
+    framework: Option<Value>,
 }
 
 /// A contact value of an update: absent or null leaves it as it is; an
@@ -387,6 +460,7 @@ async fn update(
     meta: SbMeta,
     SbBody(body): SbBody<UpdateBody>,
 ) -> Result<SbOk, SbError> {
+    let extension = profile_fields!(body).patch()?;
     let email = contact_value("email", body.email, false)?;
     let phone = contact_value("phone", body.phone, true)?;
     let username = contact_value("userName", body.user_name, false)?;
@@ -409,7 +483,7 @@ async fn update(
             Some(full_name(&first, last.as_deref().or(current_last.as_deref())))
         }
     };
-    let profile = ProfileChanges { name, ..Default::default() };
+    let profile = ProfileChanges { name, extension, ..Default::default() };
     let meta = meta.by(&caller);
     let change = ContactChange { email, phone, username, profile };
     let updated = match change.is_empty() {

@@ -171,9 +171,12 @@ pub(super) fn is_entity_v5(path: &str) -> bool {
     path.starts_with("/api/v5/entity")
 }
 
-/// Sunbird's paths: the gateway's `/api/user/...` and the service's `/vN/...`.
+/// Sunbird's paths: the gateway's `/api/user/...`, the service's `/vN/...`
+/// and its private `/private/user/...`.
 pub(super) fn is_sunbird(path: &str) -> bool {
-    path.starts_with("/api/user/") || (path.starts_with("/v") && path.as_bytes().get(2).is_some_and(u8::is_ascii_digit))
+    path.starts_with("/api/user/")
+        || path.starts_with("/private/user/")
+        || (path.starts_with("/v") && path.as_bytes().get(2).is_some_and(u8::is_ascii_digit))
 }
 
 /// Why an error body is not the envelope of the route's dialect, if it is
@@ -193,7 +196,12 @@ pub(super) fn envelope_problem(template: &str, body: &[u8]) -> Option<String> {
     }
     if is_sunbird(template) {
         let missing: Vec<&str> = [
-            ("id", v["id"].is_string()),
+            // Sunbird's private routes (account merge) answer `id: null`.
+            (
+                "id",
+                v["id"].is_string()
+                    || (template.starts_with("/private/") || template.ends_with("/account/merge")) && v["id"].is_null(),
+            ),
             ("ver", v["ver"].is_string()),
             ("ts", v["ts"].is_string()),
             ("params.err", v["params"]["err"].is_string()),

@@ -174,6 +174,7 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         list_query(route(M::POST, "/user/v1/account/search")).body(json!({
             "user_ids": [t.mentee_id, t.mentee_uuid], "email_ids": ["mina@example.com"], "excluded_user_ids": [t.victims[0]]
         })),
+        list_query(route(M::GET, "/user/v1/account/search")),
         route(M::GET, "/user/v1/user/read"),
         route(M::GET, "/user/v1/user/read/{id}").param("id", t.mentee_id),
         route(M::PATCH, "/user/v1/user/update").body(json!({
@@ -208,6 +209,9 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
         route(M::PATCH, "/user/v1/organization/update/{id}")
             .param("id", 1)
             .body(json!({"name": "Default Organisation", "description": "fuzzed", "related_orgs": [t.spare_org_id]})),
+        route(M::POST, "/user/v1/organization/update/{id}")
+            .param("id", 1)
+            .body(json!({"name": "Default Organisation", "description": "fuzzed", "related_orgs": [t.spare_org_id]})),
         page(route(M::GET, "/user/v1/organization/list")),
         route(M::GET, "/user/v1/organization/read")
             .query("organisation_id", 1)
@@ -230,6 +234,10 @@ pub(super) fn table(t: &Targets) -> Vec<Route> {
             .query("status", "processed"),
         route(M::POST, "/user/v1/org-admin/deactivateUser")
             .body(json!({"id": [t.victims[2]], "email": ["victim2@example.com"]}))
+            .phase(Phase::Destructive),
+        route(M::POST, "/user/v1/org-admin/deactivateUser/{id}")
+            .param("id", t.victims[2])
+            .body(json!({"email": ["victim2@example.com"]}))
             .phase(Phase::Destructive),
         route(M::POST, "/user/v1/modules/create").body(json!({"code": "fuzz_module_new", "status": "ACTIVE"})).unique("code"),
         route(M::POST, "/user/v1/form/create").body(form_body("fuzz_form_new")).unique("type"),
@@ -438,7 +446,9 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
     let both = |gateway: &str, service: &str| [gateway.to_string(), service.to_string()];
     let create = json!({"request": {
         "firstName": "Fuzz", "lastName": "Sunbird", "email": "fuzz-sunbird@example.com", "password": PASSWORD,
-        "phone": "+911234567899", "userName": "fuzz_sunbird", "emailVerified": true, "phoneVerified": false, "countryCode": "+91"
+        "phone": "+911234567899", "userName": "fuzz_sunbird", "emailVerified": true, "phoneVerified": false, "countryCode": "+91",
+        "dob": "2000", "profileLocation": [{"code": "02", "type": "state"}],
+        "profileUserType": {"type": "teacher", "subType": null}, "framework": {"id": ["fw1"], "board": ["CBSE"]}
     }});
     let mut routes = Vec::new();
     for (gateway, service) in [
@@ -459,7 +469,7 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
             routes.push(
                 route(M::GET, path)
                     .param("userId", &t.mentee_uuid)
-                    .query("fields", "organisations,roles")
+                    .query("fields", "organisations,roles,declarations")
                     .query("withTokens", "false"),
             );
         }
@@ -487,7 +497,10 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
         for path in both(&format!("/api/user/v{version}/update"), &format!("/v{version}/user/update")) {
             routes.push(route(M::PATCH, path).body(json!({"request": {
                 "userId": t.mentee_uuid, "firstName": "Mina", "lastName": "Fuzzed",
-                "email": "mina@example.com", "phone": "+911234567800", "userName": "mina"
+                "email": "mina@example.com", "phone": "+911234567800", "userName": "mina",
+                "dob": "2001-02-03", "profileLocation": [{"id": "loc-1", "type": "district"}],
+                "profileUserTypes": [{"type": "teacher", "subType": "hm"}],
+                "framework": {"id": "fw1", "medium": ["English"]}
             }})));
         }
         for path in both(&format!("/api/user/v{version}/search"), &format!("/v{version}/user/search")) {
@@ -508,7 +521,8 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
     }
     let managed = json!({"request": {
         "firstName": "Fuzz", "lastName": "Child", "managedBy": t.mentee_uuid,
-        "profileLocation": [{"code": "02", "type": "state"}], "framework": {"board": ["CBSE"]}
+        "profileLocation": [{"code": "02", "type": "state"}], "framework": {"id": ["fw1"], "board": ["CBSE"]},
+        "dob": "2015", "profileUserType": {"type": "student", "subType": null}
     }});
     for (gateway, service) in [
         ("/api/user/v4/create", "/v4/user/create"),
@@ -533,6 +547,32 @@ fn sunbird_routes(t: &Targets) -> Vec<Route> {
     }
     for path in both("/api/user/v1/tnc/accept", "/v1/user/tnc/accept") {
         routes.push(route(M::POST, path).body(json!({"request": {"version": "v1", "userId": t.mentee_uuid}})));
+    }
+    // The fuzzer sends no x-source-user-token: a merge is refused before it decides anything.
+    for path in both("/api/user/v1/account/merge", "/private/user/v1/account/merge") {
+        routes.push(route(M::PATCH, path).body(json!({"request": {
+            "fromAccountId": t.mentee_uuid, "toAccountId": t.mentee_uuid
+        }})));
+    }
+    for path in both("/api/user/v1/migrate", "/v1/user/migrate") {
+        routes.push(route(M::POST, path).body(json!({"request": {
+            "userId": t.mentee_uuid, "channel": "default", "action": "accept", "feedId": "f", "userExtId": "ext-1"
+        }})));
+    }
+    for path in both("/api/user/v1/feed/{userId}", "/v1/user/feed/{userId}") {
+        routes.push(route(M::GET, path).param("userId", &t.mentee_uuid));
+    }
+    for path in both("/api/user/v1/feed/create", "/v1/user/feed/create") {
+        routes.push(route(M::POST, path).body(json!({"request": {
+            "userId": t.mentee_uuid, "category": "OrgMigrationAction", "priority": 1,
+            "data": {"prospectChannels": ["fuzz-state"]}, "userExtId": "ext-1"
+        }})));
+    }
+    for path in both("/api/user/v1/declarations", "/v1/user/declarations") {
+        routes.push(route(M::PATCH, path).body(json!({"request": {"declarations": [{
+            "operation": "add", "userId": t.mentee_uuid, "orgId": 1, "persona": "teacher",
+            "info": {"declared-school-name": "mgm21", "declared-phone": 99999999}
+        }]}})));
     }
     routes
 }
