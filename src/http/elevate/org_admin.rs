@@ -299,7 +299,7 @@ struct BulkListQuery {
     #[param(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     limit: Option<String>,
     /// `uploaded`, `processed` or `failed` (any case); absent: all.
-    #[param(value_type = Option<String>, pattern = "^(?i)(uploaded|processed|failed)$")]
+    #[param(value_type = Option<String>, pattern = "^([Uu][Pp][Ll][Oo][Aa][Dd][Ee][Dd]|[Pp][Rr][Oo][Cc][Ee][Ss][Ss][Ee][Dd]|[Ff][Aa][Ii][Ll][Ee][Dd])$")]
     status: Option<String>,
 }
 
