@@ -41,6 +41,9 @@ pub(crate) struct JobRun {
     pub organization_name: String,
 }
 
+/// How long a finished job waits for the read models to hold its users.
+const USERS_VISIBLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The statuses a list may ask for (ELEVATE's query is lower-case).
 pub const STATUSES: &[&str] = &["UPLOADED", "PROCESSED", "FAILED"];
 
@@ -200,6 +203,12 @@ impl Services {
         }
         let path = output_path(&run.uuid);
         self.files.write_file(&path, output.into(), "text/csv").await?;
+        // A job reads as processed only once every read model holds its
+        // users: a client that sees PROCESSED can read them at once.
+        let written = self.db.last_committed_point().await?;
+        if !self.projector.wait_for(written, USERS_VISIBLE_WITHIN).await {
+            tracing::warn!(job = %run.uuid, "a read model lags behind the bulk invite; finishing it anyway");
+        }
         let finish = BulkInviteCommand::Finish { output_path: path, at: chrono::Utc::now() };
         let committed = self.bus.execute::<BulkInvite>(&run.uuid, finish, &run.meta).await?;
         tracing::info!(
