@@ -10,11 +10,12 @@ use rand::Rng;
 use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
+use crate::accounts::Caller;
 use crate::auth::password;
 use crate::bootstrap::DEFAULT_ORGANIZATION_ID;
 use crate::commands::{CommandError, Committed, Metadata};
-use crate::error::{Entity, Reason, ServiceError};
-use crate::read_models::{Profile, UserKey};
+use crate::error::{Clash, Entity, Reason, ServiceError};
+use crate::read_models::{self, OrganizationKey, Profile, UserKey};
 use crate::services::Services;
 
 /// A user to register: at least an email or a phone.
@@ -28,6 +29,8 @@ pub struct NewAccount {
     /// Profile fields the domain does not model, kept as given (the dialect
     /// validated them).
     pub extension: Option<ProfileExtension>,
+    /// Which organisation the user joins; `None`: the default organisation.
+    pub organization: Option<OrganizationKey>,
 }
 
 /// How many generated user names are tried before giving up (each one is
@@ -87,13 +90,50 @@ fn validate(input: &NewAccount) -> Result<Valid, ServiceError> {
 }
 
 impl Services {
-    /// Registers `input` with the default role in the default organisation,
-    /// its email, phone and user name claimed in the same commit. A value
+    /// Where a new user belongs: the default organisation unless `key` names
+    /// another, which must exist, be active and be administered by `by` (an
+    /// admin, or an org admin of that organisation): a sign-up or a plain
+    /// user cannot place anyone, themselves included, in an organisation
+    /// whose users they would then list.
+    async fn organization_to_join(
+        &self,
+        key: Option<&OrganizationKey>,
+        by: Option<&Caller>,
+    ) -> Result<i64, ServiceError> {
+        let Some(key) = key else { return Ok(DEFAULT_ORGANIZATION_ID) };
+        let organization = read_models::organization_details(&self.db, key).await?.ok_or_else(|| {
+            let id = match key {
+                OrganizationKey::Id(id) => id.to_string(),
+                OrganizationKey::Code(code) => code.clone(),
+            };
+            ServiceError::invalid("organization", Reason::NotFound { entity: Entity::Organization, id: Some(id) })
+        })?;
+        if organization.id == DEFAULT_ORGANIZATION_ID {
+            return Ok(organization.id);
+        }
+        if !by.is_some_and(|caller| caller.administers(organization.id)) {
+            return Err(ServiceError::Forbidden);
+        }
+        if organization.status != "ACTIVE" {
+            return Err(ServiceError::Conflict { what: Clash::OrganizationDeactivated });
+        }
+        Ok(organization.id)
+    }
+
+    /// Registers `input` with the default role in its organisation (the
+    /// default one unless it names another, see `organization_to_join`), its
+    /// email, phone and user name claimed in the same commit. A value
     /// someone holds refuses the whole registration (`Duplicate`), except a
     /// generated user name, for which another is generated. Returns the
     /// profile once reads show it.
-    pub async fn register_by_identifiers(&self, input: NewAccount, meta: &Metadata) -> Result<Profile, ServiceError> {
+    pub async fn register_by_identifiers(
+        &self,
+        input: NewAccount,
+        by: Option<&Caller>,
+        meta: &Metadata,
+    ) -> Result<Profile, ServiceError> {
         let valid = validate(&input)?;
+        let organization_id = self.organization_to_join(input.organization.as_ref(), by).await?;
         let password_hash = password::hash(input.password).await?;
         let role_ids = self.role_ids_for(&[]).await?;
         let user_uuid = Uuid::new_v4().to_string();
@@ -128,7 +168,7 @@ impl Services {
                 phone: valid.phone.clone(),
                 username: Some(username),
                 password_hash: Some(password_hash.clone()),
-                organization_id: DEFAULT_ORGANIZATION_ID,
+                organization_id,
                 role_ids: role_ids.clone(),
                 has_accepted_terms_and_conditions: false,
                 preferred_language: "en".to_string(),

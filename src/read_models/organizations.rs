@@ -21,6 +21,7 @@ pub struct OrganizationDetails {
 const ORGANIZATION_COLUMNS: &str =
     "id, org_uuid, name, code, description, status, related_orgs, created_at, updated_at";
 
+#[derive(Debug, Clone)]
 pub enum OrganizationKey {
     Id(i64),
     Code(String),

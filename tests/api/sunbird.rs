@@ -659,8 +659,190 @@ async fn every_route_against_every_caller(backend: Backend) {
     assert_matrix(&app, &c, &service, &rows).await;
 }
 
+/// `channel` (an organisation code, any case) or `rootOrgId` place a new
+/// user in that organisation: its admins may, others may not; an unknown,
+/// a mismatched or a deactivated one is refused in Sunbird's words.
+async fn a_create_joins_the_organisation_its_channel_names(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let c = crate::organizations::cast(&app).await;
+    let service = app.sign_up("Service Account", "service@example.com").await;
+    let key = service.access_token.as_str();
+    let other = c.other_org_id;
+    let with = |email: &str, extra: Value| {
+        let mut body = create_body("Chan", "Nel", email);
+        body["request"].as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        Some(body)
+    };
+    let create = "/api/user/v1/create";
+    let read_org = |id: String| {
+        let app = &app;
+        let admin = c.admin.access_token.clone();
+        async move {
+            let read = sb(app, Method::GET, &format!("/api/user/v1/read/{id}"), Some(key), Some(&admin), None).await;
+            assert_envelope(&read, 200, "api.user.read");
+            (read.result()["response"]["rootOrgId"].clone(), read.result()["response"]["channel"].clone())
+        }
+    };
+
+    // The other organisation's admin places users in it, by code or by id.
+    let by_code = sb(
+        &app,
+        Method::POST,
+        create,
+        Some(key),
+        Some(&c.other_org_admin.access_token),
+        with("by.code@example.com", json!({"channel": "OTHER"})),
+    )
+    .await;
+    assert_envelope(&by_code, 200, "api.user.create");
+    let id = by_code.result()["userId"].as_str().unwrap().to_string();
+    assert_eq!(read_org(id).await, (json!(other.to_string()), json!("other")));
+    let by_id = sb(
+        &app,
+        Method::POST,
+        create,
+        Some(key),
+        Some(&c.admin.access_token),
+        with("by.id@example.com", json!({"rootOrgId": other.to_string(), "channel": "other"})),
+    )
+    .await;
+    assert_envelope(&by_id, 200, "api.user.create");
+    let id = by_id.result()["userId"].as_str().unwrap().to_string();
+    assert_eq!(read_org(id).await.0, json!(other.to_string()));
+    let by_number = sb(
+        &app,
+        Method::POST,
+        create,
+        Some(key),
+        Some(&c.admin.access_token),
+        with("by.number@example.com", json!({"rootOrgId": other})),
+    )
+    .await;
+    assert_envelope(&by_number, 200, "api.user.create");
+
+    // The default organisation is open to anyone, a sign-up included.
+    let default =
+        sb(&app, Method::POST, create, Some(key), None, with("default@example.com", json!({"rootOrgId": 1}))).await;
+    assert_envelope(&default, 200, "api.user.create");
+    let id = default.result()["userId"].as_str().unwrap().to_string();
+    assert_eq!(read_org(id).await.0, json!("1"));
+
+    // Nobody else places users in an organisation they do not administer.
+    for user in [None, Some(c.mentee.access_token.as_str()), Some(c.org_admin.access_token.as_str())] {
+        let refused =
+            sb(&app, Method::POST, create, Some(key), user, with("intruder@example.com", json!({"channel": "other"})))
+                .await;
+        assert_error(&refused, 403, "UOS_USRCRT0071", "FORBIDDEN", None);
+    }
+    let unknown = sb(
+        &app,
+        Method::POST,
+        create,
+        Some(key),
+        Some(&c.admin.access_token),
+        with("unknown@example.com", json!({"channel": "nowhere"})),
+    )
+    .await;
+    assert_error(
+        &unknown,
+        400,
+        "UOS_USRCRT0017",
+        "CLIENT_ERROR",
+        Some("Invalid value nowhere for parameter channel. Please provide a valid value."),
+    );
+    let unknown_id = sb(
+        &app,
+        Method::POST,
+        create,
+        Some(key),
+        Some(&c.admin.access_token),
+        with("unknown@example.com", json!({"rootOrgId": "987654"})),
+    )
+    .await;
+    assert_error(
+        &unknown_id,
+        400,
+        "UOS_USRCRT0017",
+        "CLIENT_ERROR",
+        Some("Invalid value 987654 for parameter rootOrgId. Please provide a valid value."),
+    );
+    let mismatch = sb(
+        &app,
+        Method::POST,
+        create,
+        Some(key),
+        Some(&c.admin.access_token),
+        with("mismatch@example.com", json!({"channel": "other", "rootOrgId": 1})),
+    )
+    .await;
+    assert_error(
+        &mismatch,
+        400,
+        "UOS_USRCRT0045",
+        "CLIENT_ERROR",
+        Some("Mismatch of given parameters: channel and rootOrgId."),
+    );
+    let odd = sb(
+        &app,
+        Method::POST,
+        create,
+        Some(key),
+        Some(&c.admin.access_token),
+        with("odd@example.com", json!({"channel": "no spaces"})),
+    )
+    .await;
+    assert_error(
+        &odd,
+        400,
+        "UOS_USRCRT0017",
+        "CLIENT_ERROR",
+        Some("Invalid value no spaces for parameter channel. Please provide a valid value."),
+    );
+    // A NUL character is refused before any lookup, as in every field.
+    let nul = sb(
+        &app,
+        Method::POST,
+        create,
+        Some(key),
+        Some(&c.admin.access_token),
+        with("odd@example.com", json!({"channel": "other\u{0}"})),
+    )
+    .await;
+    assert_error(&nul, 400, "UOS_USRCRT0019", "CLIENT_ERROR", Some("Please provide valid channel."));
+
+    // A deactivated organisation takes nobody, and nothing was created by the refusals.
+    let off = app.post(&format!("/user/v1/admin/deactivateOrg/{other}"), Some(&c.admin.access_token), json!({})).await;
+    assert_eq!(off.status, StatusCode::ACCEPTED, "{}", off.body);
+    let closed = sb(
+        &app,
+        Method::POST,
+        create,
+        Some(key),
+        Some(&c.admin.access_token),
+        with("closed@example.com", json!({"channel": "other"})),
+    )
+    .await;
+    assert_error(&closed, 400, "UOS_USRCRT0019", "CLIENT_ERROR", Some("Please provide valid channel."));
+    for email in
+        ["intruder@example.com", "unknown@example.com", "mismatch@example.com", "odd@example.com", "closed@example.com"]
+    {
+        let exists = sb(
+            &app,
+            Method::GET,
+            &format!("/api/user/v1/exists/email/{email}"),
+            Some(key),
+            Some(&c.admin.access_token),
+            None,
+        )
+        .await;
+        assert_envelope(&exists, 200, "api.user.exists.email");
+        assert_eq!(exists.result()["exists"], false, "{email}: {}", exists.body);
+    }
+}
+
 on_both_backends!(
     every_route_against_every_caller,
+    a_create_joins_the_organisation_its_channel_names,
     success_and_error_envelopes,
     rate_limited_sign_ups_answer_in_the_envelope,
     create_read_update_search_block_unblock,

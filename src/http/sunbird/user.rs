@@ -16,7 +16,7 @@ use aggregates::ProfileChanges;
 
 use super::declarations;
 use super::envelope::SbOk;
-use super::errors::{Code, SbError, INVALID_VALUE};
+use super::errors::{Code, SbError, INVALID_VALUE, PARAMETER_MISMATCH};
 use super::extract::{guarded, Acting, ActingFor, SbBody, SbMeta};
 use super::managed;
 use super::profile;
@@ -25,9 +25,9 @@ use super::search;
 use super::{merge, migration};
 use crate::accounts::Caller;
 use crate::contacts::ContactChange;
-use crate::error::ServiceError;
+use crate::error::{Clash, ServiceError};
 use crate::http::AppState;
-use crate::organizations::RoleChanges;
+use crate::organizations::{normalize_org_code, OrganizationKey, RoleChanges};
 use crate::registrations::NewAccount;
 use crate::users::{Identifier, UserKey};
 use crate::visibility::{ContactScope, ProfileView};
@@ -153,8 +153,9 @@ fn user_key(raw: &str) -> Result<UserKey, SbError> {
 
 /// The fields a create takes: an email, a phone or both (Sunbird spells the
 /// names both ways). `emailVerified`, `phoneVerified` and `countryCode` are
-/// accepted and not kept (Roster does not verify contacts); anything else
-/// is refused.
+/// accepted and not kept (Roster does not verify contacts); `channel` (an
+/// organisation code) or `rootOrgId` (its id) name the organisation to
+/// join; anything else is refused.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = sunbird::CreateBody)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +180,14 @@ struct CreateBody {
     _phone_verified: Option<bool>,
     #[serde(default, rename = "countryCode")]
     _country_code: Option<Value>,
+    /// The code of the organisation to join (Sunbird's tenant channel).
+    #[serde(default)]
+    #[schema(example = "sunbird")]
+    channel: Option<String>,
+    /// The id of the organisation to join; with `channel`, both must name it.
+    #[serde(default, rename = "rootOrgId")]
+    #[schema(value_type = Option<String>, example = "1")]
+    root_org_id: Option<OrgId>,
     /// A year (`2000`, kept as `2000-12-31` as Sunbird keeps it) or a date.
     #[serde(default, deserialize_with = "profile::present")]
     #[schema(value_type = Option<String>, example = "2000")]
@@ -220,6 +229,40 @@ pub(super) fn full_name(first: &str, last: Option<&str>) -> String {
     }
 }
 
+/// Which organisation a create's `channel` or `rootOrgId` names (blank counts
+/// as absent); naming one both ways, they must agree (as Sunbird checks
+/// them, `0045`). Answers the key and the field that named it.
+async fn organization_named(
+    state: &AppState,
+    channel: Option<String>,
+    root_org_id: Option<OrgId>,
+) -> Result<Option<(OrganizationKey, &'static str, String)>, SbError> {
+    let channel = channel.filter(|c| !c.trim().is_empty());
+    let root_org_id = match root_org_id {
+        Some(OrgId::Text(text)) if text.trim().is_empty() => None,
+        Some(id) => Some(id.id().map_err(|_| SbError::invalid("rootOrgId"))?),
+        None => None,
+    };
+    let by_channel = match &channel {
+        Some(raw) => {
+            let code = normalize_org_code(raw).map_err(|_| SbError::invalid_value(&clip(raw), "channel"))?;
+            Some((OrganizationKey::Code(code), raw.trim().to_string()))
+        }
+        None => None,
+    };
+    match (by_channel, root_org_id) {
+        (None, None) => Ok(None),
+        (Some((key, raw)), None) => Ok(Some((key, "channel", raw))),
+        (None, Some(id)) => Ok(Some((OrganizationKey::Id(id), "rootOrgId", id.to_string()))),
+        (Some((key, raw)), Some(id)) => match state.organization(&key).await {
+            Ok(org) if org.id == id => Ok(Some((OrganizationKey::Id(id), "channel", raw))),
+            Ok(_) => Err(SbError::client(PARAMETER_MISMATCH, "Mismatch of given parameters: channel and rootOrgId.")),
+            Err(ServiceError::NotFound { .. }) => Err(SbError::invalid_value(&clip(&raw), "channel")),
+            Err(other) => Err(other.into()),
+        },
+    }
+}
+
 /// A new user (a sign-up when no acting user is sent).
 #[utoipa::path(post, path = "/api/user/v1/create", request_body = super::openapi::Request<CreateBody>,
     responses((status = 200, description = "Created", body = super::openapi::Created)))]
@@ -239,7 +282,12 @@ async fn create(
     if email.is_none() && phone.is_none() {
         return Err(SbError::invalid("email or phone"));
     }
+    let organization = organization_named(&state, body.channel, body.root_org_id).await?;
     let extension = profile_fields!(body).created()?;
+    let (organization, named_by) = match organization {
+        Some((key, field, raw)) => (Some(key), Some((field, raw))),
+        None => (None, None),
+    };
     let input = NewAccount {
         name: full_name(&body.first_name, body.last_name.as_deref()),
         email,
@@ -247,9 +295,28 @@ async fn create(
         username: present(body.user_name),
         password: body.password,
         extension,
+        organization,
     };
-    let profile = state.register_by_identifiers(input, &meta).await?;
+    let by = caller.as_ref().map(|Extension(caller)| caller);
+    let profile = match state.register_by_identifiers(input, by, &meta).await {
+        Ok(profile) => profile,
+        Err(error) => return Err(organization_refusal(error, named_by)),
+    };
     Ok(SbOk::success(json!({"userId": profile.user.user_uuid, "errors": []})))
+}
+
+/// A create's refusal, naming the organisation as the request named it: an
+/// unknown one is an invalid value (`0017`), a deactivated one not a valid
+/// one (`0019`), as Sunbird answers them.
+fn organization_refusal(error: ServiceError, named_by: Option<(&'static str, String)>) -> SbError {
+    let Some((field, raw)) = named_by else { return error.into() };
+    match &error {
+        ServiceError::Invalid(fields) if fields.first().is_some_and(|f| f.field == "organization") => {
+            SbError::invalid_value(&clip(&raw), field)
+        }
+        ServiceError::Conflict { what: Clash::OrganizationDeactivated } => SbError::invalid(field),
+        _ => error.into(),
+    }
 }
 
 /// `fields` and `withTokens`: Roster always answers with the organisations
