@@ -659,6 +659,13 @@ async fn every_route_against_every_caller(backend: Backend) {
     assert_matrix(&app, &c, &service, &rows).await;
 }
 
+/// A create of "Chan Nel" with `email` and the fields of `extra`, acting as `user`.
+async fn create_in(app: &TestApp, key: &str, user: Option<&str>, email: &str, extra: Value) -> Reply {
+    let mut body = create_body("Chan", "Nel", email);
+    body["request"].as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    sb(app, Method::POST, "/api/user/v1/create", Some(key), user, Some(body)).await
+}
+
 /// `channel` (an organisation code, any case) or `rootOrgId` place a new
 /// user in that organisation: its admins may, others may not; an unknown,
 /// a mismatched or a deactivated one is refused in Sunbird's words.
@@ -668,12 +675,6 @@ async fn a_create_joins_the_organisation_its_channel_names(backend: Backend) {
     let service = app.sign_up("Service Account", "service@example.com").await;
     let key = service.access_token.as_str();
     let other = c.other_org_id;
-    let with = |email: &str, extra: Value| {
-        let mut body = create_body("Chan", "Nel", email);
-        body["request"].as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        Some(body)
-    };
-    let create = "/api/user/v1/create";
     let read_org = |id: String| {
         let app = &app;
         let admin = c.admin.access_token.clone();
@@ -685,64 +686,40 @@ async fn a_create_joins_the_organisation_its_channel_names(backend: Backend) {
     };
 
     // The other organisation's admin places users in it, by code or by id.
-    let by_code = sb(
-        &app,
-        Method::POST,
-        create,
-        Some(key),
-        Some(&c.other_org_admin.access_token),
-        with("by.code@example.com", json!({"channel": "OTHER"})),
-    )
-    .await;
+    let by_code =
+        create_in(&app, key, Some(&c.other_org_admin.access_token), "by.code@example.com", json!({"channel": "OTHER"}))
+            .await;
     assert_envelope(&by_code, 200, "api.user.create");
     let id = by_code.result()["userId"].as_str().unwrap().to_string();
     assert_eq!(read_org(id).await, (json!(other.to_string()), json!("other")));
-    let by_id = sb(
+    let by_id = create_in(
         &app,
-        Method::POST,
-        create,
-        Some(key),
+        key,
         Some(&c.admin.access_token),
-        with("by.id@example.com", json!({"rootOrgId": other.to_string(), "channel": "other"})),
+        "by.id@example.com",
+        json!({"rootOrgId": other.to_string(), "channel": "other"}),
     )
     .await;
     assert_envelope(&by_id, 200, "api.user.create");
     let id = by_id.result()["userId"].as_str().unwrap().to_string();
     assert_eq!(read_org(id).await.0, json!(other.to_string()));
-    let by_number = sb(
-        &app,
-        Method::POST,
-        create,
-        Some(key),
-        Some(&c.admin.access_token),
-        with("by.number@example.com", json!({"rootOrgId": other})),
-    )
-    .await;
+    let by_number =
+        create_in(&app, key, Some(&c.admin.access_token), "by.number@example.com", json!({"rootOrgId": other})).await;
     assert_envelope(&by_number, 200, "api.user.create");
 
     // The default organisation is open to anyone, a sign-up included.
-    let default =
-        sb(&app, Method::POST, create, Some(key), None, with("default@example.com", json!({"rootOrgId": 1}))).await;
+    let default = create_in(&app, key, None, "default@example.com", json!({"rootOrgId": 1})).await;
     assert_envelope(&default, 200, "api.user.create");
     let id = default.result()["userId"].as_str().unwrap().to_string();
     assert_eq!(read_org(id).await.0, json!("1"));
 
     // Nobody else places users in an organisation they do not administer.
     for user in [None, Some(c.mentee.access_token.as_str()), Some(c.org_admin.access_token.as_str())] {
-        let refused =
-            sb(&app, Method::POST, create, Some(key), user, with("intruder@example.com", json!({"channel": "other"})))
-                .await;
+        let refused = create_in(&app, key, user, "intruder@example.com", json!({"channel": "other"})).await;
         assert_error(&refused, 403, "UOS_USRCRT0071", "FORBIDDEN", None);
     }
-    let unknown = sb(
-        &app,
-        Method::POST,
-        create,
-        Some(key),
-        Some(&c.admin.access_token),
-        with("unknown@example.com", json!({"channel": "nowhere"})),
-    )
-    .await;
+    let unknown =
+        create_in(&app, key, Some(&c.admin.access_token), "unknown@example.com", json!({"channel": "nowhere"})).await;
     assert_error(
         &unknown,
         400,
@@ -750,15 +727,8 @@ async fn a_create_joins_the_organisation_its_channel_names(backend: Backend) {
         "CLIENT_ERROR",
         Some("Invalid value nowhere for parameter channel. Please provide a valid value."),
     );
-    let unknown_id = sb(
-        &app,
-        Method::POST,
-        create,
-        Some(key),
-        Some(&c.admin.access_token),
-        with("unknown@example.com", json!({"rootOrgId": "987654"})),
-    )
-    .await;
+    let unknown_id =
+        create_in(&app, key, Some(&c.admin.access_token), "unknown@example.com", json!({"rootOrgId": "987654"})).await;
     assert_error(
         &unknown_id,
         400,
@@ -766,13 +736,12 @@ async fn a_create_joins_the_organisation_its_channel_names(backend: Backend) {
         "CLIENT_ERROR",
         Some("Invalid value 987654 for parameter rootOrgId. Please provide a valid value."),
     );
-    let mismatch = sb(
+    let mismatch = create_in(
         &app,
-        Method::POST,
-        create,
-        Some(key),
+        key,
         Some(&c.admin.access_token),
-        with("mismatch@example.com", json!({"channel": "other", "rootOrgId": 1})),
+        "mismatch@example.com",
+        json!({"channel": "other", "rootOrgId": 1}),
     )
     .await;
     assert_error(
@@ -782,15 +751,8 @@ async fn a_create_joins_the_organisation_its_channel_names(backend: Backend) {
         "CLIENT_ERROR",
         Some("Mismatch of given parameters: channel and rootOrgId."),
     );
-    let odd = sb(
-        &app,
-        Method::POST,
-        create,
-        Some(key),
-        Some(&c.admin.access_token),
-        with("odd@example.com", json!({"channel": "no spaces"})),
-    )
-    .await;
+    let odd =
+        create_in(&app, key, Some(&c.admin.access_token), "odd@example.com", json!({"channel": "no spaces"})).await;
     assert_error(
         &odd,
         400,
@@ -799,29 +761,15 @@ async fn a_create_joins_the_organisation_its_channel_names(backend: Backend) {
         Some("Invalid value no spaces for parameter channel. Please provide a valid value."),
     );
     // A NUL character is refused before any lookup, as in every field.
-    let nul = sb(
-        &app,
-        Method::POST,
-        create,
-        Some(key),
-        Some(&c.admin.access_token),
-        with("odd@example.com", json!({"channel": "other\u{0}"})),
-    )
-    .await;
+    let nul =
+        create_in(&app, key, Some(&c.admin.access_token), "odd@example.com", json!({"channel": "other\u{0}"})).await;
     assert_error(&nul, 400, "UOS_USRCRT0019", "CLIENT_ERROR", Some("Please provide valid channel."));
 
     // A deactivated organisation takes nobody, and nothing was created by the refusals.
     let off = app.post(&format!("/user/v1/admin/deactivateOrg/{other}"), Some(&c.admin.access_token), json!({})).await;
     assert_eq!(off.status, StatusCode::ACCEPTED, "{}", off.body);
-    let closed = sb(
-        &app,
-        Method::POST,
-        create,
-        Some(key),
-        Some(&c.admin.access_token),
-        with("closed@example.com", json!({"channel": "other"})),
-    )
-    .await;
+    let closed =
+        create_in(&app, key, Some(&c.admin.access_token), "closed@example.com", json!({"channel": "other"})).await;
     assert_error(&closed, 400, "UOS_USRCRT0019", "CLIENT_ERROR", Some("Please provide valid channel."));
     for email in
         ["intruder@example.com", "unknown@example.com", "mismatch@example.com", "odd@example.com", "closed@example.com"]
