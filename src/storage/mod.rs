@@ -125,15 +125,18 @@ pub async fn create_database(url: &str) -> anyhow::Result<bool> {
 
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
-        Db::connect_limited(url, max_connections, None).await
+        Db::connect_limited(url, max_connections, None, false).await
     }
 
     /// A pool whose every statement is stopped after `statement_limit`
-    /// (`reader.rs` says how on each backend).
+    /// (`reader.rs` says how on each backend); with `plan_per_call`,
+    /// PostgreSQL plans each statement for its own arguments
+    /// (`reader::plan_per_call` says why).
     pub(crate) async fn connect_limited(
         url: &str,
         max_connections: u32,
         statement_limit: Option<Duration>,
+        plan_per_call: bool,
     ) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut options = PgConnectOptions::from_str(url)
@@ -142,6 +145,9 @@ impl Db {
                 .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
             if let Some(limit) = statement_limit {
                 options = reader::limit_postgres(options, limit);
+            }
+            if plan_per_call {
+                options = reader::plan_per_call(options);
             }
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)

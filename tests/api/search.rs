@@ -387,3 +387,44 @@ async fn a_members_substring_search_can_use_the_name_index() {
     .await;
     assert!(asked.contains("users_search_name_trgm"), "{asked}");
 }
+
+/// Searches run on the read pool, which plans every statement for its own
+/// arguments (`storage::reader::plan_per_call`): a generic plan for
+/// `search_text LIKE $1 ... ORDER BY name` walks every user in name order
+/// (seconds at a million users). Twelve runs of one search statement would
+/// let PostgreSQL switch to a generic plan after the fifth; none is used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_are_planned_for_their_own_terms() {
+    let database = fresh_database(Backend::Postgres).await;
+    // One read connection, so every search below is prepared on it.
+    let app = spawn_app_with(database, |s| s.read_max_connections = 1).await;
+    let admin = app.admin_session().await;
+    for i in 0..3 {
+        app.sign_up(&format!("Ana Novak {i}"), &format!("novak{i}@mail.test")).await;
+    }
+    for i in 0..12 {
+        let reply = list(&app, &admin.access_token, &format!("search=novak%20{i}")).await;
+        assert_eq!(reply.status.as_u16(), 200, "{}", reply.body);
+        let expected = usize::from(i < 3);
+        assert_eq!(listed_names(&reply).len(), expected, "search {i}: {}", reply.body);
+    }
+    let Db::Postgres(reader) = app.state.reader.db() else { unreachable!("PostgreSQL only") };
+    let mut conn = reader.acquire().await.unwrap();
+    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode").fetch_one(&mut *conn).await.unwrap();
+    assert_eq!(mode, "force_custom_plan");
+    let (generic, custom): (i64, i64) = sqlx::query_as(
+        "SELECT coalesce(sum(generic_plans), 0)::bigint, coalesce(sum(custom_plans), 0)::bigint \
+         FROM pg_prepared_statements \
+         WHERE statement LIKE '%search_text LIKE%' AND statement NOT LIKE '%pg_prepared_statements%'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(generic, 0, "no search ran on a generic plan");
+    assert!(custom >= 12, "the searches ran on this connection, each planned for its terms: {custom}");
+    drop(conn);
+    // The write path keeps PostgreSQL's default.
+    let Db::Postgres(main) = &app.state.db else { unreachable!("PostgreSQL only") };
+    let mode: String = sqlx::query_scalar("SHOW plan_cache_mode").fetch_one(main).await.unwrap();
+    assert_eq!(mode, "auto");
+}
