@@ -64,6 +64,10 @@ pub enum SqlValue {
     Int(i64),
     Text(String),
     Bool(bool),
+    /// A `LIKE` pattern, bound as text. How many rows it matches depends
+    /// on the pattern itself, so PostgreSQL plans a statement holding one
+    /// for each call (`storage::Db` runs it unprepared).
+    Pattern(String),
 }
 
 impl From<i64> for SqlValue {

@@ -240,10 +240,10 @@ pub const SEARCH_NAME: &str =
 fn name_condition(term: &Term, q: &mut Conditions) -> String {
     match term {
         Term::Prefix(prefix) => {
-            let mark = q.arg(format!("% {}%", like_escaped(prefix)));
+            let mark = q.pattern(format!("% {}%", like_escaped(prefix)));
             format!("(' ' || {SEARCH_NAME}) LIKE {mark} ESCAPE '\\'")
         }
-        Term::Substring(search) => format!("{SEARCH_NAME} LIKE {} ESCAPE '\\'", q.arg(like_anywhere(search))),
+        Term::Substring(search) => format!("{SEARCH_NAME} LIKE {} ESCAPE '\\'", q.pattern(like_anywhere(search))),
     }
 }
 
@@ -303,7 +303,7 @@ fn search_condition(db: &Db, term: &Term, q: &mut Conditions) -> String {
         let mark = q.arg(format!("%{search}%"));
         return format!("u.id IN (SELECT rowid FROM users_search WHERE search_text LIKE {mark})");
     }
-    format!("u.search_text LIKE {} ESCAPE '\\'", q.arg(like_anywhere(search)))
+    format!("u.search_text LIKE {} ESCAPE '\\'", q.pattern(like_anywhere(search)))
 }
 
 /// The users `keys` name (or, negated, every other user); `None` for no key.
@@ -505,7 +505,7 @@ async fn conditions(reader: &Reader, filter: &UserFilter) -> Result<Option<Condi
             // The prefix table holds active users only: others are matched
             // on the words of their search text.
             (Term::Prefix(prefix), false) => {
-                format!("(' ' || u.search_text) LIKE {} ESCAPE '\\'", q.arg(format!("% {}%", like_escaped(prefix))))
+                format!("(' ' || u.search_text) LIKE {} ESCAPE '\\'", q.pattern(format!("% {}%", like_escaped(prefix))))
             }
             _ => search_condition(db, term, &mut q),
         };

@@ -56,7 +56,7 @@ macro_rules! bind_values {
             query = match arg {
                 projections::SqlValue::Null => query.bind(None::<String>),
                 projections::SqlValue::Int(v) => query.bind(*v),
-                projections::SqlValue::Text(v) => query.bind(v.as_str()),
+                projections::SqlValue::Text(v) | projections::SqlValue::Pattern(v) => query.bind(v.as_str()),
                 projections::SqlValue::Bool(v) => query.bind(*v),
             };
         }
@@ -125,18 +125,15 @@ pub async fn create_database(url: &str) -> anyhow::Result<bool> {
 
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
-        Db::connect_limited(url, max_connections, None, false).await
+        Db::connect_limited(url, max_connections, None).await
     }
 
     /// A pool whose every statement is stopped after `statement_limit`
-    /// (`reader.rs` says how on each backend); with `plan_per_call`,
-    /// PostgreSQL plans each statement for its own arguments
-    /// (`reader::plan_per_call` says why).
+    /// (`reader.rs` says how on each backend).
     pub(crate) async fn connect_limited(
         url: &str,
         max_connections: u32,
         statement_limit: Option<Duration>,
-        plan_per_call: bool,
     ) -> anyhow::Result<Db> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let mut options = PgConnectOptions::from_str(url)
@@ -145,9 +142,6 @@ impl Db {
                 .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500));
             if let Some(limit) = statement_limit {
                 options = reader::limit_postgres(options, limit);
-            }
-            if plan_per_call {
-                options = reader::plan_per_call(options);
             }
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
@@ -303,6 +297,18 @@ pub fn text(value: impl Into<String>) -> SqlValue {
 }
 
 impl Db {
+    /// Whether `statement` is kept prepared for the next call. PostgreSQL
+    /// may switch a prepared statement to a generic plan, chosen without its
+    /// arguments, after five calls; for a search pattern that plan walks the
+    /// name index and filters every user (seconds at a million users, where
+    /// the trigram index answers a rare term in milliseconds). A statement
+    /// with a pattern is therefore sent unprepared, and planned for its own
+    /// arguments; every other keeps its cached plan (planning each call
+    /// halves the rate of the cheap lists). SQLite has no generic plans.
+    fn kept_prepared(&self, statement: &Statement) -> bool {
+        matches!(self, Db::Sqlite(_)) || !statement.args.iter().any(|a| matches!(a, SqlValue::Pattern(_)))
+    }
+
     /// Runs a dynamically built query and maps each row with `FromRow`.
     pub async fn fetch_all<T>(&self, statement: &Statement) -> Result<Vec<T>, sqlx::Error>
     where
@@ -311,7 +317,8 @@ impl Db {
             + Send
             + Unpin,
     {
-        on_pool!(self, pool => bind_values!(sqlx::query_as::<_, T>(&statement.sql), &statement.args).fetch_all(pool).await)
+        let kept = self.kept_prepared(statement);
+        on_pool!(self, pool => bind_values!(sqlx::query_as::<_, T>(&statement.sql).persistent(kept), &statement.args).fetch_all(pool).await)
     }
 
     pub async fn fetch_optional<T>(&self, statement: &Statement) -> Result<Option<T>, sqlx::Error>
@@ -321,10 +328,12 @@ impl Db {
             + Send
             + Unpin,
     {
-        on_pool!(self, pool => bind_values!(sqlx::query_as::<_, T>(&statement.sql), &statement.args).fetch_optional(pool).await)
+        let kept = self.kept_prepared(statement);
+        on_pool!(self, pool => bind_values!(sqlx::query_as::<_, T>(&statement.sql).persistent(kept), &statement.args).fetch_optional(pool).await)
     }
 
     pub async fn fetch_count(&self, statement: &Statement) -> Result<i64, sqlx::Error> {
-        on_pool!(self, pool => bind_values!(sqlx::query_scalar::<_, i64>(&statement.sql), &statement.args).fetch_one(pool).await)
+        let kept = self.kept_prepared(statement);
+        on_pool!(self, pool => bind_values!(sqlx::query_scalar::<_, i64>(&statement.sql).persistent(kept), &statement.args).fetch_one(pool).await)
     }
 }

@@ -102,6 +102,11 @@ impl Conditions {
 
     /// Adds a condition with no argument of its own (or whose marks came
     /// from `arg`).
+    /// The placeholder of a `LIKE` pattern (`SqlValue::Pattern`).
+    pub fn pattern(&mut self, pattern: String) -> String {
+        self.arg(SqlValue::Pattern(pattern))
+    }
+
     pub fn push(&mut self, clause: impl Into<String>) {
         self.clauses.push(clause.into());
     }
@@ -126,7 +131,7 @@ impl Conditions {
         let Some(term) = term.map(str::trim).filter(|t| !t.is_empty()) else {
             return;
         };
-        let mark = self.arg(like_anywhere(term));
+        let mark = self.pattern(like_anywhere(term));
         let any =
             columns.iter().map(|c| format!("lower({c}) LIKE {mark} ESCAPE '\\'")).collect::<Vec<_>>().join(" OR ");
         self.clauses.push(format!("({any})"));

@@ -51,17 +51,6 @@ pub(super) fn limit_postgres(options: PgConnectOptions, limit: Duration) -> PgCo
     options.options([("statement_timeout", format!("{}ms", limit.as_millis()))])
 }
 
-/// Searches are prepared statements, and after five runs PostgreSQL may
-/// switch a statement to a generic plan, chosen without its arguments. For
-/// `search_text LIKE $1 ... ORDER BY name LIMIT 20` that plan walks the
-/// name index and filters every row: seconds at a million users for a rare
-/// term that the trigram index answers in milliseconds. A search is cheap
-/// to plan and costly to plan wrongly, so the read pool plans every call;
-/// the write path keeps its cached plans.
-pub(super) fn plan_per_call(options: PgConnectOptions) -> PgConnectOptions {
-    options.options([("plan_cache_mode", "force_custom_plan")])
-}
-
 /// Arms the deadline on a fresh connection and again at every checkout.
 pub(super) fn limit_sqlite(pool: PoolOptions<Sqlite>, limit: Duration) -> PoolOptions<Sqlite> {
     pool.after_connect(move |conn, _| Box::pin(async move { arm(conn, limit).await }))
@@ -89,7 +78,7 @@ impl Reader {
         let db = if in_memory(&settings.database_url) {
             main.clone()
         } else {
-            Db::connect_limited(&settings.database_url, settings.read_max_connections.max(1), limit, true).await?
+            Db::connect_limited(&settings.database_url, settings.read_max_connections.max(1), limit).await?
         };
         Ok(Reader { db, exact_count_limit: settings.search_exact_count_limit })
     }
