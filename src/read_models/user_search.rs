@@ -240,7 +240,8 @@ pub const SEARCH_NAME: &str =
 fn name_condition(term: &Term, q: &mut Conditions) -> String {
     match term {
         Term::Prefix(prefix) => {
-            let mark = q.pattern(format!("% {}%", like_escaped(prefix)));
+            // A filter beside the prefix table, which decides the plan.
+            let mark = q.arg(format!("% {}%", like_escaped(prefix)));
             format!("(' ' || {SEARCH_NAME}) LIKE {mark} ESCAPE '\\'")
         }
         Term::Substring(search) => format!("{SEARCH_NAME} LIKE {} ESCAPE '\\'", q.pattern(like_anywhere(search))),
