@@ -100,13 +100,13 @@ impl Conditions {
         values.into_iter().map(|v| self.arg(v)).collect::<Vec<_>>().join(", ")
     }
 
-    /// Adds a condition with no argument of its own (or whose marks came
-    /// from `arg`).
     /// The placeholder of a `LIKE` pattern (`SqlValue::Pattern`).
     pub fn pattern(&mut self, pattern: String) -> String {
         self.arg(SqlValue::Pattern(pattern))
     }
 
+    /// Adds a condition with no argument of its own (or whose marks came
+    /// from `arg`).
     pub fn push(&mut self, clause: impl Into<String>) {
         self.clauses.push(clause.into());
     }
