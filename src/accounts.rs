@@ -161,6 +161,13 @@ impl Services {
     /// it: that is said plainly rather than answered as "not found".
     pub async fn settle(&self, committed: Committed) -> Result<(), ServiceError> {
         let Some(point) = committed.point else { return Ok(()) };
+        // Inline read models answer at once: applied in the write's commit, or skipped there.
+        if !committed.skipped.is_empty() {
+            return Err(ServiceError::NotProjected(committed.skipped.iter().map(|name| name.to_string()).collect()));
+        }
+        if committed.visible {
+            return Ok(());
+        }
         match self.projector.wait_for_write(point, committed.events, self.read_your_writes_timeout()).await? {
             Visibility::Skipped(projections) => Err(ServiceError::NotProjected(projections)),
             Visibility::Visible | Visibility::TimedOut => Ok(()),

@@ -77,11 +77,16 @@ impl CommandError<Infallible> {
     }
 }
 
-/// What a successful command wrote: nothing, or `events` events ending at `point`.
-#[derive(Debug, Clone, Copy)]
+/// What a successful command wrote: nothing, or `events` events ending at
+/// `point`; whether every read model shows them already (`visible`: all
+/// applied inline, or read by none), and which inline read models refused
+/// one of them (`skipped`, recorded as failed in the same commit).
+#[derive(Debug, Clone, Default)]
 pub struct Committed {
     pub point: Option<CommitPoint>,
     pub events: u64,
+    pub visible: bool,
+    pub skipped: Vec<&'static str>,
 }
 
 #[derive(Clone)]
@@ -172,6 +177,10 @@ impl CommandBus {
 
     pub(crate) fn notify_projector(&self) {
         self.projector.notify();
+    }
+
+    pub(crate) fn projector(&self) -> &Projector {
+        &self.projector
     }
 
     /// Test hook for failure injection: the next decision on an aggregate of

@@ -46,6 +46,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use crate::commands::{CommandBus, CommandError, Committed, Metadata};
+use crate::storage::inline::InlineReadModels;
 use crate::storage::{NewEvent, SequenceGuard};
 use crate::upcasting;
 
@@ -152,18 +153,28 @@ impl UnitOfWork {
         }
         if events.is_empty() {
             self.attempt = 0;
-            return Ok(Some(Committed { point: None, events: 0 }));
+            return Ok(Some(Committed { point: None, events: 0, visible: true, skipped: Vec::new() }));
         }
         let count = events.len() as u64;
-        match self.bus.db().append_events(events, &guards).await {
-            Ok(Some(point)) => {
+        let projector = self.bus.projector();
+        let inline = events.iter().any(|e| projector.target_of(&e.aggregate_type).is_some());
+        let _rebuilds_wait = if inline { Some(projector.pause_rebuilds().await) } else { None };
+        match self.bus.db().append_events(events, &guards, Some(projector)).await {
+            Ok(Some(appended)) => {
                 self.attempt = 0;
                 self.load_all = false;
+                projector.applied_inline(&appended.inline.applied);
+                let visible = projector.visible_on_commit(counts.iter().map(|(aggregate, _)| *aggregate));
                 self.bus.notify_projector();
                 for (aggregate, appended) in counts {
                     metrics::counter!("roster_events_appended_total", "aggregate" => aggregate).increment(appended);
                 }
-                Ok(Some(Committed { point: Some(point), events: count }))
+                Ok(Some(Committed {
+                    point: Some(appended.point),
+                    events: count,
+                    visible,
+                    skipped: appended.inline.skipped,
+                }))
             }
             // Someone changed one of the aggregates since it was loaded.
             Ok(None) => {

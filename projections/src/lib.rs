@@ -129,6 +129,15 @@ pub trait Projection: Send + Sync {
     /// rest of the log.
     fn aggregate_types(&self) -> &'static [&'static str];
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError>;
+    /// Whether the read model is applied inline: in the transaction that
+    /// appends its events, so a write is one commit and visible when it
+    /// returns. The runner then only passes over those events (it applies
+    /// what was written without it, and rebuilds). Inline read models'
+    /// statements may touch only rows of the event's own aggregate, or
+    /// move counters, so writers in parallel cannot change what they mean.
+    fn inline(&self) -> bool {
+        false
+    }
 }
 
 /// Every read model Roster maintains. New projections are added here and

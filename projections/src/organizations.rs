@@ -17,6 +17,9 @@ impl Projection for OrganizationsProjection {
     fn aggregate_types(&self) -> &'static [&'static str] {
         &["organization"]
     }
+    fn inline(&self) -> bool {
+        true
+    }
 
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
         if event.aggregate_type != "organization" {

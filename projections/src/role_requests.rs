@@ -17,6 +17,9 @@ impl Projection for RoleRequestsProjection {
     fn aggregate_types(&self) -> &'static [&'static str] {
         &["role_request"]
     }
+    fn inline(&self) -> bool {
+        true
+    }
 
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
         if event.aggregate_type != "role_request" {

@@ -38,6 +38,9 @@ impl Projection for UsersProjection {
     fn aggregate_types(&self) -> &'static [&'static str] {
         &["user"]
     }
+    fn inline(&self) -> bool {
+        true
+    }
 
     fn handle(&self, event: &StoredEvent) -> Result<Vec<Statement>, ProjectionError> {
         if event.aggregate_type != "user" {

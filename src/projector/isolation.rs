@@ -25,7 +25,15 @@ const MAX_ERROR_CHARS: usize = 1_000;
 pub(super) fn blames_the_event(error: &ProjectorError) -> bool {
     match error {
         ProjectorError::Projection(_) => true,
-        ProjectorError::Database(sqlx::Error::Database(error)) => {
+        ProjectorError::Database(error) => database_blames_the_event(error),
+        _ => false,
+    }
+}
+
+/// As `blames_the_event`, for an error of the database.
+pub(super) fn database_blames_the_event(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(error) => {
             let code = error.code().map(|c| c.to_string()).unwrap_or_default();
             let backend = if error.try_downcast_ref::<sqlx::postgres::PgDatabaseError>().is_some() {
                 Backend::Postgres
@@ -83,7 +91,7 @@ impl Projector {
         let mut from = self.db.checkpoint(name).await?;
         let end = self.db.end_of_log().await?;
         let (entries, reached) =
-            self.db.events_of_types_up_to(from, end, projection.aggregate_types(), super::BATCH).await?;
+            self.db.unapplied_events_of_types_up_to(from, end, projection.aggregate_types(), super::BATCH).await?;
         let mut skipped = 0;
         for entry in &entries {
             let single = std::slice::from_ref(entry);

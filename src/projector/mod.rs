@@ -12,6 +12,7 @@ use projections::{Projection, Statement};
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken as CancelToken;
 
+mod inline;
 mod isolation;
 mod rebuild;
 
@@ -70,6 +71,9 @@ pub struct Projector {
     /// (`rebuild_gate`), so a second projector on the same database (a
     /// test's, a CLI's) pauses the service's runners too.
     rebuilding: Arc<tokio::sync::RwLock<()>>,
+    /// The read models applied in the appending transaction, by the
+    /// aggregate types they read (`inline`).
+    inline: Arc<HashMap<&'static str, crate::storage::inline::InlineTarget>>,
 }
 
 /// What a write's wait for the read models found.
@@ -138,7 +142,9 @@ impl Projector {
         let projections: Vec<Arc<dyn Projection>> = projections::registry().into_iter().map(Arc::from).collect();
         let progress = projections.iter().map(|p| (p.name(), watch::channel(CommitPoint::default()).0)).collect();
         let changes = projections.iter().map(|p| (p.name(), AtomicU64::new(0))).collect();
+        let inline = Arc::new(inline::targets(&projections));
         Projector {
+            inline,
             db,
             projections: Arc::new(projections),
             progress: Arc::new(progress),
@@ -360,7 +366,7 @@ impl Projector {
         let ends = self.log_end.since(&self.db, woke_at).await?;
         let end = ends.readable;
         let (entries, reached) =
-            self.db.events_of_types_up_to(current.read, end, projection.aggregate_types(), BATCH).await?;
+            self.db.unapplied_events_of_types_up_to(current.read, end, projection.aggregate_types(), BATCH).await?;
         if entries.is_empty() {
             // Nothing of this projection's types: move on in memory only. The
             // stored checkpoint follows now and then, for other instances
@@ -503,9 +509,17 @@ impl Projector {
 /// those characters here: the API refuses them, but a log written before it
 /// did must still apply, on both backends alike.
 fn statements_for(projection: &dyn Projection, entries: &[LogEntry]) -> Result<Vec<Statement>, ProjectorError> {
+    statements_of(projection, entries.iter().map(|entry| &entry.event))
+}
+
+/// As `statements_for`, for events however they are held.
+fn statements_of<'a>(
+    projection: &dyn Projection,
+    events: impl Iterator<Item = &'a projections::StoredEvent>,
+) -> Result<Vec<Statement>, ProjectorError> {
     let mut statements: Vec<Statement> = Vec::new();
-    for entry in entries {
-        statements.extend(projection.handle(&entry.event)?);
+    for event in events {
+        statements.extend(projection.handle(event)?);
     }
     for statement in &mut statements {
         for arg in &mut statement.args {

@@ -140,10 +140,20 @@ impl Projector {
         let parked = self.db.parkable_sqlite(tables).await?;
         let stale_listing = matches!(self.db, Db::Postgres(_)) && tables.contains(&"users");
         let now = chrono::Utc::now().to_rfc3339();
-        let mut reader = ReadAhead::start(self.db.clone(), projection.clone());
+        let inline = self.is_inline(projection.as_ref());
         let mut reached = CommitPoint::default();
         on_pool!(&self.db, pool => {
             let mut tx = begin_write(pool).await?;
+            if inline && matches!(self.db, Db::Postgres(_)) {
+                // Inline writers in flight finish first; later ones wait for this commit.
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(crate::storage::inline::lock_key(name))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            // Started once the writers are locked out: an inline read
+            // model's events are then all committed, none held back.
+            let mut reader = ReadAhead::start(self.db.clone(), projection.clone(), inline);
             // The checkpoint row first: a live runner's batch in flight
             // finishes before, and the next one waits for this commit, then
             // finds the checkpoint moved.
@@ -258,19 +268,25 @@ struct ReadAhead {
 }
 
 impl ReadAhead {
-    fn start(db: Db, projection: Arc<dyn Projection>) -> Self {
+    /// With `all_committed`, reads every committed event, not only those
+    /// below the commit horizon: for an inline read model whose writers are
+    /// locked out, nothing below it can still appear.
+    fn start(db: Db, projection: Arc<dyn Projection>, all_committed: bool) -> Self {
         let (sender, batches) = mpsc::channel(2);
         let task = tokio::spawn(async move {
             let mut from = CommitPoint::default();
             loop {
-                let batch = db
-                    .events_of_types_after(from, projection.aggregate_types(), REBUILD_BATCH)
-                    .await
-                    .map_err(ProjectorError::from)
-                    .map(|(entries, reached)| {
-                        let statements = statements_for(projection.as_ref(), &entries);
-                        Batch { entries, statements, reached }
-                    });
+                let bound = if all_committed { db.last_committed_point().await } else { db.end_of_log().await };
+                let read = match bound {
+                    Ok(bound) => {
+                        db.events_of_types_up_to(from, bound, projection.aggregate_types(), REBUILD_BATCH).await
+                    }
+                    Err(error) => Err(error),
+                };
+                let batch = read.map_err(ProjectorError::from).map(|(entries, reached)| {
+                    let statements = statements_for(projection.as_ref(), &entries);
+                    Batch { entries, statements, reached }
+                });
                 let next = batch.as_ref().ok().map(|batch| batch.reached).filter(|reached| *reached != from);
                 if sender.send(batch).await.is_err() {
                     return;

@@ -183,6 +183,30 @@ impl Db {
         types: &[&str],
         limit: i64,
     ) -> Result<(Vec<LogEntry>, CommitPoint), sqlx::Error> {
+        self.events_of_types_between(after, bound, types, limit, false).await
+    }
+
+    /// As `events_of_types_up_to`, without the events an inline read model
+    /// applied in their own transaction: what a projection runner has left
+    /// to apply.
+    pub async fn unapplied_events_of_types_up_to(
+        &self,
+        after: CommitPoint,
+        bound: CommitPoint,
+        types: &[&str],
+        limit: i64,
+    ) -> Result<(Vec<LogEntry>, CommitPoint), sqlx::Error> {
+        self.events_of_types_between(after, bound, types, limit, true).await
+    }
+
+    async fn events_of_types_between(
+        &self,
+        after: CommitPoint,
+        bound: CommitPoint,
+        types: &[&str],
+        limit: i64,
+        unapplied_only: bool,
+    ) -> Result<(Vec<LogEntry>, CommitPoint), sqlx::Error> {
         if bound <= after {
             return Ok((Vec::new(), after));
         }
@@ -197,9 +221,10 @@ impl Db {
                 let sql = format!(
                     "SELECT {PG_COLUMNS} FROM events \
                      WHERE (transaction_id, position) > ($1::text::xid8, $2) \
-                       AND (transaction_id, position) <= ($3::text::xid8, $4) AND aggregate_type {} \
+                       AND (transaction_id, position) <= ($3::text::xid8, $4) AND aggregate_type {}{} \
                      ORDER BY transaction_id, position LIMIT ${}",
                     type_list(5),
+                    if unapplied_only { " AND NOT applied_inline" } else { "" },
                     5 + types.len()
                 );
                 let query = sqlx::query(&sql)
@@ -214,8 +239,9 @@ impl Db {
             Db::Sqlite(pool) => {
                 let sql = format!(
                     "SELECT {SQLITE_COLUMNS} FROM events \
-                     WHERE position > $1 AND position <= $2 AND aggregate_type {} ORDER BY position LIMIT ${}",
+                     WHERE position > $1 AND position <= $2 AND aggregate_type {}{} ORDER BY position LIMIT ${}",
                     type_list(3),
+                    if unapplied_only { " AND applied_inline = 0" } else { "" },
                     3 + types.len()
                 );
                 let query = sqlx::query(&sql).bind(after.position).bind(bound.position);

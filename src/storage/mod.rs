@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod claim_ids;
 pub mod failed_events;
 pub mod file_lock;
+pub mod inline;
 mod listing;
 pub mod log;
 pub mod orphaned_claims;
@@ -25,7 +26,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::ConnectOptions;
 
 pub use aggregate_events::AggregateEvent;
-pub use append::{NewEvent, SequenceGuard};
+pub use append::{Appended, NewEvent, SequenceGuard};
 pub use reader::{Count, Reader};
 
 #[derive(Clone, Debug)]

@@ -24,6 +24,7 @@ mod first_admin;
 mod forms;
 mod fuzz;
 mod hardening;
+mod inline_read_models;
 mod input_rules;
 mod kafka_support;
 mod layering;

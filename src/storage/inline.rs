@@ -1,0 +1,58 @@
+//! Read models applied in the appending transaction (issue 17): what the
+//! append needs to know of them, without knowing the projections.
+//!
+//! On PostgreSQL every such append holds a shared advisory lock per read
+//! model it applies until it commits; a rebuild of that read model takes
+//! the lock exclusively. So a rebuild waits for the inline writes in flight
+//! and then sees all of them committed, and the writes that come after it
+//! wait for its commit and apply on top: none is lost between the two.
+//! SQLite has one writer at a time, which gives the same.
+
+use projections::{Statement, StoredEvent};
+
+/// A read model that applies events of some aggregate types inline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InlineTarget {
+    pub name: &'static str,
+    /// The advisory lock its writers share and its rebuild takes alone.
+    pub lock_key: i64,
+}
+
+pub trait InlineReadModels: Send + Sync {
+    /// The read model that applies events of `aggregate_type` inline, if any.
+    fn target_of(&self, aggregate_type: &str) -> Option<InlineTarget>;
+    /// The statements that apply `events` (all of `target`'s types) to
+    /// `target`, or why they cannot be made (the stored description).
+    fn statements(&self, target: &'static str, events: &[StoredEvent]) -> Result<Vec<Statement>, String>;
+    /// Whether a statement's failure is the event's fault (skip and record
+    /// it) rather than the database's (retry the write).
+    fn blames_the_event(&self, error: &sqlx::Error) -> bool;
+}
+
+/// The advisory-lock key of read model `name`'s inline writes.
+pub fn lock_key(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("roster:inline:{name}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// How an append's inline read models came out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InlineOutcome {
+    /// Read models that applied the write's events in its transaction.
+    pub applied: Vec<&'static str>,
+    /// Read models that refused one of them: recorded in
+    /// `failed_projection_events`, in the same transaction.
+    pub skipped: Vec<&'static str>,
+}
+
+/// What the stored failure says about a statement's error.
+pub(crate) fn describe(error: &sqlx::Error) -> String {
+    let text = match error {
+        sqlx::Error::Database(db) => format!("{} (code {})", db.message(), db.code().unwrap_or_default()),
+        other => other.to_string(),
+    };
+    text.chars().take(1_000).collect()
+}
