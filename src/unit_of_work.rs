@@ -157,14 +157,17 @@ impl UnitOfWork {
         }
         let count = events.len() as u64;
         let projector = self.bus.projector();
+        // SQLite: a rebuild holds the one writer; wait for it here, holding no connection.
         let inline = events.iter().any(|e| projector.target_of(&e.aggregate_type).is_some());
-        let _rebuilds_wait = if inline { Some(projector.pause_rebuilds().await) } else { None };
+        let sqlite = matches!(self.bus.db(), crate::storage::Db::Sqlite(_));
+        let _rebuilds_wait = if inline && sqlite { Some(projector.pause_rebuilds().await) } else { None };
         match self.bus.db().append_events(events, &guards, Some(projector)).await {
             Ok(Some(appended)) => {
                 self.attempt = 0;
                 self.load_all = false;
                 projector.applied_inline(&appended.inline.applied);
-                let visible = projector.visible_on_commit(counts.iter().map(|(aggregate, _)| *aggregate));
+                let visible = !appended.inline.deferred
+                    && projector.visible_on_commit(counts.iter().map(|(aggregate, _)| *aggregate));
                 self.bus.notify_projector();
                 for (aggregate, appended) in counts {
                     metrics::counter!("roster_events_appended_total", "aggregate" => aggregate).increment(appended);

@@ -3,3 +3,8 @@
 -- passes over it. Older rows are false: the runner applies them as before.
 -- A constant default: no table rewrite.
 ALTER TABLE events ADD COLUMN applied_inline boolean NOT NULL DEFAULT false;
+
+-- An inline write first asks whether its read model still has such older
+-- events to apply (they must go first); this index answers from the
+-- runner's checkpoint on. Rows written inline never enter it.
+CREATE INDEX events_not_applied_inline ON events (aggregate_type, transaction_id, position) WHERE NOT applied_inline;

@@ -13,7 +13,11 @@ use crate::storage::inline::{lock_key, InlineReadModels, InlineTarget};
 pub(super) fn targets(projections: &[std::sync::Arc<dyn Projection>]) -> HashMap<&'static str, InlineTarget> {
     let mut targets = HashMap::new();
     for projection in projections.iter().filter(|p| p.inline()) {
-        let target = InlineTarget { name: projection.name(), lock_key: lock_key(projection.name()) };
+        let target = InlineTarget {
+            name: projection.name(),
+            lock_key: lock_key(projection.name()),
+            aggregate_types: projection.aggregate_types(),
+        };
         for aggregate_type in projection.aggregate_types() {
             targets.insert(*aggregate_type, target);
         }
@@ -57,11 +61,11 @@ impl Projector {
         }
     }
 
-    /// Held by a write to inline read models around its append: a rebuild
-    /// on this instance (which locks their writers out) takes the other
-    /// side, so writers wait for it here instead of each holding a pooled
-    /// connection while blocked on the rebuild's lock, which would leave
-    /// the rebuild's own reader without one.
+    /// Held by a write to inline read models on SQLite around its append:
+    /// a rebuild holds SQLite's one writer for its whole run and takes the
+    /// other side, so writers wait for it here instead of each holding a
+    /// pooled connection while blocked, which would leave the rebuild's own
+    /// reader without one.
     pub async fn pause_rebuilds(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
         self.rebuilding.read().await
     }

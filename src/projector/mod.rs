@@ -71,6 +71,9 @@ pub struct Projector {
     /// (`rebuild_gate`), so a second projector on the same database (a
     /// test's, a CLI's) pauses the service's runners too.
     rebuilding: Arc<tokio::sync::RwLock<()>>,
+    /// How many times a caller has waited for the read models on this
+    /// instance (`wait_for`).
+    waits: Arc<AtomicU64>,
     /// The read models applied in the appending transaction, by the
     /// aggregate types they read (`inline`).
     inline: Arc<HashMap<&'static str, crate::storage::inline::InlineTarget>>,
@@ -144,6 +147,7 @@ impl Projector {
         let changes = projections.iter().map(|p| (p.name(), AtomicU64::new(0))).collect();
         let inline = Arc::new(inline::targets(&projections));
         Projector {
+            waits: Arc::default(),
             inline,
             db,
             projections: Arc::new(projections),
@@ -456,6 +460,7 @@ impl Projector {
     /// this is what makes a list right after a create show the new row.
     pub async fn wait_for(&self, point: CommitPoint, timeout: Duration) -> bool {
         let started = Instant::now();
+        self.waits.fetch_add(1, Ordering::Relaxed);
         self.notify();
         let all = async {
             for sender in self.progress.values() {
@@ -473,6 +478,11 @@ impl Projector {
             metrics::counter!("roster_read_your_writes_timeouts_total").increment(1);
         }
         reached
+    }
+
+    /// How many waits for the read models this instance has begun.
+    pub fn waits_begun(&self) -> u64 {
+        self.waits.load(Ordering::Relaxed)
     }
 
     /// As `wait_for`, for a write of `events` events ending at `point`; also

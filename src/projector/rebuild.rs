@@ -144,16 +144,18 @@ impl Projector {
         let mut reached = CommitPoint::default();
         on_pool!(&self.db, pool => {
             let mut tx = begin_write(pool).await?;
+            // PostgreSQL: the inline writes in flight finish first (later
+            // ones leave their events to the runner), and the rebuild reads
+            // at least up to the last of them.
+            let mut read_at_least = None;
             if inline && matches!(self.db, Db::Postgres(_)) {
-                // Inline writers in flight finish first; later ones wait for this commit.
                 sqlx::query("SELECT pg_advisory_xact_lock($1)")
                     .bind(crate::storage::inline::lock_key(name))
                     .execute(&mut *tx)
                     .await?;
+                read_at_least = Some(self.db.last_committed_point().await?);
             }
-            // Started once the writers are locked out: an inline read
-            // model's events are then all committed, none held back.
-            let mut reader = ReadAhead::start(self.db.clone(), projection.clone(), inline);
+            let mut reader = ReadAhead::start(self.db.clone(), projection.clone(), read_at_least);
             // The checkpoint row first: a live runner's batch in flight
             // finishes before, and the next one waits for this commit, then
             // finds the checkpoint moved.
@@ -268,21 +270,21 @@ struct ReadAhead {
 }
 
 impl ReadAhead {
-    /// With `all_committed`, reads every committed event, not only those
-    /// below the commit horizon: for an inline read model whose writers are
-    /// locked out, nothing below it can still appear.
-    fn start(db: Db, projection: Arc<dyn Projection>, all_committed: bool) -> Self {
+    /// With `at_least`, the reader does not report the end of the log
+    /// before it has read that far: the commit horizon may still be below
+    /// inline writes that committed before the rebuild locked them out.
+    fn start(db: Db, projection: Arc<dyn Projection>, at_least: Option<CommitPoint>) -> Self {
         let (sender, batches) = mpsc::channel(2);
         let task = tokio::spawn(async move {
             let mut from = CommitPoint::default();
             loop {
-                let bound = if all_committed { db.last_committed_point().await } else { db.end_of_log().await };
-                let read = match bound {
-                    Ok(bound) => {
-                        db.events_of_types_up_to(from, bound, projection.aggregate_types(), REBUILD_BATCH).await
+                let read = db.events_of_types_after(from, projection.aggregate_types(), REBUILD_BATCH).await;
+                if let Ok((entries, reached)) = &read {
+                    if entries.is_empty() && *reached == from && at_least.is_some_and(|point| from < point) {
+                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                        continue;
                     }
-                    Err(error) => Err(error),
-                };
+                }
                 let batch = read.map_err(ProjectorError::from).map(|(entries, reached)| {
                     let statements = statements_for(projection.as_ref(), &entries);
                     Batch { entries, statements, reached }

@@ -49,14 +49,26 @@ pub struct NewEvent {
 
 const PG_APPEND_HEAD: &str = "INSERT INTO events \
     (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata, applied_inline) \
-    SELECT t, i, s, et, ev, p::json, m::json, a \
+    SELECT t, i, s, et, ev, p::json, m::json, a AND (SELECT inline_ok FROM inline_gate) \
     FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bool[]) \
       AS batch(t, i, s, et, ev, p, m, a)";
+/// Whether the rows flagged for inline read models (`$8`) are applied
+/// inline: every read model's shared lock is free (`$9`, keys: no rebuild
+/// holds or awaits it), and none has events older than these still to
+/// apply (`$10`, `$11`: read model and aggregate type pairs), which would
+/// otherwise be applied after them.
+const PG_INLINE_GATE: &str = "WITH inline_gate AS MATERIALIZED (SELECT \
+    (SELECT coalesce(bool_and(pg_try_advisory_xact_lock_shared(k)), true) FROM unnest($9::bigint[]) AS lock(k)) \
+    AND NOT EXISTS (SELECT 1 FROM unnest($10::text[], $11::text[]) AS inl(name, t) \
+      LEFT JOIN projection_checkpoints c ON c.name = inl.name \
+      JOIN events e ON e.aggregate_type = inl.t AND NOT e.applied_inline \
+       AND (e.transaction_id, e.position) > (coalesce(c.transaction_id, 0)::text::xid8, coalesce(c.position, 0))) \
+    AS inline_ok)";
 /// Inserts nothing if a guarded aggregate has an event past its sequence.
 const PG_GUARDED: &str = "WHERE NOT EXISTS (SELECT 1 \
-    FROM unnest($9::text[], $10::text[], $11::bigint[]) AS guard(t, i, s) \
+    FROM unnest($12::text[], $13::text[], $14::bigint[]) AS guard(t, i, s) \
     JOIN events e ON e.aggregate_type = guard.t AND e.aggregate_id = guard.i AND e.sequence > guard.s)";
-const PG_RETURNING: &str = "RETURNING transaction_id::text, position";
+const PG_RETURNING: &str = "RETURNING transaction_id::text, position, applied_inline";
 
 /// Where a write's events landed: the commit point of the last one, and
 /// what the inline read models made of them.
@@ -104,24 +116,28 @@ fn lost_a_race(error: &sqlx::Error) -> bool {
 const DEADLOCK: &str = "40P01";
 const SERIALIZATION: &str = "40001";
 
-/// Inserts `events` (flagged as applied inline where `applied` says so)
-/// in one statement; returns the transaction id and position of each row,
-/// or none if a guard held them back.
+/// Inserts `events` in one statement, those `applied` says with their
+/// inline read models (`targets`) if the gate lets them (`PG_INLINE_GATE`);
+/// returns each row's transaction id, position and whether it went inline,
+/// or no rows if a guard held them back.
 async fn pg_insert<'c>(
     executor: impl sqlx::PgExecutor<'c>,
     events: &[NewEvent],
     guards: &[SequenceGuard],
     applied: &[bool],
-) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    targets: &[InlineTarget],
+) -> Result<Vec<(String, i64, bool)>, sqlx::Error> {
     // One statement for the whole batch: arrays, unnested in order;
     // guards, if any, make it insert nothing.
     let column = |f: fn(&NewEvent) -> String| events.iter().map(f).collect::<Vec<String>>();
     let sequences: Vec<i64> = events.iter().map(|e| e.sequence).collect();
     let sql = match guards {
-        [] => format!("{PG_APPEND_HEAD} {PG_RETURNING}"),
-        _ => format!("{PG_APPEND_HEAD} {PG_GUARDED} {PG_RETURNING}"),
+        [] => format!("{PG_INLINE_GATE} {PG_APPEND_HEAD} {PG_RETURNING}"),
+        _ => format!("{PG_INLINE_GATE} {PG_APPEND_HEAD} {PG_GUARDED} {PG_RETURNING}"),
     };
-    let query = sqlx::query_as::<_, (String, i64)>(&sql)
+    let pairs: Vec<(&str, &str)> =
+        targets.iter().flat_map(|t| t.aggregate_types.iter().map(move |ty| (t.name, *ty))).collect();
+    let query = sqlx::query_as::<_, (String, i64, bool)>(&sql)
         .bind(column(|e| e.aggregate_type.clone()))
         .bind(column(|e| e.aggregate_id.clone()))
         .bind(sequences)
@@ -129,7 +145,10 @@ async fn pg_insert<'c>(
         .bind(column(|e| e.event_version.clone()))
         .bind(column(|e| e.payload.to_string()))
         .bind(column(|e| e.metadata.to_string()))
-        .bind(applied.to_vec());
+        .bind(applied.to_vec())
+        .bind(targets.iter().map(|t| t.lock_key).collect::<Vec<i64>>())
+        .bind(pairs.iter().map(|(name, _)| *name).collect::<Vec<&str>>())
+        .bind(pairs.iter().map(|(_, ty)| *ty).collect::<Vec<&str>>());
     let query = if guards.is_empty() {
         query
     } else {
@@ -139,6 +158,18 @@ async fn pg_insert<'c>(
             .bind(guards.iter().map(|g| g.sequence).collect::<Vec<i64>>())
     };
     query.fetch_all(executor).await
+}
+
+/// SQLite: whether inline read model `target` has events still to apply
+/// that were written without it (they must go first).
+async fn sqlite_pending(tx: &mut sqlx::SqliteConnection, target: &InlineTarget) -> Result<bool, sqlx::Error> {
+    let types = target.aggregate_types.iter().map(|t| format!("'{}'", t.replace('\'', "''"))).collect::<Vec<_>>();
+    let sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM events e WHERE e.aggregate_type IN ({}) AND e.applied_inline = 0 \
+         AND e.position > coalesce((SELECT position FROM projection_checkpoints WHERE name = $1), 0))",
+        types.join(", ")
+    );
+    sqlx::query_scalar(&sql).bind(target.name).fetch_one(&mut *tx).await
 }
 
 /// As `pg_insert`, in a transaction that holds SQLite's write lock; returns
@@ -367,7 +398,9 @@ impl Db {
         guards: &[SequenceGuard],
     ) -> Result<Option<CommitPoint>, sqlx::Error> {
         let result = match self {
-            Db::Postgres(pool) => pg_insert(pool, events, guards, &vec![false; events.len()]).await,
+            Db::Postgres(pool) => pg_insert(pool, events, guards, &vec![false; events.len()], &[])
+                .await
+                .map(|rows| rows.into_iter().map(|(txid, position, _)| (txid, position)).collect()),
             Db::Sqlite(pool) => {
                 async {
                     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -388,7 +421,10 @@ impl Db {
     /// The append and its inline read models in one transaction. With
     /// `one_by_one`, each event is applied in a savepoint and one that a
     /// read model refuses is recorded as failed; otherwise a refusal stops
-    /// the attempt (`Stopped::Refused`) with nothing written.
+    /// the attempt (`Stopped::Refused`) with nothing written. When a read
+    /// model is being rebuilt (PostgreSQL: its lock is taken) or has older
+    /// events still to apply, the events are appended for its runner
+    /// instead, as they were before read models were inline.
     async fn append_applying(
         &self,
         events: &[NewEvent],
@@ -403,20 +439,24 @@ impl Db {
         let flags = applied_flags(events.len(), applying);
         let outcome = match self {
             Db::Postgres(pool) => {
-                // Shared locks on the read models, in key order; a rebuild takes them alone.
-                let locks: Vec<String> =
-                    targets.iter().map(|t| format!("pg_advisory_xact_lock_shared({})", t.lock_key)).collect();
-                let mut tx = pool.begin_with(format!("BEGIN; SELECT {}", locks.join(", "))).await?;
-                let landed = match pg_insert(&mut *tx, events, guards, &flags).await {
+                let mut tx = pool.begin().await?;
+                let landed = match pg_insert(&mut *tx, events, guards, &flags, &targets).await {
                     Ok(landed) => landed,
                     Err(error) if lost_a_race(&error) => return Ok(None),
                     Err(error) => return Err(error.into()),
                 };
+                let inline = landed.iter().any(|(_, _, inline)| *inline);
+                let landed: Vec<(String, i64)> =
+                    landed.into_iter().map(|(txid, position, _)| (txid, position)).collect();
                 let Some(point) = landed_point(&landed, guards)? else { return Ok(None) };
-                let mut positions: Vec<i64> = landed.iter().map(|(_, position)| *position).collect();
-                positions.sort_unstable();
-                place(applying, &positions);
-                let outcome = apply_inline!(tx, applying, &targets, models, one_by_one, point.txid);
+                let outcome = if inline {
+                    let mut positions: Vec<i64> = landed.iter().map(|(_, position)| *position).collect();
+                    positions.sort_unstable();
+                    place(applying, &positions);
+                    apply_inline!(tx, applying, &targets, models, one_by_one, point.txid)
+                } else {
+                    Ok(InlineOutcome { deferred: true, ..InlineOutcome::default() })
+                };
                 match outcome {
                     Ok(outcome) => {
                         tx.commit().await?;
@@ -427,18 +467,29 @@ impl Db {
             }
             Db::Sqlite(pool) => {
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let mut inline = true;
+                for target in &targets {
+                    if sqlite_pending(&mut tx, target).await? {
+                        inline = false;
+                    }
+                }
+                let flags = if inline { flags } else { vec![false; events.len()] };
                 let landed = match sqlite_insert(&mut tx, events, guards, &flags).await {
                     Ok(landed) => landed,
                     Err(error) if lost_a_race(&error) => return Ok(None),
                     Err(error) => return Err(error.into()),
                 };
                 let Some(point) = landed_point(&landed, guards)? else { return Ok(None) };
-                // This transaction holds the write lock: its events took the
-                // positions just below the last one, in order.
-                let first = point.position - events.len() as i64 + 1;
-                let positions: Vec<i64> = (first..=point.position).collect();
-                place(applying, &positions);
-                let outcome = apply_inline!(tx, applying, &targets, models, one_by_one, 0i64);
+                let outcome = if inline {
+                    // This transaction holds the write lock: its events took
+                    // the positions just below the last one, in order.
+                    let first = point.position - events.len() as i64 + 1;
+                    let positions: Vec<i64> = (first..=point.position).collect();
+                    place(applying, &positions);
+                    apply_inline!(tx, applying, &targets, models, one_by_one, 0i64)
+                } else {
+                    Ok(InlineOutcome { deferred: true, ..InlineOutcome::default() })
+                };
                 match outcome {
                     Ok(outcome) => {
                         tx.commit().await?;

@@ -4,9 +4,11 @@
 //! On PostgreSQL every such append holds a shared advisory lock per read
 //! model it applies until it commits; a rebuild of that read model takes
 //! the lock exclusively. So a rebuild waits for the inline writes in flight
-//! and then sees all of them committed, and the writes that come after it
-//! wait for its commit and apply on top: none is lost between the two.
-//! SQLite has one writer at a time, which gives the same.
+//! and then reads all of them. A write that finds the lock taken (or
+//! awaited) does not wait: its events go to the log for the runner, as
+//! before inline read models, and so do later writes until the runner has
+//! applied them (an aggregate's events must apply in order). SQLite has one
+//! writer at a time, and a rebuild holds it.
 
 use projections::{Statement, StoredEvent};
 
@@ -16,6 +18,8 @@ pub struct InlineTarget {
     pub name: &'static str,
     /// The advisory lock its writers share and its rebuild takes alone.
     pub lock_key: i64,
+    /// The aggregate types it reads.
+    pub aggregate_types: &'static [&'static str],
 }
 
 pub trait InlineReadModels: Send + Sync {
@@ -46,6 +50,9 @@ pub struct InlineOutcome {
     /// Read models that refused one of them: recorded in
     /// `failed_projection_events`, in the same transaction.
     pub skipped: Vec<&'static str>,
+    /// The events were left to the runner (a rebuild, or older events of
+    /// the read model, came first).
+    pub deferred: bool,
 }
 
 /// What the stored failure says about a statement's error.
