@@ -392,7 +392,7 @@ async fn page_of_in(
 async fn listing_page(db: &Db, role_id: i64, window: Window) -> Result<(Vec<ListedUser>, Count), sqlx::Error> {
     let count = db
         .fetch_count(&Statement::new(
-            "SELECT coalesce((SELECT active FROM user_list_counts WHERE role_id = $1), 0)",
+            "SELECT CAST(coalesce(sum(active), 0) AS BIGINT) FROM user_list_counts WHERE role_id = $1",
             vec![role_id.into()],
         ))
         .await?;
@@ -459,8 +459,8 @@ async fn prefix_page(
                     .db()
                     .fetch_count(&Statement::new(
                         format!(
-                            "SELECT coalesce((SELECT {column} FROM user_search_prefix_counts \
-                             WHERE role_id = $1 AND prefix = $2), 0) + {email_rows}"
+                            "SELECT CAST(coalesce(sum({column}), 0) AS BIGINT) + {email_rows} FROM user_search_prefix_counts \
+                             WHERE role_id = $1 AND prefix = $2"
                         ),
                         args,
                     ))
@@ -658,7 +658,7 @@ async fn counted_facet(db: &Db, field: FacetField) -> Result<Option<Vec<GroupCou
         FacetField::Status => {
             let active = db
                 .fetch_count(&Statement::new(
-                    "SELECT coalesce((SELECT active FROM user_list_counts WHERE role_id = 0), 0)",
+                    "SELECT CAST(coalesce(sum(active), 0) AS BIGINT) FROM user_list_counts WHERE role_id = 0",
                     vec![],
                 ))
                 .await?;
@@ -667,7 +667,8 @@ async fn counted_facet(db: &Db, field: FacetField) -> Result<Option<Vec<GroupCou
         }
         FacetField::Role => {
             const COUNTED: &str =
-                "user_list_counts c JOIN roles r ON r.id = c.role_id WHERE c.role_id > 0 AND c.active > 0";
+                "(SELECT role_id, sum(active) AS active FROM user_list_counts WHERE role_id > 0 GROUP BY role_id) c \
+                 JOIN roles r ON r.id = c.role_id WHERE c.active > 0";
             let shared = db
                 .fetch_count(&Statement::new(
                     format!(

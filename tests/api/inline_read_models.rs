@@ -36,11 +36,12 @@ async fn derived(db: &Db) -> Vec<Vec<Option<String>>> {
     let Db::Postgres(pool) = db else { return Vec::new() };
     let mut all = Vec::new();
     for sql in [
-        "SELECT CAST(role_id AS TEXT), CAST(active AS TEXT) FROM user_list_counts WHERE active <> 0 ORDER BY role_id",
+        "SELECT CAST(role_id AS TEXT), CAST(sum(active) AS TEXT) FROM user_list_counts GROUP BY role_id \
+         HAVING sum(active) <> 0 ORDER BY role_id",
         "SELECT CAST(role_id AS TEXT), user_uuid, name, CAST(id AS TEXT) FROM role_listing ORDER BY 1, 2",
         "SELECT CAST(role_id AS TEXT), prefix, name, CAST(id AS TEXT) FROM user_search_prefixes ORDER BY 1, 2, 4",
-        "SELECT CAST(role_id AS TEXT), prefix, CAST(active AS TEXT) FROM user_search_prefix_counts WHERE active <> 0 \
-         ORDER BY 1, 2",
+        "SELECT CAST(role_id AS TEXT), prefix, CAST(sum(active) AS TEXT), CAST(sum(named) AS TEXT) \
+         FROM user_search_prefix_counts GROUP BY role_id, prefix HAVING sum(active) <> 0 ORDER BY 1, 2",
     ] {
         for row in sqlx::query(sql).fetch_all(pool).await.unwrap() {
             all.push((0..row.len()).map(|i| row.try_get::<Option<String>, _>(i).unwrap()).collect());

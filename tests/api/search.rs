@@ -45,7 +45,8 @@ async fn assert_prefixes_match_users(state: &AppState, when: &str) {
             db,
             "SELECT count(*) FROM (SELECT role_id, prefix, count(*) AS n, count(*) FILTER (WHERE by_name) AS named \
                FROM user_search_prefixes GROUP BY 1, 2) truth \
-             FULL JOIN (SELECT role_id, prefix, active, named FROM user_search_prefix_counts WHERE active <> 0) kept \
+             FULL JOIN (SELECT role_id, prefix, sum(active) AS active, sum(named) AS named \
+               FROM user_search_prefix_counts GROUP BY 1, 2 HAVING sum(active) <> 0) kept \
              USING (role_id, prefix) WHERE truth.n IS DISTINCT FROM kept.active OR truth.named IS DISTINCT FROM kept.named",
         )
         .await;
