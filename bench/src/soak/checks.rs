@@ -188,7 +188,17 @@ pub async fn dump_read_models(pool: &PgPool) -> anyhow::Result<Dump> {
     let mut dump = Dump::new();
     let owned: Vec<&'static str> = projections::registry().iter().flat_map(|p| p.tables().iter().copied()).collect();
     for table in owned.into_iter().chain(DERIVED_TABLES) {
-        let sql = format!("SELECT CAST(row_to_json(t) AS TEXT) FROM {table} t ORDER BY 1");
+        // Counters are kept in shards (migration 0035): a key's value is their sum.
+        let rows = match table {
+            "user_list_counts" => "(SELECT role_id, sum(active) AS active FROM user_list_counts GROUP BY 1 \
+                 HAVING sum(active) <> 0)"
+                .to_string(),
+            "user_search_prefix_counts" => "(SELECT role_id, prefix, sum(active) AS active, sum(named) AS named \
+                 FROM user_search_prefix_counts GROUP BY 1, 2 HAVING sum(active) <> 0 OR sum(named) <> 0)"
+                .to_string(),
+            other => other.to_string(),
+        };
+        let sql = format!("SELECT CAST(row_to_json(t) AS TEXT) FROM {rows} t ORDER BY 1");
         dump.insert(table, sqlx::query_scalar(&sql).fetch_all(pool).await?);
     }
     Ok(dump)
