@@ -461,12 +461,16 @@ pub async fn visible(target: &Target, load: &Load) -> anyhow::Result<()> {
     let after = wait_buckets(&target.base).await?;
     let run: Vec<(f64, f64)> =
         after.iter().map(|(le, n)| (*le, n - before.iter().find(|(b, _)| b == le).map_or(0.0, |(_, m)| *m))).collect();
-    let quantile = |q: f64| {
-        let total = run.last().map_or(0.0, |(_, n)| *n);
-        run.iter().find(|(_, n)| *n >= q * total).map_or(f64::INFINITY, |(le, _)| le * 1000.0)
-    };
+    let total = run.last().map_or(0.0, |(_, n)| *n);
+    if total == 0.0 {
+        // Inline read models: the write was visible at its commit, nobody waited.
+        println!("commit → visible in every read model (server-side, this run): no write waited (0 waits)");
+        return Ok(());
+    }
+    let quantile = |q: f64| run.iter().find(|(_, n)| *n >= q * total).map_or(f64::INFINITY, |(le, _)| le * 1000.0);
     println!(
-        "commit → visible in every read model (server-side, this run): p50 ≤ {} ms, p99 ≤ {} ms, p999 ≤ {} ms",
+        "commit → visible in every read model (server-side, this run): p50 ≤ {} ms, p99 ≤ {} ms, p999 ≤ {} ms \
+         ({total} waits)",
         quantile(0.5),
         quantile(0.99),
         quantile(0.999)
