@@ -8,6 +8,12 @@
 //! batch): each aggregate's run of sequence numbers is the optimistic lock
 //! on it, and guards extend that to aggregates the writer read but did not
 //! change.
+//!
+//! Events that an inline read model reads (`super::inline`) are applied to
+//! it in the same transaction: the append, then that read model's
+//! statements, then one commit. Whether they may be is decided inside the
+//! append statement (PostgreSQL, `PG_INLINE_GATE`) or under the write lock
+//! (SQLite); if not, they are left to the runner.
 
 use serde_json::Value;
 
