@@ -73,6 +73,6 @@ impl Projector {
     /// Whether `projection` is applied inline (its rebuild then locks out
     /// the inline writers).
     pub(super) fn is_inline(&self, projection: &dyn Projection) -> bool {
-        projection.inline() && self.inline.values().any(|t| t.name == projection.name())
+        self.inline.values().any(|t| t.name == projection.name())
     }
 }

@@ -131,6 +131,23 @@ async fn run_commands(bus: &CommandBus, users: &[String], count: usize, offset: 
     join_all(writes).await;
 }
 
+/// Rounds of 16 commands on `users` until `stop` is set; yields how many ran.
+fn write_until_stopped(
+    bus: &CommandBus,
+    users: &[String],
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<usize> {
+    let (bus, users, stop) = (bus.clone(), users.to_vec(), stop.clone());
+    tokio::spawn(async move {
+        let mut round = 0;
+        while !stop.load(std::sync::atomic::Ordering::Acquire) {
+            run_commands(&bus, &users, 16, round).await;
+            round += 1;
+        }
+        round
+    })
+}
+
 async fn a_write_is_visible_when_it_returns_without_a_wait(backend: Backend) {
     let app = spawn_app(backend).await;
     let user = app.sign_up("Inline Reader", "inline.reader@example.org").await;
@@ -185,17 +202,7 @@ async fn parallel_writers_and_a_rebuild_leave_the_read_model_a_replay_of_the_log
     // A rebuild while writers run: those in flight finish before it, those
     // after it apply on top; none is lost or applied twice.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writers = {
-        let (bus, users, stop) = (app.state.bus.clone(), users.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut round = 1;
-            while !stop.load(std::sync::atomic::Ordering::Acquire) {
-                run_commands(&bus, &users, 16, round).await;
-                round += 1;
-            }
-            round
-        })
-    };
+    let writers = write_until_stopped(&app.state.bus, &users, &stop);
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(30)).await;
         app.state.projector.rebuild(|_, _| {}).await.unwrap();
@@ -361,17 +368,7 @@ async fn a_replay_in_another_process_loses_no_inline_write() {
         users.push(uuid_of(&app.sign_up(&format!("Replayed {i}"), &format!("replayed{i}@example.org")).await));
     }
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writers = {
-        let (bus, users, stop) = (app.state.bus.clone(), users.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut round = 0;
-            while !stop.load(std::sync::atomic::Ordering::Acquire) {
-                run_commands(&bus, &users, 16, round).await;
-                round += 1;
-            }
-            round
-        })
-    };
+    let writers = write_until_stopped(&app.state.bus, &users, &stop);
     let url = app.database.url.clone();
     for _ in 0..2 {
         let replay = tokio::task::spawn_blocking({
