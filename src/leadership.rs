@@ -83,9 +83,5 @@ impl Drop for Leadership {
 
 /// A stable 64-bit advisory-lock key per role name.
 fn lock_key(role: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("roster:{role}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
+    crate::storage::advisory_lock_key(role)
 }

@@ -157,10 +157,8 @@ impl UnitOfWork {
         }
         let count = events.len() as u64;
         let projector = self.bus.projector();
-        // SQLite: a rebuild holds the one writer; wait for it here, holding no connection.
         let inline = events.iter().any(|e| projector.target_of(&e.aggregate_type).is_some());
-        let sqlite = matches!(self.bus.db(), crate::storage::Db::Sqlite(_));
-        let _rebuilds_wait = if inline && sqlite { Some(projector.pause_rebuilds().await) } else { None };
+        let _rebuilds_wait = if inline { projector.pause_rebuilds().await } else { None };
         match self.bus.db().append_events(events, &guards, Some(projector)).await {
             Ok(Some(appended)) => {
                 self.attempt = 0;

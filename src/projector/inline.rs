@@ -37,8 +37,8 @@ impl InlineReadModels for Projector {
         statements_of(projection.as_ref(), events.iter()).map_err(|error| isolation::describe(&error))
     }
 
-    fn blames_the_event(&self, error: &sqlx::Error) -> bool {
-        isolation::database_blames_the_event(error)
+    fn refusal(&self, error: &sqlx::Error) -> Option<String> {
+        isolation::database_blames_the_event(error).then(|| isolation::describe_database_error(error))
     }
 }
 
@@ -61,18 +61,16 @@ impl Projector {
         }
     }
 
-    /// Held by a write to inline read models on SQLite around its append:
-    /// a rebuild holds SQLite's one writer for its whole run and takes the
+    /// Held by a write to inline read models around its append, on SQLite
+    /// (`None` on PostgreSQL, where a write never waits for a rebuild): a
+    /// rebuild holds SQLite's one writer for its whole run and takes the
     /// other side, so writers wait for it here instead of each holding a
     /// pooled connection while blocked, which would leave the rebuild's own
     /// reader without one.
-    pub async fn pause_rebuilds(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
-        self.rebuilding.read().await
-    }
-
-    /// Whether `projection` is applied inline (its rebuild then locks out
-    /// the inline writers).
-    pub(super) fn is_inline(&self, projection: &dyn Projection) -> bool {
-        self.inline.values().any(|t| t.name == projection.name())
+    pub async fn pause_rebuilds(&self) -> Option<tokio::sync::RwLockReadGuard<'_, ()>> {
+        match self.db {
+            crate::storage::Db::Sqlite(_) => Some(self.rebuilding.read().await),
+            crate::storage::Db::Postgres(_) => None,
+        }
     }
 }

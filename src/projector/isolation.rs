@@ -74,9 +74,16 @@ pub(super) fn describe(error: &ProjectorError) -> String {
             source.line(),
             source.column()
         ),
-        ProjectorError::Database(sqlx::Error::Database(db)) => {
-            format!("{} (code {})", db.message(), db.code().unwrap_or_default())
-        }
+        ProjectorError::Database(error) => return describe_database_error(error),
+        other => other.to_string(),
+    };
+    text.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+/// As `describe`, for an error of the database.
+pub(super) fn describe_database_error(error: &sqlx::Error) -> String {
+    let text = match error {
+        sqlx::Error::Database(db) => format!("{} (code {})", db.message(), db.code().unwrap_or_default()),
         other => other.to_string(),
     };
     text.chars().take(MAX_ERROR_CHARS).collect()

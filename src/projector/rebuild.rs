@@ -24,35 +24,7 @@ use super::isolation::{blames_the_event, describe};
 use super::{statements_for, Projector, ProjectorError};
 use crate::storage::log::{CommitPoint, LogEntry};
 use crate::storage::{begin_write, Db};
-use crate::{bind_values, on_pool};
-
-/// Runs statements in order on one connection, stopping at the first error.
-macro_rules! execute_all {
-    ($conn:expr, $statements:expr) => {{
-        let mut result = Ok(());
-        for statement in $statements.iter() {
-            if let Err(error) = bind_values!(sqlx::query(&statement.sql), &statement.args).execute($conn).await {
-                result = Err(error);
-                break;
-            }
-        }
-        result
-    }};
-}
-
-/// Runs statements inside a savepoint of transaction `$tx`: kept if all
-/// succeed, undone otherwise (the transaction stays usable either way).
-macro_rules! in_savepoint {
-    ($tx:ident, $statements:expr) => {{
-        sqlx::query("SAVEPOINT rebuild_step").execute(&mut *$tx).await?;
-        let result = execute_all!(&mut *$tx, $statements);
-        if result.is_err() {
-            sqlx::query("ROLLBACK TO SAVEPOINT rebuild_step").execute(&mut *$tx).await?;
-        }
-        sqlx::query("RELEASE SAVEPOINT rebuild_step").execute(&mut *$tx).await?;
-        result
-    }};
-}
+use crate::{in_savepoint, on_pool};
 
 /// Events per read of the log during a rebuild.
 const REBUILD_BATCH: i64 = 10_000;
@@ -140,7 +112,7 @@ impl Projector {
         let parked = self.db.parkable_sqlite(tables).await?;
         let stale_listing = matches!(self.db, Db::Postgres(_)) && tables.contains(&"users");
         let now = chrono::Utc::now().to_rfc3339();
-        let inline = self.is_inline(projection.as_ref());
+        let inline = projection.inline();
         let mut reached = CommitPoint::default();
         on_pool!(&self.db, pool => {
             let mut tx = begin_write(pool).await?;

@@ -19,10 +19,9 @@ use serde_json::Value;
 
 use projections::StoredEvent;
 
-use super::inline::{describe, InlineOutcome, InlineReadModels, InlineTarget};
+use super::inline::{InlineOutcome, InlineReadModels, InlineTarget};
 use super::log::{commit_point, CommitPoint};
 use super::{values_placeholders, Db};
-use crate::bind_values;
 use crate::privacy;
 
 /// SQLite binds at most 32,766 parameters per statement; 8 per row.
@@ -267,16 +266,11 @@ macro_rules! apply_inline {
                     let Ok(statements) = $models.statements(target.name, &events) else {
                         return Err(Stopped::Refused);
                     };
-                    for statement in &statements {
-                        if let Err(error) =
-                            bind_values!(sqlx::query(&statement.sql), &statement.args).execute(&mut *$tx).await
-                        {
-                            return Err(if $models.blames_the_event(&error) {
-                                Stopped::Refused
-                            } else {
-                                Stopped::Database(error)
-                            });
-                        }
+                    if let Err(error) = crate::execute_all!(&mut *$tx, statements) {
+                        return Err(match $models.refusal(&error) {
+                            Some(_) => Stopped::Refused,
+                            None => Stopped::Database(error),
+                        });
                     }
                     outcome.applied.push(target.name);
                 }
@@ -286,28 +280,14 @@ macro_rules! apply_inline {
             for inline in $applying.iter() {
                 let failure = match $models.statements(inline.target.name, std::slice::from_ref(&inline.event)) {
                     Err(description) => Some(description),
-                    Ok(statements) => {
-                        sqlx::query("SAVEPOINT inline_step").execute(&mut *$tx).await?;
-                        let mut failed = None;
-                        for statement in &statements {
-                            if let Err(error) =
-                                bind_values!(sqlx::query(&statement.sql), &statement.args).execute(&mut *$tx).await
-                            {
-                                failed = Some(error);
-                                break;
-                            }
-                        }
-                        match failed {
-                            None => None,
-                            Some(error) if $models.blames_the_event(&error) => {
-                                sqlx::query("ROLLBACK TO SAVEPOINT inline_step").execute(&mut *$tx).await?;
-                                Some(describe(&error))
-                            }
-                            Some(error) => return Err(Stopped::Database(error)),
-                        }
-                    }
+                    Ok(statements) => match crate::in_savepoint!($tx, statements) {
+                        Ok(()) => None,
+                        Err(error) => match $models.refusal(&error) {
+                            Some(description) => Some(description),
+                            None => return Err(Stopped::Database(error)),
+                        },
+                    },
                 };
-                sqlx::query("RELEASE SAVEPOINT inline_step").execute(&mut *$tx).await.ok();
                 if let Some(description) = failure {
                     let name = inline.target.name;
                     tracing::error!(projection = name, position = inline.event.position, error = %description,
@@ -443,72 +423,57 @@ impl Db {
         targets.sort_by_key(|t| t.lock_key);
         targets.dedup();
         let flags = applied_flags(events.len(), applying);
-        let outcome = match self {
-            Db::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                let landed = match pg_insert(&mut *tx, events, guards, &flags, &targets).await {
-                    Ok(landed) => landed,
-                    Err(error) if lost_a_race(&error) => return Ok(None),
-                    Err(error) => return Err(error.into()),
-                };
-                let inline = landed.iter().any(|(_, _, inline)| *inline);
-                let landed: Vec<(String, i64)> =
-                    landed.into_iter().map(|(txid, position, _)| (txid, position)).collect();
-                let Some(point) = landed_point(&landed, guards)? else { return Ok(None) };
-                let outcome = if inline {
-                    let mut positions: Vec<i64> = landed.iter().map(|(_, position)| *position).collect();
-                    positions.sort_unstable();
-                    place(applying, &positions);
-                    apply_inline!(tx, applying, &targets, models, one_by_one, point.txid)
-                } else {
-                    Ok(InlineOutcome { deferred: true, ..InlineOutcome::default() })
-                };
-                match outcome {
-                    Ok(outcome) => {
-                        tx.commit().await?;
-                        Ok((point, outcome))
+        // `None`: another writer came first (see `lost_a_race`).
+        let attempt: Result<Option<Appended>, Stopped> = async {
+            match self {
+                Db::Postgres(pool) => {
+                    let mut tx = pool.begin().await?;
+                    let landed = pg_insert(&mut *tx, events, guards, &flags, &targets).await?;
+                    let inline = landed.iter().any(|(_, _, inline)| *inline);
+                    let landed: Vec<(String, i64)> =
+                        landed.into_iter().map(|(txid, position, _)| (txid, position)).collect();
+                    let Some(point) = landed_point(&landed, guards)? else { return Ok(None) };
+                    let inline = if inline {
+                        let mut positions: Vec<i64> = landed.iter().map(|(_, position)| *position).collect();
+                        positions.sort_unstable();
+                        place(applying, &positions);
+                        apply_inline!(tx, applying, &targets, models, one_by_one, point.txid)?
+                    } else {
+                        InlineOutcome { deferred: true, ..InlineOutcome::default() }
+                    };
+                    tx.commit().await?;
+                    Ok(Some(Appended { point, inline }))
+                }
+                Db::Sqlite(pool) => {
+                    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                    let mut inline = true;
+                    for target in &targets {
+                        if sqlite_pending(&mut tx, target).await? {
+                            inline = false;
+                        }
                     }
-                    Err(stopped) => Err(stopped),
+                    let flags = if inline { flags } else { vec![false; events.len()] };
+                    let landed = sqlite_insert(&mut tx, events, guards, &flags).await?;
+                    let Some(point) = landed_point(&landed, guards)? else { return Ok(None) };
+                    let inline = if inline {
+                        // This transaction holds the write lock: its events took
+                        // the positions just below the last one, in order.
+                        let first = point.position - events.len() as i64 + 1;
+                        let positions: Vec<i64> = (first..=point.position).collect();
+                        place(applying, &positions);
+                        apply_inline!(tx, applying, &targets, models, one_by_one, 0i64)?
+                    } else {
+                        InlineOutcome { deferred: true, ..InlineOutcome::default() }
+                    };
+                    tx.commit().await?;
+                    Ok(Some(Appended { point, inline }))
                 }
             }
-            Db::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                let mut inline = true;
-                for target in &targets {
-                    if sqlite_pending(&mut tx, target).await? {
-                        inline = false;
-                    }
-                }
-                let flags = if inline { flags } else { vec![false; events.len()] };
-                let landed = match sqlite_insert(&mut tx, events, guards, &flags).await {
-                    Ok(landed) => landed,
-                    Err(error) if lost_a_race(&error) => return Ok(None),
-                    Err(error) => return Err(error.into()),
-                };
-                let Some(point) = landed_point(&landed, guards)? else { return Ok(None) };
-                let outcome = if inline {
-                    // This transaction holds the write lock: its events took
-                    // the positions just below the last one, in order.
-                    let first = point.position - events.len() as i64 + 1;
-                    let positions: Vec<i64> = (first..=point.position).collect();
-                    place(applying, &positions);
-                    apply_inline!(tx, applying, &targets, models, one_by_one, 0i64)
-                } else {
-                    Ok(InlineOutcome { deferred: true, ..InlineOutcome::default() })
-                };
-                match outcome {
-                    Ok(outcome) => {
-                        tx.commit().await?;
-                        Ok((point, outcome))
-                    }
-                    Err(stopped) => Err(stopped),
-                }
-            }
-        };
-        match outcome {
-            Ok((point, inline)) => Ok(Some(Appended { point, inline })),
+        }
+        .await;
+        match attempt {
             Err(Stopped::Database(error)) if lost_a_race(&error) => Ok(None),
-            Err(stopped) => Err(stopped),
+            other => other,
         }
     }
 

@@ -28,18 +28,15 @@ pub trait InlineReadModels: Send + Sync {
     /// The statements that apply `events` (all of `target`'s types) to
     /// `target`, or why they cannot be made (the stored description).
     fn statements(&self, target: &'static str, events: &[StoredEvent]) -> Result<Vec<Statement>, String>;
-    /// Whether a statement's failure is the event's fault (skip and record
-    /// it) rather than the database's (retry the write).
-    fn blames_the_event(&self, error: &sqlx::Error) -> bool;
+    /// If a statement's failure is the event's fault (skip and record it,
+    /// as the runner would), what to record; `None` if it is the
+    /// database's (the write fails or is decided again).
+    fn refusal(&self, error: &sqlx::Error) -> Option<String>;
 }
 
 /// The advisory-lock key of read model `name`'s inline writes.
 pub fn lock_key(name: &str) -> i64 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("roster:inline:{name}").as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
+    super::advisory_lock_key(&format!("inline:{name}"))
 }
 
 /// How an append's inline read models came out.
@@ -53,13 +50,4 @@ pub struct InlineOutcome {
     /// The events were left to the runner (a rebuild, or older events of
     /// the read model, came first).
     pub deferred: bool,
-}
-
-/// What the stored failure says about a statement's error.
-pub(crate) fn describe(error: &sqlx::Error) -> String {
-    let text = match error {
-        sqlx::Error::Database(db) => format!("{} (code {})", db.message(), db.code().unwrap_or_default()),
-        other => other.to_string(),
-    };
-    text.chars().take(1_000).collect()
 }

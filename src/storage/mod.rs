@@ -65,6 +65,50 @@ macro_rules! bind_values {
     }};
 }
 
+/// Runs statements in order on one connection, stopping at the first
+/// error; evaluates to that `Result<(), sqlx::Error>`.
+#[macro_export]
+macro_rules! execute_all {
+    ($conn:expr, $statements:expr) => {{
+        let mut result = Ok(());
+        for statement in $statements.iter() {
+            if let Err(error) = $crate::bind_values!(sqlx::query(&statement.sql), &statement.args).execute($conn).await
+            {
+                result = Err(error);
+                break;
+            }
+        }
+        result
+    }};
+}
+
+/// Runs statements inside a savepoint of transaction `$tx`: kept if all
+/// succeed, undone otherwise (the transaction stays usable either way).
+/// Evaluates to the statements' result; a failing savepoint statement
+/// itself returns from the caller (`?`).
+#[macro_export]
+macro_rules! in_savepoint {
+    ($tx:ident, $statements:expr) => {{
+        sqlx::query("SAVEPOINT step").execute(&mut *$tx).await?;
+        let result = $crate::execute_all!(&mut *$tx, $statements);
+        if result.is_err() {
+            sqlx::query("ROLLBACK TO SAVEPOINT step").execute(&mut *$tx).await?;
+        }
+        sqlx::query("RELEASE SAVEPOINT step").execute(&mut *$tx).await?;
+        result
+    }};
+}
+
+/// A stable 64-bit PostgreSQL advisory-lock key for `name` (each
+/// database has its own lock space).
+pub(crate) fn advisory_lock_key(name: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("roster:{name}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}
+
 /// SQLite needs the write lock taken up front (`BEGIN IMMEDIATE`), or a
 /// transaction that reads before it writes can fail with a busy snapshot.
 pub(crate) async fn begin_write<DB: sqlx::Database>(

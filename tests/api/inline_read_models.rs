@@ -89,6 +89,22 @@ async fn count_user_row_updates(db: &Db) {
     }
 }
 
+/// Renames user `uuid` through `bus`, as a profile update would.
+async fn rename(bus: &CommandBus, uuid: &str, name: &str) -> roster::commands::Committed {
+    let changes = ProfileChanges { name: Some(name.into()), ..Default::default() };
+    let at = chrono::Utc::now();
+    bus.execute::<User>(uuid, UserCommand::UpdateProfile { changes, at }, &Metadata::system("inline-test"))
+        .await
+        .unwrap()
+}
+
+/// The name the users read model holds for `uuid`.
+async fn listed_name(db: &Db, uuid: &str) -> String {
+    roster::on_pool!(db, pool => {
+        sqlx::query_scalar("SELECT name FROM users WHERE user_uuid = $1").bind(uuid).fetch_one(pool).await.unwrap()
+    })
+}
+
 /// Waits until every projection runner has read to the end of the log.
 async fn runner_reaches_the_end(app: &TestApp) {
     let end = app.state.db.last_committed_point().await.unwrap();
@@ -239,17 +255,9 @@ async fn two_instances_write_inline_side_by_side(backend: Backend) {
     a.await.unwrap();
     b.await.unwrap();
     // A write on the other instance is in the shared read model at once.
-    let at = chrono::Utc::now();
-    let changes = ProfileChanges { name: Some("Written Elsewhere".into()), ..Default::default() };
-    let committed = second
-        .execute::<User>(&users[0], UserCommand::UpdateProfile { changes, at }, &Metadata::system("inline-test"))
-        .await
-        .unwrap();
+    let committed = rename(&second, &users[0], "Written Elsewhere").await;
     assert!(committed.visible && committed.skipped.is_empty(), "{committed:?}");
-    let name: String = roster::on_pool!(&app.state.db, pool => {
-        sqlx::query_scalar("SELECT name FROM users WHERE user_uuid = $1").bind(&users[0]).fetch_one(pool).await.unwrap()
-    });
-    assert_eq!(name, "Written Elsewhere");
+    assert_eq!(listed_name(&app.state.db, &users[0]).await, "Written Elsewhere");
     assert_live_equals_replay(&app, "after two instances").await;
 }
 
@@ -310,14 +318,7 @@ async fn older_events_for_the_runner_go_first() {
         ),
     )
     .await;
-    let at = chrono::Utc::now();
-    let changes = ProfileChanges { name: Some("Written After".into()), ..Default::default() };
-    let committed = app
-        .state
-        .bus
-        .execute::<User>(&uuid, UserCommand::UpdateProfile { changes, at }, &Metadata::system("inline-test"))
-        .await
-        .unwrap();
+    let committed = rename(&app.state.bus, &uuid, "Written After").await;
     assert!(!committed.visible, "the write was left to the runner: {committed:?}");
     let inline = scalar(
         &app.state.db,
@@ -329,27 +330,11 @@ async fn older_events_for_the_runner_go_first() {
     assert_eq!(inline, 0, "neither event went inline while the older one waits");
     slow.rollback().await.unwrap();
     runner_reaches_the_end(&app).await;
-    let name = |app: &TestApp| {
-        let db = app.state.db.clone();
-        let uuid = uuid.clone();
-        async move {
-            roster::on_pool!(&db, pool => {
-                sqlx::query_scalar::<_, String>("SELECT name FROM users WHERE user_uuid = $1").bind(&uuid).fetch_one(pool).await.unwrap()
-            })
-        }
-    };
-    assert_eq!(name(&app).await, "Written After", "the user's events applied in order");
+    assert_eq!(listed_name(&app.state.db, &uuid).await, "Written After", "the user's events applied in order");
     // Caught up: the next write is inline again.
-    let changes = ProfileChanges { name: Some("Inline Again".into()), ..Default::default() };
-    let at = chrono::Utc::now();
-    let committed = app
-        .state
-        .bus
-        .execute::<User>(&uuid, UserCommand::UpdateProfile { changes, at }, &Metadata::system("inline-test"))
-        .await
-        .unwrap();
+    let committed = rename(&app.state.bus, &uuid, "Inline Again").await;
     assert!(committed.visible, "{committed:?}");
-    assert_eq!(name(&app).await, "Inline Again");
+    assert_eq!(listed_name(&app.state.db, &uuid).await, "Inline Again");
     assert_live_equals_replay(&app, "after the runner went first").await;
 }
 
@@ -468,10 +453,7 @@ async fn an_event_the_inline_read_model_refuses_is_recorded_and_the_write_lands(
     exec(&app.state.db, drop).await;
     let report = app.state.projector.retry_failed(Some("users"), None).await.unwrap();
     assert_eq!((report.applied, report.still_failing), (1, 0));
-    let name: String = roster::on_pool!(&app.state.db, pool => {
-        sqlx::query_scalar("SELECT name FROM users WHERE user_uuid = $1").bind(uuid_of(&poisoned)).fetch_one(pool).await.unwrap()
-    });
-    assert_eq!(name, "Poison Name", "the retried event applied");
+    assert_eq!(listed_name(&app.state.db, &uuid_of(&poisoned)).await, "Poison Name", "the retried event applied");
 }
 
 on_both_backends!(
