@@ -6,6 +6,7 @@
 
 mod bulk;
 mod driver;
+mod pgbench;
 mod scenarios;
 
 use clap::{Parser, Subcommand};
@@ -36,8 +37,13 @@ struct Cli {
 enum Scenario {
     /// P1: password logins, and this machine's argon2id hash rate with the same parameters.
     Login,
-    /// P2: token refreshes (each client rotates its own refresh token).
-    Refresh,
+    /// P2: token refreshes (each client rotates its own refresh token); with
+    /// a database URL, also `pgbench` running the refresh's statement alone.
+    Refresh {
+        /// The server's PostgreSQL, for the pgbench run (needs `pgbench` on PATH).
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: Option<String>,
+    },
     /// P3: role assignments and profile updates (no hashing), and the raw INSERT rate of same-size event rows.
     Update {
         /// The server's ADMIN_SECRET_CODE (role assignment needs an admin).
@@ -123,7 +129,7 @@ async fn main() -> anyhow::Result<()> {
     let target = scenarios::Target { base: cli.base.trim_end_matches('/').to_string(), users: cli.users };
     match cli.scenario {
         Scenario::Login => scenarios::login(&target, &load).await,
-        Scenario::Refresh => scenarios::refresh(&target, &load).await,
+        Scenario::Refresh { database_url } => scenarios::refresh(&target, &load, database_url.as_deref()).await,
         Scenario::Update { admin_secret, database_url } => {
             scenarios::update(&target, &load, &admin_secret, database_url.as_deref()).await
         }

@@ -106,7 +106,7 @@ pub async fn login(target: &Target, load: &Load) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn refresh(target: &Target, load: &Load) -> anyhow::Result<()> {
+pub async fn refresh(target: &Target, load: &Load, database_url: Option<&str>) -> anyhow::Result<()> {
     let sessions = sessions(target, load.concurrency).await?;
     // Each worker owns one session and rotates its refresh token.
     let tokens: Arc<Vec<Mutex<String>>> = Arc::new(sessions.into_iter().map(|(_, r)| Mutex::new(r)).collect());
@@ -130,6 +130,19 @@ pub async fn refresh(target: &Target, load: &Load) -> anyhow::Result<()> {
     })
     .await;
     report.print();
+    if let Some(url) = database_url {
+        // Fresh sessions for pgbench's clients, logged in through the service.
+        self::sessions(target, load.concurrency).await?;
+        let ceiling = crate::pgbench::refresh_statement_rate(url, load.concurrency, load.duration.as_secs()).await?;
+        println!(
+            "P2 pgbench, the refresh statement alone ({} clients): {:.0} transactions/s ({} in all)",
+            load.concurrency, ceiling.transactions_per_second, ceiling.transactions
+        );
+        println!(
+            "ratio refreshes/s ÷ pgbench transactions/s: {:.2} (goal ≥ 0.8, or refreshes ≥ 5,000/s)",
+            report.throughput() / ceiling.transactions_per_second
+        );
+    }
     Ok(())
 }
 

@@ -18,17 +18,17 @@ use crate::{SqlValue, Statement};
 /// keeps each statement a reasonable size.
 const MAX_ARGS_PER_STATEMENT: usize = 8_000;
 
-struct Insert<'a> {
-    table: &'a str,
+pub(crate) struct Insert<'a> {
+    pub(crate) table: &'a str,
     /// `INSERT INTO t (cols) VALUES `
-    head: &'a str,
+    pub(crate) head: &'a str,
     /// The row tuple, `(...)`, placeholders numbered from `$1`.
-    row: &'a str,
+    pub(crate) row: &'a str,
     /// What follows the tuple (`ON CONFLICT ... DO NOTHING` or nothing).
-    tail: &'a str,
+    pub(crate) tail: &'a str,
 }
 
-fn parse_insert(sql: &str) -> Option<Insert<'_>> {
+pub(crate) fn parse_insert(sql: &str) -> Option<Insert<'_>> {
     let rest = sql.strip_prefix("INSERT INTO ")?;
     let table = rest.split([' ', '(']).next().filter(|t| !t.is_empty())?;
     let values_at = sql.find(" VALUES (")? + " VALUES ".len();

@@ -9,6 +9,7 @@
 mod api_keys;
 mod batching;
 mod bulk_invites;
+mod bulk_rows;
 mod entity_types;
 mod forms;
 mod notification_templates;
@@ -24,6 +25,7 @@ use thiserror::Error;
 pub use api_keys::ApiKeysProjection;
 pub use batching::merge_inserts;
 pub use bulk_invites::BulkInvitesProjection;
+pub use bulk_rows::{bulk_steps, Cell, RowBatch, Step};
 pub use entity_types::EntityTypesProjection;
 pub use forms::FormsProjection;
 pub use notification_templates::NotificationTemplatesProjection;

@@ -522,8 +522,22 @@ fn statements_for(projection: &dyn Projection, entries: &[LogEntry]) -> Result<V
     statements_of(projection, entries.iter().map(|entry| &entry.event))
 }
 
+/// A rebuild's steps for `entries`: their rows gathered per table, to
+/// bulk-load (`projections::bulk_steps`).
+fn steps_for(projection: &dyn Projection, entries: &[LogEntry]) -> Result<Vec<projections::Step>, ProjectorError> {
+    Ok(projections::bulk_steps(unmerged_statements_of(projection, entries.iter().map(|entry| &entry.event))?))
+}
+
 /// As `statements_for`, for events however they are held.
 fn statements_of<'a>(
+    projection: &dyn Projection,
+    events: impl Iterator<Item = &'a projections::StoredEvent>,
+) -> Result<Vec<Statement>, ProjectorError> {
+    Ok(projections::merge_inserts(unmerged_statements_of(projection, events)?))
+}
+
+/// The projection's statements for `events`, one event after the other.
+fn unmerged_statements_of<'a>(
     projection: &dyn Projection,
     events: impl Iterator<Item = &'a projections::StoredEvent>,
 ) -> Result<Vec<Statement>, ProjectorError> {
@@ -540,5 +554,5 @@ fn statements_of<'a>(
             }
         }
     }
-    Ok(projections::merge_inserts(statements))
+    Ok(statements)
 }

@@ -5,9 +5,11 @@
 //! fails — an event the tables refuse, the process killed, the database
 //! gone — rolls back and leaves them untouched (GUIDE §11).
 //!
-//! On PostgreSQL the secondary indexes stay in place during the rebuild
-//! (dropping one would lock readers out until the commit); the listing
-//! tables are marked stale inside the transaction and built once at its end.
+//! On PostgreSQL the rebuild fills copies of the tables and swaps them in
+//! at its end (`storage::shadow_tables`): the live tables and their indexes
+//! stay untouched for readers until then, and the copies' secondary indexes
+//! are built once from their rows. The listing tables are marked stale
+//! inside the transaction and built once at its end, from the copies.
 //! On SQLite, which serialises writers and has no readers besides this
 //! process, the rebuilds run one after the other, and a table's secondary
 //! indexes and triggers are dropped inside the transaction and created again
@@ -16,13 +18,15 @@
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
-use projections::{Projection, Statement};
+use projections::{Projection, Step};
 use tokio::sync::mpsc;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::isolation::{blames_the_event, describe};
-use super::{statements_for, Projector, ProjectorError};
+use super::{statements_for, steps_for, Projector, ProjectorError};
+use crate::storage::copy_rows::{ApplySteps, ColumnTypes};
 use crate::storage::log::{CommitPoint, LogEntry};
+use crate::storage::shadow_tables::ShadowTablesIn;
 use crate::storage::{begin_write, Db};
 use crate::{in_savepoint, on_pool};
 
@@ -127,6 +131,7 @@ impl Projector {
                     .await?;
                 read_at_least = Some(self.db.last_committed_point().await?);
             }
+            let mut column_types = ColumnTypes::default();
             let mut reader = ReadAhead::start(self.db.clone(), projection.clone(), read_at_least);
             // The checkpoint row first: a live runner's batch in flight
             // finishes before, and the next one waits for this commit, then
@@ -144,6 +149,8 @@ impl Projector {
             if stale_listing {
                 sqlx::query("INSERT INTO user_listing_stale (since) VALUES ($1)").bind(&now).execute(&mut *tx).await?;
             }
+            // PostgreSQL: copies to fill, put in place at the end.
+            let shadow = tx.create_shadow_tables(tables).await?;
             for (parked_name, kind, _) in &parked {
                 let set_aside = match kind.as_str() {
                     "REBUILD" => continue,
@@ -152,16 +159,18 @@ impl Projector {
                 };
                 sqlx::query(&set_aside).execute(&mut *tx).await?;
             }
-            for table in tables {
-                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+            if shadow.is_none() {
+                for table in tables {
+                    sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+                }
             }
             loop {
                 let batch = reader.next().await?;
                 if batch.entries.is_empty() && batch.reached == reached {
                     break;
                 }
-                let batch_failed = match &batch.statements {
-                    Ok(statements) => match in_savepoint!(tx, statements) {
+                let batch_failed = match &batch.steps {
+                    Ok(steps) => match apply_in_savepoint!(tx, steps, &mut column_types) {
                         Ok(()) => false,
                         Err(error) => {
                             let error = ProjectorError::Database(error);
@@ -211,8 +220,17 @@ impl Projector {
                 .bind(&now)
                 .execute(&mut *tx)
                 .await?;
+            if let Some(shadow) = &shadow {
+                tx.build_shadow_indexes(shadow).await?;
+            }
+            // The derived tables from the new rows (the copies, while they
+            // are first on the search path); this also ends the stale mark.
             if stale_listing {
+                sqlx::query("SELECT roster_rebuild_search_prefixes()").execute(&mut *tx).await?;
                 sqlx::query("SELECT roster_rebuild_listing()").execute(&mut *tx).await?;
+            }
+            if let Some(shadow) = shadow {
+                tx.swap_in_shadow_tables(shadow).await?;
             }
             // Triggers before the search index is rebuilt and derived tables
             // are refilled from the table.
@@ -225,11 +243,25 @@ impl Projector {
     }
 }
 
-/// A rebuild's batch: its events, the statements that apply them (or why
-/// they could not be made), and how far the log was read.
+/// As `in_savepoint!`, for a batch's steps (`storage::copy_rows`).
+macro_rules! apply_in_savepoint {
+    ($tx:ident, $steps:expr, $types:expr) => {{
+        sqlx::query("SAVEPOINT step").execute(&mut *$tx).await?;
+        let result = $tx.apply_steps($steps, $types).await;
+        if result.is_err() {
+            sqlx::query("ROLLBACK TO SAVEPOINT step").execute(&mut *$tx).await?;
+        }
+        sqlx::query("RELEASE SAVEPOINT step").execute(&mut *$tx).await?;
+        result
+    }};
+}
+use apply_in_savepoint;
+
+/// A rebuild's batch: its events, the steps that apply them (or why they
+/// could not be made), and how far the log was read.
 struct Batch {
     entries: Vec<LogEntry>,
-    statements: Result<Vec<Statement>, ProjectorError>,
+    steps: Result<Vec<Step>, ProjectorError>,
     reached: CommitPoint,
 }
 
@@ -258,8 +290,8 @@ impl ReadAhead {
                     }
                 }
                 let batch = read.map_err(ProjectorError::from).map(|(entries, reached)| {
-                    let statements = statements_for(projection.as_ref(), &entries);
-                    Batch { entries, statements, reached }
+                    let steps = steps_for(projection.as_ref(), &entries);
+                    Batch { entries, steps, reached }
                 });
                 let next = batch.as_ref().ok().map(|batch| batch.reached).filter(|reached| *reached != from);
                 if sender.send(batch).await.is_err() {

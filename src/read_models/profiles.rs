@@ -42,7 +42,7 @@ pub async fn profile(db: &Db, key: &UserKey) -> Result<Option<Profile>, sqlx::Er
         UserKey::Numeric(id) => ("u.id = $1", SqlValue::Int(*id)),
         UserKey::Uuid(uuid) => ("u.user_uuid = $1", SqlValue::Text(uuid.clone())),
     };
-    profile_query(db, "", "users u", condition, vec![arg]).await
+    fetch_profile(db, profile_sql("", "users u", condition), vec![arg]).await
 }
 
 /// A refresh's compare-and-set of a session's refresh id.
@@ -64,8 +64,6 @@ pub async fn profile_after_rotation(
     rotation: SessionRotation<'_>,
     user_uuid: &str,
 ) -> Result<Option<Profile>, sqlx::Error> {
-    let with = "WITH rotated AS (UPDATE sessions SET refresh_jti = $3 \
-        WHERE id = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $4 RETURNING user_uuid) ";
     let args = vec![
         rotation.session_id.into(),
         rotation.presented_jti.into(),
@@ -73,20 +71,23 @@ pub async fn profile_after_rotation(
         rotation.now.into(),
         user_uuid.into(),
     ];
-    let from = "rotated x JOIN users u ON u.user_uuid = x.user_uuid";
-    profile_query(db, with, from, "u.user_uuid = $5", args).await
+    fetch_profile(db, rotation_sql(), args).await
+}
+
+/// The statement of `profile_after_rotation`, with its arguments `$1`
+/// session id, `$2` presented refresh id, `$3` next one, `$4` now, `$5` the
+/// holder's uuid. Public so `roster-bench refresh` can give PostgreSQL the
+/// very same statement under `pgbench` (P2's ceiling).
+pub fn rotation_sql() -> String {
+    let with = "WITH rotated AS (UPDATE sessions SET refresh_jti = $3 \
+        WHERE id = $1 AND refresh_jti = $2 AND revoked_at IS NULL AND expires_at > $4 RETURNING user_uuid) ";
+    profile_sql(with, "rotated x JOIN users u ON u.user_uuid = x.user_uuid", "u.user_uuid = $5")
 }
 
 /// The profile query (a user joined with its organisation and roles) over
 /// `FROM {from}` and `WHERE {condition}`, after an optional `WITH` clause.
-async fn profile_query(
-    db: &Db,
-    with: &str,
-    from: &str,
-    condition: &str,
-    args: Vec<SqlValue>,
-) -> Result<Option<Profile>, sqlx::Error> {
-    let sql = format!(
+fn profile_sql(with: &str, from: &str, condition: &str) -> String {
+    format!(
         "{with}SELECT {USER_COLUMNS}, o.name AS organization_name, o.code AS organization_code, \
            r.id AS role_id, r.title AS role_title, CAST(r.user_type AS BIGINT) AS role_user_type, \
            r.status AS role_status \
@@ -95,7 +96,10 @@ async fn profile_query(
          LEFT JOIN user_roles ur ON ur.user_uuid = u.user_uuid \
          LEFT JOIN roles r ON r.id = ur.role_id \
          WHERE {condition} AND u.status <> 'DELETED' ORDER BY r.id"
-    );
+    )
+}
+
+async fn fetch_profile(db: &Db, sql: String, args: Vec<SqlValue>) -> Result<Option<Profile>, sqlx::Error> {
     let rows: Vec<ProfileRow> = db.fetch_all(&Statement::new(sql, args)).await?;
     let mut rows = rows.into_iter();
     let Some(first) = rows.next() else {

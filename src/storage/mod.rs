@@ -5,6 +5,7 @@ mod aggregate_events;
 mod append;
 pub mod audit_log;
 pub mod claim_ids;
+pub mod copy_rows;
 pub mod failed_events;
 pub mod file_lock;
 pub mod inline;
@@ -14,6 +15,7 @@ pub mod orphaned_claims;
 mod parked_indexes;
 pub mod query;
 pub mod reader;
+pub(crate) mod shadow_tables;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -168,6 +170,9 @@ pub async fn create_database(url: &str) -> anyhow::Result<bool> {
     Ok(!exists)
 }
 
+/// How long an idle SQLite connection stays open (docs/performance.md, P10).
+const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         Db::connect_limited(url, max_connections, None).await
@@ -217,6 +222,15 @@ impl Db {
                 .max_connections(max_connections.min(8))
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30));
+            pool = if reader::in_memory(url) {
+                // The database lives as long as one of its connections:
+                // the pool never closes the last one.
+                pool.min_connections(1).idle_timeout(None).max_lifetime(None)
+            } else {
+                // Each SQLite connection holds its own parsed schema and page
+                // cache (about 1 MB here): a burst's connections close once idle.
+                pool.min_connections(1).idle_timeout(SQLITE_IDLE_TIMEOUT)
+            };
             if let Some(limit) = statement_limit {
                 pool = reader::limit_sqlite(pool, limit);
             }

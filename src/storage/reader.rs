@@ -65,7 +65,7 @@ async fn arm(conn: &mut SqliteConnection, limit: Duration) -> Result<(), sqlx::E
 
 /// A SQLite database in memory exists once per pool: a second pool would
 /// open another, empty one.
-fn in_memory(url: &str) -> bool {
+pub(super) fn in_memory(url: &str) -> bool {
     url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
 }
 
