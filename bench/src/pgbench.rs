@@ -23,10 +23,11 @@ fn script() -> String {
         .replace("$4", ":now")
         .replace("$5", ":uid");
     format!(
-        "\\if :{{?sid}}\n\\else\n\
+        "\\if :started = 0\n\
          SELECT id AS sid, refresh_jti AS jti, user_uuid AS uid FROM sessions WHERE revoked_at IS NULL \
          ORDER BY created_at DESC, id OFFSET :client_id LIMIT 1 \\gset\n\
          \\set next (:client_id + 1) * {STRIDE}\n\
+         \\set started 1\n\
          \\endif\n\
          \\set next :next + 1\n\
          {statement};\n\
@@ -57,7 +58,7 @@ pub async fn refresh_statement_rate(url: &str, clients: usize, seconds: u64) -> 
     let output = Command::new("pgbench")
         .args(["--no-vacuum", "--protocol=prepared", "--client", &clients.to_string()])
         .args(["--jobs", &threads.to_string(), "--time", &seconds.to_string()])
-        .args(["--define", &format!("now={now}"), "--file"])
+        .args(["--define", &format!("now={now}"), "--define", "started=0", "--file"])
         .arg(&path)
         .arg(url)
         .output()

@@ -170,9 +170,6 @@ pub async fn create_database(url: &str) -> anyhow::Result<bool> {
     Ok(!exists)
 }
 
-/// How long an idle SQLite connection stays open (docs/performance.md, P10).
-const SQLITE_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Db> {
         Db::connect_limited(url, max_connections, None).await
@@ -222,15 +219,12 @@ impl Db {
                 .max_connections(max_connections.min(8))
                 .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(30));
-            pool = if reader::in_memory(url) {
-                // The database lives as long as one of its connections:
-                // the pool never closes the last one.
-                pool.min_connections(1).idle_timeout(None).max_lifetime(None)
-            } else {
-                // Each SQLite connection holds its own parsed schema and page
-                // cache (about 1 MB here): a burst's connections close once idle.
-                pool.min_connections(1).idle_timeout(SQLITE_IDLE_TIMEOUT)
-            };
+            if reader::in_memory(url) {
+                // The database lives as long as one of its connections: the
+                // pool must never close the last one (by default it closes
+                // connections idle for 10 minutes or older than 30).
+                pool = pool.min_connections(1).idle_timeout(None).max_lifetime(None);
+            }
             if let Some(limit) = statement_limit {
                 pool = reader::limit_sqlite(pool, limit);
             }

@@ -65,6 +65,9 @@ const VIEWS_ON: &str = "SELECT DISTINCT quote_ident(n.nspname), quote_ident(v.re
 const TRIGGERS_OF: &str =
     "SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = to_regclass($1) AND NOT tgisinternal ORDER BY tgname";
 
+/// An index: definition, unique, name, and the constraint it backs (name, kind).
+type IndexRow = (String, bool, String, Option<String>, Option<String>);
+
 /// The copies of one rebuild, and what each needs before it replaces its table.
 pub struct ShadowTables {
     tables: Vec<ShadowTable>,
@@ -115,8 +118,7 @@ pub async fn create(conn: &mut PgConnection, tables: &[&str]) -> Result<Option<S
         if let Some(options) = options.filter(|o| !o.is_empty()) {
             sqlx::query(&format!("ALTER TABLE {copy} SET ({options})")).execute(&mut *conn).await?;
         }
-        let indexes: Vec<(String, bool, String, Option<String>, Option<String>)> =
-            sqlx::query_as(INDEXES_OF).bind(table).fetch_all(&mut *conn).await?;
+        let indexes: Vec<IndexRow> = sqlx::query_as(INDEXES_OF).bind(table).fetch_all(&mut *conn).await?;
         let mut later_indexes = Vec::new();
         for (definition, unique, index, constraint, kind) in indexes {
             let aimed = definition.replacen(&format!(" ON {live} USING "), &format!(" ON {copy} USING "), 1);
