@@ -40,19 +40,10 @@ fn statements(table: &str, on_conflict: &str) -> Vec<Statement> {
 }
 
 async fn rows(db: &Db, table: &str) -> Vec<Vec<Option<String>>> {
-    use sqlx::Row;
     let sql = format!(
         "SELECT k, CAST(n AS TEXT), CAST(i AS TEXT), CAST(b AS TEXT), s, lit, absent FROM {table} ORDER BY k, n"
     );
-    roster::on_pool!(db, pool => {
-        sqlx::query(&sql)
-            .fetch_all(pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i).unwrap()).collect())
-            .collect()
-    })
+    text_rows(db, &sql).await
 }
 
 async fn copy_stores_what_the_inserts_would(backend: Backend) {

@@ -371,21 +371,25 @@ const DUMPS: [(&str, &str); 9] = [
 ];
 
 pub async fn dump(db: &roster::storage::Db) -> Vec<(String, Vec<Vec<Option<String>>>)> {
-    use sqlx::Row;
     let mut tables = Vec::new();
     for (table, sql) in DUMPS {
-        let rows: Vec<Vec<Option<String>>> = roster::on_pool!(db, pool => {
-            sqlx::query(sql)
-                .fetch_all(pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i).unwrap()).collect())
-                .collect()
-        });
-        tables.push((table.to_string(), rows));
+        tables.push((table.to_string(), text_rows(db, sql).await));
     }
     tables
+}
+
+/// The rows `sql` returns, every column read as text.
+pub async fn text_rows(db: &roster::storage::Db, sql: &str) -> Vec<Vec<Option<String>>> {
+    use sqlx::Row;
+    roster::on_pool!(db, pool => {
+        sqlx::query(sql)
+            .fetch_all(pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (0..row.len()).map(|i| row.try_get::<Option<String>, _>(i).unwrap()).collect())
+            .collect()
+    })
 }
 
 pub fn free_port() -> u16 {
